@@ -1,0 +1,61 @@
+// JSON-lines logger injected into every component (kafkajs style): one object per line on stderr so stdout stays
+// free for command output (query results, --raw bytes).
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+}
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export function parseLogLevel(value: string): LogLevel {
+  if (value in RANK) return value as LogLevel;
+  throw Object.assign(new Error(`unknown log level "${value}": use debug, info, warn or error`), {
+    code: "CONFIG_INVALID",
+  });
+}
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  sink?: (line: string) => void;
+  fields?: LogFields;
+}
+
+const encoder = new TextEncoder();
+const stderrSink = (line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n"));
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const threshold = RANK[options.level ?? "info"];
+  const sink = options.sink ?? stderrSink;
+  const base = options.fields ?? {};
+  const emit = (level: LogLevel) => (msg: string, fields?: LogFields) => {
+    if (RANK[level] < threshold) return;
+    sink(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }, jsonSafe));
+  };
+  return {
+    debug: emit("debug"),
+    info: emit("info"),
+    warn: emit("warn"),
+    error: emit("error"),
+    child: (fields) => createLogger({ ...options, fields: { ...base, ...fields } }),
+  };
+}
+
+/** Logs must never throw: bigint and Error values are rendered instead of crashing JSON.stringify. */
+function jsonSafe(_key: string, value: unknown): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (value instanceof Error) {
+    return {
+      message: value.message,
+      ...("code" in value ? { code: (value as { code: unknown }).code } : {}),
+    };
+  }
+  return value;
+}
+
+export const silentLogger: Logger = createLogger({ sink: () => {} });

@@ -1,0 +1,86 @@
+// housekeeping: a byte-exact archiver for Hopskotch. argv -> command table; the only place that exits.
+import type { Command, CommandContext } from "./lib/command.ts";
+import { errorMessage, isHkError } from "./lib/errors.ts";
+import { VERSION } from "./lib/version.ts";
+
+type Loader = () => Promise<Command>;
+
+/** Sub-commands load lazily so `--help` and small utilities start fast. */
+export const COMMANDS: Record<string, { summary: string; load: Loader }> = {
+  archive: {
+    summary: "archive every readable topic (minus the veto list) into S3 + PostgreSQL",
+    load: async () => (await import("./lib/commands/archive.ts")).command,
+  },
+};
+
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `housekeeping ${VERSION}: byte-exact archiver for Hopskotch (SCiMMA's Kafka alert network)
+
+Usage: housekeeping <command> [options]      housekeeping <command> --help
+
+Commands:
+${lines.join("\n")}
+
+Options:
+  --help, -h     this text
+  --version      print the version
+`;
+}
+
+export async function main(argv: string[], ctx: CommandContext): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    ctx.stdout(usage());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === "--version" || name === "version") {
+    ctx.stdout(`housekeeping ${VERSION}\n`);
+    return EXIT.ok;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    ctx.stdout(usage());
+    console.error(`housekeeping: unknown command "${name}"`);
+    return EXIT.usage;
+  }
+  const command = await entry.load();
+  if (rest.includes("--help") || rest.includes("-h")) {
+    ctx.stdout(command.help);
+    return EXIT.ok;
+  }
+  try {
+    return await command.run(rest, ctx);
+  } catch (e) {
+    if (isHkError(e)) {
+      console.error(`housekeeping ${name}: ${e.message} [${e.code}]`);
+      return e.code === "USAGE" ? EXIT.usage : EXIT.failure;
+    }
+    console.error(`housekeeping ${name}: unexpected error: ${errorMessage(e)}`);
+    if (e instanceof Error && e.stack) console.error(e.stack);
+    return EXIT.failure;
+  }
+}
+
+if (import.meta.main) {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  const encoder = new TextEncoder();
+  const code = await main(Deno.args, {
+    env: Deno.env.toObject(),
+    stdout: (text) => Deno.stdout.writeSync(encoder.encode(text)),
+    stdoutBytes: async (bytes) => {
+      const w = Deno.stdout.writable.getWriter();
+      await w.write(bytes);
+      w.releaseLock();
+    },
+    isTerminal: Deno.stdout.isTerminal(),
+    shutdown: controller.signal,
+  });
+  Deno.exit(code);
+}
