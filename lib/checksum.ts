@@ -1,0 +1,39 @@
+// Checksums over record bytes. Backed by node:zlib and node:crypto so that multi-MiB values are hashed
+// by native code rather than a JS loop.
+import { crc32 as zlibCrc32 } from "node:zlib";
+import { createHash } from "node:crypto";
+
+/** Unsigned IEEE CRC-32, identical to Python's `zlib.crc32` (what the original archive stored). */
+export function crc32(bytes: Uint8Array): number {
+  // zlib's binding already returns an unsigned value; `>>> 0` pins that down should it ever change.
+  return zlibCrc32(bytes) >>> 0;
+}
+
+function digest(algorithm: "sha1" | "sha256", chunks: readonly Uint8Array[]): Uint8Array {
+  const hash = createHash(algorithm);
+  for (const chunk of chunks) hash.update(chunk);
+  // A plain Uint8Array (not a Buffer) so callers can compare results with deepStrictEqual.
+  return Uint8Array.from(hash.digest());
+}
+
+/** SHA-256 of the concatenation of `chunks`, without building the concatenation. */
+export function sha256(...chunks: Uint8Array[]): Uint8Array {
+  return digest("sha256", chunks);
+}
+
+/** SHA-1 of the concatenation of `chunks`; only for name-based (v5) UUIDs, which RFC 9562 defines on SHA-1. */
+export function sha1(...chunks: Uint8Array[]): Uint8Array {
+  return digest("sha1", chunks);
+}
+
+/** Lowercase hex text of `bytes`. */
+export function hex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
+/** Lowercase hex SHA-256 of the concatenation of `chunks`. */
+export function sha256Hex(...chunks: Uint8Array[]): string {
+  return hex(sha256(...chunks));
+}
