@@ -1,0 +1,129 @@
+// The wire-header hook, exercised through kafkajs's own record decoder (the module instance kafkajs runs).
+// The end-to-end proof through a real broker and every codec is in kafka_test.ts.
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import DecoderModule from "kafkajs/src/protocol/decoder.js";
+import RecordDecoderModule from "kafkajs/src/protocol/recordBatch/record/v0/decoder.js";
+import { installWireHeaders, wireHeaders } from "../lib/kafka_headers.ts";
+import type { WireHeader } from "../lib/record.ts";
+
+type KafkajsDecoder = { readVarIntArray(reader: (d: unknown) => unknown): unknown[] };
+const Decoder = DecoderModule as { new (buffer: Buffer): KafkajsDecoder; prototype: KafkajsDecoder };
+const decodeRecord = RecordDecoderModule as (
+  decoder: KafkajsDecoder,
+  batchContext: Record<string, unknown>,
+) => { headers: Record<string, unknown>; key: Buffer | null; value: Buffer | null; magicByte: number };
+
+const utf8 = (text: string) => new TextEncoder().encode(text);
+
+function zigzag(value: number): number[] {
+  let n = value >= 0 ? value * 2 : -value * 2 - 1;
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return out;
+}
+
+const bytesField = (value: Uint8Array | null) =>
+  value === null ? zigzag(-1) : [...zigzag(value.length), ...value];
+
+/** A v2 record body (after its length prefix), headers as given; headerCount overrides the list length. */
+function recordBytes(headers: WireHeader[], headerCount = headers.length): Buffer {
+  const body = [
+    0, // attributes
+    ...zigzag(0), // timestamp delta
+    ...zigzag(0), // offset delta
+    ...bytesField(utf8("k")),
+    ...bytesField(utf8("v")),
+    ...zigzag(headerCount),
+    ...headers.flatMap((h) => [...bytesField(utf8(h.key)), ...bytesField(h.value)]),
+  ];
+  return Buffer.from(body);
+}
+
+const BATCH_CONTEXT = { firstOffset: "0", firstTimestamp: "1700000000000", magicByte: 2, timestampType: 0 };
+
+function decode(headers: WireHeader[], headerCount?: number) {
+  return decodeRecord(new Decoder(recordBytes(headers, headerCount)), BATCH_CONTEXT);
+}
+
+const INTERLEAVED: WireHeader[] = [
+  { key: "_id", value: Uint8Array.from({ length: 16 }, (_, i) => i) },
+  { key: "dup", value: utf8("first") },
+  { key: "other", value: new Uint8Array(0) },
+  { key: "dup", value: null },
+  { key: "bin", value: Uint8Array.of(0xff, 0xfe, 0x00, 0x80) },
+  { key: "dup", value: utf8("third") },
+  { key: "other", value: null },
+  { key: "ключ", value: utf8("ü") },
+];
+
+installWireHeaders();
+
+Deno.test("the wire list keeps order, duplicates, nulls and empties exactly", () => {
+  const record = decode(INTERLEAVED);
+  const wire = wireHeaders(record);
+  assert.deepEqual(wire, INTERLEAVED);
+  assert.equal(wire[2]!.value?.length, 0, "empty stays empty");
+  assert.equal(wire[3]!.value, null, "null stays null");
+  assert.ok(!Buffer.isBuffer(wire[0]!.value), "values are plain Uint8Array views");
+});
+
+Deno.test("kafkajs's own object form is unchanged by the hook", () => {
+  const record = decode(INTERLEAVED);
+  assert.deepEqual(Object.keys(record.headers), ["_id", "dup", "other", "bin", "ключ"]);
+  assert.deepEqual(record.headers.dup, [Buffer.from("first"), null, Buffer.from("third")]);
+  assert.deepEqual(
+    Object.getOwnPropertySymbols({ ...record.headers }),
+    [],
+    "spread copies do not carry the list",
+  );
+  assert.equal(
+    JSON.stringify(Object.keys(record.headers)),
+    JSON.stringify(Object.keys({ ...record.headers })),
+  );
+});
+
+Deno.test("records without headers, and a null header array, give an empty list", () => {
+  assert.deepEqual(wireHeaders(decode([])), []);
+  assert.deepEqual(wireHeaders(decode([], -1)), []);
+});
+
+Deno.test("each call returns a fresh array", () => {
+  const record = decode(INTERLEAVED);
+  const first = wireHeaders(record);
+  first.pop();
+  assert.equal(wireHeaders(record).length, INTERLEAVED.length);
+});
+
+Deno.test("installWireHeaders is idempotent and leaves other arrays alone", () => {
+  const patched = Decoder.prototype.readVarIntArray;
+  installWireHeaders();
+  assert.equal(Decoder.prototype.readVarIntArray, patched, "a second install must not wrap twice");
+  const decoder = new Decoder(Buffer.from([...zigzag(2), 1, 2]));
+  const list = decoder.readVarIntArray((d) => (d as { readInt8(): number }).readInt8());
+  assert.deepEqual(list, [1, 2]);
+  assert.equal(Object.hasOwn(list, "reduce"), false);
+});
+
+Deno.test("wireHeaders refuses a message decoded without the hook instead of guessing", () => {
+  const unhooked = { headers: { a: Buffer.from("1") }, magicByte: 2 };
+  assert.throws(() => wireHeaders(unhooked), (error: Error & { code?: string }) => {
+    assert.equal(error.code, "KAFKA_WIRE_HEADERS_MISSING");
+    assert.match(error.message, /createKafka/);
+    return true;
+  });
+  assert.throws(() => wireHeaders({ magicByte: 2 }), { code: "KAFKA_WIRE_HEADERS_MISSING" });
+  const record = decode(INTERLEAVED);
+  assert.throws(() => wireHeaders({ ...record, headers: { ...record.headers } }), {
+    code: "KAFKA_WIRE_HEADERS_MISSING",
+  });
+});
+
+Deno.test("pre-0.11 messages (magic 0 and 1) have no headers", () => {
+  assert.deepEqual(wireHeaders({ magicByte: 0 }), []);
+  assert.deepEqual(wireHeaders({ magicByte: 1 }), []);
+});
