@@ -1,0 +1,180 @@
+// Builds the postgres.js client for the index, and turns PostgreSQL and network failures into coded errors that
+// say what to fix. The password never appears in a message: targets are described as host:port/database.
+import postgres from "postgres";
+import { hkError, type HousekeepingError } from "../errors.ts";
+
+/** The client every index function takes: int8 columns arrive as bigint. */
+export type IndexSql = postgres.Sql<{ bigint: bigint }>;
+
+export interface ConnectOptions {
+  /**
+   * Schema that holds the index tables (one per test, or `--db-schema`): it becomes the search_path and is
+   * created when missing. Unset: the server's search_path.
+   */
+  searchPath?: string;
+  /** Connections in the pool. The embedded server serves exactly one: pass its `max` (1). */
+  max?: number;
+  /** Seconds to wait for the server to accept a connection. Default 10. */
+  connectTimeoutSeconds?: number;
+}
+
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EPIPE",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_DESTROYED",
+]);
+const AUTH_CODES = new Set(["SASL_SIGNATURE_MISMATCH", "AUTH_TYPE_NOT_IMPLEMENTED", "28P01", "28000"]);
+// Server-side states where the same statement can succeed later: lost races, timeouts, a server restarting.
+const TRANSIENT_STATES = new Set(["40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03"]);
+// Codes raised by this module family: carried through untouched.
+const OWN_PREFIX = "INDEX_";
+
+type DbError = Error & { code?: unknown; severity?: unknown };
+
+/** True for failures that mean "no usable connection" rather than "this statement is wrong". */
+export function isConnectionError(e: unknown): boolean {
+  const code = (e as HousekeepingError | undefined)?.code;
+  return code === "INDEX_UNREACHABLE" || code === "INDEX_AUTH_FAILED" || code === "INDEX_NO_DATABASE";
+}
+
+/** Maps a postgres.js failure during `action` onto a coded error. */
+export function indexError(e: unknown, action: string): HousekeepingError {
+  if (!(e instanceof Error)) return hkError("INDEX_QUERY_FAILED", `${action} failed: ${String(e)}`);
+  const err = e as DbError;
+  const code = typeof err.code === "string" ? err.code : "";
+  if (code.startsWith(OWN_PREFIX) && typeof (e as { retriable?: unknown }).retriable === "boolean") {
+    return e as HousekeepingError;
+  }
+  const opts = { cause: e };
+  const isServerError = err.name === "PostgresError";
+  if (NETWORK_CODES.has(code) || (isServerError && (code.startsWith("08") || code === "53300"))) {
+    return hkError(
+      "INDEX_UNREACHABLE",
+      `${action}: cannot reach PostgreSQL (${code}: ${err.message}); check DATABASE_URL / PG* variables and that ` +
+        "the server is up",
+      { ...opts, retriable: true },
+    );
+  }
+  if (AUTH_CODES.has(code)) {
+    return hkError(
+      "INDEX_AUTH_FAILED",
+      `${action}: PostgreSQL refused the login (${err.message}); check the user and password in DATABASE_URL ` +
+        "(or PGUSER / PGPASSWORD)",
+      opts,
+    );
+  }
+  if (!isServerError) {
+    return hkError("INDEX_QUERY_FAILED", `${action} failed: ${err.message}`, opts);
+  }
+  if (code === "3D000") {
+    return hkError(
+      "INDEX_NO_DATABASE",
+      `${action}: ${err.message}; create the database or fix the database name in DATABASE_URL (or PGDATABASE)`,
+      opts,
+    );
+  }
+  if (code === "42501") {
+    return hkError(
+      "INDEX_ACCESS_DENIED",
+      `${action}: ${err.message}; grant this database user the privileges on the index schema and tables`,
+      opts,
+    );
+  }
+  if (code === "42P01") {
+    return hkError(
+      "INDEX_NOT_MIGRATED",
+      `${action}: ${err.message}; the index tables are missing in this schema: let the archiver migrate it, ` +
+        "or check --db-schema / search_path",
+      opts,
+    );
+  }
+  if (code === "2201B" || code.startsWith("22")) {
+    return hkError("INDEX_QUERY_INVALID", `${action}: ${err.message}`, opts);
+  }
+  return hkError("INDEX_QUERY_FAILED", `${action} failed (SQLSTATE ${code}): ${err.message}`, {
+    ...opts,
+    retriable: TRANSIENT_STATES.has(code) || code.startsWith("53"),
+  });
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+async function useSchema(sql: IndexSql, schema: string, singleSession: boolean): Promise<void> {
+  const [exists] = await sql<{ found: boolean }[]>`
+    select exists (select 1 from pg_namespace where nspname = ${schema}) as found`;
+  if (!exists?.found) {
+    try {
+      await sql`create schema if not exists ${sql(schema)}`;
+    } catch (e) {
+      const mapped = indexError(e, `creating schema ${schema}`);
+      if (mapped.code !== "INDEX_ACCESS_DENIED") throw mapped;
+      throw hkError(
+        "INDEX_ACCESS_DENIED",
+        `schema ${schema} does not exist and this user may not create it: create it (CREATE SCHEMA ${
+          quoteIdentifier(schema)
+        }) or choose another with --db-schema`,
+        { cause: e },
+      );
+    }
+  }
+  const [current] = await sql<{ schema: string | null }[]>`select current_schema() as schema`;
+  if (current?.schema === schema) return;
+  // PGlite ignores startup parameters, but it is one session for every client: a SET there sticks.
+  if (!singleSession) {
+    throw hkError(
+      "INDEX_CONFIG_INVALID",
+      `the server did not apply search_path=${schema}; set it for the database user instead ` +
+        `(ALTER ROLE ... SET search_path = ${quoteIdentifier(schema)})`,
+    );
+  }
+  await sql`select set_config('search_path', ${quoteIdentifier(schema)}, false)`;
+}
+
+/**
+ * Connects to `url`, else $DATABASE_URL, else what the standard PG* variables describe (postgres.js reads them
+ * itself), and checks that the server answers. Close it with `sql.end()`.
+ */
+export async function connectIndex(url?: string, options: ConnectOptions = {}): Promise<IndexSql> {
+  const target = url || Deno.env.get("DATABASE_URL") || undefined;
+  const max = options.max ?? 10;
+  const settings = {
+    max,
+    connect_timeout: options.connectTimeoutSeconds ?? 10,
+    onnotice: () => {},
+    types: { bigint: postgres.BigInt },
+    connection: {
+      application_name: "housekeeping",
+      ...(options.searchPath !== undefined ? { search_path: quoteIdentifier(options.searchPath) } : {}),
+    },
+  };
+  let sql: IndexSql;
+  try {
+    sql = target === undefined ? postgres(settings) : postgres(target, settings);
+  } catch (e) {
+    // The URL itself is not repeated: it may carry the password.
+    throw hkError(
+      "INDEX_CONFIG_INVALID",
+      "the PostgreSQL URL is not valid (expected postgres://USER:PASSWORD@HOST:PORT/DATABASE); fix DATABASE_URL",
+      { cause: e },
+    );
+  }
+  const where = `${sql.options.host.join(",")}:${sql.options.port.join(",")}/${sql.options.database}`;
+  try {
+    await sql`select 1`;
+    if (options.searchPath !== undefined) await useSchema(sql, options.searchPath, max === 1);
+  } catch (e) {
+    await sql.end({ timeout: 0 });
+    throw indexError(e, `connecting to ${where}`);
+  }
+  return sql;
+}

@@ -1,0 +1,176 @@
+// Versioned schema of the index. Each migration runs in its own transaction under an advisory lock, so several
+// archivers starting at once apply each step exactly once; `schema_migrations` records what has been applied.
+//
+// Migration 1 is the original archiver's table exactly as it created it (spec §4), so a database that already has
+// that table simply starts at version 1 and is upgraded in place by migration 2; a new database goes through the
+// same two steps. Never edit a released migration: add a new one.
+import type postgres from "postgres";
+import { hkError } from "../errors.ts";
+import { VERSION } from "../version.ts";
+import { indexError, type IndexSql, isConnectionError } from "./connect.ts";
+
+type Tx = postgres.TransactionSql<{ bigint: bigint }>;
+
+export interface Migration {
+  version: number;
+  name: string;
+  up(tx: Tx): Promise<void>;
+}
+
+// First key of the two-key advisory lock ("hkmg"); the second is the schema, so separate schemas (one per test,
+// one per deployment) never wait for each other.
+const LOCK_KEY = 0x686b6d67;
+
+async function run(tx: Tx, statements: readonly string[]): Promise<void> {
+  // Fixed DDL, no values: nothing here is built from input.
+  for (const statement of statements) await tx.unsafe(statement);
+}
+
+// PostgreSQL's uuid input also takes braces and missing hyphens; these rows would make the type change fail.
+async function checkLegacyUuids(tx: Tx): Promise<void> {
+  const [bad] = await tx<{ n: bigint; example: bigint | null }[]>`
+    select count(*) as n, min(id) as example from messages
+    where uuid is not null
+      and uuid::text !~* '^[{]?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}[}]?$'`;
+  if (bad !== undefined && bad.n > 0n) {
+    throw hkError(
+      "INDEX_MIGRATION_FAILED",
+      `${bad.n} rows of messages have a uuid that is not a UUID (first: id ${bad.example}); fix or delete them ` +
+        `(SELECT id, uuid FROM messages WHERE id = ${bad.example}), then start again`,
+    );
+  }
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "original housekeeping table",
+    up: (tx) =>
+      run(tx, [
+        `CREATE TABLE IF NOT EXISTS messages (id BIGSERIAL PRIMARY KEY, topic TEXT, timestamp BIGINT, uuid TEXT,
+          size INTEGER, key TEXT, bucket TEXT, crc32 BIGINT, is_client_uuid BOOLEAN, message_crc32 BIGINT)`,
+      ]),
+  },
+  {
+    version: 2,
+    name: "uuid column and unique key, Kafka coordinates, provenance, receipts",
+    async up(tx) {
+      await checkLegacyUuids(tx);
+      await run(tx, [
+        `ALTER TABLE messages ALTER COLUMN uuid TYPE UUID USING uuid::uuid`,
+        `CREATE TABLE IF NOT EXISTS receipts (
+          id BIGSERIAL PRIMARY KEY,
+          uuid UUID NOT NULL,
+          topic TEXT,
+          partition INTEGER,
+          "offset" BIGINT,
+          timestamp BIGINT,
+          received_at TIMESTAMPTZ DEFAULT now(),
+          UNIQUE (topic, partition, "offset", timestamp))`,
+        // The original checked for duplicates with a racy SELECT-then-INSERT, so old tables can hold a UUID twice.
+        // The earliest row stays; later ones become receipts (coordinates and receipt time unknown: NULL).
+        `WITH dup AS (
+          DELETE FROM messages m USING messages k WHERE k.uuid = m.uuid AND k.id < m.id
+          RETURNING m.uuid, m.topic, m.timestamp)
+        INSERT INTO receipts (uuid, topic, timestamp, received_at) SELECT uuid, topic, timestamp, NULL FROM dup`,
+        `ALTER TABLE messages ALTER COLUMN uuid SET NOT NULL, ALTER COLUMN topic SET NOT NULL,
+          ALTER COLUMN timestamp SET NOT NULL`,
+        `ALTER TABLE messages ADD CONSTRAINT messages_uuid_key UNIQUE (uuid)`,
+        // is_test defaults to false: the original archiver never stored test messages, and it may still be
+        // running next to this one, inserting rows that lack the new columns.
+        `ALTER TABLE messages
+          ADD COLUMN IF NOT EXISTS partition INTEGER,
+          ADD COLUMN IF NOT EXISTS "offset" BIGINT,
+          ADD COLUMN IF NOT EXISTS archived_at TIMESTAMPTZ,
+          ADD COLUMN IF NOT EXISTS archiver_version TEXT,
+          ADD COLUMN IF NOT EXISTS content_sha256 TEXT,
+          ADD COLUMN IF NOT EXISTS value_size INTEGER,
+          ADD COLUMN IF NOT EXISTS sender TEXT,
+          ADD COLUMN IF NOT EXISTS format TEXT,
+          ADD COLUMN IF NOT EXISTS is_test BOOLEAN NOT NULL DEFAULT false,
+          ADD COLUMN IF NOT EXISTS clash_of UUID`,
+        `CREATE INDEX IF NOT EXISTS messages_topic_timestamp_idx ON messages (topic, timestamp)`,
+        `CREATE INDEX IF NOT EXISTS messages_timestamp_idx ON messages (timestamp)`,
+        `CREATE INDEX IF NOT EXISTS messages_topic_partition_offset_idx ON messages (topic, partition, "offset")`,
+        `CREATE INDEX IF NOT EXISTS messages_sender_idx ON messages (sender)`,
+        `CREATE INDEX IF NOT EXISTS messages_format_idx ON messages (format)`,
+        `CREATE INDEX IF NOT EXISTS receipts_uuid_idx ON receipts (uuid)`,
+      ]);
+    },
+  },
+];
+
+const LATEST = MIGRATIONS.at(-1)?.version ?? 0;
+
+async function currentVersion(sql: IndexSql | Tx): Promise<number> {
+  // Two statements: a query naming a missing table fails when parsed, whatever its CASE says.
+  const [table] = await sql<{ exists: boolean }[]>`
+    select to_regclass('schema_migrations') is not null as exists`;
+  if (!table?.exists) return 0;
+  const [row] = await sql<{ version: number }[]>`
+    select coalesce(max(version), 0) as version from schema_migrations`;
+  return row?.version ?? 0;
+}
+
+/** The schema version of the database and the newest one this program knows. */
+export async function schemaVersion(sql: IndexSql): Promise<{ current: number; latest: number }> {
+  try {
+    return { current: await currentVersion(sql), latest: LATEST };
+  } catch (e) {
+    throw indexError(e, "reading the index schema version");
+  }
+}
+
+function tooNew(current: number): Error {
+  return hkError(
+    "INDEX_MIGRATION_FAILED",
+    `the index schema is at version ${current}, newer than this housekeeping knows (${LATEST}): upgrade housekeeping`,
+  );
+}
+
+// Applies `migration` unless another process already did; returns the version found before.
+async function applyOne(sql: IndexSql, migration: Migration): Promise<number> {
+  return await sql.begin(async (tx) => {
+    const [where] = await tx<{ schema: string | null }[]>`select current_schema() as schema`;
+    // With no schema to create tables in, the lock key below would be NULL, and a NULL key locks nothing.
+    if (!where?.schema) {
+      throw hkError(
+        "INDEX_MIGRATION_FAILED",
+        "no schema to create the index tables in: the search_path names no existing schema; create it or fix " +
+          "--db-schema",
+      );
+    }
+    await tx`select pg_advisory_xact_lock(${LOCK_KEY}::int4, hashtext(current_schema()))`;
+    await tx`create table if not exists schema_migrations (
+      version integer primary key, name text not null, applied_at timestamptz not null default now(),
+      archiver_version text)`;
+    const found = await currentVersion(tx);
+    if (found > LATEST) throw tooNew(found);
+    if (found < migration.version) {
+      await migration.up(tx);
+      await tx`insert into schema_migrations (version, name, archiver_version)
+        values (${migration.version}, ${migration.name}, ${VERSION})`;
+    }
+    return found;
+  });
+}
+
+/** Brings the schema to the latest version; safe to run from several processes at once. */
+export async function migrate(sql: IndexSql): Promise<{ from: number; to: number }> {
+  const { current } = await schemaVersion(sql);
+  if (current > LATEST) throw tooNew(current);
+  // The common start-up case needs no lock.
+  if (current === LATEST) return { from: current, to: current };
+  let from: number | undefined;
+  for (const migration of MIGRATIONS) {
+    try {
+      const found = await applyOne(sql, migration);
+      from ??= found;
+    } catch (e) {
+      const mapped = indexError(e, `index migration ${migration.version} (${migration.name})`);
+      if (isConnectionError(mapped) || mapped.code === "INDEX_MIGRATION_FAILED") throw mapped;
+      throw hkError("INDEX_MIGRATION_FAILED", mapped.message, { cause: e, retriable: mapped.retriable });
+    }
+  }
+  return { from: from ?? current, to: LATEST };
+}

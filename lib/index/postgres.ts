@@ -1,0 +1,420 @@
+// The index: one `messages` row per archived object, one `receipts` row per record received again. Every
+// statement is parameterised; batches go out as multi-row statements, chunked under PostgreSQL's limit of 65535
+// parameters per statement.
+import type postgres from "postgres";
+import { hkError } from "../errors.ts";
+import { uuidBytes } from "../identity.ts";
+import { indexError, type IndexSql } from "./connect.ts";
+import { migrate, schemaVersion } from "./migrations.ts";
+
+/** One archived object, as the archiver writes it. */
+export interface IndexRow {
+  uuid: string;
+  topic: string;
+  /** Record timestamp, ms. */
+  timestamp: bigint;
+  partition: number;
+  offset: bigint;
+  /** Bytes of the BSON object. */
+  size: number;
+  /** Object key. */
+  key: string;
+  bucket: string;
+  /** Unsigned CRC-32 of the BSON object. */
+  crc32: number;
+  isClientUuid: boolean;
+  /** Unsigned CRC-32 of the record value. */
+  messageCrc32: number;
+  /** ms since the epoch. */
+  archivedAt: bigint;
+  archiverVersion: string;
+  /** Lowercase hex. */
+  contentSha256: string;
+  valueSize: number;
+  sender: string | null;
+  format: string | null;
+  isTest: boolean;
+  clashOf: string | null;
+}
+
+// Rows written by the original archiver (before migration 2) lack these: NULL, never a made-up value.
+type LegacyUnknown =
+  | "partition"
+  | "offset"
+  | "archivedAt"
+  | "archiverVersion"
+  | "contentSha256"
+  | "valueSize";
+
+/** A row as read back: like IndexRow, except that rows of the original archiver have no value for some fields. */
+export type StoredRow = Omit<IndexRow, LegacyUnknown> & { [K in LegacyUnknown]: IndexRow[K] | null };
+
+export interface Receipt {
+  /** The archived message this record duplicates. */
+  uuid: string;
+  topic: string;
+  partition: number;
+  offset: bigint;
+  timestamp: bigint;
+}
+
+export interface SelectFilter {
+  topics?: string[];
+  /** PostgreSQL regular expression (`~`) on the topic. */
+  topicRegex?: string;
+  /** Record timestamp >= since (ms). */
+  since?: bigint;
+  /** Record timestamp < until (ms). */
+  until?: bigint;
+  uuids?: string[];
+  partition?: number;
+  /** offset >= fromOffset. */
+  fromOffset?: bigint;
+  /** offset < toOffset (exclusive, like Kafka's end offsets). */
+  toOffset?: bigint;
+  sender?: string;
+  format?: string;
+}
+
+export interface SelectPage {
+  /** Keyset paging: only rows with id > after. */
+  after?: bigint;
+  limit: number;
+}
+
+export interface TopicStats {
+  topic: string;
+  messages: bigint;
+  bytes: bigint;
+  /** Record timestamps, ms; null when the topic has only receipts in range. */
+  earliest: bigint | null;
+  latest: bigint | null;
+  lastArchivedAt: bigint | null;
+  duplicates: bigint;
+}
+
+export interface Index {
+  migrate(): Promise<{ from: number; to: number }>;
+  schemaVersion(): Promise<{ current: number; latest: number }>;
+  /**
+   * Inserts the rows whose uuid is not yet taken; result[i] is true when rows[i] was inserted by this call. Of
+   * several rows with one uuid, exactly one (the first) can win.
+   */
+  claim(rows: IndexRow[]): Promise<boolean[]>;
+  /** Rows by uuid, keyed by canonical (lowercase) uuid; absent uuids are simply missing from the map. */
+  lookup(uuids: string[]): Promise<Map<string, StoredRow>>;
+  /** Records duplicate receipts; returns how many were new. */
+  recordReceipts(receipts: Receipt[]): Promise<number>;
+  byUuid(uuid: string): Promise<StoredRow | null>;
+  /** Rows matching every given filter, in id order. */
+  select(filter: SelectFilter, page: SelectPage): Promise<(StoredRow & { id: bigint })[]>;
+  /** Per topic; `sinceMs` limits messages and receipts to record timestamps >= sinceMs. */
+  topicStats(sinceMs?: bigint): Promise<TopicStats[]>;
+  /** Inserts a row rebuilt from its object (`verify --repair`); false when the uuid is already indexed. */
+  insertRepaired(row: IndexRow): Promise<boolean>;
+}
+
+// Column order of the multi-row INSERT; the row objects below use the same names.
+const MESSAGE_COLUMNS = [
+  "uuid",
+  "topic",
+  "timestamp",
+  "partition",
+  "offset",
+  "size",
+  "key",
+  "bucket",
+  "crc32",
+  "is_client_uuid",
+  "message_crc32",
+  "archived_at",
+  "archiver_version",
+  "content_sha256",
+  "value_size",
+  "sender",
+  "format",
+  "is_test",
+  "clash_of",
+] as const;
+const RECEIPT_COLUMNS = ["uuid", "topic", "partition", "offset", "timestamp"] as const;
+// PostgreSQL counts parameters in 16 bits; postgres.js refuses more than 65534.
+const MAX_PARAMETERS = 65534;
+
+type Int8 = bigint | string;
+interface DbRow {
+  id: Int8;
+  uuid: string;
+  topic: string;
+  timestamp: Int8;
+  partition: number | null;
+  offset: Int8 | null;
+  size: number;
+  key: string;
+  bucket: string;
+  crc32: Int8;
+  is_client_uuid: boolean;
+  message_crc32: Int8;
+  archived_ms: Int8 | null;
+  archiver_version: string | null;
+  content_sha256: string | null;
+  value_size: number | null;
+  sender: string | null;
+  format: string | null;
+  is_test: boolean;
+  clash_of: string | null;
+}
+
+function chunks<T>(items: readonly T[], columns: number): T[][] {
+  const size = Math.floor(MAX_PARAMETERS / columns);
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+// The caller's client may or may not parse int8 (connectIndex makes it bigint; a plain postgres.js gives strings).
+function int8(value: Int8): bigint {
+  return BigInt(value);
+}
+
+function int8OrNull(value: Int8 | null): bigint | null {
+  return value === null ? null : BigInt(value);
+}
+
+function toDb(row: IndexRow) {
+  return {
+    uuid: row.uuid,
+    topic: row.topic,
+    timestamp: row.timestamp,
+    partition: row.partition,
+    offset: row.offset,
+    size: row.size,
+    key: row.key,
+    bucket: row.bucket,
+    crc32: row.crc32,
+    is_client_uuid: row.isClientUuid,
+    message_crc32: row.messageCrc32,
+    archived_at: new Date(Number(row.archivedAt)),
+    archiver_version: row.archiverVersion,
+    content_sha256: row.contentSha256,
+    value_size: row.valueSize,
+    sender: row.sender,
+    format: row.format,
+    is_test: row.isTest,
+    clash_of: row.clashOf,
+  };
+}
+
+function fromDb(r: DbRow): StoredRow & { id: bigint } {
+  return {
+    id: int8(r.id),
+    uuid: r.uuid,
+    topic: r.topic,
+    timestamp: int8(r.timestamp),
+    partition: r.partition,
+    offset: int8OrNull(r.offset),
+    size: r.size,
+    key: r.key,
+    bucket: r.bucket,
+    crc32: Number(r.crc32),
+    isClientUuid: r.is_client_uuid,
+    messageCrc32: Number(r.message_crc32),
+    archivedAt: int8OrNull(r.archived_ms),
+    archiverVersion: r.archiver_version,
+    contentSha256: r.content_sha256,
+    valueSize: r.value_size,
+    sender: r.sender,
+    format: r.format,
+    isTest: r.is_test,
+    clashOf: r.clash_of,
+  };
+}
+
+function withoutId({ id: _id, ...row }: StoredRow & { id: bigint }): StoredRow {
+  return row;
+}
+
+// Identity of a record in a claim: the uuid alone cannot tell two rows of one batch apart.
+function claimKey(
+  r: { uuid: string; topic: string; partition: number; offset: Int8; timestamp: Int8 },
+): string {
+  return JSON.stringify([r.uuid, r.topic, r.partition, String(r.offset), String(r.timestamp)]);
+}
+
+// Canonical text, so that map keys and comparisons match what PostgreSQL returns.
+function canonicalUuid(text: string): string {
+  uuidBytes(text);
+  return text.toLowerCase();
+}
+
+export function createIndex(sql: IndexSql): Index {
+  async function guard<T>(action: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw indexError(e, action);
+    }
+  }
+
+  // Runs a statement per chunk; several chunks share a transaction so a batch is all-or-nothing.
+  async function batched<T, R>(
+    items: readonly T[],
+    columns: number,
+    statement: (q: IndexSql | postgres.TransactionSql<{ bigint: bigint }>, chunk: T[]) => Promise<R[]>,
+  ): Promise<R[]> {
+    const parts = chunks(items, columns);
+    if (parts.length === 1) return await statement(sql, parts[0]!);
+    return await sql.begin(async (tx) => {
+      const out: R[] = [];
+      for (const part of parts) out.push(...(await statement(tx, part)));
+      return out;
+    }) as R[];
+  }
+
+  // One place that lists the columns read back, so every reader maps rows the same way.
+  function selectRows(
+    where: postgres.PendingQuery<postgres.Row[]>,
+    tail: postgres.PendingQuery<postgres.Row[]>,
+  ) {
+    return sql<DbRow[]>`
+      select id, uuid::text as uuid, topic, timestamp, partition, "offset", size, key, bucket, crc32,
+        is_client_uuid, message_crc32, floor(extract(epoch from archived_at) * 1000)::int8 as archived_ms,
+        archiver_version, content_sha256, value_size, sender, format, is_test, clash_of::text as clash_of
+      from messages where ${where} ${tail}`;
+  }
+
+  async function claim(rows: IndexRow[]): Promise<boolean[]> {
+    if (rows.length === 0) return [];
+    const inserted = await guard(
+      `claiming ${rows.length} index rows`,
+      () =>
+        batched(
+          rows.map(toDb),
+          MESSAGE_COLUMNS.length,
+          (q, part) =>
+            q<{ uuid: string; topic: string; partition: number; offset: Int8; timestamp: Int8 }[]>`
+          insert into messages ${q(part, ...MESSAGE_COLUMNS)} on conflict (uuid) do nothing
+          returning uuid::text as uuid, topic, partition, "offset", timestamp`,
+        ),
+    );
+    const wins = new Map<string, number>();
+    for (const r of inserted) wins.set(claimKey(r), (wins.get(claimKey(r)) ?? 0) + 1);
+    return rows.map((row) => {
+      const key = claimKey({ ...row, uuid: row.uuid.toLowerCase() });
+      const left = wins.get(key) ?? 0;
+      if (left === 0) return false;
+      wins.set(key, left - 1);
+      return true;
+    });
+  }
+
+  async function lookup(uuids: string[]): Promise<Map<string, StoredRow>> {
+    const wanted = [...new Set(uuids.map(canonicalUuid))];
+    const out = new Map<string, StoredRow>();
+    if (wanted.length === 0) return out;
+    const rows = await guard(
+      `looking up ${wanted.length} uuids`,
+      () => selectRows(sql`uuid = any(${wanted}::uuid[])`, sql``),
+    );
+    for (const r of rows) out.set(r.uuid, withoutId(fromDb(r)));
+    return out;
+  }
+
+  async function recordReceipts(receipts: Receipt[]): Promise<number> {
+    if (receipts.length === 0) return 0;
+    const values = receipts.map((r) => ({
+      uuid: r.uuid,
+      topic: r.topic,
+      partition: r.partition,
+      offset: r.offset,
+      timestamp: r.timestamp,
+    }));
+    const inserted = await guard(
+      `recording ${receipts.length} receipts`,
+      () =>
+        batched(values, RECEIPT_COLUMNS.length, (q, part) =>
+          q<{ id: Int8 }[]>`
+          insert into receipts ${q(part, ...RECEIPT_COLUMNS)}
+          on conflict (topic, partition, "offset", timestamp) do nothing returning id`),
+    );
+    return inserted.length;
+  }
+
+  async function byUuid(uuid: string): Promise<StoredRow | null> {
+    const wanted = canonicalUuid(uuid);
+    const [row] = await guard(`looking up ${wanted}`, () => selectRows(sql`uuid = ${wanted}::uuid`, sql``));
+    return row === undefined ? null : withoutId(fromDb(row));
+  }
+
+  async function select(filter: SelectFilter, page: SelectPage): Promise<(StoredRow & { id: bigint })[]> {
+    if (!Number.isSafeInteger(page.limit) || page.limit < 1) {
+      throw hkError("INDEX_QUERY_INVALID", `page limit must be a positive integer, got ${page.limit}`);
+    }
+    const uuids = filter.uuids?.map(canonicalUuid);
+    const conditions = [
+      filter.topics !== undefined ? sql`topic = any(${filter.topics}::text[])` : null,
+      filter.topicRegex !== undefined ? sql`topic ~ ${filter.topicRegex}` : null,
+      filter.since !== undefined ? sql`timestamp >= ${filter.since}` : null,
+      filter.until !== undefined ? sql`timestamp < ${filter.until}` : null,
+      uuids !== undefined ? sql`uuid = any(${uuids}::uuid[])` : null,
+      filter.partition !== undefined ? sql`partition = ${filter.partition}` : null,
+      filter.fromOffset !== undefined ? sql`"offset" >= ${filter.fromOffset}` : null,
+      filter.toOffset !== undefined ? sql`"offset" < ${filter.toOffset}` : null,
+      filter.sender !== undefined ? sql`sender = ${filter.sender}` : null,
+      filter.format !== undefined ? sql`format = ${filter.format}` : null,
+      page.after !== undefined ? sql`id > ${page.after}` : null,
+    ].filter((c) => c !== null);
+    const where = conditions.reduce((all, c) => sql`${all} and ${c}`, sql`true`);
+    const rows = await guard(
+      "selecting index rows",
+      () => selectRows(where, sql`order by id limit ${page.limit}`),
+    );
+    return rows.map(fromDb);
+  }
+
+  async function topicStats(sinceMs?: bigint): Promise<TopicStats[]> {
+    const since = sinceMs === undefined ? sql`` : sql`where timestamp >= ${sinceMs}`;
+    const rows = await guard("computing topic statistics", () =>
+      sql<
+        {
+          topic: string;
+          messages: Int8;
+          bytes: Int8;
+          earliest: Int8 | null;
+          latest: Int8 | null;
+          last_archived: Int8 | null;
+          duplicates: Int8;
+        }[]
+      >`
+        with m as (
+          select topic, count(*) as messages, coalesce(sum(size), 0)::int8 as bytes, min(timestamp) as earliest,
+            max(timestamp) as latest, floor(extract(epoch from max(archived_at)) * 1000)::int8 as last_archived
+          from messages ${since} group by topic),
+        r as (select topic, count(*) as duplicates from receipts ${since} group by topic)
+        select coalesce(m.topic, r.topic) as topic, coalesce(m.messages, 0) as messages,
+          coalesce(m.bytes, 0) as bytes, m.earliest, m.latest, m.last_archived,
+          coalesce(r.duplicates, 0) as duplicates
+        from m full join r on r.topic = m.topic
+        order by 1`);
+    return rows.map((r) => ({
+      topic: r.topic,
+      messages: int8(r.messages),
+      bytes: int8(r.bytes),
+      earliest: int8OrNull(r.earliest),
+      latest: int8OrNull(r.latest),
+      lastArchivedAt: int8OrNull(r.last_archived),
+      duplicates: int8(r.duplicates),
+    }));
+  }
+
+  return {
+    migrate: () => migrate(sql),
+    schemaVersion: () => schemaVersion(sql),
+    claim,
+    lookup,
+    recordReceipts,
+    byUuid,
+    select,
+    topicStats,
+    insertRepaired: async (row) => (await claim([row]))[0] === true,
+  };
+}

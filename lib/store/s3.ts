@@ -1,0 +1,262 @@
+// S3 (AWS or any S3-compatible service such as MinIO) behind the BlobStore interface. Credentials and region come
+// from the SDK's standard chain only, so deployments configure them the way every AWS tool expects.
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import http from "node:http";
+import https from "node:https";
+import { hkError, type HousekeepingError } from "../errors.ts";
+import { type BlobStore, checkDigest, checkKey } from "./types.ts";
+
+export interface S3StoreOptions {
+  bucket: string;
+  /** S3-compatible endpoint URL (MinIO, ...); unset: AWS. */
+  endpoint?: string;
+  /** Unset: the SDK's chain (AWS_REGION, profile). */
+  region?: string;
+  /** Bucket in the path rather than the host name; default: true when `endpoint` is set (MinIO needs it). */
+  forcePathStyle?: boolean;
+  /** Keep-alive sockets per host; the archiver issues many PUTs at once. Default 64. */
+  maxSockets?: number;
+  /** Create the bucket when it does not exist (laptop defaults, tests). */
+  createBucket?: boolean;
+}
+
+const DEFAULT_MAX_SOCKETS = 64;
+
+type SdkError = Error & { code?: string; $metadata?: { httpStatusCode?: number } };
+
+const CHECKSUM_ERRORS = new Set(["XAmzContentChecksumMismatch", "BadDigest", "InvalidDigest"]);
+const DENIED_ERRORS = new Set([
+  "AccessDenied",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "ExpiredToken",
+  "InvalidToken",
+  "CredentialsProviderError",
+]);
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+]);
+const NETWORK_NAMES = new Set(["TimeoutError", "RequestTimeout", "AbortError"]);
+
+// The endpoint as shown in messages: user info (which could hold a secret) stripped.
+function describeEndpoint(endpoint: string | undefined): string {
+  if (endpoint === undefined) return "AWS S3";
+  try {
+    return new URL(endpoint).origin;
+  } catch {
+    return "the configured S3 endpoint";
+  }
+}
+
+function brief(e: SdkError): string {
+  const text = `${e.name}: ${e.message}`;
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
+
+/** Maps an SDK failure onto a coded error that says what to fix. */
+function s3Error(e: unknown, action: string, bucket: string, where: string): HousekeepingError {
+  if (!(e instanceof Error)) return hkError("STORE_FAILED", `${action} failed: ${String(e)}`);
+  const err = e as SdkError;
+  const status = err.$metadata?.httpStatusCode;
+  const opts = { cause: e };
+  if (CHECKSUM_ERRORS.has(err.name)) {
+    // The server computed a different SHA-256 than the one sent: the bytes changed on the way. Sending them again
+    // can succeed; a caller whose own digest is wrong gets the same answer every time and should stop retrying.
+    return hkError(
+      "STORE_CHECKSUM_MISMATCH",
+      `${action}: ${where} rejected the upload because its SHA-256 differs from the body (${err.name})`,
+      { ...opts, retriable: true },
+    );
+  }
+  if (err.name === "NoSuchBucket" || (action.startsWith("HeadBucket") && status === 404)) {
+    return hkError(
+      "STORE_NO_BUCKET",
+      `bucket "${bucket}" does not exist at ${where}: create bucket ${bucket} or set S3_BUCKET to an existing one`,
+      opts,
+    );
+  }
+  if (DENIED_ERRORS.has(err.name) || status === 403) {
+    return hkError(
+      "STORE_ACCESS_DENIED",
+      `${action}: access denied by ${where} (${brief(err)}); check AWS credentials (AWS_ACCESS_KEY_ID and ` +
+        `AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the instance role) and that they may read and write bucket ${bucket}`,
+      opts,
+    );
+  }
+  if (err.message.includes("Region is missing")) {
+    return hkError(
+      "STORE_CONFIG_INVALID",
+      "no AWS region configured: set AWS_REGION (any value, e.g. us-east-1, for MinIO)",
+      opts,
+    );
+  }
+  if (status === 301 || err.name === "PermanentRedirect" || err.name === "AuthorizationHeaderMalformed") {
+    return hkError(
+      "STORE_WRONG_REGION",
+      `${action}: bucket ${bucket} is in another region than the one configured (${
+        brief(err)
+      }); set AWS_REGION ` +
+        "to the bucket's region",
+      opts,
+    );
+  }
+  if (
+    status === undefined &&
+    (NETWORK_CODES.has(err.code ?? "") || NETWORK_NAMES.has(err.name) || /socket hang up/i.test(err.message))
+  ) {
+    return hkError(
+      "STORE_UNREACHABLE",
+      `${action}: cannot reach ${where} (${
+        err.code ?? err.name
+      }); check S3_ENDPOINT and that the service is up`,
+      { ...opts, retriable: true },
+    );
+  }
+  const transient = status === undefined || status >= 500 || status === 429 || err.name === "SlowDown";
+  return hkError("STORE_FAILED", `${action} at ${where} failed: ${brief(err)}`, {
+    ...opts,
+    retriable: transient,
+  });
+}
+
+function toBase64(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes));
+}
+
+// The SDK hands out Buffers; callers compare with deepStrictEqual, which tells a Buffer from a Uint8Array.
+function plain(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function isMissing(e: unknown): boolean {
+  const err = e as SdkError;
+  return err.name === "NoSuchKey" || err.name === "NotFound";
+}
+
+/** Opens `bucket` (creating it when asked to) and fails early, with a coded error, when it cannot be used. */
+export async function createS3Store(options: S3StoreOptions): Promise<BlobStore> {
+  const { bucket, endpoint } = options;
+  const where = describeEndpoint(endpoint);
+  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? DEFAULT_MAX_SOCKETS };
+  const httpAgent = new http.Agent(agentOptions);
+  const httpsAgent = new https.Agent(agentOptions);
+  const client = new S3Client({
+    ...(endpoint !== undefined ? { endpoint } : {}),
+    ...(options.region !== undefined ? { region: options.region } : {}),
+    forcePathStyle: options.forcePathStyle ?? endpoint !== undefined,
+    requestHandler: { httpAgent, httpsAgent },
+  });
+  const close = () => {
+    client.destroy();
+    httpAgent.destroy();
+    httpsAgent.destroy();
+  };
+
+  async function call<T>(action: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (e) {
+      throw s3Error(e, action, bucket, where);
+    }
+  }
+
+  async function ensureBucket(): Promise<void> {
+    try {
+      await call(`HeadBucket ${bucket}`, () => client.send(new HeadBucketCommand({ Bucket: bucket })));
+    } catch (e) {
+      if ((e as HousekeepingError).code !== "STORE_NO_BUCKET" || !options.createBucket) throw e;
+      await call(`CreateBucket ${bucket}`, async () => {
+        try {
+          await client.send(new CreateBucketCommand({ Bucket: bucket }));
+        } catch (err) {
+          // Another process created it between our HEAD and CREATE: that is what we wanted.
+          if ((err as Error).name !== "BucketAlreadyOwnedByYou") throw err;
+        }
+      });
+    }
+  }
+
+  try {
+    await ensureBucket();
+  } catch (e) {
+    close();
+    throw e;
+  }
+
+  return {
+    url: `s3://${bucket}`,
+    bucket,
+    async put(key, body, sha256) {
+      checkKey(key);
+      checkDigest(sha256);
+      await call(`PUT ${key}`, () =>
+        client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: body,
+            ContentLength: body.byteLength,
+            // With this header present the SDK computes no checksum of its own, and S3 refuses to store a body
+            // whose SHA-256 differs: a corrupted upload fails instead of landing.
+            ChecksumSHA256: toBase64(sha256),
+          }),
+        ));
+    },
+    async get(key) {
+      checkKey(key);
+      try {
+        const out = await client.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }),
+        );
+        if (out.Body === undefined) return new Uint8Array(0);
+        return plain(await out.Body.transformToByteArray());
+      } catch (e) {
+        if (isMissing(e)) return null;
+        throw s3Error(e, `GET ${key}`, bucket, where);
+      }
+    },
+    async head(key) {
+      checkKey(key);
+      try {
+        const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return { size: out.ContentLength ?? 0 };
+      } catch (e) {
+        if (isMissing(e)) return null;
+        throw s3Error(e, `HEAD ${key}`, bucket, where);
+      }
+    },
+    async *list(prefix = "") {
+      let token: string | undefined;
+      do {
+        const page = await call(`LIST ${prefix}`, () =>
+          client.send(
+            new ListObjectsV2Command({
+              Bucket: bucket,
+              ...(prefix !== "" ? { Prefix: prefix } : {}),
+              ...(token !== undefined ? { ContinuationToken: token } : {}),
+            }),
+          ));
+        for (const item of page.Contents ?? []) {
+          if (item.Key !== undefined) yield { key: item.Key, size: item.Size ?? 0 };
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token !== undefined);
+    },
+    close,
+  };
+}

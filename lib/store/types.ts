@@ -1,0 +1,70 @@
+// The object store as the archiver sees it: a flat key space of immutable byte strings. Backends (S3, a local
+// directory) are interchangeable; tests/store_test.ts runs one behaviour suite against each of them.
+import { hkError } from "../errors.ts";
+
+export interface BlobStore {
+  /** "s3://bucket" or "file:///abs/dir": for logs, never contains secrets. */
+  readonly url: string;
+  /** What the index's `bucket` column records: the S3 bucket name, or the directory URL for the fs backend. */
+  readonly bucket: string;
+  /**
+   * Writes `body` under `key`, or fails without leaving a partial object under that key. The backend checks the
+   * bytes against `sha256` (S3: the server does) and fails with STORE_CHECKSUM_MISMATCH when they differ.
+   * Writing the same bytes again succeeds (idempotent).
+   */
+  put(key: string, body: Uint8Array, sha256: Uint8Array): Promise<void>;
+  /** The object's bytes, or null when there is no object under `key`. */
+  get(key: string): Promise<Uint8Array | null>;
+  head(key: string): Promise<{ size: number } | null>;
+  /** Every key starting with `prefix`, in lexical (UTF-8 byte) order, as S3 lists them. */
+  list(prefix?: string): AsyncIterable<{ key: string; size: number }>;
+  close(): void;
+}
+
+// S3 allows 1024 bytes of UTF-8; the segment rules keep keys mappable onto a file system, so that an archive can
+// move between backends without renaming anything.
+const MAX_KEY_BYTES = 1024;
+const encoder = new TextEncoder();
+const SHA256_BYTES = 32;
+
+/** Throws STORE_KEY_INVALID unless `key` is usable by every backend. */
+export function checkKey(key: string): void {
+  const problem = keyProblem(key);
+  if (problem !== null) {
+    throw hkError("STORE_KEY_INVALID", `object key ${JSON.stringify(key)} is not usable: ${problem}`);
+  }
+}
+
+function keyProblem(key: string): string | null {
+  if (key.length === 0) return "it is empty";
+  if (!key.isWellFormed()) return "it contains a lone UTF-16 surrogate";
+  if (encoder.encode(key).length > MAX_KEY_BYTES) return `it is longer than ${MAX_KEY_BYTES} bytes of UTF-8`;
+  if (key.includes("\0")) return "it contains NUL";
+  if (key.includes("\\")) return "it contains a backslash";
+  for (const segment of key.split("/")) {
+    if (segment === "") return "it has an empty path segment (leading, trailing or doubled '/')";
+    if (segment === "." || segment === "..") return `it has a '${segment}' path segment`;
+  }
+  return null;
+}
+
+/** Throws STORE_CHECKSUM_INVALID unless `sha256` has the length of a SHA-256 digest. */
+export function checkDigest(sha256: Uint8Array): void {
+  if (sha256.byteLength !== SHA256_BYTES) {
+    throw hkError(
+      "STORE_CHECKSUM_INVALID",
+      `a SHA-256 digest has ${SHA256_BYTES} bytes, got ${sha256.byteLength}: pass the raw digest, not hex or base64`,
+    );
+  }
+}
+
+/** Orders keys as S3 lists them: by their UTF-8 bytes (JS string comparison is by UTF-16 units). */
+export function compareKeys(a: string, b: string): number {
+  const x = encoder.encode(a);
+  const y = encoder.encode(b);
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) {
+    if (x[i] !== y[i]) return x[i]! - y[i]!;
+  }
+  return x.length - y.length;
+}
