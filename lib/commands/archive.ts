@@ -1,0 +1,347 @@
+// `archive`: the service. Consumes every archivable topic and stores each record exactly once (lib/ingest.ts).
+import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from "kafkajs";
+import type { Command, CommandContext } from "../command.ts";
+import {
+  CONNECTION_OPTIONS,
+  parseCommandArgs,
+  parsePositiveInt,
+  type ResolvedSettings,
+  settingsHelp,
+} from "../config.ts";
+import { connectServices, loadSettings, printConfig, type Services } from "../connect.ts";
+import { isHkError } from "../errors.ts";
+import { createIngest, type Ingest } from "../ingest.ts";
+import { messageTimestampType } from "../kafka.ts";
+import { wireHeaders } from "../kafka_headers.ts";
+import type { Logger } from "../log.ts";
+import { createMetrics, type Metrics } from "../metrics.ts";
+import type { KafkaRecord } from "../record.ts";
+import { sleep } from "../retry.ts";
+import { archivableTopics, endOffsets, partitionsBehind } from "../topics.ts";
+import { VERSION } from "../version.ts";
+import { serveHttp } from "../http.ts";
+
+const OPTIONS = {
+  ...CONNECTION_OPTIONS,
+  "until-end": { type: "boolean" },
+  "topic-refresh": { type: "string" },
+  "put-concurrency": { type: "string" },
+  "max-inflight-mib": { type: "string" },
+  "partitions-concurrency": { type: "string" },
+  "http-port": { type: "string" },
+} as const;
+
+export interface ArchiveOptions {
+  settings: ResolvedSettings;
+  configPath: string | undefined;
+  printConfig: boolean;
+  untilEnd: boolean;
+  topicRefreshMs: number;
+  putConcurrency: number;
+  maxInflightBytes: number;
+  partitionsConcurrency: number;
+  httpPort: number | undefined;
+}
+
+/** Pure: argv + environment (+ config file text) -> options. */
+export function parseArchiveArgs(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  readConfig: (path: string) => string = Deno.readTextFileSync,
+): ArchiveOptions {
+  const { values } = parseCommandArgs("archive", argv, OPTIONS);
+  const configPath = values.config as string | undefined;
+  const settings = loadSettings(values, env, configPath, readConfig);
+  const str = (name: string, envName: string) => (values[name] as string | undefined) ?? env[envName];
+  const httpPort = str("http-port", "HTTP_PORT");
+  return {
+    settings,
+    configPath,
+    printConfig: values["print-config"] === true,
+    untilEnd: values["until-end"] === true,
+    topicRefreshMs: parsePositiveInt("topic-refresh", str("topic-refresh", "TOPIC_REFRESH_SECONDS"), 60) *
+      1000,
+    putConcurrency: parsePositiveInt("put-concurrency", str("put-concurrency", "PUT_CONCURRENCY"), 64),
+    maxInflightBytes: parsePositiveInt("max-inflight-mib", str("max-inflight-mib", "MAX_INFLIGHT_MIB"), 64) *
+      2 ** 20,
+    partitionsConcurrency: parsePositiveInt(
+      "partitions-concurrency",
+      str("partitions-concurrency", "PARTITIONS_CONCURRENCY"),
+      4,
+    ),
+    httpPort: httpPort === undefined ? undefined : parsePositiveInt("http-port", httpPort, 0),
+  };
+}
+
+export const command: Command = {
+  name: "archive",
+  summary: "archive every readable topic (minus the veto list) into S3 + PostgreSQL",
+  help: `Usage: housekeeping archive [options]
+
+Archives every topic the Kafka credential can read, except Kafka's internal topics and the topics on the veto list,
+into the object store (one BSON object per record) and the PostgreSQL index (one row per record), exactly once.
+Offsets are committed only after the records below them are stored and indexed. Stops gracefully on SIGINT/SIGTERM.
+
+Options:
+  --until-end              archive up to the end offsets that existed at start, then exit 0
+  --topic-refresh SECONDS  how often to re-list topics (default 60) [env TOPIC_REFRESH_SECONDS]
+  --put-concurrency N      concurrent object writes (default 64) [env PUT_CONCURRENCY]
+  --max-inflight-mib N     MiB of objects being written at once (default 64) [env MAX_INFLIGHT_MIB]
+  --partitions-concurrency N  partitions processed at once (default 4) [env PARTITIONS_CONCURRENCY]
+  --http-port PORT         serve /healthz and /metrics on this port (off by default) [env HTTP_PORT]
+${settingsHelp()}
+
+Examples:
+  housekeeping archive                                  # Hopskotch with ~/.config/hop/auth.toml, local store
+  KAFKA_BROKERS=127.0.0.1:9092 housekeeping archive --until-end
+  S3_BUCKET=hop-archive DATABASE_URL=postgres://... housekeeping archive --http-port 8080
+`,
+  async run(argv, ctx) {
+    const options = parseArchiveArgs(argv, ctx.env);
+    if (options.printConfig) return printConfig(ctx, options.settings, archiveExtras(options));
+    const services = await connectServices(options.settings, ctx, { clientId: "housekeeping-archive" });
+    try {
+      return await runArchiver(options, services, ctx);
+    } finally {
+      await services.close();
+    }
+  },
+};
+
+function archiveExtras(o: ArchiveOptions): Record<string, unknown> {
+  return {
+    "until-end": o.untilEnd,
+    "topic-refresh": o.topicRefreshMs / 1000,
+    "put-concurrency": o.putConcurrency,
+    "max-inflight-mib": o.maxInflightBytes / 2 ** 20,
+    "partitions-concurrency": o.partitionsConcurrency,
+    "http-port": o.httpPort ?? null,
+  };
+}
+
+/** kafkajs message -> our record; the header list comes from the wire, never from kafkajs's header object. */
+export function toKafkaRecord(topic: string, partition: number, m: KafkaMessage): KafkaRecord {
+  const type = messageTimestampType(m as Parameters<typeof messageTimestampType>[0]);
+  return {
+    topic,
+    partition,
+    offset: BigInt(m.offset),
+    timestamp: BigInt(m.timestamp),
+    ...(type ? { timestampType: type } : {}),
+    key: m.key ? new Uint8Array(m.key.buffer, m.key.byteOffset, m.key.byteLength) : null,
+    value: m.value ? new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.byteLength) : null,
+    headers: wireHeaders(m),
+  };
+}
+
+/** Records per ingest call: bounds the size of one multi-row claim and the bytes held per partition. */
+const CHUNK_RECORDS = 1000;
+const CHUNK_BYTES = 16 * 2 ** 20;
+
+export function chunkRecords(records: KafkaRecord[]): KafkaRecord[][] {
+  const chunks: KafkaRecord[][] = [];
+  let current: KafkaRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = (r.value?.length ?? 0) + (r.key?.length ?? 0);
+    if (current.length > 0 && (current.length >= CHUNK_RECORDS || bytes + size > CHUNK_BYTES)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+interface RunState {
+  healthy: boolean;
+  fatal: unknown;
+}
+
+async function runArchiver(
+  options: ArchiveOptions,
+  services: Services,
+  ctx: CommandContext,
+): Promise<number> {
+  const { log, kafka, groupId } = services;
+  const metrics = createMetrics();
+  const state: RunState = { healthy: false, fatal: undefined };
+  const stop = new AbortController();
+  const onShutdown = () => stop.abort();
+  ctx.shutdown.addEventListener("abort", onShutdown, { once: true });
+  const http = options.httpPort === undefined
+    ? undefined
+    : serveHttp(options.httpPort, metrics, () => state.healthy, log);
+
+  const ingest = createIngest({
+    store: services.store,
+    index: services.index,
+    keyLayout: services.keyLayout,
+    archiverVersion: VERSION,
+    log,
+    metrics,
+    signal: stop.signal,
+    putConcurrency: options.putConcurrency,
+    maxInflightBytes: options.maxInflightBytes,
+  });
+
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    let topics = await archivableTopics(admin, services.veto);
+    const targets = options.untilEnd ? await endOffsets(admin, topics) : new Map<string, bigint>();
+    log.info("archiving", { topics, groupId, store: services.store.url, untilEnd: options.untilEnd });
+    while (!stop.signal.aborted) {
+      const consumer = topics.length > 0
+        ? await startConsumer(kafka, groupId, topics, options, ingest, metrics, log, state)
+        : undefined;
+      state.healthy = true;
+      const next = await waitForChange(admin, services, options, topics, targets, stop.signal, state, log);
+      state.healthy = false;
+      if (consumer) await stopConsumer(consumer, log);
+      if (state.fatal !== undefined) throw state.fatal;
+      if (next === "done") {
+        log.info("reached the end offsets that existed at start", { partitions: targets.size });
+        return 0;
+      }
+      if (next === "stop") break;
+      topics = next;
+      log.info("topic set changed; resubscribing", { topics });
+    }
+    log.info("stopped");
+    return 0;
+  } finally {
+    ctx.shutdown.removeEventListener("abort", onShutdown);
+    await admin.disconnect().catch(() => {});
+    await http?.shutdown();
+  }
+}
+
+async function startConsumer(
+  kafka: Services["kafka"],
+  groupId: string,
+  topics: string[],
+  options: ArchiveOptions,
+  ingest: Ingest,
+  metrics: Metrics,
+  log: Logger,
+  state: RunState,
+): Promise<Consumer> {
+  const consumer = kafka.consumer({
+    groupId,
+    allowAutoTopicCreation: false,
+    maxBytesPerPartition: 8 * 2 ** 20,
+    maxBytes: 32 * 2 ** 20,
+    maxWaitTimeInMs: 500,
+    sessionTimeout: 45_000,
+    heartbeatInterval: 3_000,
+  });
+  consumer.on(consumer.events.CRASH, (event) => {
+    const error = event.payload.error;
+    if (!event.payload.restart) {
+      log.error("consumer crashed", { error });
+      state.fatal ??= error;
+    } else log.warn("consumer restarting after error", { error });
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: options.partitionsConcurrency,
+    eachBatch: (payload) => handleBatch(consumer, payload, ingest, metrics, log, state),
+  });
+  return consumer;
+}
+
+async function handleBatch(
+  consumer: Consumer,
+  payload: EachBatchPayload,
+  ingest: Ingest,
+  metrics: Metrics,
+  log: Logger,
+  state: RunState,
+): Promise<void> {
+  const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
+  const { topic, partition } = batch;
+  metrics.set("consumer_lag", { topic, partition }, Number(batch.offsetLag()));
+  const commit = async (next: bigint) => {
+    await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
+  };
+  try {
+    const records = batch.messages.map((m) => toKafkaRecord(topic, partition, m));
+    for (const chunk of chunkRecords(records)) {
+      if (!isRunning() || isStale()) return;
+      await ingest.ingest(chunk);
+      const last = chunk[chunk.length - 1]!.offset;
+      resolveOffset(last.toString());
+      await commit(last + 1n);
+      await heartbeat();
+    }
+    // Control records and aborted transactions are filtered out by kafkajs but still occupy offsets: once every
+    // record of the batch is stored, the offsets up to the last fetched entry (whatever it was) are done too.
+    const fetchedNothing = (batch as unknown as { isEmptyIncludingFiltered(): boolean })
+      .isEmptyIncludingFiltered();
+    if (fetchedNothing || !isRunning() || isStale()) return;
+    const lastFetched = BigInt(batch.lastOffset());
+    const lastRecord = records.length > 0 ? records[records.length - 1]!.offset : -1n;
+    if (lastFetched > lastRecord) {
+      resolveOffset(lastFetched.toString());
+      await commit(lastFetched + 1n);
+    }
+  } catch (e) {
+    if (isHkError(e) && e.code === "STOPPING") return;
+    metrics.inc("errors_total", { topic, stage: "batch" });
+    if (isHkError(e) && !e.retriable) {
+      // A bug or a record we cannot represent: stop rather than skip it (nothing may be lost silently).
+      log.error("fatal error while archiving; stopping", { topic, partition, error: e });
+      state.fatal ??= e;
+      return;
+    }
+    throw e;
+  }
+}
+
+async function stopConsumer(consumer: Consumer, log: Logger): Promise<void> {
+  // kafkajs waits for running batches; our retry loops give up on shutdown, so this is bounded.
+  const timeout = sleep(60_000).then(() => "timeout" as const);
+  const result = await Promise.race([consumer.disconnect().then(() => "ok" as const), timeout]);
+  if (result === "timeout") {
+    log.warn("consumer did not stop within 60 s; exiting anyway (uncommitted work is redone)");
+  }
+}
+
+async function waitForChange(
+  admin: Admin,
+  services: Services,
+  options: ArchiveOptions,
+  topics: string[],
+  targets: Map<string, bigint>,
+  signal: AbortSignal,
+  state: RunState,
+  log: Logger,
+): Promise<string[] | "done" | "stop"> {
+  const current = new Set(topics);
+  let nextRefresh = Date.now() + options.topicRefreshMs;
+  while (!signal.aborted && state.fatal === undefined) {
+    await sleep(options.untilEnd ? 500 : 1000, signal);
+    if (signal.aborted || state.fatal !== undefined) break;
+    try {
+      if (options.untilEnd) {
+        if ((await partitionsBehind(admin, services.groupId, targets)).length === 0) return "done";
+        continue;
+      }
+      if (Date.now() < nextRefresh) continue;
+      nextRefresh = Date.now() + options.topicRefreshMs;
+      const fresh = await archivableTopics(admin, services.veto);
+      if (fresh.length !== current.size || fresh.some((t) => !current.has(t))) return fresh;
+    } catch (e) {
+      // Metadata is best effort: a broker outage is retried on the next tick; the consumer retries on its own.
+      log.warn("topic refresh failed", { error: e });
+    }
+  }
+  return "stop";
+}

@@ -1,0 +1,235 @@
+// Resolved settings -> live clients (Kafka, object store, index), shared by every command.
+// Start-up failures name the service and the setting to fix; secrets never appear in what is printed.
+import type { Kafka } from "kafkajs";
+import type { CommandContext } from "./command.ts";
+import {
+  logLevelOf,
+  type ParsedArgs,
+  printableSettings,
+  type ResolvedSettings,
+  resolveSettings,
+  settingValue,
+} from "./config.ts";
+import { errorMessage, hkError } from "./errors.ts";
+import { loadHopAuth } from "./hop_auth.ts";
+import { connectIndex } from "./index/connect.ts";
+import { startEmbeddedIndex } from "./index/embedded.ts";
+import { createIndex } from "./index/postgres.ts";
+import { createKafka, type KafkaSettings, type SaslMechanism, type SecurityProtocol } from "./kafka.ts";
+import { type KeyLayout, parseKeyLayout } from "./keys.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { openStore } from "./store/open.ts";
+import type { BlobStore } from "./store/types.ts";
+import { loadVeto, type VetoList } from "./veto.ts";
+
+export function loadSettings(
+  values: ParsedArgs["values"],
+  env: Record<string, string | undefined>,
+  configPath: string | undefined,
+  readConfig: (path: string) => string,
+): ResolvedSettings {
+  let text: string | undefined;
+  if (configPath !== undefined) {
+    try {
+      text = readConfig(configPath);
+    } catch (e) {
+      throw hkError(
+        "CONFIG_INVALID",
+        `cannot read config file ${configPath}: ${errorMessage(e)}; fix --config`,
+      );
+    }
+  }
+  const settings = resolveSettings(values, env, text, configPath);
+  logLevelOf(settings); // fail fast on a bad level
+  parseKeyLayout(settings["key-layout"].value ?? "daily");
+  return settings;
+}
+
+export function printConfig(
+  ctx: CommandContext,
+  settings: ResolvedSettings,
+  extras: Record<string, unknown>,
+): number {
+  ctx.stdout(JSON.stringify({ settings: printableSettings(settings), options: extras }, null, 2) + "\n");
+  return 0;
+}
+
+export function dataDir(settings: ResolvedSettings, env: Record<string, string | undefined>): string {
+  const explicit = settingValue(settings, "data-dir");
+  if (explicit) return explicit;
+  const base = env.XDG_DATA_HOME || `${env.HOME ?? "."}/.local/share`;
+  return `${base}/housekeeping`;
+}
+
+const PROTOCOLS: SecurityProtocol[] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
+const MECHANISMS: SaslMechanism[] = ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"];
+
+function oneOf<T extends string>(name: string, value: string, allowed: T[]): T {
+  const upper = value.toUpperCase() as T;
+  if (!allowed.includes(upper)) {
+    throw hkError("CONFIG_INVALID", `--${name} must be one of ${allowed.join(", ")}, got "${value}"`);
+  }
+  return upper;
+}
+
+/** Credentials: explicit username/password, else the hop auth.toml entry for the broker, else none. */
+export async function kafkaSettings(
+  settings: ResolvedSettings,
+  env: Record<string, string | undefined>,
+  clientId: string,
+  prefix: "" | "RESTORE_" = "",
+): Promise<{ settings: KafkaSettings; warnings: string[] }> {
+  const brokersText = (prefix ? env[`${prefix}KAFKA_BROKERS`] : undefined) ??
+    settingValue(settings, "brokers") ?? "";
+  const brokers = brokersText.split(",").map((b) => b.trim()).filter(Boolean);
+  const username = settingValue(settings, "username");
+  const password = settingValue(settings, "password");
+  const protocolText = settingValue(settings, "security-protocol");
+  const mechanism = oneOf(
+    "sasl-mechanism",
+    settingValue(settings, "sasl-mechanism") ?? "SCRAM-SHA-512",
+    MECHANISMS,
+  );
+  const caFile = settingValue(settings, "ca-file");
+  const warnings: string[] = [];
+  const base = { brokers, clientId, ...(caFile ? { caFile } : {}) };
+  if (username !== undefined || password !== undefined) {
+    if (!username || !password) {
+      throw hkError(
+        "CONFIG_INVALID",
+        "set both KAFKA_USERNAME and KAFKA_PASSWORD (or neither, to use hop auth.toml)",
+      );
+    }
+    const securityProtocol = protocolText ? oneOf("security-protocol", protocolText, PROTOCOLS) : "SASL_SSL";
+    return { settings: { ...base, securityProtocol, sasl: { mechanism, username, password } }, warnings };
+  }
+  // An explicit non-SASL protocol needs no credentials: do not let a personal auth.toml without an entry for this
+  // broker break, say, a local PLAINTEXT run.
+  const explicitHop = settingValue(settings, "hop-auth");
+  const wantsSasl = protocolText === undefined || protocolText.toUpperCase().startsWith("SASL_");
+  const hop = wantsSasl ? await loadHopAuth({ path: explicitHop, env, brokers }) : null;
+  if (hop) {
+    warnings.push(...hop.warnings);
+    const securityProtocol = protocolText
+      ? oneOf("security-protocol", protocolText, PROTOCOLS)
+      : oneOf("security-protocol", hop.entry.protocol ?? "SASL_SSL", PROTOCOLS);
+    const hopMechanism = hop.entry.mechanism
+      ? oneOf("sasl-mechanism", hop.entry.mechanism, MECHANISMS)
+      : mechanism;
+    const ca = caFile ?? hop.entry.sslCaLocation;
+    return {
+      settings: {
+        ...base,
+        ...(ca ? { caFile: ca } : {}),
+        securityProtocol,
+        ...(securityProtocol.startsWith("SASL_")
+          ? { sasl: { mechanism: hopMechanism, username: hop.entry.username, password: hop.entry.password } }
+          : {}),
+      },
+      warnings,
+    };
+  }
+  const securityProtocol = protocolText ? oneOf("security-protocol", protocolText, PROTOCOLS) : "PLAINTEXT";
+  return { settings: { ...base, securityProtocol }, warnings };
+}
+
+export function storeUrl(settings: ResolvedSettings, env: Record<string, string | undefined>): string {
+  const explicit = settingValue(settings, "store");
+  if (explicit) return explicit;
+  const bucket = settingValue(settings, "bucket");
+  if (bucket) return `s3://${bucket}`;
+  return `file://${dataDir(settings, env)}/objects`;
+}
+
+export interface Services {
+  log: Logger;
+  kafka: Kafka;
+  groupId: string;
+  store: BlobStore;
+  index: ReturnType<typeof createIndex>;
+  keyLayout: KeyLayout;
+  veto: VetoList;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  clientId: string;
+  /** Create or upgrade the schema (the archiver does at start; read-only commands do not). */
+  migrate?: boolean;
+}
+
+export async function openIndex(
+  settings: ResolvedSettings,
+  env: Record<string, string | undefined>,
+  log: Logger,
+) {
+  const url = settingValue(settings, "database-url");
+  const schema = settingValue(settings, "db-schema");
+  const closers: (() => Promise<void>)[] = [];
+  let target = url;
+  let max: number | undefined;
+  if (!target && !env.PGHOST) {
+    const dir = `${dataDir(settings, env)}/index`;
+    const server = await startEmbeddedIndex(dir);
+    closers.push(server.close);
+    target = server.url;
+    max = server.max;
+    log.info("using the embedded PostgreSQL (PGlite) index", { dir });
+  }
+  const sql = await connectIndex(target, {
+    ...(schema ? { searchPath: schema } : {}),
+    ...(max !== undefined ? { max } : {}),
+  });
+  closers.unshift(() => sql.end({ timeout: 5 }));
+  return {
+    sql,
+    index: createIndex(sql),
+    close: async () => {
+      for (const c of closers) await c().catch(() => {});
+    },
+  };
+}
+
+export async function connectServices(
+  settings: ResolvedSettings,
+  ctx: CommandContext,
+  options: ConnectOptions,
+): Promise<Services> {
+  const log = ctx.log ?? createLogger({ level: logLevelOf(settings) });
+  const veto = await loadVeto(settingValue(settings, "veto"));
+  const keyLayout = parseKeyLayout(settingValue(settings, "key-layout") ?? "daily");
+  const { settings: ks, warnings } = await kafkaSettings(settings, ctx.env, options.clientId);
+  for (const w of warnings) log.warn(w);
+  const kafka = createKafka(ks, log);
+  const endpoint = settingValue(settings, "s3-endpoint");
+  const store = await openStore(storeUrl(settings, ctx.env), {
+    ...(endpoint ? { endpoint } : {}),
+    createBucket: !settingValue(settings, "bucket") && !settingValue(settings, "store"),
+  });
+  let idx: Awaited<ReturnType<typeof openIndex>> | undefined;
+  try {
+    idx = await openIndex(settings, ctx.env, log);
+    if (options.migrate !== false) {
+      const { from, to } = await idx.index.migrate();
+      if (from !== to) log.info("index schema migrated", { from, to });
+    }
+  } catch (e) {
+    store.close();
+    await idx?.close();
+    throw e;
+  }
+  const index = idx.index;
+  return {
+    log,
+    kafka,
+    groupId: settingValue(settings, "group") ?? "housekeeping",
+    store,
+    index,
+    keyLayout,
+    veto,
+    close: async () => {
+      store.close();
+      await idx.close();
+    },
+  };
+}

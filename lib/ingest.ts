@@ -1,0 +1,255 @@
+// The exactly-once core: turns a run of consecutive records of one partition into stored objects, index rows and
+// duplicate receipts. It knows nothing of kafkajs, so it is exercised directly against the real store and index.
+//
+// Order of effects for each record (why it is safe to crash anywhere):
+//   1. claim: one multi-row INSERT .. ON CONFLICT (uuid) DO NOTHING decides atomically, across processes, who
+//      owns a UUID. Claiming BEFORE writing the object is what prevents a clashing record from overwriting the
+//      object of an earlier record that carried the same client `_id`.
+//   2. put: the object is written at its key. The bytes are a pure function of the record and of the claim's
+//      stamp (archive time, version), so re-writing after a crash reproduces them exactly.
+//   3. receipts: a record whose content is already archived under another (topic, partition, offset) is recorded as
+//      a receipt, not stored again.
+//   4. the caller commits the Kafka offset only after all of the above succeeded for every record below it.
+// A crash between 1 and 4 leaves the offset uncommitted; the replayed record finds its own claim (same topic,
+// partition, offset and timestamp) and writes the object again.
+import { crc32, hex, sha256 } from "./checksum.ts";
+import { hkError } from "./errors.ts";
+import { clashUuid, clientUuid, contentDigest, legacyUuid } from "./identity.ts";
+import type { IndexRow, Receipt, StoredRow } from "./index/postgres.ts";
+import { type KeyLayout, objectKey } from "./keys.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import { type ArchiveStamp, encodeArchiveObject, type KafkaRecord, type WireHeader } from "./record.ts";
+import { createLimiter, withRetry } from "./retry.ts";
+import type { BlobStore } from "./store/types.ts";
+
+export interface IngestIndex {
+  claim(rows: IndexRow[]): Promise<boolean[]>;
+  lookup(uuids: string[]): Promise<Map<string, StoredRow>>;
+  recordReceipts(receipts: Receipt[]): Promise<number>;
+}
+
+export interface IngestOptions {
+  store: BlobStore;
+  index: IngestIndex;
+  keyLayout: KeyLayout;
+  archiverVersion: string;
+  log: Logger;
+  metrics: Metrics;
+  signal: AbortSignal;
+  /** Concurrent PUTs across all partitions. */
+  putConcurrency: number;
+  /** Bytes of encoded objects being written at once, across all partitions (memory bound). */
+  maxInflightBytes: number;
+  /** Keeps the consumer's group membership alive while an outage is being waited out. */
+  heartbeat?: () => Promise<void>;
+  now?: () => bigint;
+}
+
+export interface IngestResult {
+  stored: number;
+  duplicates: number;
+  replayed: number;
+  clashes: number;
+}
+
+interface Candidate {
+  record: KafkaRecord;
+  digest: Uint8Array;
+  uuid: string;
+  isClientUuid: boolean;
+  clashOf: string | null;
+}
+
+interface Prepared {
+  candidate: Candidate;
+  row: IndexRow;
+  bytes: Uint8Array;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function headerText(headers: WireHeader[], name: string): string | null {
+  const h = headers.find((x) => x.key === name);
+  if (!h || h.value === null) return null;
+  try {
+    return utf8.decode(h.value);
+  } catch {
+    return null;
+  }
+}
+
+/** Rows of the original archiver carry no content digest: there the value CRC is the only evidence available. */
+function sameContent(owner: StoredRow, row: IndexRow): boolean {
+  return owner.contentSha256 !== null
+    ? owner.contentSha256 === row.contentSha256
+    : owner.messageCrc32 === row.messageCrc32;
+}
+
+export function createIngest(options: IngestOptions) {
+  const { store, index, log, metrics, signal } = options;
+  const now = options.now ?? (() => BigInt(Date.now()));
+  const putSlots = createLimiter(options.putConcurrency);
+  const inflightBytes = createLimiter(options.maxInflightBytes);
+  const retry = <T>(what: string, fn: () => Promise<T>) =>
+    withRetry(fn, { what, signal, log, ...(options.heartbeat ? { onWait: options.heartbeat } : {}) });
+
+  function identify(record: KafkaRecord): Candidate {
+    const digest = contentDigest(record);
+    const client = clientUuid(record.headers);
+    return client !== null ? { record, digest, uuid: client, isClientUuid: true, clashOf: null } : {
+      record,
+      digest,
+      uuid: legacyUuid(record.topic, record.timestamp, digest),
+      isClientUuid: false,
+      clashOf: null,
+    };
+  }
+
+  function prepare(candidate: Candidate, stamp: ArchiveStamp): Prepared {
+    const { record } = candidate;
+    const bytes = encodeArchiveObject(
+      record,
+      {
+        uuid: candidate.uuid,
+        isClientUuid: candidate.isClientUuid,
+        ...(candidate.clashOf !== null ? { clashOf: candidate.clashOf } : {}),
+      },
+      stamp,
+    );
+    const row: IndexRow = {
+      uuid: candidate.uuid,
+      topic: record.topic,
+      timestamp: record.timestamp,
+      partition: record.partition,
+      offset: record.offset,
+      size: bytes.length,
+      key: objectKey(options.keyLayout, record.topic, record.timestamp, candidate.uuid),
+      bucket: store.bucket,
+      crc32: crc32(bytes),
+      isClientUuid: candidate.isClientUuid,
+      messageCrc32: record.value === null ? 0 : crc32(record.value),
+      archivedAt: stamp.archivedAt,
+      archiverVersion: stamp.archiverVersion,
+      contentSha256: hex(candidate.digest),
+      valueSize: record.value?.length ?? 0,
+      sender: headerText(record.headers, "_sender"),
+      format: headerText(record.headers, "_format"),
+      isTest: record.headers.some((h) => h.key === "_test"),
+      clashOf: candidate.clashOf,
+    };
+    return { candidate, row, bytes };
+  }
+
+  function isOwnClaim(row: StoredRow, record: KafkaRecord): boolean {
+    return row.topic === record.topic && row.partition === record.partition && row.offset === record.offset &&
+      row.timestamp === record.timestamp;
+  }
+
+  async function put(p: Prepared): Promise<void> {
+    await inflightBytes.run(p.bytes.length, () =>
+      putSlots.run(1, async () => {
+        const started = performance.now();
+        const digest = sha256(p.bytes);
+        await retry(`PUT ${p.row.key}`, () => store.put(p.row.key, p.bytes, digest));
+        metrics.observe("put_seconds", (performance.now() - started) / 1000);
+      }));
+  }
+
+  /**
+   * Archives `records` (consecutive records of one partition). Resolves only when every record is durably in the
+   * store and the index (or recorded as a receipt): then, and only then, may the caller commit past them.
+   */
+  async function ingest(records: KafkaRecord[]): Promise<IngestResult> {
+    const result: IngestResult = { stored: 0, duplicates: 0, replayed: 0, clashes: 0 };
+    if (records.length === 0) return result;
+    const stamp: ArchiveStamp = { archivedAt: now(), archiverVersion: options.archiverVersion };
+    const toPut: Prepared[] = [];
+    const receipts: Receipt[] = [];
+    let pending = records.map(identify);
+    // Round 2 only happens for client `_id` clashes; a clash UUID is content-specific, so it cannot clash again.
+    for (let round = 0; pending.length > 0; round++) {
+      if (round > 2) {
+        throw hkError("INGEST_UUID_LOOP", "UUID resolution did not converge: please report this bug");
+      }
+      const prepared = pending.map((c) => prepare(c, stamp));
+      const started = performance.now();
+      const won = await retry("index claim", () => index.claim(prepared.map((p) => p.row)));
+      metrics.observe("insert_seconds", (performance.now() - started) / 1000);
+      const lost = prepared.filter((_, i) => !won[i]);
+      prepared.forEach((p, i) => won[i] && toPut.push(p));
+      result.stored += prepared.length - lost.length;
+      if (lost.length === 0) break;
+      const existing = await retry(
+        "index lookup",
+        () => index.lookup([...new Set(lost.map((p) => p.row.uuid))]),
+      );
+      pending = [];
+      for (const p of lost) {
+        const { candidate } = p;
+        const { record } = candidate;
+        const owner = existing.get(p.row.uuid);
+        if (!owner) {
+          // The claim that beat us vanished (only an operator deleting rows does that): try again.
+          pending.push(candidate);
+        } else if (isOwnClaim(owner, record) && owner.archivedAt !== null && owner.archiverVersion !== null) {
+          // Our own earlier attempt (crash or rebalance before the commit): rewrite the object byte for byte.
+          const again = prepare(candidate, {
+            archivedAt: owner.archivedAt,
+            archiverVersion: owner.archiverVersion,
+          });
+          if (again.row.crc32 !== owner.crc32 || again.row.key !== owner.key) {
+            log.warn("replayed record encodes differently from its index row; rewriting the object", {
+              uuid: owner.uuid,
+              key: owner.key,
+            });
+          }
+          toPut.push({ ...again, row: { ...again.row, key: owner.key } });
+          result.replayed++;
+        } else if (sameContent(owner, p.row)) {
+          receipts.push({
+            uuid: owner.uuid,
+            topic: record.topic,
+            partition: record.partition,
+            offset: record.offset,
+            timestamp: record.timestamp,
+          });
+        } else if (candidate.isClientUuid) {
+          result.clashes++;
+          log.warn("client _id reused by different content; archived under its own UUID", {
+            clientUuid: candidate.uuid,
+            topic: record.topic,
+            partition: record.partition,
+            offset: record.offset,
+          });
+          pending.push({
+            ...candidate,
+            uuid: clashUuid(candidate.uuid, candidate.digest),
+            isClientUuid: false,
+            clashOf: owner.uuid,
+          });
+        } else {
+          throw hkError(
+            "INGEST_UUID_COLLISION",
+            `derived UUID ${p.row.uuid} already names different content; refusing to overwrite it (report this bug)`,
+          );
+        }
+      }
+    }
+    await Promise.all(toPut.map(put));
+    if (receipts.length > 0) {
+      await retry("index receipts", () => index.recordReceipts(receipts));
+      result.duplicates = receipts.length;
+    }
+    for (const p of toPut) {
+      metrics.inc("records_archived_total", { topic: p.row.topic });
+      metrics.inc("bytes_archived_total", { topic: p.row.topic }, p.row.valueSize);
+    }
+    for (const r of receipts) metrics.inc("duplicates_total", { topic: r.topic });
+    return result;
+  }
+
+  return { ingest };
+}
+
+export type Ingest = ReturnType<typeof createIngest>;

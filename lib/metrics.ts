@@ -1,0 +1,74 @@
+// Prometheus text exposition for /metrics: counters and gauges with labels, and fixed-bucket histograms.
+export type Labels = Record<string, string | number>;
+
+const HELP: Record<string, { type: "counter" | "gauge" | "histogram"; help: string }> = {
+  records_archived_total: { type: "counter", help: "Records stored as new objects" },
+  bytes_archived_total: { type: "counter", help: "Value bytes of records stored as new objects" },
+  duplicates_total: { type: "counter", help: "Records received again and recorded as receipts" },
+  errors_total: { type: "counter", help: "Operations that failed (retried unless fatal)" },
+  consumer_lag: { type: "gauge", help: "Records behind the end of the partition at the last fetch" },
+  put_seconds: { type: "histogram", help: "Latency of one object PUT" },
+  insert_seconds: { type: "histogram", help: "Latency of one multi-row index claim" },
+};
+
+const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+function labelText(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) =>
+    `${k}="${String(v).replace(/[\\"\n]/g, (c) => c === "\n" ? "\\n" : `\\${c}`)}"`
+  );
+  return parts.length ? `{${parts.join(",")}}` : "";
+}
+
+export function createMetrics(prefix = "housekeeping_") {
+  const series = new Map<string, Map<string, number>>();
+  const histograms = new Map<string, { counts: number[]; sum: number; count: number }>();
+  const cell = (name: string) => {
+    let m = series.get(name);
+    if (!m) series.set(name, m = new Map());
+    return m;
+  };
+  return {
+    inc(name: string, labels: Labels = {}, by = 1) {
+      const m = cell(name);
+      const k = labelText(labels);
+      m.set(k, (m.get(k) ?? 0) + by);
+    },
+    set(name: string, labels: Labels, value: number) {
+      cell(name).set(labelText(labels), value);
+    },
+    observe(name: string, value: number) {
+      let h = histograms.get(name);
+      if (!h) histograms.set(name, h = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 });
+      BUCKETS.forEach((b, i) => value <= b && h!.counts[i]!++);
+      h.sum += value;
+      h.count++;
+    },
+    get(name: string, labels: Labels = {}): number {
+      return series.get(name)?.get(labelText(labels)) ?? 0;
+    },
+    render(): string {
+      const out: string[] = [];
+      const head = (name: string) => {
+        const meta = HELP[name] ?? { type: "gauge", help: name };
+        out.push(`# HELP ${prefix}${name} ${meta.help}`, `# TYPE ${prefix}${name} ${meta.type}`);
+      };
+      for (const [name, m] of series) {
+        head(name);
+        for (const [k, v] of m) out.push(`${prefix}${name}${k} ${v}`);
+      }
+      for (const [name, h] of histograms) {
+        head(name);
+        BUCKETS.forEach((b, i) => out.push(`${prefix}${name}_bucket{le="${b}"} ${h.counts[i]}`));
+        out.push(
+          `${prefix}${name}_bucket{le="+Inf"} ${h.count}`,
+          `${prefix}${name}_sum ${h.sum}`,
+          `${prefix}${name}_count ${h.count}`,
+        );
+      }
+      return out.join("\n") + "\n";
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

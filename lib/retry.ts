@@ -1,0 +1,85 @@
+// Outages of Kafka, S3 or PostgreSQL during a run must not lose anything: operations that failed with a retriable
+// error are retried with capped exponential backoff until they succeed or the process is asked to stop.
+import { hkError, isRetriable } from "./errors.ts";
+import type { Logger } from "./log.ts";
+
+export interface RetryOptions {
+  what: string;
+  signal: AbortSignal;
+  log: Logger;
+  /** Called between attempts, e.g. to keep the Kafka consumer's session alive during a long outage. */
+  onWait?: () => Promise<void>;
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  isRetriable?: (e: unknown) => boolean;
+}
+
+export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions): Promise<T> {
+  const retriable = options.isRetriable ?? isRetriable;
+  let delay = options.initialDelayMs ?? 200;
+  const maxDelay = options.maxDelayMs ?? 10_000;
+  for (let attempt = 1;; attempt++) {
+    if (options.signal.aborted) throw stopped(options.what);
+    try {
+      return await fn();
+    } catch (e) {
+      if (!retriable(e)) throw e;
+      options.log.warn(`${options.what} failed, retrying`, { attempt, delayMs: delay, error: e });
+      await sleep(delay, options.signal);
+      await options.onWait?.().catch(() => {});
+      delay = Math.min(maxDelay, delay * 2);
+    }
+  }
+}
+
+function stopped(what: string) {
+  return hkError("STOPPING", `${what} abandoned: shutting down (the work is redone on the next start)`);
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
+/** A counting semaphore over a budget (slots or bytes): bounds concurrency and memory in flight. */
+export function createLimiter(capacity: number) {
+  let available = capacity;
+  const waiters: { need: number; wake: () => void }[] = [];
+  const pump = () => {
+    while (waiters.length > 0) {
+      const head = waiters[0]!;
+      // A single request larger than the whole budget runs alone rather than deadlocking.
+      const need = Math.min(head.need, capacity);
+      if (need > available) return;
+      available -= need;
+      waiters.shift();
+      head.wake();
+    }
+  };
+  return {
+    async run<T>(need: number, fn: () => Promise<T>): Promise<T> {
+      const cost = Math.min(need, capacity);
+      await new Promise<void>((wake) => {
+        waiters.push({ need: cost, wake });
+        pump();
+      });
+      try {
+        return await fn();
+      } finally {
+        available += cost;
+        pump();
+      }
+    },
+    get inUse() {
+      return capacity - available;
+    },
+  };
+}
