@@ -268,7 +268,7 @@ pg_down() {
 
 # --------------------------------------------------------------------------------------------------------- Python
 python_up() {
-  local venv=$CACHE/venv want="hop-client==$HOP_CLIENT_VERSION confluent-kafka==$CONFLUENT_KAFKA_VERSION"
+  local venv=$CACHE/venv want="hop-client==$HOP_CLIENT_VERSION confluent-kafka==$CONFLUENT_KAFKA_VERSION six==1.17.0"
   if [ -f "$venv/.complete" ] && [ "$(cat "$venv/.complete")" = "$want" ]; then
     return
   fi
