@@ -125,6 +125,8 @@ listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.com
 listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_USER="$KAFKA_PASS";
 auto.create.topics.enable=false
+# Archives must accept what producers send: Kafka 4 refuses timestamps over an hour ahead by default.
+log.message.timestamp.after.max.ms=9223372036854775807
 delete.topic.enable=true
 num.partitions=1
 offsets.topic.replication.factor=1

@@ -158,7 +158,10 @@ export function chunkRecords(records: KafkaRecord[]): KafkaRecord[][] {
 
 interface RunState {
   healthy: boolean;
+  /** An error that must stop the service (a bug, a record we cannot represent): exit non-zero. */
   fatal: unknown;
+  /** kafkajs stopped its consumer for good; the service rebuilds it. */
+  consumerCrashed: boolean;
 }
 
 async function runArchiver(
@@ -168,7 +171,7 @@ async function runArchiver(
 ): Promise<number> {
   const { log, kafka, groupId } = services;
   const metrics = createMetrics();
-  const state: RunState = { healthy: false, fatal: undefined };
+  const state: RunState = { healthy: false, fatal: undefined, consumerCrashed: false };
   const stop = new AbortController();
   const onShutdown = () => stop.abort();
   ctx.shutdown.addEventListener("abort", onShutdown, { once: true });
@@ -242,8 +245,8 @@ async function startConsumer(
   consumer.on(consumer.events.CRASH, (event) => {
     const error = event.payload.error;
     if (!event.payload.restart) {
-      log.error("consumer crashed", { error });
-      state.fatal ??= error;
+      log.error("consumer stopped after an error; rebuilding it", { error });
+      state.consumerCrashed = true;
     } else log.warn("consumer restarting after error", { error });
   });
   await consumer.connect();
@@ -330,7 +333,22 @@ async function waitForChange(
     await sleep(options.untilEnd ? 500 : 1000, signal);
     if (signal.aborted || state.fatal !== undefined) break;
     try {
+      if (state.consumerCrashed) {
+        // kafkajs gave up on its own (e.g. a subscribed topic vanished): rebuild the consumer on a fresh list.
+        state.consumerCrashed = false;
+        return await archivableTopics(admin, services.veto);
+      }
       if (options.untilEnd) {
+        const existing = new Set(await admin.listTopics());
+        const gone = [...current].filter((t) => !existing.has(t));
+        if (gone.length > 0) {
+          // A topic deleted while we archive it can never reach its end offsets: stop waiting for it.
+          for (const key of [...targets.keys()]) {
+            if (gone.includes(key.slice(0, key.lastIndexOf(":")))) targets.delete(key);
+          }
+          log.warn("topics deleted while archiving; no longer waiting for them", { topics: gone });
+          return [...current].filter((t) => existing.has(t));
+        }
         if ((await partitionsBehind(admin, services.groupId, targets)).length === 0) return "done";
         continue;
       }

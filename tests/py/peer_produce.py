@@ -3,7 +3,7 @@
 Reads a JSON list of records from stdin: {"value": b64|null, "key": b64|null,
 "headers": [[key, b64|null], ...], "partition": int?, "timestamp": ms?}
 Args: brokers topic [compression] [extra librdkafka config as k=v ...]
-Prints one JSON line per delivered record: {"partition": p, "offset": o}.
+Prints one JSON line per record, in input order: {"partition": p, "offset": o}.
 """
 import base64
 import json
@@ -25,16 +25,20 @@ def main():
         k, v = kv.split("=", 1)
         conf[k] = v
     producer = Producer(conf)
-    delivered = []
+    records = json.load(sys.stdin)
+    # Delivery reports arrive per partition batch, not in input order: slot each one by its input index.
+    delivered = [None] * len(records)
 
-    def on_delivery(err, msg):
-        if err is not None:
-            raise SystemExit(f"delivery failed: {err}")
-        delivered.append({"partition": msg.partition(), "offset": msg.offset()})
+    def reporter(index):
+        def on_delivery(err, msg):
+            if err is not None:
+                raise SystemExit(f"delivery failed: {err}")
+            delivered[index] = {"partition": msg.partition(), "offset": msg.offset()}
+        return on_delivery
 
-    for rec in json.load(sys.stdin):
+    for index, rec in enumerate(records):
         kwargs = {"value": b64(rec.get("value")), "key": b64(rec.get("key")),
-                  "headers": [(k, b64(v)) for k, v in rec.get("headers", [])], "on_delivery": on_delivery}
+                  "headers": [(k, b64(v)) for k, v in rec.get("headers", [])], "on_delivery": reporter(index)}
         if rec.get("partition") is not None:
             kwargs["partition"] = rec["partition"]
         if rec.get("timestamp") is not None:
@@ -42,6 +46,8 @@ def main():
         producer.produce(topic, **kwargs)
     if producer.flush(30) != 0:
         raise SystemExit("flush timed out")
+    if any(d is None for d in delivered):
+        raise SystemExit("some records were not delivered")
     for d in delivered:
         print(json.dumps(d))
 
