@@ -1,0 +1,411 @@
+// `mock-hop`: realistic, legacy and adversarial Hopskotch traffic, reproducible from a seed, with a manifest of what
+// an archive of it must contain. Generation is pure (lib/mock/generate.ts); this file parses flags and does the I/O.
+import type { Command, CommandContext } from "../command.ts";
+import {
+  CONNECTION_OPTIONS,
+  logLevelOf,
+  parseCommandArgs,
+  type ResolvedSettings,
+  settingsHelp,
+} from "../config.ts";
+import { kafkaSettings, loadSettings, printConfig } from "../connect.ts";
+import { hkError } from "../errors.ts";
+import { createKafka } from "../kafka.ts";
+import { createLogger } from "../log.ts";
+import { FORMAT_TOPICS, HEARTBEAT_TOPIC, resolveCases } from "../mock/cases.ts";
+import { createGenerator, type GeneratorOptions } from "../mock/generate.ts";
+import { manifestLine } from "../mock/manifest.ts";
+import { createTally, renderCaseList } from "../mock/report.ts";
+import { defaultTestdataDir, loadSamples } from "../mock/samples.ts";
+import { createMockSender, createTopicKeeper } from "../mock/send.ts";
+import { type Compression, COMPRESSIONS, type MockRecord } from "../mock/types.ts";
+import { commandProgress } from "../progress.ts";
+import { sleep } from "../retry.ts";
+
+const OPTIONS = {
+  ...CONNECTION_OPTIONS,
+  seed: { type: "string" },
+  count: { type: "string" },
+  duration: { type: "string" },
+  rate: { type: "string" },
+  cases: { type: "string" },
+  "list-cases": { type: "boolean" },
+  "topic-prefix": { type: "string" },
+  partitions: { type: "string" },
+  manifest: { type: "string" },
+  "base-time": { type: "string" },
+  "time-step": { type: "string" },
+  realtime: { type: "boolean" },
+  "max-value-mib": { type: "string" },
+  compression: { type: "string" },
+  "batch-size": { type: "string" },
+  sender: { type: "string" },
+  testdata: { type: "string" },
+} as const;
+
+export const DEFAULTS = {
+  seed: 1,
+  count: 1000,
+  topicPrefix: "mock.",
+  partitions: 2,
+  baseTime: "2026-01-01T00:00:00Z",
+  timeStepMs: 1000,
+  maxValueMib: 4,
+  batchSize: 500,
+  sender: "mock-hop",
+} as const;
+
+export interface MockHopOptions {
+  settings: ResolvedSettings;
+  configPath: string | undefined;
+  printConfig: boolean;
+  listCases: boolean;
+  seed: number;
+  /** Stop after this many records (null: no limit, --duration alone). */
+  count: number | null;
+  durationMs: number | null;
+  /** Records per second (null: as fast as the broker takes them). */
+  rate: number | null;
+  cases: string[];
+  topicPrefix: string;
+  partitions: number;
+  manifest: string | null;
+  baseTime: bigint;
+  timeStepMs: bigint;
+  realtime: boolean;
+  maxValueBytes: number;
+  compressions: Compression[];
+  batchSize: number;
+  sender: string;
+  testdata: string;
+}
+
+const MIB = 1024 * 1024;
+const MAX_VALUE_MIB = 30; // below the 32 MiB a broker can be configured to take per batch without trouble
+const TOPIC_CHARS = /^[a-zA-Z0-9._-]*$/;
+
+function usage(message: string): Error {
+  return hkError("USAGE", `${message}; see \`housekeeping mock-hop --help\``);
+}
+
+function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
+    throw usage(`--${name} must be an integer from ${min} to ${max}, got "${text}"`);
+  }
+  return n;
+}
+
+function positive(name: string, text: string | undefined, max = Number.MAX_VALUE): number | null {
+  if (text === undefined) return null;
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isFinite(n) || n <= 0 || n > max) {
+    throw usage(
+      `--${name} must be a number above 0${
+        max < Number.MAX_VALUE ? ` and at most ${max}` : ""
+      }, got "${text}"`,
+    );
+  }
+  return n;
+}
+
+/** ISO-8601 with a zone (2026-01-01T00:00:00Z) or integer milliseconds since the epoch. */
+export function parseBaseTime(text: string): bigint {
+  if (/^-?\d+$/.test(text.trim())) return BigInt(text.trim());
+  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+  const ms = Date.parse(text);
+  if (!iso.test(text) || Number.isNaN(ms)) {
+    throw usage(
+      `--base-time must be ISO-8601 with a zone (e.g. 2026-01-01T00:00:00Z) or milliseconds, got "${text}"`,
+    );
+  }
+  return BigInt(ms);
+}
+
+function list(text: string | undefined): string[] | undefined {
+  return text?.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+function compressionsOf(text: string | undefined): Compression[] {
+  const names = list(text) ?? [...COMPRESSIONS];
+  const bad = names.filter((n) => !(COMPRESSIONS as readonly string[]).includes(n));
+  if (bad.length > 0 || names.length === 0) {
+    throw usage(`--compression takes a list of ${COMPRESSIONS.join(", ")}; got "${text}"`);
+  }
+  return COMPRESSIONS.filter((c) => names.includes(c));
+}
+
+/** Pure: argv + environment (+ config file text) -> options; every bad flag is a USAGE error saying what is wrong. */
+export function parseMockHopArgs(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  readConfig: (path: string) => string = Deno.readTextFileSync,
+): MockHopOptions {
+  const { values } = parseCommandArgs("mock-hop", argv, OPTIONS);
+  const str = (name: string) => values[name] as string | undefined;
+  const configPath = str("config");
+  const settings = loadSettings(values, env, configPath, readConfig);
+  const realtime = values.realtime === true;
+  if (realtime && str("base-time") !== undefined) {
+    throw usage("--realtime takes timestamps from the wall clock: drop --base-time (or --realtime)");
+  }
+  const duration = positive("duration", str("duration"));
+  const countGiven = str("count") !== undefined;
+  const count = integer("count", str("count"), DEFAULTS.count, 1, Number.MAX_SAFE_INTEGER);
+  const topicPrefix = str("topic-prefix") ?? DEFAULTS.topicPrefix;
+  if (!TOPIC_CHARS.test(topicPrefix) || topicPrefix.length > 200) {
+    throw usage(
+      `--topic-prefix may hold only letters, digits, ".", "_" and "-" (at most 200), got "${topicPrefix}"`,
+    );
+  }
+  const sender = str("sender") ?? DEFAULTS.sender;
+  if (sender === "") throw usage("--sender must not be empty");
+  const manifest = str("manifest");
+  if (manifest === "") throw usage("--manifest needs a file name");
+  return {
+    settings,
+    configPath,
+    printConfig: values["print-config"] === true,
+    listCases: values["list-cases"] === true,
+    seed: integer("seed", str("seed"), DEFAULTS.seed, 0, Number.MAX_SAFE_INTEGER),
+    // --duration alone runs for that long; --count with it stops at whichever comes first.
+    count: duration !== null && !countGiven ? null : count,
+    durationMs: duration === null ? null : Math.round(duration * 1000),
+    rate: positive("rate", str("rate")),
+    cases: resolveCases(list(str("cases")) ?? ["default"]),
+    topicPrefix,
+    partitions: integer("partitions", str("partitions"), DEFAULTS.partitions, 1, 10_000),
+    manifest: manifest ?? null,
+    baseTime: parseBaseTime(str("base-time") ?? DEFAULTS.baseTime),
+    timeStepMs: BigInt(integer("time-step", str("time-step"), DEFAULTS.timeStepMs, 1, 86_400_000)),
+    realtime,
+    maxValueBytes: Math.round(
+      (positive("max-value-mib", str("max-value-mib"), MAX_VALUE_MIB) ?? DEFAULTS.maxValueMib) * MIB,
+    ),
+    compressions: compressionsOf(str("compression")),
+    batchSize: integer("batch-size", str("batch-size"), DEFAULTS.batchSize, 1, 100_000),
+    sender,
+    testdata: str("testdata") ?? env.HOUSEKEEPING_TESTDATA ?? defaultTestdataDir(),
+  };
+}
+
+export function generatorOptions(o: MockHopOptions): GeneratorOptions {
+  return {
+    seed: o.seed,
+    cases: o.cases,
+    topicPrefix: o.topicPrefix,
+    partitions: o.partitions,
+    baseTime: o.baseTime,
+    timeStepMs: o.timeStepMs,
+    ...(o.realtime ? { clock: () => BigInt(Date.now()) } : {}),
+    maxValueBytes: o.maxValueBytes,
+    sender: o.sender,
+    compressions: o.compressions,
+  };
+}
+
+const HELP = `Usage: housekeeping mock-hop [options]
+
+Produces Hopskotch traffic for testing an archive: current hop-client messages, legacy clients, duplicates,
+heartbeats and adversarial records, byte for byte the same for the same --seed and flags (apart from the offsets
+the broker assigns, and timestamps under --realtime). --manifest writes one JSON line per record sent: where it
+went and how the archive must file it.
+
+What it sends (--list-cases shows every case and its share of the default mix):
+  current      hop-client >= 0.8: user headers, then _id (16 bytes), _sender, _test (test messages), _format;
+               formats voevent, gcntextnotice, circular, json, blob, avro made from the --testdata samples as
+               hop-client serializes them; keyed and test messages
+  legacy       hop-client 0.6/0.7 (no _id, no _sender), < 0.6 (JSON envelope, no headers), plain Kafka producers
+  duplicate    the same record again (immediately, later, legacy), and an _id reused on other content (clash)
+  heartbeat    on <prefix>${HEARTBEAT_TOPIC}: with --topic-prefix "" that is the topic the default veto list names;
+               otherwise veto <prefix>${HEARTBEAT_TOPIC} in the archive's veto list
+  adversarial  malformed _id (wrong length, null, several), null/empty value and key, non-UTF-8 header values,
+               interleaved duplicate header keys, null header values, multi-MiB values, timestamps -1, 0, 9999
+Batches are compressed with none, gzip, snappy, lz4 and zstd in seeded runs. Topics are <prefix> + one of
+  ${[...new Set([...Object.values(FORMAT_TOPICS), HEARTBEAT_TOPIC])].join(", ")}
+created when missing with --partitions partitions, any timestamp allowed and max.message.bytes above
+--max-value-mib. Copies and clashes go to their original's partition: only there is their order, and so the
+archive's choice of which one is the original, certain.
+
+Options:
+  --seed N              PRNG seed (default ${DEFAULTS.seed})
+  --count N             records to send (default ${DEFAULTS.count}; with --duration: whichever ends first)
+  --duration SECONDS    send for this long (alone: no record limit)
+  --rate N              records per second (default: as fast as the broker takes them)
+  --cases LIST          comma-separated case names or groups (current, legacy, duplicate, heartbeat,
+                        adversarial), "default" (the mix) or "all" (with opt-in cases); default: default
+  --list-cases          print the cases and exit
+  --topic-prefix P      prefix of every topic (default "${DEFAULTS.topicPrefix}")
+  --partitions N        partitions of created topics, and records spread over 0..N-1 (default ${DEFAULTS.partitions})
+  --manifest FILE       write one JSON line per record sent (see below)
+  --base-time T         timestamp of the first record: ISO-8601 or ms (default ${DEFAULTS.baseTime})
+  --time-step MS        ms between consecutive records' timestamps (default ${DEFAULTS.timeStepMs})
+  --realtime            timestamps from the wall clock instead (NOT reproducible)
+  --max-value-mib N     size cap of the multi-MiB case (default ${DEFAULTS.maxValueMib}, at most ${MAX_VALUE_MIB})
+  --compression LIST    codecs to use, from ${COMPRESSIONS.join(", ")} (default all)
+  --batch-size N        records per produce request at most (default ${DEFAULTS.batchSize})
+  --sender NAME         _sender of hop-client messages (default ${DEFAULTS.sender})
+  --testdata DIR        sample payloads (default ../shared/testdata of this checkout) [env HOUSEKEEPING_TESTDATA]
+${settingsHelp()}
+
+Manifest lines (JSON): seq, topic, partition, offset, timestamp (decimal strings for int64), case, compression,
+uuid, uuid_source ("client": the record's _id; "archive": supplied by the archive from topic, timestamp and
+content; "clash": its _id already named other content), duplicate_of (null or the {topic, partition, offset} the
+archive keeps; this record is a receipt), clash_of, vetoed (heartbeat), lossy (sent with a non-UTF-8 header key,
+which no consumer receives intact), content_sha256 (the archive's con_content_sha256), value_sha256, value_size,
+key_sha256, headers_sha256 (lib/mock/manifest.ts headersSha256). The identities assume an archive that has not
+seen these records before.
+
+Examples:
+  housekeeping mock-hop --list-cases
+  KAFKA_BROKERS=127.0.0.1:9092 housekeeping mock-hop --count 500 --manifest sent.jsonl
+  housekeeping mock-hop --seed 7 --cases duplicate,adversarial --rate 20 --duration 60
+`;
+
+export const command: Command = {
+  name: "mock-hop",
+  summary:
+    "send reproducible Hopskotch-like test traffic (current, legacy, duplicate, adversarial) with a manifest",
+  help: HELP,
+  async run(argv, ctx) {
+    const options = parseMockHopArgs(argv, ctx.env);
+    if (options.listCases) {
+      ctx.stdout(renderCaseList());
+      return 0;
+    }
+    if (options.printConfig) return printConfig(ctx, options.settings, extras(options));
+    return await runMockHop(options, ctx);
+  },
+};
+
+function extras(o: MockHopOptions): Record<string, unknown> {
+  return {
+    seed: o.seed,
+    count: o.count,
+    duration: o.durationMs === null ? null : o.durationMs / 1000,
+    rate: o.rate,
+    cases: o.cases,
+    "topic-prefix": o.topicPrefix,
+    partitions: o.partitions,
+    manifest: o.manifest,
+    "base-time": o.realtime ? null : new Date(Number(o.baseTime)).toISOString(),
+    "time-step": Number(o.timeStepMs),
+    realtime: o.realtime,
+    "max-value-mib": o.maxValueBytes / MIB,
+    compression: o.compressions,
+    "batch-size": o.batchSize,
+    sender: o.sender,
+    testdata: o.testdata,
+  };
+}
+
+const encoder = new TextEncoder();
+
+async function runMockHop(options: MockHopOptions, ctx: CommandContext): Promise<number> {
+  const log = ctx.log ?? createLogger({ level: logLevelOf(options.settings) });
+  const samples = await loadSamples(options.testdata);
+  const generator = createGenerator(generatorOptions(options), samples);
+  const { settings, warnings } = await kafkaSettings(options.settings, ctx.env, "housekeeping-mock-hop");
+  for (const w of warnings) log.warn(w);
+  const kafka = createKafka(settings, log);
+  const admin = kafka.admin();
+  await admin.connect();
+  const closers: Array<() => Promise<void>> = [() => admin.disconnect()];
+  const tally = createTally();
+  let finished = false;
+  const started = performance.now();
+  const elapsed = () => performance.now() - started;
+  try {
+    const sender = await createMockSender(kafka, log);
+    closers.unshift(() => sender.close());
+    const manifest = options.manifest === null ? null : await openManifest(options.manifest);
+    if (manifest) closers.unshift(() => manifest.close());
+    const topics = createTopicKeeper(admin, options.partitions, options.maxValueBytes, log);
+    // The record count is the total when there is one; a --duration run shows counts and rates only.
+    const progress = commandProgress(ctx, {
+      label: "mock-hop",
+      ...(options.count !== null ? { total: options.count } : {}),
+    });
+    log.info("mock-hop starting", {
+      seed: options.seed,
+      cases: options.cases,
+      samples: samples.digest,
+      prefix: options.topicPrefix,
+    });
+
+    const offsets = new WeakMap<MockRecord, bigint>();
+    const batchBytes = Math.max(options.maxValueBytes, MIB);
+    let carry: MockRecord | null = null;
+    const pull = () => {
+      const record = carry ?? generator.next();
+      carry = null;
+      return record;
+    };
+
+    while (!ctx.shutdown.aborted) {
+      const sent = tally.records;
+      if (options.count !== null && sent >= options.count) break;
+      if (options.durationMs !== null && elapsed() >= options.durationMs) break;
+      let allowance = options.batchSize;
+      if (options.rate !== null) {
+        // Records due by now: one at t=0, then one every 1/rate s.
+        const due = Math.floor((options.rate * elapsed()) / 1000) + 1 - sent;
+        if (due <= 0) {
+          await sleep(Math.max(1, Math.ceil((sent * 1000) / options.rate - elapsed())), ctx.shutdown);
+          continue;
+        }
+        allowance = Math.min(allowance, due);
+      }
+      if (options.count !== null) allowance = Math.min(allowance, options.count - sent);
+
+      // One produce request: records of one compression, within the size budget.
+      const batch: MockRecord[] = [pull()];
+      let bytes = size(batch[0]!);
+      while (batch.length < allowance) {
+        const next = pull();
+        if (next.compression !== batch[0]!.compression || bytes + size(next) > batchBytes) {
+          carry = next;
+          break;
+        }
+        batch.push(next);
+        bytes += size(next);
+      }
+      await topics.ensure(batch.map((r) => r.topic));
+      for (const [record, offset] of await sender.send(batch)) offsets.set(record, offset);
+      const lines = batch.map((r) => JSON.stringify(manifestLine(r, (x) => offsets.get(x))) + "\n");
+      await manifest?.write(lines.join(""));
+      batch.forEach(tally.add);
+      progress.tick(batch.length, bytes);
+    }
+    progress.done({ records: tally.records, valueBytes: tally.valueBytes });
+    finished = true;
+    return 0;
+  } finally {
+    for (const close of closers) await close().catch((e) => log.warn("close failed", { error: e }));
+    // After a failure the summary still tells what was sent (and is in the manifest) before it.
+    if (finished || tally.records > 0) ctx.stdout(tally.render(elapsed()));
+  }
+}
+
+function size(r: MockRecord): number {
+  return (r.value?.length ?? 0) + (r.key?.length ?? 0) +
+    r.headers.reduce((sum, h) => sum + h.key.length + (h.value?.length ?? 0), 0);
+}
+
+async function openManifest(path: string) {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { write: true, create: true, truncate: true });
+  } catch (e) {
+    throw hkError(
+      "MOCK_MANIFEST_UNWRITABLE",
+      `cannot write the manifest ${path}: ${(e as Error).message}; fix --manifest`,
+    );
+  }
+  const writer = file.writable.getWriter();
+  return {
+    write: (text: string) => writer.write(encoder.encode(text)),
+    close: () => writer.close(),
+  };
+}

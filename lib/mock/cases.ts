@@ -1,0 +1,530 @@
+// The kinds of traffic mock-hop makes. Each case builds one or more records (drafts) from the seeded PRNG alone, so
+// the same seed gives the same records. Header layouts follow hop-client's history (scimma/hop-client, hop/io.py):
+//   >= 0.8      user headers, `_id` (uuid4, 16 bytes), `_sender` (when authenticated), `_test` (test only), `_format`
+//   0.6, 0.7    user headers, `_test`, `_format`                      (no `_id`, no `_sender`)
+//   < 0.6       user headers only; value = json.dumps({"format": ..., "content": ...})
+// Plain Kafka producers (GCN's own, kcat, scripts) send no headers at all.
+import { hkError } from "../errors.ts";
+import type { Prng } from "./prng.ts";
+import { HOP_FORMATS, type HopFormat, type Sample, type SampleSet } from "./samples.ts";
+import type { Draft, MockHeader, MockRecord } from "./types.ts";
+
+export type CaseGroup = "current" | "legacy" | "duplicate" | "heartbeat" | "adversarial";
+
+export interface CaseContext {
+  prng: Prng;
+  samples: SampleSet;
+  /** `_sender` of current hop-client messages. */
+  sender: string;
+  maxValueBytes: number;
+  /** The next producer timestamp (ms): the deterministic clock, or the wall clock with --realtime. */
+  now(): bigint;
+  /** A random earlier record this run may send again: one with a valid client `_id`, or one without. */
+  earlier(kind: "client" | "legacy"): MockRecord | null;
+  /** Counts heartbeats, which carry their sequence number. */
+  nextBeat(): number;
+}
+
+export interface CaseDef {
+  name: string;
+  group: CaseGroup;
+  /** Share in the default mix; 0: only when asked for by name (or with `--cases all`). */
+  weight: number;
+  summary: string;
+  /** Depends on earlier records (duplicates): scheduled after the cases that make originals. */
+  dependent?: boolean;
+  build(ctx: CaseContext): Draft[];
+}
+
+/** Topic (before --topic-prefix) of each format, after Hopskotch's own topics. */
+export const FORMAT_TOPICS: Readonly<Record<HopFormat, string>> = {
+  voevent: "gcn.notice",
+  gcntextnotice: "gcn.notice",
+  circular: "gcn.circular",
+  json: "gcn.notices.json",
+  blob: "hop.blob",
+  avro: "igwn.gwalert",
+};
+/** Heartbeats land on `<prefix>sys.heartbeat`: with an empty prefix, the topic the default veto list names. */
+export const HEARTBEAT_TOPIC = "sys.heartbeat";
+/** Where plain producers' records of each file kind go. */
+const FILE_TOPICS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/\.xml$/, FORMAT_TOPICS.voevent],
+  [/\.json$/, FORMAT_TOPICS.json],
+  [/\.gcn3$/, FORMAT_TOPICS.circular],
+  [/\.avro$/, FORMAT_TOPICS.avro],
+  [/gcn[^/]*\.txt$/, FORMAT_TOPICS.gcntextnotice],
+];
+
+const FAR_FUTURE = 253402300799999n; // 9999-12-31T23:59:59.999Z, the last instant ISO-8601 years can write
+/** Timestamps the timestamp-* cases use whatever the clock says: records with them can collide at any distance. */
+export const FIXED_TIMESTAMPS: ReadonlySet<bigint> = new Set([-1n, 0n, FAR_FUTURE]);
+const MIB = 1024 * 1024;
+const encoder = new TextEncoder();
+const utf8 = (text: string) => encoder.encode(text);
+const header = (key: string, value: Uint8Array | null): MockHeader => ({ key: utf8(key), value });
+
+// How often each format is picked where a case leaves it open; JSON notices dominate today's Hopskotch traffic.
+const FORMAT_WEIGHTS: Readonly<Record<HopFormat, number>> = {
+  voevent: 2,
+  gcntextnotice: 2,
+  circular: 2,
+  json: 4,
+  blob: 1,
+  avro: 1,
+};
+const EVENT_KEYS = [
+  "S200302c",
+  "GRB 230410A",
+  "IceCube-240412A",
+  "ZTF25acffkdr",
+  "FRB20250101A",
+  "EP240315a",
+];
+const USER_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ["schema", "gcn.nasa.gov/notices/v4"],
+  ["pipeline", "ztf-alert-broker"],
+  ["content-type", "application/json"],
+  ["origin", "scimma-gcn-bridge"],
+  ["priority", "1"],
+];
+
+/** 16 random bytes with the version and variant bits of a uuid4, like Python's uuid.uuid4().bytes. */
+export function uuid4Bytes(prng: Prng): Uint8Array {
+  const bytes = prng.bytes(16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  return bytes;
+}
+
+function pickFormat(prng: Prng, formats: readonly HopFormat[] = HOP_FORMATS): HopFormat {
+  return formats[prng.weighted(formats.map((f) => FORMAT_WEIGHTS[f]))]!;
+}
+
+function pickSample(ctx: CaseContext, format: HopFormat): Sample {
+  return ctx.prng.pick(ctx.samples.byFormat[format]);
+}
+
+interface HopOptions {
+  format?: HopFormat;
+  user?: MockHeader[];
+  test?: boolean;
+  key?: Uint8Array | null;
+  timestamp?: bigint;
+}
+
+/** A message exactly as hop-client >= 0.8 publishes it (hop.io.Producer.pack). */
+function hopMessage(ctx: CaseContext, name: string, options: HopOptions = {}): Draft {
+  const format = options.format ?? pickFormat(ctx.prng);
+  const sample = pickSample(ctx, format);
+  const headers = [
+    ...(options.user ?? []),
+    header("_id", uuid4Bytes(ctx.prng)),
+    header("_sender", utf8(ctx.sender)),
+    ...(options.test ? [header("_test", utf8("true"))] : []),
+    header("_format", utf8(format)),
+  ];
+  return {
+    case: name,
+    topic: FORMAT_TOPICS[format],
+    key: options.key ?? null,
+    value: sample.payload,
+    headers,
+    timestamp: options.timestamp ?? ctx.now(),
+  };
+}
+
+/** hop-client 0.6 and 0.7: `_format` (and `_test`), no `_id`, no `_sender`. */
+function hop06Message(ctx: CaseContext, name: string, timestamp?: bigint): Draft {
+  const format = pickFormat(ctx.prng, ["voevent", "circular", "json", "blob"]);
+  const test = ctx.prng.chance(0.1);
+  return {
+    case: name,
+    topic: FORMAT_TOPICS[format],
+    key: null,
+    value: pickSample(ctx, format).payload,
+    headers: [...(test ? [header("_test", utf8("true"))] : []), header("_format", utf8(format))],
+    timestamp: timestamp ?? ctx.now(),
+  };
+}
+
+/** hop-client < 0.6: the JSON envelope as the value and no headers. */
+function hop05Message(ctx: CaseContext, name: string): Draft {
+  const format = pickFormat(ctx.prng, ["circular", "json", "blob"]);
+  const sample = pickSample(ctx, format);
+  return {
+    case: name,
+    topic: FORMAT_TOPICS[format],
+    key: null,
+    value: sample.envelope ?? sample.payload,
+    headers: [],
+    timestamp: ctx.now(),
+  };
+}
+
+/** A plain Kafka producer: a sample file's bytes, no headers, sometimes a key. */
+function plainMessage(ctx: CaseContext, name: string, timestamp?: bigint): Draft {
+  const file = ctx.prng.pick(ctx.samples.files);
+  const topic = FILE_TOPICS.find(([pattern]) => pattern.test(file.name))?.[1] ?? FORMAT_TOPICS.blob;
+  return {
+    case: name,
+    topic,
+    key: ctx.prng.chance(0.3) ? utf8(ctx.prng.pick(EVENT_KEYS)) : null,
+    value: file.bytes,
+    headers: [],
+    timestamp: timestamp ?? ctx.now(),
+  };
+}
+
+function userHeaders(ctx: CaseContext, min: number, max: number): MockHeader[] {
+  const count = ctx.prng.between(min, max);
+  return Array.from({ length: count }, () => {
+    const [key, value] = ctx.prng.pick(USER_HEADERS);
+    return header(key, utf8(value));
+  });
+}
+
+/** What a duplicate copies from its original. */
+type Copyable = Pick<MockRecord, "baseTopic" | "key" | "value" | "headers">;
+
+const copyable = (draft: Draft): Copyable => ({ ...draft, baseTopic: draft.topic });
+
+/** Same record again: same topic, key, value and headers (same `_id`). */
+function copyOf(original: Copyable, name: string, timestamp: bigint): Draft {
+  return {
+    case: name,
+    topic: original.baseTopic,
+    key: original.key,
+    value: original.value,
+    headers: original.headers,
+    timestamp,
+  };
+}
+
+/** A record some producer other than hop-client >= 0.8 wrote, i.e. without a usable `_id`. */
+function legacyMessage(ctx: CaseContext, name: string, timestamp?: bigint): Draft {
+  const kind = ctx.prng.int(3);
+  if (kind === 0) return hop06Message(ctx, name, timestamp);
+  if (kind === 1 && timestamp === undefined) return hop05Message(ctx, name);
+  return plainMessage(ctx, name, timestamp);
+}
+
+/** A message of a random producer generation with the given timestamp. */
+function anyMessage(ctx: CaseContext, name: string, timestamp: bigint): Draft {
+  return ctx.prng.chance(0.5) ? hopMessage(ctx, name, { timestamp }) : legacyMessage(ctx, name, timestamp);
+}
+
+/** A different payload of the same format, so that the content (and digest) differ. */
+function otherPayload(ctx: CaseContext, original: Copyable): Uint8Array {
+  const formatValue = original.headers.find((h) => isKey(h, "_format"))?.value;
+  const format = HOP_FORMATS.find((f) => formatValue && isText(formatValue, f)) ?? "json";
+  const others = ctx.samples.byFormat[format].map((s) => s.payload).filter((p) =>
+    !sameBytes(p, original.value)
+  );
+  if (others.length > 0) return ctx.prng.pick(others);
+  // Only one sample of this format: a forwarder that re-encodes would still change the bytes, e.g. a newline.
+  return Uint8Array.from([...(original.value ?? []), 0x0a]);
+}
+
+function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+function currentCase(format: HopFormat, summary: string, weight: number): CaseDef {
+  return build(
+    `hop-${format}`,
+    "current",
+    weight,
+    summary,
+    (ctx, name) => [hopMessage(ctx, name, { format })],
+  );
+}
+
+function withTimestamp(name: string, timestamp: bigint, summary: string): CaseDef {
+  return build(name, "adversarial", 1, summary, (ctx) => [anyMessage(ctx, name, timestamp)]);
+}
+
+function malformedId(ctx: CaseContext, name: string, idValue: Uint8Array | null): Draft {
+  const draft = hopMessage(ctx, name);
+  return { ...draft, headers: draft.headers.map((h) => (isKey(h, "_id") ? { ...h, value: idValue } : h)) };
+}
+
+/** Whether `bytes` spell the ASCII `text`. */
+function isText(bytes: Uint8Array, text: string): boolean {
+  return bytes.length === text.length && bytes.every((b, i) => b === text.charCodeAt(i));
+}
+
+const isKey = (h: MockHeader, key: string) => isText(h.key, key);
+
+function build(
+  name: string,
+  group: CaseGroup,
+  weight: number,
+  summary: string,
+  fn: (ctx: CaseContext, name: string) => Draft[],
+  dependent = false,
+): CaseDef {
+  return { name, group, weight, summary, build: (ctx) => fn(ctx, name), ...(dependent ? { dependent } : {}) };
+}
+
+/** Every case, in the order `--list-cases` shows them. */
+export const CASES: readonly CaseDef[] = [
+  currentCase("voevent", "VOEvent XML (LVK notice), hop-client >= 0.8 headers", 6),
+  currentCase("gcntextnotice", "GCN text notice", 6),
+  currentCase("circular", "GCN circular, hop-client's JSON of the e-mail", 6),
+  currentCase("json", "JSON (GCN Kafka notices), re-serialized by Python's json.dumps", 14),
+  currentCase("blob", "opaque bytes", 4),
+  currentCase("avro", "Avro container file", 4),
+  build("hop-user-headers", "current", 4, "user headers before hop-client's own", (ctx, name) => [
+    hopMessage(ctx, name, { user: userHeaders(ctx, 1, 3) }),
+  ]),
+  build("hop-test", "current", 3, "test message (`_test: true` before `_format`)", (ctx, name) => [
+    hopMessage(ctx, name, { test: true }),
+  ]),
+  build("hop-keyed", "current", 3, "message with a key (hop write_raw(key=...))", (ctx, name) => [
+    hopMessage(ctx, name, { key: utf8(ctx.prng.pick(EVENT_KEYS)) }),
+  ]),
+  build(
+    "hop-0.6",
+    "legacy",
+    5,
+    "hop-client 0.6/0.7: `_format` (and `_test`), no `_id`/`_sender`",
+    (ctx, name) => [
+      hop06Message(ctx, name),
+    ],
+  ),
+  build(
+    "hop-0.5",
+    "legacy",
+    4,
+    'hop-client < 0.6: JSON envelope {"format", "content"} as value, no headers',
+    (ctx, name) => [
+      hop05Message(ctx, name),
+    ],
+  ),
+  build(
+    "plain-kafka",
+    "legacy",
+    6,
+    "plain Kafka producer: raw sample file, no headers, sometimes a key",
+    (ctx, name) => [
+      plainMessage(ctx, name),
+    ],
+  ),
+  build(
+    "dup-immediate",
+    "duplicate",
+    3,
+    "a record sent twice in a row (producer retry): same bytes, same timestamp",
+    (ctx, name) => {
+      const original = ctx.prng.chance(0.7) ? hopMessage(ctx, name) : legacyMessage(ctx, name);
+      return [original, { ...original }];
+    },
+  ),
+  build(
+    "dup-later",
+    "duplicate",
+    3,
+    "an earlier hop-client record re-published later (same `_id` and bytes, new timestamp)",
+    (ctx, name) => {
+      const original = ctx.earlier("client");
+      if (original !== null) return [copyOf(original, name, ctx.now())];
+      const fresh = hopMessage(ctx, name);
+      return [fresh, { ...fresh, timestamp: ctx.now() }];
+    },
+    true,
+  ),
+  build(
+    "dup-legacy",
+    "duplicate",
+    2,
+    "an earlier record without `_id` delivered again (mirror/replay: same bytes, same timestamp)",
+    (ctx, name) => {
+      const original = ctx.earlier("legacy");
+      if (original !== null) return [copyOf(original, name, original.timestamp)];
+      const fresh = legacyMessage(ctx, name);
+      return [fresh, { ...fresh }];
+    },
+    true,
+  ),
+  build(
+    "id-clash",
+    "duplicate",
+    2,
+    "an earlier record's headers (same `_id`) on different content: a forwarded or copied header",
+    (ctx, name) => {
+      const found = ctx.earlier("client");
+      const fresh = found === null ? [hopMessage(ctx, name)] : [];
+      const original = found ?? copyable(fresh[0]!);
+      return [...fresh, { ...copyOf(original, name, ctx.now()), value: otherPayload(ctx, original) }];
+    },
+    true,
+  ),
+  build(
+    "heartbeat",
+    "heartbeat",
+    5,
+    "heartbeat on <prefix>sys.heartbeat (vetoed by default)",
+    (ctx, name) => {
+      const timestamp = ctx.now();
+      const beat = ctx.nextBeat();
+      const draft = hopMessage(ctx, name, { format: "json", timestamp });
+      const body = `{"timestamp": ${timestamp / 1000n}, "count": ${beat}, "beat": "LUB-dub"}`;
+      return [{ ...draft, topic: HEARTBEAT_TOPIC, value: utf8(body) }];
+    },
+  ),
+  build(
+    "id-wrong-length",
+    "adversarial",
+    1.5,
+    "`_id` of a length other than 16 (0, 1, 8, 15, 17, 32, or UUID text)",
+    (ctx, name) => {
+      const length = ctx.prng.pick([0, 1, 8, 15, 17, 32, 36]);
+      const value = length === 36 ? utf8("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9") : ctx.prng.bytes(length);
+      return [malformedId(ctx, name, value)];
+    },
+  ),
+  build(
+    "id-null",
+    "adversarial",
+    1,
+    "`_id` header with a null value",
+    (ctx, name) => [malformedId(ctx, name, null)],
+  ),
+  build(
+    "id-several",
+    "adversarial",
+    1.5,
+    "several `_id` headers: null, short, then two 16-byte ones (the first wins)",
+    (ctx, name) => {
+      const draft = hopMessage(ctx, name);
+      const extra = ctx.prng.chance(0.5)
+        ? [header("_id", null), header("_id", ctx.prng.bytes(15)), header("_id", uuid4Bytes(ctx.prng))]
+        : [header("_id", uuid4Bytes(ctx.prng))]; // a user-supplied `_id` before hop-client's own
+      return [{ ...draft, headers: [...extra, ...draft.headers] }];
+    },
+  ),
+  build("value-null", "adversarial", 1, "null value (tombstone) with a key, no headers", (ctx, name) => [{
+    case: name,
+    topic: FORMAT_TOPICS.json,
+    key: utf8(ctx.prng.pick(EVENT_KEYS)),
+    value: null,
+    headers: [],
+    timestamp: ctx.now(),
+  }]),
+  build("key-value-null", "adversarial", 1, "null key and null value, no headers", (ctx, name) => [{
+    case: name,
+    topic: FORMAT_TOPICS.blob,
+    key: null,
+    value: null,
+    headers: [],
+    timestamp: ctx.now(),
+  }]),
+  build("value-empty", "adversarial", 1, "empty value: hop-client blob of zero bytes", (ctx, name) => [
+    { ...hopMessage(ctx, name, { format: "blob" }), value: new Uint8Array(0) },
+  ]),
+  build("key-empty", "adversarial", 1, "empty (not null) key", (ctx, name) => [
+    hopMessage(ctx, name, { key: new Uint8Array(0) }),
+  ]),
+  build(
+    "header-value-binary",
+    "adversarial",
+    1,
+    "non-UTF-8 header values (a user header, sometimes `_sender`)",
+    (ctx, name) => {
+      const binary = Uint8Array.from([0xff, 0xfe, 0x00, 0x80, ...ctx.prng.bytes(4)]);
+      const draft = hopMessage(ctx, name, { user: [header("signature", binary)] });
+      if (!ctx.prng.chance(0.3)) return [draft];
+      const sender = Uint8Array.of(0xc3, 0x28, 0xa0, 0xa1); // invalid UTF-8 sequences
+      return [{
+        ...draft,
+        headers: draft.headers.map((h) => (isKey(h, "_sender") ? { ...h, value: sender } : h)),
+      }];
+    },
+  ),
+  build(
+    "header-key-binary",
+    "adversarial",
+    0,
+    "a non-UTF-8 header KEY: consumers decode it lossily (opt-in only)",
+    (ctx, name) => {
+      const draft = hopMessage(ctx, name);
+      return [{
+        ...draft,
+        headers: [{ key: Uint8Array.of(0x78, 0xff, 0xfe), value: utf8("x") }, ...draft.headers],
+      }];
+    },
+  ),
+  build(
+    "headers-interleaved",
+    "adversarial",
+    1.5,
+    "duplicate header keys interleaved (a, b, a, ..., a forwarder's trailer)",
+    (ctx, name) => {
+      const draft = hopMessage(ctx, name, {
+        user: [
+          header("via", utf8("relay-1")),
+          header("hop", utf8("1")),
+          header("via", utf8("relay-2")),
+          header("hop", null),
+        ],
+      });
+      return [{
+        ...draft,
+        headers: [...draft.headers, header("via", utf8("relay-3")), header("_format", utf8("blob"))],
+      }];
+    },
+  ),
+  build(
+    "header-value-null",
+    "adversarial",
+    1.5,
+    "user headers with null and with empty values",
+    (ctx, name) => [
+      hopMessage(ctx, name, {
+        user: [header("note", null), header("empty", new Uint8Array(0)), header("note", utf8(""))],
+      }),
+    ],
+  ),
+  build("value-multi-mib", "adversarial", 0.5, "a multi-MiB blob (1 MiB .. --max-value-mib)", (ctx, name) => {
+    const size = ctx.prng.between(Math.min(MIB, ctx.maxValueBytes), ctx.maxValueBytes);
+    return [{ ...hopMessage(ctx, name, { format: "blob" }), value: ctx.prng.bytes(size) }];
+  }),
+  withTimestamp("timestamp-none", -1n, 'timestamp -1 ("none"), as from producers before Kafka 0.10'),
+  withTimestamp("timestamp-zero", 0n, "timestamp 0 (1970-01-01)"),
+  withTimestamp("timestamp-far-future", FAR_FUTURE, "timestamp 9999-12-31T23:59:59.999Z"),
+];
+
+export const GROUPS: readonly CaseGroup[] = ["current", "legacy", "duplicate", "heartbeat", "adversarial"];
+
+/** The case named `name`. */
+export function caseByName(name: string): CaseDef | undefined {
+  return CASES.find((c) => c.name === name);
+}
+
+/**
+ * `--cases` -> case names: names, group names, `default` (every case with a weight) and `all`. Order and
+ * repetitions in the list do not matter; the result follows the table's order.
+ */
+export function resolveCases(list: readonly string[]): string[] {
+  const chosen = new Set<string>();
+  for (const item of list) {
+    if (item === "all") CASES.forEach((c) => chosen.add(c.name));
+    else if (item === "default") CASES.filter((c) => c.weight > 0).forEach((c) => chosen.add(c.name));
+    else if ((GROUPS as readonly string[]).includes(item)) {
+      CASES.filter((c) => c.group === item && c.weight > 0).forEach((c) => chosen.add(c.name));
+    } else if (caseByName(item)) chosen.add(item);
+    else {
+      throw hkError(
+        "USAGE",
+        `unknown case "${item}" in --cases; use case names from \`housekeeping mock-hop --list-cases\`, the groups ` +
+          `${GROUPS.join(", ")}, or default / all`,
+      );
+    }
+  }
+  if (chosen.size === 0) {
+    throw hkError("USAGE", "--cases is empty; name at least one case (see --list-cases)");
+  }
+  return CASES.filter((c) => chosen.has(c.name)).map((c) => c.name);
+}
