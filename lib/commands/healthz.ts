@@ -1,0 +1,67 @@
+// `healthz`: asks a running archiver's /healthz and exits 0 only on 200. The container image is distroless (no
+// shell, no curl), so its HEALTHCHECK runs the binary itself; the archiver's --http-port / HTTP_PORT names the port.
+import type { Command } from "../command.ts";
+import { parseCommandArgs, parsePositiveInt } from "../config.ts";
+import { errorMessage, hkError } from "../errors.ts";
+
+const OPTIONS = {
+  url: { type: "string" },
+  timeout: { type: "string" },
+} as const;
+
+export interface HealthzOptions {
+  url: string;
+  timeoutMs: number;
+}
+
+/** Pure: argv + environment -> the URL to ask and how long to wait. */
+export function parseHealthzArgs(argv: string[], env: Record<string, string | undefined>): HealthzOptions {
+  const { values } = parseCommandArgs("healthz", argv, OPTIONS);
+  const timeoutMs = parsePositiveInt("timeout", values.timeout as string | undefined, 5) * 1000;
+  const url = values.url as string | undefined;
+  if (url !== undefined) {
+    if (!URL.canParse(url)) {
+      throw hkError("USAGE", `--url "${url}" is not a URL; see \`housekeeping healthz --help\``);
+    }
+    return { url, timeoutMs };
+  }
+  const port = env.HTTP_PORT;
+  if (port === undefined || port === "") {
+    throw hkError(
+      "USAGE",
+      "no endpoint to ask: set HTTP_PORT (as for `archive`) or pass --url; see `housekeeping healthz --help`",
+    );
+  }
+  return { url: `http://127.0.0.1:${parsePositiveInt("http-port", port, 0)}/healthz`, timeoutMs };
+}
+
+export const command: Command = {
+  name: "healthz",
+  summary: "exit 0 when a running archiver reports healthy (container health checks)",
+  help: `Usage: housekeeping healthz [--url URL] [--timeout SECONDS]
+
+Asks a running \`housekeeping archive\` for GET /healthz and exits 0 when it answers 200 (consuming), 1 otherwise
+(503 while it is not consuming, no answer, timeout). For health checks where no curl exists, as in the container
+image, whose HEALTHCHECK runs \`/housekeeping healthz\`.
+
+Options:
+  --url URL          endpoint to ask (default http://127.0.0.1:$HTTP_PORT/healthz) [env HTTP_PORT, as for archive]
+  --timeout SECONDS  give up after this long (default 5)
+
+Examples:
+  HTTP_PORT=8080 housekeeping healthz
+  housekeeping healthz --url http://archiver:8080/healthz
+`,
+  async run(argv, ctx) {
+    const { url, timeoutMs } = parseHealthzArgs(argv, ctx.env);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+      const body = (await response.text()).trim();
+      ctx.stdout(`${url}: ${response.status}${body === "" ? "" : ` ${body}`}\n`);
+      return response.status === 200 ? 0 : 1;
+    } catch (e) {
+      ctx.stdout(`${url}: no answer: ${errorMessage(e)}\n`);
+      return 1;
+    }
+  },
+};
