@@ -15,6 +15,7 @@ export HOUSEKEEPING_DATA_DIR=$DEMO_DIR
 unset KAFKA_USERNAME KAFKA_PASSWORD
 export KAFKA_SECURITY_PROTOCOL=PLAINTEXT
 
+mkdir -p "$DEMO_DIR"
 "$DENO" run -A main.ts mock-hop --count "${DEMO_COUNT:-500}" --seed "${DEMO_SEED:-1}" --topic-prefix demo. \
   --manifest "$DEMO_DIR/manifest.jsonl"
 "$DENO" run -A main.ts archive --until-end --group housekeeping-demo
