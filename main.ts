@@ -11,6 +11,51 @@ export const COMMANDS: Record<string, { summary: string; load: Loader }> = {
     summary: "archive every readable topic (minus the veto list) into S3 + PostgreSQL",
     load: async () => (await import("./lib/commands/archive.ts")).command,
   },
+  restore: {
+    summary: "re-publish archived records to Kafka, bit for bit (selected from the index)",
+    load: async () => (await import("./lib/commands/restore.ts")).command,
+  },
+  "mock-hop": {
+    summary: "send reproducible Hopskotch-like test traffic (current, legacy, duplicate, adversarial)",
+    load: async () => (await import("./lib/commands/mock_hop.ts")).command,
+  },
+  healthz: {
+    summary: "exit 0 when a running archiver reports healthy (container health checks)",
+    load: async () => (await import("./lib/commands/healthz.ts")).command,
+  },
+  status: {
+    summary: "per-topic counts, bytes, times and duplicates over time windows; consumer-group lag",
+    load: async () => (await import("./lib/commands/status.ts")).command,
+  },
+  verify: {
+    summary:
+      "reconcile the index with the object store (missing, orphaned, corrupt objects); --repair orphans",
+    load: async () => (await import("./lib/commands/verify.ts")).command,
+  },
+  inspect: {
+    summary: "show one archived message as JSON (--raw: its value bytes; --output: its BSON object)",
+    load: async () => (await import("./lib/commands/inspect.ts")).command,
+  },
+  query: {
+    summary: "index rows by topic, time, uuid, sender or format, as JSON lines (keyset paging)",
+    load: async () => (await import("./lib/commands/query.ts")).command,
+  },
+  list: {
+    summary: "same as query",
+    load: async () => (await import("./lib/commands/query.ts")).listCommand,
+  },
+  export: {
+    summary: "write selected messages to a directory: a value file and a metadata JSON file each",
+    load: async () => (await import("./lib/commands/export.ts")).command,
+  },
+  db: {
+    summary: "index schema: `db status` (version, pending migrations), `db migrate` (upgrade)",
+    load: async () => (await import("./lib/commands/db.ts")).command,
+  },
+  topics: {
+    summary: "which topics would be archived now (readable minus veto list) and why the others are not",
+    load: async () => (await import("./lib/commands/topics.ts")).command,
+  },
 };
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -80,6 +125,8 @@ if (import.meta.main) {
       w.releaseLock();
     },
     isTerminal: Deno.stdout.isTerminal(),
+    stderr: (text) => Deno.stderr.writeSync(encoder.encode(text)),
+    stderrIsTerminal: Deno.stderr.isTerminal(),
     shutdown: controller.signal,
   });
   Deno.exit(code);

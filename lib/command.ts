@@ -7,6 +7,10 @@ export interface CommandContext {
   /** Raw bytes to stdout (inspect --raw). */
   stdoutBytes: (bytes: Uint8Array) => Promise<void>;
   isTerminal: boolean;
+  /** Human-facing side channel (progress bars); default: the process's stderr. */
+  stderr?: (text: string) => void;
+  /** Whether `stderr` is a terminal (redrawn progress bar) or a log (JSON lines); default: asks Deno. */
+  stderrIsTerminal?: boolean;
   /** Resolves when SIGINT/SIGTERM arrives: long-running commands stop gracefully. */
   shutdown: AbortSignal;
   log?: Logger;

@@ -190,17 +190,62 @@ export async function openIndex(
   };
 }
 
+/** Read-only commands never migrate: they refuse an index whose schema is not the one this program reads. */
+export async function requireCurrentSchema(
+  index: Pick<ReturnType<typeof createIndex>, "schemaVersion">,
+): Promise<void> {
+  const { current, latest } = await index.schemaVersion();
+  if (current === latest) return;
+  if (current === 0) {
+    throw hkError(
+      "INDEX_SCHEMA_MISSING",
+      "there is no housekeeping index here: check --database-url and --db-schema (or create one with " +
+        "`housekeeping db migrate`)",
+    );
+  }
+  if (current < latest) {
+    throw hkError(
+      "INDEX_SCHEMA_OLD",
+      `the index schema is at version ${current}, this housekeeping reads version ${latest}: run ` +
+        "`housekeeping db migrate` (or start `housekeeping archive`, which migrates)",
+    );
+  }
+  throw hkError(
+    "INDEX_SCHEMA_NEW",
+    `the index schema is at version ${current}, newer than this housekeeping knows (${latest}): upgrade housekeeping`,
+  );
+}
+
+/** The logger a command uses: the injected one (tests), else JSON lines at the configured level. */
+export function commandLogger(settings: ResolvedSettings, ctx: CommandContext): Logger {
+  return ctx.log ?? createLogger({ level: logLevelOf(settings) });
+}
+
+/** Kafka and the veto list only: for commands that need neither the store nor the index (`topics`). */
+export async function openKafka(
+  settings: ResolvedSettings,
+  ctx: CommandContext,
+  clientId: string,
+): Promise<{ log: Logger; kafka: Kafka; veto: VetoList; groupId: string }> {
+  const log = commandLogger(settings, ctx);
+  const veto = await loadVeto(settingValue(settings, "veto"));
+  const { settings: ks, warnings } = await kafkaSettings(settings, ctx.env, clientId);
+  for (const w of warnings) log.warn(w);
+  return {
+    log,
+    kafka: createKafka(ks, log),
+    veto,
+    groupId: settingValue(settings, "group") ?? "housekeeping",
+  };
+}
+
 export async function connectServices(
   settings: ResolvedSettings,
   ctx: CommandContext,
   options: ConnectOptions,
 ): Promise<Services> {
-  const log = ctx.log ?? createLogger({ level: logLevelOf(settings) });
-  const veto = await loadVeto(settingValue(settings, "veto"));
   const keyLayout = parseKeyLayout(settingValue(settings, "key-layout") ?? "daily");
-  const { settings: ks, warnings } = await kafkaSettings(settings, ctx.env, options.clientId);
-  for (const w of warnings) log.warn(w);
-  const kafka = createKafka(ks, log);
+  const { log, kafka, veto } = await openKafka(settings, ctx, options.clientId);
   const endpoint = settingValue(settings, "s3-endpoint");
   const store = await openStore(storeUrl(settings, ctx.env), {
     ...(endpoint ? { endpoint } : {}),

@@ -13,7 +13,7 @@ import {
 } from "kafkajs";
 import { errorMessage, hkError, type HousekeepingError } from "./errors.ts";
 import { installCodecs } from "./kafka_codecs.ts";
-import { installWireHeaders } from "./kafka_headers.ts";
+import { installWireHeaderEncoding, installWireHeaders } from "./kafka_headers.ts";
 import type { LogFields, Logger, LogLevel } from "./log.ts";
 import type { TimestampType } from "./record.ts";
 
@@ -245,6 +245,7 @@ export function createKafka(settings: KafkaSettings, log: Logger): Kafka {
   validate(settings);
   installCodecs();
   installWireHeaders();
+  installWireHeaderEncoding();
   const scrub = scrubber(settings);
   const sasl = saslOption(settings);
   const config: KafkaConfig = {

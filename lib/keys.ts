@@ -21,6 +21,11 @@ const LAST_DATED_MS = 253402300799999n; // 9999-12-31T23:59:59.999Z
 // Kafka's legal topic characters; they contain no "/", which keeps keys parseable.
 const TOPIC_PATTERN = "[A-Za-z0-9._-]{1,249}";
 const TOPIC = new RegExp(`^${TOPIC_PATTERN}$`);
+
+/** Kafka's rule for topic names: 1 to 249 of [A-Za-z0-9._-], except "." and "..". */
+export function isTopicName(name: string): boolean {
+  return TOPIC.test(name) && name !== "." && name !== "..";
+}
 const DAILY_DATE = "\\d{4}/\\d{2}/\\d{2}";
 const HOURLY_DATE = "\\d{1,4}/\\d{1,2}/\\d{1,2}/\\d{1,2}";
 const OBJECT_KEY = new RegExp(

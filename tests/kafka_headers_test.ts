@@ -4,7 +4,13 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import DecoderModule from "kafkajs/src/protocol/decoder.js";
 import RecordDecoderModule from "kafkajs/src/protocol/recordBatch/record/v0/decoder.js";
-import { installWireHeaders, wireHeaders } from "../lib/kafka_headers.ts";
+import RequestsModule from "kafkajs/src/protocol/requests/index.js";
+import {
+  installWireHeaderEncoding,
+  installWireHeaders,
+  wireHeaders,
+  wireMessage,
+} from "../lib/kafka_headers.ts";
 import type { WireHeader } from "../lib/record.ts";
 
 type KafkajsDecoder = { readVarIntArray(reader: (d: unknown) => unknown): unknown[] };
@@ -126,4 +132,63 @@ Deno.test("wireHeaders refuses a message decoded without the hook instead of gue
 Deno.test("pre-0.11 messages (magic 0 and 1) have no headers", () => {
   assert.deepEqual(wireHeaders({ magicByte: 0 }), []);
   assert.deepEqual(wireHeaders({ magicByte: 1 }), []);
+});
+
+// ---- producing: wireMessage and the Produce request hook (the broker round trip is in restore_test.ts) ----
+
+type ProduceBuilder = (
+  args: Record<string, unknown>,
+) => { request: { encode(): Promise<{ buffer: Buffer }> } };
+const Produce = (RequestsModule as unknown as {
+  requests: { Produce: { protocol: (o: { version: number }) => ProduceBuilder } };
+}).requests.Produce;
+
+function produceArgs(messages: unknown[]) {
+  return {
+    acks: -1,
+    timeout: 30000,
+    topicData: [{ topic: "t", partitions: [{ partition: 0, firstSequence: 0, messages }] }],
+  };
+}
+
+installWireHeaderEncoding();
+
+Deno.test("installWireHeaderEncoding is idempotent", () => {
+  const patched = Produce.protocol;
+  installWireHeaderEncoding();
+  assert.equal(Produce.protocol, patched);
+});
+
+Deno.test("wireMessage refuses what it cannot send unchanged", () => {
+  const record = { key: null, value: null, headers: [], timestamp: 0n };
+  assert.throws(() => wireMessage(record, -1), { code: "KAFKA_WIRE_RECORD_INVALID" });
+  assert.throws(() => wireMessage(record, 1.5), { code: "KAFKA_WIRE_RECORD_INVALID" });
+  assert.throws(
+    () => wireMessage({ ...record, headers: [{ key: "bad\ud800", value: null }] }, 0),
+    { code: "KAFKA_WIRE_RECORD_INVALID" },
+  );
+  const message = wireMessage({ ...record, value: utf8("v"), timestamp: 0n }, 3);
+  assert.equal(message.partition, 3);
+  assert.equal(message.timestamp, "0", "a string, so kafkajs's `timestamp || Date.now()` keeps 0");
+  assert.deepEqual([...message.value!], [...utf8("v")]);
+});
+
+Deno.test("Produce requests: wire messages are encoded from their record; others stay kafkajs's", async () => {
+  const wire = wireMessage({ key: null, value: utf8("v"), headers: INTERLEAVED, timestamp: 5n }, 0);
+  const plain = { key: null, value: Buffer.from("v"), timestamp: "5", headers: {} };
+  const build = Produce.protocol({ version: 7 });
+  const encoded = (await build(produceArgs([wire])).request.encode()).buffer;
+  // Every header key and value appears in the request in wire order (uncompressed batch).
+  let at = 0;
+  for (const h of INTERLEAVED) {
+    const key = Buffer.from(h.key);
+    const found = encoded.indexOf(key, at);
+    assert.ok(found >= at, `header ${h.key} in order`);
+    at = found + key.length;
+  }
+  await assert.rejects(build(produceArgs([wire, plain])).request.encode(), {
+    code: "KAFKA_WIRE_MIXED_BATCH",
+  });
+  const ours = (await build(produceArgs([plain])).request.encode()).buffer;
+  assert.ok(ours.length > 0, "ordinary messages are still encoded by kafkajs");
 });

@@ -80,6 +80,36 @@ export interface SelectPage {
   /** Keyset paging: only rows with id > after. */
   after?: bigint;
   limit: number;
+  /** A random sample of `limit` rows (`verify --sample`) instead of the first ones in id order. */
+  random?: boolean;
+}
+
+/**
+ * A position in restore order (`selectInOrder`): rows without Kafka coordinates (the original archiver's) come
+ * first, by (topic, timestamp, id); then all others by (topic, partition, offset, id), which is Kafka's order within
+ * each partition.
+ */
+export type OrderPosition =
+  | { legacy: true; topic: string; timestamp: bigint; id: bigint }
+  | { legacy: false; topic: string; partition: number; offset: bigint; id: bigint };
+
+/** The position of `row` in restore order. */
+export function orderPositionOf(row: StoredRow & { id: bigint }): OrderPosition {
+  return row.partition === null || row.offset === null
+    ? { legacy: true, topic: row.topic, timestamp: row.timestamp, id: row.id }
+    : { legacy: false, topic: row.topic, partition: row.partition, offset: row.offset, id: row.id };
+}
+
+/** What `selectInOrder` would return, per topic and partition (null: rows without Kafka coordinates). */
+export interface PartitionSummary {
+  topic: string;
+  partition: number | null;
+  records: bigint;
+  /** Bytes of the stored objects. */
+  bytes: bigint;
+  /** Record timestamps, ms. */
+  earliest: bigint;
+  latest: bigint;
 }
 
 export interface TopicStats {
@@ -106,12 +136,29 @@ export interface Index {
   /** Records duplicate receipts; returns how many were new. */
   recordReceipts(receipts: Receipt[]): Promise<number>;
   byUuid(uuid: string): Promise<StoredRow | null>;
-  /** Rows matching every given filter, in id order. */
+  /** Rows matching every given filter, in id order (or a random sample, see SelectPage.random). */
   select(filter: SelectFilter, page: SelectPage): Promise<(StoredRow & { id: bigint })[]>;
+  /** How many rows `select` would page through: totals for progress bars. */
+  count(filter: SelectFilter): Promise<bigint>;
+  /**
+   * Receipts naming any of `uuids` (the archived message each duplicates), in id order. Receipts that migration 2
+   * made from the original's duplicate rows have no Kafka coordinates and are not returned.
+   */
+  receipts(uuids: string[]): Promise<Receipt[]>;
+  /** Rows matching every given filter that come after `page.after` in restore order (see OrderPosition). */
+  selectInOrder(
+    filter: SelectFilter,
+    page: { after?: OrderPosition; limit: number },
+  ): Promise<(StoredRow & { id: bigint })[]>;
+  /** Totals of what `selectInOrder` would page through from `after` on, per topic and partition. */
+  summarize(filter: SelectFilter, after?: OrderPosition): Promise<PartitionSummary[]>;
   /** Per topic; `sinceMs` limits messages and receipts to record timestamps >= sinceMs. */
   topicStats(sinceMs?: bigint): Promise<TopicStats[]>;
-  /** Inserts a row rebuilt from its object (`verify --repair`); false when the uuid is already indexed. */
-  insertRepaired(row: IndexRow): Promise<boolean>;
+  /**
+   * Inserts a row rebuilt from its object (`verify --repair`); false when the uuid is already indexed. Objects of
+   * other writers lack some fields (partition, offset, archive time): those stay NULL, as for the original's rows.
+   */
+  insertRepaired(row: StoredRow): Promise<boolean>;
 }
 
 // Column order of the multi-row INSERT; the row objects below use the same names.
@@ -180,7 +227,7 @@ function int8OrNull(value: Int8 | null): bigint | null {
   return value === null ? null : BigInt(value);
 }
 
-function toDb(row: IndexRow) {
+function toDb(row: StoredRow) {
   return {
     uuid: row.uuid,
     topic: row.topic,
@@ -193,7 +240,7 @@ function toDb(row: IndexRow) {
     crc32: row.crc32,
     is_client_uuid: row.isClientUuid,
     message_crc32: row.messageCrc32,
-    archived_at: new Date(Number(row.archivedAt)),
+    archived_at: row.archivedAt === null ? null : new Date(Number(row.archivedAt)),
     archiver_version: row.archiverVersion,
     content_sha256: row.contentSha256,
     value_size: row.valueSize,
@@ -235,7 +282,7 @@ function withoutId({ id: _id, ...row }: StoredRow & { id: bigint }): StoredRow {
 
 // Identity of a record in a claim: the uuid alone cannot tell two rows of one batch apart.
 function claimKey(
-  r: { uuid: string; topic: string; partition: number; offset: Int8; timestamp: Int8 },
+  r: { uuid: string; topic: string; partition: number | null; offset: Int8 | null; timestamp: Int8 },
 ): string {
   return JSON.stringify([r.uuid, r.topic, r.partition, String(r.offset), String(r.timestamp)]);
 }
@@ -282,7 +329,7 @@ export function createIndex(sql: IndexSql): Index {
       from messages where ${where} ${tail}`;
   }
 
-  async function claim(rows: IndexRow[]): Promise<boolean[]> {
+  async function claim(rows: StoredRow[]): Promise<boolean[]> {
     if (rows.length === 0) return [];
     const inserted = await guard(
       `claiming ${rows.length} index rows`,
@@ -291,7 +338,13 @@ export function createIndex(sql: IndexSql): Index {
           rows.map(toDb),
           MESSAGE_COLUMNS.length,
           (q, part) =>
-            q<{ uuid: string; topic: string; partition: number; offset: Int8; timestamp: Int8 }[]>`
+            q<{
+              uuid: string;
+              topic: string;
+              partition: number | null;
+              offset: Int8 | null;
+              timestamp: Int8;
+            }[]>`
           insert into messages ${q(part, ...MESSAGE_COLUMNS)} on conflict (uuid) do nothing
           returning uuid::text as uuid, topic, partition, "offset", timestamp`,
         ),
@@ -345,10 +398,8 @@ export function createIndex(sql: IndexSql): Index {
     return row === undefined ? null : withoutId(fromDb(row));
   }
 
-  async function select(filter: SelectFilter, page: SelectPage): Promise<(StoredRow & { id: bigint })[]> {
-    if (!Number.isSafeInteger(page.limit) || page.limit < 1) {
-      throw hkError("INDEX_QUERY_INVALID", `page limit must be a positive integer, got ${page.limit}`);
-    }
+  // One WHERE clause for select and count, so a progress total always matches what is paged through.
+  function whereOf(filter: SelectFilter, after?: bigint) {
     const uuids = filter.uuids?.map(canonicalUuid);
     const conditions = [
       filter.topics !== undefined ? sql`topic = any(${filter.topics}::text[])` : null,
@@ -361,14 +412,126 @@ export function createIndex(sql: IndexSql): Index {
       filter.toOffset !== undefined ? sql`"offset" < ${filter.toOffset}` : null,
       filter.sender !== undefined ? sql`sender = ${filter.sender}` : null,
       filter.format !== undefined ? sql`format = ${filter.format}` : null,
-      page.after !== undefined ? sql`id > ${page.after}` : null,
+      after !== undefined ? sql`id > ${after}` : null,
     ].filter((c) => c !== null);
-    const where = conditions.reduce((all, c) => sql`${all} and ${c}`, sql`true`);
+    return conditions.reduce((all, c) => sql`${all} and ${c}`, sql`true`);
+  }
+
+  async function select(filter: SelectFilter, page: SelectPage): Promise<(StoredRow & { id: bigint })[]> {
+    if (!Number.isSafeInteger(page.limit) || page.limit < 1) {
+      throw hkError("INDEX_QUERY_INVALID", `page limit must be a positive integer, got ${page.limit}`);
+    }
+    const where = whereOf(filter, page.random ? undefined : page.after);
+    const order = page.random ? sql`order by random()` : sql`order by id`;
     const rows = await guard(
       "selecting index rows",
-      () => selectRows(where, sql`order by id limit ${page.limit}`),
+      () => selectRows(where, sql`${order} limit ${page.limit}`),
     );
     return rows.map(fromDb);
+  }
+
+  async function count(filter: SelectFilter): Promise<bigint> {
+    const [row] = await guard(
+      "counting index rows",
+      () => sql<{ n: Int8 }[]>`select count(*) as n from messages where ${whereOf(filter)}`,
+    );
+    return row === undefined ? 0n : int8(row.n);
+  }
+
+  async function receipts(uuids: string[]): Promise<Receipt[]> {
+    const wanted = [...new Set(uuids.map(canonicalUuid))];
+    if (wanted.length === 0) return [];
+    const rows = await guard(
+      `reading receipts of ${wanted.length} uuids`,
+      () =>
+        sql<{ uuid: string; topic: string; partition: number; offset: Int8; timestamp: Int8 }[]>`
+        select uuid::text as uuid, topic, partition, "offset", timestamp from receipts
+        where uuid = any(${wanted}::uuid[]) and partition is not null and "offset" is not null
+        order by id`,
+    );
+    return rows.map((r) => ({
+      uuid: r.uuid,
+      topic: r.topic,
+      partition: r.partition,
+      offset: int8(r.offset),
+      timestamp: int8(r.timestamp),
+    }));
+  }
+
+  // Restore order in two runs, each served by an index: (topic, timestamp) for rows without Kafka coordinates,
+  // (topic, partition, "offset") for the rest. Keyset conditions compare whole rows, so paging never skips a tie.
+  const LEGACY = sql`(partition is null or "offset" is null)`;
+  const KAFKA = sql`(partition is not null and "offset" is not null)`;
+
+  function afterLegacy(p: OrderPosition & { legacy: true }) {
+    return sql`(topic, timestamp, id) > (${p.topic}::text, ${p.timestamp}::int8, ${p.id}::int8)`;
+  }
+
+  function afterKafka(p: OrderPosition & { legacy: false }) {
+    return sql`(topic, partition, "offset", id) > (${p.topic}::text, ${p.partition}::int4, ${p.offset}::int8,
+      ${p.id}::int8)`;
+  }
+
+  function afterPosition(after?: OrderPosition) {
+    if (after === undefined) return sql`true`;
+    return after.legacy
+      ? sql`((${LEGACY} and ${afterLegacy(after)}) or ${KAFKA})`
+      : sql`(${KAFKA} and ${afterKafka(after)})`;
+  }
+
+  async function selectInOrder(
+    filter: SelectFilter,
+    page: { after?: OrderPosition; limit: number },
+  ): Promise<(StoredRow & { id: bigint })[]> {
+    if (!Number.isSafeInteger(page.limit) || page.limit < 1) {
+      throw hkError("INDEX_QUERY_INVALID", `page limit must be a positive integer, got ${page.limit}`);
+    }
+    const { after, limit } = page;
+    const where = whereOf(filter);
+    const legacy = after?.legacy === false ? [] : await guard(
+      "selecting index rows in restore order",
+      () =>
+        selectRows(
+          sql`${where} and ${LEGACY} and ${after ? afterLegacy(after) : sql`true`}`,
+          sql`order by topic, timestamp, id limit ${limit}`,
+        ),
+    );
+    if (legacy.length >= limit) return legacy.map(fromDb);
+    const kafka = await guard(
+      "selecting index rows in restore order",
+      () =>
+        selectRows(
+          sql`${where} and ${KAFKA} and ${after?.legacy === false ? afterKafka(after) : sql`true`}`,
+          sql`order by topic, partition, "offset", id limit ${limit - legacy.length}`,
+        ),
+    );
+    return [...legacy, ...kafka].map(fromDb);
+  }
+
+  async function summarize(filter: SelectFilter, after?: OrderPosition): Promise<PartitionSummary[]> {
+    const rows = await guard("summarizing the selection", () =>
+      sql<
+        {
+          topic: string;
+          partition: number | null;
+          records: Int8;
+          bytes: Int8;
+          earliest: Int8;
+          latest: Int8;
+        }[]
+      >`
+        select topic, case when ${LEGACY} then null else partition end as partition, count(*) as records,
+          coalesce(sum(size), 0)::int8 as bytes, min(timestamp) as earliest, max(timestamp) as latest
+        from messages where ${whereOf(filter)} and ${afterPosition(after)}
+        group by 1, 2 order by 1, 2 nulls first`);
+    return rows.map((r) => ({
+      topic: r.topic,
+      partition: r.partition,
+      records: int8(r.records),
+      bytes: int8(r.bytes),
+      earliest: int8(r.earliest),
+      latest: int8(r.latest),
+    }));
   }
 
   async function topicStats(sinceMs?: bigint): Promise<TopicStats[]> {
@@ -414,6 +577,10 @@ export function createIndex(sql: IndexSql): Index {
     recordReceipts,
     byUuid,
     select,
+    count,
+    receipts,
+    selectInOrder,
+    summarize,
     topicStats,
     insertRepaired: async (row) => (await claim([row]))[0] === true,
   };

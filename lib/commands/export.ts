@@ -1,0 +1,235 @@
+// `export`: selected messages as plain files, for follow-on services that prefer a directory to S3 and BSON.
+// Each message becomes DIR/<topic>/<uuid>.value (the value, byte for byte) and DIR/<topic>/<uuid>.meta.json; both
+// are written under a temporary name and renamed, value first, so a watcher that sees a .meta.json sees a
+// complete message.
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Command, CommandContext } from "../command.ts";
+import { sha256Hex } from "../checksum.ts";
+import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../config.ts";
+import {
+  connectServices,
+  loadSettings,
+  printConfig,
+  requireCurrentSchema,
+  type Services,
+} from "../connect.ts";
+import { errorMessage, hkError } from "../errors.ts";
+import { rowToJson, toJson } from "../format.ts";
+import type { SelectFilter, StoredRow } from "../index/postgres.ts";
+import { commandProgress, type Progress } from "../progress.ts";
+import { decodeArchiveObject, type DecodedArchiveObject, toArchiveJson } from "../record.ts";
+import { createLimiter, settleAll, withRetry } from "../retry.ts";
+import {
+  describeSelection,
+  parseSelection,
+  positiveIntArg,
+  SELECTION_HELP,
+  SELECTION_OPTIONS,
+} from "../selection.ts";
+
+const OPTIONS = {
+  ...CONNECTION_OPTIONS,
+  ...SELECTION_OPTIONS,
+  dir: { type: "string" },
+  limit: { type: "string" },
+  after: { type: "string" },
+  concurrency: { type: "string" },
+  quiet: { type: "boolean" },
+} as const;
+
+export interface ExportOptions {
+  settings: ResolvedSettings;
+  configPath: string | undefined;
+  printConfig: boolean;
+  filter: SelectFilter;
+  dir: string;
+  limit: number | undefined;
+  after: bigint | undefined;
+  concurrency: number;
+  quiet: boolean;
+}
+
+const usage = (message: string) => hkError("USAGE", `${message}; see \`housekeeping export --help\``);
+
+/** Pure: argv + environment (+ config file text) -> options; `now` (ms) anchors ages such as `--since 24h`. */
+export function parseExportArgs(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  now: bigint,
+  readConfig: (path: string) => string = Deno.readTextFileSync,
+): ExportOptions {
+  const { values, positionals } = parseCommandArgs("export", argv, OPTIONS, true);
+  const configPath = values.config as string | undefined;
+  if (positionals.length > 1) throw usage(`one directory, got ${positionals.join(" ")}`);
+  const dir = (values.dir as string | undefined) ?? positionals[0];
+  if (positionals.length === 1 && values.dir !== undefined) {
+    throw usage("give the directory once (DIR or --dir)");
+  }
+  if (dir === undefined || dir === "") throw usage("where to? give a directory (--dir DIR)");
+  const after = values.after as string | undefined;
+  if (after !== undefined && !/^\d+$/.test(after)) {
+    throw usage(`--after takes the "id" of the last row already exported, got ${JSON.stringify(after)}`);
+  }
+  return {
+    settings: loadSettings(values, env, configPath, readConfig),
+    configPath,
+    printConfig: values["print-config"] === true,
+    filter: parseSelection("export", values, now),
+    dir,
+    limit: positiveIntArg("export", "limit", values.limit as string | undefined),
+    after: after === undefined ? undefined : BigInt(after),
+    concurrency: positiveIntArg("export", "concurrency", values.concurrency as string | undefined, 16),
+    quiet: values.quiet === true,
+  };
+}
+
+export const command: Command = {
+  name: "export",
+  summary: "write selected messages to a directory: a value file and a metadata JSON file each",
+  help: `Usage: housekeeping export --dir DIR [selection] [options]
+       housekeeping export DIR [selection] [options]
+
+Writes every selected message to DIR:
+  DIR/<topic>/<uuid>.value       the record value, byte for byte (absent for a tombstone)
+  DIR/<topic>/<uuid>.meta.json   {"uuid", "topic", "partition", "offset", "timestamp", "timestampType", "key",
+                                  "headers", "valueFile", "valueSize", "valueSha256", ..., "index": <the row as
+                                  \`query\` prints it>}
+Byte strings in the metadata (key, header values) are {"utf8": "..."} or {"base64": "..."}; int64 values are
+decimal strings. Files are renamed into place value first, so a complete .meta.json means a complete message.
+Existing files of the same message are replaced. At the end, one JSON line on stdout:
+  {"exported": N, "failed": N, "bytes": N, "dir": "...", "last_id": "..."}   (last_id: for --after)
+
+Options:
+  --dir DIR            target directory (created if missing)
+  --limit N            at most N messages
+  --after ID           only rows after the index row with this id (continue an export)
+  --concurrency N      objects read at once (default 16)
+  --quiet              no progress output
+${SELECTION_HELP}
+${settingsHelp()}
+
+Exit status: 0 when every selected message was exported; 1 when an object is missing or does not decode (the others
+are still exported; run \`housekeeping verify\`), or on errors; 2 for usage errors.
+
+Examples:
+  housekeeping export --dir ./circulars --topic gcn.circular --since 2024-01-01 --until 2024-02-01
+  housekeeping export ./mine --sender alice --format voevent
+`,
+  async run(argv, ctx) {
+    const options = parseExportArgs(argv, ctx.env, BigInt(Date.now()));
+    if (options.printConfig) {
+      return printConfig(ctx, options.settings, {
+        selection: describeSelection(options.filter),
+        dir: options.dir,
+        limit: options.limit ?? null,
+        after: options.after?.toString() ?? null,
+        concurrency: options.concurrency,
+      });
+    }
+    const services = await connectServices(options.settings, ctx, {
+      clientId: "housekeeping-export",
+      migrate: false,
+    });
+    try {
+      await requireCurrentSchema(services.index);
+      return await runExport(options, services, ctx);
+    } finally {
+      await services.close();
+    }
+  },
+};
+
+/** Pure: the metadata file of one message. */
+export function exportMetadata(row: StoredRow, d: DecodedArchiveObject, valueFile: string | null) {
+  const { value: _value, ...object } = toArchiveJson(d) as Record<string, unknown>;
+  return {
+    uuid: row.uuid,
+    ...object,
+    valueFile,
+    valueSize: d.value?.length ?? null,
+    valueSha256: d.value === null ? null : sha256Hex(d.value),
+    sender: row.sender,
+    format: row.format,
+    index: rowToJson(row),
+  };
+}
+
+async function writeAtomically(dir: string, name: string, body: Uint8Array | string): Promise<void> {
+  const tmp = join(dir, `.${name}.${crypto.randomUUID()}.tmp`);
+  await writeFile(tmp, body);
+  await rename(tmp, join(dir, name));
+}
+
+async function runExport(options: ExportOptions, services: Services, ctx: CommandContext): Promise<number> {
+  const { store, index, log } = services;
+  const signal = ctx.shutdown;
+  const total = Number(await index.count(options.filter));
+  const bar: Progress = commandProgress(ctx, {
+    label: "export",
+    quiet: options.quiet,
+    total: options.limit === undefined ? total : Math.min(total, options.limit),
+  });
+  const slots = createLimiter(options.concurrency);
+  const result = { exported: 0, failed: 0, bytes: 0 };
+  const dirs = new Set<string>();
+
+  async function exportOne(row: StoredRow): Promise<void> {
+    const bytes = await withRetry(() => store.get(row.key), { what: `GET ${row.key}`, signal, log });
+    let d: DecodedArchiveObject;
+    try {
+      if (bytes === null) throw new Error(`the object is missing from ${store.url}`);
+      d = decodeArchiveObject(bytes);
+    } catch (e) {
+      result.failed++;
+      log.error("cannot export message; run `housekeeping verify`", {
+        uuid: row.uuid,
+        key: row.key,
+        error: errorMessage(e),
+      });
+      bar.tick(1);
+      return;
+    }
+    const dir = join(options.dir, row.topic);
+    if (!dirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      dirs.add(dir);
+    }
+    const valueFile = d.value === null ? null : `${row.uuid}.value`;
+    if (valueFile !== null) await writeAtomically(dir, valueFile, d.value!);
+    await writeAtomically(dir, `${row.uuid}.meta.json`, toJson(exportMetadata(row, d, valueFile), 2) + "\n");
+    result.exported++;
+    result.bytes += d.value?.length ?? 0;
+    bar.tick(1, d.value?.length ?? 0);
+  }
+
+  let after = options.after;
+  let done = 0;
+  try {
+    await mkdir(options.dir, { recursive: true });
+  } catch (e) {
+    throw hkError("EXPORT_DIR_FAILED", `cannot create ${options.dir}: ${errorMessage(e)}; fix --dir`);
+  }
+  while (!signal.aborted) {
+    const want = options.limit === undefined ? 1000 : Math.min(1000, options.limit - done);
+    if (want <= 0) break;
+    const rows = await index.select(options.filter, {
+      limit: want,
+      ...(after !== undefined ? { after } : {}),
+    });
+    if (rows.length === 0) break;
+    // A page completes before the next starts, so last_id is a safe point to continue from.
+    await settleAll(
+      rows.map((row) => slots.run(1, () => signal.aborted ? Promise.resolve() : exportOne(row))),
+    );
+    if (signal.aborted) break;
+    done += rows.length;
+    after = rows[rows.length - 1]!.id;
+  }
+  bar.done({ exported: result.exported, failed: result.failed });
+  ctx.stdout(
+    toJson({ ...result, dir: options.dir, last_id: after?.toString() ?? null, interrupted: signal.aborted }) +
+      "\n",
+  );
+  return result.failed === 0 && !signal.aborted ? 0 : 1;
+}

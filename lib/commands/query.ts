@@ -1,0 +1,140 @@
+// `query` (alias `list`): index rows as JSON lines, for people with jq and for follow-on services.
+import type { Command, CommandContext } from "../command.ts";
+import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../config.ts";
+import { commandLogger, loadSettings, openIndex, printConfig, requireCurrentSchema } from "../connect.ts";
+import { hkError } from "../errors.ts";
+import { rowToJson, toJson } from "../format.ts";
+import type { Index, SelectFilter } from "../index/postgres.ts";
+import {
+  describeSelection,
+  parseSelection,
+  positiveIntArg,
+  SELECTION_HELP,
+  SELECTION_OPTIONS,
+} from "../selection.ts";
+
+const OPTIONS = {
+  ...CONNECTION_OPTIONS,
+  ...SELECTION_OPTIONS,
+  limit: { type: "string" },
+  after: { type: "string" },
+} as const;
+
+export interface QueryOptions {
+  settings: ResolvedSettings;
+  configPath: string | undefined;
+  printConfig: boolean;
+  filter: SelectFilter;
+  limit: number | undefined;
+  after: bigint | undefined;
+}
+
+/** Pure: argv + environment (+ config file text) -> options; `now` (ms) anchors ages such as `--since 24h`. */
+export function parseQueryArgs(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  now: bigint,
+  readConfig: (path: string) => string = Deno.readTextFileSync,
+): QueryOptions {
+  const { values } = parseCommandArgs("query", argv, OPTIONS);
+  const configPath = values.config as string | undefined;
+  const after = values.after as string | undefined;
+  if (after !== undefined && !/^\d+$/.test(after)) {
+    throw hkError(
+      "USAGE",
+      `--after takes the "id" of the last row already seen, got ${JSON.stringify(after)}`,
+    );
+  }
+  return {
+    settings: loadSettings(values, env, configPath, readConfig),
+    configPath,
+    printConfig: values["print-config"] === true,
+    filter: parseSelection("query", values, now),
+    limit: positiveIntArg("query", "limit", values.limit as string | undefined),
+    after: after === undefined ? undefined : BigInt(after),
+  };
+}
+
+const PAGE = 1000;
+
+function help(name: string): string {
+  return `Usage: housekeeping ${name} [options]
+
+Prints the index rows of the selected messages as JSON lines on stdout, oldest row first (index order):
+  {"id": "17", "uuid": "...", "topic": "...", "partition": 0, "offset": "5", "timestamp": "1705449600000",
+   "time": "2024-01-17T00:00:00.000Z", "key": "<object key>", "bucket": "...", "size": 812, "crc32": ...,
+   "is_client_uuid": true, "message_crc32": ..., "value_size": 640, "content_sha256": "...", "sender": "...",
+   "format": "voevent", "is_test": false, "clash_of": null, "archived_at": "...", "archiver_version": "..."}
+int64 values are decimal strings. Pages: "id" is a cursor; \`--after ID --limit N\` continues after row ID.
+Fetch a message's content with \`housekeeping inspect UUID\` or \`housekeeping export\`.
+
+Options:
+  --limit N            at most N rows (default: all)
+  --after ID           only rows after the row with this id (keyset paging)
+${SELECTION_HELP}
+${settingsHelp()}
+
+Exit status: 0 on success (also when nothing matches), 1 on errors, 2 for usage errors.
+
+Examples:
+  housekeeping ${name} --topic gcn.circular --since 24h
+  housekeeping ${name} --sender alice --format voevent --limit 100
+  housekeeping ${name} --uuid 2f1e5b6a-9c3d-4e7f-8a1b-2c3d4e5f6a7b
+  housekeeping ${name} --limit 1000 --after 52000 | jq -r .key
+`;
+}
+
+/** Writes every selected row as a JSON line; returns how many. */
+export async function writeRows(
+  index: Pick<Index, "select">,
+  options: Pick<QueryOptions, "filter" | "limit" | "after">,
+  write: (line: string) => void,
+  signal: AbortSignal,
+): Promise<number> {
+  let written = 0;
+  let after = options.after;
+  while (!signal.aborted) {
+    const want = options.limit === undefined ? PAGE : Math.min(PAGE, options.limit - written);
+    if (want <= 0) break;
+    const rows = await index.select(options.filter, {
+      limit: want,
+      ...(after !== undefined ? { after } : {}),
+    });
+    for (const row of rows) write(toJson(rowToJson(row)) + "\n");
+    written += rows.length;
+    if (rows.length < want) break;
+    after = rows[rows.length - 1]!.id;
+  }
+  return written;
+}
+
+function queryCommand(name: "query" | "list"): Command {
+  return {
+    name,
+    summary: name === "query"
+      ? "index rows by topic, time, uuid, sender or format, as JSON lines (keyset paging)"
+      : "same as query",
+    help: help(name),
+    async run(argv: string[], ctx: CommandContext) {
+      const options = parseQueryArgs(argv, ctx.env, BigInt(Date.now()));
+      if (options.printConfig) {
+        return printConfig(ctx, options.settings, {
+          selection: describeSelection(options.filter),
+          limit: options.limit ?? null,
+          after: options.after?.toString() ?? null,
+        });
+      }
+      const idx = await openIndex(options.settings, ctx.env, commandLogger(options.settings, ctx));
+      try {
+        await requireCurrentSchema(idx.index);
+        await writeRows(idx.index, options, ctx.stdout, ctx.shutdown);
+        return ctx.shutdown.aborted ? 1 : 0;
+      } finally {
+        await idx.close();
+      }
+    },
+  };
+}
+
+export const command = queryCommand("query");
+export const listCommand = queryCommand("list");

@@ -1,0 +1,313 @@
+// `status`: what the archive holds (per topic and in total, over time windows like the original's "last hour /
+// last 24 h / all time") and how far the archiver's consumer group is behind Kafka, per partition.
+import type { Admin } from "kafkajs";
+import type { Command } from "../command.ts";
+import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../config.ts";
+import { loadSettings, openIndex, openKafka, printConfig, requireCurrentSchema } from "../connect.ts";
+import { errorMessage, hkError } from "../errors.ts";
+import { type Column, formatBytes, formatCount, formatTimeShort, renderTable, toJson } from "../format.ts";
+import type { TopicStats } from "../index/postgres.ts";
+import type { Logger } from "../log.ts";
+import { surveyTopics } from "../topics.ts";
+
+const OPTIONS = {
+  ...CONNECTION_OPTIONS,
+  topic: { type: "string", multiple: true },
+  window: { type: "string", multiple: true },
+  "skip-lag": { type: "boolean" },
+  json: { type: "boolean" },
+} as const;
+
+/** A window of record time ending now; `ms` null is all time. */
+export interface StatusWindow {
+  name: string;
+  ms: bigint | null;
+}
+
+export interface StatusOptions {
+  settings: ResolvedSettings;
+  configPath: string | undefined;
+  printConfig: boolean;
+  topics: string[] | undefined;
+  windows: StatusWindow[];
+  lag: boolean;
+  json: boolean;
+}
+
+const usage = (message: string) => hkError("USAGE", `${message}; see \`housekeeping status --help\``);
+const UNIT_MS: Record<string, bigint> = {
+  s: 1000n,
+  m: 60_000n,
+  h: 3_600_000n,
+  d: 86_400_000n,
+  w: 604_800_000n,
+};
+
+/** Pure: "1h", "24h", "7d", "all" -> windows; several may be given comma-separated or by repeating --window. */
+export function parseWindows(texts: string[]): StatusWindow[] {
+  const names = texts.flatMap((t) => t.split(",")).map((t) => t.trim()).filter(Boolean);
+  if (names.length === 0) throw usage("--window needs a value such as 1h, 24h, 7d or all");
+  return names.map((name) => {
+    if (name === "all") return { name, ms: null };
+    const m = /^(\d+)(s|m|h|d|w)$/.exec(name);
+    if (!m || BigInt(m[1]!) === 0n) {
+      throw usage(`--window ${JSON.stringify(name)} is not a window: use e.g. 30m, 1h, 24h, 7d, 2w or all`);
+    }
+    return { name, ms: BigInt(m[1]!) * UNIT_MS[m[2]!]! };
+  });
+}
+
+/** Pure: argv + environment (+ config file text) -> options. */
+export function parseStatusArgs(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  readConfig: (path: string) => string = Deno.readTextFileSync,
+): StatusOptions {
+  const { values } = parseCommandArgs("status", argv, OPTIONS);
+  const configPath = values.config as string | undefined;
+  const windows = values.window as string[] | undefined;
+  return {
+    settings: loadSettings(values, env, configPath, readConfig),
+    configPath,
+    printConfig: values["print-config"] === true,
+    topics: values.topic as string[] | undefined,
+    windows: parseWindows(windows ?? ["1h,24h,all"]),
+    lag: values["skip-lag"] !== true,
+    json: values.json === true,
+  };
+}
+
+export interface Totals {
+  topics: number;
+  messages: bigint;
+  bytes: bigint;
+  earliest: bigint | null;
+  latest: bigint | null;
+  lastArchivedAt: bigint | null;
+  duplicates: bigint;
+}
+
+export interface WindowReport {
+  window: string;
+  /** Record timestamps >= since (ms); null: all time. */
+  since: bigint | null;
+  topics: TopicStats[];
+  totals: Totals;
+}
+
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  /** The group's committed offset; null when it has committed nothing there yet (it starts at the beginning). */
+  committed: bigint | null;
+  /** Oldest offset still in Kafka (retention). */
+  start: bigint;
+  /** High watermark: the offset of the next record. */
+  end: bigint;
+  lag: bigint;
+}
+
+export type LagReport =
+  | { group: string; partitions: PartitionLag[]; total: bigint }
+  | { group: string; error: string }
+  | null;
+
+const minOf = (a: bigint | null, b: bigint | null) => (a === null ? b : b === null ? a : a < b ? a : b);
+const maxOf = (a: bigint | null, b: bigint | null) => (a === null ? b : b === null ? a : a > b ? a : b);
+
+/** Pure: the TOTAL line of a window. */
+export function totalsOf(topics: TopicStats[]): Totals {
+  return topics.reduce<Totals>((t, s) => ({
+    topics: t.topics + 1,
+    messages: t.messages + s.messages,
+    bytes: t.bytes + s.bytes,
+    earliest: minOf(t.earliest, s.earliest),
+    latest: maxOf(t.latest, s.latest),
+    lastArchivedAt: maxOf(t.lastArchivedAt, s.lastArchivedAt),
+    duplicates: t.duplicates + s.duplicates,
+  }), {
+    topics: 0,
+    messages: 0n,
+    bytes: 0n,
+    earliest: null,
+    latest: null,
+    lastArchivedAt: null,
+    duplicates: 0n,
+  });
+}
+
+/**
+ * Pure: lag per partition. With no committed offset the archiver starts at the oldest record Kafka keeps, and a
+ * commit below that (records expired before they were archived) counts from there too: those records are gone.
+ */
+export function computeLag(
+  ends: { topic: string; partition: number; start: bigint; end: bigint }[],
+  committed: Map<string, bigint>,
+): PartitionLag[] {
+  return ends.map((p) => {
+    const c = committed.get(`${p.topic}:${p.partition}`);
+    const known = c === undefined || c < 0n ? null : c;
+    const from = known === null || known < p.start ? p.start : known;
+    return { ...p, committed: known, lag: p.end > from ? p.end - from : 0n };
+  });
+}
+
+async function fetchLag(admin: Admin, groupId: string, topics: string[]): Promise<PartitionLag[]> {
+  const ends: { topic: string; partition: number; start: bigint; end: bigint }[] = [];
+  for (const topic of topics) {
+    for (const p of await admin.fetchTopicOffsets(topic)) {
+      ends.push({ topic, partition: p.partition, start: BigInt(p.low), end: BigInt(p.high) });
+    }
+  }
+  const committed = new Map<string, bigint>();
+  if (topics.length > 0) {
+    for (const t of await admin.fetchOffsets({ groupId, topics })) {
+      for (const p of t.partitions) committed.set(`${t.topic}:${p.partition}`, BigInt(p.offset));
+    }
+  }
+  return computeLag(ends, committed).sort((a, b) =>
+    a.topic.localeCompare(b.topic) || a.partition - b.partition
+  );
+}
+
+export const command: Command = {
+  name: "status",
+  summary:
+    "per-topic counts, bytes, times and duplicates over time windows; consumer-group lag per partition",
+  help: `Usage: housekeeping status [options]
+
+From the index, per topic and in total, for each window of record time ending now (default: last hour, last 24
+hours, all time): messages, bytes stored (BSON objects), earliest and latest record timestamp, last archive time
+(when the newest of those messages was archived) and duplicate receipts (records received again and not stored
+twice). From Kafka, for every topic \`archive\` would archive: per partition the archiver group's committed offset,
+the end offset and the lag (records not yet archived).
+
+Options:
+  --window W           windows to show, comma separated or repeated: 30m, 1h, 24h, 7d, 2w, all (default 1h,24h,all)
+  --topic NAME         only this topic (repeatable)
+  --skip-lag           do not ask Kafka for the consumer-group lag (the index alone)
+  --json               one JSON object (int64 as decimal strings, times in ms) instead of tables
+${settingsHelp()}
+
+Exit status: 0 on success; 1 on errors, including Kafka being unreachable for the lag (the index part is still
+printed); 2 for usage errors.
+
+Examples:
+  housekeeping status
+  housekeeping status --window 7d --topic gcn.circular --skip-lag
+  housekeeping status --json | jq '.lag.total'
+`,
+  async run(argv, ctx) {
+    const options = parseStatusArgs(argv, ctx.env);
+    if (options.printConfig) {
+      return printConfig(ctx, options.settings, {
+        topics: options.topics ?? null,
+        windows: options.windows.map((w) => w.name),
+        lag: options.lag,
+      });
+    }
+    const now = BigInt(Date.now());
+    const { log, kafka, veto, groupId } = await openKafka(options.settings, ctx, "housekeeping-status");
+    const idx = await openIndex(options.settings, ctx.env, log);
+    let windows: WindowReport[];
+    try {
+      await requireCurrentSchema(idx.index);
+      windows = [];
+      for (const w of options.windows) {
+        const since = w.ms === null ? null : now - w.ms;
+        const all = await idx.index.topicStats(since ?? undefined);
+        const topics = options.topics === undefined
+          ? all
+          : all.filter((s) => options.topics!.includes(s.topic));
+        windows.push({ window: w.name, since, topics, totals: totalsOf(topics) });
+      }
+    } finally {
+      await idx.close();
+    }
+    const lag = options.lag ? await lagReport(kafka, veto, groupId, options.topics, log) : null;
+    if (options.json) ctx.stdout(toJson({ generatedAt: now, group: groupId, windows, lag }, 2) + "\n");
+    else ctx.stdout(renderStatus(windows, lag));
+    return lag !== null && "error" in lag ? 1 : 0;
+  },
+};
+
+async function lagReport(
+  kafka: Awaited<ReturnType<typeof openKafka>>["kafka"],
+  veto: Awaited<ReturnType<typeof openKafka>>["veto"],
+  groupId: string,
+  only: string[] | undefined,
+  log: Logger,
+): Promise<LagReport> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const archivable = (await surveyTopics(admin, veto)).filter((r) => r.verdict.archive).map((r) => r.topic);
+    const topics = only === undefined ? archivable : archivable.filter((t) => only.includes(t));
+    const partitions = await fetchLag(admin, groupId, topics);
+    return { group: groupId, partitions, total: partitions.reduce((a, p) => a + p.lag, 0n) };
+  } catch (e) {
+    log.warn("cannot read the consumer-group lag from Kafka", { error: e });
+    return { group: groupId, error: errorMessage(e) };
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+const STATS_COLUMNS: Column[] = [
+  { title: "TOPIC" },
+  { title: "MESSAGES", align: "right" },
+  { title: "BYTES", align: "right" },
+  { title: "EARLIEST (record time)" },
+  { title: "LATEST (record time)" },
+  { title: "LAST ARCHIVED" },
+  { title: "DUPLICATES", align: "right" },
+];
+
+function statsRow(name: string, s: Omit<TopicStats, "topic">): string[] {
+  return [
+    name,
+    formatCount(s.messages),
+    formatBytes(s.bytes),
+    formatTimeShort(s.earliest),
+    formatTimeShort(s.latest),
+    formatTimeShort(s.lastArchivedAt),
+    formatCount(s.duplicates),
+  ];
+}
+
+/** Pure: the tables a person reads. */
+export function renderStatus(windows: WindowReport[], lag: LagReport): string {
+  const out: string[] = [];
+  for (const w of windows) {
+    const title = w.since === null
+      ? "all time"
+      : `last ${w.window} (records since ${formatTimeShort(w.since)})`;
+    const rows = w.topics.map((s) => statsRow(s.topic, s));
+    rows.push(statsRow(`TOTAL (${w.totals.topics} topic${w.totals.topics === 1 ? "" : "s"})`, w.totals));
+    out.push(`== ${title}\n${renderTable(STATS_COLUMNS, rows)}`);
+  }
+  if (lag !== null) {
+    if ("error" in lag) out.push(`== consumer group "${lag.group}": lag unavailable: ${lag.error}\n`);
+    else {
+      const rows = lag.partitions.map((p) => [
+        p.topic,
+        String(p.partition),
+        p.committed === null ? "-" : p.committed.toString(),
+        p.end.toString(),
+        formatCount(p.lag),
+      ]);
+      rows.push(["TOTAL", "", "", "", formatCount(lag.total)]);
+      out.push(
+        `== consumer group "${lag.group}": lag per partition\n` +
+          renderTable([
+            { title: "TOPIC" },
+            { title: "PARTITION", align: "right" },
+            { title: "COMMITTED", align: "right" },
+            { title: "END", align: "right" },
+            { title: "LAG", align: "right" },
+          ], rows),
+      );
+    }
+  }
+  return out.join("\n");
+}

@@ -1,0 +1,269 @@
+// `verify`: reconcile the index with the object store (lib/verify/check.ts), optionally against a mock-hop manifest
+// (lib/verify/manifest.ts). Reports each problem as found; exits 1 while any problem remains unrepaired.
+import type { Command, CommandContext } from "../command.ts";
+import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../config.ts";
+import { connectServices, loadSettings, printConfig, requireCurrentSchema } from "../connect.ts";
+import { errorMessage, hkError } from "../errors.ts";
+import { toJson } from "../format.ts";
+import type { SelectFilter } from "../index/postgres.ts";
+import { type ManifestLine, parseManifest } from "../mock/manifest.ts";
+import { commandProgress } from "../progress.ts";
+import {
+  describeSelection,
+  parseSelection,
+  positiveIntArg,
+  SELECTION_HELP,
+  SELECTION_OPTIONS,
+} from "../selection.ts";
+import { type Problem, verifyArchive, type VerifySummary } from "../verify/check.ts";
+import { checkManifest, type ManifestSummary, validateManifest } from "../verify/manifest.ts";
+
+const OPTIONS = {
+  ...CONNECTION_OPTIONS,
+  ...SELECTION_OPTIONS,
+  sample: { type: "string" },
+  repair: { type: "boolean" },
+  manifest: { type: "string" },
+  quick: { type: "boolean" },
+  "skip-orphans": { type: "boolean" },
+  concurrency: { type: "string" },
+  grace: { type: "string" },
+  json: { type: "boolean" },
+  quiet: { type: "boolean" },
+} as const;
+
+export interface VerifyOptions {
+  settings: ResolvedSettings;
+  configPath: string | undefined;
+  printConfig: boolean;
+  filter: SelectFilter;
+  sample: number | undefined;
+  repair: boolean;
+  manifest: string | undefined;
+  quick: boolean;
+  orphans: boolean;
+  concurrency: number;
+  graceMs: bigint;
+  json: boolean;
+  quiet: boolean;
+}
+
+/** Pure: argv + environment (+ config file text) -> options; `now` (ms) anchors ages such as `--since 24h`. */
+export function parseVerifyArgs(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  now: bigint,
+  readConfig: (path: string) => string = Deno.readTextFileSync,
+): VerifyOptions {
+  const { values } = parseCommandArgs("verify", argv, OPTIONS);
+  const configPath = values.config as string | undefined;
+  const repair = values.repair === true;
+  const quick = values.quick === true;
+  const orphans = values["skip-orphans"] !== true;
+  if (repair && !orphans) {
+    throw hkError(
+      "USAGE",
+      "--repair indexes orphans, which --skip-orphans does not look for; drop one of them",
+    );
+  }
+  if (quick && values.manifest !== undefined) {
+    throw hkError(
+      "USAGE",
+      "--manifest compares object contents, which --quick does not read; drop one of them",
+    );
+  }
+  const grace = values.grace as string | undefined;
+  return {
+    settings: loadSettings(values, env, configPath, readConfig),
+    configPath,
+    printConfig: values["print-config"] === true,
+    filter: parseSelection("verify", values, now),
+    sample: positiveIntArg("verify", "sample", values.sample as string | undefined),
+    repair,
+    manifest: values.manifest as string | undefined,
+    quick,
+    orphans,
+    concurrency: positiveIntArg("verify", "concurrency", values.concurrency as string | undefined, 16),
+    graceMs: grace === "0" ? 0n : BigInt(positiveIntArg("verify", "grace", grace, 300)) * 1000n,
+    json: values.json === true,
+    quiet: values.quiet === true,
+  };
+}
+
+export const command: Command = {
+  name: "verify",
+  summary: "reconcile the index with the object store (missing, orphaned, corrupt objects); --repair orphans",
+  help: `Usage: housekeeping verify [options]
+
+Checks that the index and the object store agree, on the same configuration as \`archive\`:
+  missing            an index row whose object is not in the store ("possibly in flight" when the row was
+                     archived less than --grace ago: the archiver writes the object just after the row)
+  size_mismatch      the object's size differs from the row's
+  checksum_mismatch  the object's CRC-32 differs from the row's
+  undecodable        the object is not a valid archive object (either layout)
+  identity_mismatch  the object names another uuid, topic, timestamp, partition or offset than its row
+  content_mismatch   the value's CRC-32 or the content digest differs from the row's or from the object's own
+  orphan             an object in the store with no index row
+  stray              an object whose uuid is indexed under another key
+With --manifest, also manifest_missing, manifest_coordinates, manifest_receipt_missing, manifest_identity,
+manifest_content, manifest_vetoed_archived and manifest_unexpected (see README).
+Problems go to stdout as they are found, then a summary; progress goes to stderr. Nothing is ever deleted.
+
+Options:
+  --sample N           check N random index rows instead of all of them (the store is still listed for orphans
+                       unless --skip-orphans)
+  --repair             index valid orphans from the objects themselves (uuid, topic, time, coordinates and checksums
+                       as the object states them); orphans whose uuid the object does not confirm are only reported
+  --manifest FILE      also check the archive against a manifest written by \`housekeeping mock-hop --manifest\`
+                       (without --topic, the check is limited to the manifest's topics)
+  --quick              HEAD objects (existence and size) instead of reading them
+  --skip-orphans       do not list the store for orphans
+  --concurrency N      objects read at once (default 16)
+  --grace SECONDS      rows younger than this with a missing object are "possibly in flight" (default 300)
+  --json               JSON lines (one per problem, then {"summary": ...}) instead of text
+  --quiet              no progress output
+${SELECTION_HELP}
+${settingsHelp()}
+
+Exit status: 0 when everything checked is consistent (or every problem found was repaired), 1 when a problem
+remains or the run was interrupted, 2 for usage errors.
+
+Examples:
+  housekeeping verify                                     # everything: every row, every object
+  housekeeping verify --topic gcn.circular --since 7d     # one topic, records of the last week
+  housekeeping verify --sample 1000 --skip-orphans        # a quick health check of 1000 random rows
+  housekeeping verify --repair --json > verify.jsonl      # index orphans, keep a machine-readable report
+  housekeeping verify --manifest mock.jsonl               # did the archive keep what mock-hop sent?
+`,
+  async run(argv, ctx) {
+    const options = parseVerifyArgs(argv, ctx.env, BigInt(Date.now()));
+    if (options.printConfig) return printConfig(ctx, options.settings, verifyExtras(options));
+    const manifest = options.manifest === undefined ? undefined : await readManifest(options.manifest);
+    const services = await connectServices(options.settings, ctx, {
+      clientId: "housekeeping-verify",
+      migrate: false,
+    });
+    try {
+      await requireCurrentSchema(services.index);
+      return await runVerify(options, manifest, services, ctx);
+    } finally {
+      await services.close();
+    }
+  },
+};
+
+function verifyExtras(o: VerifyOptions): Record<string, unknown> {
+  return {
+    selection: describeSelection(o.filter),
+    sample: o.sample ?? null,
+    repair: o.repair,
+    manifest: o.manifest ?? null,
+    quick: o.quick,
+    orphans: o.orphans,
+    concurrency: o.concurrency,
+    grace: Number(o.graceMs / 1000n),
+  };
+}
+
+async function readManifest(path: string): Promise<ManifestLine[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw hkError("MANIFEST_INVALID", `cannot read manifest ${path}: ${errorMessage(e)}; fix --manifest`);
+  }
+  const lines = parseManifest(text, path);
+  validateManifest(lines, path);
+  return lines;
+}
+
+/** One problem as a line of text: kind, key, what is wrong. */
+export function formatProblem(p: Problem): string {
+  const suffix = p.repaired === true ? " [repaired]" : "";
+  return `${p.kind.padEnd(17)} ${p.key ?? p.uuid ?? "-"}: ${p.detail}${suffix}\n`;
+}
+
+/** The closing lines of a text report. */
+export function formatSummary(
+  s: VerifySummary,
+  manifest: ManifestSummary | undefined,
+  unrepaired: number,
+): string {
+  const lines = [
+    `checked ${s.rowsChecked} index rows, listed ${s.objectsListed} objects` +
+    (s.foreignKeys > 0 ? ` (${s.foreignKeys} with keys housekeeping does not write, skipped)` : ""),
+  ];
+  if (manifest !== undefined) {
+    lines.push(
+      `manifest: ${manifest.lines} lines, ${manifest.messages} messages, ${manifest.receipts} receipts expected, ` +
+        `${manifest.vetoed} vetoed`,
+    );
+  }
+  const kinds = Object.entries(s.problems).map(([k, n]) => `${k} ${n}`);
+  if (kinds.length > 0) lines.push(`problems: ${kinds.join(", ")}`);
+  if (s.inFlight > 0) {
+    lines.push(`${s.inFlight} missing objects are possibly in flight: run verify again later`);
+  }
+  if (s.repaired > 0) lines.push(`repaired: ${s.repaired} orphans indexed`);
+  if (s.interrupted) lines.push("interrupted: the check is incomplete");
+  lines.push(unrepaired === 0 && !s.interrupted ? "OK" : `NOT OK: ${unrepaired} problems remain`);
+  return lines.join("\n") + "\n";
+}
+
+async function runVerify(
+  options: VerifyOptions,
+  manifest: ManifestLine[] | undefined,
+  services: Awaited<ReturnType<typeof connectServices>>,
+  ctx: CommandContext,
+): Promise<number> {
+  const filter: SelectFilter = { ...options.filter };
+  if (manifest !== undefined && filter.topics === undefined) {
+    filter.topics = [...new Set(manifest.filter((l) => !l.vetoed).map((l) => l.topic))];
+  }
+  const report = (p: Problem) => ctx.stdout(options.json ? toJson(p) + "\n" : formatProblem(p));
+  const progress = (label: string, total?: number) =>
+    commandProgress(ctx, { label, quiet: options.quiet, ...(total !== undefined ? { total } : {}) });
+  const summary = await verifyArchive(
+    {
+      store: services.store,
+      index: services.index,
+      log: services.log,
+      signal: ctx.shutdown,
+      now: () => BigInt(Date.now()),
+    },
+    {
+      filter,
+      ...(options.sample !== undefined ? { sample: options.sample } : {}),
+      repair: options.repair,
+      orphans: options.orphans,
+      quick: options.quick,
+      concurrency: options.concurrency,
+      graceMs: options.graceMs,
+    },
+    report,
+    (phase, total) => progress(`verify ${phase}`, total),
+  );
+  let manifestSummary: ManifestSummary | undefined;
+  if (manifest !== undefined && !ctx.shutdown.aborted) {
+    manifestSummary = await checkManifest(
+      { store: services.store, index: services.index },
+      manifest,
+      (p) => {
+        summary.problems[p.kind] = (summary.problems[p.kind] ?? 0) + 1;
+        report(p);
+      },
+      progress("verify manifest", manifest.length),
+    );
+  }
+  const found = Object.values(summary.problems).reduce((a, b) => a + b, 0);
+  const unrepaired = found - summary.repaired;
+  if (options.json) {
+    ctx.stdout(
+      toJson({
+        summary: { ...summary, ...(manifestSummary ? { manifest: manifestSummary } : {}), unrepaired },
+        ok: unrepaired === 0 && !summary.interrupted,
+      }) + "\n",
+    );
+  } else ctx.stdout(formatSummary(summary, manifestSummary, unrepaired));
+  return unrepaired === 0 && !summary.interrupted ? 0 : 1;
+}

@@ -1,0 +1,355 @@
+// The restore loop: index rows in restore order -> objects fetched concurrently (bounded by count and bytes) ->
+// each object checked against its index row -> records published exactly as archived, one produce request at a
+// time so that every partition keeps its order -> checkpoint after each acknowledged request.
+import { crc32, hex } from "../checksum.ts";
+import { errorMessage, hkError } from "../errors.ts";
+import { contentDigest } from "../identity.ts";
+import {
+  type Index,
+  type OrderPosition,
+  orderPositionOf,
+  type SelectFilter,
+  type StoredRow,
+} from "../index/postgres.ts";
+import { type WireMessage, wireMessage } from "../kafka_headers.ts";
+import type { Logger } from "../log.ts";
+import type { Progress } from "../progress.ts";
+import { decodeArchiveObject, type DecodedArchiveObject } from "../record.ts";
+import { sleep, withRetry } from "../retry.ts";
+import type { BlobStore } from "../store/types.ts";
+import type { Checkpoint } from "./checkpoint.ts";
+import { type TargetNaming, targetPartition, targetTopic } from "./plan.ts";
+
+type Row = StoredRow & { id: bigint };
+
+export type Verified = { decoded: DecodedArchiveObject } | { problem: string };
+
+/**
+ * Checks an object against the index row that names it, so that nothing damaged or substituted is published:
+ * presence, size and CRC-32 of the whole object, then the decoded record's identity and its value's CRC-32 (and
+ * content SHA-256 where the index has one). Accepts both object layouts.
+ */
+export function verifyObject(row: StoredRow, bytes: Uint8Array | null): Verified {
+  if (bytes === null) return { problem: "the object is missing from the store" };
+  if (bytes.length !== row.size) {
+    return { problem: `the object has ${bytes.length} bytes, the index says ${row.size}` };
+  }
+  const objectCrc = crc32(bytes);
+  if (objectCrc !== row.crc32) {
+    return { problem: `the object's CRC-32 is ${objectCrc}, the index says ${row.crc32}` };
+  }
+  let decoded: DecodedArchiveObject;
+  try {
+    decoded = decodeArchiveObject(bytes);
+  } catch (e) {
+    return { problem: `the object cannot be decoded: ${errorMessage(e)}` };
+  }
+  const differs = (what: string, found: unknown, indexed: unknown) => ({
+    problem: `the object's ${what} is ${String(found)}, the index says ${String(indexed)}`,
+  });
+  if (decoded.topic !== row.topic) return differs("topic", decoded.topic, row.topic);
+  if (decoded.timestamp !== row.timestamp) return differs("timestamp", decoded.timestamp, row.timestamp);
+  if (decoded.uuid !== null && decoded.uuid !== row.uuid) return differs("UUID", decoded.uuid, row.uuid);
+  if (decoded.partition !== null && row.partition !== null && decoded.partition !== row.partition) {
+    return differs("partition", decoded.partition, row.partition);
+  }
+  if (decoded.offset !== null && row.offset !== null && decoded.offset !== row.offset) {
+    return differs("offset", decoded.offset, row.offset);
+  }
+  const valueCrc = decoded.value === null ? 0 : crc32(decoded.value);
+  if (valueCrc !== row.messageCrc32) return differs("value CRC-32", valueCrc, row.messageCrc32);
+  if (row.contentSha256 !== null) {
+    const digest = hex(contentDigest(decoded));
+    if (digest !== row.contentSha256) return differs("content SHA-256", digest, row.contentSha256);
+  }
+  return { decoded };
+}
+
+const utf8 = new TextEncoder();
+
+/** Bytes a record carries (key, value, header keys and values): what --max-bytes-rate meters. */
+export function recordBytes(r: Pick<DecodedArchiveObject, "key" | "value" | "headers">): number {
+  let n = (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  for (const h of r.headers) n += utf8.encode(h.key).length + (h.value?.length ?? 0);
+  return n;
+}
+
+// Upper bounds of a record's framing in a v2 batch (length, attributes, deltas, length prefixes) and of a batch's
+// header: a produce request for one partition is kept under the topic's max.message.bytes.
+const RECORD_FRAMING = 32;
+const HEADER_FRAMING = 10;
+const BATCH_FRAMING = 128;
+const MAX_REQUEST_RECORDS = 500;
+const MAX_REQUEST_BYTES = 4 * 2 ** 20;
+const PAGE_ROWS = 500;
+const MAX_BAD_REPORTED = 1000;
+
+function wireSize(r: DecodedArchiveObject): number {
+  return recordBytes(r) + RECORD_FRAMING + HEADER_FRAMING * r.headers.length;
+}
+
+export interface TopicMessages {
+  topic: string;
+  messages: WireMessage[];
+}
+
+export interface BadObject {
+  uuid: string;
+  topic: string;
+  key: string;
+  problem: string;
+}
+
+export interface RestoreJob {
+  filter: SelectFilter;
+  naming: TargetNaming;
+  /** Every target topic the selection maps to, with its partition count and batch size limit. */
+  targets: ReadonlyMap<string, { partitions: number; maxMessageBytes: number }>;
+  /** Where a previous run stopped (position null: from the start) and its totals. */
+  start: Checkpoint;
+  onBadObject: "stop" | "skip";
+  limiter?: { reserve(bytes: number): number };
+  fetchConcurrency: number;
+  maxInflightBytes: number;
+  pageRows?: number;
+}
+
+export interface RestoreDeps {
+  index: Pick<Index, "selectInOrder">;
+  store: Pick<BlobStore, "get">;
+  log: Logger;
+  signal: AbortSignal;
+  /** Sends one produce request's worth; resolves once the target acknowledged all of it. */
+  publish(batch: TopicMessages[]): Promise<void>;
+  progress: Pick<Progress, "tick" | "done">;
+  saveCheckpoint(checkpoint: Checkpoint): Promise<void>;
+  now?: () => number;
+}
+
+export interface TopicResult {
+  source: string;
+  target: string;
+  sent: number;
+  skipped: number;
+  bytes: number;
+}
+
+export interface RestoreResult {
+  /** This run only; the checkpoint holds the totals over all runs. */
+  sent: number;
+  skipped: number;
+  bytes: number;
+  topics: TopicResult[];
+  badObjects: BadObject[];
+  /** Records that went to another partition than their own (see targetPartition). */
+  partitionFallbacks: number;
+  throttle: { waits: number; ms: number };
+  interrupted: boolean;
+  checkpoint: Checkpoint;
+}
+
+interface Pending {
+  topic: string;
+  source: string;
+  message: WireMessage;
+  bytes: number;
+  fallback: boolean;
+}
+
+interface Slot {
+  row: Row;
+  object: Promise<Uint8Array | null>;
+}
+
+export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<RestoreResult> {
+  const { log, signal } = deps;
+  const now = deps.now ?? (() => performance.now());
+  const pageRows = job.pageRows ?? PAGE_ROWS;
+  const checkpoint: Checkpoint = { ...job.start };
+  const topics = new Map<string, TopicResult>();
+  const badObjects: BadObject[] = [];
+  const warnedFallback = new Set<string>();
+  const throttle = { waits: 0, ms: 0 };
+  const run = { sent: 0, skipped: 0, bytes: 0, fallbacks: 0 };
+
+  let pending: Pending[] = [];
+  let pendingBytes = 0;
+  const pendingPerPartition = new Map<string, number>();
+  // Rows decided (queued or skipped) since the last acknowledged request; committed together with it.
+  let decidedUpTo: OrderPosition | null = null;
+  let skippedSince: { source: string; topic: string }[] = [];
+
+  const topicResult = (source: string, topic: string) => {
+    let r = topics.get(source);
+    if (r === undefined) {
+      r = { source, target: topic, sent: 0, skipped: 0, bytes: 0 };
+      topics.set(source, r);
+    }
+    return r;
+  };
+
+  async function flush(): Promise<void> {
+    if (pending.length > 0) {
+      const byTopic = new Map<string, WireMessage[]>();
+      for (const p of pending) {
+        const list = byTopic.get(p.topic) ?? [];
+        list.push(p.message);
+        byTopic.set(p.topic, list);
+      }
+      await deps.publish([...byTopic].map(([topic, messages]) => ({ topic, messages })));
+    }
+    if (decidedUpTo === null) return;
+    let bytes = 0;
+    for (const p of pending) {
+      const r = topicResult(p.source, p.topic);
+      r.sent++;
+      r.bytes += p.bytes;
+      bytes += p.bytes;
+      if (p.fallback) run.fallbacks++;
+    }
+    for (const s of skippedSince) topicResult(s.source, s.topic).skipped++;
+    run.sent += pending.length;
+    run.skipped += skippedSince.length;
+    run.bytes += bytes;
+    checkpoint.sent += pending.length;
+    checkpoint.skipped += skippedSince.length;
+    checkpoint.bytes += bytes;
+    checkpoint.position = decidedUpTo;
+    deps.progress.tick(pending.length + skippedSince.length, bytes);
+    pending = [];
+    pendingBytes = 0;
+    pendingPerPartition.clear();
+    skippedSince = [];
+    decidedUpTo = null;
+    await deps.saveCheckpoint(checkpoint);
+  }
+
+  async function handle(row: Row, bytes: Uint8Array | null): Promise<void> {
+    const topic = targetTopic(job.naming, row.topic);
+    const verified = verifyObject(row, bytes);
+    if ("problem" in verified) {
+      const bad = { uuid: row.uuid, topic: row.topic, key: row.key, problem: verified.problem };
+      log.error("bad archive object", { ...bad, action: job.onBadObject });
+      if (badObjects.length < MAX_BAD_REPORTED) badObjects.push(bad);
+      if (job.onBadObject === "stop") {
+        await flush();
+        throw hkError(
+          "RESTORE_BAD_OBJECT",
+          `object ${row.key} (uuid ${row.uuid}, topic ${row.topic}) fails its check: ${verified.problem}. Nothing ` +
+            "after it was sent (the checkpoint, if any, stops before it). Repair or re-fetch the object, or re-run " +
+            "with --on-bad-object skip to report and skip such objects",
+        );
+      }
+      skippedSince.push({ source: row.topic, topic });
+      decidedUpTo = orderPositionOf(row);
+      return;
+    }
+    const d = verified.decoded;
+    const target = job.targets.get(topic);
+    if (target === undefined) throw new Error(`no target information for topic ${topic}`);
+    const source = d.partition ?? row.partition;
+    const { partition, fallback } = targetPartition(source, target.partitions);
+    if (fallback && !warnedFallback.has(`${row.topic}:${source}`)) {
+      warnedFallback.add(`${row.topic}:${source}`);
+      log.warn("source partition missing on the target; using the fallback partition", {
+        source: row.topic,
+        sourcePartition: source,
+        target: topic,
+        targetPartition: partition,
+        targetPartitions: target.partitions,
+      });
+    }
+    const size = recordBytes(d);
+    const wire = wireSize(d);
+    const key = `${topic}\0${partition}`;
+    const limit = Math.max(1, target.maxMessageBytes - BATCH_FRAMING);
+    if (
+      pending.length >= MAX_REQUEST_RECORDS || pendingBytes + wire > MAX_REQUEST_BYTES ||
+      (pendingPerPartition.get(key) ?? 0) + wire > limit
+    ) await flush();
+    const wait = job.limiter?.reserve(size) ?? 0;
+    if (wait > 0) {
+      // Waiting is the moment to get what is held acknowledged, so the checkpoint keeps up with a slow restore.
+      const until = now() + wait;
+      await flush();
+      throttle.waits++;
+      throttle.ms += wait;
+      await sleep(Math.max(0, until - now()), signal);
+    }
+    const message = wireMessage(
+      { key: d.key, value: d.value, headers: d.headers, timestamp: d.timestamp },
+      partition,
+    );
+    pending.push({ topic, source: row.topic, message, bytes: size, fallback });
+    pendingBytes += wire;
+    pendingPerPartition.set(key, (pendingPerPartition.get(key) ?? 0) + wire);
+    decidedUpTo = orderPositionOf(row);
+  }
+
+  const fetchObject = (row: Row) =>
+    withRetry(() => deps.store.get(row.key), { what: `reading object ${row.key}`, signal, log });
+
+  const window: Slot[] = [];
+  let windowBytes = 0;
+  const next = async () => {
+    const slot = window.shift()!;
+    windowBytes -= slot.row.size;
+    // Once stopping, no row is decided any more: rows are handled strictly in order, so dropping this one and all
+    // after it keeps the checkpoint exact (an aborted fetch would otherwise surface as an error).
+    if (signal.aborted) return;
+    let bytes: Uint8Array | null;
+    try {
+      bytes = await slot.object;
+    } catch (e) {
+      if (signal.aborted) return;
+      throw e;
+    }
+    await handle(slot.row, bytes);
+  };
+
+  let cursor = job.start.position ?? undefined;
+  try {
+    pages: while (!signal.aborted) {
+      const after = cursor;
+      const rows = await withRetry(
+        () => deps.index.selectInOrder(job.filter, { ...(after ? { after } : {}), limit: pageRows }),
+        { what: "reading the index", signal, log },
+      );
+      if (rows.length === 0) break;
+      cursor = orderPositionOf(rows[rows.length - 1]!);
+      for (const row of rows) {
+        while (
+          window.length > 0 &&
+          (window.length >= job.fetchConcurrency || windowBytes + row.size > job.maxInflightBytes)
+        ) await next();
+        if (signal.aborted) break pages;
+        const object = fetchObject(row);
+        // Handled in order by next(); until then a failure must not count as unhandled.
+        object.catch(() => {});
+        window.push({ row, object });
+        windowBytes += row.size;
+      }
+    }
+    while (window.length > 0 && !signal.aborted) await next();
+    await flush();
+  } finally {
+    await Promise.allSettled(window.map((s) => s.object));
+  }
+  const interrupted = signal.aborted;
+  if (!interrupted) {
+    checkpoint.complete = true;
+    await deps.saveCheckpoint(checkpoint);
+  }
+  deps.progress.done({ sent: run.sent, skipped: run.skipped, ...(interrupted ? { interrupted } : {}) });
+  return {
+    sent: run.sent,
+    skipped: run.skipped,
+    bytes: run.bytes,
+    topics: [...topics.values()],
+    badObjects,
+    partitionFallbacks: run.fallbacks,
+    throttle: { waits: throttle.waits, ms: Math.round(throttle.ms) },
+    interrupted,
+    checkpoint,
+  };
+}

@@ -1,0 +1,400 @@
+// Reconciles the index with the object store (`verify`). Two passes over the selection:
+//   1. every index row (or a random sample): its object exists, has the recorded size and CRC-32, decodes, and
+//      names the same message (uuid, topic, timestamp, coordinates) with the same content (value CRC, digest);
+//   2. every object listed under the selected topics: it has an index row pointing at it; objects without one are
+//      orphans, which `repair` indexes from the object itself. Nothing here ever deletes or rewrites an object.
+// The archiver claims a row BEFORE writing its object (lib/ingest.ts), so a row without its object is legitimate for
+// as long as that write takes: such rows are still reported (the caller decides the exit code), marked in flight
+// when archived less than `graceMs` ago.
+import { crc32, hex } from "../checksum.ts";
+import { errorMessage } from "../errors.ts";
+import { clientUuid, contentDigest, legacyUuid } from "../identity.ts";
+import type { Index, SelectFilter, StoredRow } from "../index/postgres.ts";
+import { headerText } from "../ingest.ts";
+import { parseObjectKey } from "../keys.ts";
+import type { Logger } from "../log.ts";
+import type { Progress } from "../progress.ts";
+import { decodeArchiveObject, type DecodedArchiveObject } from "../record.ts";
+import { createLimiter, settleAll, withRetry } from "../retry.ts";
+import type { BlobStore } from "../store/types.ts";
+
+export type ProblemKind =
+  | "missing"
+  | "size_mismatch"
+  | "checksum_mismatch"
+  | "undecodable"
+  | "identity_mismatch"
+  | "content_mismatch"
+  | "orphan"
+  | "stray";
+
+export interface Problem {
+  kind: string;
+  /** Object key. */
+  key: string | null;
+  uuid: string | null;
+  topic: string | null;
+  detail: string;
+  /** `missing` only: the row is younger than the grace period, so the archiver may still be writing the object. */
+  inFlight?: boolean;
+  /** `orphan` only: whether `--repair` indexed it (absent without --repair). */
+  repaired?: boolean;
+}
+
+export interface VerifyDeps {
+  store: BlobStore;
+  index: Pick<Index, "select" | "count" | "lookup" | "insertRepaired">;
+  log: Logger;
+  signal: AbortSignal;
+  /** ms since the epoch. */
+  now: () => bigint;
+}
+
+export interface VerifyPlan {
+  filter: SelectFilter;
+  /** Check this many random rows instead of all of them. */
+  sample?: number;
+  /** Index valid orphans. */
+  repair: boolean;
+  /** List the store for orphans (pass 2). */
+  orphans: boolean;
+  /** HEAD only: existence and size, without reading objects. */
+  quick: boolean;
+  concurrency: number;
+  graceMs: bigint;
+}
+
+export interface VerifySummary {
+  rowsChecked: number;
+  objectsListed: number;
+  /** Keys housekeeping never writes (other tools' files): listed but not judged. */
+  foreignKeys: number;
+  problems: Record<string, number>;
+  repaired: number;
+  inFlight: number;
+  interrupted: boolean;
+}
+
+const PAGE = 1000;
+
+function problemOf(
+  row: Pick<StoredRow, "key" | "uuid" | "topic">,
+  kind: ProblemKind,
+  detail: string,
+): Problem {
+  return { kind, key: row.key, uuid: row.uuid, topic: row.topic, detail };
+}
+
+/** What the object's own bytes say about its content; shared by the row check and the repair. */
+function contentOf(d: DecodedArchiveObject) {
+  return {
+    sha256: hex(contentDigest(d)),
+    valueCrc32: d.value === null ? 0 : crc32(d.value),
+    valueSize: d.value?.length ?? 0,
+  };
+}
+
+/** Disagreements between an object's content and the checksums it carries itself (a corrupt object). */
+function selfProblems(d: DecodedArchiveObject, c: ReturnType<typeof contentOf>): string[] {
+  const out: string[] = [];
+  if (d.messageCrc32 !== null && d.messageCrc32 !== BigInt(c.valueCrc32)) {
+    out.push(`value CRC-32 is ${c.valueCrc32} but the object's annotation says ${d.messageCrc32}`);
+  }
+  if (d.contentSha256 !== null && d.contentSha256 !== c.sha256) {
+    out.push(`content digest is ${c.sha256} but the object's annotation says ${d.contentSha256}`);
+  }
+  return out;
+}
+
+/** Pure: every problem of one index row given its object's bytes (null: absent). */
+export function checkObject(
+  row: StoredRow,
+  bytes: Uint8Array | null,
+  now: bigint,
+  graceMs: bigint,
+): Problem[] {
+  if (bytes === null) {
+    const inFlight = row.archivedAt !== null && now - row.archivedAt < graceMs;
+    return [{
+      ...problemOf(
+        row,
+        "missing",
+        inFlight ? "no object (possibly in flight: archived moments ago)" : "no object",
+      ),
+      inFlight,
+    }];
+  }
+  const problems: Problem[] = [];
+  if (bytes.length !== row.size) {
+    problems.push(
+      problemOf(row, "size_mismatch", `object has ${bytes.length} bytes, the index says ${row.size}`),
+    );
+  }
+  const crc = crc32(bytes);
+  if (crc !== row.crc32) {
+    problems.push(
+      problemOf(row, "checksum_mismatch", `object CRC-32 is ${crc}, the index says ${row.crc32}`),
+    );
+  }
+  let d: DecodedArchiveObject;
+  try {
+    d = decodeArchiveObject(bytes);
+  } catch (e) {
+    problems.push(problemOf(row, "undecodable", errorMessage(e)));
+    return problems;
+  }
+  const identity: string[] = [];
+  const keyUuid = parseObjectKey(row.key)?.uuid;
+  if (keyUuid !== undefined && keyUuid !== row.uuid) identity.push(`key names uuid ${keyUuid}`);
+  if (d.uuid !== null && d.uuid !== row.uuid) identity.push(`object has uuid ${d.uuid}`);
+  if (d.topic !== row.topic) identity.push(`object has topic ${d.topic}`);
+  if (d.timestamp !== row.timestamp) {
+    identity.push(`object has timestamp ${d.timestamp}, index ${row.timestamp}`);
+  }
+  if (d.partition !== null && row.partition !== null && d.partition !== row.partition) {
+    identity.push(`object has partition ${d.partition}, index ${row.partition}`);
+  }
+  if (d.offset !== null && row.offset !== null && d.offset !== row.offset) {
+    identity.push(`object has offset ${d.offset}, index ${row.offset}`);
+  }
+  if (identity.length > 0) problems.push(problemOf(row, "identity_mismatch", identity.join("; ")));
+  const c = contentOf(d);
+  const content = selfProblems(d, c);
+  if (row.messageCrc32 !== c.valueCrc32) {
+    content.push(`value CRC-32 is ${c.valueCrc32}, the index says ${row.messageCrc32}`);
+  }
+  if (row.contentSha256 !== null && row.contentSha256 !== c.sha256) {
+    content.push(`content digest is ${c.sha256}, the index says ${row.contentSha256}`);
+  }
+  if (row.valueSize !== null && row.valueSize !== c.valueSize) {
+    content.push(`value has ${c.valueSize} bytes, the index says ${row.valueSize}`);
+  }
+  if (content.length > 0) problems.push(problemOf(row, "content_mismatch", content.join("; ")));
+  return problems;
+}
+
+/**
+ * Pure: the index row an orphan object stands for, read from the object itself, or why it cannot be trusted. The
+ * identity must be established by the object: its annotated uuid, else its client `_id`, else the archive's derived
+ * uuid must equal the uuid in its key; a random uuid of the original archiver cannot be checked and is refused.
+ */
+export function rowFromObject(
+  key: string,
+  bytes: Uint8Array,
+  bucket: string,
+): { row: StoredRow } | { refused: string } {
+  const parsed = parseObjectKey(key);
+  if (parsed === null) return { refused: "the key is not one housekeeping writes" };
+  let d: DecodedArchiveObject;
+  try {
+    d = decodeArchiveObject(bytes);
+  } catch (e) {
+    return { refused: `the object does not decode: ${errorMessage(e)}` };
+  }
+  if (d.topic !== parsed.topic) {
+    return { refused: `the key names topic ${parsed.topic}, the object ${d.topic}` };
+  }
+  const c = contentOf(d);
+  const corrupt = selfProblems(d, c);
+  if (corrupt.length > 0) return { refused: `the object is corrupt: ${corrupt.join("; ")}` };
+  let isClientUuid: boolean;
+  if (d.uuid !== null) {
+    if (d.uuid !== parsed.uuid) return { refused: `the key names uuid ${parsed.uuid}, the object ${d.uuid}` };
+    isClientUuid = d.isClientUuid ?? clientUuid(d.headers) === d.uuid;
+  } else if (clientUuid(d.headers) === parsed.uuid) isClientUuid = true;
+  else if (legacyUuid(d.topic, d.timestamp, contentDigest(d)) === parsed.uuid) isClientUuid = false;
+  else return { refused: `nothing in the object confirms the uuid ${parsed.uuid} of its key` };
+  return {
+    row: {
+      uuid: parsed.uuid,
+      topic: d.topic,
+      timestamp: d.timestamp,
+      partition: d.partition,
+      offset: d.offset,
+      size: bytes.length,
+      key,
+      bucket,
+      crc32: crc32(bytes),
+      isClientUuid,
+      messageCrc32: c.valueCrc32,
+      archivedAt: d.archivedAt,
+      archiverVersion: d.archiverVersion,
+      contentSha256: c.sha256,
+      valueSize: c.valueSize,
+      sender: headerText(d.headers, "_sender"),
+      format: headerText(d.headers, "_format") ?? d.legacyFormat,
+      isTest: d.headers.some((h) => h.key === "_test"),
+      clashOf: d.clashOf,
+    },
+  };
+}
+
+/** Pure: whether an object outside the index falls in the selection (judged on what the object says). */
+export function objectInSelection(filter: SelectFilter, keyUuid: string, d: DecodedArchiveObject): boolean {
+  if (filter.topics !== undefined && !filter.topics.includes(d.topic)) return false;
+  // PostgreSQL's `~` and JS regular expressions agree on the plain patterns people use for topics.
+  if (filter.topicRegex !== undefined && !new RegExp(filter.topicRegex).test(d.topic)) return false;
+  if (filter.since !== undefined && d.timestamp < filter.since) return false;
+  if (filter.until !== undefined && d.timestamp >= filter.until) return false;
+  if (filter.uuids !== undefined && !filter.uuids.includes(keyUuid)) return false;
+  if (filter.partition !== undefined && d.partition !== filter.partition) return false;
+  if (filter.fromOffset !== undefined && (d.offset === null || d.offset < filter.fromOffset)) return false;
+  if (filter.toOffset !== undefined && (d.offset === null || d.offset >= filter.toOffset)) return false;
+  if (filter.sender !== undefined && headerText(d.headers, "_sender") !== filter.sender) return false;
+  if (filter.format !== undefined && (headerText(d.headers, "_format") ?? d.legacyFormat) !== filter.format) {
+    return false;
+  }
+  return true;
+}
+
+export async function verifyArchive(
+  deps: VerifyDeps,
+  plan: VerifyPlan,
+  report: (p: Problem) => void,
+  progress: (phase: "index" | "bucket", total?: number) => Progress,
+): Promise<VerifySummary> {
+  const { store, index, log, signal } = deps;
+  const summary: VerifySummary = {
+    rowsChecked: 0,
+    objectsListed: 0,
+    foreignKeys: 0,
+    problems: {},
+    repaired: 0,
+    inFlight: 0,
+    interrupted: false,
+  };
+  const emit = (p: Problem) => {
+    summary.problems[p.kind] = (summary.problems[p.kind] ?? 0) + 1;
+    if (p.inFlight) summary.inFlight++;
+    if (p.repaired) summary.repaired++;
+    report(p);
+  };
+  const retry = <T>(what: string, fn: () => Promise<T>) => withRetry(fn, { what, signal, log });
+  const slots = createLimiter(plan.concurrency);
+
+  async function checkRow(row: StoredRow): Promise<number> {
+    if (plan.quick) {
+      const head = await retry(`HEAD ${row.key}`, () => store.head(row.key));
+      if (head === null) checkObject(row, null, deps.now(), plan.graceMs).forEach(emit);
+      else if (head.size !== row.size) {
+        emit(problemOf(row, "size_mismatch", `object has ${head.size} bytes, the index says ${row.size}`));
+      }
+      return head?.size ?? 0;
+    }
+    const bytes = await retry(`GET ${row.key}`, () => store.get(row.key));
+    checkObject(row, bytes, deps.now(), plan.graceMs).forEach(emit);
+    return bytes?.length ?? 0;
+  }
+
+  async function checkRows(rows: StoredRow[], bar: Progress): Promise<void> {
+    await settleAll(rows.map((row) =>
+      slots.run(1, async () => {
+        if (signal.aborted) return;
+        const bytes = await checkRow(row);
+        summary.rowsChecked++;
+        bar.tick(1, bytes);
+      })
+    ));
+  }
+
+  // Pass 1: the index.
+  if (plan.sample !== undefined) {
+    const rows = await index.select(plan.filter, { limit: plan.sample, random: true });
+    const bar = progress("index", rows.length);
+    await checkRows(rows, bar);
+    bar.done({ checked: summary.rowsChecked });
+  } else {
+    const total = Number(await index.count(plan.filter));
+    const bar = progress("index", total);
+    let after: bigint | undefined;
+    while (!signal.aborted) {
+      const rows = await index.select(plan.filter, {
+        limit: PAGE,
+        ...(after !== undefined ? { after } : {}),
+      });
+      if (rows.length === 0) break;
+      await checkRows(rows, bar);
+      after = rows[rows.length - 1]!.id;
+    }
+    bar.done({ checked: summary.rowsChecked });
+  }
+
+  // Pass 2: the bucket.
+  if (plan.orphans && !signal.aborted) {
+    const bar = progress("bucket");
+    const prefixes = plan.filter.topics?.map((t) => `${t}/`) ?? [""];
+    let batch: { key: string; size: number; uuid: string }[] = [];
+    const flush = async () => {
+      const rows = await retry("index lookup", () => index.lookup(batch.map((o) => o.uuid)));
+      for (const o of batch) {
+        if (signal.aborted) break;
+        const row = rows.get(o.uuid);
+        if (row?.key !== o.key) await examineUnindexed(o.key, row ?? null);
+        bar.tick(1, o.size);
+      }
+      batch = [];
+    };
+    for (const prefix of prefixes) {
+      for await (const entry of store.list(prefix)) {
+        if (signal.aborted) break;
+        summary.objectsListed++;
+        const parsed = parseObjectKey(entry.key);
+        if (parsed === null) {
+          summary.foreignKeys++;
+          log.debug("skipping a key housekeeping does not write", { key: entry.key });
+          bar.tick(1, entry.size);
+          continue;
+        }
+        batch.push({ ...entry, uuid: parsed.uuid });
+        if (batch.length >= PAGE) await flush();
+      }
+    }
+    if (batch.length > 0 && !signal.aborted) await flush();
+    bar.done({ listed: summary.objectsListed });
+  }
+
+  // An object no row points at: an orphan (no row for its uuid) or a stray copy (the uuid's row names another key).
+  async function examineUnindexed(key: string, owner: StoredRow | null): Promise<void> {
+    const keyUuid = parseObjectKey(key)!.uuid;
+    const bytes = await retry(`GET ${key}`, () => store.get(key));
+    if (bytes === null) return; // deleted since it was listed
+    const rebuilt = rowFromObject(key, bytes, store.bucket);
+    let decoded: DecodedArchiveObject | null = null;
+    try {
+      decoded = decodeArchiveObject(bytes);
+    } catch {
+      // Reported below; an undecodable object cannot be placed in a time range, so it is always in scope.
+    }
+    if (decoded !== null && !objectInSelection(plan.filter, keyUuid, decoded)) return;
+    const base = { key, uuid: keyUuid, topic: decoded?.topic ?? parseObjectKey(key)!.topic };
+    if (owner !== null) {
+      emit({ ...base, kind: "stray", detail: `not indexed: the index row of this uuid names ${owner.key}` });
+      return;
+    }
+    if ("refused" in rebuilt) {
+      emit({
+        ...base,
+        kind: "orphan",
+        detail: `no index row; not repairable: ${rebuilt.refused}`,
+        ...(plan.repair ? { repaired: false } : {}),
+      });
+      return;
+    }
+    if (!plan.repair) {
+      emit({ ...base, kind: "orphan", detail: "no index row; valid object (--repair indexes it)" });
+      return;
+    }
+    if (await retry("index repair", () => index.insertRepaired(rebuilt.row))) {
+      emit({ ...base, kind: "orphan", detail: "no index row; indexed from the object", repaired: true });
+      return;
+    }
+    // The uuid was indexed between the listing and now (an archiver got there first): judge it again.
+    const now = (await retry("index lookup", () => index.lookup([keyUuid]))).get(keyUuid);
+    if (now !== undefined && now.key !== key) {
+      emit({ ...base, kind: "stray", detail: `not indexed: the index row of this uuid names ${now.key}` });
+    }
+  }
+
+  summary.interrupted = signal.aborted;
+  return summary;
+}
