@@ -10,7 +10,8 @@
 // Producing: kafkajs's producer takes headers as an object, so it cannot write interleaved duplicate keys in wire
 // order, and a null header value makes its size computation throw; it also stamps `timestamp || Date.now()`, so a
 // record cannot carry timestamp 0. Messages built by `wireMessage` carry their record under a symbol, and a Produce
-// request holding such messages is encoded here from those records (see installWireHeaderEncoding).
+// request holding such messages is encoded here from those records (see installWireHeaderEncoding). restore and
+// mock-hop both send through this one mechanism.
 import { CompressionCodecs } from "kafkajs";
 import compressionModule from "kafkajs/src/protocol/message/compression/index.js";
 import { Buffer } from "node:buffer";
@@ -122,12 +123,24 @@ export function wireHeaders(message: ConsumedMessage): WireHeader[] {
 
 // ---- producing ----
 
+/**
+ * A header to send whose key is given as raw bytes, sent unchanged: even a non-UTF-8 key (which a Kafka string,
+ * and so a WireHeader, cannot hold) can be sent this way (mock-hop's adversarial cases do).
+ */
+export interface RawWireHeader {
+  key: Uint8Array;
+  value: Uint8Array | null;
+}
+
 /** One record as it must appear on the wire (record batch magic 2), for `wireMessage`. */
 export interface WireRecord {
   key: Uint8Array | null;
   value: Uint8Array | null;
-  /** Sent in this order; duplicates kept; a null value is sent as null (length -1), distinct from empty. */
-  headers: readonly WireHeader[];
+  /**
+   * Sent in this order; duplicates kept; a null value is sent as null (length -1), distinct from empty. A string
+   * key is sent as UTF-8, a byte key as is.
+   */
+  headers: ReadonlyArray<WireHeader | RawWireHeader>;
   /** Milliseconds, sent exactly (0 stays 0; -1 is Kafka's "no timestamp"). */
   timestamp: bigint;
 }
@@ -203,7 +216,7 @@ export function wireMessage(record: WireRecord, partition: number): WireMessage 
   }
   for (const { key } of record.headers) {
     // A lone surrogate would silently become U+FFFD on the wire: refuse rather than send something else.
-    if (!key.isWellFormed()) {
+    if (typeof key === "string" && !key.isWellFormed()) {
       throw hkError(
         "KAFKA_WIRE_RECORD_INVALID",
         `header key ${JSON.stringify(key)} is not well-formed Unicode and cannot be sent as UTF-8 unchanged`,
@@ -229,7 +242,8 @@ function encodeRecord(record: WireRecord, offsetDelta: number, firstTimestamp: b
     .writeVarIntBytes(toBuffer(record.value))
     .writeVarInt(record.headers.length);
   for (const header of record.headers) {
-    body.writeVarIntBytes(Buffer.from(utf8.encode(header.key))).writeVarIntBytes(toBuffer(header.value));
+    const key = typeof header.key === "string" ? Buffer.from(utf8.encode(header.key)) : toBuffer(header.key);
+    body.writeVarIntBytes(key).writeVarIntBytes(toBuffer(header.value));
   }
   return new Encoder().writeVarInt(body.size()).writeEncoder(body);
 }

@@ -192,3 +192,24 @@ Deno.test("Produce requests: wire messages are encoded from their record; others
   const ours = (await build(produceArgs([plain])).request.encode()).buffer;
   assert.ok(ours.length > 0, "ordinary messages are still encoded by kafkajs");
 });
+
+Deno.test("Produce requests: byte header keys are sent as is, even when not UTF-8", async () => {
+  const raw = Uint8Array.of(0x5f, 0xff, 0xfe, 0x80); // not UTF-8: no string key could carry it
+  const message = wireMessage({
+    key: null,
+    value: utf8("v"),
+    headers: [{ key: raw, value: null }, { key: "named", value: utf8("1") }, { key: raw, value: utf8("2") }],
+    timestamp: -1n,
+  }, 0);
+  const encoded = (await Produce.protocol({ version: 7 })(produceArgs([message])).request.encode()).buffer;
+  // Each header is its zigzag-varint key length, the key bytes, then its value (null is length -1).
+  const expected = Buffer.from([
+    ...bytesField(raw),
+    ...bytesField(null),
+    ...bytesField(utf8("named")),
+    ...bytesField(utf8("1")),
+    ...bytesField(raw),
+    ...bytesField(utf8("2")),
+  ]);
+  assert.ok(encoded.includes(expected), "the header list, byte keys unchanged, in order");
+});

@@ -8,7 +8,7 @@ import { parseBaseTime, parseMockHopArgs } from "../lib/commands/mock_hop.ts";
 import { hex, sha256Hex } from "../lib/checksum.ts";
 import { clashUuid, clientUuid, contentDigest, legacyUuid, uuidText } from "../lib/identity.ts";
 import { createKafka } from "../lib/kafka.ts";
-import { wireHeaders } from "../lib/kafka_headers.ts";
+import { installWireHeaderEncoding, wireHeaders, wireMessage } from "../lib/kafka_headers.ts";
 import { silentLogger } from "../lib/log.ts";
 import { CASES, FORMAT_TOPICS, HEARTBEAT_TOPIC, resolveCases } from "../lib/mock/cases.ts";
 import { generateRecords, type GeneratorOptions } from "../lib/mock/generate.ts";
@@ -17,7 +17,6 @@ import { createPrng } from "../lib/mock/prng.ts";
 import { parsePyJson, pyDumps, pyFloatRepr } from "../lib/mock/pyjson.ts";
 import { defaultTestdataDir, emailFromCircularJson, HOP_FORMATS, loadSamples } from "../lib/mock/samples.ts";
 import { COMPRESSIONS, type MockRecord } from "../lib/mock/types.ts";
-import { exactMessage, installExactProduce } from "../lib/mock/wire_produce.ts";
 import type { WireHeader } from "../lib/record.ts";
 import { main } from "../main.ts";
 import { runPython, serviceEnv, uniqueName } from "./helpers.ts";
@@ -713,8 +712,8 @@ Deno.test("the exact-record hook leaves ordinary messages to kafkajs and refuses
   await admin.connect();
   try {
     await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-    installExactProduce();
-    installExactProduce(); // idempotent
+    installWireHeaderEncoding();
+    installWireHeaderEncoding(); // idempotent
     const producer = kafka.producer({ retry: { retries: 0 } });
     await producer.connect();
     const exact = {
@@ -731,10 +730,10 @@ Deno.test("the exact-record hook leaves ordinary messages to kafkajs and refuses
         topic,
         messages: [{ key: "k", value: "plain", headers: { h: "1" }, timestamp: "5" }],
       });
-      await producer.send({ topic, messages: [exactMessage(exact, 0)] as never });
+      await producer.send({ topic, messages: [wireMessage(exact, 0)] });
       await assert.rejects(
-        producer.send({ topic, messages: [{ value: "ordinary" }, exactMessage(exact, 0)] as never }),
-        /mixes exact \(mock-hop\) messages with ordinary ones/,
+        producer.send({ topic, messages: [{ value: "ordinary" }, wireMessage(exact, 0)] }),
+        /mixes wireMessage\(\) messages with ordinary kafkajs messages/,
       );
     } finally {
       await producer.disconnect();

@@ -1,10 +1,10 @@
-// Sending mock records: topics created when missing, batches produced byte-exact (wire_produce.ts) through one
-// idempotent kafkajs producer, and each record's offset taken from the broker's produce response.
+// Sending mock records: topics created when missing, batches produced byte-exact (wireMessage in kafka_headers.ts)
+// through one idempotent kafkajs producer, and each record's offset taken from the broker's produce response.
 import { type Admin, CompressionTypes, type Kafka, type Producer } from "kafkajs";
 import { errorMessage, hkError } from "../errors.ts";
+import { installWireHeaderEncoding, wireMessage } from "../kafka_headers.ts";
 import type { Logger } from "../log.ts";
 import type { Compression, MockRecord } from "./types.ts";
-import { exactMessage, installExactProduce } from "./wire_produce.ts";
 
 const KAFKA_COMPRESSION: Readonly<Record<Compression, CompressionTypes>> = {
   none: CompressionTypes.None,
@@ -108,7 +108,7 @@ function sendError(batch: readonly MockRecord[], error: unknown): Error {
 }
 
 export async function createMockSender(kafka: Kafka, log: Logger): Promise<MockSender> {
-  installExactProduce();
+  installWireHeaderEncoding(); // createKafka installs it already; idempotent
   // Idempotent: a retried request cannot duplicate records, so every duplicate in the topic is one we meant.
   const producer: Producer = kafka.producer({
     idempotent: true,
@@ -133,8 +133,7 @@ export async function createMockSender(kafka: Kafka, log: Logger): Promise<MockS
           compression: KAFKA_COMPRESSION[compression],
           topicMessages: [...byTopic].map(([topic, records]) => ({
             topic,
-            // kafkajs's typings know nothing of the exact-record symbol; the messages are what it expects otherwise.
-            messages: records.map((r) => exactMessage(r, r.partition)) as never,
+            messages: records.map((r) => wireMessage(r, r.partition)),
           })),
         });
       } catch (e) {
