@@ -69,7 +69,8 @@ interface Prepared {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-function headerText(headers: WireHeader[], name: string): string | null {
+/** The first `name` header as UTF-8 text (null when absent, null-valued or not UTF-8): the index's sender/format. */
+export function headerText(headers: WireHeader[], name: string): string | null {
   const h = headers.find((x) => x.key === name);
   if (!h || h.value === null) return null;
   try {

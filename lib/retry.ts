@@ -83,3 +83,14 @@ export function createLimiter(capacity: number) {
     },
   };
 }
+
+/**
+ * Like Promise.all, but rethrows the first failure only after every task has settled, so that no task is still
+ * using a client the caller closes next.
+ */
+export async function settleAll<T>(tasks: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(tasks);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
