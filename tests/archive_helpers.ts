@@ -1,5 +1,6 @@
 // Plumbing for tests that run the real `archive` command as a child process against the real services.
 import { Buffer } from "node:buffer";
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { Kafka, logLevel } from "kafkajs";
 import postgres from "postgres";
 import { runPython, serviceEnv, uniqueName } from "./helpers.ts";
@@ -7,10 +8,11 @@ import { runPython, serviceEnv, uniqueName } from "./helpers.ts";
 export const ROOT = new URL("..", import.meta.url).pathname;
 export const SHARED = new URL("../../shared/", import.meta.url).pathname;
 
-export function adminKafka(): Kafka {
+/** `brokers`, `url` and `endpoint` parameters below default to the shared services; fault tests pass their own. */
+export function adminKafka(brokers = serviceEnv("KAFKA_BROKERS")): Kafka {
   return new Kafka({
     clientId: "test-admin",
-    brokers: [serviceEnv("KAFKA_BROKERS")],
+    brokers: [brokers],
     logLevel: logLevel.NOTHING,
   });
 }
@@ -107,9 +109,57 @@ export function spawnMain(args: string[], env: Record<string, string>): Deno.Chi
   }).spawn();
 }
 
+export interface LoggedChild {
+  child: Deno.ChildProcess;
+  /** The child's stderr lines so far (the last 5000). */
+  lines: string[];
+  /** Resolves once the child exited and its stderr is drained; `exited` turns true then. */
+  done: Promise<Deno.CommandStatus>;
+  readonly exited: boolean;
+  /** Sends `signal` unless the child has exited already. */
+  kill(signal: Deno.Signal): void;
+}
+
+/**
+ * spawnMain with stderr drained as it comes: a long-running child that logs a lot (retries during an outage)
+ * would otherwise block on a full pipe.
+ */
+export function spawnLogged(args: string[], env: Record<string, string>): LoggedChild {
+  const child = spawnMain(args, env);
+  const lines: string[] = [];
+  let exited = false;
+  const drain = async () => {
+    let rest = "";
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop()!;
+      lines.push(...parts);
+      if (lines.length > 5000) lines.splice(0, lines.length - 5000);
+    }
+    if (rest !== "") lines.push(rest);
+  };
+  const done = Promise.all([child.status, drain()]).then(([status]) => {
+    exited = true;
+    return status;
+  });
+  return {
+    child,
+    lines,
+    done,
+    get exited() {
+      return exited;
+    },
+    kill(signal) {
+      try {
+        child.kill(signal);
+      } catch { /* exited meanwhile */ }
+    },
+  };
+}
+
 /** A postgres.js client on the test's own schema. */
-export function schemaSql(schema: string) {
-  return postgres(serviceEnv("DATABASE_URL"), {
+export function schemaSql(schema: string, url = serviceEnv("DATABASE_URL")) {
+  return postgres(url, {
     max: 2,
     onnotice: () => {},
     types: { bigint: postgres.BigInt },
@@ -147,11 +197,21 @@ export async function waitFor<T>(
 
 /**
  * A veto list that vetoes every topic not starting with `prefix`: tests share one broker, and an archiver that
- * also consumed other tests' topics would be slow and see topics vanish under it.
+ * also consumed other tests' topics would be slow and see topics vanish under it. `patterns` veto more (regular
+ * expressions matching whole topic names, e.g. mock-hop's heartbeat topics).
  */
-export function vetoAllBut(prefix: string): string {
+export function vetoAllBut(prefix: string, patterns: string[] = []): string {
   const path = Deno.makeTempFileSync({ prefix: "veto-", suffix: ".yaml" });
   const escaped = prefix.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
-  Deno.writeTextFileSync(path, `patterns:\n  - '(?!${escaped}).*'\n`);
+  Deno.writeTextFileSync(path, JSON.stringify({ patterns: [`(?!${escaped}).*`, ...patterns] }));
   return path;
+}
+
+export async function createBucket(name: string, endpoint = serviceEnv("S3_ENDPOINT")): Promise<void> {
+  const s3 = new S3Client({ endpoint, forcePathStyle: true, region: serviceEnv("AWS_REGION") });
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: name }));
+  } finally {
+    s3.destroy();
+  }
 }
