@@ -98,17 +98,47 @@ function payloadSize(value: BsonValue, path: string): number {
   }
 }
 
+/** Bytes of binary payloads of at least `viewFrom` bytes anywhere in `value`: what encodeBsonPieces leaves in place. */
+function viewedBytes(value: BsonValue, viewFrom: number): number {
+  switch (value.type) {
+    case "binary":
+      return value.bytes.length >= viewFrom ? value.bytes.length : 0;
+    case "document":
+      return value.fields.reduce((n, [, item]) => n + viewedBytes(item, viewFrom), 0);
+    case "array":
+      return value.items.reduce((n, item) => n + viewedBytes(item, viewFrom), 0);
+    default:
+      return 0;
+  }
+}
+
 /** The BSON bytes of a document with exactly these fields, in this order. */
 export function encodeBson(fields: readonly BsonField[]): Uint8Array {
+  return encodeBsonPieces(fields, Infinity)[0]!;
+}
+
+/**
+ * The same bytes as encodeBson, as pieces whose concatenation is the document: every binary payload of at least
+ * `viewFrom` bytes is a piece of its own, the caller's bytes themselves rather than a copy. Checksums and sizes of a
+ * document with a large value can so be had without copying the value; the caller must not change those bytes
+ * while it uses the pieces.
+ */
+export function encodeBsonPieces(fields: readonly BsonField[], viewFrom: number): Uint8Array[] {
   const root = bsonDocument(fields);
   const size = payloadSize(root, "$");
   if (size > MAX_BSON_LENGTH) {
     throw encodeError("$", `${size} bytes exceeds the BSON limit of ${MAX_BSON_LENGTH}`);
   }
-  const out = new Uint8Array(size);
+  // Zero-length payloads are written inline: a piece of its own would only be an empty array.
+  const from = Math.max(1, viewFrom);
+  const out = new Uint8Array(size - viewedBytes(root, from));
   const view = new DataView(out.buffer);
   const utf8 = new TextEncoder();
+  const pieces: Uint8Array[] = [];
   let pos = 0;
+  // Bytes emitted as views so far: document lengths count them, positions in `out` do not.
+  let viewed = 0;
+  let pieceStart = 0;
 
   const putText = (text: string): void => {
     pos += utf8.encodeInto(text, out.subarray(pos)).written;
@@ -118,8 +148,15 @@ export function encodeBson(fields: readonly BsonField[]): Uint8Array {
       case "binary":
         view.setInt32(pos, value.bytes.length, true);
         out[pos + 4] = 0; // subtype 0, generic binary: the only one archive readers expect
-        out.set(value.bytes, pos + 5);
-        pos += 5 + value.bytes.length;
+        pos += 5;
+        if (value.bytes.length >= from) {
+          pieces.push(out.subarray(pieceStart, pos), value.bytes);
+          pieceStart = pos;
+          viewed += value.bytes.length;
+        } else {
+          out.set(value.bytes, pos);
+          pos += value.bytes.length;
+        }
         return;
       case "string": {
         const start = pos;
@@ -145,6 +182,7 @@ export function encodeBson(fields: readonly BsonField[]): Uint8Array {
       case "document":
       case "array": {
         const start = pos;
+        const viewedBefore = viewed;
         pos += 4;
         for (const [name, item] of elements(value)) {
           out[pos++] = TYPE_BYTE[item.type];
@@ -153,11 +191,12 @@ export function encodeBson(fields: readonly BsonField[]): Uint8Array {
           putValue(item);
         }
         out[pos++] = 0;
-        view.setInt32(start, pos - start, true);
+        view.setInt32(start, pos - start + (viewed - viewedBefore), true);
         return;
       }
     }
   };
   putValue(root);
-  return out;
+  if (pieceStart < pos || pieces.length === 0) pieces.push(out.subarray(pieceStart, pos));
+  return pieces;
 }

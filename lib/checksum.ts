@@ -3,10 +3,15 @@
 import { crc32 as zlibCrc32 } from "node:zlib";
 import { createHash } from "node:crypto";
 
-/** Unsigned IEEE CRC-32, identical to Python's `zlib.crc32` (what the original archive stored). */
-export function crc32(bytes: Uint8Array): number {
+/**
+ * Unsigned IEEE CRC-32 of the concatenation of `chunks`, identical to Python's `zlib.crc32` (what the original
+ * archive stored).
+ */
+export function crc32(...chunks: Uint8Array[]): number {
+  let crc = 0;
+  for (const chunk of chunks) crc = zlibCrc32(chunk, crc);
   // zlib's binding already returns an unsigned value; `>>> 0` pins that down should it ever change.
-  return zlibCrc32(bytes) >>> 0;
+  return crc >>> 0;
 }
 
 function digest(algorithm: "sha1" | "sha256", chunks: readonly Uint8Array[]): Uint8Array {

@@ -19,7 +19,7 @@ import type { IndexRow, Receipt, StoredRow } from "./index/postgres.ts";
 import { type KeyLayout, objectKey } from "./keys.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import { type ArchiveStamp, encodeArchiveObject, type KafkaRecord, type WireHeader } from "./record.ts";
+import { type ArchiveStamp, encodeArchivePieces, type KafkaRecord, type WireHeader } from "./record.ts";
 import { createLimiter, withRetry } from "./retry.ts";
 import type { BlobStore } from "./store/types.ts";
 
@@ -64,7 +64,29 @@ interface Candidate {
 interface Prepared {
   candidate: Candidate;
   row: IndexRow;
-  bytes: Uint8Array;
+  /**
+   * The object's bytes as pieces (the record's large fields are views of the record, not copies): the object is
+   * assembled only when it is written, so that objects waiting for a PUT slot cost no memory of their own.
+   */
+  pieces: Uint8Array[];
+}
+
+/** What `claim` decided for a run of records: the objects this process must write, and the duplicates. */
+export interface Claimed {
+  toPut: Prepared[];
+  receipts: Receipt[];
+  result: IngestResult;
+}
+
+function concat(pieces: Uint8Array[]): Uint8Array {
+  if (pieces.length === 1) return pieces[0]!;
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -109,7 +131,7 @@ export function createIngest(options: IngestOptions) {
 
   function prepare(candidate: Candidate, stamp: ArchiveStamp): Prepared {
     const { record } = candidate;
-    const bytes = encodeArchiveObject(
+    const pieces = encodeArchivePieces(
       record,
       {
         uuid: candidate.uuid,
@@ -117,6 +139,7 @@ export function createIngest(options: IngestOptions) {
         ...(candidate.clashOf !== null ? { clashOf: candidate.clashOf } : {}),
       },
       stamp,
+      candidate.digest,
     );
     const row: IndexRow = {
       uuid: candidate.uuid,
@@ -124,10 +147,10 @@ export function createIngest(options: IngestOptions) {
       timestamp: record.timestamp,
       partition: record.partition,
       offset: record.offset,
-      size: bytes.length,
+      size: pieces.reduce((n, p) => n + p.length, 0),
       key: objectKey(options.keyLayout, record.topic, record.timestamp, candidate.uuid),
       bucket: store.bucket,
-      crc32: crc32(bytes),
+      crc32: crc32(...pieces),
       isClientUuid: candidate.isClientUuid,
       messageCrc32: record.value === null ? 0 : crc32(record.value),
       archivedAt: stamp.archivedAt,
@@ -139,7 +162,7 @@ export function createIngest(options: IngestOptions) {
       isTest: record.headers.some((h) => h.key === "_test"),
       clashOf: candidate.clashOf,
     };
-    return { candidate, row, bytes };
+    return { candidate, row, pieces };
   }
 
   function isOwnClaim(row: StoredRow, record: KafkaRecord): boolean {
@@ -148,25 +171,28 @@ export function createIngest(options: IngestOptions) {
   }
 
   async function put(p: Prepared): Promise<void> {
-    await inflightBytes.run(p.bytes.length, () =>
+    await inflightBytes.run(p.row.size, () =>
       putSlots.run(1, async () => {
         const started = performance.now();
-        const digest = sha256(p.bytes);
-        await retry(`PUT ${p.row.key}`, () => store.put(p.row.key, p.bytes, digest));
+        const bytes = concat(p.pieces);
+        const digest = sha256(bytes);
+        await retry(`PUT ${p.row.key}`, () => store.put(p.row.key, bytes, digest));
         metrics.observe("put_seconds", (performance.now() - started) / 1000);
       }));
   }
 
   /**
-   * Archives `records` (consecutive records of one partition). Resolves only when every record is durably in the
-   * store and the index (or recorded as a receipt): then, and only then, may the caller commit past them.
+   * Step 1 of archiving `records` (consecutive records of one partition): claims their UUIDs in the index and
+   * decides, for each, whether to write its object or record a receipt. Which of two records with one UUID wins
+   * depends on the order of the claims, so the claim of a later run of records must not start before the claim of
+   * an earlier one has finished; writing (step 2, `write`) may overlap freely.
    */
-  async function ingest(records: KafkaRecord[]): Promise<IngestResult> {
+  async function claim(records: KafkaRecord[]): Promise<Claimed> {
     const result: IngestResult = { stored: 0, duplicates: 0, replayed: 0, clashes: 0 };
-    if (records.length === 0) return result;
-    const stamp: ArchiveStamp = { archivedAt: now(), archiverVersion: options.archiverVersion };
     const toPut: Prepared[] = [];
     const receipts: Receipt[] = [];
+    if (records.length === 0) return { toPut, receipts, result };
+    const stamp: ArchiveStamp = { archivedAt: now(), archiverVersion: options.archiverVersion };
     let pending = records.map(identify);
     // Round 2 only happens for client `_id` clashes; a clash UUID is content-specific, so it cannot clash again.
     for (let round = 0; pending.length > 0; round++) {
@@ -237,6 +263,15 @@ export function createIngest(options: IngestOptions) {
         }
       }
     }
+    return { toPut, receipts, result };
+  }
+
+  /**
+   * Step 2: writes the objects `claim` assigned to this process and records the receipts. Resolves only when every
+   * record of the run is durably in the store and the index (or recorded as a receipt): then, and only then, may
+   * the caller commit past them.
+   */
+  async function write({ toPut, receipts, result }: Claimed): Promise<IngestResult> {
     await Promise.all(toPut.map(put));
     if (receipts.length > 0) {
       await retry("index receipts", () => index.recordReceipts(receipts));
@@ -250,7 +285,12 @@ export function createIngest(options: IngestOptions) {
     return result;
   }
 
-  return { ingest };
+  /** Both steps for one run of records. */
+  async function ingest(records: KafkaRecord[]): Promise<IngestResult> {
+    return await write(await claim(records));
+  }
+
+  return { claim, write, ingest };
 }
 
 export type Ingest = ReturnType<typeof createIngest>;

@@ -13,6 +13,7 @@ import {
   bsonString,
   type BsonValue,
   encodeBson,
+  encodeBsonPieces,
 } from "./bson_writer.ts";
 import { crc32, hex } from "./checksum.ts";
 import { errorMessage, hkError } from "./errors.ts";
@@ -98,12 +99,40 @@ function bytesOrNull(bytes: Uint8Array | null): BsonValue {
  *                  + con_uuid_clash_of: string (only for a record whose client _id was already taken) } }
  * ```
  * The bytes depend on the arguments only, so re-archiving a record after a crash rewrites the same object.
+ * `digest` is the record's contentDigest, for a caller that has it already (it is computed otherwise).
  */
 export function encodeArchiveObject(
   rec: KafkaRecord,
   ann: ArchiveAnnotations,
   stamp: ArchiveStamp,
+  digest?: Uint8Array,
 ): Uint8Array {
+  return encodeBson(archiveFields(rec, ann, stamp, digest));
+}
+
+// Values at least this long stay out of the copy encodeArchivePieces makes; shorter ones cost less to copy than a
+// piece of their own.
+const VIEW_FROM_BYTES = 4096;
+
+/**
+ * encodeArchiveObject's bytes as pieces to be concatenated, in which a large value (and key, and header values) is
+ * the record's own bytes, not a copy: for sizing and checksumming an object long before it is written.
+ */
+export function encodeArchivePieces(
+  rec: KafkaRecord,
+  ann: ArchiveAnnotations,
+  stamp: ArchiveStamp,
+  digest?: Uint8Array,
+): Uint8Array[] {
+  return encodeBsonPieces(archiveFields(rec, ann, stamp, digest), VIEW_FROM_BYTES);
+}
+
+function archiveFields(
+  rec: KafkaRecord,
+  ann: ArchiveAnnotations,
+  stamp: ArchiveStamp,
+  digest = contentDigest(rec),
+): [string, BsonValue][] {
   if (rec.timestampType !== undefined && !TIMESTAMP_TYPES.includes(rec.timestampType)) {
     throw recordError(`timestampType ${JSON.stringify(rec.timestampType)} is not one of ${TIMESTAMP_TYPES}`);
   }
@@ -128,15 +157,15 @@ export function encodeArchiveObject(
     ["con_text_uuid", bsonString(ann.uuid)],
     ["con_is_client_uuid", bsonBool(ann.isClientUuid)],
     ["con_message_crc32", bsonInt64(BigInt(rec.value === null ? 0 : crc32(rec.value)))],
-    ["con_content_sha256", bsonString(hex(contentDigest(rec)))],
+    ["con_content_sha256", bsonString(hex(digest))],
   ];
   if (ann.clashOf !== undefined) annotations.push(["con_uuid_clash_of", bsonString(ann.clashOf)]);
 
-  return encodeBson([
+  return [
     ["message", bytesOrNull(rec.value)],
     ["metadata", bsonDocument(metadata)],
     ["annotations", bsonDocument(annotations)],
-  ]);
+  ];
 }
 
 // ---- reading ----

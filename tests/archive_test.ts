@@ -1,7 +1,6 @@
 // The archive service end to end: real Kafka (confluent-kafka and hop-client as producers), MinIO or a directory,
 // PostgreSQL; objects read back with hop-client's own BSON codec.
 import assert from "node:assert/strict";
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { crc32 } from "../lib/checksum.ts";
 import { uuidText } from "../lib/identity.ts";
 import { createFsStore } from "../lib/store/fs.ts";
@@ -10,6 +9,7 @@ import type { BlobStore } from "../lib/store/types.ts";
 import { decodeArchiveObject, type WireHeader } from "../lib/record.ts";
 import {
   archiveEnv,
+  createBucket,
   createTopics,
   deleteTopics,
   dropSchema,
@@ -62,19 +62,6 @@ async function receipts(schema: string) {
       SELECT uuid, topic, partition, "offset" FROM receipts ORDER BY topic, partition, "offset"`;
   } finally {
     await sql.end();
-  }
-}
-
-async function s3Bucket(name: string): Promise<void> {
-  const s3 = new S3Client({
-    endpoint: serviceEnv("S3_ENDPOINT"),
-    forcePathStyle: true,
-    region: serviceEnv("AWS_REGION"),
-  });
-  try {
-    await s3.send(new CreateBucketCommand({ Bucket: name }));
-  } finally {
-    s3.destroy();
   }
 }
 
@@ -165,7 +152,7 @@ Deno.test("archive: every codec, adversarial records, shared payloads and genuin
   const hopTopic = `${id}.hop`;
   const bucket = id.toLowerCase();
   await createTopics([...topics, hopTopic], 2);
-  await s3Bucket(bucket);
+  await createBucket(bucket);
   try {
     const sent: { topic: string; partition: number; offset: number; record: PeerRecord }[] = [];
     const shared = await sharedPayloads();

@@ -10,6 +10,7 @@ import {
   bsonNull,
   bsonString,
   encodeBson,
+  encodeBsonPieces,
 } from "../lib/bson_writer.ts";
 
 const hasCode = (code: string) => (e: Error & { code?: string }) => e.code === code;
@@ -52,5 +53,29 @@ Deno.test("values BSON cannot hold are refused with the element's path", () => {
   for (const [fields, message] of cases) {
     assert.throws(() => encodeBson(fields), hasCode("BSON_VALUE_INVALID"));
     assert.throws(() => encodeBson(fields), message);
+  }
+});
+
+Deno.test("encodeBsonPieces: the pieces concatenate to encodeBson's bytes; large binaries are not copied", () => {
+  const big = Uint8Array.from({ length: 5000 }, (_, i) => i & 0xff);
+  const small = Uint8Array.of(1, 2, 3);
+  const fields = [
+    ["first", bsonBinary(big)],
+    [
+      "doc",
+      bsonDocument([["nested", bsonBinary(big)], ["s", bsonString("é")], ["small", bsonBinary(small)]]),
+    ],
+    ["list", bsonArray([bsonBinary(big), bsonNull])],
+    ["empty", bsonBinary(new Uint8Array(0))],
+  ] as const;
+  const whole = encodeBson(fields);
+  for (const viewFrom of [0, 1, 3, 4, 5000, 5001, Infinity]) {
+    const pieces = encodeBsonPieces(fields, viewFrom);
+    const joined = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+    pieces.reduce((at, p) => (joined.set(p, at), at + p.length), 0);
+    assert.deepEqual(joined, whole, `viewFrom ${viewFrom}`);
+    const views = pieces.filter((p) => p === big || p === small).length;
+    assert.equal(views, viewFrom <= 3 ? 4 : viewFrom <= 5000 ? 3 : 0, `viewFrom ${viewFrom}: views`);
+    assert.ok(pieces.every((p) => p.length > 0), "no empty pieces");
   }
 });

@@ -6,6 +6,7 @@ const utf8 = (s: string) => new TextEncoder().encode(s);
 Deno.test("crc32 is the unsigned IEEE CRC-32 of Python's zlib.crc32", () => {
   assert.equal(crc32(new Uint8Array(0)), 0);
   assert.equal(crc32(utf8("123456789")), 0xcbf43926);
+  assert.equal(crc32(utf8("1234"), new Uint8Array(0), utf8("56789")), 0xcbf43926, "of the concatenation");
   // Above 2^31: must stay positive (the original archive stored it as a non-negative int64).
   assert.equal(crc32(utf8('{"a": 1}')), 4221669015);
 });

@@ -8,6 +8,7 @@ import {
   bytesToJson,
   decodeArchiveObject,
   encodeArchiveObject,
+  encodeArchivePieces,
   type KafkaRecord,
   toArchiveJson,
 } from "../lib/record.ts";
@@ -436,5 +437,18 @@ Deno.test("hop-client's BSON codec reads what we write, field by field", async (
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("encodeArchivePieces and a given digest give encodeArchiveObject's bytes; a large value is not copied", () => {
+  const large = new Uint8Array(100_000).map((_, i) => i % 251);
+  for (const value of [null, utf8("small"), large]) {
+    const rec = record({ value, key: large.subarray(0, 5000), headers: [{ key: "h", value: large }] });
+    const expected = encodeArchiveObject(rec, ANN, STAMP);
+    assert.deepEqual(encodeArchiveObject(rec, ANN, STAMP, contentDigest(rec)), expected);
+    const pieces = encodeArchivePieces(rec, ANN, STAMP, contentDigest(rec));
+    assert.deepEqual(Buffer.concat(pieces), Buffer.from(expected));
+    assert.equal(crc32(...pieces), crc32(expected));
+    if (value === large) assert.ok(pieces.includes(value), "the value itself is a piece");
   }
 });

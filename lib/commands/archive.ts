@@ -20,6 +20,7 @@ import { sleep } from "../retry.ts";
 import { archivableTopics, endOffsets, partitionsBehind } from "../topics.ts";
 import { VERSION } from "../version.ts";
 import { serveHttp } from "../http.ts";
+import { surviveStrayConnectionErrors } from "../stray_errors.ts";
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,
@@ -28,6 +29,7 @@ const OPTIONS = {
   "put-concurrency": { type: "string" },
   "max-inflight-mib": { type: "string" },
   "partitions-concurrency": { type: "string" },
+  "session-timeout": { type: "string" },
   "http-port": { type: "string" },
 } as const;
 
@@ -40,6 +42,7 @@ export interface ArchiveOptions {
   putConcurrency: number;
   maxInflightBytes: number;
   partitionsConcurrency: number;
+  sessionTimeoutMs: number;
   httpPort: number | undefined;
 }
 
@@ -69,6 +72,8 @@ export function parseArchiveArgs(
       str("partitions-concurrency", "PARTITIONS_CONCURRENCY"),
       4,
     ),
+    sessionTimeoutMs:
+      parsePositiveInt("session-timeout", str("session-timeout", "SESSION_TIMEOUT_SECONDS"), 45) * 1000,
     httpPort: httpPort === undefined ? undefined : parsePositiveInt("http-port", httpPort, 0),
   };
 }
@@ -88,6 +93,9 @@ Options:
   --put-concurrency N      concurrent object writes (default 64) [env PUT_CONCURRENCY]
   --max-inflight-mib N     MiB of objects being written at once (default 64) [env MAX_INFLIGHT_MIB]
   --partitions-concurrency N  partitions processed at once (default 4) [env PARTITIONS_CONCURRENCY]
+  --session-timeout SECONDS  how long the consumer group waits for a silent (crashed, killed) archiver before
+                           giving its partitions to the others, or to its restarted self (default 45; brokers
+                           accept 6 to 1800 by default) [env SESSION_TIMEOUT_SECONDS]
   --http-port PORT         serve /healthz and /metrics on this port (off by default) [env HTTP_PORT]
 ${settingsHelp()}
 
@@ -100,10 +108,13 @@ Examples:
     const options = parseArchiveArgs(argv, ctx.env);
     if (options.printConfig) return printConfig(ctx, options.settings, archiveExtras(options));
     const services = await connectServices(options.settings, ctx, { clientId: "housekeeping-archive" });
+    // A service outage must be waited out, not end the process (see lib/stray_errors.ts).
+    const restoreDefault = surviveStrayConnectionErrors(services.log);
     try {
       return await runArchiver(options, services, ctx);
     } finally {
       await services.close();
+      restoreDefault();
     }
   },
 };
@@ -115,6 +126,7 @@ function archiveExtras(o: ArchiveOptions): Record<string, unknown> {
     "put-concurrency": o.putConcurrency,
     "max-inflight-mib": o.maxInflightBytes / 2 ** 20,
     "partitions-concurrency": o.partitionsConcurrency,
+    "session-timeout": o.sessionTimeoutMs / 1000,
     "http-port": o.httpPort ?? null,
   };
 }
@@ -160,7 +172,10 @@ interface RunState {
   healthy: boolean;
   /** An error that must stop the service (a bug, a record we cannot represent): exit non-zero. */
   fatal: unknown;
-  /** kafkajs stopped its consumer for good; the service rebuilds it. */
+  /**
+   * The consumer must be rebuilt, so that kafkajs fetches again from the committed offsets: kafkajs stopped it for
+   * good, or archiving a partition failed after kafkajs had already fetched past the failed records (see Lane).
+   */
   consumerCrashed: boolean;
 }
 
@@ -198,13 +213,13 @@ async function runArchiver(
     const targets = options.untilEnd ? await endOffsets(admin, topics) : new Map<string, bigint>();
     log.info("archiving", { topics, groupId, store: services.store.url, untilEnd: options.untilEnd });
     while (!stop.signal.aborted) {
-      const consumer = topics.length > 0
+      const running = topics.length > 0
         ? await startConsumer(kafka, groupId, topics, options, ingest, metrics, log, state)
         : undefined;
       state.healthy = true;
       const next = await waitForChange(admin, services, options, topics, targets, stop.signal, state, log);
       state.healthy = false;
-      if (consumer) await stopConsumer(consumer, log);
+      if (running) await stopConsumer(running, log);
       if (state.fatal !== undefined) throw state.fatal;
       if (next === "done") {
         log.info("reached the end offsets that existed at start", { partitions: targets.size });
@@ -223,6 +238,23 @@ async function runArchiver(
   }
 }
 
+/** The archiver's kafkajs consumer settings (scripts/bench.ts measures its consume-only ceiling with them too). */
+export const CONSUMER_OPTIONS = {
+  allowAutoTopicCreation: false,
+  // Fetch sizes bound memory: kafkajs holds a fetch response about twice over while decoding it (socket chunks,
+  // then the joined buffer the records view), the lanes keep up to two fetches' records in flight, and V8 frees
+  // such buffers only some 100 MiB later. With 1 MiB records the archiver's peak RSS was ~370 MiB with 32 MiB
+  // fetches, ~290 with 16 and ~260 with 12 (scripts/bench.ts). Much smaller fetches cost more than they save: a
+  // per-partition limit that cuts record batches short has the broker send partial batches, which kafkajs drops and
+  // fetches again.
+  // The lanes keep the object writes busy across fetches either way.
+  maxBytesPerPartition: 4 * 2 ** 20,
+  maxBytes: 12 * 2 ** 20,
+  maxWaitTimeInMs: 500,
+  sessionTimeout: 45_000,
+  heartbeatInterval: 3_000,
+} as const;
+
 async function startConsumer(
   kafka: Services["kafka"],
   groupId: string,
@@ -232,15 +264,13 @@ async function startConsumer(
   metrics: Metrics,
   log: Logger,
   state: RunState,
-): Promise<Consumer> {
+): Promise<RunningConsumer> {
   const consumer = kafka.consumer({
     groupId,
-    allowAutoTopicCreation: false,
-    maxBytesPerPartition: 8 * 2 ** 20,
-    maxBytes: 32 * 2 ** 20,
-    maxWaitTimeInMs: 500,
-    sessionTimeout: 45_000,
-    heartbeatInterval: 3_000,
+    ...CONSUMER_OPTIONS,
+    sessionTimeout: options.sessionTimeoutMs,
+    // The broker expects several heartbeats per session.
+    heartbeatInterval: Math.min(CONSUMER_OPTIONS.heartbeatInterval, Math.floor(options.sessionTimeoutMs / 3)),
   });
   consumer.on(consumer.events.CRASH, (event) => {
     const error = event.payload.error;
@@ -249,68 +279,152 @@ async function startConsumer(
       state.consumerCrashed = true;
     } else log.warn("consumer restarting after error", { error });
   });
+  const lanes: Lanes = { byPartition: new Map(), draining: false };
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    // A new generation: kafkajs fetches every assigned partition from its committed offset again, so the old
+    // lanes must not commit any more (they could only move offsets back); their writes finish harmlessly.
+    for (const lane of lanes.byPartition.values()) lane.closed = true;
+    lanes.byPartition.clear();
+  });
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });
+  const context: BatchContext = { consumer, ingest, metrics, log, state, lanes };
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: options.partitionsConcurrency,
-    eachBatch: (payload) => handleBatch(consumer, payload, ingest, metrics, log, state),
+    eachBatch: (payload) => handleBatch(payload, context),
   });
-  return consumer;
+  return { consumer, lanes };
 }
 
-async function handleBatch(
-  consumer: Consumer,
-  payload: EachBatchPayload,
-  ingest: Ingest,
-  metrics: Metrics,
-  log: Logger,
-  state: RunState,
-): Promise<void> {
-  const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
+/**
+ * The records of one partition that kafkajs handed over and that are not yet committed. The work overlaps: a
+ * chunk's claim starts as soon as the previous chunk's claim is done (claims stay in offset order, see
+ * Ingest.claim), its objects are written while later chunks are claimed and kafkajs fetches the next batch, and
+ * commits follow strictly in offset order, each only after everything below it is stored. Without this, kafkajs
+ * fetches nothing while a batch is processed and every batch ends with the object writes draining to none.
+ */
+interface Lane {
+  /** Settles when the last claim handed to the lane has finished. */
+  claimed: Promise<void>;
+  /** Settles when everything handed to the lane is committed; rejects once any of it failed. */
+  committed: Promise<void>;
+  /**
+   * Commits nothing more: it failed (nothing after the failure may be committed, and kafkajs has fetched past
+   * it: the consumer is rebuilt), or the group was rebalanced (kafkajs starts over from the committed offsets).
+   */
+  closed: boolean;
+  failed: boolean;
+}
+
+interface Lanes {
+  byPartition: Map<string, Lane>;
+  /** Set while the consumer stops: no new work is taken on, so that the lanes can drain before it disconnects. */
+  draining: boolean;
+}
+
+interface RunningConsumer {
+  consumer: Consumer;
+  lanes: Lanes;
+}
+
+interface BatchContext {
+  consumer: Consumer;
+  ingest: Ingest;
+  metrics: Metrics;
+  log: Logger;
+  state: RunState;
+  lanes: Lanes;
+}
+
+/** A lane's commit that must not happen any more (see Lane.closed): not an error. */
+class Superseded extends Error {}
+
+async function handleBatch(payload: EachBatchPayload, context: BatchContext): Promise<void> {
+  const { batch, heartbeat, isRunning, isStale, pause, resolveOffset } = payload;
+  const { consumer, ingest, metrics, lanes } = context;
   const { topic, partition } = batch;
   metrics.set("consumer_lag", { topic, partition }, Number(batch.offsetLag()));
-  const commit = async (next: bigint) => {
-    await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
-  };
-  try {
-    const records = batch.messages.map((m) => toKafkaRecord(topic, partition, m));
-    for (const chunk of chunkRecords(records)) {
-      if (!isRunning() || isStale()) return;
-      await ingest.ingest(chunk);
-      const last = chunk[chunk.length - 1]!.offset;
-      resolveOffset(last.toString());
-      await commit(last + 1n);
-      await heartbeat();
-    }
-    // Control records and aborted transactions are filtered out by kafkajs but still occupy offsets: once every
-    // record of the batch is stored, the offsets up to the last fetched entry (whatever it was) are done too.
-    const fetchedNothing = (batch as unknown as { isEmptyIncludingFiltered(): boolean })
-      .isEmptyIncludingFiltered();
-    if (fetchedNothing || !isRunning() || isStale()) return;
-    const lastFetched = BigInt(batch.lastOffset());
-    const lastRecord = records.length > 0 ? records[records.length - 1]!.offset : -1n;
-    if (lastFetched > lastRecord) {
-      resolveOffset(lastFetched.toString());
-      await commit(lastFetched + 1n);
-    }
-  } catch (e) {
-    if (isHkError(e) && e.code === "STOPPING") return;
-    metrics.inc("errors_total", { topic, stage: "batch" });
-    if (isHkError(e) && !e.retriable) {
-      // A bug or a record we cannot represent: stop rather than skip it (nothing may be lost silently).
-      log.error("fatal error while archiving; stopping", { topic, partition, error: e });
-      state.fatal ??= e;
-      return;
-    }
-    throw e;
+  const key = `${topic}:${partition}`;
+  const existing = lanes.byPartition.get(key);
+  if (lanes.draining || existing?.failed) {
+    // The consumer is stopping, or being rebuilt after this partition failed: take nothing more from it.
+    pause();
+    return;
   }
+  if (!isRunning() || isStale()) return;
+  const lane: Lane = existing ??
+    { claimed: Promise.resolve(), committed: Promise.resolve(), closed: false, failed: false };
+  lanes.byPartition.set(key, lane);
+  const previous = lane.committed;
+  const commit = async (next: bigint) => {
+    if (lane.closed || !isRunning() || isStale()) throw new Superseded();
+    await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
+    // kafkajs heartbeats after every batch; this covers a lane that takes long. A rebalance it reports is
+    // kafkajs's to handle (it rejoins, and GROUP_JOIN closes the lanes).
+    await heartbeat().catch(() => {});
+  };
+
+  const records = batch.messages.map((m) => toKafkaRecord(topic, partition, m));
+  for (const chunk of chunkRecords(records)) {
+    const last = chunk[chunk.length - 1]!.offset;
+    const claimed = lane.claimed.then(() => {
+      if (lane.closed) throw new Superseded();
+      return ingest.claim(chunk);
+    });
+    const written = claimed.then((c) => ingest.write(c));
+    // Not `claimed` itself: an idle lane would keep the claimed records, and the fetch they view, alive.
+    lane.claimed = claimed.then(() => {});
+    lane.committed = Promise.all([lane.committed, written]).then(() => commit(last + 1n));
+  }
+  // Control records and aborted transactions are filtered out by kafkajs but still occupy offsets: once every
+  // record of the batch is stored, the offsets up to the last fetched entry (whatever it was) are done too.
+  const fetchedNothing = (batch as unknown as { isEmptyIncludingFiltered(): boolean })
+    .isEmptyIncludingFiltered();
+  const lastFetched = BigInt(batch.lastOffset());
+  const lastRecord = records.length > 0 ? records[records.length - 1]!.offset : -1n;
+  if (!fetchedNothing && lastFetched > lastRecord) {
+    lane.committed = lane.committed.then(() => commit(lastFetched + 1n));
+  }
+  lane.committed.catch((e) => laneFailed(lane, e, topic, partition, context));
+  // kafkajs fetches on after this batch; what is stored is recorded by the lane's commits, not by kafkajs. Should
+  // the lane fail, nothing after the failure is committed and the rebuilt consumer fetches it again.
+  if (!fetchedNothing) resolveOffset(batch.lastOffset());
+  // At most this batch and the next are in flight per partition: that bounds the memory held.
+  await previous.catch(() => {});
 }
 
-async function stopConsumer(consumer: Consumer, log: Logger): Promise<void> {
-  // kafkajs waits for running batches; our retry loops give up on shutdown, so this is bounded.
+function laneFailed(lane: Lane, e: unknown, topic: string, partition: number, context: BatchContext): void {
+  const { metrics, log, state, lanes } = context;
+  if (lane.failed) return;
+  lane.failed = true;
+  lane.closed = true;
+  if (e instanceof Superseded || (isHkError(e) && e.code === "STOPPING")) return;
+  metrics.inc("errors_total", { topic, stage: "batch" });
+  if (isHkError(e) && !e.retriable) {
+    // A bug or a record we cannot represent: stop rather than skip it (nothing may be lost silently).
+    log.error("fatal error while archiving; stopping", { topic, partition, error: e });
+    state.fatal ??= e;
+    return;
+  }
+  log.error("archiving a partition failed; redoing it from the committed offset", {
+    topic,
+    partition,
+    error: e,
+  });
+  if (!lanes.draining) state.consumerCrashed = true;
+}
+
+async function stopConsumer({ consumer, lanes }: RunningConsumer, log: Logger): Promise<void> {
+  // Work in flight finishes and is committed before the consumer leaves the group (on shutdown our retry loops give
+  // up, so this is bounded); then kafkajs waits for its running batches, which wait for nothing any more.
+  lanes.draining = true;
+  const drained = Promise.allSettled([...lanes.byPartition.values()].map((lane) => lane.committed));
   const timeout = sleep(60_000).then(() => "timeout" as const);
+  if ((await Promise.race([drained.then(() => "ok" as const), timeout])) === "timeout") {
+    log.warn("archiving in flight did not finish within 60 s; stopping anyway (uncommitted work is redone)");
+  }
   const result = await Promise.race([consumer.disconnect().then(() => "ok" as const), timeout]);
   if (result === "timeout") {
     log.warn("consumer did not stop within 60 s; exiting anyway (uncommitted work is redone)");
@@ -334,9 +448,11 @@ async function waitForChange(
     if (signal.aborted || state.fatal !== undefined) break;
     try {
       if (state.consumerCrashed) {
-        // kafkajs gave up on its own (e.g. a subscribed topic vanished): rebuild the consumer on a fresh list.
+        // kafkajs gave up on its own (e.g. a subscribed topic vanished), or a partition failed: rebuild the
+        // consumer on a fresh list. The flag stays set until the list is had, so an outage only delays this.
+        const fresh = await archivableTopics(admin, services.veto);
         state.consumerCrashed = false;
-        return await archivableTopics(admin, services.veto);
+        return fresh;
       }
       if (options.untilEnd) {
         const existing = new Set(await admin.listTopics());

@@ -1,0 +1,224 @@
+// `deno task bench` (or `make bench`, which starts the services first): throughput of `archive` and `restore`
+// against ceilings measured side by side in the same run, on the same machine, with the same clients.
+//
+// Per message size (1 KiB, 64 KiB, 1 MiB), the input is produced once into a fresh 4-partition topic; then, in each
+// of BENCH_ROUNDS rounds (default 2):
+//   1. consume-only ceiling: kafkajs with the archiver's consumer settings, doing nothing with the records;
+//   2. PUT ceiling: as many real archive objects of that size PUT through lib/store/s3.ts at the archiver's
+//      concurrency (slots and bytes in flight);
+//   3. archive: the real `main.ts archive --until-end` child into MinIO + PostgreSQL (a fresh index schema);
+//   4. GET ceiling: the archived objects read through lib/store/s3.ts at restore's concurrency;
+//   5. restore: the real `main.ts restore` child from the index and bucket into a fresh topic.
+// Each phase's fastest round is reported: other load on the machine can only slow a phase down, and taking the
+// best of interleaved rounds keeps a burst of it from deciding a ratio.
+// Rates are records (and value MiB) per second of work: the commands are timed from the log line that shows the
+// work began (archive: kafkajs joined the group, as for the consume-only ceiling; restore: "restoring") to the
+// moment all records are visible (archive: its /metrics counter; restore: the target topic's end offsets). Process
+// start-up and connecting are reported separately (`*_startup_s`), and so is the wall time from spawn to exit.
+// `*_cpu_ms_per_record` is the CPU time of the measured process (the command, or this one for a ceiling) per
+// record: the cost of the work itself, which other load disturbs far less than the rates.
+//
+// Environment: the services' variables (`eval "$(scripts/services.sh env)"`); BENCH_SCALE multiplies the record
+// counts (default 1); BENCH_SIZES=1KiB,64KiB selects sizes; BENCH_ROUNDS; BENCH_KEEP=1 keeps the topics, bucket
+// and schemas. stdout: `name: value` lines only; progress goes to stderr.
+import { parseArchiveArgs } from "../lib/commands/archive.ts";
+import { parseRestoreArgs } from "../lib/commands/restore.ts";
+import { archiveEnv, vetoAllBut } from "../tests/archive_helpers.ts";
+import { consumeCeiling, getCeiling, putCeiling } from "./bench/ceilings.ts";
+import { type ChildRun, runChild } from "./bench/child.ts";
+import { figure, MiB, note, type Rate, rateFigures, recordsPerSecond } from "./bench/report.ts";
+import { archivedObjects, type Bench, closeBench, openBench } from "./bench/services.ts";
+import { createTopics, produce, type Size, SIZES } from "./bench/workload.ts";
+
+const scale = Number(Deno.env.get("BENCH_SCALE") ?? "1");
+if (!Number.isFinite(scale) || scale <= 0) throw new Error("BENCH_SCALE must be a positive number");
+const rounds = Number(Deno.env.get("BENCH_ROUNDS") ?? "2");
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error("BENCH_ROUNDS must be a positive integer");
+const chosen = Deno.env.get("BENCH_SIZES")?.split(",").map((s) => s.trim());
+const sizes = chosen ? SIZES.filter((s) => chosen.includes(s.label)) : SIZES;
+if (sizes.length === 0) throw new Error(`BENCH_SIZES names none of ${SIZES.map((s) => s.label).join(", ")}`);
+
+// The commands' settings as the children will resolve them (they inherit this environment), so that the ceilings
+// run at exactly the concurrency the commands use.
+const archiveDefaults = parseArchiveArgs([], Deno.env.toObject());
+const restoreDefaults = parseRestoreArgs(["--topic", "x"], Deno.env.toObject());
+// Generous: a phase that takes this long is broken, not slow.
+const PHASE_TIMEOUT_S = 600 * Math.max(1, scale);
+
+const ratio = (what: Rate, ceiling: Rate) => recordsPerSecond(what) / recordsPerSecond(ceiling);
+const workRate = (run: ChildRun, count: number, size: Size): Rate => ({
+  records: count,
+  valueBytes: count * size.bytes,
+  seconds: run.workSeconds,
+  cpuSeconds: run.workCpuSeconds,
+});
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+async function archivedCount(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(/^housekeeping_records_archived_total\{[^}]*\} (\d+)$/gm)) n += Number(m[1]);
+  return n;
+}
+
+async function runArchive(b: Bench, topic: string, schema: string, count: number): Promise<ChildRun> {
+  const group = `${topic}-archive-${schema}`;
+  b.groups.push(group);
+  const port = freePort();
+  const args = ["archive", "--until-end", "--group", group, "--bucket", b.bucket, "--db-schema", schema];
+  return await runChild(
+    [...args, "--http-port", String(port)],
+    archiveEnv({ VETO_FILE: vetoAllBut(topic), LOG_LEVEL: "info" }),
+    {
+      startMarker: /Consumer has joined the group/,
+      done: async () => (await archivedCount(port)) >= count,
+      timeoutSeconds: PHASE_TIMEOUT_S,
+    },
+  );
+}
+
+async function runRestore(
+  b: Bench,
+  schema: string,
+  source: string,
+  target: string,
+  count: number,
+): Promise<ChildRun> {
+  const admin = b.kafka.admin();
+  await admin.connect();
+  try {
+    const args = ["restore", "--topic", source, "--rename", `${source}=${target}`, "--progress", "none"];
+    return await runChild(
+      [...args, "--bucket", b.bucket, "--db-schema", schema],
+      // The target is on the veto list (it does not start with the source prefix): no archive loop.
+      archiveEnv({ VETO_FILE: vetoAllBut(`${b.id}-src-`), LOG_LEVEL: "info" }),
+      {
+        startMarker: /"msg":"restoring"/,
+        done: async () => {
+          const offsets = await admin.fetchTopicOffsets(target);
+          return offsets.reduce((n, p) => n + Number(p.high), 0) >= count;
+        },
+        timeoutSeconds: PHASE_TIMEOUT_S,
+      },
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** A command's run and the rate it achieved. */
+interface CommandRun {
+  rate: Rate;
+  run: ChildRun;
+}
+
+/** The faster of two measurements of one phase: other load on the machine only ever slows a phase down. */
+function faster<T>(best: T | undefined, next: T, rate: (m: T) => Rate): T {
+  return best === undefined || recordsPerSecond(rate(next)) > recordsPerSecond(rate(best)) ? next : best;
+}
+
+const limits = {
+  archive: { slots: archiveDefaults.putConcurrency, inflightBytes: archiveDefaults.maxInflightBytes },
+  restore: { slots: restoreDefaults.fetchConcurrency, inflightBytes: restoreDefaults.maxInflightBytes },
+};
+
+/** Every phase of one size, `rounds` times in turn; each phase's best round is reported. */
+async function benchSize(b: Bench, size: Size): Promise<void> {
+  const count = Math.max(1, Math.round(size.count * scale));
+  const s = size.label;
+  const source = `${b.id}-src-${s}`;
+  figure(`records_${s}`, count, 0);
+  await createTopics(b.kafka, [source]);
+  await produce(b.kafka, source, size, count);
+
+  let consume: Rate | undefined;
+  let put: Rate | undefined;
+  let archive: CommandRun | undefined;
+  let get: Rate | undefined;
+  let restore: CommandRun | undefined;
+  let restoreFailed = false;
+  let archivePeak = 0;
+  const self = (r: Rate) => r;
+  const ofRun = (r: CommandRun) => r.rate;
+  for (let round = 1; round <= rounds; round++) {
+    note(`${s} round ${round} of ${rounds}`);
+    const group = `${source}-consume-${round}`;
+    b.groups.push(group);
+    const consumed = await consumeCeiling(
+      b.kafka,
+      source,
+      group,
+      count,
+      size,
+      archiveDefaults.partitionsConcurrency,
+      PHASE_TIMEOUT_S,
+    );
+    consume = faster(consume, consumed, self);
+    put = faster(
+      put,
+      await putCeiling(b.store, `${b.id}-put-${s}-${round}`, size, count, limits.archive),
+      self,
+    );
+
+    // Each round archives into a fresh index schema: the same records again would be replays, another workload.
+    const schema = `${b.schema}_${round}`;
+    if (!b.schemas.includes(schema)) b.schemas.push(schema);
+    const archived = await runArchive(b, source, schema, count);
+    archivePeak = Math.max(archivePeak, archived.peakRssBytes);
+    archive = faster(archive, { rate: workRate(archived, count, size), run: archived }, ofRun);
+
+    const objects = await archivedObjects(schema, source);
+    if (objects.length !== count) {
+      throw new Error(`the index has ${objects.length} rows for ${source}, not ${count}`);
+    }
+    get = faster(get, await getCeiling(b.store, objects, size, limits.restore), self);
+
+    if (restoreFailed) continue;
+    const target = `${b.id}-dst-${s}-${round}`;
+    await createTopics(b.kafka, [target]);
+    try {
+      const restored = await runRestore(b, schema, source, target, count);
+      restore = faster(restore, { rate: workRate(restored, count, size), run: restored }, ofRun);
+    } catch (e) {
+      // restore is measured when it works; its failure must not hide the archive figures.
+      note(`restore not measured: ${e instanceof Error ? e.message : e}`);
+      restoreFailed = true;
+    }
+  }
+
+  rateFigures(`consume_${s}`, consume!);
+  rateFigures(`put_ceiling_${s}`, put!);
+  rateFigures(`archive_${s}`, archive!.rate);
+  figure(`archive_${s}_vs_put_ceiling`, ratio(archive!.rate, put!));
+  figure(`archive_${s}_vs_consume_ceiling`, ratio(archive!.rate, consume!));
+  figure(`archive_${s}_startup_s`, archive!.run.startupSeconds);
+  figure(`archive_${s}_wall_s`, archive!.run.wallSeconds);
+  figure(`archive_${s}_peak_rss_MiB`, archivePeak / MiB, 0);
+  rateFigures(`get_ceiling_${s}`, get!);
+  if (restore === undefined) return;
+  rateFigures(`restore_${s}`, restore.rate);
+  figure(`restore_${s}_vs_get_ceiling`, ratio(restore.rate, get!));
+  figure(`restore_${s}_startup_s`, restore.run.startupSeconds);
+  figure(`restore_${s}_wall_s`, restore.run.wallSeconds);
+  figure(`restore_${s}_peak_rss_MiB`, restore.run.peakRssBytes / MiB, 0);
+}
+
+const bench = await openBench();
+note(
+  `run ${bench.id}: ${navigator.hardwareConcurrency} CPUs, BENCH_SCALE=${scale}, sizes ${
+    sizes.map((s) => s.label)
+  }`,
+);
+try {
+  for (const size of sizes) await benchSize(bench, size);
+} finally {
+  if (Deno.env.get("BENCH_KEEP") === "1") {
+    note(`kept topics ${bench.id}-*, bucket ${bench.bucket}, schemas ${bench.schemas.join(", ")}`);
+  } else await closeBench(bench);
+}
