@@ -265,21 +265,26 @@ async function startConsumer(
   log: Logger,
   state: RunState,
 ): Promise<RunningConsumer> {
+  const lanes: Lanes = { byPartition: new Map(), draining: false };
   const consumer = kafka.consumer({
     groupId,
     ...CONSUMER_OPTIONS,
     sessionTimeout: options.sessionTimeoutMs,
     // The broker expects several heartbeats per session.
     heartbeatInterval: Math.min(CONSUMER_OPTIONS.heartbeatInterval, Math.floor(options.sessionTimeoutMs / 3)),
+    // kafkajs decides whether to restart a crashed consumer only after its own disconnect, and a stop() that ran
+    // meanwhile (ours, rebuilding the consumer during a broker outage) does not cancel that restart: the consumer
+    // would rejoin the group behind our back and hold partitions it never archives (its lanes are draining).
+    retry: { retries: 5, restartOnFailure: () => Promise.resolve(!lanes.draining) },
   });
   consumer.on(consumer.events.CRASH, (event) => {
+    if (lanes.draining) return; // being replaced already
     const error = event.payload.error;
     if (!event.payload.restart) {
       log.error("consumer stopped after an error; rebuilding it", { error });
       state.consumerCrashed = true;
     } else log.warn("consumer restarting after error", { error });
   });
-  const lanes: Lanes = { byPartition: new Map(), draining: false };
   consumer.on(consumer.events.GROUP_JOIN, () => {
     // A new generation: kafkajs fetches every assigned partition from its committed offset again, so the old
     // lanes must not commit any more (they could only move offsets back); their writes finish harmlessly.
