@@ -48,7 +48,7 @@ const SIZE = SOAK
   : {
     killRecords: 2_500,
     killLive: 1_000,
-    kills: 6,
+    kills: 5,
     outageRecords: 1_500,
     scaleRecords: 4_000,
     scaleKills: 1,
@@ -389,9 +389,13 @@ async function scaleOut(services: FaultServices): Promise<void> {
     // Slow archivers (one PUT at a time each), so that every one of them still has work when one is killed.
     const args = archiveArgs(sc, ...SHORT_SESSION, "--put-concurrency", "1", "--partitions-concurrency", "2");
     const archivers = [0, 1, 2].map(() => spawnLogged(args, sc.env));
+    const { messages } = await expected(sc);
     try {
       for (let kill = 0; kill < SIZE.scaleKills; kill++) {
         const live = archivers.filter((a) => !a.exited);
+        // Kills spread over the run, the first a third of the way in (quick form): mid-flight, not at the start.
+        const due = Math.round((messages * (kill + 1)) / (SIZE.scaleKills + 2));
+        await waitFor(`${due} rows`, async () => ((await rowCount(sc)) >= due ? true : undefined), 300);
         // Every member has partitions it has not finished: whichever dies, its work must be taken over.
         await withAdmin(
           sc,
