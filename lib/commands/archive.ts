@@ -290,6 +290,10 @@ async function startConsumer(
     // lanes must not commit any more (they could only move offsets back); their writes finish harmlessly.
     for (const lane of lanes.byPartition.values()) lane.closed = true;
     lanes.byPartition.clear();
+    // Joining while being stopped: kafkajs was restarting this consumer after a crash and the join was still
+    // pending when we stopped it (kafkajs's stop() skips a consumer that has not joined yet). It would stay in the
+    // group for ever, holding partitions it does not archive: its first batch ends it (see handleBatch).
+    if (lanes.draining) lanes.stale = true;
   });
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });
@@ -327,6 +331,8 @@ interface Lanes {
   byPartition: Map<string, Lane>;
   /** Set while the consumer stops: no new work is taken on, so that the lanes can drain before it disconnects. */
   draining: boolean;
+  /** It joined the group after it began to stop: kafkajs restarted it behind our back. */
+  stale?: boolean;
 }
 
 interface RunningConsumer {
@@ -353,6 +359,13 @@ async function handleBatch(payload: EachBatchPayload, context: BatchContext): Pr
   metrics.set("consumer_lag", { topic, partition }, Number(batch.offsetLag()));
   const key = `${topic}:${partition}`;
   const existing = lanes.byPartition.get(key);
+  if (lanes.stale) {
+    // Not retriable, so kafkajs crashes this consumer for good instead of pausing in the group (restartOnFailure
+    // is not asked): it stops fetching and heartbeating, and the group hands its partitions to the live consumer.
+    throw Object.assign(new Error("a consumer being replaced rejoined the group; ending it"), {
+      retriable: false,
+    });
+  }
   if (lanes.draining || existing?.failed) {
     // The consumer is stopping, or being rebuilt after this partition failed: take nothing more from it.
     pause();
@@ -476,6 +489,7 @@ async function waitForChange(
       if (Date.now() < nextRefresh) continue;
       nextRefresh = Date.now() + options.topicRefreshMs;
       const fresh = await archivableTopics(admin, services.veto);
+      log.debug("topics listed", { archivable: fresh.length });
       if (fresh.length !== current.size || fresh.some((t) => !current.has(t))) return fresh;
     } catch (e) {
       // Metadata is best effort: a broker outage is retried on the next tick; the consumer retries on its own.
