@@ -27,6 +27,7 @@ import {
   targetPartition,
   targetTopic,
 } from "../lib/restore/plan.ts";
+import { landedMatcher, mergeEnds, sameRecord, spansBeyond } from "../lib/restore/landed.ts";
 import { createRateLimiter, createRecordLimiter } from "../lib/restore/rate.ts";
 import { recordBytes, runRestore, verifyObject } from "../lib/restore/run.ts";
 import { openStore } from "../lib/store/open.ts";
@@ -291,6 +292,18 @@ Deno.test("checkpoint: atomic replace, round trip, and refusal to resume another
     await writeCheckpoint(path, { ...cp, sent: 4 });
     assert.deepEqual(await readCheckpoint(path), { ...cp, sent: 4 });
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["cp.json"], "no temporary file is left");
+    const targetEnds = { "r.t": { "0": "12", "1": "0" } };
+    await writeCheckpoint(path, { ...cp, targetEnds });
+    assert.deepEqual(await readCheckpoint(path), { ...cp, targetEnds });
+    const v1 = { ...JSON.parse(await Deno.readTextFile(path)), version: 1 };
+    delete v1.targetEnds;
+    await Deno.writeTextFile(path, JSON.stringify(v1));
+    assert.deepEqual(await readCheckpoint(path), cp, "a version 1 checkpoint (no end offsets) is still read");
+    await Deno.writeTextFile(
+      path,
+      JSON.stringify({ ...v1, version: 2, targetEnds: { "r.t": { "0": "-1" } } }),
+    );
+    await assert.rejects(readCheckpoint(path), { code: "RESTORE_CHECKPOINT_INVALID" });
     const legacy = { legacy: true as const, topic: "gcn.circular", timestamp: -1n, id: 1n };
     await writeCheckpoint(path, { ...cp, position: legacy });
     assert.deepEqual((await readCheckpoint(path))?.position, legacy);
@@ -311,6 +324,59 @@ Deno.test("checkpoint: atomic replace, round trip, and refusal to resume another
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("landed records: found in order per partition, other producers' stepped over", () => {
+  const rec = (n: number, headers: { key: string; value: Uint8Array | null }[] = []) => ({
+    key: null,
+    value: new Uint8Array([n]),
+    headers,
+    timestamp: BigInt(n),
+  });
+  const foreign = { ...rec(99), key: new Uint8Array([1]) };
+  const h = [{ key: "_id", value: new Uint8Array([7]) }, { key: "a", value: null }];
+  const found = new Map([["t", new Map([[0, [rec(1), foreign, rec(2, h)]], [1, [rec(5)]]])]]);
+  const landed = landedMatcher(found);
+  assert.equal(landed.unmatched, 4);
+  assert.equal(landed.take("t", 0, rec(1)), true);
+  assert.equal(landed.take("t", 1, rec(4)), false, "not there: nothing after it in partition 1 can be");
+  assert.equal(landed.take("t", 1, rec(5)), false);
+  assert.equal(landed.take("t", 0, rec(2)), false, "headers differ");
+  assert.equal(landed.take("t", 0, rec(3)), false);
+  assert.equal(landed.unmatched, 0);
+
+  const again = landedMatcher(found);
+  assert.equal(again.take("t", 0, rec(1)), true);
+  assert.equal(
+    again.take("t", 0, rec(2, [{ key: "_id", value: new Uint8Array([7]) }, { key: "a", value: null }])),
+    true,
+  );
+  assert.equal(again.take("other", 0, rec(1)), false);
+  assert.equal(again.take("t", 1, rec(5)), true);
+  assert.equal(again.unmatched, 0);
+
+  assert.equal(sameRecord(rec(1), { ...rec(1), timestamp: 2n }), false);
+  assert.equal(
+    sameRecord(rec(1, [{ key: "a", value: null }]), rec(1, [{ key: "a", value: new Uint8Array() }])),
+    false,
+  );
+  assert.equal(
+    sameRecord(
+      { ...rec(1), headers: [{ key: new TextEncoder().encode("k"), value: null }] },
+      rec(1, [{ key: "k", value: null }]),
+    ),
+    true,
+    "a header key sent as bytes is the string kafkajs reads back",
+  );
+  assert.deepEqual(
+    spansBeyond({ t: { "0": "3", "1": "5" }, gone: { "0": "1" } }, { t: { "0": "3", "1": "9", "2": "4" } }),
+    [{ topic: "t", partition: 1, from: 5n, to: 9n }],
+  );
+  assert.deepEqual(
+    mergeEnds({ t: { "0": "3" } }, { t: { "0": "8", "1": "2" }, u: { "0": "1" } }),
+    { t: { "0": "3", "1": "2" }, u: { "0": "1" } },
+    "recorded ends win; partitions and topics without one start from their current end",
+  );
 });
 
 const LEGACY_OBJECT = `${SHARED}testdata/legacy/housekeeping-object.bson`;
@@ -885,9 +951,104 @@ Deno.test("restore: librdkafka and hop-client traffic comes back identical; ever
       const rest = await restore(args.slice(1 + base.length + 2));
       assert.equal(rest.code, 0, rest.stderr);
       assert.equal(rest.summary.sent, corpus.length - done.sent);
+      assert.equal(rest.summary.alreadyInTarget, 0);
       assert.deepEqual(await consume(target, corpus.length), source);
       assert.deepEqual(await endOffsets(target), await endOffsets(adv));
     });
+
+    await t.step(
+      "a kill between acknowledgement and checkpoint: the resumed run finds those records",
+      async () => {
+        // A SIGTERM leaves a prefix of the records in the target and a checkpoint that counts them. Resuming from the
+        // checkpoint the run wrote before its first request instead is exactly what a kill -9 after the target
+        // acknowledged those requests, and before the checkpoint recorded them, leaves behind.
+        const target = `${id}-kill`;
+        const checkpoint = `${dir}/kill.json`;
+        const args = [
+          "--topic",
+          adv,
+          "--rename",
+          `${adv}=${target}`,
+          "--create-topics",
+          "--checkpoint",
+          checkpoint,
+        ];
+        const child = new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            `${ROOT}main.ts`,
+            "restore",
+            ...base,
+            "--progress",
+            "none",
+            ...args,
+            "--max-rate",
+            "8",
+          ],
+          env: archiveEnv(),
+          clearEnv: true,
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        await waitFor(
+          "a few acknowledged records",
+          async () =>
+            ((await readCheckpoint(checkpoint).catch(() => null))?.sent ?? 0) >= 5 ? true : undefined,
+        );
+        child.kill("SIGTERM");
+        await child.status;
+        const stopped = (await readCheckpoint(checkpoint))!;
+        const landed = (await endOffsets(target)).reduce((a, b) => a + b, 0);
+        assert.equal(landed, stopped.sent);
+        assert.deepEqual(
+          stopped.targetEnds,
+          { [target]: Object.fromEntries((await endOffsets(target)).map((n, p) => [String(p), String(n)])) },
+          "the checkpoint records the target's end offsets",
+        );
+        // Another producer's record between ours: it is stepped over, not taken for one of ours.
+        const foreign = adminKafka().producer();
+        await foreign.connect();
+        await foreign.send({
+          topic: target,
+          messages: [{ partition: 0, key: "another producer", value: "x" }],
+        });
+        await foreign.disconnect();
+
+        const beforeFirstRequest: Checkpoint = {
+          ...stopped,
+          position: null,
+          sent: 0,
+          skipped: 0,
+          bytes: 0,
+          targetEnds: { [target]: { "0": "0", "1": "0", "2": "0" } },
+        };
+        await writeCheckpoint(`${dir}/kill-start.json`, beforeFirstRequest);
+        const resumed = await restore([...args.slice(0, -1), `${dir}/kill-start.json`]);
+        assert.equal(resumed.code, 0, resumed.stderr);
+        assert.equal(resumed.summary.sent, corpus.length, "counted as sent: found in the target or sent now");
+        assert.equal(resumed.summary.alreadyInTarget, landed);
+        const ours = (m: PeerMessage) => m.key !== btoa("another producer");
+        const restored = await consume(target, corpus.length + 1);
+        assert.deepEqual(
+          restored.filter(ours).map(content),
+          source.map(content),
+          "each record once, in order",
+        );
+        assert.equal(restored.filter((m) => !ours(m)).length, 1);
+
+        // The killed run's own checkpoint now lies before everything the other run sent: all of it is found.
+        const again = await restore(args);
+        assert.equal(again.code, 0, again.stderr);
+        assert.equal(again.summary.sent, corpus.length - stopped.sent);
+        assert.equal(again.summary.alreadyInTarget, corpus.length - stopped.sent);
+        assert.equal(
+          (await endOffsets(target)).reduce((a, b) => a + b, 0),
+          corpus.length + 1,
+          "nothing sent twice",
+        );
+      },
+    );
   } finally {
     await cleanKafka(id);
     await dropSchema(schema);

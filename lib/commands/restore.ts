@@ -1,6 +1,6 @@
 // `restore`: re-publishes archived records to Kafka, bit for bit. The index selects (the bucket is never listed),
 // objects are fetched concurrently and checked, records go out in their original order (lib/restore/run.ts).
-import type { Admin, Kafka, Producer } from "kafkajs";
+import type { Admin, Kafka, Producer, RecordMetadata } from "kafkajs";
 import type { Command, CommandContext } from "../command.ts";
 import {
   CONNECTION_OPTIONS,
@@ -40,6 +40,15 @@ import {
   type TargetNaming,
   targetTopic,
 } from "../restore/plan.ts";
+import {
+  currentEnds,
+  type Landed,
+  landedMatcher,
+  mergeEnds,
+  readSpans,
+  spansBeyond,
+  type TargetEnds,
+} from "../restore/landed.ts";
 import { createRecordLimiter } from "../restore/rate.ts";
 import { type RestoreResult, runRestore, type TopicMessages } from "../restore/run.ts";
 import { prepareTargets, type TargetNeeds } from "../restore/target.ts";
@@ -299,7 +308,8 @@ Operation:
   --max-bytes-rate N       at most N bytes (key + value + headers) per second
   --checkpoint FILE        record progress in FILE (JSON, replaced atomically after every acknowledged request);
                            an interrupted restore re-run with the same FILE and selection continues after the last
-                           acknowledged record (a hard kill may send the last unacknowledged request again)
+                           acknowledged record; records a hard kill left unrecorded are found in the target (it
+                           reads back what lies beyond the end offsets FILE holds) and not sent twice
   --on-bad-object MODE     stop (default): a missing or damaged object stops the restore before it;
                            skip: report it (log and summary) and go on
   --fetch-concurrency N    objects fetched at once (default 16)
@@ -582,6 +592,12 @@ async function restore(options: RestoreOptions, services: Services, ctx: Command
       nowMs: Date.now(),
     });
 
+    const checkpointPath = options.checkpoint;
+    const resumed = await recognizeLanded(kafka, admin, [...prepared.keys()], start, log);
+    const ends = resumed.ends;
+    // Written before anything is sent, so that even a run killed before its first checkpoint has its start ends.
+    if (checkpointPath !== undefined) await writeCheckpoint(checkpointPath, { ...start, targetEnds: ends });
+
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     await producer.connect();
     const send = producer;
@@ -594,7 +610,6 @@ async function restore(options: RestoreOptions, services: Services, ctx: Command
       target: targetBrokers,
       resumeAfter: start.position === null ? null : positionToJson(start.position),
     });
-    const checkpointPath = options.checkpoint;
     const result = await runRestore(
       {
         filter: options.filter,
@@ -612,6 +627,7 @@ async function restore(options: RestoreOptions, services: Services, ctx: Command
           : {}),
         fetchConcurrency: options.fetchConcurrency,
         maxInflightBytes: options.maxInflightBytes,
+        landed: resumed.landed,
       },
       {
         index,
@@ -621,11 +637,12 @@ async function restore(options: RestoreOptions, services: Services, ctx: Command
         progress,
         publish: async (batch: TopicMessages[]) => {
           try {
-            await unlessStuck(
+            const acknowledged = await unlessStuck(
               send.sendBatch({ topicMessages: batch, acks: -1 }),
               ctx.shutdown,
               checkpointPath,
             );
+            await advanceEnds(ends, batch, acknowledged, admin);
           } catch (e) {
             if (isHkError(e)) throw e;
             throw sendError(e, batch.map((b) => b.topic), checkpointPath);
@@ -633,9 +650,17 @@ async function restore(options: RestoreOptions, services: Services, ctx: Command
         },
         saveCheckpoint: checkpointPath === undefined
           ? () => Promise.resolve()
-          : (cp) => writeCheckpoint(checkpointPath, cp),
+          : (cp) => writeCheckpoint(checkpointPath, { ...cp, targetEnds: ends }),
       },
     );
+    if (resumed.landed.unmatched > 0) {
+      log.info(
+        "the target holds records after the checkpoint that this restore did not send (another producer's)",
+        {
+          records: resumed.landed.unmatched,
+        },
+      );
+    }
     ctx.stdout(JSON.stringify(summaryOf(result, performance.now() - began, checkpointPath), null, 2) + "\n");
     if (result.interrupted) {
       log.error("restore interrupted", {
@@ -651,6 +676,54 @@ async function restore(options: RestoreOptions, services: Services, ctx: Command
     await producer?.disconnect().catch(() => {});
     await admin.disconnect().catch(() => {});
   }
+}
+
+/**
+ * The target's end offsets to record in the checkpoint from here on, and the records of this restore that a killed
+ * run had sent beyond its checkpoint (see lib/restore/landed.ts).
+ */
+async function recognizeLanded(
+  kafka: Kafka,
+  admin: Admin,
+  targets: string[],
+  start: Checkpoint,
+  log: Logger,
+): Promise<{ ends: TargetEnds; landed: Landed }> {
+  const current = await currentEnds(admin, targets);
+  if (start.position !== null && start.targetEnds === undefined) {
+    log.warn(
+      "the checkpoint was written by an older version without the target's end offsets: records a killed run " +
+        "had sent after it may be sent again",
+    );
+  }
+  const spans = start.targetEnds === undefined ? [] : spansBeyond(start.targetEnds, current);
+  const found = await readSpans(kafka, admin, spans, log);
+  return { ends: mergeEnds(start.targetEnds, current), landed: landedMatcher(found) };
+}
+
+/** Moves `ends` past the records of an acknowledged request (each partition's batch starts at its base offset). */
+async function advanceEnds(
+  ends: TargetEnds,
+  batch: TopicMessages[],
+  acknowledged: RecordMetadata[],
+  admin: Admin,
+): Promise<void> {
+  const counts = new Map<string, number>();
+  for (const { topic, messages } of batch) {
+    for (const m of messages) {
+      counts.set(`${topic}\0${m.partition}`, (counts.get(`${topic}\0${m.partition}`) ?? 0) + 1);
+    }
+  }
+  const unknown = new Set<string>();
+  for (const r of acknowledged) {
+    const count = counts.get(`${r.topicName}\0${r.partition}`);
+    const base = r.baseOffset === undefined ? -1n : BigInt(r.baseOffset);
+    if (count === undefined) continue;
+    if (base < 0n) unknown.add(r.topicName);
+    else (ends[r.topicName] ??= {})[String(r.partition)] = String(base + BigInt(count));
+  }
+  // A broker that does not report base offsets: the end offsets now are at least as far (never short of ours).
+  if (unknown.size > 0) Object.assign(ends, await currentEnds(admin, [...unknown]));
 }
 
 const encoder = new TextEncoder();
@@ -681,7 +754,9 @@ async function unlessStuck<T>(
         STOP_GRACE_MS / 1000
       } s (is the target cluster ` +
         `reachable?); it may or may not have been written${
-          checkpoint === undefined ? "" : `, and resuming from ${checkpoint} sends it again`
+          checkpoint === undefined
+            ? ""
+            : `; resuming from ${checkpoint} finds what was written and sends the rest`
         }`,
     );
   })();
@@ -720,6 +795,7 @@ function summaryOf(r: RestoreResult, elapsedMs: number, checkpoint: string | und
     topics: r.topics,
     badObjects: r.badObjects,
     partitionFallbacks: r.partitionFallbacks,
+    alreadyInTarget: r.alreadyInTarget,
     throttle: r.throttle,
     checkpoint: checkpoint ?? null,
     totals: totalsOf(r.checkpoint),

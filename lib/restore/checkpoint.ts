@@ -1,9 +1,12 @@
 // The restore checkpoint: the position (in restore order) up to which every selected record was acknowledged by
 // the target cluster or deliberately skipped. Records are sent strictly in that order, one produce request at a
-// time, so a single position says everything; a resumed restore selects only the rows after it.
+// time, so a single position says everything; a resumed restore selects only the rows after it. It also keeps the
+// target partitions' end offsets as of that position, so that a resumed restore recognises what a killed run had
+// sent beyond it (see landed.ts).
 import { dirname, join } from "node:path";
 import { errorMessage, hkError } from "../errors.ts";
 import type { OrderPosition } from "../index/postgres.ts";
+import type { TargetEnds } from "./landed.ts";
 import { positionFromJson, positionToJson } from "./plan.ts";
 
 export interface Checkpoint {
@@ -16,9 +19,34 @@ export interface Checkpoint {
   skipped: number;
   bytes: number;
   complete: boolean;
+  /** End offset of every target partition right after the last acknowledged request; absent in version 1. */
+  targetEnds?: TargetEnds;
 }
 
-const VERSION = 1;
+// Version 1 had no targetEnds; it is still read (a restore resumed from it cannot recognise what was sent after it).
+const VERSION = 2;
+const READABLE = [1, 2];
+
+const OFFSET = /^(0|[1-9][0-9]{0,18})$/;
+
+function readEnds(value: unknown): TargetEnds | string {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "not an object";
+  const ends: TargetEnds = {};
+  for (const [topic, partitions] of Object.entries(value)) {
+    if (typeof partitions !== "object" || partitions === null || Array.isArray(partitions)) {
+      return `topic ${topic} is not an object`;
+    }
+    const out: Record<string, string> = {};
+    for (const [partition, offset] of Object.entries(partitions)) {
+      if (!OFFSET.test(partition) || typeof offset !== "string" || !OFFSET.test(offset)) {
+        return `bad offset for ${topic} partition ${partition}`;
+      }
+      out[partition] = offset;
+    }
+    ends[topic] = out;
+  }
+  return ends;
+}
 
 function corrupt(path: string, problem: string): Error {
   return hkError(
@@ -45,8 +73,8 @@ export async function readCheckpoint(path: string): Promise<Checkpoint | null> {
   } catch (e) {
     throw corrupt(path, `not JSON: ${errorMessage(e)}`);
   }
-  if (doc?.version !== VERSION) {
-    throw corrupt(path, `version ${JSON.stringify(doc?.version)}, expected ${VERSION}`);
+  if (!READABLE.includes(doc?.version as number)) {
+    throw corrupt(path, `version ${JSON.stringify(doc?.version)}, expected one of ${READABLE.join(", ")}`);
   }
   const count = (name: string) => {
     const n = doc[name];
@@ -62,6 +90,12 @@ export async function readCheckpoint(path: string): Promise<Checkpoint | null> {
       throw corrupt(path, `bad "position": ${errorMessage(e)}`);
     }
   }
+  let targetEnds: TargetEnds | undefined;
+  if (doc.targetEnds !== undefined) {
+    const ends = readEnds(doc.targetEnds);
+    if (typeof ends === "string") throw corrupt(path, `bad "targetEnds": ${ends}`);
+    targetEnds = ends;
+  }
   return {
     selection: doc.selection,
     position,
@@ -69,6 +103,7 @@ export async function readCheckpoint(path: string): Promise<Checkpoint | null> {
     skipped: count("skipped"),
     bytes: count("bytes"),
     complete: doc.complete === true,
+    ...(targetEnds === undefined ? {} : { targetEnds }),
   };
 }
 
@@ -83,6 +118,7 @@ export async function writeCheckpoint(path: string, checkpoint: Checkpoint): Pro
       skipped: checkpoint.skipped,
       bytes: checkpoint.bytes,
       complete: checkpoint.complete,
+      ...(checkpoint.targetEnds === undefined ? {} : { targetEnds: checkpoint.targetEnds }),
       updatedAt: new Date().toISOString(),
     },
     null,

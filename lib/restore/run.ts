@@ -18,6 +18,7 @@ import { decodeArchiveObject, type DecodedArchiveObject } from "../record.ts";
 import { sleep, withRetry } from "../retry.ts";
 import type { BlobStore } from "../store/types.ts";
 import type { Checkpoint } from "./checkpoint.ts";
+import type { Landed } from "./landed.ts";
 import { type TargetNaming, targetPartition, targetTopic } from "./plan.ts";
 
 type Row = StoredRow & { id: bigint };
@@ -112,6 +113,8 @@ export interface RestoreJob {
   fetchConcurrency: number;
   maxInflightBytes: number;
   pageRows?: number;
+  /** Records already in the target beyond the checkpoint (acknowledged, not yet recorded, when a run was killed). */
+  landed?: Landed;
 }
 
 export interface RestoreDeps {
@@ -143,6 +146,8 @@ export interface RestoreResult {
   badObjects: BadObject[];
   /** Records that went to another partition than their own (see targetPartition). */
   partitionFallbacks: number;
+  /** Of `sent`: records found already in the target after an interruption, and so not sent again. */
+  alreadyInTarget: number;
   throttle: { waits: number; ms: number };
   interrupted: boolean;
   checkpoint: Checkpoint;
@@ -151,7 +156,8 @@ export interface RestoreResult {
 interface Pending {
   topic: string;
   source: string;
-  message: WireMessage;
+  /** Null for a record already in the target (see RestoreJob.landed): counted with the request, not sent. */
+  message: WireMessage | null;
   bytes: number;
   fallback: boolean;
 }
@@ -170,7 +176,7 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
   const badObjects: BadObject[] = [];
   const warnedFallback = new Set<string>();
   const throttle = { waits: 0, ms: 0 };
-  const run = { sent: 0, skipped: 0, bytes: 0, fallbacks: 0 };
+  const run = { sent: 0, skipped: 0, bytes: 0, fallbacks: 0, alreadyInTarget: 0 };
 
   let pending: Pending[] = [];
   let pendingBytes = 0;
@@ -189,9 +195,10 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
   };
 
   async function flush(): Promise<void> {
-    if (pending.length > 0) {
+    if (pending.some((p) => p.message !== null)) {
       const byTopic = new Map<string, WireMessage[]>();
       for (const p of pending) {
+        if (p.message === null) continue;
         const list = byTopic.get(p.topic) ?? [];
         list.push(p.message);
         byTopic.set(p.topic, list);
@@ -206,6 +213,7 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
       r.bytes += p.bytes;
       bytes += p.bytes;
       if (p.fallback) run.fallbacks++;
+      if (p.message === null) run.alreadyInTarget++;
     }
     for (const s of skippedSince) topicResult(s.source, s.topic).skipped++;
     run.sent += pending.length;
@@ -260,6 +268,12 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
       });
     }
     const size = recordBytes(d);
+    const record = { key: d.key, value: d.value, headers: d.headers, timestamp: d.timestamp };
+    if (job.landed?.take(topic, partition, record)) {
+      pending.push({ topic, source: row.topic, message: null, bytes: size, fallback });
+      decidedUpTo = orderPositionOf(row);
+      return;
+    }
     const wire = wireSize(d);
     const key = `${topic}\0${partition}`;
     const limit = Math.max(1, target.maxMessageBytes - BATCH_FRAMING);
@@ -276,10 +290,7 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
       throttle.ms += wait;
       await sleep(Math.max(0, until - now()), signal);
     }
-    const message = wireMessage(
-      { key: d.key, value: d.value, headers: d.headers, timestamp: d.timestamp },
-      partition,
-    );
+    const message = wireMessage(record, partition);
     pending.push({ topic, source: row.topic, message, bytes: size, fallback });
     pendingBytes += wire;
     pendingPerPartition.set(key, (pendingPerPartition.get(key) ?? 0) + wire);
@@ -348,6 +359,7 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
     topics: [...topics.values()],
     badObjects,
     partitionFallbacks: run.fallbacks,
+    alreadyInTarget: run.alreadyInTarget,
     throttle: { waits: throttle.waits, ms: Math.round(throttle.ms) },
     interrupted,
     checkpoint,
