@@ -571,13 +571,8 @@ const only = Deno.env.get("HK_FAULTS_ONLY")?.split(",");
 const step = (t: Deno.TestContext, key: string, name: string, fn: () => Promise<void>) =>
   t.step({ name, fn, ignore: only !== undefined && !only.includes(key) });
 
-// Not yet part of `make test`: it starts a private Kafka/MinIO/PostgreSQL set and needs ~5 min, and its stability
-// on a loaded 2-core machine was not established before this landed. `deno task faults` (HK_FAULTS=1) runs it.
-const ENABLED = SOAK || Deno.env.get("HK_FAULTS") === "1";
-
 Deno.test({
   name: `faults${SOAK ? " (soak)" : ""}: kill -9, S3/PostgreSQL/Kafka outages, scale-out, restore kill -9`,
-  ignore: !ENABLED,
   fn: async (t) => {
     const services = await startFaultServices();
     // This process's own S3 clients (buckets, listings) read credentials from the environment: the private MinIO
