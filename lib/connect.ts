@@ -45,6 +45,27 @@ export function loadSettings(
   return settings;
 }
 
+/** The settings part of every command's options: --config and --print-config with the connection settings. */
+export interface CommandSettings {
+  settings: ResolvedSettings;
+  configPath: string | undefined;
+  printConfig: boolean;
+}
+
+/** Pure but for reading the --config file: parsed flags + environment -> CommandSettings. */
+export function commandSettings(
+  values: ParsedArgs["values"],
+  env: Record<string, string | undefined>,
+  readConfig: (path: string) => string,
+): CommandSettings {
+  const configPath = values.config as string | undefined;
+  return {
+    settings: loadSettings(values, env, configPath, readConfig),
+    configPath,
+    printConfig: values["print-config"] === true,
+  };
+}
+
 export function printConfig(
   ctx: CommandContext,
   settings: ResolvedSettings,

@@ -22,6 +22,18 @@ export function isRetriable(e: unknown): boolean {
   return isHkError(e) && (e as HousekeepingError).retriable === true;
 }
 
+/** System error codes of a connection that could not be made or was lost: the service is unreachable. */
+export const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EPIPE",
+]);
+
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }

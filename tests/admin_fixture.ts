@@ -1,8 +1,7 @@
 // A filled archive for the admin command tests: real topics, records produced by confluent-kafka, archived by the
 // real `archive --until-end` child process into a directory or a MinIO bucket and a PostgreSQL schema of its own.
 // The admin commands then run in-process through main(), so their exit codes, stdout and progress are observable.
-import { DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { Kafka, logLevel } from "kafkajs";
+import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { mkdir, rm } from "node:fs/promises";
@@ -13,14 +12,12 @@ import type { BlobStore } from "../lib/store/types.ts";
 import { main } from "../main.ts";
 import {
   archiveEnv,
-  createTopics,
-  deleteTopics,
-  dropSchema,
   peerProduce,
   type PeerRecord,
   runMain,
+  s3Client,
   schemaSql,
-  testIds,
+  withArchiveScenario,
 } from "./archive_helpers.ts";
 import { serviceEnv } from "./helpers.ts";
 
@@ -58,17 +55,6 @@ export interface AdminArchive {
   /** Raw store access that bypasses BlobStore's checks: for planting damage. */
   removeObject(key: string): Promise<void>;
   writeObject(key: string, bytes: Uint8Array): Promise<void>;
-}
-
-function s3Client(): S3Client {
-  return new S3Client({ endpoint: serviceEnv("S3_ENDPOINT"), forcePathStyle: true });
-}
-
-// Only our topics are archivable: a pattern that vetoes every other name keeps the archiver off the topics that
-// concurrent tests create on the shared broker.
-function vetoAllBut(topics: string[]): string {
-  const names = topics.map((t) => t.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&")).join("|");
-  return `topics: []\npatterns:\n  - ${JSON.stringify(`(?!(?:${names})$).*`)}\n`;
 }
 
 export async function runInProcess(argv: string[], env: Record<string, string>): Promise<RunResult> {
@@ -109,113 +95,52 @@ export async function withArchive(
   options: { backend: "fs" | "s3"; topics: string[]; partitions?: number },
   fn: (a: AdminArchive) => Promise<void>,
 ): Promise<void> {
-  const { id, group, schema } = testIds(prefix);
-  const topics = options.topics.map((t) => `${id}.${t}`);
-  const tmp = await Deno.makeTempDir({ prefix: "hk-admin-" });
-  const dir = options.backend === "fs" ? join(tmp, "store") : undefined;
-  const bucket = id.toLowerCase().slice(0, 63).replace(/[^a-z0-9]+$/, "");
-  const storeUrl = dir !== undefined ? `file://${dir}` : `s3://${bucket}`;
-  const vetoFile = join(tmp, "veto.yaml");
-  await Deno.writeTextFile(vetoFile, vetoAllBut(topics));
-  const flags = [
-    "--store",
-    storeUrl,
-    "--db-schema",
-    schema,
-    "--group",
-    group,
-    "--veto",
-    vetoFile,
-    "--security-protocol",
-    "PLAINTEXT",
-  ];
-  const env = archiveEnv();
-  if (topics.length > 0) await createTopics(topics, options.partitions ?? 1);
-  const store = await openStore(storeUrl, { endpoint: serviceEnv("S3_ENDPOINT"), createBucket: true });
-  const sql = schemaSql(schema);
-  const s3 = dir === undefined ? s3Client() : undefined;
-  const fixture: AdminArchive = {
-    id,
-    group,
-    schema,
-    topics,
-    storeUrl,
-    dir,
-    tmp,
-    store,
-    flags,
-    env,
-    sql,
-    produce: (topic, records) => peerProduce(topic, records),
-    async archive() {
-      const result = await runMain(["archive", "--until-end", ...flags], env);
-      if (result.code !== 0) throw new Error(`archive exited ${result.code}:\n${result.stderr}`);
-    },
-    run: (argv, runOptions = {}) =>
-      runInProcess(runOptions.flags === false ? argv : [...argv, ...flags], env),
-    async removeObject(key) {
-      if (dir !== undefined) await rm(join(dir, key));
-      else await s3!.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-    },
-    async writeObject(key, bytes) {
-      if (dir !== undefined) {
-        await mkdir(dirname(join(dir, key)), { recursive: true });
-        await writeFile(join(dir, key), bytes);
-      } else await s3!.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
-    },
-  };
-  try {
-    await fn(fixture);
-  } finally {
-    store.close();
-    s3?.destroy();
-    await sql.end();
-    if (topics.length > 0) await deleteTopics(topics);
-    await deleteGroup(group);
-    await dropSchema(schema);
-    if (dir === undefined) await dropBucket(bucket);
-    await rm(tmp, { recursive: true, force: true });
-  }
-}
-
-async function deleteGroup(group: string): Promise<void> {
-  const admin = new Kafka({
-    clientId: "test-admin",
-    brokers: [serviceEnv("KAFKA_BROKERS")],
-    logLevel: logLevel.NOTHING,
-  })
-    .admin();
-  await admin.connect();
-  try {
-    await admin.deleteGroups([group]).catch(() => {});
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-async function dropBucket(bucket: string): Promise<void> {
-  const { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } = await import(
-    "@aws-sdk/client-s3"
-  );
-  const client = s3Client();
-  try {
-    let token: string | undefined;
-    do {
-      const page = await client.send(
-        new ListObjectsV2Command({ Bucket: bucket, ...(token ? { ContinuationToken: token } : {}) }),
-      );
-      const objects = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
-      if (objects.length > 0) {
-        await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects } }));
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    await client.send(new DeleteBucketCommand({ Bucket: bucket }));
-  } catch {
-    // already gone
-  } finally {
-    client.destroy();
-  }
+  await withArchiveScenario(prefix, options, async (s) => {
+    const { bucket } = s;
+    const dir = options.backend === "fs" ? s.storeDir : undefined;
+    const flags = [...s.flags, "--veto", s.veto, "--security-protocol", "PLAINTEXT"];
+    const env = archiveEnv();
+    const store = await openStore(s.storeUrl, { endpoint: serviceEnv("S3_ENDPOINT"), createBucket: true });
+    const sql = schemaSql(s.schema);
+    const s3 = dir === undefined ? s3Client() : undefined;
+    const fixture: AdminArchive = {
+      id: s.id,
+      group: s.group,
+      schema: s.schema,
+      topics: s.topics,
+      storeUrl: s.storeUrl,
+      dir,
+      tmp: s.dir,
+      store,
+      flags,
+      env,
+      sql,
+      produce: (topic, records) => peerProduce(topic, records),
+      async archive() {
+        const result = await runMain(["archive", "--until-end", ...flags], env);
+        if (result.code !== 0) throw new Error(`archive exited ${result.code}:\n${result.stderr}`);
+      },
+      run: (argv, runOptions = {}) =>
+        runInProcess(runOptions.flags === false ? argv : [...argv, ...flags], env),
+      async removeObject(key) {
+        if (dir !== undefined) await rm(join(dir, key));
+        else await s3!.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      },
+      async writeObject(key, bytes) {
+        if (dir !== undefined) {
+          await mkdir(dirname(join(dir, key)), { recursive: true });
+          await writeFile(join(dir, key), bytes);
+        } else await s3!.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
+      },
+    };
+    try {
+      await fn(fixture);
+    } finally {
+      store.close();
+      s3?.destroy();
+      await sql.end();
+    }
+  });
 }
 
 export const enc = new TextEncoder();

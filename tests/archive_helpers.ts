@@ -1,8 +1,15 @@
 // Plumbing for tests that run the real `archive` command as a child process against the real services.
 import { Buffer } from "node:buffer";
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { Kafka, logLevel } from "kafkajs";
 import postgres from "postgres";
+import { HEARTBEAT_TOPIC } from "../lib/mock/cases.ts";
 import { runPython, serviceEnv, uniqueName } from "./helpers.ts";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
@@ -37,6 +44,31 @@ export async function deleteTopics(names: string[]): Promise<void> {
   await admin.connect();
   try {
     await admin.deleteTopics({ topics: names }).catch(() => {});
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Every topic whose name starts with `prefix`, also those a test (or mock-hop) created along the way. */
+export async function deleteTopicsUnder(prefix: string): Promise<void> {
+  const admin = adminKafka().admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => {});
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The group and the ones named `${group}-...` (a second reader of the same archive). */
+async function deleteGroups(group: string): Promise<void> {
+  const admin = adminKafka().admin();
+  await admin.connect();
+  try {
+    const { groups } = await admin.listGroups();
+    const mine = groups.map((g) => g.groupId).filter((g) => g === group || g.startsWith(`${group}-`));
+    if (mine.length > 0) await admin.deleteGroups(mine).catch(() => {});
   } finally {
     await admin.disconnect();
   }
@@ -195,23 +227,129 @@ export async function waitFor<T>(
   throw new Error(`timed out after ${seconds}s waiting for ${what}`);
 }
 
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
+
 /**
  * A veto list that vetoes every topic not starting with `prefix`: tests share one broker, and an archiver that
  * also consumed other tests' topics would be slow and see topics vanish under it. `patterns` veto more (regular
  * expressions matching whole topic names, e.g. mock-hop's heartbeat topics).
  */
-export function vetoAllBut(prefix: string, patterns: string[] = []): string {
-  const path = Deno.makeTempFileSync({ prefix: "veto-", suffix: ".yaml" });
-  const escaped = prefix.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
-  Deno.writeTextFileSync(path, JSON.stringify({ patterns: [`(?!${escaped}).*`, ...patterns] }));
+export function vetoAllBut(
+  prefix: string,
+  patterns: string[] = [],
+  path = Deno.makeTempFileSync({ prefix: "veto-", suffix: ".yaml" }),
+): string {
+  Deno.writeTextFileSync(path, JSON.stringify({ patterns: [`(?!${escapeRegExp(prefix)}).*`, ...patterns] }));
   return path;
 }
 
+/**
+ * The veto list for mock-hop traffic under `prefix`: its heartbeats by name, as sys.heartbeat is for Hopskotch,
+ * and every topic outside the prefix by pattern (other tests' topics come and go meanwhile).
+ */
+export async function writeMockHopVeto(path: string, prefix: string): Promise<void> {
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({ topics: [`${prefix}${HEARTBEAT_TOPIC}`], patterns: [`(?!${escapeRegExp(prefix)}).*`] }),
+  );
+}
+
+export function s3Client(endpoint = serviceEnv("S3_ENDPOINT")): S3Client {
+  return new S3Client({ endpoint, forcePathStyle: true, region: serviceEnv("AWS_REGION") });
+}
+
 export async function createBucket(name: string, endpoint = serviceEnv("S3_ENDPOINT")): Promise<void> {
-  const s3 = new S3Client({ endpoint, forcePathStyle: true, region: serviceEnv("AWS_REGION") });
+  const s3 = s3Client(endpoint);
   try {
     await s3.send(new CreateBucketCommand({ Bucket: name }));
   } finally {
     s3.destroy();
+  }
+}
+
+/** Empties and removes a bucket. */
+export async function dropBucket(bucket: string): Promise<void> {
+  const client = s3Client();
+  try {
+    let token: string | undefined;
+    do {
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: bucket, ...(token ? { ContinuationToken: token } : {}) }),
+      );
+      const objects = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
+      if (objects.length > 0) {
+        await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects } }));
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    await client.send(new DeleteBucketCommand({ Bucket: bucket }));
+  } finally {
+    client.destroy();
+  }
+}
+
+export interface ArchiveScenario {
+  id: string;
+  group: string;
+  schema: string;
+  /** The topics created for the test: `topic(name)` of each name given. */
+  topics: string[];
+  topic(name: string): string;
+  /** A scratch directory for the test's own files; removed afterwards. */
+  dir: string;
+  /** Where the store is: `storeDir` (`${dir}/objects`), or with backend "s3" the bucket `bucket`. */
+  storeUrl: string;
+  storeDir: string;
+  bucket: string;
+  /** `--group`, `--store` and `--db-schema`: what every run on this archive passes. */
+  flags: string[];
+  /** A veto list that admits only this test's topics (`vetoAllBut(id)`). */
+  veto: string;
+  /** archiveEnv() with `veto` as VETO_FILE. */
+  env: Record<string, string>;
+}
+
+/**
+ * An archive of the test's own on the shared services: unique names, its topics, a scratch directory, and a bucket
+ * with backend "s3". Afterwards, however `fn` ends, the topics under the test's prefix (also those created along
+ * the way), its consumer groups, schema, bucket and directory are removed.
+ */
+export async function withArchiveScenario(
+  prefix: string,
+  options: { topics?: readonly string[]; partitions?: number; backend?: "fs" | "s3" },
+  fn: (s: ArchiveScenario) => Promise<void>,
+): Promise<void> {
+  const { id, group, schema } = testIds(prefix);
+  const topic = (name: string) => `${id}.${name}`;
+  const topics = (options.topics ?? []).map(topic);
+  const dir = await Deno.makeTempDir({ prefix: `hk-${prefix}-` });
+  const storeDir = `${dir}/objects`;
+  const bucket = id.toLowerCase().slice(0, 63).replace(/[^a-z0-9]+$/, "");
+  const s3 = options.backend === "s3";
+  const storeUrl = s3 ? `s3://${bucket}` : `file://${storeDir}`;
+  const veto = vetoAllBut(id, [], `${dir}/scenario-veto.yaml`);
+  try {
+    if (topics.length > 0) await createTopics(topics, options.partitions);
+    if (s3) await createBucket(bucket);
+    await fn({
+      id,
+      group,
+      schema,
+      topics,
+      topic,
+      dir,
+      storeUrl,
+      storeDir,
+      bucket,
+      flags: ["--group", group, "--store", storeUrl, "--db-schema", schema],
+      veto,
+      env: archiveEnv({ VETO_FILE: veto }),
+    });
+  } finally {
+    await deleteTopicsUnder(`${id}.`);
+    await deleteGroups(group);
+    await dropSchema(schema);
+    if (s3) await dropBucket(bucket).catch(() => {}); // a test may have removed it
+    await Deno.remove(dir, { recursive: true });
   }
 }

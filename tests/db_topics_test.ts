@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { parseDbArgs, pendingMigrations } from "../lib/commands/db.ts";
 import { parseTopicsArgs, topicsJson, topicsTable } from "../lib/commands/topics.ts";
 import { MIGRATIONS } from "../lib/index/migrations.ts";
-import { archiveEnv, createTopics, deleteTopics, dropSchema, schemaSql, testIds } from "./archive_helpers.ts";
+import { archiveEnv, dropSchema, schemaSql, testIds, withArchiveScenario } from "./archive_helpers.ts";
 import { runInProcess } from "./admin_fixture.ts";
 
 const LATEST = MIGRATIONS.at(-1)!.version;
@@ -105,13 +105,11 @@ Deno.test("db status and db migrate: a new schema, then the original housekeepin
 });
 
 Deno.test("topics: archived, vetoed by name, vetoed by pattern, internal", async () => {
-  const { id } = testIds("topics");
-  const [kept, named, patterned] = [`${id}.kept`, `${id}.named`, `${id}.patterned`];
-  const dir = await Deno.makeTempDir({ prefix: "hk-topics-" });
-  const veto = `${dir}/veto.yaml`;
-  await Deno.writeTextFile(veto, `topics:\n  - ${named}\npatterns:\n  - ".*\\\\.patterned"\n`);
-  await createTopics([kept, named, patterned]);
-  try {
+  await withArchiveScenario("topics", { topics: ["kept", "named", "patterned"] }, async (s) => {
+    const { id, dir } = s;
+    const [kept, named, patterned] = s.topics as [string, string, string];
+    const veto = `${dir}/veto.yaml`;
+    await Deno.writeTextFile(veto, `topics:\n  - ${named}\npatterns:\n  - ".*\\\\.patterned"\n`);
     const run = await runInProcess(["topics", "--json", "--veto", veto], archiveEnv());
     assert.equal(run.code, 0, run.stdout);
     const all = run.stdout.trim().split("\n").map((l) => JSON.parse(l));
@@ -132,8 +130,5 @@ Deno.test("topics: archived, vetoed by name, vetoed by pattern, internal", async
       new RegExp(`^${named.replaceAll(".", "\\.")}\\s+no\\s+vetoed: listed in`, "m"),
     );
     assert.equal((await runInProcess(["topics", "--veto", `${dir}/missing.yaml`], archiveEnv())).code, 1);
-  } finally {
-    await deleteTopics([kept, named, patterned]);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { connectIndex, type IndexSql } from "../lib/index/connect.ts";
 import { startEmbeddedIndex } from "../lib/index/embedded.ts";
 import { createIndex, type IndexRow, type Receipt } from "../lib/index/postgres.ts";
-import { serviceEnv, uniqueName } from "./helpers.ts";
+import { hasCode, serviceEnv, uniqueName } from "./helpers.ts";
 
 interface Backend {
   name: string;
@@ -17,15 +17,6 @@ interface Backend {
 interface Case {
   name: string;
   run(sql: IndexSql, backend: Backend, schema: string): Promise<void>;
-}
-
-function hasCode(code: string, retriable?: boolean) {
-  return (e: unknown) => {
-    const err = e as { code?: unknown; retriable?: unknown };
-    assert.equal(err.code, code, `expected ${code}, got ${String(err.code)}: ${String(e)}`);
-    if (retriable !== undefined) assert.equal(err.retriable, retriable);
-    return true;
-  };
 }
 
 function uuidFor(n: number): string {

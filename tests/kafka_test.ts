@@ -8,7 +8,7 @@ import { installCodecs } from "../lib/kafka_codecs.ts";
 import { wireHeaders } from "../lib/kafka_headers.ts";
 import { createLogger } from "../lib/log.ts";
 import type { WireHeader } from "../lib/record.ts";
-import { runPython, serviceEnv, uniqueName } from "./helpers.ts";
+import { consumeUntil, runPython, serviceEnv, uniqueName } from "./helpers.ts";
 
 const logLines: string[] = [];
 const log = createLogger({ level: "debug", sink: (line) => logLines.push(line) });
@@ -55,26 +55,21 @@ async function consumeAll(kafka: Kafka, topic: string, count: number) {
   const messages: KafkaMessage[] = [];
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const done = new Promise<void>((resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`only ${messages.length}/${count} messages in 30 s`)),
-        30_000,
-      );
-      consumer.run({
-        autoCommit: false,
-        eachMessage: async ({ partition, message }) => {
-          messages.push(message);
-          await consumer.commitOffsets([{
-            topic,
-            partition,
-            offset: (BigInt(message.offset) + 1n).toString(),
-          }]);
-          if (messages.length >= count) resolve();
-        },
-      }).catch(reject);
-    });
-    await done.finally(() => clearTimeout(timer));
+    await consumeUntil(
+      consumer,
+      30,
+      () => `${messages.length}/${count} messages`,
+      async ({ partition, message }) => {
+        messages.push(message);
+        await consumer.commitOffsets([{
+          topic,
+          partition,
+          offset: (BigInt(message.offset) + 1n).toString(),
+        }]);
+        return messages.length >= count;
+      },
+      { autoCommit: false },
+    );
   } finally {
     await consumer.disconnect();
   }

@@ -5,7 +5,6 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import type { CommandContext } from "../lib/command.ts";
 import { sha256Hex } from "../lib/checksum.ts";
-import { createKafka } from "../lib/kafka.ts";
 import { silentLogger } from "../lib/log.ts";
 import { CASES, HEARTBEAT_TOPIC } from "../lib/mock/cases.ts";
 import { headersSha256, type ManifestLine, parseManifest } from "../lib/mock/manifest.ts";
@@ -13,7 +12,8 @@ import { defaultTestdataDir } from "../lib/mock/samples.ts";
 import { decodeArchiveObject } from "../lib/record.ts";
 import { openStore } from "../lib/store/open.ts";
 import { main } from "../main.ts";
-import { serviceEnv, uniqueName } from "./helpers.ts";
+import { withArchiveScenario, writeMockHopVeto } from "./archive_helpers.ts";
+import { serviceEnv } from "./helpers.ts";
 
 function context(out: string[], signal: AbortSignal): CommandContext {
   return {
@@ -46,7 +46,6 @@ async function run(argv: string[], timeoutMs: number): Promise<string> {
   }
 }
 
-const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const coordinates = (l: { topic: string; partition: number; offset: string }) =>
   `${l.topic}/${l.partition}/${l.offset}`;
 
@@ -70,112 +69,83 @@ interface ReceiptRow {
 }
 
 Deno.test("an archive run over mock-hop traffic matches the manifest exactly", async () => {
-  const prefix = `${uniqueName("mockarch")}.`;
-  const schema = uniqueName("mockarch").replaceAll("-", "_");
-  const group = uniqueName("mockarch-group");
-  const dir = await Deno.makeTempDir({ prefix: "mock-archive-test-" });
-  const kafka = createKafka(
-    { brokers: [serviceEnv("KAFKA_BROKERS")], clientId: "mock-archive-test", securityProtocol: "PLAINTEXT" },
-    silentLogger,
-  );
-  const sql = postgres(serviceEnv("DATABASE_URL"), { onnotice: () => {}, max: 2 });
-  try {
-    // Only this test's topics are archivable: heartbeats by name (as sys.heartbeat is for Hopskotch), everything
-    // not under the prefix by pattern (other tests' topics may come and go meanwhile).
-    const veto = `${dir}/veto.yaml`;
-    await Deno.writeTextFile(
-      veto,
-      JSON.stringify({ topics: [`${prefix}${HEARTBEAT_TOPIC}`], patterns: [`(?!${escapeRegex(prefix)}).*`] }),
-    );
-    const manifestPath = `${dir}/manifest.jsonl`;
-    await run([
-      "mock-hop",
-      "--count",
-      "220",
-      "--cases",
-      "all",
-      "--seed",
-      "11",
-      "--max-value-mib",
-      "1.5",
-      "--topic-prefix",
-      prefix,
-      "--manifest",
-      manifestPath,
-    ], 120_000);
-    const manifest = parseManifest(await Deno.readTextFile(manifestPath));
-    assert.equal(manifest.length, 220);
-    assert.deepEqual(new Set(manifest.map((l) => l.case)), new Set(CASES.map((c) => c.name)));
-
-    await run([
-      "archive",
-      "--until-end",
-      "--group",
-      group,
-      "--store",
-      `file://${dir}/objects`,
-      "--db-schema",
-      schema,
-      "--veto",
-      veto,
-    ], 180_000);
-
-    const messages = await sql.unsafe<MessageRow[]>(
-      `select uuid::text as uuid, topic, partition, "offset"::text as "offset", timestamp::text as timestamp, key,
-        is_client_uuid, content_sha256, clash_of::text as clash_of from "${schema}".messages`,
-    );
-    const receipts = await sql.unsafe<ReceiptRow[]>(
-      `select uuid::text as uuid, topic, partition, "offset"::text as "offset" from "${schema}".receipts`,
-    );
-    const byUuid = new Map(messages.map((m) => [m.uuid, m]));
-    const receiptAt = new Map(receipts.map((r) => [coordinates(r), r]));
-
-    const stored = manifest.filter((l) => !l.vetoed && l.duplicate_of === null);
-    const copies = manifest.filter((l) => !l.vetoed && l.duplicate_of !== null);
-    const vetoed = manifest.filter((l) => l.vetoed);
-    assert.ok(copies.length > 0 && vetoed.length > 0 && stored.some((l) => l.uuid_source === "clash"));
-    assert.equal(messages.length, stored.length, "index rows vs records the manifest says are stored");
-    assert.equal(receipts.length, copies.length, "receipts vs duplicates in the manifest");
-
-    const store = await openStore(`file://${dir}/objects`);
+  await withArchiveScenario("mockarch", {}, async ({ id, schema, dir, flags, storeUrl }) => {
+    const prefix = `${id}.`;
+    const sql = postgres(serviceEnv("DATABASE_URL"), { onnotice: () => {}, max: 2 });
     try {
-      for (const line of stored) {
-        const where = `${line.case} #${line.seq} ${coordinates(line)}`;
-        const row = byUuid.get(line.uuid);
-        assert.ok(row !== undefined, `${where}: no index row for ${line.uuid} (${line.uuid_source})`);
-        assert.equal(coordinates(row), coordinates(line), where);
-        assert.equal(row.timestamp, line.timestamp, where);
-        assert.equal(row.content_sha256, line.content_sha256, where);
-        assert.equal(row.is_client_uuid, line.uuid_source === "client", where);
-        assert.equal(row.clash_of, line.clash_of, where);
-        await assertObject(line, (await store.get(row.key)) ?? undefined, where);
-      }
-    } finally {
-      store.close();
-    }
-    for (const line of copies) {
-      const where = `${line.case} #${line.seq} ${coordinates(line)}`;
-      const receipt = receiptAt.get(coordinates(line));
-      assert.ok(receipt !== undefined, `${where}: no receipt`);
-      assert.equal(receipt.uuid, line.uuid, where);
-      assert.equal(
-        coordinates(byUuid.get(line.uuid)!),
-        coordinates(line.duplicate_of!),
-        `${where}: stored copy`,
+      const veto = `${dir}/veto.yaml`;
+      await writeMockHopVeto(veto, prefix);
+      const manifestPath = `${dir}/manifest.jsonl`;
+      await run([
+        "mock-hop",
+        "--count",
+        "220",
+        "--cases",
+        "all",
+        "--seed",
+        "11",
+        "--max-value-mib",
+        "1.5",
+        "--topic-prefix",
+        prefix,
+        "--manifest",
+        manifestPath,
+      ], 120_000);
+      const manifest = parseManifest(await Deno.readTextFile(manifestPath));
+      assert.equal(manifest.length, 220);
+      assert.deepEqual(new Set(manifest.map((l) => l.case)), new Set(CASES.map((c) => c.name)));
+
+      await run(["archive", "--until-end", ...flags, "--veto", veto], 180_000);
+
+      const messages = await sql.unsafe<MessageRow[]>(
+        `select uuid::text as uuid, topic, partition, "offset"::text as "offset", timestamp::text as timestamp, key,
+        is_client_uuid, content_sha256, clash_of::text as clash_of from "${schema}".messages`,
       );
+      const receipts = await sql.unsafe<ReceiptRow[]>(
+        `select uuid::text as uuid, topic, partition, "offset"::text as "offset" from "${schema}".receipts`,
+      );
+      const byUuid = new Map(messages.map((m) => [m.uuid, m]));
+      const receiptAt = new Map(receipts.map((r) => [coordinates(r), r]));
+
+      const stored = manifest.filter((l) => !l.vetoed && l.duplicate_of === null);
+      const copies = manifest.filter((l) => !l.vetoed && l.duplicate_of !== null);
+      const vetoed = manifest.filter((l) => l.vetoed);
+      assert.ok(copies.length > 0 && vetoed.length > 0 && stored.some((l) => l.uuid_source === "clash"));
+      assert.equal(messages.length, stored.length, "index rows vs records the manifest says are stored");
+      assert.equal(receipts.length, copies.length, "receipts vs duplicates in the manifest");
+
+      const store = await openStore(storeUrl);
+      try {
+        for (const line of stored) {
+          const where = `${line.case} #${line.seq} ${coordinates(line)}`;
+          const row = byUuid.get(line.uuid);
+          assert.ok(row !== undefined, `${where}: no index row for ${line.uuid} (${line.uuid_source})`);
+          assert.equal(coordinates(row), coordinates(line), where);
+          assert.equal(row.timestamp, line.timestamp, where);
+          assert.equal(row.content_sha256, line.content_sha256, where);
+          assert.equal(row.is_client_uuid, line.uuid_source === "client", where);
+          assert.equal(row.clash_of, line.clash_of, where);
+          await assertObject(line, (await store.get(row.key)) ?? undefined, where);
+        }
+      } finally {
+        store.close();
+      }
+      for (const line of copies) {
+        const where = `${line.case} #${line.seq} ${coordinates(line)}`;
+        const receipt = receiptAt.get(coordinates(line));
+        assert.ok(receipt !== undefined, `${where}: no receipt`);
+        assert.equal(receipt.uuid, line.uuid, where);
+        assert.equal(
+          coordinates(byUuid.get(line.uuid)!),
+          coordinates(line.duplicate_of!),
+          `${where}: stored copy`,
+        );
+      }
+      assert.ok(messages.every((m) => !m.topic.endsWith(HEARTBEAT_TOPIC)), "a heartbeat was archived");
+    } finally {
+      await sql.end();
     }
-    assert.ok(messages.every((m) => !m.topic.endsWith(HEARTBEAT_TOPIC)), "a heartbeat was archived");
-  } finally {
-    await sql.unsafe(`drop schema if exists "${schema}" cascade`).catch(() => {});
-    await sql.end();
-    const admin = kafka.admin();
-    await admin.connect();
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
-    await admin.deleteGroups([group]).catch(() => {});
-    await admin.disconnect();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 /** The stored object holds the record as sent: value, key, headers, timestamp and coordinates. */

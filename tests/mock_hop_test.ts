@@ -19,7 +19,8 @@ import { defaultTestdataDir, emailFromCircularJson, HOP_FORMATS, loadSamples } f
 import { COMPRESSIONS, type MockRecord } from "../lib/mock/types.ts";
 import type { WireHeader } from "../lib/record.ts";
 import { main } from "../main.ts";
-import { runPython, serviceEnv, uniqueName } from "./helpers.ts";
+import { deleteTopicsUnder } from "./archive_helpers.ts";
+import { consumeUntil, runPython, serviceEnv, uniqueName } from "./helpers.ts";
 
 const TESTDATA = defaultTestdataDir();
 const samples = await loadSamples(TESTDATA);
@@ -488,24 +489,20 @@ async function consumeAll(kafka: Kafka, topics: string[], count: number): Promis
   await consumer.connect();
   try {
     await consumer.subscribe({ topics, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${out.size}/${count} records in 60 s`)), 60_000);
-      consumer.run({
-        eachMessage: ({ topic, partition, message }) => {
-          out.set(`${topic}/${partition}/${message.offset}`, {
-            key: view(message.key),
-            value: view(message.value),
-            headers: wireHeaders(message),
-            timestamp: BigInt(message.timestamp),
-          });
-          if (out.size >= count) {
-            clearTimeout(timer);
-            resolve();
-          }
-          return Promise.resolve();
-        },
-      }).catch(reject);
-    });
+    await consumeUntil(
+      consumer,
+      60,
+      () => `${out.size}/${count} records`,
+      ({ topic, partition, message }) => {
+        out.set(`${topic}/${partition}/${message.offset}`, {
+          key: view(message.key),
+          value: view(message.value),
+          headers: wireHeaders(message),
+          timestamp: BigInt(message.timestamp),
+        });
+        return out.size >= count;
+      },
+    );
   } finally {
     await consumer.disconnect();
     const admin = kafka.admin();
@@ -514,17 +511,6 @@ async function consumeAll(kafka: Kafka, topics: string[], count: number): Promis
     await admin.disconnect();
   }
   return out;
-}
-
-async function deleteTopicsWithPrefix(kafka: Kafka, prefix: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 const kafkaClient = () =>
@@ -618,12 +604,11 @@ Deno.test("mock-hop through the broker: every case read back byte for byte; two 
       runs[0]!.manifest.map((l) => strip(l, prefixes[0]!)),
     );
   } finally {
-    for (const prefix of prefixes) await deleteTopicsWithPrefix(kafka, prefix);
+    for (const prefix of prefixes) await deleteTopicsUnder(prefix);
   }
 });
 
 Deno.test("mock-hop honours --rate and --duration", async () => {
-  const kafka = kafkaClient();
   const prefix = `${uniqueName("mockhop-rate")}.`;
   try {
     const started = performance.now();
@@ -644,7 +629,7 @@ Deno.test("mock-hop honours --rate and --duration", async () => {
     );
     assert.ok(seconds >= 1.4, `finished after ${seconds} s`);
   } finally {
-    await deleteTopicsWithPrefix(kafka, prefix);
+    await deleteTopicsUnder(prefix);
   }
 });
 

@@ -10,7 +10,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import postgres from "postgres";
-import { runPython, serviceEnv, uniqueName } from "./helpers.ts";
+import { consumeUntil, runPython, serviceEnv, uniqueName } from "./helpers.ts";
 
 function kafkaClient(sasl: boolean): Kafka {
   return new Kafka({
@@ -51,21 +51,9 @@ async function consumeAll(kafka: Kafka, topic: string, count: number): Promise<s
   const seen: string[] = [];
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`only ${seen.length}/${count} messages within 30 s`)),
-        30_000,
-      );
-      consumer.run({
-        eachMessage: ({ message }) => {
-          seen.push(message.value?.toString() ?? "<null>");
-          if (seen.length >= count) {
-            clearTimeout(timer);
-            resolve();
-          }
-          return Promise.resolve();
-        },
-      }).catch(reject);
+    await consumeUntil(consumer, 30, () => `${seen.length}/${count} messages`, ({ message }) => {
+      seen.push(message.value?.toString() ?? "<null>");
+      return seen.length >= count;
     });
   } finally {
     await consumer.disconnect();

@@ -5,18 +5,13 @@ import { Buffer } from "node:buffer";
 import { randomFillSync } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  DeleteBucketCommand,
-  DeleteObjectsCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from "@aws-sdk/client-s3";
 import { sha256 } from "../lib/checksum.ts";
 import { createFsStore } from "../lib/store/fs.ts";
 import { openStore } from "../lib/store/open.ts";
 import { createS3Store } from "../lib/store/s3.ts";
 import type { BlobStore } from "../lib/store/types.ts";
-import { serviceEnv, uniqueName } from "./helpers.ts";
+import { dropBucket } from "./archive_helpers.ts";
+import { hasCode, serviceEnv, uniqueName } from "./helpers.ts";
 
 interface Fixture {
   store: BlobStore;
@@ -44,15 +39,6 @@ async function listAll(store: BlobStore, prefix?: string): Promise<{ key: string
   const out = [];
   for await (const item of store.list(prefix)) out.push(item);
   return out;
-}
-
-function hasCode(code: string, retriable?: boolean) {
-  return (e: unknown) => {
-    const err = e as { code?: unknown; retriable?: unknown };
-    assert.equal(err.code, code, `expected ${code}, got ${String(err.code)}: ${String(e)}`);
-    if (retriable !== undefined) assert.equal(err.retriable, retriable);
-    return true;
-  };
 }
 
 function runStoreSuite(name: string, makeStore: () => Promise<Fixture>): void {
@@ -164,29 +150,6 @@ function runStoreSuite(name: string, makeStore: () => Promise<Fixture>): void {
 }
 
 // ------------------------------------------------------------------------------------------------------- S3 (MinIO)
-function s3Admin(): S3Client {
-  return new S3Client({ endpoint: serviceEnv("S3_ENDPOINT"), forcePathStyle: true });
-}
-
-async function dropBucket(bucket: string): Promise<void> {
-  const admin = s3Admin();
-  try {
-    let token: string | undefined;
-    do {
-      const page = await admin.send(
-        new ListObjectsV2Command({ Bucket: bucket, ...(token ? { ContinuationToken: token } : {}) }),
-      );
-      const objects = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
-      if (objects.length > 0) {
-        await admin.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects } }));
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    await admin.send(new DeleteBucketCommand({ Bucket: bucket }));
-  } finally {
-    admin.destroy();
-  }
-}
 
 function s3Bucket(): string {
   return uniqueName("hk-store").toLowerCase();

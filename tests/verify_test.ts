@@ -15,7 +15,7 @@ import { decodeArchiveObject, encodeArchiveObject } from "../lib/record.ts";
 import { checkObject, objectInSelection, type Problem, rowFromObject } from "../lib/verify/check.ts";
 import { checkGroup } from "../lib/verify/manifest.ts";
 import { type AdminArchive, hopHeaders, hopUuid, runInProcess, text, withArchive } from "./admin_fixture.ts";
-import { SHARED } from "./archive_helpers.ts";
+import { SHARED, writeMockHopVeto } from "./archive_helpers.ts";
 
 const LEGACY_OBJECT = `${SHARED}testdata/legacy/housekeeping-object.bson`;
 const LEGACY_UUID = "12345678-1234-4678-9234-567812345678";
@@ -349,15 +349,8 @@ Deno.test("verify --manifest: mock-hop traffic archived by `archive` matches; ta
   await withArchive("verify-mf", { backend: "fs", topics: [] }, async (a) => {
     const prefix = `${a.id}.`;
     const manifestPath = `${a.tmp}/manifest.jsonl`;
-    // Only this test's topics are archivable; its heartbeats are vetoed by name, as sys.heartbeat is.
     const veto = `${a.tmp}/mock-veto.yaml`;
-    await Deno.writeTextFile(
-      veto,
-      JSON.stringify({
-        topics: [`${prefix}${HEARTBEAT_TOPIC}`],
-        patterns: [`(?!${prefix.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&")}).*`],
-      }),
-    );
+    await writeMockHopVeto(veto, prefix);
     const env = { ...a.env, HOUSEKEEPING_TESTDATA: defaultTestdataDir() };
     const mock = await runInProcess([
       "mock-hop",
@@ -374,65 +367,54 @@ Deno.test("verify --manifest: mock-hop traffic archived by `archive` matches; ta
     ], env);
     assert.equal(mock.code, 0, mock.stdout + mock.logs.join("\n"));
     const flags = (f: string[]) => f.map((x, i) => (f[i - 1] === "--veto" ? veto : x));
-    try {
-      const archived = await runInProcess(["archive", "--until-end", ...flags(a.flags)], env);
-      assert.equal(archived.code, 0, archived.logs.join("\n"));
-      const verify = (path: string) =>
-        runInProcess(["verify", "--json", "--manifest", path, ...flags(a.flags)], env);
+    const archived = await runInProcess(["archive", "--until-end", ...flags(a.flags)], env);
+    assert.equal(archived.code, 0, archived.logs.join("\n"));
+    const verify = (path: string) =>
+      runInProcess(["verify", "--json", "--manifest", path, ...flags(a.flags)], env);
 
-      const ok = await verify(manifestPath);
-      const okReport = parseReport(ok.stdout);
-      assert.deepEqual(okReport.problems, []);
-      assert.equal(ok.code, 0);
-      const lines = parseManifest(await Deno.readTextFile(manifestPath));
-      const summary = okReport.summary.manifest as { lines: number; receipts: number; vetoed: number };
-      assert.equal(summary.lines, lines.length);
-      assert.ok(summary.receipts > 0 && summary.vetoed > 0, "the mix has duplicates and heartbeats");
+    const ok = await verify(manifestPath);
+    const okReport = parseReport(ok.stdout);
+    assert.deepEqual(okReport.problems, []);
+    assert.equal(ok.code, 0);
+    const lines = parseManifest(await Deno.readTextFile(manifestPath));
+    const summary = okReport.summary.manifest as { lines: number; receipts: number; vetoed: number };
+    assert.equal(summary.lines, lines.length);
+    assert.ok(summary.receipts > 0 && summary.vetoed > 0, "the mix has duplicates and heartbeats");
 
-      // Tamper: a changed value digest, a record never sent, a dropped line, a heartbeat claimed archivable.
-      const once = (uuid: string) => lines.filter((l) => l.uuid === uuid).length === 1;
-      const stored = lines.filter((l) =>
-        !l.vetoed && l.duplicate_of === null && l.value_sha256 !== null && once(l.uuid)
-      );
-      const changed = stored[0]!;
-      const dropped = stored[1]!;
-      const tampered = lines
-        .filter((l) => l !== dropped)
-        .map((l) => (l === changed ? { ...l, value_sha256: sha256Hex(text("something else")) } : l));
-      tampered.push({ ...changed, uuid: hopUuid(0xee), offset: "999999", duplicate_of: null });
-      const vetoedLine = lines.find((l) => l.vetoed)!;
-      tampered.push({ ...stored[2]!, vetoed: true, topic: stored[2]!.topic });
-      const bad = `${a.tmp}/tampered.jsonl`;
-      await Deno.writeTextFile(bad, tampered.map((l) => JSON.stringify(l)).join("\n") + "\n");
-      const found = await verify(bad);
-      assert.equal(found.code, 1);
-      const problems = parseReport(found.stdout).problems.map((p) => [p.kind, p.uuid]);
-      assert.deepEqual(
-        problems.sort(),
-        [
-          ["manifest_content", changed.uuid],
-          ["manifest_missing", hopUuid(0xee)],
-          ["manifest_unexpected", dropped.uuid],
-          ["manifest_vetoed_archived", stored[2]!.uuid],
-        ].sort(),
-      );
-      assert.ok(vetoedLine.topic.endsWith(HEARTBEAT_TOPIC));
-      // A receipt the archive lost.
-      const copy = lines.find((l) => !l.vetoed && l.duplicate_of !== null)!;
-      await a.sql`delete from receipts where topic = ${copy.topic} and partition = ${copy.partition}
+    // Tamper: a changed value digest, a record never sent, a dropped line, a heartbeat claimed archivable.
+    const once = (uuid: string) => lines.filter((l) => l.uuid === uuid).length === 1;
+    const stored = lines.filter((l) =>
+      !l.vetoed && l.duplicate_of === null && l.value_sha256 !== null && once(l.uuid)
+    );
+    const changed = stored[0]!;
+    const dropped = stored[1]!;
+    const tampered = lines
+      .filter((l) => l !== dropped)
+      .map((l) => (l === changed ? { ...l, value_sha256: sha256Hex(text("something else")) } : l));
+    tampered.push({ ...changed, uuid: hopUuid(0xee), offset: "999999", duplicate_of: null });
+    const vetoedLine = lines.find((l) => l.vetoed)!;
+    tampered.push({ ...stored[2]!, vetoed: true, topic: stored[2]!.topic });
+    const bad = `${a.tmp}/tampered.jsonl`;
+    await Deno.writeTextFile(bad, tampered.map((l) => JSON.stringify(l)).join("\n") + "\n");
+    const found = await verify(bad);
+    assert.equal(found.code, 1);
+    const problems = parseReport(found.stdout).problems.map((p) => [p.kind, p.uuid]);
+    assert.deepEqual(
+      problems.sort(),
+      [
+        ["manifest_content", changed.uuid],
+        ["manifest_missing", hopUuid(0xee)],
+        ["manifest_unexpected", dropped.uuid],
+        ["manifest_vetoed_archived", stored[2]!.uuid],
+      ].sort(),
+    );
+    assert.ok(vetoedLine.topic.endsWith(HEARTBEAT_TOPIC));
+    // A receipt the archive lost.
+    const copy = lines.find((l) => !l.vetoed && l.duplicate_of !== null)!;
+    await a.sql`delete from receipts where topic = ${copy.topic} and partition = ${copy.partition}
         and "offset" = ${copy.offset}`;
-      const lost = parseReport((await verify(manifestPath)).stdout);
-      assert.deepEqual(lost.problems.map((p) => p.kind), ["manifest_receipt_missing"]);
-      assert.equal(headersSha256([]).length, 64);
-    } finally {
-      // mock-hop created its own topics under the prefix.
-      const { Kafka, logLevel } = await import("kafkajs");
-      const admin = new Kafka({ clientId: "t", brokers: [a.env.KAFKA_BROKERS!], logLevel: logLevel.NOTHING })
-        .admin();
-      await admin.connect();
-      const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-      if (topics.length > 0) await admin.deleteTopics({ topics });
-      await admin.disconnect();
-    }
+    const lost = parseReport((await verify(manifestPath)).stdout);
+    assert.deepEqual(lost.problems.map((p) => p.kind), ["manifest_receipt_missing"]);
+    assert.equal(headersSha256([]).length, 64);
   });
 });

@@ -8,7 +8,7 @@ import {
   settingsHelp,
   settingValue,
 } from "../config.ts";
-import { commandLogger, loadSettings, openIndex, printConfig } from "../connect.ts";
+import { commandLogger, type CommandSettings, commandSettings, openIndex, printConfig } from "../connect.ts";
 import { hkError } from "../errors.ts";
 import { toJson } from "../format.ts";
 import { MIGRATIONS } from "../index/migrations.ts";
@@ -21,10 +21,7 @@ const OPTIONS = {
 
 export type DbAction = "migrate" | "status";
 
-export interface DbOptions {
-  settings: ResolvedSettings;
-  configPath: string | undefined;
-  printConfig: boolean;
+export interface DbOptions extends CommandSettings {
   action: DbAction;
   json: boolean;
   /** status: exit 1 when migrations are pending. */
@@ -47,11 +44,8 @@ export function parseDbArgs(
   }
   if (extra.length > 0) throw usage(`unexpected argument "${extra[0]}"`);
   if (values.check === true && action !== "status") throw usage("--check belongs to `db status`");
-  const configPath = values.config as string | undefined;
   return {
-    settings: loadSettings(values, env, configPath, readConfig),
-    configPath,
-    printConfig: values["print-config"] === true,
+    ...commandSettings(values, env, readConfig),
     action,
     json: values.json === true,
     check: values.check === true,

@@ -4,33 +4,26 @@
 // complete message.
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import {
+  SELECTION_COMMAND_OPTIONS,
+  type SelectionCommandOptions,
+  selectionCommandOptions,
+  withReadOnlyServices,
+} from "../admin.ts";
 import type { Command, CommandContext } from "../command.ts";
 import { sha256Hex } from "../checksum.ts";
-import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../config.ts";
-import {
-  connectServices,
-  loadSettings,
-  printConfig,
-  requireCurrentSchema,
-  type Services,
-} from "../connect.ts";
+import { parseCommandArgs, settingsHelp } from "../config.ts";
+import { printConfig, type Services } from "../connect.ts";
 import { errorMessage, hkError } from "../errors.ts";
 import { rowToJson, toJson } from "../format.ts";
-import type { SelectFilter, StoredRow } from "../index/postgres.ts";
+import type { StoredRow } from "../index/postgres.ts";
 import { commandProgress, type Progress } from "../progress.ts";
 import { decodeArchiveObject, type DecodedArchiveObject, toArchiveJson } from "../record.ts";
 import { createLimiter, settleAll, withRetry } from "../retry.ts";
-import {
-  describeSelection,
-  parseSelection,
-  positiveIntArg,
-  SELECTION_HELP,
-  SELECTION_OPTIONS,
-} from "../selection.ts";
+import { describeSelection, positiveIntArg, SELECTION_HELP } from "../selection.ts";
 
 const OPTIONS = {
-  ...CONNECTION_OPTIONS,
-  ...SELECTION_OPTIONS,
+  ...SELECTION_COMMAND_OPTIONS,
   dir: { type: "string" },
   limit: { type: "string" },
   after: { type: "string" },
@@ -38,11 +31,7 @@ const OPTIONS = {
   quiet: { type: "boolean" },
 } as const;
 
-export interface ExportOptions {
-  settings: ResolvedSettings;
-  configPath: string | undefined;
-  printConfig: boolean;
-  filter: SelectFilter;
+export interface ExportOptions extends SelectionCommandOptions {
   dir: string;
   limit: number | undefined;
   after: bigint | undefined;
@@ -60,7 +49,6 @@ export function parseExportArgs(
   readConfig: (path: string) => string = Deno.readTextFileSync,
 ): ExportOptions {
   const { values, positionals } = parseCommandArgs("export", argv, OPTIONS, true);
-  const configPath = values.config as string | undefined;
   if (positionals.length > 1) throw usage(`one directory, got ${positionals.join(" ")}`);
   const dir = (values.dir as string | undefined) ?? positionals[0];
   if (positionals.length === 1 && values.dir !== undefined) {
@@ -72,10 +60,7 @@ export function parseExportArgs(
     throw usage(`--after takes the "id" of the last row already exported, got ${JSON.stringify(after)}`);
   }
   return {
-    settings: loadSettings(values, env, configPath, readConfig),
-    configPath,
-    printConfig: values["print-config"] === true,
-    filter: parseSelection("export", values, now),
+    ...selectionCommandOptions("export", values, env, now, readConfig),
     dir,
     limit: positiveIntArg("export", "limit", values.limit as string | undefined),
     after: after === undefined ? undefined : BigInt(after),
@@ -127,16 +112,12 @@ Examples:
         concurrency: options.concurrency,
       });
     }
-    const services = await connectServices(options.settings, ctx, {
-      clientId: "housekeeping-export",
-      migrate: false,
-    });
-    try {
-      await requireCurrentSchema(services.index);
-      return await runExport(options, services, ctx);
-    } finally {
-      await services.close();
-    }
+    return await withReadOnlyServices(
+      "export",
+      options.settings,
+      ctx,
+      (services) => runExport(options, services, ctx),
+    );
   },
 };
 

@@ -1,13 +1,8 @@
 // `inspect`: one archived message as readable JSON, its value as raw bytes, or its stored BSON object as a file.
+import { withReadOnlyServices } from "../admin.ts";
 import type { Command, CommandContext } from "../command.ts";
-import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../config.ts";
-import {
-  connectServices,
-  loadSettings,
-  printConfig,
-  requireCurrentSchema,
-  type Services,
-} from "../connect.ts";
+import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../config.ts";
+import { type CommandSettings, commandSettings, printConfig, type Services } from "../connect.ts";
 import { errorMessage, hkError } from "../errors.ts";
 import { rowToJson, toJson } from "../format.ts";
 import { isUuidText } from "../identity.ts";
@@ -22,10 +17,7 @@ const OPTIONS = {
   output: { type: "string", short: "o" },
 } as const;
 
-export interface InspectOptions {
-  settings: ResolvedSettings;
-  configPath: string | undefined;
-  printConfig: boolean;
+export interface InspectOptions extends CommandSettings {
   /** Exactly one of uuid and key. */
   uuid: string | undefined;
   key: string | undefined;
@@ -42,7 +34,6 @@ export function parseInspectArgs(
   readConfig: (path: string) => string = Deno.readTextFileSync,
 ): InspectOptions {
   const { values, positionals } = parseCommandArgs("inspect", argv, OPTIONS, true);
-  const configPath = values.config as string | undefined;
   const key = values.key as string | undefined;
   if (positionals.length > 1) throw usage(`one UUID at a time, got ${positionals.length}`);
   const [given] = positionals;
@@ -52,9 +43,7 @@ export function parseInspectArgs(
     throw usage(`${JSON.stringify(given)} is not a UUID (8-4-4-4-12 hex)`);
   }
   return {
-    settings: loadSettings(values, env, configPath, readConfig),
-    configPath,
-    printConfig: values["print-config"] === true,
+    ...commandSettings(values, env, readConfig),
     uuid: given?.toLowerCase(),
     key,
     raw: values.raw === true,
@@ -99,16 +88,12 @@ Examples:
         output: options.output ?? null,
       });
     }
-    const services = await connectServices(options.settings, ctx, {
-      clientId: "housekeeping-inspect",
-      migrate: false,
-    });
-    try {
-      await requireCurrentSchema(services.index);
-      return await inspect(options, services, ctx);
-    } finally {
-      await services.close();
-    }
+    return await withReadOnlyServices(
+      "inspect",
+      options.settings,
+      ctx,
+      (services) => inspect(options, services, ctx),
+    );
   },
 };
 

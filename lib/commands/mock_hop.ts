@@ -1,14 +1,8 @@
 // `mock-hop`: realistic, legacy and adversarial Hopskotch traffic, reproducible from a seed, with a manifest of what
 // an archive of it must contain. Generation is pure (lib/mock/generate.ts); this file parses flags and does the I/O.
 import type { Command, CommandContext } from "../command.ts";
-import {
-  CONNECTION_OPTIONS,
-  logLevelOf,
-  parseCommandArgs,
-  type ResolvedSettings,
-  settingsHelp,
-} from "../config.ts";
-import { kafkaSettings, loadSettings, printConfig } from "../connect.ts";
+import { CONNECTION_OPTIONS, logLevelOf, parseCommandArgs, settingsHelp } from "../config.ts";
+import { type CommandSettings, commandSettings, kafkaSettings, printConfig } from "../connect.ts";
 import { hkError } from "../errors.ts";
 import { createKafka } from "../kafka.ts";
 import { createLogger } from "../log.ts";
@@ -55,10 +49,7 @@ export const DEFAULTS = {
   sender: "mock-hop",
 } as const;
 
-export interface MockHopOptions {
-  settings: ResolvedSettings;
-  configPath: string | undefined;
-  printConfig: boolean;
+export interface MockHopOptions extends CommandSettings {
   listCases: boolean;
   seed: number;
   /** Stop after this many records (null: no limit, --duration alone). */
@@ -144,8 +135,7 @@ export function parseMockHopArgs(
 ): MockHopOptions {
   const { values } = parseCommandArgs("mock-hop", argv, OPTIONS);
   const str = (name: string) => values[name] as string | undefined;
-  const configPath = str("config");
-  const settings = loadSettings(values, env, configPath, readConfig);
+  const settings = commandSettings(values, env, readConfig);
   const realtime = values.realtime === true;
   if (realtime && str("base-time") !== undefined) {
     throw usage("--realtime takes timestamps from the wall clock: drop --base-time (or --realtime)");
@@ -164,9 +154,7 @@ export function parseMockHopArgs(
   const manifest = str("manifest");
   if (manifest === "") throw usage("--manifest needs a file name");
   return {
-    settings,
-    configPath,
-    printConfig: values["print-config"] === true,
+    ...settings,
     listCases: values["list-cases"] === true,
     seed: integer("seed", str("seed"), DEFAULTS.seed, 0, Number.MAX_SAFE_INTEGER),
     // --duration alone runs for that long; --count with it stops at whichever comes first.

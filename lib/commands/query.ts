@@ -1,30 +1,25 @@
 // `query` (alias `list`): index rows as JSON lines, for people with jq and for follow-on services.
+import {
+  SELECTION_COMMAND_OPTIONS,
+  type SelectionCommandOptions,
+  selectionCommandOptions,
+  withReadOnlyIndex,
+} from "../admin.ts";
 import type { Command, CommandContext } from "../command.ts";
-import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../config.ts";
-import { commandLogger, loadSettings, openIndex, printConfig, requireCurrentSchema } from "../connect.ts";
+import { parseCommandArgs, settingsHelp } from "../config.ts";
+import { commandLogger, printConfig } from "../connect.ts";
 import { hkError } from "../errors.ts";
 import { rowToJson, toJson } from "../format.ts";
-import type { Index, SelectFilter } from "../index/postgres.ts";
-import {
-  describeSelection,
-  parseSelection,
-  positiveIntArg,
-  SELECTION_HELP,
-  SELECTION_OPTIONS,
-} from "../selection.ts";
+import type { Index } from "../index/postgres.ts";
+import { describeSelection, positiveIntArg, SELECTION_HELP } from "../selection.ts";
 
 const OPTIONS = {
-  ...CONNECTION_OPTIONS,
-  ...SELECTION_OPTIONS,
+  ...SELECTION_COMMAND_OPTIONS,
   limit: { type: "string" },
   after: { type: "string" },
 } as const;
 
-export interface QueryOptions {
-  settings: ResolvedSettings;
-  configPath: string | undefined;
-  printConfig: boolean;
-  filter: SelectFilter;
+export interface QueryOptions extends SelectionCommandOptions {
   limit: number | undefined;
   after: bigint | undefined;
 }
@@ -37,7 +32,6 @@ export function parseQueryArgs(
   readConfig: (path: string) => string = Deno.readTextFileSync,
 ): QueryOptions {
   const { values } = parseCommandArgs("query", argv, OPTIONS);
-  const configPath = values.config as string | undefined;
   const after = values.after as string | undefined;
   if (after !== undefined && !/^\d+$/.test(after)) {
     throw hkError(
@@ -46,10 +40,7 @@ export function parseQueryArgs(
     );
   }
   return {
-    settings: loadSettings(values, env, configPath, readConfig),
-    configPath,
-    printConfig: values["print-config"] === true,
-    filter: parseSelection("query", values, now),
+    ...selectionCommandOptions("query", values, env, now, readConfig),
     limit: positiveIntArg("query", "limit", values.limit as string | undefined),
     after: after === undefined ? undefined : BigInt(after),
   };
@@ -124,14 +115,11 @@ function queryCommand(name: "query" | "list"): Command {
           after: options.after?.toString() ?? null,
         });
       }
-      const idx = await openIndex(options.settings, ctx.env, commandLogger(options.settings, ctx));
-      try {
-        await requireCurrentSchema(idx.index);
-        await writeRows(idx.index, options, ctx.stdout, ctx.shutdown);
+      const log = commandLogger(options.settings, ctx);
+      return await withReadOnlyIndex(options.settings, ctx, log, async (index) => {
+        await writeRows(index, options, ctx.stdout, ctx.shutdown);
         return ctx.shutdown.aborted ? 1 : 0;
-      } finally {
-        await idx.close();
-      }
+      });
     },
   };
 }

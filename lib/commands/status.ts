@@ -2,8 +2,9 @@
 // last 24 h / all time") and how far the archiver's consumer group is behind Kafka, per partition.
 import type { Admin } from "kafkajs";
 import type { Command } from "../command.ts";
-import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../config.ts";
-import { loadSettings, openIndex, openKafka, printConfig, requireCurrentSchema } from "../connect.ts";
+import { withReadOnlyIndex } from "../admin.ts";
+import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../config.ts";
+import { type CommandSettings, commandSettings, openKafka, printConfig } from "../connect.ts";
 import { errorMessage, hkError } from "../errors.ts";
 import { type Column, formatBytes, formatCount, formatTimeShort, renderTable, toJson } from "../format.ts";
 import type { TopicStats } from "../index/postgres.ts";
@@ -24,10 +25,7 @@ export interface StatusWindow {
   ms: bigint | null;
 }
 
-export interface StatusOptions {
-  settings: ResolvedSettings;
-  configPath: string | undefined;
-  printConfig: boolean;
+export interface StatusOptions extends CommandSettings {
   topics: string[] | undefined;
   windows: StatusWindow[];
   lag: boolean;
@@ -64,12 +62,9 @@ export function parseStatusArgs(
   readConfig: (path: string) => string = Deno.readTextFileSync,
 ): StatusOptions {
   const { values } = parseCommandArgs("status", argv, OPTIONS);
-  const configPath = values.config as string | undefined;
   const windows = values.window as string[] | undefined;
   return {
-    settings: loadSettings(values, env, configPath, readConfig),
-    configPath,
-    printConfig: values["print-config"] === true,
+    ...commandSettings(values, env, readConfig),
     topics: values.topic as string[] | undefined,
     windows: parseWindows(windows ?? ["1h,24h,all"]),
     lag: values["skip-lag"] !== true,
@@ -77,14 +72,8 @@ export function parseStatusArgs(
   };
 }
 
-export interface Totals {
+export interface Totals extends Omit<TopicStats, "topic"> {
   topics: number;
-  messages: bigint;
-  bytes: bigint;
-  earliest: bigint | null;
-  latest: bigint | null;
-  lastArchivedAt: bigint | null;
-  duplicates: bigint;
 }
 
 export interface WindowReport {
@@ -208,22 +197,18 @@ Examples:
     }
     const now = BigInt(Date.now());
     const { log, kafka, veto, groupId } = await openKafka(options.settings, ctx, "housekeeping-status");
-    const idx = await openIndex(options.settings, ctx.env, log);
-    let windows: WindowReport[];
-    try {
-      await requireCurrentSchema(idx.index);
-      windows = [];
+    const windows = await withReadOnlyIndex(options.settings, ctx, log, async (index) => {
+      const reports: WindowReport[] = [];
       for (const w of options.windows) {
         const since = w.ms === null ? null : now - w.ms;
-        const all = await idx.index.topicStats(since ?? undefined);
+        const all = await index.topicStats(since ?? undefined);
         const topics = options.topics === undefined
           ? all
           : all.filter((s) => options.topics!.includes(s.topic));
-        windows.push({ window: w.name, since, topics, totals: totalsOf(topics) });
+        reports.push({ window: w.name, since, topics, totals: totalsOf(topics) });
       }
-    } finally {
-      await idx.close();
-    }
+      return reports;
+    });
     const lag = options.lag ? await lagReport(kafka, veto, groupId, options.topics, log) : null;
     if (options.json) ctx.stdout(toJson({ generatedAt: now, group: groupId, windows, lag }, 2) + "\n");
     else ctx.stdout(renderStatus(windows, lag));

@@ -1,16 +1,13 @@
 // `topics`: which topics `archive` would archive right now, and why each other one is not archived.
 import type { Command } from "../command.ts";
-import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../config.ts";
-import { loadSettings, openKafka, printConfig } from "../connect.ts";
+import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../config.ts";
+import { type CommandSettings, commandSettings, openKafka, printConfig } from "../connect.ts";
 import { renderTable, toJson } from "../format.ts";
 import { surveyTopics, type TopicReport } from "../topics.ts";
 
 const OPTIONS = { ...CONNECTION_OPTIONS, json: { type: "boolean" } } as const;
 
-export interface TopicsOptions {
-  settings: ResolvedSettings;
-  configPath: string | undefined;
-  printConfig: boolean;
+export interface TopicsOptions extends CommandSettings {
   json: boolean;
 }
 
@@ -21,11 +18,8 @@ export function parseTopicsArgs(
   readConfig: (path: string) => string = Deno.readTextFileSync,
 ): TopicsOptions {
   const { values } = parseCommandArgs("topics", argv, OPTIONS);
-  const configPath = values.config as string | undefined;
   return {
-    settings: loadSettings(values, env, configPath, readConfig),
-    configPath,
-    printConfig: values["print-config"] === true,
+    ...commandSettings(values, env, readConfig),
     json: values.json === true,
   };
 }

@@ -1,26 +1,25 @@
 // `verify`: reconcile the index with the object store (lib/verify/check.ts), optionally against a mock-hop manifest
 // (lib/verify/manifest.ts). Reports each problem as found; exits 1 while any problem remains unrepaired.
+import {
+  SELECTION_COMMAND_OPTIONS,
+  type SelectionCommandOptions,
+  selectionCommandOptions,
+  withReadOnlyServices,
+} from "../admin.ts";
 import type { Command, CommandContext } from "../command.ts";
-import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../config.ts";
-import { connectServices, loadSettings, printConfig, requireCurrentSchema } from "../connect.ts";
+import { parseCommandArgs, settingsHelp } from "../config.ts";
+import { printConfig, type Services } from "../connect.ts";
 import { errorMessage, hkError } from "../errors.ts";
 import { toJson } from "../format.ts";
 import type { SelectFilter } from "../index/postgres.ts";
 import { type ManifestLine, parseManifest } from "../mock/manifest.ts";
 import { commandProgress } from "../progress.ts";
-import {
-  describeSelection,
-  parseSelection,
-  positiveIntArg,
-  SELECTION_HELP,
-  SELECTION_OPTIONS,
-} from "../selection.ts";
+import { describeSelection, positiveIntArg, SELECTION_HELP } from "../selection.ts";
 import { type Problem, verifyArchive, type VerifySummary } from "../verify/check.ts";
 import { checkManifest, type ManifestSummary, validateManifest } from "../verify/manifest.ts";
 
 const OPTIONS = {
-  ...CONNECTION_OPTIONS,
-  ...SELECTION_OPTIONS,
+  ...SELECTION_COMMAND_OPTIONS,
   sample: { type: "string" },
   repair: { type: "boolean" },
   manifest: { type: "string" },
@@ -32,11 +31,7 @@ const OPTIONS = {
   quiet: { type: "boolean" },
 } as const;
 
-export interface VerifyOptions {
-  settings: ResolvedSettings;
-  configPath: string | undefined;
-  printConfig: boolean;
-  filter: SelectFilter;
+export interface VerifyOptions extends SelectionCommandOptions {
   sample: number | undefined;
   repair: boolean;
   manifest: string | undefined;
@@ -56,7 +51,6 @@ export function parseVerifyArgs(
   readConfig: (path: string) => string = Deno.readTextFileSync,
 ): VerifyOptions {
   const { values } = parseCommandArgs("verify", argv, OPTIONS);
-  const configPath = values.config as string | undefined;
   const repair = values.repair === true;
   const quick = values.quick === true;
   const orphans = values["skip-orphans"] !== true;
@@ -74,10 +68,7 @@ export function parseVerifyArgs(
   }
   const grace = values.grace as string | undefined;
   return {
-    settings: loadSettings(values, env, configPath, readConfig),
-    configPath,
-    printConfig: values["print-config"] === true,
-    filter: parseSelection("verify", values, now),
+    ...selectionCommandOptions("verify", values, env, now, readConfig),
     sample: positiveIntArg("verify", "sample", values.sample as string | undefined),
     repair,
     manifest: values.manifest as string | undefined,
@@ -139,16 +130,12 @@ Examples:
     const options = parseVerifyArgs(argv, ctx.env, BigInt(Date.now()));
     if (options.printConfig) return printConfig(ctx, options.settings, verifyExtras(options));
     const manifest = options.manifest === undefined ? undefined : await readManifest(options.manifest);
-    const services = await connectServices(options.settings, ctx, {
-      clientId: "housekeeping-verify",
-      migrate: false,
-    });
-    try {
-      await requireCurrentSchema(services.index);
-      return await runVerify(options, manifest, services, ctx);
-    } finally {
-      await services.close();
-    }
+    return await withReadOnlyServices(
+      "verify",
+      options.settings,
+      ctx,
+      (services) => runVerify(options, manifest, services, ctx),
+    );
   },
 };
 
@@ -213,7 +200,7 @@ export function formatSummary(
 async function runVerify(
   options: VerifyOptions,
   manifest: ManifestLine[] | undefined,
-  services: Awaited<ReturnType<typeof connectServices>>,
+  services: Services,
   ctx: CommandContext,
 ): Promise<number> {
   const filter: SelectFilter = { ...options.filter };

@@ -1,7 +1,7 @@
 // Builds the postgres.js client for the index, and turns PostgreSQL and network failures into coded errors that
 // say what to fix. The password never appears in a message: targets are described as host:port/database.
 import postgres from "postgres";
-import { hkError, type HousekeepingError } from "../errors.ts";
+import { hkError, type HousekeepingError, NETWORK_ERROR_CODES } from "../errors.ts";
 
 /** The client every index function takes: int8 columns arrive as bigint. */
 export type IndexSql = postgres.Sql<{ bigint: bigint }>;
@@ -19,14 +19,8 @@ export interface ConnectOptions {
 }
 
 const NETWORK_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EPIPE",
+  ...NETWORK_ERROR_CODES,
+  // postgres.js's names for the same
   "CONNECT_TIMEOUT",
   "CONNECTION_CLOSED",
   "CONNECTION_DESTROYED",

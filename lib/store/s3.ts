@@ -12,7 +12,7 @@ import {
 import http from "node:http";
 import https from "node:https";
 import { hex } from "../checksum.ts";
-import { hkError, type HousekeepingError } from "../errors.ts";
+import { hkError, type HousekeepingError, NETWORK_ERROR_CODES } from "../errors.ts";
 import { type BlobStore, checkDigest, checkKey } from "./types.ts";
 
 export interface S3StoreOptions {
@@ -47,16 +47,6 @@ const DENIED_ERRORS = new Set([
   "ExpiredToken",
   "InvalidToken",
   "CredentialsProviderError",
-]);
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
 ]);
 const NETWORK_NAMES = new Set(["TimeoutError", "RequestTimeout", "AbortError"]);
 
@@ -124,7 +114,8 @@ function s3Error(e: unknown, action: string, bucket: string, where: string): Hou
   }
   if (
     status === undefined &&
-    (NETWORK_CODES.has(err.code ?? "") || NETWORK_NAMES.has(err.name) || /socket hang up/i.test(err.message))
+    (NETWORK_ERROR_CODES.has(err.code ?? "") || NETWORK_NAMES.has(err.name) ||
+      /socket hang up/i.test(err.message))
   ) {
     return hkError(
       "STORE_UNREACHABLE",
