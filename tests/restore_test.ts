@@ -608,6 +608,34 @@ Deno.test("restore: librdkafka and hop-client traffic comes back identical; ever
     const summary = run.stdout.trim() === "" ? null : JSON.parse(run.stdout);
     return { ...run, summary };
   };
+  /** `restore args` at 8 records/s, stopped with SIGTERM once its checkpoint counts a few acknowledged records. */
+  const restoreUntilSigterm = async (args: string[], checkpoint: string) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `${ROOT}main.ts`,
+        "restore",
+        ...base,
+        "--progress",
+        "none",
+        ...args,
+        "--max-rate",
+        "8",
+      ],
+      env: archiveEnv(),
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    await waitFor(
+      "a few acknowledged records",
+      async () => ((await readCheckpoint(checkpoint).catch(() => null))?.sent ?? 0) >= 5 ? true : undefined,
+    );
+    child.kill("SIGTERM");
+    const out = await child.output();
+    return { code: out.code, summary: JSON.parse(new TextDecoder().decode(out.stdout)) };
+  };
   try {
     await createTopic(adv, 3);
     await createTopic(hop, 1);
@@ -911,10 +939,6 @@ Deno.test("restore: librdkafka and hop-client traffic comes back identical; ever
       const target = `${id}-sig`;
       const checkpoint = `${dir}/sig.json`;
       const args = [
-        "restore",
-        ...base,
-        "--progress",
-        "none",
         "--topic",
         adv,
         "--rename",
@@ -922,23 +946,9 @@ Deno.test("restore: librdkafka and hop-client traffic comes back identical; ever
         "--create-topics",
         "--checkpoint",
         checkpoint,
-        "--max-rate",
-        "8",
       ];
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", `${ROOT}main.ts`, ...args],
-        env: archiveEnv(),
-        clearEnv: true,
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      await waitFor(
-        "a few acknowledged records",
-        async () => ((await readCheckpoint(checkpoint).catch(() => null))?.sent ?? 0) >= 5 ? true : undefined,
-      );
-      child.kill("SIGTERM");
-      const out = await child.output();
-      const summary = JSON.parse(new TextDecoder().decode(out.stdout));
+      const out = await restoreUntilSigterm(args, checkpoint);
+      const summary = out.summary;
       assert.equal(out.code, 1, "an interrupted restore does not report success");
       assert.equal(summary.interrupted, true);
       const done = (await readCheckpoint(checkpoint))!;
@@ -948,7 +958,7 @@ Deno.test("restore: librdkafka and hop-client traffic comes back identical; ever
         done.sent,
         "the checkpoint counts exactly what the target holds",
       );
-      const rest = await restore(args.slice(1 + base.length + 2));
+      const rest = await restore(args);
       assert.equal(rest.code, 0, rest.stderr);
       assert.equal(rest.summary.sent, corpus.length - done.sent);
       assert.equal(rest.summary.alreadyInTarget, 0);
@@ -973,31 +983,7 @@ Deno.test("restore: librdkafka and hop-client traffic comes back identical; ever
           "--checkpoint",
           checkpoint,
         ];
-        const child = new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            "-A",
-            `${ROOT}main.ts`,
-            "restore",
-            ...base,
-            "--progress",
-            "none",
-            ...args,
-            "--max-rate",
-            "8",
-          ],
-          env: archiveEnv(),
-          clearEnv: true,
-          stdout: "null",
-          stderr: "null",
-        }).spawn();
-        await waitFor(
-          "a few acknowledged records",
-          async () =>
-            ((await readCheckpoint(checkpoint).catch(() => null))?.sent ?? 0) >= 5 ? true : undefined,
-        );
-        child.kill("SIGTERM");
-        await child.status;
+        await restoreUntilSigterm(args, checkpoint);
         const stopped = (await readCheckpoint(checkpoint))!;
         const landed = (await endOffsets(target)).reduce((a, b) => a + b, 0);
         assert.equal(landed, stopped.sent);
