@@ -27,7 +27,7 @@ import {
   targetPartition,
   targetTopic,
 } from "../lib/restore/plan.ts";
-import { landedMatcher, mergeEnds, sameRecord, spansBeyond } from "../lib/restore/landed.ts";
+import { landedMatcher, mergeEnds, readbackGroup, sameRecord, spansBeyond } from "../lib/restore/landed.ts";
 import { createRateLimiter, createRecordLimiter } from "../lib/restore/rate.ts";
 import { recordBytes, runRestore, verifyObject } from "../lib/restore/run.ts";
 import { openStore } from "../lib/store/open.ts";
@@ -377,6 +377,12 @@ Deno.test("landed records: found in order per partition, other producers' steppe
     { t: { "0": "3", "1": "2" }, u: { "0": "1" } },
     "recorded ends win; partitions and topics without one start from their current end",
   );
+  assert.match(
+    readbackGroup("alice"),
+    /^alice-restore-readback-[0-9a-f-]{36}$/,
+    "Hopskotch groups: <username>-...",
+  );
+  assert.match(readbackGroup(undefined), /^housekeeping-restore-readback-/);
 });
 
 const LEGACY_OBJECT = `${SHARED}testdata/legacy/housekeeping-object.bson`;

@@ -45,6 +45,7 @@ import {
   type Landed,
   landedMatcher,
   mergeEnds,
+  readbackGroup,
   readSpans,
   spansBeyond,
   type TargetEnds,
@@ -593,7 +594,10 @@ async function restore(options: RestoreOptions, services: Services, ctx: Command
     });
 
     const checkpointPath = options.checkpoint;
-    const resumed = await recognizeLanded(kafka, admin, [...prepared.keys()], start, log);
+    const resumed = await recognizeLanded(kafka, admin, [...prepared.keys()], start, {
+      groupId: readbackGroup(tks.sasl?.username),
+      log,
+    });
     const ends = resumed.ends;
     // Written before anything is sent, so that even a run killed before its first checkpoint has its start ends.
     if (checkpointPath !== undefined) await writeCheckpoint(checkpointPath, { ...start, targetEnds: ends });
@@ -687,7 +691,7 @@ async function recognizeLanded(
   admin: Admin,
   targets: string[],
   start: Checkpoint,
-  log: Logger,
+  { groupId, log }: { groupId: string; log: Logger },
 ): Promise<{ ends: TargetEnds; landed: Landed }> {
   const current = await currentEnds(admin, targets);
   if (start.position !== null && start.targetEnds === undefined) {
@@ -697,7 +701,7 @@ async function recognizeLanded(
     );
   }
   const spans = start.targetEnds === undefined ? [] : spansBeyond(start.targetEnds, current);
-  const found = await readSpans(kafka, admin, spans, log);
+  const found = await readSpans(kafka, admin, spans, groupId, log);
   return { ends: mergeEnds(start.targetEnds, current), landed: landedMatcher(found) };
 }
 

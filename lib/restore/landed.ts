@@ -136,13 +136,22 @@ export function spansBeyond(recorded: TargetEnds, current: TargetEnds): Span[] {
 const READ_TIMEOUT_MS = 120_000;
 
 /**
- * Reads the records in `spans` from the target with a throw-away consumer group (deleted afterwards). A span
- * ends at the end offset seen before reading, so records other producers add meanwhile are not waited for.
+ * A throw-away consumer group for reading back. Hopskotch (like many clusters) lets a credential use only groups
+ * named after it: `<username>-...`, as hop-client names its own.
+ */
+export function readbackGroup(username: string | undefined): string {
+  return `${username ?? "housekeeping"}-restore-readback-${crypto.randomUUID()}`;
+}
+
+/**
+ * Reads the records in `spans` from the target with a throw-away consumer group `groupId` (deleted afterwards). A
+ * span ends at the end offset seen before reading, so records other producers add meanwhile are not waited for.
  */
 export async function readSpans(
   kafka: Kafka,
   admin: Admin,
   spans: readonly Span[],
+  groupId: string,
   log: Logger,
 ): Promise<Map<string, Map<number, LandedRecord[]>>> {
   const found = new Map<string, Map<number, LandedRecord[]>>();
@@ -150,7 +159,6 @@ export async function readSpans(
   const wanted = new Map(spans.map((s) => [partitionKey(s.topic, s.partition), s]));
   const open = new Set(wanted.keys());
   const next = new Map<Span, bigint>();
-  const groupId = `housekeeping-restore-readback-${crypto.randomUUID()}`;
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
   let finished!: () => void;
   const done = new Promise<void>((resolve) => (finished = resolve));
