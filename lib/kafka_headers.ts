@@ -10,16 +10,18 @@
 // Producing: kafkajs's producer takes headers as an object, so it cannot write interleaved duplicate keys in wire
 // order, and a null header value makes its size computation throw; it also stamps `timestamp || Date.now()`, so a
 // record cannot carry timestamp 0. Messages built by `wireMessage` carry their record under a symbol, and a Produce
-// request holding such messages is encoded here from those records (see installWireHeaderEncoding). restore and
-// mock-hop both send through this one mechanism.
+// request holding such messages is encoded here from those records (see installWireHeaderEncoding), with a fast
+// CRC-32C and without kafkajs's copies; kafkajs's Encoder.writeEncoder is wrapped so that framing such a request
+// does not copy it either (it behaves as before for everything else). restore and mock-hop both send through this
+// one mechanism.
 import { CompressionCodecs } from "kafkajs";
 import compressionModule from "kafkajs/src/protocol/message/compression/index.js";
 import { Buffer } from "node:buffer";
 import DecoderModule from "kafkajs/src/protocol/decoder.js";
 import EncoderModule from "kafkajs/src/protocol/encoder.js";
 import HeaderDecoderModule from "kafkajs/src/protocol/recordBatch/header/v0/decoder.js";
-import RecordBatchModule from "kafkajs/src/protocol/recordBatch/v0/index.js";
 import RequestsModule from "kafkajs/src/protocol/requests/index.js";
+import { crc32c } from "./crc32c.ts";
 import { hkError } from "./errors.ts";
 import type { WireHeader } from "./record.ts";
 
@@ -157,22 +159,85 @@ export interface WireMessage {
   [WIRE_RECORD]: WireRecord;
 }
 
-interface KafkajsEncoder {
-  writeInt8(value: number): KafkajsEncoder;
-  writeInt16(value: number): KafkajsEncoder;
-  writeInt32(value: number): KafkajsEncoder;
-  writeString(value: string | null): KafkajsEncoder;
-  writeArray(array: unknown[]): KafkajsEncoder;
-  writeVarInt(value: number): KafkajsEncoder;
-  writeVarLong(value: bigint): KafkajsEncoder;
-  writeVarIntBytes(value: Buffer | null): KafkajsEncoder;
-  writeEncoder(value: KafkajsEncoder): KafkajsEncoder;
+// The Produce request (v3 to v7 share one layout) and its record batches (magic 2) are written here in one pass into
+// one buffer of the exact size. kafkajs's Encoder grows a zero-filled buffer and copies everything written so far
+// at every level of nesting (several copies of each value), and computes each batch's CRC-32C one byte per step:
+// at MiB-sized records those were most of restore's CPU.
+
+/** What kafkajs's request code (protocol/request.js) needs from an encoded request body. */
+interface EncodedRequest {
+  buf: Buffer;
+  readonly buffer: Buffer;
   size(): number;
+  [ROOM]?: Room;
+  [LEASE]?: Buffer;
 }
 
-const Encoder = EncoderModule as unknown as { new (): KafkajsEncoder };
-const { RecordBatch } = RecordBatchModule as unknown as {
-  RecordBatch(options: Record<string, unknown>): Promise<KafkajsEncoder>;
+interface KafkajsEncoder {
+  buf: Buffer;
+  offset: number;
+  writeBuffer(value: Buffer): KafkajsEncoder;
+  writeEncoder(value: unknown): KafkajsEncoder;
+  readonly buffer: Buffer;
+  [ROOM]?: Room;
+}
+
+const Encoder = EncoderModule as unknown as { new (): KafkajsEncoder; prototype: KafkajsEncoder };
+
+// kafkajs frames every request (protocol/request.js) by writing the header and then the encoded body into a fresh
+// Encoder, and the size and that into another: two more zero-filled allocations and copies of the whole request.
+// A body encoded here leaves ROOM_BYTES free in front of itself, and Encoder.writeEncoder is wrapped so that
+// appending such a body (or an Encoder built that way) to a short Encoder moves those few bytes into the room
+// instead, leaving the body where it is. Anything else takes kafkajs's own path.
+const ROOM = Symbol.for("housekeeping.kafka.encoderRoom");
+const ROOM_PATCHED = Symbol.for("housekeeping.kafka.encoderRoomPatch");
+const ROOM_BYTES = 256;
+
+interface Room {
+  /** The buffer holding the free room and then the bytes. */
+  whole: Buffer;
+  /** Where the bytes start in `whole`: the room is whole[0, start). */
+  start: number;
+  /** The view whose bytes these are: the room is used only while nothing replaced or extended it. */
+  view: Buffer;
+  used: boolean;
+}
+
+type WriteEncoder = ((this: KafkajsEncoder, value: unknown) => KafkajsEncoder) & { [ROOM_PATCHED]?: true };
+
+function roomOf(value: unknown): Room | undefined {
+  const room = (value as { [ROOM]?: Room } | null)?.[ROOM];
+  if (room === undefined || room.used) return undefined;
+  const holder = value as { buf?: unknown; offset?: unknown };
+  const whole = holder.buf === room.view &&
+    (holder.offset === undefined || holder.offset === room.view.length);
+  return whole ? room : undefined;
+}
+
+function installEncoderRoom(): void {
+  const original: WriteEncoder = Encoder.prototype.writeEncoder;
+  if (original[ROOM_PATCHED]) return;
+  const patched: WriteEncoder = function (this: KafkajsEncoder, value: unknown) {
+    const room = roomOf(value);
+    if (room === undefined || this.offset > room.start) return original.call(this, value);
+    // Used once: a second append of the same body must not overwrite the bytes the first one put in front.
+    room.used = true;
+    const start = room.start - this.offset;
+    this.buf.copy(room.whole, start, 0, this.offset);
+    const view = room.whole.subarray(start, room.start + room.view.length);
+    this.buf = view;
+    this.offset = view.length;
+    this[ROOM] = { whole: room.whole, start, view, used: false };
+    return this;
+  };
+  patched[ROOM_PATCHED] = true;
+  Encoder.prototype.writeEncoder = patched;
+}
+
+const compression = compressionModule as unknown as {
+  Types: { None: number };
+  COMPRESSION_CODEC_MASK: number;
+  lookupCodec(type: number): { compress(encoder: KafkajsEncoder): Promise<Buffer> } | null;
 };
 
 interface ProduceArgs {
@@ -189,9 +254,12 @@ interface PartitionData {
   firstSequence?: number;
   messages: Array<{ [WIRE_RECORD]?: WireRecord }>;
 }
+interface KafkajsResponse {
+  decode(payload: unknown): Promise<unknown>;
+}
 type ProduceBuilder = (
   args: ProduceArgs,
-) => { request: { encode(): Promise<KafkajsEncoder> }; response: unknown };
+) => { request: { encode(): Promise<EncodedRequest> }; response: KafkajsResponse };
 interface ProduceDefinition {
   versions: string[];
   protocol: ((options: { version: number }) => ProduceBuilder) & { [ENCODING_PATCHED]?: true };
@@ -232,22 +300,6 @@ export function wireMessage(record: WireRecord, partition: number): WireMessage 
   };
 }
 
-/** Record (magic 2): length, attributes, timestamp delta, offset delta, key, value, headers as a list. */
-function encodeRecord(record: WireRecord, offsetDelta: number, firstTimestamp: bigint): KafkajsEncoder {
-  const body = new Encoder()
-    .writeInt8(0)
-    .writeVarLong(record.timestamp - firstTimestamp)
-    .writeVarInt(offsetDelta)
-    .writeVarIntBytes(toBuffer(record.key))
-    .writeVarIntBytes(toBuffer(record.value))
-    .writeVarInt(record.headers.length);
-  for (const header of record.headers) {
-    const key = typeof header.key === "string" ? Buffer.from(utf8.encode(header.key)) : toBuffer(header.key);
-    body.writeVarIntBytes(key).writeVarIntBytes(toBuffer(header.value));
-  }
-  return new Encoder().writeVarInt(body.size()).writeEncoder(body);
-}
-
 function recordOf(message: { [WIRE_RECORD]?: WireRecord }): WireRecord {
   const record = message[WIRE_RECORD];
   if (record === undefined) {
@@ -260,40 +312,290 @@ function recordOf(message: { [WIRE_RECORD]?: WireRecord }): WireRecord {
   return record;
 }
 
-// kafkajs's own partition encoder (produce/v3/request.js) with the records built from their WireRecords, and the
-// batch's first and max timestamps computed numerically (kafkajs sorts them as strings).
-async function encodePartition(args: ProduceArgs, data: PartitionData): Promise<KafkajsEncoder> {
-  const records = data.messages.map(recordOf);
-  const stamps = records.map((r) => r.timestamp);
-  const first = stamps.reduce((a, b) => (b < a ? b : a));
-  const max = stamps.reduce((a, b) => (b > a ? b : a));
-  const batch = await RecordBatch({
-    compression: args.compression,
-    records: records.map((r, i) => encodeRecord(r, i, first)),
-    firstTimestamp: first,
-    maxTimestamp: max,
-    producerId: args.producerId,
-    producerEpoch: args.producerEpoch,
-    firstSequence: data.firstSequence,
-    transactional: Boolean(args.transactionalId),
-    lastOffsetDelta: records.length - 1,
-  });
-  return new Encoder().writeInt32(data.partition).writeInt32(batch.size()).writeEncoder(batch);
+// Zigzag varints (Kafka's record fields). Numbers stay exact up to 2^53, far beyond any length or offset delta;
+// only a timestamp delta can exceed that, and takes the bigint path.
+const zigzag = (n: number) => (n >= 0 ? n * 2 : -n * 2 - 1);
+
+function varintSize(zigzagged: number): number {
+  let size = 1;
+  for (let z = zigzagged; z >= 0x80; z = Math.floor(z / 0x80)) size++;
+  return size;
 }
 
-// Produce v3 to v7 share one request layout (later versions only add semantics); kafkajs implements up to v7.
-async function encodeProduceRequest(args: ProduceArgs): Promise<KafkajsEncoder> {
-  const topics: KafkajsEncoder[] = [];
-  for (const { topic, partitions } of args.topicData) {
-    const encoded: KafkajsEncoder[] = [];
-    for (const data of partitions) encoded.push(await encodePartition(args, data));
-    topics.push(new Encoder().writeString(topic).writeArray(encoded));
+const SAFE_DELTA = 2n ** 52n;
+
+/** A timestamp delta, zigzagged as Kafka's varlong (int64, wrapping like Java's long arithmetic). */
+function zigzagDelta(delta: bigint): number | bigint {
+  if (delta > -SAFE_DELTA && delta < SAFE_DELTA) return zigzag(Number(delta));
+  const wrapped = BigInt.asIntN(64, delta);
+  return BigInt.asUintN(64, (wrapped << 1n) ^ (wrapped >> 63n));
+}
+
+function varlongSize(zigzagged: number | bigint): number {
+  if (typeof zigzagged === "number") return varintSize(zigzagged);
+  let size = 1;
+  for (let z = zigzagged; z >= 0x80n; z >>= 7n) size++;
+  return size;
+}
+
+const bytesSize = (bytes: Uint8Array | null) =>
+  bytes === null ? 1 : varintSize(zigzag(bytes.length)) + bytes.length;
+
+/** Sequential big-endian writes into one buffer whose size was computed beforehand. */
+class Writer {
+  at = 0;
+  readonly view: DataView;
+  constructor(readonly buf: Buffer) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
-  return new Encoder()
-    .writeString(args.transactionalId ?? null)
-    .writeInt16(args.acks)
-    .writeInt32(args.timeout)
-    .writeArray(topics);
+  int8(n: number): void {
+    this.view.setInt8(this.at, n);
+    this.at += 1;
+  }
+  int16(n: number): void {
+    this.view.setInt16(this.at, n);
+    this.at += 2;
+  }
+  int32(n: number): void {
+    this.view.setInt32(this.at, n);
+    this.at += 4;
+  }
+  int64(n: bigint): void {
+    this.view.setBigInt64(this.at, n);
+    this.at += 8;
+  }
+  raw(bytes: Uint8Array): void {
+    this.buf.set(bytes, this.at);
+    this.at += bytes.length;
+  }
+  varint(zigzagged: number): void {
+    let z = zigzagged;
+    while (z >= 0x80) {
+      this.buf[this.at++] = (z % 0x80) | 0x80;
+      z = Math.floor(z / 0x80);
+    }
+    this.buf[this.at++] = z;
+  }
+  varlong(zigzagged: number | bigint): void {
+    if (typeof zigzagged === "number") return this.varint(zigzagged);
+    let z = zigzagged;
+    while (z >= 0x80n) {
+      this.buf[this.at++] = Number(z & 0x7fn) | 0x80;
+      z >>= 7n;
+    }
+    this.buf[this.at++] = Number(z);
+  }
+  /** Varint length (-1 for null), then the bytes. */
+  bytes(bytes: Uint8Array | null): void {
+    if (bytes === null) return this.varint(1);
+    this.varint(zigzag(bytes.length));
+    this.raw(bytes);
+  }
+  /** int16 length (-1 for null), then UTF-8: Kafka's (nullable) string. */
+  string(text: Uint8Array | null): void {
+    if (text === null) return this.int16(-1);
+    this.int16(text.length);
+    this.raw(text);
+  }
+}
+
+interface PlannedRecord {
+  record: WireRecord;
+  timestampDelta: number | bigint;
+  /** Header keys as sent (UTF-8 of a string key). */
+  headerKeys: Uint8Array[];
+  /** Bytes after the record's length prefix. */
+  bodySize: number;
+}
+
+function planRecord(record: WireRecord, offsetDelta: number, firstTimestamp: bigint): PlannedRecord {
+  const timestampDelta = zigzagDelta(record.timestamp - firstTimestamp);
+  const headerKeys = record.headers.map((h) => (typeof h.key === "string" ? utf8.encode(h.key) : h.key));
+  let bodySize = 1 + varlongSize(timestampDelta) + varintSize(zigzag(offsetDelta)) + bytesSize(record.key) +
+    bytesSize(record.value) + varintSize(zigzag(record.headers.length));
+  for (let i = 0; i < headerKeys.length; i++) {
+    bodySize += bytesSize(headerKeys[i]!) + bytesSize(record.headers[i]!.value);
+  }
+  return { record, timestampDelta, headerKeys, bodySize };
+}
+
+/** Record (magic 2): length, attributes, timestamp delta, offset delta, key, value, headers as a list. */
+function writeRecord(w: Writer, r: PlannedRecord, offsetDelta: number): void {
+  w.varint(zigzag(r.bodySize));
+  w.int8(0);
+  w.varlong(r.timestampDelta);
+  w.varint(zigzag(offsetDelta));
+  w.bytes(r.record.key);
+  w.bytes(r.record.value);
+  w.varint(zigzag(r.record.headers.length));
+  for (let i = 0; i < r.headerKeys.length; i++) {
+    w.bytes(r.headerKeys[i]!);
+    w.bytes(r.record.headers[i]!.value);
+  }
+}
+
+// Record batch v2: baseOffset int64, batchLength int32, partitionLeaderEpoch int32, magic int8, crc uint32, then
+// (covered by the CRC) attributes int16, lastOffsetDelta int32, firstTimestamp int64, maxTimestamp int64,
+// producerId int64, producerEpoch int16, baseSequence int32, record count int32, records.
+const BATCH_HEADER = 61;
+const CRC_AT = 17;
+const CRC_FROM = 21;
+const MAGIC = 2;
+const TRANSACTIONAL = 0x10;
+
+interface PlannedBatch {
+  partition: number;
+  attributes: number;
+  firstTimestamp: bigint;
+  maxTimestamp: bigint;
+  producerId: bigint;
+  producerEpoch: number;
+  firstSequence: number;
+  count: number;
+  /** Uncompressed: the records, written straight into the request. */
+  records: PlannedRecord[];
+  /** Compressed: the codec's output for the records. */
+  compressed: Uint8Array | null;
+  /** The whole batch, from baseOffset to its end. */
+  size: number;
+}
+
+function int64Of(value: unknown, fallback: bigint): bigint {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value === "bigint") return value;
+  if (typeof value === "number" || typeof value === "string") return BigInt(value);
+  // kafkajs's Long (utils/long.js) wraps a bigint.
+  const inner = (value as { value?: unknown }).value;
+  if (typeof inner === "bigint") return inner;
+  throw new Error(`cannot read ${String(value)} as a 64-bit integer`);
+}
+
+async function planBatch(args: ProduceArgs, data: PartitionData): Promise<PlannedBatch> {
+  const wireRecords = data.messages.map(recordOf);
+  if (wireRecords.length === 0) throw new Error(`empty record batch for partition ${data.partition}`);
+  // Numerically: kafkajs sorts the timestamps as strings.
+  let first = wireRecords[0]!.timestamp;
+  let max = first;
+  for (const r of wireRecords) {
+    if (r.timestamp < first) first = r.timestamp;
+    if (r.timestamp > max) max = r.timestamp;
+  }
+  const records = wireRecords.map((r, i) => planRecord(r, i, first));
+  const codec = args.compression ?? compression.Types.None;
+  let compressed: Uint8Array | null = null;
+  let recordsSize = 0;
+  for (const r of records) recordsSize += varintSize(zigzag(r.bodySize)) + r.bodySize;
+  if (codec !== compression.Types.None) {
+    const compressor = compression.lookupCodec(codec);
+    if (compressor === null) throw new Error(`kafkajs has no codec for compression type ${codec}`);
+    const w = new Writer(Buffer.allocUnsafe(recordsSize));
+    records.forEach((r, i) => writeRecord(w, r, i));
+    compressed = await compressor.compress(new Encoder().writeBuffer(w.buf));
+    recordsSize = compressed.length;
+  }
+  return {
+    partition: data.partition,
+    attributes: (codec & compression.COMPRESSION_CODEC_MASK) | (args.transactionalId ? TRANSACTIONAL : 0),
+    firstTimestamp: first,
+    maxTimestamp: max,
+    producerId: int64Of(args.producerId, -1n),
+    producerEpoch: args.producerEpoch ?? 0,
+    firstSequence: data.firstSequence ?? 0,
+    count: records.length,
+    records: compressed === null ? records : [],
+    compressed,
+    size: BATCH_HEADER + recordsSize,
+  };
+}
+
+function writeBatch(w: Writer, b: PlannedBatch): void {
+  const start = w.at;
+  w.int64(0n);
+  w.int32(b.size - 12);
+  w.int32(0);
+  w.int8(MAGIC);
+  w.int32(0); // the CRC, once the bytes it covers are written
+  w.int16(b.attributes);
+  w.int32(b.count - 1);
+  w.int64(b.firstTimestamp);
+  w.int64(b.maxTimestamp);
+  w.int64(b.producerId);
+  w.int16(b.producerEpoch);
+  w.int32(b.firstSequence);
+  w.int32(b.count);
+  if (b.compressed !== null) w.raw(b.compressed);
+  else b.records.forEach((r, i) => writeRecord(w, r, i));
+  if (w.at - start !== b.size) throw new Error(`record batch is ${w.at - start} bytes, planned ${b.size}`);
+  w.view.setUint32(start + CRC_AT, crc32c(w.buf.subarray(start + CRC_FROM, w.at)));
+}
+
+const stringSize = (text: Uint8Array | null) => 2 + (text?.length ?? 0);
+
+// Produce v3 to v7: transactional_id, acks, timeout, [topic, [partition, record_set]]; kafkajs implements up to v7.
+async function encodeProduceRequest(args: ProduceArgs): Promise<EncodedRequest> {
+  const transactionalId = args.transactionalId == null ? null : utf8.encode(args.transactionalId);
+  let size = stringSize(transactionalId) + 2 + 4 + 4;
+  const topics: { name: Uint8Array; batches: PlannedBatch[] }[] = [];
+  for (const { topic, partitions } of args.topicData) {
+    const batches: PlannedBatch[] = [];
+    for (const data of partitions) batches.push(await planBatch(args, data));
+    const name = utf8.encode(topic);
+    size += stringSize(name) + 4;
+    for (const b of batches) size += 4 + 4 + b.size;
+    topics.push({ name, batches });
+  }
+  // Every byte is written below (checked against the plan), so the buffer need not be zero-filled first.
+  const lease = leaseBuffer(ROOM_BYTES + size);
+  const whole = lease.subarray(0, ROOM_BYTES + size);
+  const w = new Writer(whole.subarray(ROOM_BYTES));
+  w.string(transactionalId);
+  w.int16(args.acks);
+  w.int32(args.timeout);
+  w.int32(topics.length);
+  for (const { name, batches } of topics) {
+    w.string(name);
+    w.int32(batches.length);
+    for (const b of batches) {
+      w.int32(b.partition);
+      w.int32(b.size);
+      writeBatch(w, b);
+    }
+  }
+  if (w.at !== size) throw new Error(`produce request is ${w.at} bytes, planned ${size}`);
+  const buf = w.buf;
+  return {
+    buf,
+    buffer: buf,
+    size: () => buf.length,
+    [ROOM]: { whole, start: ROOM_BYTES, view: buf, used: false },
+    [LEASE]: lease,
+  };
+}
+
+// A request's bytes go to the socket from the buffer they were encoded into, so that buffer must stay untouched
+// until they are sent. The broker answers a request only after reading all of it: once that request's response is
+// decoded, its buffer is free and becomes the spare the next request is encoded into (a fresh multi-MiB buffer per
+// request costs page faults, zeroing and garbage collection). A request that gets no answer (a timeout, a lost
+// connection, acks=0) never gives its buffer back.
+const LEASE = Symbol.for("housekeeping.kafka.requestBuffer");
+const MiB = 2 ** 20;
+const SPARE_FROM = 64 * 1024;
+const SPARE_UP_TO = 16 * MiB;
+let spare: Buffer | null = null;
+
+function leaseBuffer(bytes: number): Buffer {
+  if (bytes < SPARE_FROM) return Buffer.allocUnsafe(bytes);
+  if (spare !== null && spare.length >= bytes) {
+    const taken = spare;
+    spare = null;
+    return taken;
+  }
+  return Buffer.allocUnsafe(Math.ceil(bytes / MiB) * MiB);
+}
+
+function giveBack(buffer: Buffer): void {
+  if (buffer.length < SPARE_FROM || buffer.length > SPARE_UP_TO) return;
+  if (spare === null || spare.length < buffer.length) spare = buffer;
 }
 
 const carriesWireRecords = (args: ProduceArgs) =>
@@ -309,10 +611,12 @@ export function installWireHeaderEncoding(): void {
   checkSameInstance();
   const definition = requests?.Produce;
   if (
-    definition === undefined || typeof definition.protocol !== "function" || typeof RecordBatch !== "function"
+    definition === undefined || typeof definition.protocol !== "function" ||
+    typeof compression.lookupCodec !== "function" || typeof Encoder.prototype?.writeEncoder !== "function"
   ) {
-    throw internalsError("kafkajs's Produce request table or RecordBatch encoder is missing");
+    throw internalsError("kafkajs's Produce request table, codec lookup or Encoder is missing");
   }
+  installEncoderRoom();
   if (definition.protocol[ENCODING_PATCHED]) return;
   const original = definition.protocol;
   const patched = ({ version }: { version: number }): ProduceBuilder => {
@@ -326,7 +630,21 @@ export function installWireHeaderEncoding(): void {
           `the broker accepts Produce v${version} at most; record headers need Produce v3 (Kafka 0.11) or newer`,
         );
       }
-      return { ...built, request: { ...built.request, encode: () => encodeProduceRequest(args) } };
+      // The buffer of this request, given back when its response arrives (see leaseBuffer); never if it was
+      // encoded twice, as it is then unknown which encoding the response answers.
+      let lease: Buffer | undefined;
+      let encodings = 0;
+      const encode = async () => {
+        const encoded = await encodeProduceRequest(args);
+        lease = ++encodings === 1 ? encoded[LEASE] : undefined;
+        return encoded;
+      };
+      const decode = (payload: unknown) => {
+        if (lease !== undefined) giveBack(lease);
+        lease = undefined;
+        return built.response.decode(payload);
+      };
+      return { ...built, request: { ...built.request, encode }, response: { ...built.response, decode } };
     };
   };
   definition.protocol = Object.assign(patched, { [ENCODING_PATCHED]: true as const });

@@ -4,13 +4,16 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import DecoderModule from "kafkajs/src/protocol/decoder.js";
 import RecordDecoderModule from "kafkajs/src/protocol/recordBatch/record/v0/decoder.js";
+import RecordBatchDecoderModule from "kafkajs/src/protocol/recordBatch/v0/decoder.js";
 import RequestsModule from "kafkajs/src/protocol/requests/index.js";
+import CreateRequestModule from "kafkajs/src/protocol/request.js";
 import {
   installWireHeaderEncoding,
   installWireHeaders,
   wireHeaders,
   wireMessage,
 } from "../lib/kafka_headers.ts";
+import { installCodecs } from "../lib/kafka_codecs.ts";
 import type { WireHeader } from "../lib/record.ts";
 
 type KafkajsDecoder = { readVarIntArray(reader: (d: unknown) => unknown): unknown[] };
@@ -138,7 +141,10 @@ Deno.test("pre-0.11 messages (magic 0 and 1) have no headers", () => {
 
 type ProduceBuilder = (
   args: Record<string, unknown>,
-) => { request: { encode(): Promise<{ buffer: Buffer }> } };
+) => {
+  request: { encode(): Promise<{ buf: Buffer; buffer: Buffer }> };
+  response: { decode(payload: Buffer): Promise<unknown> };
+};
 const Produce = (RequestsModule as unknown as {
   requests: { Produce: { protocol: (o: { version: number }) => ProduceBuilder } };
 }).requests.Produce;
@@ -212,4 +218,161 @@ Deno.test("Produce requests: byte header keys are sent as is, even when not UTF-
     ...bytesField(utf8("2")),
   ]);
   assert.ok(encoded.includes(expected), "the header list, byte keys unchanged, in order");
+});
+
+Deno.test("Produce requests: the bytes equal kafkajs's own encoding of the same records, for every codec", async () => {
+  installCodecs();
+  // Records kafkajs can express too (no duplicate keys, no null header values), in timestamp disorder so that the
+  // batch's first and max timestamps are computed, with values long enough for multi-byte
+  // varints and lengths spanning several of the CRC's 16-byte blocks.
+  const value = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+  const records = [
+    { key: null, value: value(0, 1), headers: [], timestamp: 1_700_000_000_500n },
+    { key: utf8("k1"), value: value(200_000, 2), headers: [], timestamp: 1_700_000_000_100n },
+    {
+      key: utf8(""),
+      value: value(37, 3),
+      headers: [{ key: "_id", value: value(16, 4) }, { key: "ключ", value: utf8("ü") }, {
+        key: "e",
+        value: value(0, 0),
+      }],
+      timestamp: 1_700_000_000_900n,
+    },
+    {
+      key: null,
+      value: null,
+      headers: [{ key: "_format", value: utf8("blob") }],
+      timestamp: 1_700_000_000_100n,
+    },
+  ];
+  const plain = (r: (typeof records)[number], partition: number) => ({
+    partition,
+    key: r.key === null ? null : Buffer.from(r.key),
+    value: r.value === null ? null : Buffer.from(r.value),
+    timestamp: r.timestamp.toString(),
+    headers: Object.fromEntries(r.headers.map((h) => [h.key, Buffer.from(h.value)])),
+  });
+  const args = (make: (r: (typeof records)[number], partition: number) => unknown, compression: number) => ({
+    acks: -1,
+    timeout: 30000,
+    transactionalId: null,
+    producerId: 4711n,
+    producerEpoch: 3,
+    compression,
+    topicData: [
+      {
+        topic: "first",
+        partitions: [
+          { partition: 0, firstSequence: 17, messages: records.map((r) => make(r, 0)) },
+          { partition: 3, firstSequence: 0, messages: [make(records[2]!, 3)] },
+        ],
+      },
+      {
+        topic: "zweite",
+        partitions: [{ partition: 1, firstSequence: 5, messages: records.map((r) => make(r, 1)) }],
+      },
+    ],
+  });
+  const build = Produce.protocol({ version: 7 });
+  for (const codec of [0, 1, 2, 3, 4]) {
+    const ours = (await build(args(wireMessage, codec)).request.encode()).buffer;
+    const theirs = (await build(args(plain, codec)).request.encode()).buffer;
+    assert.equal(ours.length, theirs.length, `codec ${codec}: length`);
+    assert.ok(Buffer.compare(ours, theirs) === 0, `codec ${codec}: the request bytes, CRC-32C included`);
+  }
+});
+
+Deno.test("Produce requests: extreme timestamps and deltas beyond 2^53 read back exactly through kafkajs", async () => {
+  const stamps = [2n ** 62n, -1n, 0n, 2n ** 53n + 1n, 2n ** 62n + 2n ** 61n];
+  const messages = stamps.map((timestamp, i) =>
+    wireMessage({ key: null, value: utf8(`v${i}`), headers: INTERLEAVED, timestamp }, 0)
+  );
+  const request = (await Produce.protocol({ version: 7 })(produceArgs(messages)).request.encode()).buffer;
+  // transactional_id (null), acks, timeout, topic count, topic "t", partition count, partition, record set size.
+  const batchAt = 2 + 2 + 4 + 4 + 3 + 4 + 4 + 4;
+  const decodeBatch = RecordBatchDecoderModule as (decoder: unknown) => Promise<{
+    records: { timestamp: string; value: Buffer; headers: object }[];
+  }>;
+  const { records } = await decodeBatch(new Decoder(request.subarray(batchAt)));
+  assert.deepEqual(records.map((r) => r.timestamp), stamps.map(String));
+  assert.deepEqual(records.map((r) => r.value.toString()), stamps.map((_, i) => `v${i}`));
+  for (const r of records) assert.deepEqual(wireHeaders(r), INTERLEAVED);
+});
+
+Deno.test("Produce requests: kafkajs frames our body in the room left before it, with the same bytes", async () => {
+  const createRequest = CreateRequestModule as (options: {
+    correlationId: number;
+    clientId: string;
+    request: { apiKey: number; apiVersion: number; encode(): Promise<unknown> };
+  }) => Promise<{ buffer: Buffer }>;
+  const message = wireMessage({
+    key: null,
+    value: utf8("v".repeat(1000)),
+    headers: INTERLEAVED,
+    timestamp: 5n,
+  }, 0);
+  const body = await Produce.protocol({ version: 7 })(produceArgs([message])).request.encode() as {
+    buf: Buffer;
+    buffer: Buffer;
+    size(): number;
+  };
+  const copy = Buffer.from(body.buffer);
+  const framed = (encode: () => Promise<unknown>) =>
+    createRequest({
+      correlationId: 42,
+      clientId: "housekeeping-test",
+      request: { apiKey: 0, apiVersion: 7, encode },
+    });
+  // kafkajs's own path, for a body without room: copied into fresh encoders.
+  const expected = (await framed(() => Promise.resolve({ buf: copy, buffer: copy, size: () => copy.length })))
+    .buffer;
+  const first = (await framed(() => Promise.resolve(body))).buffer;
+  assert.ok(Buffer.compare(first, expected) === 0, "the framed request, bytes unchanged");
+  assert.equal(first.buffer, body.buf.buffer, "framed in place: the body was not copied");
+  assert.ok(Buffer.compare(body.buffer, copy) === 0, "the body itself is untouched");
+  // The room is used once; framing the same body again takes kafkajs's copying path and leaves the first intact.
+  const second = (await framed(() => Promise.resolve(body))).buffer;
+  assert.ok(Buffer.compare(second, expected) === 0);
+  assert.notEqual(second.buffer, body.buf.buffer);
+  assert.ok(Buffer.compare(first, expected) === 0);
+  // A client id longer than the room: kafkajs's path, same layout.
+  const long = "c".repeat(300);
+  const framedLong = await createRequest({
+    correlationId: 1,
+    clientId: long,
+    request: {
+      apiKey: 0,
+      apiVersion: 7,
+      encode: () => Produce.protocol({ version: 7 })(produceArgs([message])).request.encode(),
+    },
+  });
+  assert.equal(framedLong.buffer.readInt32BE(0), framedLong.buffer.length - 4);
+  assert.ok(framedLong.buffer.subarray(framedLong.buffer.length - copy.length).equals(copy));
+});
+
+Deno.test("Produce requests: a request's buffer is reused only once the broker answered that request", async () => {
+  const value = new Uint8Array(100_000).fill(7);
+  const build = Produce.protocol({ version: 7 });
+  const request = () =>
+    build(produceArgs([wireMessage({ key: null, value, headers: [], timestamp: 1n }, 0)]));
+  const first = request();
+  const encodedFirst = await first.request.encode();
+  const bytes = Buffer.from(encodedFirst.buffer);
+  const second = request();
+  const encodedSecond = await second.request.encode();
+  assert.notEqual(encodedSecond.buf.buffer, encodedFirst.buf.buffer, "unanswered: never shared");
+  // The answer to the first request (its content does not matter here) frees its buffer for the next request.
+  await first.response.decode(Buffer.alloc(4)).catch(() => {});
+  const third = request();
+  const encodedThird = await third.request.encode();
+  assert.equal(encodedThird.buf.buffer, encodedFirst.buf.buffer, "answered: reused");
+  assert.ok(Buffer.compare(encodedThird.buffer, bytes) === 0, "and written in full");
+  // A request encoded twice (kafkajs does not) never gives a buffer back: which encoding was answered is unknown.
+  const twice = request();
+  await twice.request.encode();
+  const again = await twice.request.encode();
+  await twice.response.decode(Buffer.alloc(4)).catch(() => {});
+  const fourth = request();
+  const encodedFourth = await fourth.request.encode();
+  assert.notEqual(encodedFourth.buf.buffer, again.buf.buffer);
 });

@@ -4,6 +4,7 @@
 // naming, partition fallback, rate limiter, progress, checkpoint, object checks) are tested directly.
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { ConfigResourceTypes } from "kafkajs";
 import { sha256 } from "../lib/checksum.ts";
 import { parseRestoreArgs, targetSettings } from "../lib/commands/restore.ts";
 import type { ResolvedSettings } from "../lib/config.ts";
@@ -35,6 +36,7 @@ import { parseVeto } from "../lib/veto.ts";
 import {
   adminKafka,
   archiveEnv,
+  createTopics,
   dropSchema,
   peerProduce,
   type PeerRecord,
@@ -49,7 +51,6 @@ import { runPython, serviceEnv } from "./helpers.ts";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 const b64 = (bytes: Uint8Array | null) => (bytes === null ? null : Buffer.from(bytes).toString("base64"));
-const LONG_MAX = "9223372036854775807";
 
 // ---------------------------------------------------------------------------------------------- pure parts
 
@@ -479,6 +480,148 @@ function crc32Of(bytes: Uint8Array): number {
   return ~c >>> 0;
 }
 
+/** Archive objects and their index rows, for the restore loop without services. */
+function archivedRows(
+  count: number,
+  partitions: number,
+): { rows: (StoredRow & { id: bigint })[]; objects: Map<string, Uint8Array> } {
+  const objects = new Map<string, Uint8Array>();
+  const rows = Array.from({ length: count }, (_, i) => {
+    const partition = i % partitions;
+    const record: KafkaRecord = {
+      topic: "t",
+      partition,
+      offset: BigInt(Math.floor(i / partitions)),
+      timestamp: 1_700_000_000_000n + BigInt(i),
+      key: null,
+      value: new Uint8Array(1000).fill(i & 0xff),
+      headers: [{ key: "n", value: utf8(String(i)) }],
+    };
+    const uuid = `0d5f7c5e-1111-4222-8333-${String(i).padStart(12, "0")}`;
+    const bytes = encodeArchiveObject(record, { uuid, isClientUuid: false }, {
+      archivedAt: 1n,
+      archiverVersion: "t",
+    });
+    const key = `t/${uuid}.bson`;
+    objects.set(key, bytes);
+    return {
+      uuid,
+      topic: "t",
+      timestamp: record.timestamp,
+      partition,
+      offset: record.offset,
+      size: bytes.length,
+      key,
+      bucket: "b",
+      crc32: crc32Of(bytes),
+      isClientUuid: false,
+      messageCrc32: crc32Of(record.value!),
+      archivedAt: 1n,
+      archiverVersion: "t",
+      contentSha256: decodeArchiveObject(bytes).contentSha256,
+      valueSize: 1000,
+      sender: null,
+      format: null,
+      isTest: false,
+      clashOf: null,
+      id: BigInt(i + 1),
+    };
+  });
+  // Restore order: by partition and offset.
+  rows.sort((a, b) => a.partition - b.partition || Number(a.offset - b.offset));
+  return { rows, objects };
+}
+
+const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+Deno.test("restore loop: one request in flight, the next prepared meanwhile; checkpoints only what was acknowledged", async () => {
+  const { rows, objects } = archivedRows(60, 2);
+  const index = {
+    selectInOrder: (_filter: unknown, { after, limit }: { after?: OrderPosition; limit: number }) => {
+      const from = after === undefined ? 0 : rows.findIndex((r) => r.id === after.id) + 1;
+      return Promise.resolve(rows.slice(from, from + limit));
+    },
+  };
+  let getting = 0;
+  let mostGetting = 0;
+  let publishing = false;
+  let startedWhilePublishing = 0;
+  // Objects arrive out of order (random delays), so the window must hold some back and keep fetching behind them.
+  const store = {
+    get: async (key: string) => {
+      mostGetting = Math.max(mostGetting, ++getting);
+      if (publishing) startedWhilePublishing++;
+      await tick(Math.random() * 4);
+      getting--;
+      return objects.get(key)!;
+    },
+  };
+  const run = (failAt: number | null) => {
+    const published: string[][] = [];
+    const saved: Checkpoint[] = [];
+    let acknowledged = 0;
+    let lastAcknowledged: bigint | null = null;
+    const result = runRestore(
+      {
+        filter: { topics: ["t"] },
+        naming: { renames: new Map(), prefix: "x." },
+        // About four records per partition per request: many requests.
+        targets: new Map([["x.t", { partitions: 2, maxMessageBytes: 128 + 4 * 1100 }]]),
+        start: { selection: "s", position: null, sent: 0, skipped: 0, bytes: 0, complete: false },
+        onBadObject: "stop",
+        fetchConcurrency: 4,
+        maxInflightBytes: 2 ** 20,
+        pageRows: 7,
+      },
+      {
+        index,
+        store,
+        log: silentLogger,
+        signal: new AbortController().signal,
+        publish: async (batch) => {
+          assert.equal(publishing, false, "never two requests in flight");
+          publishing = true;
+          const values = batch.flatMap((b) => b.messages.map((m) => m.value!.toString("latin1").slice(0, 1)));
+          published.push(values);
+          await tick(3);
+          publishing = false;
+          if (published.length === failAt) throw new Error("refused");
+          acknowledged += values.length;
+          lastAcknowledged = rows[acknowledged - 1]!.id;
+        },
+        progress: { tick() {}, done() {} },
+        saveCheckpoint: (cp) => {
+          // Saved after its request was acknowledged, before the next one is sent.
+          assert.equal(publishing, false);
+          assert.equal(cp.sent, acknowledged, "the checkpoint counts exactly the acknowledged records");
+          if (!cp.complete) assert.equal(cp.position!.id, lastAcknowledged);
+          saved.push(structuredClone(cp));
+          return Promise.resolve();
+        },
+      },
+    );
+    return { result, published, saved };
+  };
+
+  const ok = run(null);
+  const result = await ok.result;
+  assert.equal(result.sent, rows.length);
+  // Every record once, in restore order (the first byte of each value is its number).
+  assert.deepEqual(ok.published.flat(), rows.map((r) => String.fromCharCode(Number(r.id - 1n) & 0xff)));
+  assert.ok(ok.published.length >= 8, `many requests (${ok.published.length})`);
+  assert.equal(ok.saved.at(-1)!.complete, true);
+  assert.ok(mostGetting <= 4, `at most --fetch-concurrency objects fetched at once (${mostGetting})`);
+  assert.equal(mostGetting, 4, "and that many while objects wait their turn");
+  assert.ok(startedWhilePublishing > 0, "the following records are fetched while a request is in flight");
+
+  const failing = run(3);
+  await assert.rejects(failing.result, /refused/);
+  assert.equal(failing.published.length, 3, "nothing is sent after a request that failed");
+  const last = failing.saved.at(-1)!;
+  assert.equal(last.sent, failing.published[0]!.length + failing.published[1]!.length);
+  assert.equal(last.complete, false);
+});
+
 // ---------------------------------------------------------------------------------------- real services
 
 interface PeerMessage {
@@ -523,19 +666,8 @@ async function topicExists(topic: string): Promise<boolean> {
   return await withAdmin(async (admin) => (await admin.listTopics()).includes(topic));
 }
 
-async function createTopic(topic: string, partitions: number): Promise<void> {
-  await withAdmin((admin) =>
-    admin.createTopics({
-      topics: [{
-        topic,
-        numPartitions: partitions,
-        // The corpus holds far-future timestamps, which Kafka 4 refuses by default.
-        configEntries: [{ name: "message.timestamp.after.max.ms", value: LONG_MAX }],
-      }],
-      waitForLeaders: true,
-    })
-  );
-}
+// The corpus holds far-future and 1970 timestamps: the shared helper allows the one and keeps the other.
+const createTopic = (topic: string, partitions: number) => createTopics([topic], partitions);
 
 /** Deletes every topic and consumer group of this test (all are named after `id`). */
 async function cleanKafka(id: string): Promise<void> {
@@ -705,6 +837,15 @@ Deno.test("restore: librdkafka and hop-client traffic comes back identical; ever
       assert.equal(run.code, 0, run.stderr);
       assert.equal(run.summary.sent, corpus.length + hopCount);
       assert.equal(run.summary.complete, true);
+      const created = await withAdmin((admin) =>
+        admin.describeConfigs({
+          resources: [{ type: ConfigResourceTypes.TOPIC, name: `${id}-out-${adv}` }],
+          includeSynonyms: false,
+        })
+      );
+      const config = new Map(created.resources[0]!.configEntries.map((e) => [e.configName, e.configValue]));
+      assert.equal(config.get("message.timestamp.type"), "CreateTime");
+      assert.equal(config.get("retention.ms"), "-1", "old records are not deleted by time-based retention");
       assert.deepEqual(await consume(`${id}-out-${adv}`, corpus.length), source);
       assert.deepEqual(await consume(`${id}-out-${hop}`, hopCount), hopSource);
       assert.deepEqual(

@@ -1,6 +1,7 @@
 // The restore loop: index rows in restore order -> objects fetched concurrently (bounded by count and bytes) ->
 // each object checked against its index row -> records published exactly as archived, one produce request at a
-// time so that every partition keeps its order -> checkpoint after each acknowledged request.
+// time so that every partition keeps its order (the next one is prepared meanwhile) -> checkpoint after each
+// acknowledged request.
 import { crc32, hex } from "../checksum.ts";
 import { errorMessage, hkError } from "../errors.ts";
 import { contentDigest } from "../identity.ts";
@@ -83,6 +84,8 @@ const BATCH_FRAMING = 128;
 const MAX_REQUEST_RECORDS = 500;
 const MAX_REQUEST_BYTES = 4 * 2 ** 20;
 const PAGE_ROWS = 500;
+/** Rows held per allowed fetch: room for objects that arrive while an earlier one is late. */
+const WINDOW_PER_FETCH = 2;
 const MAX_BAD_REPORTED = 1000;
 
 function wireSize(r: DecodedArchiveObject): number {
@@ -162,9 +165,17 @@ interface Pending {
   fallback: boolean;
 }
 
+/** One produce request's worth: the records to send and the rows decided up to its last one. */
+interface Queued {
+  pending: Pending[];
+  skippedSince: { source: string; topic: string }[];
+  decidedUpTo: OrderPosition;
+}
+
 interface Slot {
   row: Row;
   object: Promise<Uint8Array | null>;
+  settled: boolean;
 }
 
 export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<RestoreResult> {
@@ -194,7 +205,43 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
     return r;
   };
 
+  // The request in flight (publishing, then saving the checkpoint after it), if any. The next request is sent only
+  // once it settled, so there is one in flight at a time: every partition keeps its order (the idempotent producer
+  // gets its sequence numbers in that order too) and the checkpoint never passes an unacknowledged record. Meanwhile
+  // the following records are fetched, checked and queued, which overlaps our CPU work with the target's.
+  let inflight: Promise<void> | null = null;
+
+  async function settle(): Promise<void> {
+    while (inflight !== null) {
+      const current = inflight;
+      inflight = null;
+      await current;
+    }
+  }
+
+  /** Sends what is queued once the request before it settled; does not wait for this one. */
+  async function send(): Promise<void> {
+    await settle();
+    if (decidedUpTo === null) return;
+    const request: Queued = { pending, skippedSince, decidedUpTo };
+    pending = [];
+    pendingBytes = 0;
+    pendingPerPartition.clear();
+    skippedSince = [];
+    decidedUpTo = null;
+    inflight = commit(request);
+    // Awaited by the next settle(); until then a failure must not count as unhandled.
+    inflight.catch(() => {});
+  }
+
+  /** Sends what is queued and waits until it is acknowledged and checkpointed. */
   async function flush(): Promise<void> {
+    await send();
+    await settle();
+  }
+
+  async function commit(request: Queued): Promise<void> {
+    const { pending, skippedSince } = request;
     if (pending.some((p) => p.message !== null)) {
       const byTopic = new Map<string, WireMessage[]>();
       for (const p of pending) {
@@ -205,7 +252,6 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
       }
       await deps.publish([...byTopic].map(([topic, messages]) => ({ topic, messages })));
     }
-    if (decidedUpTo === null) return;
     let bytes = 0;
     for (const p of pending) {
       const r = topicResult(p.source, p.topic);
@@ -222,13 +268,8 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
     checkpoint.sent += pending.length;
     checkpoint.skipped += skippedSince.length;
     checkpoint.bytes += bytes;
-    checkpoint.position = decidedUpTo;
+    checkpoint.position = request.decidedUpTo;
     deps.progress.tick(pending.length + skippedSince.length, bytes);
-    pending = [];
-    pendingBytes = 0;
-    pendingPerPartition.clear();
-    skippedSince = [];
-    decidedUpTo = null;
     await deps.saveCheckpoint(checkpoint);
   }
 
@@ -280,7 +321,7 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
     if (
       pending.length >= MAX_REQUEST_RECORDS || pendingBytes + wire > MAX_REQUEST_BYTES ||
       (pendingPerPartition.get(key) ?? 0) + wire > limit
-    ) await flush();
+    ) await send();
     const wait = job.limiter?.reserve(size) ?? 0;
     if (wait > 0) {
       // Waiting is the moment to get what is held acknowledged, so the checkpoint keeps up with a slow restore.
@@ -300,8 +341,34 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
   const fetchObject = (row: Row) =>
     withRetry(() => deps.store.get(row.key), { what: `reading object ${row.key}`, signal, log });
 
+  // The rows being restored, in order, each with its object fetched or being fetched. --fetch-concurrency bounds the
+  // fetches outstanding, not the window: objects that arrive while an earlier one is still on its way wait their
+  // turn (within --max-inflight-mib and WINDOW_PER_FETCH), so one slow object does not idle the fetches behind it.
   const window: Slot[] = [];
   let windowBytes = 0;
+  let fetching = 0;
+  const maxWindow = job.fetchConcurrency * WINDOW_PER_FETCH;
+  // Resolved, and replaced, whenever a fetch settles.
+  let fetchSettled = Promise.withResolvers<void>();
+  const fetchInto = (row: Row) => {
+    const slot: Slot = { row, object: fetchObject(row), settled: false };
+    const settled = () => {
+      slot.settled = true;
+      fetching--;
+      const current = fetchSettled;
+      fetchSettled = Promise.withResolvers<void>();
+      current.resolve();
+    };
+    // This also keeps a failure from counting as unhandled until next() reaches the slot and throws it.
+    slot.object.then(settled, settled);
+    fetching++;
+    window.push(slot);
+    windowBytes += row.size;
+  };
+  const roomFor = (row: Row) =>
+    window.length === 0 ||
+    (fetching < job.fetchConcurrency && window.length < maxWindow &&
+      windowBytes + row.size <= job.maxInflightBytes);
   const next = async () => {
     const slot = window.shift()!;
     windowBytes -= slot.row.size;
@@ -318,33 +385,39 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
     await handle(slot.row, bytes);
   };
 
-  let cursor = job.start.position ?? undefined;
+  const readPage = (after: OrderPosition | undefined) => {
+    const page = withRetry(
+      () => deps.index.selectInOrder(job.filter, { ...(after ? { after } : {}), limit: pageRows }),
+      { what: "reading the index", signal, log },
+    );
+    // Read ahead while the page before is fetched; awaited in turn, or dropped when stopping.
+    page.catch(() => {});
+    return page;
+  };
+
   try {
+    let page = readPage(job.start.position ?? undefined);
     pages: while (!signal.aborted) {
-      const after = cursor;
-      const rows = await withRetry(
-        () => deps.index.selectInOrder(job.filter, { ...(after ? { after } : {}), limit: pageRows }),
-        { what: "reading the index", signal, log },
-      );
+      const rows = await page;
       if (rows.length === 0) break;
-      cursor = orderPositionOf(rows[rows.length - 1]!);
+      page = readPage(orderPositionOf(rows[rows.length - 1]!));
       for (const row of rows) {
-        while (
-          window.length > 0 &&
-          (window.length >= job.fetchConcurrency || windowBytes + row.size > job.maxInflightBytes)
-        ) await next();
+        while (!signal.aborted) {
+          // Arrived objects are handled at once, in order; otherwise wait for any fetch to settle (the head, or one
+          // behind it, which frees a fetch slot) unless there is room to start this row's fetch.
+          if (window[0]?.settled) await next();
+          else if (roomFor(row)) break;
+          else await fetchSettled.promise;
+        }
         if (signal.aborted) break pages;
-        const object = fetchObject(row);
-        // Handled in order by next(); until then a failure must not count as unhandled.
-        object.catch(() => {});
-        window.push({ row, object });
-        windowBytes += row.size;
+        fetchInto(row);
       }
     }
     while (window.length > 0 && !signal.aborted) await next();
     await flush();
   } finally {
-    await Promise.allSettled(window.map((s) => s.object));
+    // On an error, what is in flight still finishes: acknowledged records are then in the checkpoint.
+    await Promise.allSettled([...window.map((s) => s.object), ...(inflight === null ? [] : [inflight])]);
   }
   const interrupted = signal.aborted;
   if (!interrupted) {
