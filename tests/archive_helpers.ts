@@ -29,7 +29,12 @@ export async function createTopics(names: string[], partitions = 1): Promise<voi
   await admin.connect();
   try {
     // Kafka 4 refuses timestamps more than an hour ahead by default; archives must hold far-future ones too.
-    const configEntries = [{ name: "message.timestamp.after.max.ms", value: "9223372036854775807" }];
+    // Tests write records stamped 1970 too: without retention.ms=-1 Kafka may delete them before they are read
+    // (see topicConfig in lib/mock/send.ts).
+    const configEntries = [
+      { name: "message.timestamp.after.max.ms", value: "9223372036854775807" },
+      { name: "retention.ms", value: "-1" },
+    ];
     await admin.createTopics({
       topics: names.map((topic) => ({ topic, numPartitions: partitions, configEntries })),
       waitForLeaders: true,

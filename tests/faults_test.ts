@@ -137,8 +137,7 @@ function mockHopArgs(sc: Scenario, part: string, count: number, seed: number, o:
     "mock-hop",
     ...["--count", String(count), "--seed", String(seed), "--partitions", String(o.partitions)],
     ...["--topic-prefix", `${sc.prefix}${part}.`, "--manifest", manifest, "--max-value-mib", "0.5"],
-    // Timestamps from now on: the broker deletes records older than its retention (7 days), which mock-hop's
-    // default base time (2026-01-01) soon is.
+    // Timestamps from now on, as live traffic has them (mock-hop's topics keep old ones too: retention.ms=-1).
     ...["--base-time", String(Date.now())],
     ...(o.rate !== undefined ? ["--rate", String(o.rate)] : []),
   ];

@@ -265,7 +265,7 @@ async function startConsumer(
   log: Logger,
   state: RunState,
 ): Promise<RunningConsumer> {
-  const lanes: Lanes = { byPartition: new Map(), draining: false };
+  const lanes: Lanes = { byPartition: new Map(), draining: false, awaitingJoin: new Map() };
   const consumer = kafka.consumer({
     groupId,
     ...CONSUMER_OPTIONS,
@@ -294,6 +294,17 @@ async function startConsumer(
     // pending when we stopped it (kafkajs's stop() skips a consumer that has not joined yet). It would stay in the
     // group for ever, holding partitions it does not archive: its first batch ends it (see handleBatch).
     if (lanes.draining) lanes.stale = true;
+    // Partitions whose commit the old generation refused start afresh too (see laneFailed).
+    clearTimeout(lanes.rejoinWatch);
+    lanes.rejoinWatch = undefined;
+    if (lanes.awaitingJoin.size > 0 && !lanes.draining) {
+      const byTopic = new Map<string, number[]>();
+      for (const { topic, partition } of lanes.awaitingJoin.values()) {
+        byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+      }
+      consumer.resume([...byTopic].map(([topic, partitions]) => ({ topic, partitions })));
+    }
+    lanes.awaitingJoin.clear();
   });
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });
@@ -333,6 +344,10 @@ interface Lanes {
   draining: boolean;
   /** It joined the group after it began to stop: kafkajs restarted it behind our back. */
   stale?: boolean;
+  /** Paused partitions whose commit was refused because the group moved on: resumed when kafkajs has rejoined. */
+  awaitingJoin: Map<string, { topic: string; partition: number }>;
+  /** Rebuilds the consumer should kafkajs not rejoin after such a refusal. */
+  rejoinWatch?: ReturnType<typeof setTimeout> | undefined;
 }
 
 interface RunningConsumer {
@@ -379,12 +394,21 @@ async function handleBatch(payload: EachBatchPayload, context: BatchContext): Pr
   const commit = async (next: bigint) => {
     if (lane.closed || !isRunning() || isStale()) throw new Superseded();
     await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
+    context.log.debug("committed", { topic, partition, offset: next.toString() });
     // kafkajs heartbeats after every batch; this covers a lane that takes long. A rebalance it reports is
     // kafkajs's to handle (it rejoins, and GROUP_JOIN closes the lanes).
     await heartbeat().catch(() => {});
   };
 
   const records = batch.messages.map((m) => toKafkaRecord(topic, partition, m));
+  context.log.debug("batch", {
+    topic,
+    partition,
+    first: batch.firstOffset(),
+    last: batch.lastOffset(),
+    records: records.length,
+    lane: existing === undefined ? "new" : "existing",
+  });
   for (const chunk of chunkRecords(records)) {
     const last = chunk[chunk.length - 1]!.offset;
     const claimed = lane.claimed.then(() => {
@@ -410,15 +434,86 @@ async function handleBatch(payload: EachBatchPayload, context: BatchContext): Pr
   // the lane fail, nothing after the failure is committed and the rebuilt consumer fetches it again.
   if (!fetchedNothing) resolveOffset(batch.lastOffset());
   // At most this batch and the next are in flight per partition: that bounds the memory held.
-  await previous.catch(() => {});
+  await awaitHeartbeating(previous, heartbeat);
+}
+
+const HEARTBEAT_POLL_MS = 1_000;
+
+/**
+ * Waits for `work` while keeping the member in the group: kafkajs heartbeats only between batches, so a wait on
+ * slow storage longer than the session would get the member expelled and make the whole group rebalance, again and
+ * again under load. kafkajs sends a heartbeat only when its interval is due. Ends early when the group rebalances,
+ * so that kafkajs rejoins at once rather than holding every member up until the rebalance timeout (the lanes'
+ * commits are refused then, see laneFailed).
+ */
+async function awaitHeartbeating(work: Promise<unknown>, heartbeat: () => Promise<void>): Promise<void> {
+  let settled = false;
+  const done = work.then(() => (settled = true), () => (settled = true));
+  while (!settled) {
+    const stop = new AbortController();
+    await Promise.race([done, sleep(HEARTBEAT_POLL_MS, stop.signal)]);
+    stop.abort();
+    if (settled) return;
+    try {
+      await heartbeat();
+    } catch (e) {
+      if (groupMovedOn(e)) return;
+    }
+  }
+}
+
+// Commit refusals that mean the group has moved on to a new generation (or is forming one). kafkajs rejoins by
+// itself when its heartbeat or fetch meets them; kafkajs's own isRebalancing() lists the same, plus the member
+// being unknown after its session expired.
+const GROUP_MOVED_ON = new Set([
+  "REBALANCE_IN_PROGRESS",
+  "ILLEGAL_GENERATION",
+  "UNKNOWN_MEMBER_ID",
+  "NOT_COORDINATOR_FOR_GROUP",
+]);
+const REJOIN_GRACE_MS = 60_000;
+
+function groupMovedOn(e: unknown): boolean {
+  for (let cause = e, depth = 0; cause !== undefined && cause !== null && depth < 4; depth++) {
+    if (GROUP_MOVED_ON.has((cause as { type?: string }).type ?? "")) return true;
+    cause = (cause as { cause?: unknown; originalError?: unknown }).originalError ??
+      (cause as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 function laneFailed(lane: Lane, e: unknown, topic: string, partition: number, context: BatchContext): void {
   const { metrics, log, state, lanes } = context;
   if (lane.failed) return;
+  // Closed by GROUP_JOIN: the new generation has started this partition afresh already.
+  const superseded = lane.closed;
   lane.failed = true;
   lane.closed = true;
   if (e instanceof Superseded || (isHkError(e) && e.code === "STOPPING")) return;
+  if (groupMovedOn(e) && superseded) return;
+  if (groupMovedOn(e) && !lanes.draining) {
+    // Only the commit came too late for the generation: what the lane claimed is still written, what it did not
+    // claim yet never will be by it, and the next generation fetches the partition from its committed offset
+    // (GROUP_JOIN), so waiting for kafkajs to rejoin is enough.
+    // Rebuilding the consumer instead would make every member rebalance again, which under load (members slow to
+    // heartbeat, sessions expiring) feeds on itself. The partition stays paused until then: nothing of it may be
+    // committed past this lane's records before they are redone.
+    log.warn(
+      "commit refused because the group is rebalancing; the partition restarts from its committed offset",
+      {
+        topic,
+        partition,
+        error: e,
+      },
+    );
+    lanes.awaitingJoin.set(`${topic}:${partition}`, { topic, partition });
+    lanes.rejoinWatch ??= setTimeout(() => {
+      if (lanes.draining) return;
+      log.warn("kafkajs did not rejoin the group after a refused commit; rebuilding the consumer");
+      state.consumerCrashed = true;
+    }, REJOIN_GRACE_MS);
+    return;
+  }
   metrics.inc("errors_total", { topic, stage: "batch" });
   if (isHkError(e) && !e.retriable) {
     // A bug or a record we cannot represent: stop rather than skip it (nothing may be lost silently).
@@ -438,6 +533,7 @@ async function stopConsumer({ consumer, lanes }: RunningConsumer, log: Logger): 
   // Work in flight finishes and is committed before the consumer leaves the group (on shutdown our retry loops give
   // up, so this is bounded); then kafkajs waits for its running batches, which wait for nothing any more.
   lanes.draining = true;
+  clearTimeout(lanes.rejoinWatch);
   const drained = Promise.allSettled([...lanes.byPartition.values()].map((lane) => lane.committed));
   const timeout = sleep(60_000).then(() => "timeout" as const);
   if ((await Promise.race([drained.then(() => "ok" as const), timeout])) === "timeout") {

@@ -18,14 +18,43 @@ const LONG_MAX = "9223372036854775807";
 
 /**
  * Topic settings mock-hop needs: any timestamp (Kafka 4 refuses timestamps more than an hour ahead by default,
- * and the far-future case is 9999), and values up to the multi-MiB cap plus batch overhead.
+ * and the far-future case is 9999), values up to the multi-MiB cap plus batch overhead, and no time-based
+ * retention: a record stamped 1970 starts a log segment of its own (Kafka rolls a segment whose first timestamp is
+ * older than segment.ms), and the next retention check (every 5 minutes) deletes that segment, so the record
+ * would vanish before an archiver that is busy elsewhere reads it.
  */
 export function topicConfig(maxValueBytes: number): Array<{ name: string; value: string }> {
   return [
     { name: "message.timestamp.after.max.ms", value: LONG_MAX },
     { name: "message.timestamp.before.max.ms", value: LONG_MAX },
+    { name: "retention.ms", value: "-1" },
     { name: "max.message.bytes", value: String(maxValueBytes + 1024 * 1024) },
   ];
+}
+
+const LEADER_WAIT_MS = 60_000;
+
+async function waitForLeaders(admin: Admin, topics: string[]): Promise<void> {
+  const deadline = Date.now() + LEADER_WAIT_MS;
+  for (;;) {
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics });
+      if (metadata.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) {
+        return;
+      }
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+    }
+    if (Date.now() > deadline) {
+      throw hkError(
+        "MOCK_TOPICS_NOT_READY",
+        `topics ${topics.join(", ")} have no leaders ${
+          LEADER_WAIT_MS / 1000
+        } s after creation; check the broker`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 export interface TopicKeeper {
@@ -47,14 +76,21 @@ export function createTopicKeeper(
       const existing = new Set(await admin.listTopics());
       const missing = wanted.filter((t) => !existing.has(t));
       if (missing.length > 0) {
-        await admin.createTopics({
-          topics: missing.map((topic) => ({
-            topic,
-            numPartitions: partitions,
-            configEntries: topicConfig(maxValueBytes),
-          })),
-          waitForLeaders: true,
-        });
+        try {
+          await admin.createTopics({
+            topics: missing.map((topic) => ({
+              topic,
+              numPartitions: partitions,
+              configEntries: topicConfig(maxValueBytes),
+            })),
+            waitForLeaders: true,
+          });
+        } catch (e) {
+          // kafkajs's wait for the new topics' leaders gives up on UNKNOWN_TOPIC_OR_PARTITION, which a busy broker
+          // still answers for a moment after creating them: the topics exist, so wait for their leaders here.
+          if ((e as { type?: string }).type !== "UNKNOWN_TOPIC_OR_PARTITION") throw e;
+          await waitForLeaders(admin, missing);
+        }
         log.info("created topics", { topics: missing, partitions });
       }
       const present = wanted.filter((t) => existing.has(t));

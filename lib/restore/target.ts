@@ -27,10 +27,14 @@ const AFTER = "message.timestamp.after.max.ms";
 const BEFORE = "message.timestamp.before.max.ms";
 const TYPE = "message.timestamp.type";
 const MAX_BYTES = "max.message.bytes";
+const RETENTION = "retention.ms";
 
 function configsForNew(needs: TargetNeeds, nowMs: number): { name: string; value: string }[] {
   // Archived timestamps can lie ahead of the broker's clock (Kafka 4 refuses more than one hour ahead by default).
-  const entries = [{ name: TYPE, value: "CreateTime" }];
+  // Time-based retention counts from each record's own timestamp: with the broker's default (7 days) Kafka would
+  // delete restored records older than that within minutes of restoring them. The operator can set a retention
+  // afterwards; a restore that destroys what it restores would surprise everyone.
+  const entries = [{ name: TYPE, value: "CreateTime" }, { name: RETENTION, value: "-1" }];
   if (needs.latest > BigInt(nowMs)) entries.push({ name: AFTER, value: LONG_MAX });
   return entries;
 }
@@ -96,6 +100,27 @@ function checkTimestamps(
   }
 }
 
+/** Records older than the target's retention are deleted by Kafka soon after they land: allowed, but said. */
+function warnRetention(
+  topic: string,
+  config: Map<string, string>,
+  needs: TargetNeeds,
+  options: { log: Logger; nowMs: number },
+): void {
+  const retention = Number(config.get(RETENTION) ?? "-1");
+  if (!(retention >= 0) || needs.earliest >= BigInt(options.nowMs) - BigInt(retention)) return;
+  options.log.warn(
+    "target topic deletes records older than its retention.ms: Kafka will remove the older restored records within " +
+      "minutes of restoring them",
+    {
+      topic,
+      retentionMs: retention,
+      earliest: Number(needs.earliest),
+      fix: `kafka-configs --alter --entity-type topics --entity-name ${topic} --add-config retention.ms=-1`,
+    },
+  );
+}
+
 /**
  * Makes sure every target topic exists (creating missing ones only when `create`), and returns what the restore
  * needs to know about each. Throws RESTORE_TARGET_MISSING, RESTORE_TARGET_LOG_APPEND_TIME or
@@ -137,6 +162,7 @@ export async function prepareTargets(
   for (const [topic, needs] of wanted) {
     const config = configs.get(topic) ?? new Map<string, string>();
     checkTimestamps(topic, config, needs, options.nowMs);
+    warnRetention(topic, config, needs, options);
     const count = partitions.get(topic) ?? 0;
     if (count < 1) {
       throw hkError(
