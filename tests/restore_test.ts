@@ -1046,6 +1046,37 @@ Deno.test("restore: librdkafka and hop-client traffic comes back identical; ever
       assert.match(other.stderr, /RESTORE_CHECKPOINT_MISMATCH/);
     });
 
+    await t.step(
+      "an existing target that would delete old records by retention.ms is named in a warning",
+      async () => {
+        const target = `${id}-short`;
+        await withAdmin((admin) =>
+          admin.createTopics({
+            topics: [{
+              topic: target,
+              numPartitions: 3,
+              configEntries: [
+                { name: "message.timestamp.after.max.ms", value: "9223372036854775807" },
+                { name: "retention.ms", value: "3600000" },
+              ],
+            }],
+            waitForLeaders: true,
+          })
+        );
+        const run = await restore(["--topic", adv, "--rename", `${adv}=${target}`]);
+        assert.equal(run.code, 0, run.stderr);
+        const warning = run.stderr.split("\n").find((l) =>
+          l.includes("deletes records older than its retention.ms")
+        );
+        assert.ok(warning, `no retention warning in:\n${run.stderr.slice(-2000)}`);
+        assert.equal(JSON.parse(warning).topic, target);
+        assert.match(JSON.parse(warning).fix, /retention\.ms=-1/);
+        const kept = await restore(["--topic", adv, "--rename", `${adv}=${id}-long`, "--create-topics"]);
+        assert.equal(kept.code, 0, kept.stderr);
+        assert.doesNotMatch(kept.stderr, /deletes records older/, "a topic restore creates keeps everything");
+      },
+    );
+
     await t.step("--on-bad-object skip reports missing and damaged objects and sends the rest", async () => {
       const missing = rows.find((r) => r.partition === 2 && r.offset === 0n)!;
       const missingPath = `${dir}/store/${missing.key}`;
