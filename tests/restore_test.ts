@@ -746,6 +746,11 @@ Deno.test("restore: librdkafka and hop-client traffic comes back identical; ever
     const summary = run.stdout.trim() === "" ? null : JSON.parse(run.stdout);
     return { ...run, summary };
   };
+  /** The corpus topic restored into `target` (created), resumable with `checkpoint`. */
+  const checkpointed = (
+    target: string,
+    checkpoint: string,
+  ) => ["--topic", adv, "--rename", `${adv}=${target}`, "--create-topics", "--checkpoint", checkpoint];
   /** `restore args` at 8 records/s, stopped with SIGTERM once its checkpoint counts a few acknowledged records. */
   const restoreUntilSigterm = async (args: string[], checkpoint: string) => {
     const child = new Deno.Command(Deno.execPath(), {
@@ -1008,15 +1013,7 @@ Deno.test("restore: librdkafka and hop-client traffic comes back identical; ever
     await t.step("a damaged object stops the restore; the checkpoint resumes it once repaired", async () => {
       const target = `${id}-resume`;
       const checkpoint = `${dir}/resume.json`;
-      const args = [
-        "--topic",
-        adv,
-        "--rename",
-        `${adv}=${target}`,
-        "--create-topics",
-        "--checkpoint",
-        checkpoint,
-      ];
+      const args = checkpointed(target, checkpoint);
       await Deno.writeFile(victimPath, damaged);
       const stopped = await restore(args);
       assert.equal(stopped.code, 1);
@@ -1116,15 +1113,7 @@ Deno.test("restore: librdkafka and hop-client traffic comes back identical; ever
     await t.step("SIGTERM stops after the request in flight; the same command continues", async () => {
       const target = `${id}-sig`;
       const checkpoint = `${dir}/sig.json`;
-      const args = [
-        "--topic",
-        adv,
-        "--rename",
-        `${adv}=${target}`,
-        "--create-topics",
-        "--checkpoint",
-        checkpoint,
-      ];
+      const args = checkpointed(target, checkpoint);
       const out = await restoreUntilSigterm(args, checkpoint);
       const summary = out.summary;
       assert.equal(out.code, 1, "an interrupted restore does not report success");
@@ -1152,15 +1141,7 @@ Deno.test("restore: librdkafka and hop-client traffic comes back identical; ever
         // acknowledged those requests, and before the checkpoint recorded them, leaves behind.
         const target = `${id}-kill`;
         const checkpoint = `${dir}/kill.json`;
-        const args = [
-          "--topic",
-          adv,
-          "--rename",
-          `${adv}=${target}`,
-          "--create-topics",
-          "--checkpoint",
-          checkpoint,
-        ];
+        const args = checkpointed(target, checkpoint);
         await restoreUntilSigterm(args, checkpoint);
         const stopped = (await readCheckpoint(checkpoint))!;
         const landed = (await endOffsets(target)).reduce((a, b) => a + b, 0);

@@ -490,8 +490,9 @@ function laneFailed(lane: Lane, e: unknown, topic: string, partition: number, co
   lane.failed = true;
   lane.closed = true;
   if (e instanceof Superseded || (isHkError(e) && e.code === "STOPPING")) return;
-  if (groupMovedOn(e) && superseded) return;
-  if (groupMovedOn(e) && !lanes.draining) {
+  const movedOn = groupMovedOn(e);
+  if (movedOn && superseded) return;
+  if (movedOn && !lanes.draining) {
     // Only the commit came too late for the generation: what the lane claimed is still written, what it did not
     // claim yet never will be by it, and the next generation fetches the partition from its committed offset
     // (GROUP_JOIN), so waiting for kafkajs to rejoin is enough.

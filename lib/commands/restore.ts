@@ -45,6 +45,7 @@ import {
   type Landed,
   landedMatcher,
   mergeEnds,
+  partitionKey,
   readbackGroup,
   readSpans,
   spansBeyond,
@@ -715,12 +716,13 @@ async function advanceEnds(
   const counts = new Map<string, number>();
   for (const { topic, messages } of batch) {
     for (const m of messages) {
-      counts.set(`${topic}\0${m.partition}`, (counts.get(`${topic}\0${m.partition}`) ?? 0) + 1);
+      const key = partitionKey(topic, m.partition);
+      counts.set(key, (counts.get(key) ?? 0) + 1);
     }
   }
   const unknown = new Set<string>();
   for (const r of acknowledged) {
-    const count = counts.get(`${r.topicName}\0${r.partition}`);
+    const count = counts.get(partitionKey(r.topicName, r.partition));
     const base = r.baseOffset === undefined ? -1n : BigInt(r.baseOffset);
     if (count === undefined) continue;
     if (base < 0n) unknown.add(r.topicName);

@@ -56,7 +56,8 @@ export interface Landed {
   readonly unmatched: number;
 }
 
-const partitionKey = (topic: string, partition: number) => `${topic}\0${partition}`;
+/** One target partition as a map key. */
+export const partitionKey = (topic: string, partition: number) => `${topic}\0${partition}`;
 
 /** A matcher over the records found beyond the checkpoint's ends, per target partition, in offset order. */
 export function landedMatcher(found: ReadonlyMap<string, ReadonlyMap<number, LandedRecord[]>>): Landed {
