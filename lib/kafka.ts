@@ -14,6 +14,7 @@ import {
 import { errorMessage, hkError, type HousekeepingError } from "./errors.ts";
 import { installCodecs } from "./kafka_codecs.ts";
 import { installWireHeaderEncoding, installWireHeaders } from "./kafka_headers.ts";
+import { installIdleRequestQueue } from "./kafka_request_queue.ts";
 import type { LogFields, Logger, LogLevel } from "./log.ts";
 import type { TimestampType } from "./record.ts";
 
@@ -238,14 +239,16 @@ function withCodedConnect<T extends { connect(): Promise<void> }>(client: T, set
 }
 
 /**
- * A kafkajs client for `settings`, with snappy/lz4/zstd codecs and the wire-header hook installed. The
- * connect() of its producers, consumers and admins rejects with coded errors (see translateKafkaError).
+ * A kafkajs client for `settings`, with snappy/lz4/zstd codecs, the wire-header hook and the idle request-queue
+ * fix installed. The connect() of its producers, consumers and admins rejects with coded errors (see
+ * translateKafkaError).
  */
 export function createKafka(settings: KafkaSettings, log: Logger): Kafka {
   validate(settings);
   installCodecs();
   installWireHeaders();
   installWireHeaderEncoding();
+  installIdleRequestQueue();
   const scrub = scrubber(settings);
   const sasl = saslOption(settings);
   const config: KafkaConfig = {

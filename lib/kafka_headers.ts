@@ -37,11 +37,16 @@ const HeaderDecoder = HeaderDecoderModule as Reader;
 const WIRE = Symbol.for("housekeeping.kafka.wireHeaders");
 const PATCHED = Symbol.for("housekeeping.kafka.wireHeadersPatch");
 
-function internalsError(what: string): Error {
+/** For every hook into kafkajs's internals (this file, lib/kafka_request_queue.ts). */
+export function internalsError(
+  what: string,
+  hook = "the wire-header hook",
+  file = "lib/kafka_headers.ts",
+): Error {
   return hkError(
     "KAFKA_INTERNALS_MISMATCH",
-    `cannot install the wire-header hook: ${what}. The kafkajs version in deno.json must stay npm:kafkajs@2.2.4 ` +
-      "(the hook depends on its internals); if it was changed, restore it or update lib/kafka_headers.ts",
+    `cannot install ${hook}: ${what}. The kafkajs version in deno.json must stay npm:kafkajs@2.2.4 ` +
+      `(the hook depends on its internals); if it was changed, restore it or update ${file}`,
   );
 }
 
@@ -65,7 +70,7 @@ function keepWireList(list: DecodedHeader[]): DecodedHeader[] {
   return list;
 }
 
-function checkSameInstance(): void {
+export function checkSameInstance(): void {
   // kafkajs's public CompressionCodecs is the `Codecs` export of this very module: identical objects prove that
   // our deep imports resolve to the module instances kafkajs loaded, not to fresh copies.
   if ((compressionModule as { Codecs?: unknown }).Codecs !== CompressionCodecs) {
