@@ -347,61 +347,84 @@ const bytesSize = (bytes: Uint8Array | null) =>
   bytes === null ? 1 : varintSize(zigzag(bytes.length)) + bytes.length;
 
 /** Sequential big-endian writes into one buffer whose size was computed beforehand. */
-class Writer {
-  at = 0;
+interface Writer {
+  readonly buf: Buffer;
   readonly view: DataView;
-  constructor(readonly buf: Buffer) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-  int8(n: number): void {
-    this.view.setInt8(this.at, n);
-    this.at += 1;
-  }
-  int16(n: number): void {
-    this.view.setInt16(this.at, n);
-    this.at += 2;
-  }
-  int32(n: number): void {
-    this.view.setInt32(this.at, n);
-    this.at += 4;
-  }
-  int64(n: bigint): void {
-    this.view.setBigInt64(this.at, n);
-    this.at += 8;
-  }
-  raw(bytes: Uint8Array): void {
-    this.buf.set(bytes, this.at);
-    this.at += bytes.length;
-  }
-  varint(zigzagged: number): void {
+  /** Bytes written so far: where the next write goes. */
+  readonly at: number;
+  int8(n: number): void;
+  int16(n: number): void;
+  int32(n: number): void;
+  int64(n: bigint): void;
+  raw(bytes: Uint8Array): void;
+  varint(zigzagged: number): void;
+  varlong(zigzagged: number | bigint): void;
+  /** Varint length (-1 for null), then the bytes. */
+  bytes(bytes: Uint8Array | null): void;
+  /** int16 length (-1 for null), then UTF-8: Kafka's (nullable) string. */
+  string(text: Uint8Array | null): void;
+}
+
+function createWriter(buf: Buffer): Writer {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let at = 0;
+  const raw = (bytes: Uint8Array) => {
+    buf.set(bytes, at);
+    at += bytes.length;
+  };
+  const int16 = (n: number) => {
+    view.setInt16(at, n);
+    at += 2;
+  };
+  const varint = (zigzagged: number) => {
     let z = zigzagged;
     while (z >= 0x80) {
-      this.buf[this.at++] = (z % 0x80) | 0x80;
+      buf[at++] = (z % 0x80) | 0x80;
       z = Math.floor(z / 0x80);
     }
-    this.buf[this.at++] = z;
-  }
-  varlong(zigzagged: number | bigint): void {
-    if (typeof zigzagged === "number") return this.varint(zigzagged);
-    let z = zigzagged;
-    while (z >= 0x80n) {
-      this.buf[this.at++] = Number(z & 0x7fn) | 0x80;
-      z >>= 7n;
-    }
-    this.buf[this.at++] = Number(z);
-  }
-  /** Varint length (-1 for null), then the bytes. */
-  bytes(bytes: Uint8Array | null): void {
-    if (bytes === null) return this.varint(1);
-    this.varint(zigzag(bytes.length));
-    this.raw(bytes);
-  }
-  /** int16 length (-1 for null), then UTF-8: Kafka's (nullable) string. */
-  string(text: Uint8Array | null): void {
-    if (text === null) return this.int16(-1);
-    this.int16(text.length);
-    this.raw(text);
-  }
+    buf[at++] = z;
+  };
+  return {
+    buf,
+    view,
+    get at() {
+      return at;
+    },
+    int8(n) {
+      view.setInt8(at, n);
+      at += 1;
+    },
+    int16,
+    int32(n) {
+      view.setInt32(at, n);
+      at += 4;
+    },
+    int64(n) {
+      view.setBigInt64(at, n);
+      at += 8;
+    },
+    raw,
+    varint,
+    varlong(zigzagged) {
+      if (typeof zigzagged === "number") return varint(zigzagged);
+      let z = zigzagged;
+      while (z >= 0x80n) {
+        buf[at++] = Number(z & 0x7fn) | 0x80;
+        z >>= 7n;
+      }
+      buf[at++] = Number(z);
+    },
+    bytes(bytes) {
+      if (bytes === null) return varint(1);
+      varint(zigzag(bytes.length));
+      raw(bytes);
+    },
+    string(text) {
+      if (text === null) return int16(-1);
+      int16(text.length);
+      raw(text);
+    },
+  };
 }
 
 interface PlannedRecord {
@@ -493,7 +516,7 @@ async function planBatch(args: ProduceArgs, data: PartitionData): Promise<Planne
   if (codec !== compression.Types.None) {
     const compressor = compression.lookupCodec(codec);
     if (compressor === null) throw new Error(`kafkajs has no codec for compression type ${codec}`);
-    const w = new Writer(Buffer.allocUnsafe(recordsSize));
+    const w = createWriter(Buffer.allocUnsafe(recordsSize));
     records.forEach((r, i) => writeRecord(w, r, i));
     compressed = await compressor.compress(new Encoder().writeBuffer(w.buf));
     recordsSize = compressed.length;
@@ -552,7 +575,7 @@ async function encodeProduceRequest(args: ProduceArgs): Promise<EncodedRequest> 
   // Every byte is written below (checked against the plan), so the buffer need not be zero-filled first.
   const lease = leaseBuffer(ROOM_BYTES + size);
   const whole = lease.subarray(0, ROOM_BYTES + size);
-  const w = new Writer(whole.subarray(ROOM_BYTES));
+  const w = createWriter(whole.subarray(ROOM_BYTES));
   w.string(transactionalId);
   w.int16(args.acks);
   w.int32(args.timeout);
