@@ -9,6 +9,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Kafka, logLevel } from "kafkajs";
 import postgres from "postgres";
+import { installIdleRequestQueue } from "../lib/kafka_request_queue.ts";
 import { HEARTBEAT_TOPIC } from "../lib/mock/cases.ts";
 import { runPython, serviceEnv, uniqueName } from "./helpers.ts";
 
@@ -17,6 +18,7 @@ export const SHARED = new URL("../../shared/", import.meta.url).pathname;
 
 /** `brokers`, `url` and `endpoint` parameters below default to the shared services; fault tests pass their own. */
 export function adminKafka(brokers = serviceEnv("KAFKA_BROKERS")): Kafka {
+  installIdleRequestQueue(); // the test process lives long: its idle connections should not poll either
   return new Kafka({
     clientId: "test-admin",
     brokers: [brokers],
