@@ -52,7 +52,7 @@ const SIZE = SOAK
     kills: 5,
     outageRecords: 1_500,
     outageLater: 500,
-    scaleRecords: 4_000,
+    scaleRecords: 8_000,
     scaleKills: 1,
     restoreKills: 3,
   };
