@@ -17,15 +17,17 @@
 // start-up and connecting are reported separately (`*_startup_s`), and so is the wall time from spawn to exit.
 // `*_cpu_ms_per_record` is the CPU time of the measured process (the command, or this one for a ceiling) per
 // record: the cost of the work itself, which other load disturbs far less than the rates.
+// Last, `archive_idle_cpu_ms_per_s`: the CPU an archiver uses per second while caught up and waiting.
 //
 // Environment: the services' variables (`eval "$(scripts/services.sh env)"`); BENCH_SCALE multiplies the record
 // counts (default 1); BENCH_SIZES=1KiB,64KiB selects sizes; BENCH_ROUNDS; BENCH_KEEP=1 keeps the topics, bucket
 // and schemas. stdout: `name: value` lines only; progress goes to stderr.
 import { parseArchiveArgs } from "../lib/commands/archive.ts";
 import { parseRestoreArgs } from "../lib/commands/restore.ts";
-import { archiveEnv, vetoAllBut } from "../tests/archive_helpers.ts";
+import { archiveEnv, spawnLogged, vetoAllBut } from "../tests/archive_helpers.ts";
 import { consumeCeiling, getCeiling, putCeiling } from "./bench/ceilings.ts";
-import { type ChildRun, runChild } from "./bench/child.ts";
+import { type ChildRun, deadline, runChild } from "./bench/child.ts";
+import { cpuSeconds } from "./bench/proc.ts";
 import { figure, MiB, note, type Rate, rateFigures, recordsPerSecond } from "./bench/report.ts";
 import { archivedObjects, type Bench, closeBench, openBench } from "./bench/services.ts";
 import { createTopics, produce, type Size, SIZES } from "./bench/workload.ts";
@@ -209,6 +211,49 @@ async function benchSize(b: Bench, size: Size): Promise<void> {
   figure(`restore_${s}_peak_rss_MiB`, restore.run.peakRssBytes / MiB, 0);
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const IDLE_SAMPLE_S = 10;
+
+/**
+ * CPU per second of an archiver that has nothing to do: caught up on a 10-record topic, long-polling and
+ * heartbeating. What leaving the service running costs a laptop or a small VM (kafkajs alone used to spend
+ * ~40 ms/s per connection on a 1 ms timer: lib/kafka_request_queue.ts).
+ */
+async function idleCpuPerSecond(b: Bench): Promise<number> {
+  const topic = `${b.id}-src-idle`;
+  const schema = `${b.schema}_idle`;
+  const group = `${topic}-archive`;
+  b.schemas.push(schema);
+  b.groups.push(group);
+  await createTopics(b.kafka, [topic]);
+  await produce(b.kafka, topic, SIZES[0]!, 10);
+  const port = freePort();
+  const archiver = spawnLogged(
+    ["archive", "--group", group, "--bucket", b.bucket, "--db-schema", schema, "--http-port", String(port)],
+    archiveEnv({ VETO_FILE: vetoAllBut(topic), LOG_LEVEL: "warn" }),
+  );
+  try {
+    await deadline(
+      "the idle archiver's 10 records",
+      (async () => {
+        while (await archivedCount(port).catch(() => 0) < 10) await sleep(200);
+      })(),
+      PHASE_TIMEOUT_S,
+    );
+    await sleep(5_000); // past the commit of what it archived
+    const [cpu, at] = [cpuSeconds(archiver.child.pid), performance.now()];
+    await sleep(IDLE_SAMPLE_S * 1000);
+    const used = cpuSeconds(archiver.child.pid);
+    if (cpu === null || used === null || archiver.exited) {
+      throw new Error(`the idle archiver exited:\n${archiver.lines.slice(-20).join("\n")}`);
+    }
+    return ((used - cpu) * 1000) / ((performance.now() - at) / 1000);
+  } finally {
+    archiver.kill("SIGTERM");
+    await archiver.done;
+  }
+}
+
 const bench = await openBench();
 note(
   `run ${bench.id}: ${navigator.hardwareConcurrency} CPUs, BENCH_SCALE=${scale}, sizes ${
@@ -217,6 +262,7 @@ note(
 );
 try {
   for (const size of sizes) await benchSize(bench, size);
+  figure("archive_idle_cpu_ms_per_s", await idleCpuPerSecond(bench), 1);
 } finally {
   if (Deno.env.get("BENCH_KEEP") === "1") {
     note(`kept topics ${bench.id}-*, bucket ${bench.bucket}, schemas ${bench.schemas.join(", ")}`);
