@@ -24,9 +24,10 @@
 // and schemas. stdout: `name: value` lines only; progress goes to stderr.
 import { parseArchiveArgs } from "../lib/commands/archive.ts";
 import { parseRestoreArgs } from "../lib/commands/restore.ts";
-import { archiveEnv, spawnLogged, vetoAllBut } from "../tests/archive_helpers.ts";
+import { sleep } from "../lib/retry.ts";
+import { archiveEnv, spawnLogged, vetoAllBut, waitFor } from "../tests/archive_helpers.ts";
 import { consumeCeiling, getCeiling, putCeiling } from "./bench/ceilings.ts";
-import { type ChildRun, deadline, runChild } from "./bench/child.ts";
+import { type ChildRun, runChild } from "./bench/child.ts";
 import { cpuSeconds } from "./bench/proc.ts";
 import { figure, MiB, note, type Rate, rateFigures, recordsPerSecond } from "./bench/report.ts";
 import { archivedObjects, type Bench, closeBench, openBench } from "./bench/services.ts";
@@ -211,7 +212,6 @@ async function benchSize(b: Bench, size: Size): Promise<void> {
   figure(`restore_${s}_peak_rss_MiB`, restore.run.peakRssBytes / MiB, 0);
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const IDLE_SAMPLE_S = 10;
 
 /**
@@ -233,11 +233,9 @@ async function idleCpuPerSecond(b: Bench): Promise<number> {
     archiveEnv({ VETO_FILE: vetoAllBut(topic), LOG_LEVEL: "warn" }),
   );
   try {
-    await deadline(
+    await waitFor(
       "the idle archiver's 10 records",
-      (async () => {
-        while (await archivedCount(port).catch(() => 0) < 10) await sleep(200);
-      })(),
+      async () => (await archivedCount(port).catch(() => 0)) >= 10 ? true : undefined,
       PHASE_TIMEOUT_S,
     );
     await sleep(5_000); // past the commit of what it archived

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import RequestQueueModule from "kafkajs/src/network/requestQueue/index.js";
 import { createKafka } from "../lib/kafka.ts";
 import { installIdleRequestQueue } from "../lib/kafka_request_queue.ts";
-import { createLogger } from "../lib/log.ts";
+import { silentLogger } from "../lib/log.ts";
 import { serviceEnv } from "./helpers.ts";
 
 interface Queue {
@@ -18,7 +18,6 @@ const RequestQueue = RequestQueueModule as unknown as {
   prototype: Queue;
 };
 
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 function queue(): Queue {
   return new RequestQueue({
     maxInFlightRequests: 1,
@@ -26,7 +25,7 @@ function queue(): Queue {
     enforceRequestTimeout: true,
     clientId: "request-queue-test",
     broker: "127.0.0.1:1",
-    logger: silent,
+    logger: silentLogger,
   });
 }
 function disarm(q: Queue) {
@@ -68,7 +67,7 @@ Deno.test("request queue: real connections after their requests keep no timer po
   };
   const kafka = createKafka(
     { brokers: [serviceEnv("KAFKA_BROKERS")], clientId: "request-queue-test", securityProtocol: "PLAINTEXT" },
-    createLogger({ level: "error", sink: () => {} }),
+    silentLogger,
   );
   const admin = kafka.admin();
   try {

@@ -4,6 +4,7 @@ import { type Admin, CompressionTypes, type Kafka, type Producer } from "kafkajs
 import { errorMessage, hkError } from "../errors.ts";
 import { installWireHeaderEncoding, wireMessage } from "../kafka_headers.ts";
 import type { Logger } from "../log.ts";
+import { sleep } from "../retry.ts";
 import type { Compression, MockRecord } from "./types.ts";
 
 const KAFKA_COMPRESSION: Readonly<Record<Compression, CompressionTypes>> = {
@@ -53,7 +54,7 @@ async function waitForLeaders(admin: Admin, topics: string[]): Promise<void> {
         } s after creation; check the broker`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
   }
 }
 
