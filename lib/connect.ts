@@ -177,6 +177,8 @@ export interface ConnectOptions {
   clientId: string;
   /** Create or upgrade the schema (the archiver does at start; read-only commands do not). */
   migrate?: boolean;
+  /** Kafka request timeout in ms (default kafkajs's 30 s). */
+  requestTimeoutMs?: number;
 }
 
 export async function openIndex(
@@ -247,6 +249,7 @@ export async function openKafka(
   settings: ResolvedSettings,
   ctx: CommandContext,
   clientId: string,
+  requestTimeoutMs?: number,
 ): Promise<{ log: Logger; kafka: Kafka; veto: VetoList; groupId: string }> {
   const log = commandLogger(settings, ctx);
   const veto = await loadVeto(settingValue(settings, "veto"));
@@ -254,7 +257,7 @@ export async function openKafka(
   for (const w of warnings) log.warn(w);
   return {
     log,
-    kafka: createKafka(ks, log),
+    kafka: createKafka(requestTimeoutMs === undefined ? ks : { ...ks, requestTimeoutMs }, log),
     veto,
     groupId: settingValue(settings, "group") ?? "housekeeping",
   };
@@ -266,7 +269,7 @@ export async function connectServices(
   options: ConnectOptions,
 ): Promise<Services> {
   const keyLayout = parseKeyLayout(settingValue(settings, "key-layout") ?? "daily");
-  const { log, kafka, veto } = await openKafka(settings, ctx, options.clientId);
+  const { log, kafka, veto } = await openKafka(settings, ctx, options.clientId, options.requestTimeoutMs);
   const endpoint = settingValue(settings, "s3-endpoint");
   const store = await openStore(storeUrl(settings, ctx.env), {
     ...(endpoint ? { endpoint } : {}),

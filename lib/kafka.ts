@@ -32,6 +32,8 @@ export interface KafkaSettings {
   retries?: number;
   /** TCP connect timeout in ms (kafkajs `connectionTimeout`, default 1000). */
   connectionTimeoutMs?: number;
+  /** How long a request may wait for its response, in ms (kafkajs `requestTimeout`, default 30000). */
+  requestTimeoutMs?: number;
 }
 
 const MECHANISMS: Record<SaslMechanism, "scram-sha-512" | "scram-sha-256" | "plain"> = {
@@ -261,6 +263,7 @@ export function createKafka(settings: KafkaSettings, log: Logger): Kafka {
     ...(settings.connectionTimeoutMs === undefined
       ? {}
       : { connectionTimeout: settings.connectionTimeoutMs }),
+    ...(settings.requestTimeoutMs === undefined ? {} : { requestTimeout: settings.requestTimeoutMs }),
     ...(settings.retries === undefined ? {} : { retry: { retries: settings.retries } }),
   };
   const kafka = new Kafka(config);

@@ -107,7 +107,10 @@ Examples:
   async run(argv, ctx) {
     const options = parseArchiveArgs(argv, ctx.env);
     if (options.printConfig) return printConfig(ctx, options.settings, archiveExtras(options));
-    const services = await connectServices(options.settings, ctx, { clientId: "housekeeping-archive" });
+    const services = await connectServices(options.settings, ctx, {
+      clientId: "housekeeping-archive",
+      requestTimeoutMs: requestTimeoutFor(options.sessionTimeoutMs),
+    });
     // A service outage must be waited out, not end the process (see lib/stray_errors.ts).
     const restoreDefault = surviveStrayConnectionErrors(services.log);
     try {
@@ -236,6 +239,17 @@ async function runArchiver(
     await admin.disconnect().catch(() => {});
     await http?.shutdown();
   }
+}
+
+/**
+ * Kafka request timeout for a session timeout: longer than the session, so that a SyncGroup waiting on a leader
+ * that died mid-rebalance (a killed archiver) is answered by the broker once that leader's session expires
+ * (REBALANCE_IN_PROGRESS: kafkajs rejoins as the same member). With kafkajs's 30 s against the default 45 s
+ * session, the request timed out first; kafkajs then restarts the consumer as a new member, leaves the old one
+ * behind as the next dead leader, and the cycle repeated for minutes (6 min seen after kill -9 during a join).
+ */
+export function requestTimeoutFor(sessionTimeoutMs: number): number {
+  return Math.max(30_000, sessionTimeoutMs + 10_000);
 }
 
 /** The archiver's kafkajs consumer settings (scripts/bench.ts measures its consume-only ceiling with them too). */
