@@ -16,6 +16,8 @@ COPY deno.json deno.lock ./
 RUN deno install --frozen
 COPY main.ts ./
 COPY lib/ lib/
+# mock-hop's sample payloads, embedded in the executable by `deno task compile` (--include).
+COPY testdata/samples/ testdata/samples/
 COPY scripts/stamp-version.sh scripts/
 # The sources here are a throwaway copy, so they are stamped in place. `deno compile` downloads its runtime (denort)
 # from dl.deno.land; the check at the end runs the result once so a broken executable fails the build, not the pod.

@@ -78,8 +78,9 @@ version:
 # holds the compile flags for this target, the Dockerfile and a plain development build alike.
 binary:
 	rm -rf $(STAGE)
-	mkdir -p $(STAGE)
+	mkdir -p $(STAGE)/testdata
 	cp -R main.ts lib deno.json deno.lock $(STAGE)/
+	cp -R testdata/samples $(STAGE)/testdata/
 	scripts/stamp-version.sh $(BUILD_VERSION) $(STAGE)/lib/version.ts
 	$(DENO) task --config $(STAGE)/deno.json compile
 	mv $(STAGE)/dist/housekeeping dist/housekeeping

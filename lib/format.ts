@@ -71,7 +71,7 @@ export function toJson(value: unknown, indent?: number): string {
 }
 
 /**
- * The JSON form of an index row. Column names as in the table (spec §4: `key` is the object key, `size` and
+ * The JSON form of an index row. Column names as in the table (docs/archive-format.md §4: `key` is the object key, `size` and
  * `crc32` describe the BSON object, `message_crc32` the value); int64 as decimal strings; `time` is `timestamp`
  * rendered as ISO 8601 for people. `id` is the keyset cursor: pass it to `query --after` for the next page.
  */

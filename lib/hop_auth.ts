@@ -1,4 +1,4 @@
-// Hopskotch credentials as hop-client stores them (spec §5), read and selected by hop-client's own rules
+// Hopskotch credentials as hop-client stores them (docs/archive-format.md §5), read and selected by hop-client's own rules
 // (hop/auth.py 0.13: load_auth, _interpret_auth_data, select_matching_auth) so that an auth.toml that works
 // with `hop subscribe` works here unchanged. No text produced here ever contains a password.
 import { parse, TomlError } from "smol-toml";

@@ -1,4 +1,4 @@
-// Identity rules (spec §2): which UUID names a record, and what "the same content" means.
+// Identity rules (docs/archive-format.md §2): which UUID names a record, and what "the same content" means.
 import { hex, sha1, sha256 } from "./checksum.ts";
 import { hkError } from "./errors.ts";
 import type { WireHeader } from "./record.ts";

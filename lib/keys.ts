@@ -1,4 +1,4 @@
-// Object key layout (spec §3): where a record's BSON object lives in the bucket.
+// Object key layout (docs/archive-format.md §3): where a record's BSON object lives in the bucket.
 import { hkError } from "./errors.ts";
 import { isUuidText, UUID_PATTERN } from "./identity.ts";
 

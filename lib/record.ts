@@ -1,4 +1,4 @@
-// The stored object (spec §1): one BSON document per Kafka record, and the readers for it and for the
+// The stored object (docs/archive-format.md §1): one BSON document per Kafka record, and the readers for it and for the
 // original housekeeping layout.
 import { Binary, deserialize, Int32, Long } from "bson";
 import { Buffer } from "node:buffer";
@@ -288,7 +288,7 @@ function readMessage(message: unknown): Pick<DecodedArchiveObject, "layout" | "v
   throw wrongType("message", "binary, null or {format, content} document", message);
 }
 
-/** Reads a stored object of either layout (spec §1.3); throws ARCHIVE_OBJECT_INVALID naming the bad field. */
+/** Reads a stored object of either layout (docs/archive-format.md §1.3); throws ARCHIVE_OBJECT_INVALID naming the bad field. */
 export function decodeArchiveObject(bytes: Uint8Array): DecodedArchiveObject {
   let root: Doc;
   try {

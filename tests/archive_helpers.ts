@@ -14,7 +14,9 @@ import { HEARTBEAT_TOPIC } from "../lib/mock/cases.ts";
 import { runPython, serviceEnv, uniqueName } from "./helpers.ts";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
-export const SHARED = new URL("../../shared/", import.meta.url).pathname;
+/** The repository's own data files (see testdata/README.md): sample payloads and a legacy object. */
+export const SAMPLES = new URL("../testdata/samples/", import.meta.url).pathname;
+export const LEGACY_OBJECT = new URL("../testdata/legacy/housekeeping-object.bson", import.meta.url).pathname;
 
 /** `brokers`, `url` and `endpoint` parameters below default to the shared services; fault tests pass their own. */
 export function adminKafka(brokers = serviceEnv("KAFKA_BROKERS")): Kafka {

@@ -13,8 +13,8 @@ import {
   peerProduce,
   type PeerRecord,
   runMain,
+  SAMPLES,
   schemaSql,
-  SHARED,
   spawnMain,
   waitFor,
   withArchiveScenario,
@@ -95,8 +95,8 @@ function adversarialCorpus(tag: number): PeerRecord[] {
 async function sharedPayloads(): Promise<PeerRecord[]> {
   const out: PeerRecord[] = [];
   for (const dir of ["hop-client", "gcn-notices"]) {
-    for await (const entry of Deno.readDir(`${SHARED}testdata/${dir}`)) {
-      const value = await Deno.readFile(`${SHARED}testdata/${dir}/${entry.name}`);
+    for await (const entry of Deno.readDir(`${SAMPLES}${dir}`)) {
+      const value = await Deno.readFile(`${SAMPLES}${dir}/${entry.name}`);
       const id = crypto.getRandomValues(new Uint8Array(16));
       out.push({ value, headers: [["_id", id], ["_sender", bytes("gcn")], ["_format", bytes("json")]] });
     }
@@ -158,7 +158,7 @@ Deno.test("archive: every codec, adversarial records, shared payloads and genuin
     const hop = (await runPython("hop_publish.py", [
       serviceEnv("KAFKA_SASL_BROKERS"),
       hopTopic,
-      `${SHARED}testdata/hop-client`,
+      `${SAMPLES}hop-client`,
       serviceEnv("KAFKA_USERNAME"),
       serviceEnv("KAFKA_PASSWORD"),
     ])).trim().split("\n").map((l) => JSON.parse(l) as { case: string; partition: number; offset: number });

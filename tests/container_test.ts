@@ -6,6 +6,7 @@ import { COMMANDS } from "../main.ts";
 import { SETTINGS } from "../lib/config.ts";
 import { parseArchiveArgs } from "../lib/commands/archive.ts";
 import { parseMockHopArgs } from "../lib/commands/mock_hop.ts";
+import { defaultTestdataDir } from "../lib/mock/samples.ts";
 import { DEFAULT_VETO_YAML, parseVeto } from "../lib/veto.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -238,7 +239,7 @@ Deno.test("compose: every variable the archiver gets is one it reads, and they p
   assert.ok(archiver.ports?.includes(`127.0.0.1:${env.HTTP_PORT}:${env.HTTP_PORT}`));
 });
 
-Deno.test("compose: mock-hop sends PLAINTEXT traffic to the same Kafka, from the mounted samples", async () => {
+Deno.test("compose: mock-hop sends PLAINTEXT traffic to the same Kafka, from the built-in samples", async () => {
   const services = await compose();
   const mock = services["mock-hop"]!;
   const command = mock.command as string[];
@@ -248,7 +249,7 @@ Deno.test("compose: mock-hop sends PLAINTEXT traffic to the same Kafka, from the
   assert.equal(env.KAFKA_BROKERS, stringEnv(services.archiver!.environment).KAFKA_BROKERS);
   const options = parseMockHopArgs(command.slice(1), env, () => "");
   assert.equal(options.settings["security-protocol"].value, "PLAINTEXT");
-  assert.equal(options.testdata, "/testdata");
-  assert.ok(mock.volumes?.some((v) => defaults(v) === "../shared/testdata:/testdata:ro"));
+  assert.equal(options.testdata, defaultTestdataDir(), "no HOUSEKEEPING_TESTDATA: the embedded samples");
+  assert.equal(mock.volumes, undefined, "nothing from outside the repository is mounted");
   assert.equal(mock.healthcheck?.disable, true, "a one-shot sender serves no /healthz");
 });

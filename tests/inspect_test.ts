@@ -4,9 +4,8 @@ import assert from "node:assert/strict";
 import { parseInspectArgs } from "../lib/commands/inspect.ts";
 import { decodeArchiveObject } from "../lib/record.ts";
 import { hopHeaders, hopUuid, text, withArchive } from "./admin_fixture.ts";
-import { SHARED } from "./archive_helpers.ts";
+import { LEGACY_OBJECT } from "./archive_helpers.ts";
 
-const LEGACY_OBJECT = `${SHARED}testdata/legacy/housekeeping-object.bson`;
 const LEGACY_UUID = "12345678-1234-4678-9234-567812345678";
 const T0 = Date.UTC(2024, 0, 17);
 

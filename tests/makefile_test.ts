@@ -163,8 +163,9 @@ Deno.test("make -n container and binary: the stamped version reaches docker buil
   assert.equal(b.code, 0, b.stderr);
   assert.deepEqual(lines(b.stdout), [
     "rm -rf dist/stage",
-    "mkdir -p dist/stage",
+    "mkdir -p dist/stage/testdata",
     "cp -R main.ts lib deno.json deno.lock dist/stage/",
+    "cp -R testdata/samples dist/stage/testdata/",
     "scripts/stamp-version.sh 1.4.2 dist/stage/lib/version.ts",
     "scripts/deno.sh task --config dist/stage/deno.json compile",
     "mv dist/stage/dist/housekeeping dist/housekeeping",
@@ -209,11 +210,11 @@ Deno.test("make -n: the existing targets keep their commands", async () => {
   }
 });
 
-Deno.test("deno.json compile task: every permission, the lockfile as is, output dist/housekeeping", async () => {
+Deno.test("deno.json compile task: every permission, the lockfile as is, mock-hop's samples, output dist/housekeeping", async () => {
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
   assert.equal(
     config.tasks.compile,
-    "deno compile --allow-all --frozen --output dist/housekeeping main.ts",
+    "deno compile --allow-all --frozen --include testdata/samples --output dist/housekeeping main.ts",
   );
 });
 
@@ -300,7 +301,21 @@ async function stagedCopy(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "hk-stage-" });
   const r = await run("cp", ["-R", "main.ts", "lib", "deno.json", "deno.lock", dir]);
   assert.equal(r.code, 0, r.stderr);
+  await Deno.mkdir(`${dir}/testdata`);
+  const samples = await run("cp", ["-R", "testdata/samples", `${dir}/testdata/`]);
+  assert.equal(samples.code, 0, samples.stderr);
   return dir;
+}
+
+/**
+ * mock-hop reads its samples before it connects, so with an unreachable broker a program that carries its samples
+ * fails on Kafka, and one that lacks them fails with MOCK_SAMPLES_MISSING. Run from `/` so no relative path helps.
+ */
+async function assertSamplesShipped(program: string, args: string[]): Promise<void> {
+  const r = await run(program, [...args, "mock-hop", "--count", "1", "--brokers", "127.0.0.1:1"], "/");
+  assert.equal(r.code, 1, r.stderr);
+  assert.doesNotMatch(r.stderr, /MOCK_SAMPLES_MISSING/);
+  assert.match(r.stderr, /\[KAFKA_[A-Z_]+\]/);
 }
 
 Deno.test("stamp-version.sh changes only the version literal, and `deno run` of the staged entry point prints it", async () => {
@@ -325,6 +340,7 @@ Deno.test("stamp-version.sh changes only the version literal, and `deno run` of 
     );
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, /^Usage: housekeeping healthz/);
+    await assertSamplesShipped(deno, ["run", "--allow-all", "--frozen", `${dir}/main.ts`]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -375,5 +391,6 @@ Deno.test({
     for (const name of ["archive", "mock-hop", "healthz"]) {
       assert.match(help.stdout, new RegExp(`^  ${name} `, "m"));
     }
+    await assertSamplesShipped(`${ROOT}dist/housekeeping`, []);
   },
 });

@@ -245,8 +245,7 @@ Deno.test("invalid records are refused with a coded error naming the field", () 
   }
 });
 
-// shared/ sits beside the repository, both here and in CI.
-const LEGACY = new URL("../../shared/testdata/legacy/housekeeping-object.bson", import.meta.url);
+const LEGACY = new URL("../testdata/legacy/housekeeping-object.bson", import.meta.url);
 
 Deno.test("the original housekeeping layout decodes", () => {
   const d = decodeArchiveObject(Deno.readFileSync(LEGACY));

@@ -38,12 +38,13 @@ import {
   archiveEnv,
   createTopics,
   dropSchema,
+  LEGACY_OBJECT,
   peerProduce,
   type PeerRecord,
   ROOT,
   runMain,
+  SAMPLES,
   schemaSql,
-  SHARED,
   testIds,
   waitFor,
 } from "./archive_helpers.ts";
@@ -385,8 +386,6 @@ Deno.test("landed records: found in order per partition, other producers' steppe
   );
   assert.match(readbackGroup(undefined), /^housekeeping-restore-readback-/);
 });
-
-const LEGACY_OBJECT = `${SHARED}testdata/legacy/housekeeping-object.bson`;
 
 function legacyRow(bytes: Uint8Array, key: string, bucket: string): StoredRow {
   const d = decodeArchiveObject(bytes);
@@ -787,7 +786,7 @@ Deno.test("restore: librdkafka and hop-client traffic comes back identical; ever
     const hopOut = await runPython("hop_publish.py", [
       serviceEnv("KAFKA_BROKERS"),
       hop,
-      `${SHARED}testdata/hop-client`,
+      `${SAMPLES}hop-client`,
     ]);
     const hopCount = hopOut.trim().split("\n").length;
     const archived = await runMain(

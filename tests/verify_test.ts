@@ -15,9 +15,8 @@ import { decodeArchiveObject, encodeArchiveObject } from "../lib/record.ts";
 import { checkObject, objectInSelection, type Problem, rowFromObject } from "../lib/verify/check.ts";
 import { checkGroup } from "../lib/verify/manifest.ts";
 import { type AdminArchive, hopHeaders, hopUuid, runInProcess, text, withArchive } from "./admin_fixture.ts";
-import { SHARED, writeMockHopVeto } from "./archive_helpers.ts";
+import { LEGACY_OBJECT, writeMockHopVeto } from "./archive_helpers.ts";
 
-const LEGACY_OBJECT = `${SHARED}testdata/legacy/housekeeping-object.bson`;
 const LEGACY_UUID = "12345678-1234-4678-9234-567812345678";
 const T0 = Date.UTC(2024, 0, 17, 0, 0, 0);
 const HOUR = 3_600_000;

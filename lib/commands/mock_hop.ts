@@ -234,7 +234,7 @@ Options:
   --compression LIST    codecs to use, from ${COMPRESSIONS.join(", ")} (default all)
   --batch-size N        records per produce request at most (default ${DEFAULTS.batchSize})
   --sender NAME         _sender of hop-client messages (default ${DEFAULTS.sender})
-  --testdata DIR        sample payloads (default ../shared/testdata of this checkout) [env HOUSEKEEPING_TESTDATA]
+  --testdata DIR        sample payloads (default: the built-in testdata/samples) [env HOUSEKEEPING_TESTDATA]
 ${settingsHelp()}
 
 Manifest lines (JSON): seq, topic, partition, offset, timestamp (decimal strings for int64), case, compression,

@@ -1,7 +1,7 @@
 // Versioned schema of the index. Each migration runs in its own transaction under an advisory lock, so several
 // archivers starting at once apply each step exactly once; `schema_migrations` records what has been applied.
 //
-// Migration 1 is the original archiver's table exactly as it created it (spec §4), so a database that already has
+// Migration 1 is the original archiver's table exactly as it created it (docs/archive-format.md §4), so a database that already has
 // that table simply starts at version 1 and is upgraded in place by migration 2; a new database goes through the
 // same two steps. Never edit a released migration: add a new one.
 import type postgres from "postgres";

@@ -1,4 +1,4 @@
-// Payloads for mock-hop, made from the sample files in the shared testdata directory the way hop-client makes them:
+// Payloads for mock-hop, made from the sample files in testdata/samples (shipped with the program) the way hop-client makes them:
 // the bytes `hop publish -f <FORMAT> <file>` (hop.models load + serialize) would put on the wire, and the JSON
 // envelope hop-client < 0.6 wrote instead. tests/mock_hop_test.ts checks these bytes against real hop-client.
 import { sha256Hex } from "../checksum.ts";
@@ -165,7 +165,7 @@ export function buildSamples(input: readonly SampleFile[], source = "the testdat
       `${source} has no sample for ${
         missing.join(", ")
       } (need *.xml, *.txt with "gcn" in the name, *.gcn3, ` +
-        "*.json, other *.txt, *.avro); point --testdata at ../shared/testdata",
+        "*.json, other *.txt, *.avro); point --testdata at a directory that has them, or leave it unset for the built-in samples",
     );
   }
   const digest = sha256Hex(
@@ -174,9 +174,12 @@ export function buildSamples(input: readonly SampleFile[], source = "the testdat
   return { byFormat, files, digest };
 }
 
-/** The shared testdata directory of this checkout (…/shared/testdata next to the repository). */
+/**
+ * The sample payloads that ship with the program: testdata/samples of the repository, found relative to this
+ * module so `deno run` from anywhere finds them, and embedded by `deno compile --include testdata/samples`.
+ */
 export function defaultTestdataDir(): string {
-  return new URL("../../../shared/testdata", import.meta.url).pathname;
+  return new URL("../../testdata/samples", import.meta.url).pathname;
 }
 
 /** Subdirectories that hold archive objects rather than message payloads. */
@@ -200,8 +203,8 @@ export async function loadSamples(dir: string): Promise<SampleSet> {
       "MOCK_SAMPLES_MISSING",
       `cannot read the testdata directory ${dir}: ${
         errorMessage(e)
-      }; pass --testdata DIR (the shared testdata ` +
-        "with hop-client/ and gcn-notices/) or set HOUSEKEEPING_TESTDATA",
+      }; pass --testdata DIR (a directory of sample ` +
+        "payloads such as the repository's testdata/samples) or set HOUSEKEEPING_TESTDATA",
       { cause: e },
     );
   }

@@ -22,7 +22,7 @@ export interface Draft {
   timestamp: bigint;
 }
 
-/** How the archive will name the record (spec §2) and whether it stores it. */
+/** How the archive will name the record (docs/archive-format.md §2) and whether it stores it. */
 export interface Expectation {
   uuid: string;
   /** client: the first 16-byte `_id`; archive: derived from the content (legacy); clash: `_id` already taken. */
