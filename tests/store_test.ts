@@ -72,6 +72,17 @@ function runStoreSuite(name: string, makeStore: () => Promise<Fixture>): void {
     assert.deepStrictEqual(await store.get("sizes/one.bson"), Uint8Array.of(0));
   });
 
+  test("getStream streams the stored bytes with their size; null for a missing key or a bare prefix", async (store) => {
+    const body = randomBytes(5 * MiB + 7);
+    await putBytes(store, "stream/a.bson", body);
+    const got = await store.getStream("stream/a.bson");
+    assert.ok(got !== null);
+    assert.equal(got.size, body.byteLength);
+    assert.deepEqual(sha256(new Uint8Array(await new Response(got.body).arrayBuffer())), sha256(body));
+    assert.equal(await store.getStream("stream/missing.bson"), null);
+    assert.equal(await store.getStream("stream"), null);
+  });
+
   test("put is idempotent", async (store) => {
     const body = bytes("same bytes twice");
     await putBytes(store, "idem/a.bson", body);

@@ -141,6 +141,22 @@ export async function createFsStore(dir: string): Promise<BlobStore> {
     }
   }
 
+  async function getStream(key: string) {
+    const path = pathOf(key);
+    try {
+      const file = await Deno.open(path, { read: true });
+      const info = await file.stat();
+      if (!info.isFile) {
+        file.close();
+        return null;
+      }
+      return { size: info.size, body: file.readable };
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return null;
+      throw fsError(e, `GET ${key}`, root);
+    }
+  }
+
   async function head(key: string): Promise<{ size: number } | null> {
     const path = pathOf(key);
     try {
@@ -185,6 +201,7 @@ export async function createFsStore(dir: string): Promise<BlobStore> {
     bucket: url,
     put,
     get,
+    getStream,
     head,
     list: (prefix = "") => walk("", prefix),
     close() {},

@@ -250,6 +250,20 @@ export async function createS3Store(options: S3StoreOptions): Promise<BlobStore>
         throw s3Error(e, `GET ${key}`, bucket, where);
       }
     },
+    async getStream(key) {
+      checkKey(key);
+      try {
+        // ChecksumMode makes the SDK check the full-object SHA-256 as the stream ends and error it on a mismatch.
+        const out = await client.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }),
+        );
+        const body = out.Body === undefined ? new Blob([]).stream() : out.Body.transformToWebStream();
+        return { size: out.ContentLength ?? 0, body: body as ReadableStream<Uint8Array> };
+      } catch (e) {
+        if (isMissing(e)) return null;
+        throw s3Error(e, `GET ${key}`, bucket, where);
+      }
+    },
     async head(key) {
       checkKey(key);
       try {

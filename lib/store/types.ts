@@ -15,6 +15,11 @@ export interface BlobStore {
   put(key: string, body: Uint8Array, sha256: Uint8Array): Promise<void>;
   /** The object's bytes, or null when there is no object under `key`. */
   get(key: string): Promise<Uint8Array | null>;
+  /**
+   * The object's bytes as a stream (bounded memory for `serve`), with its size; null when there is no object. The
+   * caller must consume or cancel `body`, or the connection behind it stays open.
+   */
+  getStream(key: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | null>;
   head(key: string): Promise<{ size: number } | null>;
   /** Every key starting with `prefix`, in lexical (UTF-8 byte) order, as S3 lists them. */
   list(prefix?: string): AsyncIterable<{ key: string; size: number }>;
