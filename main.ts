@@ -19,6 +19,11 @@ export const COMMANDS: Record<string, { summary: string; load: Loader }> = {
     summary: "send reproducible Hopskotch-like test traffic (current, legacy, duplicate, adversarial)",
     load: async () => (await import("./lib/commands/mock_hop.ts")).command,
   },
+  serve: {
+    summary:
+      "the archive over HTTP as archive-api serves it: messages, raw values, listings, hop-client offload",
+    load: async () => (await import("./lib/commands/serve.ts")).command,
+  },
   healthz: {
     summary: "exit 0 when a running archiver reports healthy (container health checks)",
     load: async () => (await import("./lib/commands/healthz.ts")).command,

@@ -2,20 +2,29 @@
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 
+/** The orchestrator endpoints every HTTP server of ours answers; null for any other path. */
+export function orchestratorResponse(
+  path: string,
+  metrics: Metrics,
+  healthy: () => boolean,
+  unhealthyText = "not consuming\n",
+): Response | null {
+  if (path === "/healthz") {
+    return healthy() ? new Response("ok\n") : new Response(unhealthyText, { status: 503 });
+  }
+  if (path === "/metrics") {
+    return new Response(metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
+  }
+  return null;
+}
+
 export function serveHttp(port: number, metrics: Metrics, healthy: () => boolean, log: Logger) {
   const server = Deno.serve({
     port,
     hostname: "0.0.0.0",
     onListen: () => log.info("http listening", { port }),
-  }, (req) => {
-    const path = new URL(req.url).pathname;
-    if (path === "/healthz") {
-      return healthy() ? new Response("ok\n") : new Response("not consuming\n", { status: 503 });
-    }
-    if (path === "/metrics") {
-      return new Response(metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
-    }
-    return new Response("not found: try /healthz or /metrics\n", { status: 404 });
-  });
+  }, (req) =>
+    orchestratorResponse(new URL(req.url).pathname, metrics, healthy) ??
+      new Response("not found: try /healthz or /metrics\n", { status: 404 }));
   return { shutdown: () => server.shutdown() };
 }

@@ -9,6 +9,10 @@ const HELP: Record<string, { type: "counter" | "gauge" | "histogram"; help: stri
   consumer_lag: { type: "gauge", help: "Records behind the end of the partition at the last fetch" },
   put_seconds: { type: "histogram", help: "Latency of one object PUT" },
   insert_seconds: { type: "histogram", help: "Latency of one multi-row index claim" },
+  http_requests_total: { type: "counter", help: "HTTP requests answered by serve, by route and status" },
+  http_bytes_sent_total: { type: "counter", help: "Body bytes sent by serve, by route" },
+  http_request_seconds: { type: "histogram", help: "Time from a serve request to its response headers" },
+  offloads_total: { type: "counter", help: "Oversized messages posted to serve, by outcome" },
 };
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

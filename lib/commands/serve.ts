@@ -1,0 +1,203 @@
+// `serve`: the archive as an HTTP service in scimma/archive-api's dialect (see lib/serve/server.ts): messages by
+// UUID, their raw values, topic listings, and the offload endpoint hop-client posts oversized messages to.
+import type { Command } from "../command.ts";
+import {
+  CONNECTION_OPTIONS,
+  type OptionSpec,
+  parseCommandArgs,
+  parsePositiveInt,
+  settingsHelp,
+  settingValue,
+} from "../config.ts";
+import {
+  commandLogger,
+  type CommandSettings,
+  commandSettings,
+  openIndex,
+  printConfig,
+  requireCurrentSchema,
+  storeUrl,
+} from "../connect.ts";
+import { hkError } from "../errors.ts";
+import { createIngest } from "../ingest.ts";
+import { parseKeyLayout } from "../keys.ts";
+import { createMetrics } from "../metrics.ts";
+import { createHopAuth, type HopAuth, textResponse } from "../serve/hopauth.ts";
+import { parsePublicTopics, type PublicTopics } from "../serve/public_topics.ts";
+import { startServer } from "../serve/server.ts";
+import { openStore } from "../store/open.ts";
+import { VERSION } from "../version.ts";
+
+const OPTIONS: Record<string, OptionSpec> = {
+  ...CONNECTION_OPTIONS,
+  "http-port": { type: "string" },
+  "http-host": { type: "string" },
+  "hopauth-url": { type: "string" },
+  "public-topics": { type: "string" },
+  "max-upload-mib": { type: "string" },
+  "read-only": { type: "boolean" },
+};
+
+export interface ServeOptions extends CommandSettings {
+  httpPort: number;
+  httpHost: string;
+  hopAuthUrl: string | undefined;
+  publicTopics: PublicTopics;
+  maxUploadBytes: number;
+  readOnly: boolean;
+}
+
+/** Pure: argv + environment (+ config file text) -> options. */
+export function parseServeArgs(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  readConfig: (path: string) => string = Deno.readTextFileSync,
+): ServeOptions {
+  const { values } = parseCommandArgs("serve", argv, OPTIONS);
+  const str = (name: string, envName: string) => {
+    const v = (values[name] as string | undefined) ?? env[envName];
+    return v === "" ? undefined : v;
+  };
+  const port = str("http-port", "HTTP_PORT") ?? "8080";
+  if (!/^\d+$/.test(port) || Number(port) > 65535) {
+    throw hkError("USAGE", `--http-port must be 0-65535 (0: any free port), got "${port}"`);
+  }
+  const hopAuthUrl = str("hopauth-url", "HOPAUTH_API_URL");
+  if (hopAuthUrl !== undefined && !/^https?:\/\//.test(hopAuthUrl)) {
+    throw hkError(
+      "USAGE",
+      `--hopauth-url must be an http(s) URL such as https://host/hopauth/api, got "${hopAuthUrl}"`,
+    );
+  }
+  return {
+    ...commandSettings(values, env, readConfig),
+    httpPort: Number(port),
+    httpHost: str("http-host", "HTTP_HOST") ?? "0.0.0.0",
+    hopAuthUrl,
+    publicTopics: parsePublicTopics(str("public-topics", "PUBLIC_TOPICS")),
+    maxUploadBytes: parsePositiveInt("max-upload-mib", str("max-upload-mib", "MAX_UPLOAD_MIB"), 64) * 2 ** 20,
+    readOnly: values["read-only"] === true || env.READ_ONLY === "true",
+  };
+}
+
+/** Without a permissions service only public topics can be read, and nothing written. */
+function noPermissionsService(): HopAuth {
+  const refuse = () =>
+    textResponse(403, "Operation not permitted: this archive has no permissions service (--hopauth-url)");
+  return {
+    authorize: () => Promise.resolve({ ok: false, response: refuse() }),
+    reachable: () => Promise.resolve(false),
+  };
+}
+
+/** The offload endpoint of a read-only archive (archive-api's READ_ONLY): every write is refused with 501. */
+function readOnly(auth: HopAuth): HopAuth {
+  return {
+    reachable: auth.reachable,
+    authorize: (header, topic, op) =>
+      op === "Write"
+        ? Promise.resolve({ ok: false, response: textResponse(501, "Server is configured as read-only") })
+        : auth.authorize(header, topic, op),
+  };
+}
+
+export const command: Command = {
+  name: "serve",
+  summary:
+    "the archive over HTTP as archive-api serves it: messages, raw values, listings, hop-client offload",
+  help: `Usage: housekeeping serve [options]
+
+Serves the archive over HTTP in scimma/archive-api's dialect, which hop-client (>= 0.11) and archive-api's users
+speak. Objects are sent exactly as stored, values without re-encoding, streamed and checked against the index.
+
+  GET  /msg/{uuid}                     the BSON object (ETag, Content-Length; If-None-Match answers 304)
+  GET  /msg/{uuid}/raw_file/{name}     the value bytes, as a download named {name}
+  GET  /topic/{topic}?start_time=MS&end_time=MS&limit=N&page=ID
+                                       index rows as JSON {"messages": [...], "next": ID | null}, oldest row
+                                       first (index order; limit 64 by default, at most 1024; end_time exclusive)
+  POST /topic/{topic}                  archive a BSON {message, headers, key} (hop-client posts messages too
+                                       large for Kafka to {topic}+oversized); 201, exactly once under retries;
+                                       needs a 16-byte _id header
+  GET  /health_check                   {"DatabaseOK", "ObjectStoreOK", "HopAuthOK"}
+  GET  /healthz, /metrics              as for \`archive\`
+
+Access: topics on --public-topics are readable by anyone. Every other read, and every write, is authorised by
+forwarding the caller's Authorization header (HTTP SCRAM, RFC 7804, or a token) to the hopauth API's /v1/multi,
+which answers with the credential's permissions on the topic (Read or Write, or All); {topic}+oversized has the
+permissions of {topic}. Answers: 400 bad UUID or request, 401 with WWW-Authenticate (credentials needed, or the
+next SCRAM round), 403 not permitted, 404 unknown message.
+
+Options:
+  --http-port PORT         port to listen on (default 8080; 0: any free port, logged) [env HTTP_PORT]
+  --http-host HOST         address to bind (default 0.0.0.0) [env HTTP_HOST]
+  --hopauth-url URL        hopauth REST API, e.g. https://admin.hop.scimma.org/hopauth/api; unset: only public
+                           topics can be read and nothing written [env HOPAUTH_API_URL]
+  --public-topics LIST     topics readable without credentials: comma separated exact names or whole-name
+                           regular expressions (an entry with * ? [ ] ( ) | ^ $ + { } or \\ is a pattern)
+                           [env PUBLIC_TOPICS]
+  --max-upload-mib N       largest accepted POST body (default 64; larger: 413) [env MAX_UPLOAD_MIB]
+  --read-only              refuse every write with 501 [env READ_ONLY=true]
+${settingsHelp()}
+
+The index must exist at the current schema (\`housekeeping db migrate\`, or start \`archive\` once).
+
+Examples:
+  housekeeping serve --http-port 8080 --public-topics 'gcn.circular,lvk\\..*'
+  S3_BUCKET=hop-archive DATABASE_URL=postgres://... HOPAUTH_API_URL=https://admin.hop.scimma.org/hopauth/api \\
+    housekeeping serve
+`,
+  async run(argv, ctx) {
+    const options = parseServeArgs(argv, ctx.env);
+    if (options.printConfig) {
+      return printConfig(ctx, options.settings, {
+        "http-port": options.httpPort,
+        "http-host": options.httpHost,
+        "hopauth-url": options.hopAuthUrl ?? null,
+        "public-topics": options.publicTopics.entries,
+        "max-upload-mib": options.maxUploadBytes / 2 ** 20,
+        "read-only": options.readOnly,
+      });
+    }
+    const log = commandLogger(options.settings, ctx);
+    const endpoint = settingValue(options.settings, "s3-endpoint");
+    const store = await openStore(storeUrl(options.settings, ctx.env), endpoint ? { endpoint } : {});
+    const idx = await openIndex(options.settings, ctx.env, log).catch((e) => {
+      store.close();
+      throw e;
+    });
+    try {
+      await requireCurrentSchema(idx.index);
+      const metrics = createMetrics();
+      const hopAuth = options.hopAuthUrl === undefined
+        ? noPermissionsService()
+        : createHopAuth({ url: options.hopAuthUrl, realm: new URL(options.hopAuthUrl).host, log });
+      const ingest = createIngest({
+        store,
+        index: idx.index,
+        keyLayout: parseKeyLayout(settingValue(options.settings, "key-layout") ?? "daily"),
+        archiverVersion: VERSION,
+        log,
+        metrics,
+        signal: ctx.shutdown,
+        putConcurrency: 16,
+        maxInflightBytes: 2 * options.maxUploadBytes,
+      });
+      const server = startServer({
+        index: idx.index,
+        store,
+        ingest,
+        hopAuth: options.readOnly ? readOnly(hopAuth) : hopAuth,
+        publicTopics: options.publicTopics,
+        metrics,
+        log,
+        maxUploadBytes: options.maxUploadBytes,
+      }, { hostname: options.httpHost, port: options.httpPort, signal: ctx.shutdown });
+      await server.finished;
+      log.info("serve stopped");
+      return 0;
+    } finally {
+      store.close();
+      await idx.close();
+    }
+  },
+};

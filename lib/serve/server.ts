@@ -1,0 +1,338 @@
+// `serve`: the archive over HTTP in scimma/archive-api's dialect, which hop-client and archive-api's users speak.
+// Reads are byte-exact and streamed (the object as stored; the value without re-encoding) and checked against the
+// index's CRC-32 as they pass: a mismatch aborts the response rather than completing it with wrong bytes.
+import { crc32 as zlibCrc32 } from "node:zlib";
+import { decodeArchiveObject } from "../record.ts";
+import { errorMessage, isHkError } from "../errors.ts";
+import { rowToJson, toJson } from "../format.ts";
+import { orchestratorResponse } from "../http.ts";
+import type { Index, StoredRow } from "../index/postgres.ts";
+import type { Ingest } from "../ingest.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import type { BlobStore } from "../store/types.ts";
+import { openMessageElement } from "./bson_stream.ts";
+import { type AuthOutcome, baseTopic, type HopAuth, type Operation, textResponse } from "./hopauth.ts";
+import { parseUpload, storeUpload } from "./offload.ts";
+import type { PublicTopics } from "./public_topics.ts";
+import { BSON } from "bson";
+
+export interface ServeDeps {
+  index: Index;
+  store: BlobStore;
+  ingest: Pick<Ingest, "claim" | "write">;
+  hopAuth: HopAuth;
+  publicTopics: PublicTopics;
+  metrics: Metrics;
+  log: Logger;
+  maxUploadBytes: number;
+  now?: () => bigint;
+}
+
+const ZERO_UUID = "00000000-0000-0000-0000-000000000000";
+const LIST_LIMIT = { default: 64, max: 1024 };
+
+/** Python's uuid.UUID accepts these spellings (archive-api's check); null for anything else. */
+export function normaliseUuid(text: string): string | null {
+  const digits = text.trim().toLowerCase().replace(/^urn:uuid:/, "").replace(/^\{(.*)\}$/, "$1").replaceAll(
+    "-",
+    "",
+  );
+  if (!/^[0-9a-f]{32}$/.test(digits)) return null;
+  return `${digits.slice(0, 8)}-${digits.slice(8, 12)}-${digits.slice(12, 16)}-${digits.slice(16, 20)}-${
+    digits.slice(20)
+  }`;
+}
+
+function hex32(n: number): string {
+  return n.toString(16).padStart(8, "0");
+}
+
+/** Passes bytes through, then fails the stream (aborting the response) unless length and CRC-32 match. */
+function checked(
+  body: ReadableStream<Uint8Array>,
+  expect: { size: number; crc32: number },
+  onMismatch: (why: string) => void,
+): ReadableStream<Uint8Array> {
+  let crc = 0;
+  let size = 0;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        crc = zlibCrc32(chunk, crc);
+        size += chunk.length;
+        controller.enqueue(chunk);
+      },
+      flush(controller) {
+        const why = size !== expect.size
+          ? `${size} bytes instead of ${expect.size}`
+          : (crc >>> 0) !== expect.crc32
+          ? "CRC-32 differs from the index"
+          : null;
+        if (why !== null) {
+          onMismatch(why);
+          controller.error(new Error(`stored bytes failed their check: ${why}`));
+        }
+      },
+    }),
+  );
+}
+
+async function readLimited(req: Request, max: number): Promise<Uint8Array | null> {
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > max) return null;
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of req.body ?? new ReadableStream<Uint8Array>()) {
+    total += chunk.length;
+    if (total > max) return null;
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+export function createHandler(deps: ServeDeps): (req: Request) => Promise<Response> {
+  const { index, store, hopAuth, publicTopics, metrics, log } = deps;
+  const now = deps.now ?? (() => BigInt(Date.now()));
+
+  async function health(withHopAuth: boolean) {
+    const [database, objectStore, hop] = await Promise.all([
+      index.byUuid(ZERO_UUID).then(() => true, () => false),
+      store.head("not/a/valid/object/key").then(() => true, () => false),
+      withHopAuth ? hopAuth.reachable() : Promise.resolve(true),
+    ]);
+    return { DatabaseOK: database, ObjectStoreOK: objectStore, HopAuthOK: hop };
+  }
+
+  async function authorized(req: Request, topic: string, op: Operation): Promise<AuthOutcome> {
+    if (op === "Read" && publicTopics.isPublic(baseTopic(topic))) {
+      return { ok: true, headers: {}, user: null, credential: null };
+    }
+    return await hopAuth.authorize(req.headers.get("authorization"), topic, op);
+  }
+
+  async function message(req: Request, id: string, rawName: string | null): Promise<Response> {
+    const uuid = normaliseUuid(id);
+    if (uuid === null) return textResponse(400, "Invalid Message ID");
+    const row = await index.byUuid(uuid);
+    if (row === null) return textResponse(404, "Message not found");
+    const auth = await authorized(req, row.topic, "Read");
+    if (!auth.ok) return auth.response;
+    const etag = rawName === null
+      ? `"${row.uuid}-${hex32(row.crc32)}"`
+      : `"${row.uuid}-v${hex32(row.messageCrc32)}"`;
+    const headers: Record<string, string> = { ...auth.headers, etag };
+    if (req.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers });
+    const object = await store.getStream(row.key);
+    if (object === null) {
+      log.error("indexed object missing from the store", { uuid: row.uuid, key: row.key });
+      return textResponse(
+        500,
+        "Internal Error: the message's object is missing; run `housekeeping verify`",
+        headers,
+      );
+    }
+    const mismatch = (why: string) => {
+      log.error("stored object failed its check while being served", { uuid: row.uuid, key: row.key, why });
+      metrics.inc("errors_total", { op: "serve_check" });
+    };
+    if (rawName === null) {
+      const body = checked(object.body, { size: row.size, crc32: row.crc32 }, mismatch);
+      return new Response(body, {
+        headers: { ...headers, "content-type": "application/bson", "content-length": String(row.size) },
+      });
+    }
+    headers["content-disposition"] = `attachment; filename="${rawName.replaceAll(/["\\\r\n]/g, "_")}"`;
+    headers["content-type"] = "application/octet-stream";
+    return await rawValue(row, object.body, headers, mismatch);
+  }
+
+  async function rawValue(
+    row: StoredRow,
+    object: ReadableStream<Uint8Array>,
+    headers: Record<string, string>,
+    mismatch: (why: string) => void,
+  ): Promise<Response> {
+    const element = await openMessageElement(object);
+    if (element.kind === "binary") {
+      const body = checked(element.body, { size: element.length, crc32: row.messageCrc32 }, mismatch);
+      return new Response(body, { headers: { ...headers, "content-length": String(element.length) } });
+    }
+    if (element.kind === "null") return new Response(new Uint8Array(0), { headers });
+    // The original housekeeping layout nests the value in a document: such objects are small, decode them whole.
+    const bytes = await store.get(row.key);
+    const value = bytes === null ? null : decodeArchiveObject(bytes).value;
+    return new Response(value === null ? null : Uint8Array.from(value), { headers });
+  }
+
+  async function list(req: Request, topic: string, query: URLSearchParams): Promise<Response> {
+    const int = (name: string) => {
+      const v = query.get(name);
+      return v === null ? undefined : /^-?\d+$/.test(v) ? BigInt(v) : null;
+    };
+    const since = int("start_time");
+    const until = int("end_time");
+    const limit = int("limit");
+    const page = query.get("page");
+    if (since === null || until === null || (since !== undefined && until !== undefined && until < since)) {
+      return textResponse(400, "Invalid time range");
+    }
+    if (limit === null || (limit !== undefined && limit <= 0n)) {
+      return textResponse(400, "Invalid message count limit");
+    }
+    if (page !== null && !/^\d+$/.test(page)) return textResponse(400, "Invalid page bookmark");
+    const auth = await authorized(req, topic, "Read");
+    if (!auth.ok) return auth.response;
+    const size = Number(
+      limit === undefined ? LIST_LIMIT.default : limit > LIST_LIMIT.max ? LIST_LIMIT.max : limit,
+    );
+    const rows = await index.select(
+      {
+        topics: [topic],
+        ...(since !== undefined ? { since } : {}),
+        ...(until !== undefined ? { until } : {}),
+      },
+      { limit: size, ...(page !== null ? { after: BigInt(page) } : {}) },
+    );
+    const next = rows.length === size ? rows[rows.length - 1]!.id.toString() : null;
+    return new Response(toJson({ messages: rows.map(rowToJson), next }) + "\n", {
+      headers: { ...auth.headers, "content-type": "application/json" },
+    });
+  }
+
+  async function upload(req: Request, topic: string): Promise<Response> {
+    // Authorise before reading the body: hop-client's first SCRAM round carries none.
+    const auth = await authorized(req, topic, "Write");
+    if (!auth.ok) {
+      await req.body?.cancel();
+      return auth.response;
+    }
+    const body = await readLimited(req, deps.maxUploadBytes);
+    if (body === null) {
+      metrics.inc("offloads_total", { outcome: "too_large" });
+      return textResponse(
+        413,
+        `Message larger than this archive accepts (${deps.maxUploadBytes} bytes)`,
+        auth.headers,
+      );
+    }
+    let stored;
+    try {
+      stored = await storeUpload(deps.ingest, index, parseUpload(topic, body, now()));
+    } catch (e) {
+      if (isHkError(e) && e.code === "UPLOAD_INVALID") {
+        metrics.inc("offloads_total", { outcome: "invalid" });
+        return textResponse(400, e.message, auth.headers);
+      }
+      throw e;
+    }
+    const outcome = stored.replayed ? "replayed" : stored.duplicateOf !== null ? "duplicate" : "stored";
+    metrics.inc("offloads_total", { outcome });
+    log.info("offloaded message archived", {
+      topic,
+      uuid: stored.uuid,
+      outcome,
+      bytes: body.length,
+      user: auth.user,
+      credential: auth.credential,
+    });
+    const answer = BSON.serialize({
+      con_text_uuid: stored.uuid,
+      key: stored.key,
+      size: stored.size,
+      timestamp: BSON.Long.fromBigInt(stored.timestamp),
+      outcome,
+    });
+    return new Response(Uint8Array.from(answer), {
+      status: 201,
+      headers: { ...auth.headers, "content-type": "application/bson" },
+    });
+  }
+
+  async function route(req: Request, url: URL): Promise<[string, Response]> {
+    const path = url.pathname;
+    const parts = path.split("/").slice(1).map((p) => {
+      try {
+        return decodeURIComponent(p);
+      } catch {
+        return null;
+      }
+    });
+    if (parts.includes(null)) return ["other", textResponse(400, "Malformed path")];
+    const [first, second, third, fourth] = parts as string[];
+    const method = req.method === "HEAD" ? "GET" : req.method;
+    if (method === "GET" && (path === "/healthz" || path === "/metrics")) {
+      // Healthy: the index and the store answer (the permissions service only limits what may be read).
+      const h = path === "/healthz" ? await health(false) : null;
+      const up = h === null || (h.DatabaseOK && h.ObjectStoreOK);
+      return [first!, orchestratorResponse(path, metrics, () => up, "index or object store unreachable\n")!];
+    }
+    if (method === "GET" && path === "/health_check") {
+      return ["health_check", Response.json(await health(true))];
+    }
+    if (first === "msg" && method === "GET" && parts.length === 2) {
+      return ["msg", await message(req, second!, null)];
+    }
+    if (first === "msg" && method === "GET" && parts.length === 4 && third === "raw_file") {
+      return ["raw_file", await message(req, second!, fourth!)];
+    }
+    if (first === "topic" && parts.length === 2 && second !== "") {
+      if (method === "GET") return ["topic_list", await list(req, second!, url.searchParams)];
+      if (method === "POST") return ["topic_write", await upload(req, second!)];
+      return ["other", textResponse(405, "Method not allowed", { allow: "GET, POST" })];
+    }
+    return ["other", textResponse(404, "Not found: see `housekeeping serve --help` for the routes")];
+  }
+
+  return async (req: Request) => {
+    const started = performance.now();
+    let name = "other";
+    let resp: Response;
+    try {
+      [name, resp] = await route(req, new URL(req.url));
+    } catch (e) {
+      log.error("request failed", { method: req.method, url: req.url, error: errorMessage(e) });
+      metrics.inc("errors_total", { op: "serve" });
+      resp = textResponse(500, "Internal Error");
+    }
+    metrics.inc("http_requests_total", { route: name, status: resp.status });
+    metrics.observe("http_request_seconds", (performance.now() - started) / 1000);
+    const length = Number(resp.headers.get("content-length") ?? "0");
+    if (length > 0) metrics.inc("http_bytes_sent_total", { route: name }, length);
+    return resp;
+  };
+}
+
+export interface ListenOptions {
+  hostname: string;
+  port: number;
+  signal?: AbortSignal;
+}
+
+/** Starts the server; `port` 0 picks a free one (tests), reported in the result and the log. */
+export function startServer(deps: ServeDeps, listen: ListenOptions) {
+  const handler = createHandler(deps);
+  let port = listen.port;
+  const server = Deno.serve({
+    hostname: listen.hostname,
+    port: listen.port,
+    ...(listen.signal ? { signal: listen.signal } : {}),
+    onListen: (addr) => {
+      port = (addr as Deno.NetAddr).port;
+      deps.log.info("serve listening", { hostname: listen.hostname, port });
+    },
+  }, handler);
+  return {
+    get port() {
+      return (server.addr as Deno.NetAddr).port ?? port;
+    },
+    finished: server.finished,
+    shutdown: () => server.shutdown(),
+  };
+}
