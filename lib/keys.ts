@@ -26,10 +26,14 @@ const TOPIC = new RegExp(`^${TOPIC_PATTERN}$`);
 export function isTopicName(name: string): boolean {
   return TOPIC.test(name) && name !== "." && name !== "..";
 }
+// Messages too large for Kafka, posted to `serve` by hop-client, are archived (as archive-api does) under the
+// pseudo-topic `<topic>+oversized`: '+' is illegal in Kafka names, so it can never clash with a real topic.
+const ARCHIVE_TOPIC_PATTERN = `${TOPIC_PATTERN}(?:\\+oversized)?`;
+const ARCHIVE_TOPIC = new RegExp(`^${ARCHIVE_TOPIC_PATTERN}$`);
 const DAILY_DATE = "\\d{4}/\\d{2}/\\d{2}";
 const HOURLY_DATE = "\\d{1,4}/\\d{1,2}/\\d{1,2}/\\d{1,2}";
 const OBJECT_KEY = new RegExp(
-  `^(${TOPIC_PATTERN})/(?:${DAILY_DATE}|${HOURLY_DATE})/(${UUID_PATTERN})\\.bson$`,
+  `^(${ARCHIVE_TOPIC_PATTERN})/(?:${DAILY_DATE}|${HOURLY_DATE})/(${UUID_PATTERN})\\.bson$`,
 );
 
 /** The layout named by `s` (configuration text). */
@@ -55,10 +59,11 @@ function datePath(layout: KeyLayout, timestampMs: bigint): string {
 
 /** The object key of a record, from its topic, record timestamp (not archive time) and UUID. */
 export function objectKey(layout: KeyLayout, topic: string, timestampMs: bigint, uuid: string): string {
-  if (!TOPIC.test(topic)) {
+  if (!ARCHIVE_TOPIC.test(topic)) {
     throw hkError(
       "KEY_TOPIC_INVALID",
-      `topic ${JSON.stringify(topic)} cannot name an object: Kafka topics are 1-249 of [A-Za-z0-9._-]`,
+      `topic ${JSON.stringify(topic)} cannot name an object: Kafka topics are 1-249 of [A-Za-z0-9._-] ` +
+        "(with +oversized for offloaded messages)",
     );
   }
   if (!isUuidText(uuid)) {

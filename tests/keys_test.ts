@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { KEY_LAYOUTS, objectKey, parseKeyLayout, parseObjectKey } from "../lib/keys.ts";
+import { isTopicName, KEY_LAYOUTS, objectKey, parseKeyLayout, parseObjectKey } from "../lib/keys.ts";
 
 const U = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
 const hasCode = (code: string) => (e: Error & { code?: string }) => e.code === code;
@@ -85,4 +85,13 @@ Deno.test("parseKeyLayout accepts the two layout names only", () => {
       return true;
     });
   }
+});
+
+Deno.test("keys: offloaded messages file under <topic>+oversized, and only that suffix may carry a '+'", () => {
+  const uuid = "2f1e5b6a-9c3d-4e7f-8a1b-2c3d4e5f6a7b";
+  const key = objectKey("daily", "gcn.circular+oversized", 0n, uuid);
+  assert.equal(key, `gcn.circular+oversized/1970/01/01/${uuid}.bson`);
+  assert.deepEqual(parseObjectKey(key), { topic: "gcn.circular+oversized", uuid });
+  assert.throws(() => objectKey("daily", "a+b", 0n, uuid), hasCode("KEY_TOPIC_INVALID"));
+  assert.equal(isTopicName("gcn.circular+oversized"), false);
 });

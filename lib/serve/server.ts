@@ -48,7 +48,10 @@ function hex32(n: number): string {
   return n.toString(16).padStart(8, "0");
 }
 
-/** Passes bytes through, then fails the stream (aborting the response) unless length and CRC-32 match. */
+/**
+ * Passes bytes through, then fails the stream (aborting the response) unless length and CRC-32 match. The last
+ * chunk is held back until the check, so a client never receives all Content-Length bytes of a bad object.
+ */
 function checked(
   body: ReadableStream<Uint8Array>,
   expect: { size: number; crc32: number },
@@ -56,12 +59,14 @@ function checked(
 ): ReadableStream<Uint8Array> {
   let crc = 0;
   let size = 0;
+  let held: Uint8Array | null = null;
   return body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         crc = zlibCrc32(chunk, crc);
         size += chunk.length;
-        controller.enqueue(chunk);
+        if (held !== null) controller.enqueue(held);
+        held = chunk;
       },
       flush(controller) {
         const why = size !== expect.size
@@ -72,6 +77,8 @@ function checked(
         if (why !== null) {
           onMismatch(why);
           controller.error(new Error(`stored bytes failed their check: ${why}`));
+        } else if (held !== null) {
+          controller.enqueue(held);
         }
       },
     }),
@@ -110,11 +117,17 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
     return { DatabaseOK: database, ObjectStoreOK: objectStore, HopAuthOK: hop };
   }
 
+  // Headers every answer to a request must carry once it is authenticated (the SCRAM server-final message, which
+  // hop-client checks even on an error), so that a failure after authorisation still carries them.
+  const authHeaders = new WeakMap<Request, Record<string, string>>();
+
   async function authorized(req: Request, topic: string, op: Operation): Promise<AuthOutcome> {
     if (op === "Read" && publicTopics.isPublic(baseTopic(topic))) {
       return { ok: true, headers: {}, user: null, credential: null };
     }
-    return await hopAuth.authorize(req.headers.get("authorization"), topic, op);
+    const outcome = await hopAuth.authorize(req.headers.get("authorization"), topic, op);
+    if (outcome.ok) authHeaders.set(req, outcome.headers);
+    return outcome;
   }
 
   async function message(req: Request, id: string, rawName: string | null): Promise<Response> {
@@ -299,7 +312,7 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
     } catch (e) {
       log.error("request failed", { method: req.method, url: req.url, error: errorMessage(e) });
       metrics.inc("errors_total", { op: "serve" });
-      resp = textResponse(500, "Internal Error");
+      resp = textResponse(500, "Internal Error", authHeaders.get(req) ?? {});
     }
     metrics.inc("http_requests_total", { route: name, status: resp.status });
     metrics.observe("http_request_seconds", (performance.now() - started) / 1000);

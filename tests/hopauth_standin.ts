@@ -1,0 +1,170 @@
+// A local stand-in for the hopauth REST API (scimma-admin) as archive-api and `serve` use it: /version, and
+// /v1/multi with the sub-requests they send. Authentication is real HTTP SCRAM-SHA-512 (RFC 7804 over RFC 5802):
+// salted, iterated password verification of the client's proof, and a server signature that hop-client's own
+// SCRAM client checks. Permissions come from a table, and a credential without Read or Write is refused.
+import { Buffer } from "node:buffer";
+import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
+
+export interface StandInOptions {
+  /** username -> password */
+  users: Record<string, string>;
+  /** username -> topic -> allowed operations ("Read", "Write", "All", ...) */
+  permissions: Record<string, Record<string, string[]>>;
+  /** Path of the API under the host, as in https://admin.hop.scimma.org/hopauth/api. */
+  root?: string;
+}
+
+export interface StandIn {
+  url: string;
+  /** Every /v1/multi call: the SCRAM phase seen and the outcome. */
+  calls: { phase: "none" | "first" | "final" | "other"; status: number; user?: string }[];
+  close(): Promise<void>;
+}
+
+const ITERATIONS = 4096;
+const b64 = (b: Uint8Array | Buffer) => Buffer.from(b).toString("base64");
+const hmac = (key: Uint8Array, text: string) => createHmac("sha512", key).update(text).digest();
+const h = (b: Uint8Array) => createHash("sha512").update(b).digest();
+
+/** "k=v, k=v" with values that may contain '=' (base64). */
+function fields(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text.split(",")) {
+    const at = part.indexOf("=");
+    if (at > 0) out[part.slice(0, at).trim()] = part.slice(at + 1).trim().replace(/^"(.*)"$/, "$1");
+  }
+  return out;
+}
+
+function unescapeName(name: string): string {
+  return name.replaceAll("=2C", ",").replaceAll("=3D", "=");
+}
+
+export function startHopAuthStandIn(options: StandInOptions): StandIn {
+  const root = options.root ?? "/hopauth/api";
+  const secrets = new Map(
+    Object.entries(options.users).map(([user, password]) => {
+      const salt = randomBytes(16);
+      const salted = pbkdf2Sync(password, salt, ITERATIONS, 64, "sha512");
+      return [user, {
+        salt,
+        storedKey: h(hmac(salted, "Client Key")),
+        serverKey: hmac(salted, "Server Key"),
+      }];
+    }),
+  );
+  const exchanges = new Map<
+    string,
+    { user: string; gs2: string; clientFirstBare: string; serverFirst: string }
+  >();
+  const calls: StandIn["calls"] = [];
+  const knownTopics = new Set(Object.values(options.permissions).flatMap((t) => Object.keys(t)));
+
+  function challenge(extra = ""): Response {
+    return new Response(JSON.stringify({ detail: "Authentication credentials were not provided." }), {
+      status: 401,
+      headers: { "www-authenticate": `SCRAM-SHA-512${extra}`, "content-type": "application/json" },
+    });
+  }
+
+  function scramFirst(data: string): Response {
+    const clientFirst = atob(data);
+    const m = /^([ny]),(a=[^,]*)?,(.*)$/.exec(clientFirst);
+    const bare = m ? fields(m[3]!) : {};
+    const user = bare.n === undefined ? undefined : unescapeName(bare.n);
+    const secret = user === undefined ? undefined : secrets.get(user);
+    if (!m || secret === undefined || bare.r === undefined) {
+      calls.push({ phase: "first", status: 403 });
+      return Response.json({ detail: "Unknown credential" }, { status: 403 });
+    }
+    const sid = crypto.randomUUID();
+    const serverFirst = `r=${bare.r}${b64(randomBytes(18))},s=${b64(secret.salt)},i=${ITERATIONS}`;
+    exchanges.set(sid, { user: user!, gs2: `${m[1]},${m[2] ?? ""},`, clientFirstBare: m[3]!, serverFirst });
+    calls.push({ phase: "first", status: 401, user: user! });
+    return challenge(` sid=${sid}, data=${btoa(serverFirst)}`);
+  }
+
+  /** The verified user and the Authentication-Info header, or null. */
+  function scramFinal(sid: string, data: string): { user: string; info: string } | null {
+    const ex = exchanges.get(sid);
+    exchanges.delete(sid);
+    if (ex === undefined) return null;
+    const clientFinal = atob(data);
+    const at = clientFinal.lastIndexOf(",p=");
+    if (at < 0) return null;
+    const withoutProof = clientFinal.slice(0, at);
+    const f = fields(withoutProof);
+    const nonce = fields(ex.serverFirst).r;
+    if (f.r !== nonce || f.c !== btoa(ex.gs2)) return null;
+    const secret = secrets.get(ex.user)!;
+    const authMessage = `${ex.clientFirstBare},${ex.serverFirst},${withoutProof}`;
+    const proof = Buffer.from(clientFinal.slice(at + 3), "base64");
+    const signature = hmac(secret.storedKey, authMessage);
+    if (proof.length !== signature.length) return null;
+    const clientKey = Buffer.from(proof.map((b, i) => b ^ signature[i]!));
+    if (!timingSafeEqual(h(clientKey), secret.storedKey)) return null;
+    const serverFinal = `v=${b64(hmac(secret.serverKey, authMessage))}`;
+    return { user: ex.user, info: `sid=${sid}, data=${btoa(serverFinal)}` };
+  }
+
+  function subAnswer(user: string, path: string): { status: number; body: unknown } {
+    const rel = path.startsWith(root) ? path.slice(root.length) : path;
+    let m = /^\/v1\/current_credential\/permissions\/topic\/(.+)$/.exec(rel);
+    if (m) {
+      return {
+        status: 200,
+        body: { allowed_operations: options.permissions[user]?.[decodeURIComponent(m[1]!)] ?? [] },
+      };
+    }
+    m = /^\/v1\/topics\/(.+)$/.exec(rel);
+    if (m) {
+      const topic = decodeURIComponent(m[1]!);
+      return knownTopics.has(topic)
+        ? { status: 200, body: { name: topic, owning_group: "tests", publicly_readable: false } }
+        : { status: 404, body: { detail: "Not found." } };
+    }
+    if (rel === "/v1/current_user") {
+      return { status: 200, body: { username: user, email: `${user}@example.org` } };
+    }
+    if (rel === "/v1/current_credential") return { status: 200, body: { username: user } };
+    return { status: 404, body: { detail: "Not found." } };
+  }
+
+  async function multi(req: Request): Promise<Response> {
+    const header = req.headers.get("authorization");
+    if (header === null) {
+      calls.push({ phase: "none", status: 401 });
+      return challenge();
+    }
+    const m = /^SCRAM-SHA-512\s+(.*)$/i.exec(header);
+    if (!m) {
+      calls.push({ phase: "other", status: 401 });
+      return challenge();
+    }
+    const auth = fields(m[1]!);
+    if (auth.sid === undefined) return scramFirst(auth.data ?? "");
+    const verified = scramFinal(auth.sid, auth.data ?? "");
+    if (verified === null) {
+      calls.push({ phase: "final", status: 401 });
+      return challenge();
+    }
+    calls.push({ phase: "final", status: 200, user: verified.user });
+    const requests = await req.json() as Record<string, { path: string }>;
+    const answers = Object.fromEntries(
+      Object.entries(requests).map(([name, sub]) => [name, subAnswer(verified.user, sub.path)]),
+    );
+    return Response.json(answers, { headers: { "authentication-info": verified.info } });
+  }
+
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const path = new URL(req.url).pathname;
+    if (req.method === "GET" && path === `${root}/version`) return Response.json({ version: "stand-in" });
+    if (req.method === "POST" && path === `${root}/v1/multi`) return await multi(req);
+    return new Response("not found", { status: 404 });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}${root}`,
+    calls,
+    close: () => server.shutdown(),
+  };
+}
