@@ -35,6 +35,7 @@ LABEL org.opencontainers.image.title="housekeeping" \
 COPY --from=build /src/dist/housekeeping /housekeeping
 COPY veto.yaml /etc/housekeeping/veto.yaml
 # HTTP_PORT turns on the archiver's /healthz and /metrics, which the health check below and orchestrators use.
+# `serve` (docker run ... serve) listens on the same HTTP_PORT and answers /healthz too, so the check fits both.
 ENV VETO_FILE=/etc/housekeeping/veto.yaml \
   HTTP_PORT=8080
 EXPOSE 8080

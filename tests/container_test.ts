@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import YAML from "yaml";
 import { COMMANDS } from "../main.ts";
+import { parseServeArgs } from "../lib/commands/serve.ts";
 import { SETTINGS } from "../lib/config.ts";
 import { parseArchiveArgs } from "../lib/commands/archive.ts";
 import { parseMockHopArgs } from "../lib/commands/mock_hop.ts";
@@ -157,7 +158,7 @@ function stringEnv(env: Record<string, string | number> | undefined): Record<str
   return Object.fromEntries(Object.entries(env ?? {}).map(([k, v]) => [k, String(v)]));
 }
 
-Deno.test("compose: Kafka, MinIO (+ bucket), PostgreSQL, the archiver and mock-hop", async () => {
+Deno.test("compose: Kafka, MinIO (+ bucket), PostgreSQL, the archiver, serve and mock-hop", async () => {
   const services = await compose();
   assert.deepEqual(Object.keys(services).sort(), [
     "archiver",
@@ -166,8 +167,9 @@ Deno.test("compose: Kafka, MinIO (+ bucket), PostgreSQL, the archiver and mock-h
     "minio-setup",
     "mock-hop",
     "postgres",
+    "serve",
   ]);
-  for (const name of ["archiver", "mock-hop"]) {
+  for (const name of ["archiver", "mock-hop", "serve"]) {
     const s = services[name]!;
     assert.equal(s.build?.context, ".", `${name} is built from the Dockerfile`);
     assert.equal(defaults(s.image!), "housekeeping:0.0.0-dev");
@@ -237,6 +239,24 @@ Deno.test("compose: every variable the archiver gets is one it reads, and they p
     "minio-setup": { condition: "service_completed_successfully" },
   });
   assert.ok(archiver.ports?.includes(`127.0.0.1:${env.HTTP_PORT}:${env.HTTP_PORT}`));
+});
+
+Deno.test("compose: serve runs from the same image on the archiver's store and index", async () => {
+  const services = await compose();
+  const serve = services.serve!;
+  assert.deepEqual(serve.command, ["serve"]);
+  assert.ok(COMMANDS.serve, "serve is a sub-command of the binary");
+  const env = stringEnv(serve.environment);
+  const archiver = stringEnv(services.archiver!.environment);
+  for (
+    const name of ["S3_BUCKET", "S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL"]
+  ) {
+    assert.equal(env[name], archiver[name], `serve reads the archive through the archiver's ${name}`);
+  }
+  const options = parseServeArgs([], env, () => "");
+  assert.equal(options.httpPort, Number(env.HTTP_PORT), "the image's health check asks HTTP_PORT's /healthz");
+  assert.ok(options.publicTopics.isPublic("any.topic"), "without hopauth every topic is public here");
+  assert.ok(serve.ports?.includes(`127.0.0.1:8081:${env.HTTP_PORT}`));
 });
 
 Deno.test("compose: mock-hop sends PLAINTEXT traffic to the same Kafka, from the built-in samples", async () => {
