@@ -17,6 +17,8 @@ import { serviceEnv } from "./helpers.ts";
 
 export interface ServeFixture {
   id: string;
+  bucket: string;
+  schema: string;
   url: string;
   index: Index;
   store: BlobStore;
@@ -72,6 +74,8 @@ export async function withServe(
   try {
     await fn({
       id,
+      bucket,
+      schema,
       url: `http://127.0.0.1:${server.port}`,
       index,
       store,

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { crc32 } from "../lib/checksum.ts";
 import { decodeArchiveObject, type KafkaRecord } from "../lib/record.ts";
 import { parseUpload } from "../lib/serve/offload.ts";
-import { runPython } from "./helpers.ts";
+import { archiveEnv, spawnLogged, waitFor } from "./archive_helpers.ts";
+import { runPython, serviceEnv } from "./helpers.ts";
 import { idHeader, withServe } from "./serve_fixture.ts";
 
 const enc = new TextEncoder();
@@ -263,5 +264,39 @@ Deno.test("serve: the offload write stores one object per _id, exactly once unde
       assert.equal(bob.status, 403);
       assert.equal((await f.index.select({ topics: [`${topic}+oversized`] }, { limit: 10 })).length, 2);
     });
+  });
+});
+
+Deno.test("serve as a process: listens where told, serves the archive, stops on SIGTERM with 0", async () => {
+  const topic = `cli-${crypto.randomUUID().slice(0, 8)}`;
+  await withServe({ publicTopics: topic, auth: { users: {}, permissions: {} } }, async (f) => {
+    const [uuid] = await f.archive([record(topic, 0, enc.encode("over the wire"), crypto.randomUUID())]);
+    const child = spawnLogged(
+      ["serve", "--http-port", "0", "--http-host", "127.0.0.1"],
+      archiveEnv({
+        S3_BUCKET: f.bucket,
+        S3_ENDPOINT: serviceEnv("S3_ENDPOINT"),
+        DATABASE_URL: serviceEnv("DATABASE_URL"),
+        HOUSEKEEPING_DB_SCHEMA: f.schema,
+        PUBLIC_TOPICS: topic,
+        LOG_LEVEL: "info",
+      }),
+    );
+    try {
+      const port = await waitFor("serve to listen", () => {
+        const line = child.lines.find((l) => l.includes("serve listening"));
+        return Promise.resolve(line === undefined ? undefined : JSON.parse(line).port as number);
+      });
+      const base = `http://127.0.0.1:${port}`;
+      assert.equal(await (await fetch(`${base}/healthz`)).text(), "ok\n");
+      const raw = await fetch(`${base}/msg/${uuid}/raw_file/x`);
+      assert.equal(await raw.text(), "over the wire");
+      const write = await fetch(`${base}/topic/${topic}+oversized`, { method: "POST", body: "x" });
+      assert.equal(write.status, 403, "no permissions service: nothing is written");
+      await write.body?.cancel();
+    } finally {
+      child.kill("SIGTERM");
+    }
+    assert.equal((await child.done).code, 0, child.lines.join("\n"));
   });
 });
