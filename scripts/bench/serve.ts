@@ -1,0 +1,132 @@
+// `serve` under load: GET /msg/{uuid} of 1 KiB records by 64 concurrent clients against the real `main.ts serve`
+// child, side by side with the GET ceiling (the same objects read straight from the store through lib/store/s3.ts
+// at the same concurrency). Each request costs serve one index lookup (PostgreSQL) on top of the store GET, and its
+// response crosses one more HTTP hop, so the ratio says what the service adds to reading the bucket directly.
+// Figures: serve_get_1KiB_per_s, serve_get_ceiling_1KiB_per_s, serve_get_1KiB_vs_get_ceiling, the p50/p99
+// latency seen by the clients, and serve's own CPU per request.
+import { createIngest } from "../../lib/ingest.ts";
+import { connectIndex } from "../../lib/index/connect.ts";
+import { createIndex } from "../../lib/index/postgres.ts";
+import { silentLogger } from "../../lib/log.ts";
+import { createMetrics } from "../../lib/metrics.ts";
+import { archiveEnv, spawnLogged, waitFor } from "../../tests/archive_helpers.ts";
+import { serviceEnv } from "../../tests/helpers.ts";
+import { getCeiling } from "./ceilings.ts";
+import { cpuSeconds } from "./proc.ts";
+import { figure, note, type Rate, recordsPerSecond } from "./report.ts";
+import type { Bench } from "./services.ts";
+import { baseValue, sampleRecord, SIZES } from "./workload.ts";
+
+const CLIENTS = 64;
+const SIZE = SIZES[0]!; // 1 KiB
+
+/** Archives `count` 1 KiB records into the bench bucket and a schema of its own; returns their UUIDs and keys. */
+async function fill(b: Bench, topic: string, schema: string, count: number) {
+  const sql = await connectIndex(serviceEnv("DATABASE_URL"), { searchPath: schema });
+  try {
+    const index = createIndex(sql);
+    await index.migrate();
+    const ingest = createIngest({
+      store: b.store,
+      index,
+      keyLayout: "daily",
+      archiverVersion: "bench",
+      log: silentLogger,
+      metrics: createMetrics(),
+      signal: new AbortController().signal,
+      putConcurrency: 64,
+      maxInflightBytes: 64 * 2 ** 20,
+    });
+    const base = baseValue(SIZE);
+    for (let at = 0; at < count; at += 1000) {
+      const records = Array.from(
+        { length: Math.min(1000, count - at) },
+        (_, i) => sampleRecord(topic, base, at + i),
+      );
+      await ingest.ingest(records);
+    }
+    const rows = await index.select({ topics: [topic] }, { limit: count });
+    return rows.map((r) => ({ uuid: r.uuid, key: r.key, size: r.size }));
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+interface ServeRound {
+  rate: Rate;
+  latenciesMs: number[];
+}
+
+/** `requests` GETs of /msg/{uuid} (cycling through `uuids`) by CLIENTS concurrent loops; every body is read. */
+async function load(base: string, uuids: string[], pid: number, requests: number): Promise<ServeRound> {
+  const latenciesMs: number[] = [];
+  let next = 0;
+  const client = async () => {
+    while (next < requests) {
+      const uuid = uuids[next++ % uuids.length]!;
+      const started = performance.now();
+      const resp = await fetch(`${base}/msg/${uuid}`);
+      const body = await resp.arrayBuffer();
+      if (resp.status !== 200 || body.byteLength === 0) throw new Error(`GET ${uuid}: ${resp.status}`);
+      latenciesMs.push(performance.now() - started);
+    }
+  };
+  const cpu = cpuSeconds(pid)!;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CLIENTS }, client));
+  return {
+    rate: {
+      records: requests,
+      valueBytes: requests * SIZE.bytes,
+      seconds: (performance.now() - started) / 1000,
+      cpuSeconds: cpuSeconds(pid)! - cpu,
+    },
+    latenciesMs,
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export async function serveFigures(b: Bench, options: { scale: number; rounds: number }): Promise<void> {
+  const topic = `${b.id}-serve`;
+  const schema = `${b.schema}_serve`;
+  b.schemas.push(schema);
+  const objects = await fill(b, topic, schema, Math.max(64, Math.round(2_000 * options.scale)));
+  note(`serve: ${objects.length} objects of 1 KiB archived`);
+  const child = spawnLogged(
+    ["serve", "--http-port", "0", "--http-host", "127.0.0.1", "--bucket", b.bucket, "--db-schema", schema],
+    archiveEnv({ PUBLIC_TOPICS: topic, LOG_LEVEL: "info" }),
+  );
+  try {
+    const port = await waitFor("serve to listen", () => {
+      const line = child.lines.find((l) => l.includes("serve listening"));
+      return Promise.resolve(line === undefined ? undefined : JSON.parse(line).port as number);
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const uuids = objects.map((o) => o.uuid);
+    await load(base, uuids, child.child.pid, CLIENTS * 4); // warm: connections, JIT, the index's cache
+    let best: ServeRound | undefined;
+    let ceiling: Rate | undefined;
+    const requests = Math.max(CLIENTS, Math.round(6_000 * options.scale));
+    const ceilingObjects = Array.from({ length: requests }, (_, i) => objects[i % objects.length]!);
+    for (let round = 1; round <= options.rounds; round++) {
+      note(`serve round ${round} of ${options.rounds}`);
+      const got = await getCeiling(b.store, ceilingObjects, SIZE, { slots: CLIENTS, inflightBytes: 2 ** 40 });
+      if (ceiling === undefined || recordsPerSecond(got) > recordsPerSecond(ceiling)) ceiling = got;
+      const served = await load(base, uuids, child.child.pid, requests);
+      if (best === undefined || recordsPerSecond(served.rate) > recordsPerSecond(best.rate)) best = served;
+    }
+    const sorted = best!.latenciesMs.sort((x, y) => x - y);
+    figure("serve_get_1KiB_per_s", recordsPerSecond(best!.rate), 0);
+    figure("serve_get_ceiling_1KiB_per_s", recordsPerSecond(ceiling!), 0);
+    figure("serve_get_1KiB_vs_get_ceiling", recordsPerSecond(best!.rate) / recordsPerSecond(ceiling!));
+    figure("serve_get_1KiB_p50_ms", percentile(sorted, 50), 1);
+    figure("serve_get_1KiB_p99_ms", percentile(sorted, 99), 1);
+    figure("serve_get_1KiB_cpu_ms_per_request", (best!.rate.cpuSeconds * 1000) / best!.rate.records, 3);
+  } finally {
+    child.kill("SIGTERM");
+    await child.done;
+  }
+}
