@@ -279,7 +279,7 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
     });
     if (parts.includes(null)) return ["other", textResponse(400, "Malformed path")];
     const [first, second, third, fourth] = parts as string[];
-    const method = req.method === "HEAD" ? "GET" : req.method;
+    const method = req.method;
     if (method === "GET" && (path === "/healthz" || path === "/metrics")) {
       // Healthy: the index and the store answer (the permissions service only limits what may be read).
       const h = path === "/healthz" ? await health(false) : null;
