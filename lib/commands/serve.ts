@@ -133,7 +133,7 @@ Options:
   --hopauth-url URL        hopauth REST API, e.g. https://admin.hop.scimma.org/hopauth/api; unset: only public
                            topics can be read and nothing written [env HOPAUTH_API_URL]
   --public-topics LIST     topics readable without credentials: comma separated exact names or whole-name
-                           regular expressions (an entry with * ? [ ] ( ) | ^ $ + { } or \\ is a pattern)
+                           regular expressions (an entry of only A-Z a-z 0-9 . _ - is a name)
                            [env PUBLIC_TOPICS]
   --max-upload-mib N       largest accepted POST body (default 64; larger: 413) [env MAX_UPLOAD_MIB]
   --read-only              refuse every write with 501 [env READ_ONLY=true]

@@ -1,9 +1,10 @@
 // Which topics anyone may read without credentials: `--public-topics LIST`, comma separated, each entry an exact
-// topic name or a whole-name regular expression (an entry with any of * ? [ ] ( ) | ^ $ + { } \ is a pattern; a
-// plain name such as gcn.circular is compared literally, dot included).
+// topic name or a whole-name regular expression. An entry made only of topic-name characters is a name, compared
+// literally (gcn.circular never matches gcnXcircular); anything else is a pattern. The same rule as the index's
+// `public` column will use (issue 13's lib/public_topics.ts), which this module is to give way to.
 import { hkError } from "../errors.ts";
 
-const PATTERN_CHARS = /[*?[\]()|^$+{}\\]/;
+const TOPIC_NAME = /^[A-Za-z0-9._-]+$/;
 
 export interface PublicTopics {
   /** The list as given, for --print-config and logs. */
@@ -17,7 +18,7 @@ export function parsePublicTopics(text: string | undefined): PublicTopics {
   const names = new Set<string>();
   const patterns: RegExp[] = [];
   for (const entry of entries) {
-    if (!PATTERN_CHARS.test(entry)) {
+    if (TOPIC_NAME.test(entry)) {
       names.add(entry);
       continue;
     }
