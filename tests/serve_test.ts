@@ -79,6 +79,9 @@ Deno.test("serve: reads are byte-exact, public topics are open, others need SCRA
         assert.equal(resp.headers.get("content-length"), String(stored.length));
         assert.deepEqual(new Uint8Array(await resp.arrayBuffer()), stored);
         const etag = resp.headers.get("etag")!;
+        const viaHop = await hopHttp("GET", `${f.url}/msg/${pubId}`);
+        assert.equal(viaHop.status, 200, "hop-client without credentials reads a public message");
+        assert.deepEqual(unb64(viaHop.body!), stored);
         const again = await fetch(`${f.url}/msg/${pubId!.toUpperCase()}`, {
           headers: { "if-none-match": etag },
         });
