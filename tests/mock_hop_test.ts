@@ -280,7 +280,7 @@ Deno.test("headers follow hop-client's layouts per generation", () => {
   assert.ok(of("header-key-binary").every((r) => r.expect.lossy));
 });
 
-Deno.test("expected identities follow docs/archive-format.md §2 and lib/ingest.ts, and copies share their original's partition", () => {
+Deno.test("expected identities follow docs/archive-format.md §2 and lib/archive/ingest.ts, and copies share their original's partition", () => {
   const records = generateRecords(options({ cases: resolveCases(["all"]) }), samples, 1500);
   for (const r of records) {
     const received: WireHeader[] = r.headers.map((h) => ({

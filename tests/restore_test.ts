@@ -10,7 +10,7 @@ import { parseRestoreArgs, targetSettings } from "../lib/commands/restore.ts";
 import type { ResolvedSettings } from "../lib/config.ts";
 import { connectIndex } from "../lib/index/connect.ts";
 import { createIndex, type OrderPosition, orderPositionOf, type StoredRow } from "../lib/index/postgres.ts";
-import { createIngest } from "../lib/ingest.ts";
+import { createIngest } from "../lib/archive/ingest.ts";
 import { silentLogger } from "../lib/log.ts";
 import { createMetrics } from "../lib/metrics.ts";
 import { decodeArchiveObject, encodeArchiveObject, type KafkaRecord } from "../lib/record.ts";

@@ -1,4 +1,4 @@
-// `archive`: the service. Consumes every archivable topic and stores each record exactly once (lib/ingest.ts).
+// `archive`: the service. Consumes every archivable topic and stores each record exactly once (lib/archive/ingest.ts).
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from "kafkajs";
 import type { Command, CommandContext } from "../command.ts";
 import {
@@ -10,7 +10,7 @@ import {
 } from "../config.ts";
 import { connectServices, loadSettings, printConfig, type Services } from "../connect.ts";
 import { isHkError } from "../errors.ts";
-import { createIngest, type Ingest } from "../ingest.ts";
+import { createIngest, type Ingest } from "../archive/ingest.ts";
 import { messageTimestampType } from "../kafka.ts";
 import { wireHeaders } from "../kafka_headers.ts";
 import type { Logger } from "../log.ts";

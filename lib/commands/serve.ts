@@ -19,7 +19,7 @@ import {
   storeUrl,
 } from "../connect.ts";
 import { hkError } from "../errors.ts";
-import { createIngest } from "../ingest.ts";
+import { createIngest } from "../archive/ingest.ts";
 import { parseKeyLayout } from "../keys.ts";
 import { createMetrics } from "../metrics.ts";
 import { createHopAuth, type HopAuth, textResponse } from "../serve/hopauth.ts";

@@ -82,7 +82,7 @@ interface Resolved {
 }
 
 /**
- * Tracks identities exactly as lib/ingest.ts resolves them: the first record with a client `_id` owns it; the same
+ * Tracks identities exactly as lib/archive/ingest.ts resolves them: the first record with a client `_id` owns it; the same
  * content again is a duplicate; other content under that `_id` is a clash with a UUID of its own. Records without
  * one get a name-based UUID of topic, timestamp and content.
  */

@@ -7,7 +7,7 @@ import { errorMessage, isHkError } from "../errors.ts";
 import { rowToJson, toJson } from "../format.ts";
 import { orchestratorResponse } from "../http.ts";
 import type { Index, StoredRow } from "../index/postgres.ts";
-import type { Ingest } from "../ingest.ts";
+import type { Ingest } from "../archive/ingest.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { BlobStore } from "../store/types.ts";

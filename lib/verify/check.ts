@@ -3,14 +3,14 @@
 //      names the same message (uuid, topic, timestamp, coordinates) with the same content (value CRC, digest);
 //   2. every object listed under the selected topics: it has an index row pointing at it; objects without one are
 //      orphans, which `repair` indexes from the object itself. Nothing here ever deletes or rewrites an object.
-// The archiver claims a row BEFORE writing its object (lib/ingest.ts), so a row without its object is legitimate for
+// The archiver claims a row BEFORE writing its object (lib/archive/ingest.ts), so a row without its object is legitimate for
 // as long as that write takes: such rows are still reported (the caller decides the exit code), marked in flight
 // when archived less than `graceMs` ago.
 import { crc32, hex } from "../checksum.ts";
 import { errorMessage } from "../errors.ts";
 import { clientUuid, contentDigest, legacyUuid } from "../identity.ts";
 import type { Index, SelectFilter, StoredRow } from "../index/postgres.ts";
-import { headerText } from "../ingest.ts";
+import { headerText } from "../archive/ingest.ts";
 import { parseObjectKey } from "../keys.ts";
 import type { Logger } from "../log.ts";
 import type { Progress } from "../progress.ts";

@@ -12,16 +12,16 @@
 //   4. the caller commits the Kafka offset only after all of the above succeeded for every record below it.
 // A crash between 1 and 4 leaves the offset uncommitted; the replayed record finds its own claim (same topic,
 // partition, offset and timestamp) and writes the object again.
-import { crc32, hex, sha256 } from "./checksum.ts";
-import { hkError } from "./errors.ts";
-import { clashUuid, clientUuid, contentDigest, legacyUuid } from "./identity.ts";
-import type { IndexRow, Receipt, StoredRow } from "./index/postgres.ts";
-import { type KeyLayout, objectKey } from "./keys.ts";
-import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
-import { type ArchiveStamp, encodeArchivePieces, type KafkaRecord, type WireHeader } from "./record.ts";
-import { createLimiter, withRetry } from "./retry.ts";
-import type { BlobStore } from "./store/types.ts";
+import { crc32, hex, sha256 } from "../checksum.ts";
+import { hkError } from "../errors.ts";
+import { clashUuid, clientUuid, contentDigest, legacyUuid } from "../identity.ts";
+import type { IndexRow, Receipt, StoredRow } from "../index/postgres.ts";
+import { type KeyLayout, objectKey } from "../keys.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { type ArchiveStamp, encodeArchivePieces, type KafkaRecord, type WireHeader } from "../record.ts";
+import { createLimiter, withRetry } from "../retry.ts";
+import type { BlobStore } from "../store/types.ts";
 
 export interface IngestIndex {
   claim(rows: IndexRow[]): Promise<boolean[]>;
