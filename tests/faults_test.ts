@@ -9,7 +9,7 @@
 // records and many more kills.
 import assert from "node:assert/strict";
 import { type Admin, AssignerProtocol } from "kafkajs";
-import { toKafkaRecord } from "../lib/commands/archive.ts";
+import { toKafkaRecord } from "../lib/archive/consumer.ts";
 import { hex } from "../lib/checksum.ts";
 import { contentDigest } from "../lib/identity.ts";
 import { createKafka } from "../lib/kafka.ts";

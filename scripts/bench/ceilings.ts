@@ -2,7 +2,7 @@
 // consumer settings, and what the project's S3 store (same SDK, same keep-alive agent) PUTs and GETs at the
 // concurrency the commands use. Each does the bare operation and nothing else.
 import type { Kafka } from "kafkajs";
-import { CONSUMER_OPTIONS } from "../../lib/commands/archive.ts";
+import { CONSUMER_OPTIONS } from "../../lib/archive/consumer.ts";
 import { sha256 } from "../../lib/checksum.ts";
 import { objectKey } from "../../lib/keys.ts";
 import { encodeArchiveObject } from "../../lib/record.ts";
