@@ -7,8 +7,6 @@ export interface RetryOptions {
   what: string;
   signal: AbortSignal;
   log: Logger;
-  /** Called between attempts, e.g. to keep the Kafka consumer's session alive during a long outage. */
-  onWait?: () => Promise<void>;
   initialDelayMs?: number;
   maxDelayMs?: number;
   isRetriable?: (e: unknown) => boolean;
@@ -26,7 +24,6 @@ export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions):
       if (!retriable(e)) throw e;
       options.log.warn(`${options.what} failed, retrying`, { attempt, delayMs: delay, error: e });
       await sleep(delay, options.signal);
-      await options.onWait?.().catch(() => {});
       delay = Math.min(maxDelay, delay * 2);
     }
   }

@@ -41,8 +41,6 @@ export interface IngestOptions {
   putConcurrency: number;
   /** Bytes of encoded objects being written at once, across all partitions (memory bound). */
   maxInflightBytes: number;
-  /** Keeps the consumer's group membership alive while an outage is being waited out. */
-  heartbeat?: () => Promise<void>;
   now?: () => bigint;
 }
 
@@ -114,8 +112,7 @@ export function createIngest(options: IngestOptions) {
   const now = options.now ?? (() => BigInt(Date.now()));
   const putSlots = createLimiter(options.putConcurrency);
   const inflightBytes = createLimiter(options.maxInflightBytes);
-  const retry = <T>(what: string, fn: () => Promise<T>) =>
-    withRetry(fn, { what, signal, log, ...(options.heartbeat ? { onWait: options.heartbeat } : {}) });
+  const retry = <T>(what: string, fn: () => Promise<T>) => withRetry(fn, { what, signal, log });
 
   function identify(record: KafkaRecord): Candidate {
     const digest = contentDigest(record);
