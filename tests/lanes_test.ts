@@ -10,6 +10,7 @@ import {
   type RunState,
 } from "../lib/archive/lanes.ts";
 import { silentLogger } from "../lib/log.ts";
+import { hkError } from "../lib/errors.ts";
 import { createMetrics } from "../lib/metrics.ts";
 import type { KafkaRecord } from "../lib/record.ts";
 
@@ -214,6 +215,21 @@ Deno.test("lanes: batches of an old generation are never committed", async () =>
   assert.deepEqual(h.state, { healthy: true, fatal: undefined, consumerCrashed: false });
 });
 
+Deno.test("lanes: claims queued behind one in flight when the group moves on are dropped, not made", async () => {
+  const h = harness({ holdClaims: true });
+  const old = batch(0, 0, 1500);
+  await h.lanes.take(old);
+  await settle();
+  assert.deepEqual(h.claims, ["0@0"]);
+  h.lanes.groupJoined();
+  await h.finishClaim("0@0");
+  // The chunk at 1000 was queued behind the claim in flight: it is never claimed, and nothing of the old
+  // generation is committed. (Its dropped claim must not surface as an unhandled rejection either.)
+  assert.deepEqual(h.claims, ["0@0"]);
+  assert.deepEqual(h.commits, []);
+  assert.deepEqual(h.state, { healthy: true, fatal: undefined, consumerCrashed: false });
+});
+
 Deno.test("lanes: a consumer that rejoins the group while being replaced ends itself at its next batch", async () => {
   const h = harness();
   await h.lanes.drain();
@@ -227,4 +243,27 @@ Deno.test("lanes: a consumer that rejoins the group while being replaced ends it
   );
   assert.deepEqual(h.claims, []);
   assert.deepEqual(h.commits, []);
+});
+
+Deno.test("lanes: a failed claim stops the lane; fatal errors stop the archiver, others rebuild the consumer", async () => {
+  const h = harness();
+  h.failClaims((chunk) =>
+    chunk === "0@1000" ? hkError("INGEST_UUID_COLLISION", "derived UUID clash") : undefined
+  );
+  await h.lanes.take(batch(0, 0, 1500));
+  await settle();
+  // Nothing at or after the failed chunk is committed; the chunk before it is.
+  assert.deepEqual(h.commits, ["0@1000"]);
+  assert.equal((h.state.fatal as { code?: string }).code, "INGEST_UUID_COLLISION");
+  assert.equal(h.state.consumerCrashed, false);
+
+  const retriable = harness();
+  retriable.failClaims((chunk) =>
+    chunk === "0@0" ? hkError("INDEX_UNREACHABLE", "down", { retriable: true }) : undefined
+  );
+  await retriable.lanes.take(batch(0, 0, 1500));
+  await settle();
+  assert.deepEqual(retriable.claims, ["0@0"]);
+  assert.deepEqual(retriable.commits, []);
+  assert.deepEqual(retriable.state, { healthy: true, fatal: undefined, consumerCrashed: true });
 });

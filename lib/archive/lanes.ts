@@ -211,6 +211,9 @@ export function createLanes<C>(options: LanesOptions<C>) {
       const written = claimed.then((c) => ingest.write(c));
       // Not `claimed` itself: an idle lane would keep the claimed records, and the fetch they view, alive.
       lane.claimed = claimed.then(() => {});
+      // A failed claim fails the lane through `committed` (laneFailed), and the lane's later claims inherit the
+      // failure, but nothing waits on the last claim: unhandled, its rejection would end the process.
+      lane.claimed.catch(() => {});
       lane.committed = Promise.all([lane.committed, written]).then(() => commit(last + 1n));
     }
     // Control records and aborted transactions are filtered out but still occupy offsets: once every record of the
