@@ -42,11 +42,10 @@ export const CONSUMER_OPTIONS = {
   allowAutoTopicCreation: false,
   // Fetch sizes bound memory: kafkajs holds a fetch response about twice over while decoding it (socket chunks,
   // then the joined buffer the records view), the lanes keep up to two fetches' records in flight, and V8 frees
-  // such buffers only some 100 MiB later. With 1 MiB records the archiver's peak RSS was ~370 MiB with 32 MiB
-  // fetches, ~290 with 16 and ~260 with 12 (scripts/bench.ts). Much smaller fetches cost more than they save: a
-  // per-partition limit that cuts record batches short has the broker send partial batches, which kafkajs drops and
-  // fetches again.
-  // The lanes keep the object writes busy across fetches either way.
+  // such buffers late, so with large records the fetch size sets the archiver's peak RSS (README, "Peak RSS").
+  // Much smaller fetches cost more than they save: a per-partition limit that cuts record batches short has the
+  // broker send partial batches, which kafkajs drops and fetches again. The lanes keep the object writes busy
+  // across fetches either way.
   maxBytesPerPartition: 4 * 2 ** 20,
   maxBytes: 12 * 2 ** 20,
   maxWaitTimeInMs: 500,

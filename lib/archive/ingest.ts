@@ -1,5 +1,6 @@
 // The exactly-once core: turns a run of consecutive records of one partition into stored objects, index rows and
-// duplicate receipts. It knows nothing of kafkajs, so it is exercised directly against the real store and index.
+// duplicate receipts. It knows nothing of kafkajs, so it is exercised directly against the real store and index
+// (tests/ingest_test.ts).
 //
 // Order of effects for each record (why it is safe to crash anywhere):
 //   1. claim: one multi-row INSERT .. ON CONFLICT (uuid) DO NOTHING decides atomically, across processes, who
@@ -191,7 +192,8 @@ export function createIngest(options: IngestOptions) {
     if (records.length === 0) return { toPut, receipts, result };
     const stamp: ArchiveStamp = { archivedAt: now(), archiverVersion: options.archiverVersion };
     let pending = records.map(identify);
-    // Round 2 only happens for client `_id` clashes; a clash UUID is content-specific, so it cannot clash again.
+    // Another round is needed for a client `_id` clash (a clash UUID is content-specific, so it cannot clash again)
+    // or a claim that vanished before its lookup: a fourth means rows keep vanishing, or a bug.
     for (let round = 0; pending.length > 0; round++) {
       if (round > 2) {
         throw hkError("INGEST_UUID_LOOP", "UUID resolution did not converge: please report this bug");

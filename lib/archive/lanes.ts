@@ -28,7 +28,7 @@ export interface RunState {
 export interface LaneBatch {
   topic: string;
   partition: number;
-  /** The batch's records; converted only when the lanes take the batch. */
+  /** The batch's records, converted only if the lanes take the batch (a paused one is never looked at). */
   records(): KafkaRecord[];
   /**
    * The offset of the last entry fetched, whatever it was: control records and aborted transactions are filtered
