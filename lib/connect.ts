@@ -15,7 +15,12 @@ import { loadHopAuth } from "./hop_auth.ts";
 import { connectIndex } from "./index/connect.ts";
 import { startEmbeddedIndex } from "./index/embedded.ts";
 import { createIndex } from "./index/postgres.ts";
-import { createKafka, type KafkaSettings, type SaslMechanism, type SecurityProtocol } from "./kafka.ts";
+import {
+  createKafka,
+  type KafkaSettings,
+  type SaslMechanism,
+  type SecurityProtocol,
+} from "./kafka/client.ts";
 import { type KeyLayout, parseKeyLayout } from "./keys.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { openStore } from "./store/open.ts";

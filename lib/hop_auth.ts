@@ -3,7 +3,7 @@
 // with `hop subscribe` works here unchanged. No text produced here ever contains a password.
 import { parse, TomlError } from "smol-toml";
 import { errorMessage, hkError } from "./errors.ts";
-import type { SaslMechanism } from "./kafka.ts";
+import type { SaslMechanism } from "./kafka/client.ts";
 
 export interface HopAuthEntry {
   username: string;

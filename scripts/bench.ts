@@ -221,7 +221,7 @@ const IDLE_SAMPLE_S = 10;
 /**
  * CPU per second of an archiver that has nothing to do: caught up on a 10-record topic, long-polling and
  * heartbeating. What leaving the service running costs a laptop or a small VM (kafkajs alone used to spend
- * ~40 ms/s per connection on a 1 ms timer: lib/kafka_request_queue.ts).
+ * ~40 ms/s per connection on a 1 ms timer: lib/kafka/kafkajs_internals.ts).
  */
 async function idleCpuPerSecond(b: Bench): Promise<number> {
   const topic = `${b.id}-src-idle`;

@@ -1,11 +1,11 @@
 // `deno bench --allow-all scripts/crc32c_bench.ts`: the record batch checksum (CRC-32C) as kafkajs computes it,
-// one byte per step, against lib/crc32c.ts (slicing-by-16), at the record sizes `deno task bench` uses and at a
-// 4 MiB produce request. (hash-wasm's WebAssembly CRC-32C was measured too, at the speed of lib/crc32c.ts; it was
+// one byte per step, against lib/kafka/crc32c.ts (slicing-by-16), at the record sizes `deno task bench` uses and at a
+// 4 MiB produce request. (hash-wasm's WebAssembly CRC-32C was measured too, at the speed of lib/kafka/crc32c.ts; it was
 // not adopted, to keep a dependency out for no gain.)
-import kafkajsCrc32c from "kafkajs/src/protocol/recordBatch/crc32C/crc32C.js";
-import { crc32c } from "../lib/crc32c.ts";
+import { crc32c } from "../lib/kafka/crc32c.ts";
+import { kafkajsModules } from "../lib/kafka/kafkajs_internals.ts";
 
-const kafkajs = kafkajsCrc32c as (bytes: Uint8Array) => number;
+const kafkajs = kafkajsModules.crc32c as (bytes: Uint8Array) => number;
 
 function random(length: number): Uint8Array {
   const out = new Uint8Array(length);
@@ -23,7 +23,9 @@ for (
 ) {
   // Batches start anywhere in the request buffer: an unaligned view, as in a real request.
   const data = random(length + 1).subarray(1);
-  if (crc32c(data) !== kafkajs(data)) throw new Error(`lib/crc32c.ts disagrees with kafkajs at ${label}`);
+  if (crc32c(data) !== kafkajs(data)) {
+    throw new Error(`lib/kafka/crc32c.ts disagrees with kafkajs at ${label}`);
+  }
   Deno.bench({ name: `kafkajs crc32C ${label}`, group: label, baseline: true, fn: () => void kafkajs(data) });
-  Deno.bench({ name: `lib/crc32c.ts ${label}`, group: label, fn: () => void crc32c(data) });
+  Deno.bench({ name: `lib/kafka/crc32c.ts ${label}`, group: label, fn: () => void crc32c(data) });
 }

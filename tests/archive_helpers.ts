@@ -9,7 +9,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Kafka, logLevel } from "kafkajs";
 import postgres from "postgres";
-import { installIdleRequestQueue } from "../lib/kafka_request_queue.ts";
+import { installKafkajsPatches } from "../lib/kafka/kafkajs_internals.ts";
 import { HEARTBEAT_TOPIC } from "../lib/mock/cases.ts";
 import { runPython, serviceEnv, uniqueName } from "./helpers.ts";
 
@@ -20,7 +20,7 @@ export const LEGACY_OBJECT = new URL("../testdata/legacy/housekeeping-object.bso
 
 /** `brokers`, `url` and `endpoint` parameters below default to the shared services; fault tests pass their own. */
 export function adminKafka(brokers = serviceEnv("KAFKA_BROKERS")): Kafka {
-  installIdleRequestQueue(); // the test process lives long: its idle connections should not poll either
+  installKafkajsPatches(); // the test process lives long: its idle connections should not poll either
   return new Kafka({
     clientId: "test-admin",
     brokers: [brokers],

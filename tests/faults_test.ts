@@ -12,7 +12,7 @@ import { type Admin, AssignerProtocol } from "kafkajs";
 import { toKafkaRecord } from "../lib/archive/consumer.ts";
 import { hex } from "../lib/checksum.ts";
 import { contentDigest } from "../lib/identity.ts";
-import { createKafka } from "../lib/kafka.ts";
+import { createKafka } from "../lib/kafka/client.ts";
 import { silentLogger } from "../lib/log.ts";
 import { HEARTBEAT_TOPIC } from "../lib/mock/cases.ts";
 import { type ManifestLine, parseManifest } from "../lib/mock/manifest.ts";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { CompressionCodecs, CompressionTypes } from "kafkajs";
-import { type CodecName, codecs, installCodecs, snappyDecode } from "../lib/kafka_codecs.ts";
-import { decodeFrame, encodeFrame, xxh32 } from "../lib/lz4_frame.ts";
+import { type CodecName, codecs, installCodecs, snappyDecode } from "../lib/kafka/codecs.ts";
+import { decodeFrame, encodeFrame, xxh32 } from "../lib/kafka/lz4_frame.ts";
 
 const dir = new URL("./testdata/codecs/", import.meta.url);
 const fixture = (name: string) => Deno.readFileSync(new URL(name, dir));

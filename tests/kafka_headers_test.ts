@@ -2,23 +2,18 @@
 // The end-to-end proof through a real broker and every codec is in kafka_test.ts.
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import DecoderModule from "kafkajs/src/protocol/decoder.js";
-import RecordDecoderModule from "kafkajs/src/protocol/recordBatch/record/v0/decoder.js";
-import RecordBatchDecoderModule from "kafkajs/src/protocol/recordBatch/v0/decoder.js";
-import RequestsModule from "kafkajs/src/protocol/requests/index.js";
-import CreateRequestModule from "kafkajs/src/protocol/request.js";
 import {
-  installWireHeaderEncoding,
-  installWireHeaders,
-  wireHeaders,
-  wireMessage,
-} from "../lib/kafka_headers.ts";
-import { installCodecs } from "../lib/kafka_codecs.ts";
+  checkKafkajsVersion,
+  installKafkajsPatches,
+  kafkajsModules,
+} from "../lib/kafka/kafkajs_internals.ts";
+import { wireHeaders, wireMessage } from "../lib/kafka/wire_headers.ts";
+import { installCodecs } from "../lib/kafka/codecs.ts";
 import type { WireHeader } from "../lib/record.ts";
 
 type KafkajsDecoder = { readVarIntArray(reader: (d: unknown) => unknown): unknown[] };
-const Decoder = DecoderModule as { new (buffer: Buffer): KafkajsDecoder; prototype: KafkajsDecoder };
-const decodeRecord = RecordDecoderModule as (
+const Decoder = kafkajsModules.Decoder as { new (buffer: Buffer): KafkajsDecoder; prototype: KafkajsDecoder };
+const decodeRecord = kafkajsModules.decodeRecord as (
   decoder: KafkajsDecoder,
   batchContext: Record<string, unknown>,
 ) => { headers: Record<string, unknown>; key: Buffer | null; value: Buffer | null; magicByte: number };
@@ -70,7 +65,7 @@ const INTERLEAVED: WireHeader[] = [
   { key: "ключ", value: utf8("ü") },
 ];
 
-installWireHeaders();
+installKafkajsPatches();
 
 Deno.test("the wire list keeps order, duplicates, nulls and empties exactly", () => {
   const record = decode(INTERLEAVED);
@@ -108,9 +103,9 @@ Deno.test("each call returns a fresh array", () => {
   assert.equal(wireHeaders(record).length, INTERLEAVED.length);
 });
 
-Deno.test("installWireHeaders is idempotent and leaves other arrays alone", () => {
+Deno.test("the wire-header patch is installed once and leaves other arrays alone", () => {
   const patched = Decoder.prototype.readVarIntArray;
-  installWireHeaders();
+  installKafkajsPatches();
   assert.equal(Decoder.prototype.readVarIntArray, patched, "a second install must not wrap twice");
   const decoder = new Decoder(Buffer.from([...zigzag(2), 1, 2]));
   const list = decoder.readVarIntArray((d) => (d as { readInt8(): number }).readInt8());
@@ -145,7 +140,7 @@ type ProduceBuilder = (
   request: { encode(): Promise<{ buf: Buffer; buffer: Buffer }> };
   response: { decode(payload: Buffer): Promise<unknown> };
 };
-const Produce = (RequestsModule as unknown as {
+const Produce = (kafkajsModules.requests as {
   requests: { Produce: { protocol: (o: { version: number }) => ProduceBuilder } };
 }).requests.Produce;
 
@@ -157,11 +152,9 @@ function produceArgs(messages: unknown[]) {
   };
 }
 
-installWireHeaderEncoding();
-
-Deno.test("installWireHeaderEncoding is idempotent", () => {
+Deno.test("the Produce patch is installed once", () => {
   const patched = Produce.protocol;
-  installWireHeaderEncoding();
+  installKafkajsPatches();
   assert.equal(Produce.protocol, patched);
 });
 
@@ -290,7 +283,7 @@ Deno.test("Produce requests: extreme timestamps and deltas beyond 2^53 read back
   const request = (await Produce.protocol({ version: 7 })(produceArgs(messages)).request.encode()).buffer;
   // transactional_id (null), acks, timeout, topic count, topic "t", partition count, partition, record set size.
   const batchAt = 2 + 2 + 4 + 4 + 3 + 4 + 4 + 4;
-  const decodeBatch = RecordBatchDecoderModule as (decoder: unknown) => Promise<{
+  const decodeBatch = kafkajsModules.decodeRecordBatch as (decoder: unknown) => Promise<{
     records: { timestamp: string; value: Buffer; headers: object }[];
   }>;
   const { records } = await decodeBatch(new Decoder(request.subarray(batchAt)));
@@ -300,7 +293,7 @@ Deno.test("Produce requests: extreme timestamps and deltas beyond 2^53 read back
 });
 
 Deno.test("Produce requests: kafkajs frames our body in the room left before it, with the same bytes", async () => {
-  const createRequest = CreateRequestModule as (options: {
+  const createRequest = kafkajsModules.createRequest as (options: {
     correlationId: number;
     clientId: string;
     request: { apiKey: number; apiVersion: number; encode(): Promise<unknown> };
@@ -375,4 +368,13 @@ Deno.test("Produce requests: a request's buffer is reused only once the broker a
   const fourth = request();
   const encodedFourth = await fourth.request.encode();
   assert.notEqual(encodedFourth.buf.buffer, again.buf.buffer);
+});
+
+Deno.test("the kafkajs patches refuse any kafkajs but the one they were written for", () => {
+  checkKafkajsVersion(); // the kafkajs this build runs
+  assert.throws(() => checkKafkajsVersion("2.2.5"), (error: Error & { code?: string }) => {
+    assert.equal(error.code, "KAFKA_INTERNALS_MISMATCH");
+    assert.match(error.message, /kafkajs is version 2\.2\.5, not 2\.2\.4.*deno\.json/);
+    return true;
+  });
 });

@@ -1,8 +1,7 @@
-// The idle request-queue fix (lib/kafka_request_queue.ts): kafkajs's own RequestQueue class, then real connections.
+// The idle request-queue fix (lib/kafka/kafkajs_internals.ts): kafkajs's own RequestQueue class, then real connections.
 import assert from "node:assert/strict";
-import RequestQueueModule from "kafkajs/src/network/requestQueue/index.js";
-import { createKafka } from "../lib/kafka.ts";
-import { installIdleRequestQueue } from "../lib/kafka_request_queue.ts";
+import { createKafka } from "../lib/kafka/client.ts";
+import { installKafkajsPatches, kafkajsModules } from "../lib/kafka/kafkajs_internals.ts";
 import { silentLogger } from "../lib/log.ts";
 import { serviceEnv } from "./helpers.ts";
 
@@ -13,7 +12,7 @@ interface Queue {
   checkPendingRequests(): void;
   canSendSocketRequestImmediately(): boolean;
 }
-const RequestQueue = RequestQueueModule as unknown as {
+const RequestQueue = kafkajsModules.RequestQueue as {
   new (options: Record<string, unknown>): Queue;
   prototype: Queue;
 };
@@ -34,8 +33,8 @@ function disarm(q: Queue) {
 }
 
 Deno.test("request queue: idle, nothing is scheduled; waiting or throttled, kafkajs's own timer is kept", () => {
-  installIdleRequestQueue();
-  installIdleRequestQueue(); // idempotent: one wrapper, not two
+  installKafkajsPatches();
+  installKafkajsPatches(); // idempotent: one wrapper, not two
 
   const idle = queue();
   idle.checkPendingRequests();

@@ -3,9 +3,14 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { CompressionCodecs, CompressionTypes, type Kafka, type KafkaMessage } from "kafkajs";
-import { createKafka, type KafkaSettings, messageTimestampType, translateKafkaError } from "../lib/kafka.ts";
-import { installCodecs } from "../lib/kafka_codecs.ts";
-import { wireHeaders } from "../lib/kafka_headers.ts";
+import {
+  createKafka,
+  type KafkaSettings,
+  messageTimestampType,
+  translateKafkaError,
+} from "../lib/kafka/client.ts";
+import { installCodecs } from "../lib/kafka/codecs.ts";
+import { wireHeaders } from "../lib/kafka/wire_headers.ts";
 import { createLogger } from "../lib/log.ts";
 import type { WireHeader } from "../lib/record.ts";
 import { consumeUntil, runPython, serviceEnv, uniqueName } from "./helpers.ts";

@@ -7,8 +7,9 @@ import type { CommandContext } from "../lib/command.ts";
 import { parseBaseTime, parseMockHopArgs } from "../lib/commands/mock_hop.ts";
 import { hex, sha256Hex } from "../lib/checksum.ts";
 import { clashUuid, clientUuid, contentDigest, legacyUuid, uuidText } from "../lib/identity.ts";
-import { createKafka } from "../lib/kafka.ts";
-import { installWireHeaderEncoding, wireHeaders, wireMessage } from "../lib/kafka_headers.ts";
+import { createKafka } from "../lib/kafka/client.ts";
+import { installKafkajsPatches } from "../lib/kafka/kafkajs_internals.ts";
+import { wireHeaders, wireMessage } from "../lib/kafka/wire_headers.ts";
 import { silentLogger } from "../lib/log.ts";
 import { CASES, FORMAT_TOPICS, HEARTBEAT_TOPIC, resolveCases } from "../lib/mock/cases.ts";
 import { generateRecords, type GeneratorOptions } from "../lib/mock/generate.ts";
@@ -697,8 +698,8 @@ Deno.test("the exact-record hook leaves ordinary messages to kafkajs and refuses
   await admin.connect();
   try {
     await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-    installWireHeaderEncoding();
-    installWireHeaderEncoding(); // idempotent
+    installKafkajsPatches();
+    installKafkajsPatches(); // idempotent
     const producer = kafka.producer({ retry: { retries: 0 } });
     await producer.connect();
     const exact = {

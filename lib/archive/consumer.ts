@@ -2,8 +2,8 @@
 // its batches to the lanes (lib/archive/lanes.ts) and their commits back to the group.
 import type { Consumer, EachBatchPayload, KafkaMessage } from "kafkajs";
 import type { Services } from "../connect.ts";
-import { messageTimestampType } from "../kafka.ts";
-import { wireHeaders } from "../kafka_headers.ts";
+import { messageTimestampType } from "../kafka/client.ts";
+import { wireHeaders } from "../kafka/wire_headers.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { KafkaRecord } from "../record.ts";

@@ -4,7 +4,7 @@ import type { Command, CommandContext } from "../command.ts";
 import { CONNECTION_OPTIONS, logLevelOf, parseCommandArgs, settingsHelp } from "../config.ts";
 import { type CommandSettings, commandSettings, kafkaSettings, printConfig } from "../connect.ts";
 import { hkError } from "../errors.ts";
-import { createKafka } from "../kafka.ts";
+import { createKafka } from "../kafka/client.ts";
 import { createLogger } from "../log.ts";
 import { FORMAT_TOPICS, HEARTBEAT_TOPIC, resolveCases } from "../mock/cases.ts";
 import { createGenerator, type GeneratorOptions } from "../mock/generate.ts";

@@ -23,7 +23,7 @@ import {
 import { errorMessage, hkError, isHkError } from "../errors.ts";
 import type { PartitionSummary, SelectFilter } from "../index/postgres.ts";
 import { formatTime } from "../format.ts";
-import { createKafka, type KafkaSettings } from "../kafka.ts";
+import { createKafka, type KafkaSettings } from "../kafka/client.ts";
 import type { Logger } from "../log.ts";
 import { createProgress, type Progress } from "../progress.ts";
 import { type Checkpoint, checkResumable, readCheckpoint, writeCheckpoint } from "../restore/checkpoint.ts";

@@ -11,12 +11,11 @@ import {
   type ProducerConfig,
   type SASLOptions,
 } from "kafkajs";
-import { errorMessage, hkError, type HousekeepingError } from "./errors.ts";
-import { installCodecs } from "./kafka_codecs.ts";
-import { installWireHeaderEncoding, installWireHeaders } from "./kafka_headers.ts";
-import { installIdleRequestQueue } from "./kafka_request_queue.ts";
-import type { LogFields, Logger, LogLevel } from "./log.ts";
-import type { TimestampType } from "./record.ts";
+import { errorMessage, hkError, type HousekeepingError } from "../errors.ts";
+import type { LogFields, Logger, LogLevel } from "../log.ts";
+import type { TimestampType } from "../record.ts";
+import { installCodecs } from "./codecs.ts";
+import { installKafkajsPatches } from "./kafkajs_internals.ts";
 
 export type SecurityProtocol = "PLAINTEXT" | "SASL_PLAINTEXT" | "SASL_SSL" | "SSL";
 export type SaslMechanism = "SCRAM-SHA-512" | "SCRAM-SHA-256" | "PLAIN";
@@ -241,16 +240,14 @@ function withCodedConnect<T extends { connect(): Promise<void> }>(client: T, set
 }
 
 /**
- * A kafkajs client for `settings`, with snappy/lz4/zstd codecs, the wire-header hook and the idle request-queue
- * fix installed. The connect() of its producers, consumers and admins rejects with coded errors (see
+ * A kafkajs client for `settings`, with snappy/lz4/zstd codecs and our kafkajs patches (kafkajs_internals.ts)
+ * installed. The connect() of its producers, consumers and admins rejects with coded errors (see
  * translateKafkaError).
  */
 export function createKafka(settings: KafkaSettings, log: Logger): Kafka {
   validate(settings);
   installCodecs();
-  installWireHeaders();
-  installWireHeaderEncoding();
-  installIdleRequestQueue();
+  installKafkajsPatches();
   const scrub = scrubber(settings);
   const sasl = saslOption(settings);
   const config: KafkaConfig = {

@@ -1,3 +1,271 @@
+// The one file that reaches into kafkajs's internals (`kafkajs/src/...`): every patch of kafkajs lives here,
+// behind one entry point (installKafkajsPatches, which createKafka calls). Each patch depends on the internals
+// of exactly the kafkajs version below, so the version kafkajs reports is checked before anything is patched,
+// and each patch checks that what it replaces is where it expects it.
+import type { Buffer } from "node:buffer";
+import { CompressionCodecs } from "kafkajs";
+import kafkajsPackage from "kafkajs/package.json" with { type: "json" };
+import RequestQueueModule from "kafkajs/src/network/requestQueue/index.js";
+import compressionModule from "kafkajs/src/protocol/message/compression/index.js";
+import DecoderModule from "kafkajs/src/protocol/decoder.js";
+import EncoderModule from "kafkajs/src/protocol/encoder.js";
+import HeaderDecoderModule from "kafkajs/src/protocol/recordBatch/header/v0/decoder.js";
+import RecordDecoderModule from "kafkajs/src/protocol/recordBatch/record/v0/decoder.js";
+import RecordBatchDecoderModule from "kafkajs/src/protocol/recordBatch/v0/decoder.js";
+import crc32CModule from "kafkajs/src/protocol/recordBatch/crc32C/crc32C.js";
+import RequestsModule from "kafkajs/src/protocol/requests/index.js";
+import CreateRequestModule from "kafkajs/src/protocol/request.js";
+import { hkError, type HousekeepingError } from "../errors.ts";
+import { encodeProduceRequest, type ProduceArgs } from "./produce_encoder.ts";
+import { giveBack, leaseBuffer } from "./request_buffers.ts";
+import { carriesWireRecords, keepWireList } from "./wire_headers.ts";
+
+/** The kafkajs version whose internals the patches below were written for (deno.json pins it). */
+export const KAFKAJS_VERSION = "2.2.4";
+
+type Reader = (decoder: unknown) => unknown;
+type ReadVarIntArray = ((this: unknown, reader: Reader) => unknown[]) & { [PATCHED]?: true };
+interface DecodedHeader {
+  key: string;
+  value: Uint8Array | null;
+}
+
+const Decoder = DecoderModule as { prototype: { readVarIntArray: ReadVarIntArray } };
+const HeaderDecoder = HeaderDecoderModule as Reader;
+const PATCHED = Symbol.for("housekeeping.kafka.wireHeadersPatch");
+const ENCODING_PATCHED = Symbol.for("housekeeping.kafka.wireEncodingPatch");
+const Encoder = EncoderModule as unknown as { new (): KafkajsEncoder; prototype: KafkajsEncoder };
+const RequestQueue = RequestQueueModule as unknown as {
+  prototype: { scheduleCheckPendingRequests?: Schedule };
+};
+
+/**
+ * kafkajs's own modules, for tests that check our encoders and patches against kafkajs's decoders (the module
+ * instances kafkajs runs).
+ */
+export const kafkajsModules = {
+  Decoder: DecoderModule as unknown,
+  decodeRecord: RecordDecoderModule as unknown,
+  decodeRecordBatch: RecordBatchDecoderModule as unknown,
+  requests: RequestsModule as unknown,
+  createRequest: CreateRequestModule as unknown,
+  crc32c: crc32CModule as unknown,
+  RequestQueue: RequestQueueModule as unknown,
+};
+
+function internalsError(what: string, hook = "the wire-header hook"): HousekeepingError {
+  return hkError(
+    "KAFKA_INTERNALS_MISMATCH",
+    `cannot install ${hook}: ${what}. The kafkajs version in deno.json must stay npm:kafkajs@${KAFKAJS_VERSION} ` +
+      "(the hook depends on its internals); if it was changed, restore it or update lib/kafka/kafkajs_internals.ts",
+  );
+}
+
+/** Throws KAFKA_INTERNALS_MISMATCH unless `version` is the kafkajs version the patches were written for. */
+export function checkKafkajsVersion(version: unknown = kafkajsPackage.version): void {
+  if (version !== KAFKAJS_VERSION) {
+    throw internalsError(
+      `kafkajs is version ${String(version)}, not ${KAFKAJS_VERSION}`,
+      "the kafkajs patches",
+    );
+  }
+}
+
+function checkSameInstance(): void {
+  // kafkajs's public CompressionCodecs is the `Codecs` export of this very module: identical objects prove that
+  // our deep imports resolve to the module instances kafkajs loaded, not to fresh copies.
+  if ((compressionModule as { Codecs?: unknown }).Codecs !== CompressionCodecs) {
+    throw internalsError("kafkajs internal modules resolve to a different instance than kafkajs's own");
+  }
+}
+
+/**
+ * Installs every kafkajs patch: wire headers kept on consumed messages, `wireMessage` records encoded exactly
+ * on produce, and idle connections that do not poll. Idempotent; createKafka calls it. Throws
+ * KAFKA_INTERNALS_MISMATCH if kafkajs is not the version the patches were written for, or its internals are not
+ * the module instances kafkajs itself runs (the patches would then silently do nothing).
+ */
+export function installKafkajsPatches(): void {
+  checkKafkajsVersion();
+  checkSameInstance();
+  installWireHeaders();
+  installWireHeaderEncoding();
+  installIdleRequestQueue();
+}
+
+// ---- consuming: kafkajs's record decoder (src/protocol/recordBatch/record/v0/decoder.js) reduces the header list
+// produced by `decoder.readVarIntArray(HeaderDecoder)` into an object. The wrapper below calls the original method
+// and, for the header reader only, lets keepWireList hang the list on the reduced object. Nothing else changes.
+
+/**
+ * Makes kafkajs keep every record's wire header list (read it with `wireHeaders`). Idempotent.
+ */
+function installWireHeaders(): void {
+  const prototype = Decoder.prototype;
+  const original = prototype.readVarIntArray;
+  if (typeof original !== "function" || typeof HeaderDecoder !== "function") {
+    throw internalsError("Decoder.readVarIntArray or the record header decoder is missing");
+  }
+  if (original[PATCHED]) return;
+  const patched: ReadVarIntArray = function (this: unknown, reader: Reader) {
+    const list = original.call(this, reader);
+    return reader === HeaderDecoder ? keepWireList(list as DecodedHeader[]) : list;
+  };
+  patched[PATCHED] = true;
+  prototype.readVarIntArray = patched;
+}
+
+// ---- producing: Produce requests carrying `wireMessage` records are encoded by produce_encoder.ts.
+
+/** What kafkajs's request code (protocol/request.js) needs from an encoded request body. */
+interface EncodedRequest {
+  buf: Buffer;
+  readonly buffer: Buffer;
+  size(): number;
+  [ROOM]?: Room;
+}
+
+const compression = compressionModule as unknown as {
+  lookupCodec(type: number): { compress(encoder: KafkajsEncoder): Promise<Buffer> } | null;
+};
+
+function compressWithKafkajs(type: number, records: Buffer): Promise<Buffer> {
+  const compressor = compression.lookupCodec(type);
+  if (compressor === null) throw new Error(`kafkajs has no codec for compression type ${type}`);
+  return compressor.compress(new Encoder().writeBuffer(records));
+}
+
+interface KafkajsResponse {
+  decode(payload: unknown): Promise<unknown>;
+}
+type ProduceBuilder = (
+  args: ProduceArgs,
+) => { request: { encode(): Promise<EncodedRequest> }; response: KafkajsResponse };
+interface ProduceDefinition {
+  versions: string[];
+  protocol: ((options: { version: number }) => ProduceBuilder) & { [ENCODING_PATCHED]?: true };
+}
+
+const requests = (RequestsModule as unknown as { requests?: { Produce?: ProduceDefinition } }).requests;
+
+interface KafkajsEncoder {
+  buf: Buffer;
+  offset: number;
+  writeBuffer(value: Buffer): KafkajsEncoder;
+  writeEncoder(value: unknown): KafkajsEncoder;
+  readonly buffer: Buffer;
+  [ROOM]?: Room;
+}
+
+// kafkajs frames every request (protocol/request.js) by writing the header and then the encoded body into a fresh
+// Encoder, and the size and that into another: two more zero-filled allocations and copies of the whole request.
+// A body encoded here leaves ROOM_BYTES free in front of itself, and Encoder.writeEncoder is wrapped so that
+// appending such a body (or an Encoder built that way) to a short Encoder moves those few bytes into the room
+// instead, leaving the body where it is. Anything else takes kafkajs's own path.
+const ROOM = Symbol.for("housekeeping.kafka.encoderRoom");
+const ROOM_PATCHED = Symbol.for("housekeeping.kafka.encoderRoomPatch");
+const ROOM_BYTES = 256;
+
+interface Room {
+  /** The buffer holding the free room and then the bytes. */
+  whole: Buffer;
+  /** Where the bytes start in `whole`: the room is whole[0, start). */
+  start: number;
+  /** The view whose bytes these are: the room is used only while nothing replaced or extended it. */
+  view: Buffer;
+  used: boolean;
+}
+
+type WriteEncoder = ((this: KafkajsEncoder, value: unknown) => KafkajsEncoder) & { [ROOM_PATCHED]?: true };
+
+function roomOf(value: unknown): Room | undefined {
+  const room = (value as { [ROOM]?: Room } | null)?.[ROOM];
+  if (room === undefined || room.used) return undefined;
+  const holder = value as { buf?: unknown; offset?: unknown };
+  const whole = holder.buf === room.view &&
+    (holder.offset === undefined || holder.offset === room.view.length);
+  return whole ? room : undefined;
+}
+
+function installEncoderRoom(): void {
+  const original: WriteEncoder = Encoder.prototype.writeEncoder;
+  if (original[ROOM_PATCHED]) return;
+  const patched: WriteEncoder = function (this: KafkajsEncoder, value: unknown) {
+    const room = roomOf(value);
+    if (room === undefined || this.offset > room.start) return original.call(this, value);
+    // Used once: a second append of the same body must not overwrite the bytes the first one put in front.
+    room.used = true;
+    const start = room.start - this.offset;
+    this.buf.copy(room.whole, start, 0, this.offset);
+    const view = room.whole.subarray(start, room.start + room.view.length);
+    this.buf = view;
+    this.offset = view.length;
+    this[ROOM] = { whole: room.whole, start, view, used: false };
+    return this;
+  };
+  patched[ROOM_PATCHED] = true;
+  Encoder.prototype.writeEncoder = patched;
+}
+
+/**
+ * Makes kafkajs producers write messages built by `wireMessage` exactly. Only Produce requests carrying such
+ * messages are encoded here; the rest of kafkajs stays in charge (partition leaders, retries, the idempotent
+ * producer's id, epoch and sequence numbers, compression codecs, responses). Idempotent.
+ */
+function installWireHeaderEncoding(): void {
+  const definition = requests?.Produce;
+  if (
+    definition === undefined || typeof definition.protocol !== "function" ||
+    typeof compression.lookupCodec !== "function" || typeof Encoder.prototype?.writeEncoder !== "function"
+  ) {
+    throw internalsError("kafkajs's Produce request table, codec lookup or Encoder is missing");
+  }
+  installEncoderRoom();
+  if (definition.protocol[ENCODING_PATCHED]) return;
+  const original = definition.protocol;
+  const patched = ({ version }: { version: number }): ProduceBuilder => {
+    const build = original({ version });
+    return (args) => {
+      const built = build(args);
+      if (!carriesWireRecords(args)) return built;
+      if (version < 3) {
+        throw hkError(
+          "KAFKA_BROKER_TOO_OLD",
+          `the broker accepts Produce v${version} at most; record headers need Produce v3 (Kafka 0.11) or newer`,
+        );
+      }
+      // The buffer of this request, given back when its response arrives (see leaseBuffer); never if it was
+      // encoded twice, as it is then unknown which encoding the response answers.
+      let lease: Buffer | undefined;
+      let encodings = 0;
+      const encode = async () => {
+        const { allocated, whole, body } = await encodeProduceRequest(args, {
+          compress: compressWithKafkajs,
+          allocate: leaseBuffer,
+          roomBytes: ROOM_BYTES,
+        });
+        lease = ++encodings === 1 ? allocated : undefined;
+        const encoded: EncodedRequest = {
+          buf: body,
+          buffer: body,
+          size: () => body.length,
+          [ROOM]: { whole, start: ROOM_BYTES, view: body, used: false },
+        };
+        return encoded;
+      };
+      const decode = (payload: unknown) => {
+        if (lease !== undefined) giveBack(lease);
+        lease = undefined;
+        return built.response.decode(payload);
+      };
+      return { ...built, request: { ...built.request, encode }, response: { ...built.response, decode } };
+    };
+  };
+  definition.protocol = Object.assign(patched, { [ENCODING_PATCHED]: true as const });
+}
+
+// ---- idle connections
+
 // kafkajs 2.2.4 keeps every broker connection polling once a millisecond for as long as it is open: its request
 // queue re-arms a timer after each check even when nothing is pending, and the delay it computes is negative
 // (`throttledUntil` starts at -1), which node clamps to 1 ms (the TimeoutNegativeWarning on stderr). Measured
@@ -5,37 +273,30 @@
 // machine whose CPU Kafka, S3 and PostgreSQL share. Upstream: tulios/kafkajs#1704, #1751 (open, unreleased).
 // The hook skips the timer when no request waits and the broker does not throttle us; every other case keeps
 // kafkajs's own scheduling, and a request queued later still arms the timer itself (push() schedules it).
-import RequestQueueModule from "kafkajs/src/network/requestQueue/index.js";
-import { checkSameInstance, internalsError } from "./kafka_headers.ts";
 
 interface RequestQueueState {
   pending: unknown[];
   throttledUntil: number;
 }
-type Schedule = ((this: RequestQueueState) => void) & { [PATCHED]?: true };
+type Schedule = ((this: RequestQueueState) => void) & { [IDLE_PATCHED]?: true };
 
-const PATCHED = Symbol.for("housekeeping.kafka.idleRequestQueuePatch");
-const RequestQueue = RequestQueueModule as unknown as {
-  prototype: { scheduleCheckPendingRequests?: Schedule };
-};
+const IDLE_PATCHED = Symbol.for("housekeeping.kafka.idleRequestQueuePatch");
 
-/** Stops kafkajs's idle connections from polling every millisecond. Idempotent; createKafka calls it. */
-export function installIdleRequestQueue(): void {
-  checkSameInstance();
+/** Stops kafkajs's idle connections from polling every millisecond. Idempotent. */
+function installIdleRequestQueue(): void {
   const prototype = RequestQueue?.prototype;
   const original = prototype?.scheduleCheckPendingRequests;
   if (typeof original !== "function") {
     throw internalsError(
       "RequestQueue.scheduleCheckPendingRequests is missing",
       "the idle request-queue fix",
-      "lib/kafka_request_queue.ts",
     );
   }
-  if (original[PATCHED]) return;
+  if (original[IDLE_PATCHED]) return;
   const patched: Schedule = function (this: RequestQueueState) {
     if (this.pending.length === 0 && !(this.throttledUntil > Date.now())) return;
     original.call(this);
   };
-  patched[PATCHED] = true;
+  patched[IDLE_PATCHED] = true;
   prototype!.scheduleCheckPendingRequests = patched;
 }

@@ -1,8 +1,9 @@
-// Sending mock records: topics created when missing, batches produced byte-exact (wireMessage in kafka_headers.ts)
+// Sending mock records: topics created when missing, batches produced byte-exact (wireMessage in kafka/wire_headers.ts)
 // through one idempotent kafkajs producer, and each record's offset taken from the broker's produce response.
 import { type Admin, CompressionTypes, type Kafka, type Producer } from "kafkajs";
 import { errorMessage, hkError } from "../errors.ts";
-import { installWireHeaderEncoding, wireMessage } from "../kafka_headers.ts";
+import { installKafkajsPatches } from "../kafka/kafkajs_internals.ts";
+import { wireMessage } from "../kafka/wire_headers.ts";
 import type { Logger } from "../log.ts";
 import { sleep } from "../retry.ts";
 import type { Compression, MockRecord } from "./types.ts";
@@ -145,7 +146,7 @@ function sendError(batch: readonly MockRecord[], error: unknown): Error {
 }
 
 export async function createMockSender(kafka: Kafka, log: Logger): Promise<MockSender> {
-  installWireHeaderEncoding(); // createKafka installs it already; idempotent
+  installKafkajsPatches(); // createKafka installs them already; idempotent
   // Idempotent: a retried request cannot duplicate records, so every duplicate in the topic is one we meant.
   const producer: Producer = kafka.producer({
     idempotent: true,

@@ -10,7 +10,7 @@
 // stepped over; once one of our records is not found, nothing after it in that partition can have landed.
 import type { Admin, Kafka } from "kafkajs";
 import { hkError } from "../errors.ts";
-import { type RawWireHeader, wireHeaders } from "../kafka_headers.ts";
+import { type RawWireHeader, wireHeaders } from "../kafka/wire_headers.ts";
 import type { Logger } from "../log.ts";
 import type { WireHeader } from "../record.ts";
 

@@ -12,7 +12,7 @@ import {
   type SelectFilter,
   type StoredRow,
 } from "../index/postgres.ts";
-import { type WireMessage, wireMessage } from "../kafka_headers.ts";
+import { type WireMessage, wireMessage } from "../kafka/wire_headers.ts";
 import type { Logger } from "../log.ts";
 import type { Progress } from "../progress.ts";
 import { decodeArchiveObject, type DecodedArchiveObject } from "../record.ts";

@@ -7,7 +7,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import type { Kafka } from "kafkajs";
-import { createKafka } from "../../lib/kafka.ts";
+import { createKafka } from "../../lib/kafka/client.ts";
 import { silentLogger } from "../../lib/log.ts";
 import { createS3Store } from "../../lib/store/s3.ts";
 import type { BlobStore } from "../../lib/store/types.ts";
