@@ -10,8 +10,8 @@ import {
   openIndex,
   requireCurrentSchema,
   type Services,
-} from "./connect.ts";
-import type { Index, SelectFilter } from "./index/postgres.ts";
+} from "./services.ts";
+import type { Index, SelectFilter } from "./index/types.ts";
 import type { Logger } from "./log.ts";
 import { parseSelection, SELECTION_OPTIONS } from "./selection.ts";
 

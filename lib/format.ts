@@ -1,7 +1,7 @@
 // Output for people and for machines, shared by every admin command: tables on a terminal, JSON elsewhere. One
 // JSON form of an index row, so `query`, `inspect` and `export` agree on field names and follow-on services can
 // rely on them.
-import type { StoredRow } from "./index/postgres.ts";
+import type { StoredRow } from "./index/types.ts";
 
 export interface Column {
   title: string;

@@ -4,7 +4,7 @@ import type { OptionSpec, ParsedArgs } from "./config.ts";
 import { hkError } from "./errors.ts";
 import { formatTime } from "./format.ts";
 import { isUuidText } from "./identity.ts";
-import type { SelectFilter } from "./index/postgres.ts";
+import type { SelectFilter } from "./index/types.ts";
 
 export const SELECTION_OPTIONS: Record<string, OptionSpec> = {
   topic: { type: "string", multiple: true },

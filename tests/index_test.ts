@@ -1,9 +1,10 @@
 // One behaviour suite for the index, run against the real PostgreSQL and against the embedded PGlite server.
 // Every case gets its own schema and drops it afterwards.
 import assert from "node:assert/strict";
-import { connectIndex, type IndexSql } from "../lib/index/connect.ts";
+import { connectIndex, type IndexSql } from "../lib/index/database.ts";
 import { startEmbeddedIndex } from "../lib/index/embedded.ts";
-import { createIndex, type IndexRow, type Receipt } from "../lib/index/postgres.ts";
+import { createIndex } from "../lib/index/postgres.ts";
+import type { IndexRow, Receipt } from "../lib/index/types.ts";
 import { hasCode, serviceEnv, uniqueName } from "./helpers.ts";
 
 interface Backend {

@@ -1,8 +1,9 @@
 // One `serve` for a test: a fresh MinIO bucket and PostgreSQL schema, records archived through the ingest core the
 // archiver uses, the hopauth stand-in (real SCRAM-SHA-512), and the server on 127.0.0.1 at a free port.
 import { createIngest, type Ingest } from "../lib/archive/ingest.ts";
-import { connectIndex } from "../lib/index/connect.ts";
-import { createIndex, type Index } from "../lib/index/postgres.ts";
+import { connectIndex } from "../lib/index/database.ts";
+import { createIndex } from "../lib/index/postgres.ts";
+import type { Index } from "../lib/index/types.ts";
 import { createMetrics, type Metrics } from "../lib/metrics.ts";
 import { silentLogger } from "../lib/log.ts";
 import type { KafkaRecord, WireHeader } from "../lib/record.ts";

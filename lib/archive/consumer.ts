@@ -1,7 +1,7 @@
 // The archiver's kafkajs consumer: its settings, its life (start, crash, rejoin, stop) and the adapter that hands
 // its batches to the lanes (lib/archive/lanes.ts) and their commits back to the group.
 import type { Consumer, EachBatchPayload, KafkaMessage } from "kafkajs";
-import type { Services } from "../connect.ts";
+import type { Services } from "../services.ts";
 import { messageTimestampType } from "../kafka/client.ts";
 import { wireHeaders } from "../kafka/wire_headers.ts";
 import type { Logger } from "../log.ts";

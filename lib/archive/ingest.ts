@@ -16,7 +16,7 @@
 import { crc32, hex, sha256 } from "../checksum.ts";
 import { hkError } from "../errors.ts";
 import { clashUuid, clientUuid, contentDigest, legacyUuid } from "../identity.ts";
-import type { IndexRow, Receipt, StoredRow } from "../index/postgres.ts";
+import type { IndexRow, Receipt, StoredRow } from "../index/types.ts";
 import { type KeyLayout, objectKey } from "../keys.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";

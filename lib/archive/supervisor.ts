@@ -3,7 +3,7 @@
 // the end offsets that existed at start are committed.
 import type { Admin } from "kafkajs";
 import type { CommandContext } from "../command.ts";
-import type { Services } from "../connect.ts";
+import type { Services } from "../services.ts";
 import { serveHttp } from "../http.ts";
 import type { Logger } from "../log.ts";
 import { createMetrics } from "../metrics.ts";

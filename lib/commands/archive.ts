@@ -10,7 +10,7 @@ import {
   type ResolvedSettings,
   settingsHelp,
 } from "../config.ts";
-import { connectServices, loadSettings, printConfig } from "../connect.ts";
+import { connectServices, loadSettings, printConfig } from "../services.ts";
 import { surviveStrayConnectionErrors } from "../stray_errors.ts";
 
 const OPTIONS = {

@@ -8,7 +8,7 @@ import {
   settingsHelp,
   settingValue,
 } from "../config.ts";
-import { commandLogger, type CommandSettings, commandSettings, openIndex, printConfig } from "../connect.ts";
+import { commandLogger, type CommandSettings, commandSettings, openIndex, printConfig } from "../services.ts";
 import { hkError } from "../errors.ts";
 import { toJson } from "../format.ts";
 import { MIGRATIONS } from "../index/migrations.ts";

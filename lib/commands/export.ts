@@ -13,10 +13,10 @@ import {
 import type { Command, CommandContext } from "../command.ts";
 import { sha256Hex } from "../checksum.ts";
 import { parseCommandArgs, settingsHelp } from "../config.ts";
-import { printConfig, type Services } from "../connect.ts";
+import { printConfig, type Services } from "../services.ts";
 import { errorMessage, hkError } from "../errors.ts";
 import { rowToJson, toJson } from "../format.ts";
-import type { StoredRow } from "../index/postgres.ts";
+import type { StoredRow } from "../index/types.ts";
 import { commandProgress, type Progress } from "../progress.ts";
 import { decodeArchiveObject, type DecodedArchiveObject, toArchiveJson } from "../record.ts";
 import { createLimiter, settleAll, withRetry } from "../retry.ts";

@@ -2,11 +2,11 @@
 import { withReadOnlyServices } from "../admin.ts";
 import type { Command, CommandContext } from "../command.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../config.ts";
-import { type CommandSettings, commandSettings, printConfig, type Services } from "../connect.ts";
+import { type CommandSettings, commandSettings, printConfig, type Services } from "../services.ts";
 import { errorMessage, hkError } from "../errors.ts";
 import { rowToJson, toJson } from "../format.ts";
 import { isUuidText } from "../identity.ts";
-import type { StoredRow } from "../index/postgres.ts";
+import type { StoredRow } from "../index/types.ts";
 import { parseObjectKey } from "../keys.ts";
 import { decodeArchiveObject, toArchiveJson } from "../record.ts";
 

@@ -2,7 +2,7 @@
 // an archive of it must contain. Generation is pure (lib/mock/generate.ts); this file parses flags and does the I/O.
 import type { Command, CommandContext } from "../command.ts";
 import { CONNECTION_OPTIONS, logLevelOf, parseCommandArgs, settingsHelp } from "../config.ts";
-import { type CommandSettings, commandSettings, kafkaSettings, printConfig } from "../connect.ts";
+import { type CommandSettings, commandSettings, kafkaSettings, printConfig } from "../services.ts";
 import { hkError } from "../errors.ts";
 import { createKafka } from "../kafka/client.ts";
 import { createLogger } from "../log.ts";

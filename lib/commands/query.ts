@@ -7,10 +7,10 @@ import {
 } from "../admin.ts";
 import type { Command, CommandContext } from "../command.ts";
 import { parseCommandArgs, settingsHelp } from "../config.ts";
-import { commandLogger, printConfig } from "../connect.ts";
+import { commandLogger, printConfig } from "../services.ts";
 import { hkError } from "../errors.ts";
 import { rowToJson, toJson } from "../format.ts";
-import type { Index } from "../index/postgres.ts";
+import type { Index } from "../index/types.ts";
 import { describeSelection, positiveIntArg, SELECTION_HELP } from "../selection.ts";
 
 const OPTIONS = {

@@ -19,9 +19,9 @@ import {
   printConfig,
   requireCurrentSchema,
   type Services,
-} from "../connect.ts";
+} from "../services.ts";
 import { errorMessage, hkError, isHkError } from "../errors.ts";
-import type { PartitionSummary, SelectFilter } from "../index/postgres.ts";
+import type { PartitionSummary, SelectFilter } from "../index/types.ts";
 import { formatTime } from "../format.ts";
 import { createKafka, type KafkaSettings } from "../kafka/client.ts";
 import type { Logger } from "../log.ts";

@@ -17,7 +17,7 @@ import {
   printConfig,
   requireCurrentSchema,
   storeUrl,
-} from "../connect.ts";
+} from "../services.ts";
 import { hkError } from "../errors.ts";
 import { createIngest } from "../archive/ingest.ts";
 import { parseKeyLayout } from "../keys.ts";

@@ -4,10 +4,10 @@ import type { Admin } from "kafkajs";
 import type { Command } from "../command.ts";
 import { withReadOnlyIndex } from "../admin.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../config.ts";
-import { type CommandSettings, commandSettings, openKafka, printConfig } from "../connect.ts";
+import { type CommandSettings, commandSettings, openKafka, printConfig } from "../services.ts";
 import { errorMessage, hkError } from "../errors.ts";
 import { type Column, formatBytes, formatCount, formatTimeShort, renderTable, toJson } from "../format.ts";
-import type { TopicStats } from "../index/postgres.ts";
+import type { TopicStats } from "../index/types.ts";
 import type { Logger } from "../log.ts";
 import { surveyTopics } from "../topics.ts";
 

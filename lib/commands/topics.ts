@@ -1,7 +1,7 @@
 // `topics`: which topics `archive` would archive right now, and why each other one is not archived.
 import type { Command } from "../command.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../config.ts";
-import { type CommandSettings, commandSettings, openKafka, printConfig } from "../connect.ts";
+import { type CommandSettings, commandSettings, openKafka, printConfig } from "../services.ts";
 import { renderTable, toJson } from "../format.ts";
 import { surveyTopics, type TopicReport } from "../topics.ts";
 

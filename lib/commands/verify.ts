@@ -8,10 +8,10 @@ import {
 } from "../admin.ts";
 import type { Command, CommandContext } from "../command.ts";
 import { parseCommandArgs, settingsHelp } from "../config.ts";
-import { printConfig, type Services } from "../connect.ts";
+import { printConfig, type Services } from "../services.ts";
 import { errorMessage, hkError } from "../errors.ts";
 import { toJson } from "../format.ts";
-import type { SelectFilter } from "../index/postgres.ts";
+import type { SelectFilter } from "../index/types.ts";
 import { type ManifestLine, parseManifest } from "../mock/manifest.ts";
 import { commandProgress } from "../progress.ts";
 import { describeSelection, positiveIntArg, SELECTION_HELP } from "../selection.ts";

@@ -7,7 +7,7 @@
 import type postgres from "postgres";
 import { hkError } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import { indexError, type IndexSql, isConnectionError } from "./connect.ts";
+import { indexError, type IndexSql, isConnectionError } from "./database.ts";
 
 type Tx = postgres.TransactionSql<{ bigint: bigint }>;
 

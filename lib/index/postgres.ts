@@ -3,295 +3,32 @@
 // parameters per statement.
 import type postgres from "postgres";
 import { hkError } from "../errors.ts";
-import { uuidBytes } from "../identity.ts";
-import { indexError, type IndexSql } from "./connect.ts";
+import { indexError, type IndexSql } from "./database.ts";
 import { migrate, schemaVersion } from "./migrations.ts";
-
-/** One archived object, as the archiver writes it. */
-export interface IndexRow {
-  uuid: string;
-  topic: string;
-  /** Record timestamp, ms. */
-  timestamp: bigint;
-  partition: number;
-  offset: bigint;
-  /** Bytes of the BSON object. */
-  size: number;
-  /** Object key. */
-  key: string;
-  bucket: string;
-  /** Unsigned CRC-32 of the BSON object. */
-  crc32: number;
-  isClientUuid: boolean;
-  /** Unsigned CRC-32 of the record value. */
-  messageCrc32: number;
-  /** ms since the epoch. */
-  archivedAt: bigint;
-  archiverVersion: string;
-  /** Lowercase hex. */
-  contentSha256: string;
-  valueSize: number;
-  sender: string | null;
-  format: string | null;
-  isTest: boolean;
-  clashOf: string | null;
-}
-
-// Rows written by the original archiver (before migration 2) lack these: NULL, never a made-up value.
-type LegacyUnknown =
-  | "partition"
-  | "offset"
-  | "archivedAt"
-  | "archiverVersion"
-  | "contentSha256"
-  | "valueSize";
-
-/** A row as read back: like IndexRow, except that rows of the original archiver have no value for some fields. */
-export type StoredRow = Omit<IndexRow, LegacyUnknown> & { [K in LegacyUnknown]: IndexRow[K] | null };
-
-export interface Receipt {
-  /** The archived message this record duplicates. */
-  uuid: string;
-  topic: string;
-  partition: number;
-  offset: bigint;
-  timestamp: bigint;
-}
-
-export interface SelectFilter {
-  topics?: string[];
-  /** PostgreSQL regular expression (`~`) on the topic. */
-  topicRegex?: string;
-  /** Record timestamp >= since (ms). */
-  since?: bigint;
-  /** Record timestamp < until (ms). */
-  until?: bigint;
-  uuids?: string[];
-  partition?: number;
-  /** offset >= fromOffset. */
-  fromOffset?: bigint;
-  /** offset < toOffset (exclusive, like Kafka's end offsets). */
-  toOffset?: bigint;
-  sender?: string;
-  format?: string;
-}
-
-export interface SelectPage {
-  /** Keyset paging: only rows with id > after. */
-  after?: bigint;
-  limit: number;
-  /** A random sample of `limit` rows (`verify --sample`) instead of the first ones in id order. */
-  random?: boolean;
-}
-
-/**
- * A position in restore order (`selectInOrder`): rows without Kafka coordinates (the original archiver's) come
- * first, by (topic, timestamp, id); then all others by (topic, partition, offset, id), which is Kafka's order within
- * each partition.
- */
-export type OrderPosition =
-  | { legacy: true; topic: string; timestamp: bigint; id: bigint }
-  | { legacy: false; topic: string; partition: number; offset: bigint; id: bigint };
-
-/** The position of `row` in restore order. */
-export function orderPositionOf(row: StoredRow & { id: bigint }): OrderPosition {
-  return row.partition === null || row.offset === null
-    ? { legacy: true, topic: row.topic, timestamp: row.timestamp, id: row.id }
-    : { legacy: false, topic: row.topic, partition: row.partition, offset: row.offset, id: row.id };
-}
-
-/** What `selectInOrder` would return, per topic and partition (null: rows without Kafka coordinates). */
-export interface PartitionSummary {
-  topic: string;
-  partition: number | null;
-  records: bigint;
-  /** Bytes of the stored objects. */
-  bytes: bigint;
-  /** Record timestamps, ms. */
-  earliest: bigint;
-  latest: bigint;
-}
-
-export interface TopicStats {
-  topic: string;
-  messages: bigint;
-  bytes: bigint;
-  /** Record timestamps, ms; null when the topic has only receipts in range. */
-  earliest: bigint | null;
-  latest: bigint | null;
-  lastArchivedAt: bigint | null;
-  duplicates: bigint;
-}
-
-export interface Index {
-  migrate(): Promise<{ from: number; to: number }>;
-  schemaVersion(): Promise<{ current: number; latest: number }>;
-  /**
-   * Inserts the rows whose uuid is not yet taken; result[i] is true when rows[i] was inserted by this call. Of
-   * several rows with one uuid, exactly one (the first) can win.
-   */
-  claim(rows: IndexRow[]): Promise<boolean[]>;
-  /** Rows by uuid, keyed by canonical (lowercase) uuid; absent uuids are simply missing from the map. */
-  lookup(uuids: string[]): Promise<Map<string, StoredRow>>;
-  /** Records duplicate receipts; returns how many were new. */
-  recordReceipts(receipts: Receipt[]): Promise<number>;
-  byUuid(uuid: string): Promise<StoredRow | null>;
-  /** Rows matching every given filter, in id order (or a random sample, see SelectPage.random). */
-  select(filter: SelectFilter, page: SelectPage): Promise<(StoredRow & { id: bigint })[]>;
-  /** How many rows `select` would page through: totals for progress bars. */
-  count(filter: SelectFilter): Promise<bigint>;
-  /**
-   * Receipts naming any of `uuids` (the archived message each duplicates), in id order. Receipts that migration 2
-   * made from the original's duplicate rows have no Kafka coordinates and are not returned.
-   */
-  receipts(uuids: string[]): Promise<Receipt[]>;
-  /** Rows matching every given filter that come after `page.after` in restore order (see OrderPosition). */
-  selectInOrder(
-    filter: SelectFilter,
-    page: { after?: OrderPosition; limit: number },
-  ): Promise<(StoredRow & { id: bigint })[]>;
-  /** Totals of what `selectInOrder` would page through from `after` on, per topic and partition. */
-  summarize(filter: SelectFilter, after?: OrderPosition): Promise<PartitionSummary[]>;
-  /** Per topic; `sinceMs` limits messages and receipts to record timestamps >= sinceMs. */
-  topicStats(sinceMs?: bigint): Promise<TopicStats[]>;
-  /**
-   * Inserts a row rebuilt from its object (`verify --repair`); false when the uuid is already indexed. Objects of
-   * other writers lack some fields (partition, offset, archive time): those stay NULL, as for the original's rows.
-   */
-  insertRepaired(row: StoredRow): Promise<boolean>;
-}
-
-// Column order of the multi-row INSERT; the row objects below use the same names.
-const MESSAGE_COLUMNS = [
-  "uuid",
-  "topic",
-  "timestamp",
-  "partition",
-  "offset",
-  "size",
-  "key",
-  "bucket",
-  "crc32",
-  "is_client_uuid",
-  "message_crc32",
-  "archived_at",
-  "archiver_version",
-  "content_sha256",
-  "value_size",
-  "sender",
-  "format",
-  "is_test",
-  "clash_of",
-] as const;
-const RECEIPT_COLUMNS = ["uuid", "topic", "partition", "offset", "timestamp"] as const;
-// PostgreSQL counts parameters in 16 bits; postgres.js refuses more than 65534.
-const MAX_PARAMETERS = 65534;
-
-type Int8 = bigint | string;
-interface DbRow {
-  id: Int8;
-  uuid: string;
-  topic: string;
-  timestamp: Int8;
-  partition: number | null;
-  offset: Int8 | null;
-  size: number;
-  key: string;
-  bucket: string;
-  crc32: Int8;
-  is_client_uuid: boolean;
-  message_crc32: Int8;
-  archived_ms: Int8 | null;
-  archiver_version: string | null;
-  content_sha256: string | null;
-  value_size: number | null;
-  sender: string | null;
-  format: string | null;
-  is_test: boolean;
-  clash_of: string | null;
-}
-
-function chunks<T>(items: readonly T[], columns: number): T[][] {
-  const size = Math.floor(MAX_PARAMETERS / columns);
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-// The caller's client may or may not parse int8 (connectIndex makes it bigint; a plain postgres.js gives strings).
-function int8(value: Int8): bigint {
-  return BigInt(value);
-}
-
-function int8OrNull(value: Int8 | null): bigint | null {
-  return value === null ? null : BigInt(value);
-}
-
-function toDb(row: StoredRow) {
-  return {
-    uuid: row.uuid,
-    topic: row.topic,
-    timestamp: row.timestamp,
-    partition: row.partition,
-    offset: row.offset,
-    size: row.size,
-    key: row.key,
-    bucket: row.bucket,
-    crc32: row.crc32,
-    is_client_uuid: row.isClientUuid,
-    message_crc32: row.messageCrc32,
-    archived_at: row.archivedAt === null ? null : new Date(Number(row.archivedAt)),
-    archiver_version: row.archiverVersion,
-    content_sha256: row.contentSha256,
-    value_size: row.valueSize,
-    sender: row.sender,
-    format: row.format,
-    is_test: row.isTest,
-    clash_of: row.clashOf,
-  };
-}
-
-function fromDb(r: DbRow): StoredRow & { id: bigint } {
-  return {
-    id: int8(r.id),
-    uuid: r.uuid,
-    topic: r.topic,
-    timestamp: int8(r.timestamp),
-    partition: r.partition,
-    offset: int8OrNull(r.offset),
-    size: r.size,
-    key: r.key,
-    bucket: r.bucket,
-    crc32: Number(r.crc32),
-    isClientUuid: r.is_client_uuid,
-    messageCrc32: Number(r.message_crc32),
-    archivedAt: int8OrNull(r.archived_ms),
-    archiverVersion: r.archiver_version,
-    contentSha256: r.content_sha256,
-    valueSize: r.value_size,
-    sender: r.sender,
-    format: r.format,
-    isTest: r.is_test,
-    clashOf: r.clash_of,
-  };
-}
-
-function withoutId({ id: _id, ...row }: StoredRow & { id: bigint }): StoredRow {
-  return row;
-}
-
-// Identity of a record in a claim: the uuid alone cannot tell two rows of one batch apart.
-function claimKey(
-  r: { uuid: string; topic: string; partition: number | null; offset: Int8 | null; timestamp: Int8 },
-): string {
-  return JSON.stringify([r.uuid, r.topic, r.partition, String(r.offset), String(r.timestamp)]);
-}
-
-// Canonical text, so that map keys and comparisons match what PostgreSQL returns.
-function canonicalUuid(text: string): string {
-  uuidBytes(text);
-  return text.toLowerCase();
-}
+import {
+  canonicalUuid,
+  chunks,
+  claimKey,
+  type DbRow,
+  fromDb,
+  type Int8,
+  int8,
+  int8OrNull,
+  MESSAGE_COLUMNS,
+  RECEIPT_COLUMNS,
+  toDb,
+  withoutId,
+} from "./rows.ts";
+import type {
+  Index,
+  OrderPosition,
+  PartitionSummary,
+  Receipt,
+  SelectFilter,
+  SelectPage,
+  StoredRow,
+  TopicStats,
+} from "./types.ts";
 
 export function createIndex(sql: IndexSql): Index {
   async function guard<T>(action: string, fn: () => Promise<T>): Promise<T> {

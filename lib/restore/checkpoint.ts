@@ -5,7 +5,7 @@
 // sent beyond it (see landed.ts).
 import { dirname, join } from "node:path";
 import { errorMessage, hkError } from "../errors.ts";
-import type { OrderPosition } from "../index/postgres.ts";
+import type { OrderPosition } from "../index/types.ts";
 import type { TargetEnds } from "./landed.ts";
 import { positionFromJson, positionToJson } from "./plan.ts";
 

@@ -3,7 +3,7 @@
 import { hkError } from "../errors.ts";
 import { isUuidText } from "../identity.ts";
 import { isTopicName } from "../keys.ts";
-import type { OrderPosition, SelectFilter } from "../index/postgres.ts";
+import type { OrderPosition, SelectFilter } from "../index/types.ts";
 import { judgeTopic, type VetoList } from "../veto.ts";
 
 /** Source topic -> target topic: explicit renames first, else the prefix, else the same name. */

@@ -11,7 +11,7 @@ import {
   orderPositionOf,
   type SelectFilter,
   type StoredRow,
-} from "../index/postgres.ts";
+} from "../index/types.ts";
 import { type WireMessage, wireMessage } from "../kafka/wire_headers.ts";
 import type { Logger } from "../log.ts";
 import type { Progress } from "../progress.ts";

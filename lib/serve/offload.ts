@@ -5,7 +5,7 @@ import { Binary, deserialize } from "bson";
 import { hkError } from "../errors.ts";
 import { clientUuid } from "../identity.ts";
 import type { Ingest } from "../archive/ingest.ts";
-import type { Index, StoredRow } from "../index/postgres.ts";
+import type { Index, StoredRow } from "../index/types.ts";
 import type { KafkaRecord, WireHeader } from "../record.ts";
 
 /**

@@ -6,7 +6,7 @@ import { decodeArchiveObject } from "../record.ts";
 import { errorMessage, isHkError } from "../errors.ts";
 import { rowToJson, toJson } from "../format.ts";
 import { orchestratorResponse } from "../http.ts";
-import type { Index, StoredRow } from "../index/postgres.ts";
+import type { Index, StoredRow } from "../index/types.ts";
 import type { Ingest } from "../archive/ingest.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";

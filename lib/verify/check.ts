@@ -9,7 +9,7 @@
 import { crc32, hex } from "../checksum.ts";
 import { errorMessage } from "../errors.ts";
 import { clientUuid, contentDigest, legacyUuid } from "../identity.ts";
-import type { Index, SelectFilter, StoredRow } from "../index/postgres.ts";
+import type { Index, SelectFilter, StoredRow } from "../index/types.ts";
 import { headerText } from "../archive/ingest.ts";
 import { parseObjectKey } from "../keys.ts";
 import type { Logger } from "../log.ts";

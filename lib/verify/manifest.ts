@@ -6,7 +6,7 @@
 import { sha256Hex } from "../checksum.ts";
 import { hkError } from "../errors.ts";
 import { isUuidText } from "../identity.ts";
-import type { Index, Receipt, StoredRow } from "../index/postgres.ts";
+import type { Index, Receipt, StoredRow } from "../index/types.ts";
 import { headersSha256, type ManifestLine } from "../mock/manifest.ts";
 import type { Progress } from "../progress.ts";
 import { decodeArchiveObject } from "../record.ts";

@@ -5,7 +5,7 @@
 // Figures: serve_get_1KiB_per_s, serve_get_ceiling_1KiB_per_s, serve_get_1KiB_vs_get_ceiling, the p50/p99
 // latency seen by the clients, and serve's own CPU per request.
 import { createIngest } from "../../lib/archive/ingest.ts";
-import { connectIndex } from "../../lib/index/connect.ts";
+import { connectIndex } from "../../lib/index/database.ts";
 import { createIndex } from "../../lib/index/postgres.ts";
 import { silentLogger } from "../../lib/log.ts";
 import { createMetrics } from "../../lib/metrics.ts";

@@ -12,7 +12,7 @@ import {
 } from "./config.ts";
 import { errorMessage, hkError } from "./errors.ts";
 import { loadHopAuth } from "./hop_auth.ts";
-import { connectIndex } from "./index/connect.ts";
+import { connectIndex } from "./index/database.ts";
 import { startEmbeddedIndex } from "./index/embedded.ts";
 import { createIndex } from "./index/postgres.ts";
 import {

@@ -1,0 +1,154 @@
+// What the index holds and what it can do, apart from how PostgreSQL stores it (postgres.ts).
+/** One archived object, as the archiver writes it. */
+export interface IndexRow {
+  uuid: string;
+  topic: string;
+  /** Record timestamp, ms. */
+  timestamp: bigint;
+  partition: number;
+  offset: bigint;
+  /** Bytes of the BSON object. */
+  size: number;
+  /** Object key. */
+  key: string;
+  bucket: string;
+  /** Unsigned CRC-32 of the BSON object. */
+  crc32: number;
+  isClientUuid: boolean;
+  /** Unsigned CRC-32 of the record value. */
+  messageCrc32: number;
+  /** ms since the epoch. */
+  archivedAt: bigint;
+  archiverVersion: string;
+  /** Lowercase hex. */
+  contentSha256: string;
+  valueSize: number;
+  sender: string | null;
+  format: string | null;
+  isTest: boolean;
+  clashOf: string | null;
+}
+
+// Rows written by the original archiver (before migration 2) lack these: NULL, never a made-up value.
+type LegacyUnknown =
+  | "partition"
+  | "offset"
+  | "archivedAt"
+  | "archiverVersion"
+  | "contentSha256"
+  | "valueSize";
+
+/** A row as read back: like IndexRow, except that rows of the original archiver have no value for some fields. */
+export type StoredRow = Omit<IndexRow, LegacyUnknown> & { [K in LegacyUnknown]: IndexRow[K] | null };
+
+export interface Receipt {
+  /** The archived message this record duplicates. */
+  uuid: string;
+  topic: string;
+  partition: number;
+  offset: bigint;
+  timestamp: bigint;
+}
+
+export interface SelectFilter {
+  topics?: string[];
+  /** PostgreSQL regular expression (`~`) on the topic. */
+  topicRegex?: string;
+  /** Record timestamp >= since (ms). */
+  since?: bigint;
+  /** Record timestamp < until (ms). */
+  until?: bigint;
+  uuids?: string[];
+  partition?: number;
+  /** offset >= fromOffset. */
+  fromOffset?: bigint;
+  /** offset < toOffset (exclusive, like Kafka's end offsets). */
+  toOffset?: bigint;
+  sender?: string;
+  format?: string;
+}
+
+export interface SelectPage {
+  /** Keyset paging: only rows with id > after. */
+  after?: bigint;
+  limit: number;
+  /** A random sample of `limit` rows (`verify --sample`) instead of the first ones in id order. */
+  random?: boolean;
+}
+
+/**
+ * A position in restore order (`selectInOrder`): rows without Kafka coordinates (the original archiver's) come
+ * first, by (topic, timestamp, id); then all others by (topic, partition, offset, id), which is Kafka's order within
+ * each partition.
+ */
+export type OrderPosition =
+  | { legacy: true; topic: string; timestamp: bigint; id: bigint }
+  | { legacy: false; topic: string; partition: number; offset: bigint; id: bigint };
+
+/** The position of `row` in restore order. */
+export function orderPositionOf(row: StoredRow & { id: bigint }): OrderPosition {
+  return row.partition === null || row.offset === null
+    ? { legacy: true, topic: row.topic, timestamp: row.timestamp, id: row.id }
+    : { legacy: false, topic: row.topic, partition: row.partition, offset: row.offset, id: row.id };
+}
+
+/** What `selectInOrder` would return, per topic and partition (null: rows without Kafka coordinates). */
+export interface PartitionSummary {
+  topic: string;
+  partition: number | null;
+  records: bigint;
+  /** Bytes of the stored objects. */
+  bytes: bigint;
+  /** Record timestamps, ms. */
+  earliest: bigint;
+  latest: bigint;
+}
+
+export interface TopicStats {
+  topic: string;
+  messages: bigint;
+  bytes: bigint;
+  /** Record timestamps, ms; null when the topic has only receipts in range. */
+  earliest: bigint | null;
+  latest: bigint | null;
+  lastArchivedAt: bigint | null;
+  duplicates: bigint;
+}
+
+export interface Index {
+  migrate(): Promise<{ from: number; to: number }>;
+  schemaVersion(): Promise<{ current: number; latest: number }>;
+  /**
+   * Inserts the rows whose uuid is not yet taken; result[i] is true when rows[i] was inserted by this call. Of
+   * several rows with one uuid, exactly one (the first) can win.
+   */
+  claim(rows: IndexRow[]): Promise<boolean[]>;
+  /** Rows by uuid, keyed by canonical (lowercase) uuid; absent uuids are simply missing from the map. */
+  lookup(uuids: string[]): Promise<Map<string, StoredRow>>;
+  /** Records duplicate receipts; returns how many were new. */
+  recordReceipts(receipts: Receipt[]): Promise<number>;
+  byUuid(uuid: string): Promise<StoredRow | null>;
+  /** Rows matching every given filter, in id order (or a random sample, see SelectPage.random). */
+  select(filter: SelectFilter, page: SelectPage): Promise<(StoredRow & { id: bigint })[]>;
+  /** How many rows `select` would page through: totals for progress bars. */
+  count(filter: SelectFilter): Promise<bigint>;
+  /**
+   * Receipts naming any of `uuids` (the archived message each duplicates), in id order. Receipts that migration 2
+   * made from the original's duplicate rows have no Kafka coordinates and are not returned.
+   */
+  receipts(uuids: string[]): Promise<Receipt[]>;
+  /** Rows matching every given filter that come after `page.after` in restore order (see OrderPosition). */
+  selectInOrder(
+    filter: SelectFilter,
+    page: { after?: OrderPosition; limit: number },
+  ): Promise<(StoredRow & { id: bigint })[]>;
+  /** Totals of what `selectInOrder` would page through from `after` on, per topic and partition. */
+  summarize(filter: SelectFilter, after?: OrderPosition): Promise<PartitionSummary[]>;
+  /** Per topic; `sinceMs` limits messages and receipts to record timestamps >= sinceMs. */
+  topicStats(sinceMs?: bigint): Promise<TopicStats[]>;
+  /**
+   * Inserts a row rebuilt from its object (`verify --repair`); false when the uuid is already indexed. Objects of
+   * other writers lack some fields (partition, offset, archive time): those stay NULL, as for the original's rows.
+   */
+  insertRepaired(row: StoredRow): Promise<boolean>;
+}
