@@ -1,5 +1,6 @@
 // JSON-lines logger injected into every component (kafkajs style): one object per line on stderr so stdout stays
 // free for command output (query results, --raw bytes).
+import { hkError } from "./errors.ts";
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
 
@@ -15,9 +16,7 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 
 export function parseLogLevel(value: string): LogLevel {
   if (value in RANK) return value as LogLevel;
-  throw Object.assign(new Error(`unknown log level "${value}": use debug, info, warn or error`), {
-    code: "CONFIG_INVALID",
-  });
+  throw hkError("CONFIG_INVALID", `unknown log level "${value}": use debug, info, warn or error`);
 }
 
 export interface LoggerOptions {

@@ -1,7 +1,7 @@
 // Builds the postgres.js client for the index, and turns PostgreSQL and network failures into coded errors that
 // say what to fix. The password never appears in a message: targets are described as host:port/database.
 import postgres from "postgres";
-import { hkError, type HousekeepingError, NETWORK_ERROR_CODES } from "../errors.ts";
+import { hkError, type HousekeepingError, isHkError, networkErrorCode } from "../errors.ts";
 
 /** The client every index function takes: int8 columns arrive as bigint. */
 export type IndexSql = postgres.Sql<{ bigint: bigint }>;
@@ -18,18 +18,11 @@ export interface ConnectOptions {
   connectTimeoutSeconds?: number;
 }
 
-const NETWORK_CODES = new Set([
-  ...NETWORK_ERROR_CODES,
-  // postgres.js's names for the same
-  "CONNECT_TIMEOUT",
-  "CONNECTION_CLOSED",
-  "CONNECTION_DESTROYED",
-]);
+// postgres.js's names for a connection that could not be made or was lost (system codes: networkErrorCode).
+const CONNECTION_CODES = new Set(["CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_DESTROYED"]);
 const AUTH_CODES = new Set(["SASL_SIGNATURE_MISMATCH", "AUTH_TYPE_NOT_IMPLEMENTED", "28P01", "28000"]);
 // Server-side states where the same statement can succeed later: lost races, timeouts, a server restarting.
 const TRANSIENT_STATES = new Set(["40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03"]);
-// Codes raised by this module family: carried through untouched.
-const OWN_PREFIX = "INDEX_";
 
 type DbError = Error & { code?: unknown; severity?: unknown };
 
@@ -41,18 +34,23 @@ export function isConnectionError(e: unknown): boolean {
 
 /** Maps a postgres.js failure during `action` onto a coded error. */
 export function indexError(e: unknown, action: string): HousekeepingError {
+  // Ours (raised by this module family, or a shutdown) are carried through untouched.
+  if (isHkError(e)) return e;
   if (!(e instanceof Error)) return hkError("INDEX_QUERY_FAILED", `${action} failed: ${String(e)}`);
   const err = e as DbError;
   const code = typeof err.code === "string" ? err.code : "";
-  if (code.startsWith(OWN_PREFIX) && typeof (e as { retriable?: unknown }).retriable === "boolean") {
-    return e as HousekeepingError;
-  }
   const opts = { cause: e };
   const isServerError = err.name === "PostgresError";
-  if (NETWORK_CODES.has(code) || (isServerError && (code.startsWith("08") || code === "53300"))) {
+  const networkCode = networkErrorCode(e);
+  if (
+    networkCode !== undefined || CONNECTION_CODES.has(code) ||
+    (isServerError && (code.startsWith("08") || code === "53300"))
+  ) {
     return hkError(
       "INDEX_UNREACHABLE",
-      `${action}: cannot reach PostgreSQL (${code}: ${err.message}); check DATABASE_URL / PG* variables and that ` +
+      `${action}: cannot reach PostgreSQL (${
+        networkCode ?? code
+      }: ${err.message}); check DATABASE_URL / PG* variables and that ` +
         "the server is up",
       { ...opts, retriable: true },
     );

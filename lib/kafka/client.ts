@@ -11,7 +11,15 @@ import {
   type ProducerConfig,
   type SASLOptions,
 } from "kafkajs";
-import { errorMessage, hkError, type HousekeepingError } from "../errors.ts";
+import {
+  type ErrorCode,
+  errorMessage,
+  hkError,
+  type HousekeepingError,
+  isHkError,
+  networkErrorCode,
+  UNREACHABLE_CODES,
+} from "../errors.ts";
 import type { LogFields, Logger, LogLevel } from "../log.ts";
 import type { TimestampType } from "../record.ts";
 import { installCodecs } from "./codecs.ts";
@@ -41,7 +49,6 @@ const MECHANISMS: Record<SaslMechanism, "scram-sha-512" | "scram-sha-256" | "pla
   "PLAIN": "plain",
 };
 
-const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
 const TLS_PATTERN = /certificate|self[- ]signed|tls|ssl|handshake|wrong version number|packet length/i;
 const BROKER_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/;
 
@@ -171,13 +178,9 @@ function errorChain(error: unknown): ErrorChainLink[] {
  * Errors that already carry one of our codes pass through unchanged.
  */
 export function translateKafkaError(error: unknown, settings: KafkaSettings): HousekeepingError {
+  if (isHkError(error)) return error;
   const scrub = scrubber(settings);
   const chain = errorChain(error);
-  const first = chain[0];
-  const ours = first !== undefined && typeof first.code === "string" &&
-    typeof (first as { retriable?: unknown }).retriable === "boolean" &&
-    !String(first.name).startsWith("KafkaJS");
-  if (ours) return error as HousekeepingError;
   const text = chain.map((link) => String(link.message ?? "")).filter((m) => m !== "");
   const detail = scrub(text[text.length - 1] ?? errorMessage(error));
   const broker = String(
@@ -185,7 +188,8 @@ export function translateKafkaError(error: unknown, settings: KafkaSettings): Ho
   );
   const has = (predicate: (link: ErrorChainLink) => boolean) => chain.some(predicate);
   const retriable = (error as { retriable?: unknown }).retriable === true;
-  const make = (code: string, message: string) => hkError(code, scrub(message), { cause: error, retriable });
+  const make = (code: ErrorCode, message: string) =>
+    hkError(code, scrub(message), { cause: error, retriable });
 
   if (has((link) => link.name === "KafkaJSSASLAuthenticationError")) {
     const user = settings.sasl?.username ?? "";
@@ -200,7 +204,7 @@ export function translateKafkaError(error: unknown, settings: KafkaSettings): Ho
       { cause: error, retriable: false },
     );
   }
-  if (has((link) => typeof link.code === "string" && UNREACHABLE_CODES.has(link.code))) {
+  if (networkErrorCode(error, UNREACHABLE_CODES) !== undefined) {
     return make(
       "KAFKA_UNREACHABLE",
       `cannot reach broker ${broker}: ${detail}; check KAFKA_BROKERS (--brokers) and that the broker is up`,

@@ -12,7 +12,7 @@ import {
 import http from "node:http";
 import https from "node:https";
 import { hex } from "../checksum.ts";
-import { hkError, type HousekeepingError, NETWORK_ERROR_CODES } from "../errors.ts";
+import { hkError, type HousekeepingError, networkErrorCode } from "../errors.ts";
 import { type BlobStore, checkDigest, checkKey } from "./types.ts";
 
 export interface S3StoreOptions {
@@ -114,7 +114,7 @@ function s3Error(e: unknown, action: string, bucket: string, where: string): Hou
   }
   if (
     status === undefined &&
-    (NETWORK_ERROR_CODES.has(err.code ?? "") || NETWORK_NAMES.has(err.name) ||
+    (networkErrorCode(err) !== undefined || NETWORK_NAMES.has(err.name) ||
       /socket hang up/i.test(err.message))
   ) {
     return hkError(
