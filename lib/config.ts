@@ -3,6 +3,7 @@
 import { parseArgs } from "node:util";
 import YAML from "yaml";
 import { hkError } from "./errors.ts";
+import { usageError } from "./flags.ts";
 import { type LogLevel, parseLogLevel } from "./log.ts";
 
 export interface SettingDef {
@@ -160,7 +161,7 @@ export function parseCommandArgs(
     });
     return { values: values as ParsedArgs["values"], positionals };
   } catch (e) {
-    throw hkError("USAGE", `${(e as Error).message}; see \`housekeeping ${command} --help\``);
+    throw usageError(command, (e as Error).message);
   }
 }
 
@@ -260,15 +261,6 @@ export function settingValue(settings: ResolvedSettings, name: SettingName): str
 
 export function logLevelOf(settings: ResolvedSettings): LogLevel {
   return parseLogLevel(settings["log-level"].value ?? "info");
-}
-
-export function parsePositiveInt(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) {
-    throw hkError("CONFIG_INVALID", `--${name} must be a positive integer, got "${value}"`);
-  }
-  return n;
 }
 
 /** Renders the shared settings for a command's --help. */

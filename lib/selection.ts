@@ -1,7 +1,7 @@
 // Which archived messages a command works on (`query`, `export`, `verify`): one set of flags, one parser, one
 // help text, turned into the index's SelectFilter. Times are record timestamps, like the object keys.
 import type { OptionSpec, ParsedArgs } from "./config.ts";
-import { hkError } from "./errors.ts";
+import { usageError } from "./flags.ts";
 import { formatTime } from "./format.ts";
 import { isUuidText } from "./identity.ts";
 import type { SelectFilter } from "./index/types.ts";
@@ -27,9 +27,6 @@ export const SELECTION_HELP = `Selection (all given conditions must hold):
   TIME is an ISO 8601 date or time (UTC unless it has an offset: 2024-01-17, 2024-01-17T12:00:00+02:00),
   milliseconds since the epoch (1705449600000), or an age: 90s, 30m, 24h, 7d, 2w ago.`;
 
-const usage = (command: string, message: string) =>
-  hkError("USAGE", `${message}; see \`housekeeping ${command} --help\``);
-
 const AGE = /^(\d+)(s|m|h|d|w)$/;
 const AGE_MS: Record<string, bigint> = {
   s: 1000n,
@@ -54,7 +51,7 @@ export function parseTimeArg(command: string, flag: string, text: string, now: b
   }
   const ms = iso === undefined ? NaN : Date.parse(iso);
   if (Number.isNaN(ms)) {
-    throw usage(
+    throw usageError(
       command,
       `--${flag} ${
         JSON.stringify(text)
@@ -62,33 +59,6 @@ export function parseTimeArg(command: string, flag: string, text: string, now: b
     );
   }
   return BigInt(ms);
-}
-
-/** Pure: a positive integer option; a bad value is a usage error (exit 2). */
-export function positiveIntArg(
-  command: string,
-  flag: string,
-  text: string | undefined,
-  fallback: number,
-): number;
-export function positiveIntArg(
-  command: string,
-  flag: string,
-  text: string | undefined,
-  fallback?: number,
-): number | undefined;
-export function positiveIntArg(
-  command: string,
-  flag: string,
-  text: string | undefined,
-  fallback?: number,
-): number | undefined {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n <= 0) {
-    throw usage(command, `--${flag} must be a positive integer, got ${JSON.stringify(text)}`);
-  }
-  return n;
 }
 
 function strings(value: ParsedArgs["values"][string]): string[] | undefined {
@@ -105,20 +75,23 @@ export function parseSelection(command: string, values: ParsedArgs["values"], no
   if (uuids !== undefined) {
     const bad = uuids.find((u) => !isUuidText(u));
     if (bad !== undefined) {
-      throw usage(command, `--uuid ${JSON.stringify(bad)} is not a UUID (8-4-4-4-12 hex)`);
+      throw usageError(command, `--uuid ${JSON.stringify(bad)} is not a UUID (8-4-4-4-12 hex)`);
     }
     filter.uuids = uuids;
   }
   if (typeof values.since === "string") filter.since = parseTimeArg(command, "since", values.since, now);
   if (typeof values.until === "string") filter.until = parseTimeArg(command, "until", values.until, now);
   if (filter.since !== undefined && filter.until !== undefined && filter.since >= filter.until) {
-    throw usage(command, `--since must be before --until (the range is empty)`);
+    throw usageError(command, `--since must be before --until (the range is empty)`);
   }
   if (typeof values.sender === "string") filter.sender = values.sender;
   if (typeof values.format === "string") filter.format = values.format;
   if (typeof values.partition === "string") {
     if (!/^\d+$/.test(values.partition) || Number(values.partition) > 0x7fffffff) {
-      throw usage(command, `--partition must be a partition number, got ${JSON.stringify(values.partition)}`);
+      throw usageError(
+        command,
+        `--partition must be a partition number, got ${JSON.stringify(values.partition)}`,
+      );
     }
     filter.partition = Number(values.partition);
   }

@@ -8,9 +8,10 @@ import {
   printableSettings,
   type ResolvedSettings,
   resolveSettings,
+  type SettingName,
   settingValue,
 } from "./config.ts";
-import { errorMessage, hkError } from "./errors.ts";
+import { errorMessage, hkError, isHkError } from "./errors.ts";
 import { loadHopAuth } from "./hop_auth.ts";
 import { connectIndex } from "./index/database.ts";
 import { startEmbeddedIndex } from "./index/embedded.ts";
@@ -45,8 +46,9 @@ export function loadSettings(
     }
   }
   const settings = resolveSettings(values, env, text, configPath);
-  logLevelOf(settings); // fail fast on a bad level
-  parseKeyLayout(settings["key-layout"].value ?? "daily");
+  // Fail fast on a bad level or layout.
+  checkSetting(settings, "log-level", () => logLevelOf(settings));
+  checkSetting(settings, "key-layout", () => parseKeyLayout(settings["key-layout"].value ?? "daily"));
   return settings;
 }
 
@@ -90,12 +92,25 @@ export function dataDir(settings: ResolvedSettings, env: Record<string, string |
 const PROTOCOLS: SecurityProtocol[] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
 const MECHANISMS: SaslMechanism[] = ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"];
 
-function oneOf<T extends string>(name: string, value: string, allowed: T[]): T {
+/** A bad value given as a flag is a usage error (exit 2); from the environment, a file or auth.toml, a config error. */
+function oneOf<T extends string>(name: string, value: string, allowed: T[], fromFlag = false): T {
   const upper = value.toUpperCase() as T;
   if (!allowed.includes(upper)) {
-    throw hkError("CONFIG_INVALID", `--${name} must be one of ${allowed.join(", ")}, got "${value}"`);
+    const message = `--${name} must be one of ${allowed.join(", ")}, got "${value}"`;
+    throw hkError(fromFlag ? "USAGE" : "CONFIG_INVALID", message);
   }
   return upper;
+}
+
+function checkSetting(settings: ResolvedSettings, name: SettingName, check: () => unknown): void {
+  try {
+    check();
+  } catch (e) {
+    if (isHkError(e) && settings[name].source === "flag") {
+      throw hkError("USAGE", `--${name}: ${e.message}`, { cause: e });
+    }
+    throw e;
+  }
 }
 
 /** Credentials: explicit username/password, else the hop auth.toml entry for the broker, else none. */
@@ -111,10 +126,12 @@ export async function kafkaSettings(
   const username = settingValue(settings, "username");
   const password = settingValue(settings, "password");
   const protocolText = settingValue(settings, "security-protocol");
+  const protocolFromFlag = settings["security-protocol"].source === "flag";
   const mechanism = oneOf(
     "sasl-mechanism",
     settingValue(settings, "sasl-mechanism") ?? "SCRAM-SHA-512",
     MECHANISMS,
+    settings["sasl-mechanism"].source === "flag",
   );
   const caFile = settingValue(settings, "ca-file");
   const warnings: string[] = [];
@@ -126,7 +143,9 @@ export async function kafkaSettings(
         "set both KAFKA_USERNAME and KAFKA_PASSWORD (or neither, to use hop auth.toml)",
       );
     }
-    const securityProtocol = protocolText ? oneOf("security-protocol", protocolText, PROTOCOLS) : "SASL_SSL";
+    const securityProtocol = protocolText
+      ? oneOf("security-protocol", protocolText, PROTOCOLS, protocolFromFlag)
+      : "SASL_SSL";
     return { settings: { ...base, securityProtocol, sasl: { mechanism, username, password } }, warnings };
   }
   // An explicit non-SASL protocol needs no credentials: do not let a personal auth.toml without an entry for this
@@ -137,7 +156,7 @@ export async function kafkaSettings(
   if (hop) {
     warnings.push(...hop.warnings);
     const securityProtocol = protocolText
-      ? oneOf("security-protocol", protocolText, PROTOCOLS)
+      ? oneOf("security-protocol", protocolText, PROTOCOLS, protocolFromFlag)
       : oneOf("security-protocol", hop.entry.protocol ?? "SASL_SSL", PROTOCOLS);
     const hopMechanism = hop.entry.mechanism
       ? oneOf("sasl-mechanism", hop.entry.mechanism, MECHANISMS)
@@ -155,7 +174,9 @@ export async function kafkaSettings(
       warnings,
     };
   }
-  const securityProtocol = protocolText ? oneOf("security-protocol", protocolText, PROTOCOLS) : "PLAINTEXT";
+  const securityProtocol = protocolText
+    ? oneOf("security-protocol", protocolText, PROTOCOLS, protocolFromFlag)
+    : "PLAINTEXT";
   return { settings: { ...base, securityProtocol }, warnings };
 }
 

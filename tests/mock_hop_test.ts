@@ -418,7 +418,7 @@ Deno.test("parseMockHopArgs: defaults, and a clear USAGE error for each bad flag
     [["--count", "0"], /--count must be an integer/],
     [["--count", "1.5"], /--count/],
     [["--seed=-3"], /--seed/],
-    [["--rate=-1"], /--rate must be a number above 0/],
+    [["--rate=-1"], /--rate must be a positive number/],
     [["--duration", "soon"], /--duration/],
     [["--partitions", "0"], /--partitions/],
     [["--time-step", "0"], /--time-step/],

@@ -10,7 +10,7 @@ import {
   rowToJson,
   toJson,
 } from "../lib/format.ts";
-import { describeSelection, parseSelection, parseTimeArg, positiveIntArg } from "../lib/selection.ts";
+import { describeSelection, parseSelection, parseTimeArg } from "../lib/selection.ts";
 
 const NOW = BigInt(Date.UTC(2024, 0, 17, 12));
 const isUsage = (e: Error & { code?: string }) => e.code === "USAGE";
@@ -61,11 +61,6 @@ Deno.test("parseSelection: every flag, and the errors that name the flag", () =>
     () => parseSelection("query", { uuid: ["x"] }, NOW),
     /--uuid "x" is not a UUID.*query --help/,
   );
-  assert.equal(positiveIntArg("verify", "sample", "12", 1), 12);
-  assert.equal(positiveIntArg("verify", "sample", undefined), undefined);
-  for (const bad of ["0", "1.5", "1e3", "-2", " 3"]) {
-    assert.throws(() => positiveIntArg("v", "n", bad), isUsage, bad);
-  }
 });
 
 Deno.test("format: tables, sizes, counts, durations, times, JSON with int64", () => {

@@ -25,7 +25,10 @@ Deno.test("parseServeArgs: flags over environment, defaults, and usage errors", 
   assert.equal(o.readOnly, true);
   assert.throws(() => parseServeArgs(["--http-port", "99999"], {}), hasCode("USAGE"));
   assert.throws(() => parseServeArgs(["--hopauth-url", "admin.hop"], {}), hasCode("USAGE"));
-  assert.throws(() => parseServeArgs(["--public-topics", "a(b"], {}), hasCode("CONFIG_INVALID"));
+  assert.throws(() => parseServeArgs(["--public-topics", "a(b"], {}), hasCode("USAGE"));
+  assert.throws(() => parseServeArgs([], { PUBLIC_TOPICS: "a(b" }), hasCode("CONFIG_INVALID"));
+  assert.throws(() => parseServeArgs([], { HTTP_PORT: "99999" }), hasCode("CONFIG_INVALID"));
+  assert.equal(parseServeArgs([], { HTTP_PORT: "" }).httpPort, 8080, "an empty variable is unset");
   assert.throws(() => parseServeArgs(["--nope"], {}), hasCode("USAGE"));
 });
 

@@ -3,14 +3,9 @@
 import { requestTimeoutFor } from "../archive/consumer.ts";
 import { type ArchiverOptions, runArchiver } from "../archive/supervisor.ts";
 import type { Command } from "../command.ts";
-import {
-  CONNECTION_OPTIONS,
-  parseCommandArgs,
-  parsePositiveInt,
-  type ResolvedSettings,
-  settingsHelp,
-} from "../config.ts";
+import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../config.ts";
 import { connectServices, loadSettings, printConfig } from "../services.ts";
+import { flagOrEnv, positiveInt } from "../flags.ts";
 import { surviveStrayConnectionErrors } from "../stray_errors.ts";
 
 const OPTIONS = {
@@ -39,26 +34,19 @@ export function parseArchiveArgs(
   const { values } = parseCommandArgs("archive", argv, OPTIONS);
   const configPath = values.config as string | undefined;
   const settings = loadSettings(values, env, configPath, readConfig);
-  const str = (name: string, envName: string) => (values[name] as string | undefined) ?? env[envName];
-  const httpPort = str("http-port", "HTTP_PORT");
+  const int = (flag: string, envName: string, fallback: number) =>
+    positiveInt(...flagOrEnv("archive", flag, values, env, envName), fallback);
   return {
     settings,
     configPath,
     printConfig: values["print-config"] === true,
     untilEnd: values["until-end"] === true,
-    topicRefreshMs: parsePositiveInt("topic-refresh", str("topic-refresh", "TOPIC_REFRESH_SECONDS"), 60) *
-      1000,
-    putConcurrency: parsePositiveInt("put-concurrency", str("put-concurrency", "PUT_CONCURRENCY"), 64),
-    maxInflightBytes: parsePositiveInt("max-inflight-mib", str("max-inflight-mib", "MAX_INFLIGHT_MIB"), 64) *
-      2 ** 20,
-    partitionsConcurrency: parsePositiveInt(
-      "partitions-concurrency",
-      str("partitions-concurrency", "PARTITIONS_CONCURRENCY"),
-      4,
-    ),
-    sessionTimeoutMs:
-      parsePositiveInt("session-timeout", str("session-timeout", "SESSION_TIMEOUT_SECONDS"), 45) * 1000,
-    httpPort: httpPort === undefined ? undefined : parsePositiveInt("http-port", httpPort, 0),
+    topicRefreshMs: int("topic-refresh", "TOPIC_REFRESH_SECONDS", 60) * 1000,
+    putConcurrency: int("put-concurrency", "PUT_CONCURRENCY", 64),
+    maxInflightBytes: int("max-inflight-mib", "MAX_INFLIGHT_MIB", 64) * 2 ** 20,
+    partitionsConcurrency: int("partitions-concurrency", "PARTITIONS_CONCURRENCY", 4),
+    sessionTimeoutMs: int("session-timeout", "SESSION_TIMEOUT_SECONDS", 45) * 1000,
+    httpPort: positiveInt(...flagOrEnv("archive", "http-port", values, env, "HTTP_PORT")),
   };
 }
 

@@ -9,7 +9,7 @@ import {
   settingValue,
 } from "../config.ts";
 import { commandLogger, type CommandSettings, commandSettings, openIndex, printConfig } from "../services.ts";
-import { hkError } from "../errors.ts";
+import { usageError } from "../flags.ts";
 import { toJson } from "../format.ts";
 import { MIGRATIONS } from "../index/migrations.ts";
 
@@ -28,8 +28,6 @@ export interface DbOptions extends CommandSettings {
   check: boolean;
 }
 
-const usage = (message: string) => hkError("USAGE", `${message}; see \`housekeeping db --help\``);
-
 /** Pure: argv + environment (+ config file text) -> options. */
 export function parseDbArgs(
   argv: string[],
@@ -38,12 +36,12 @@ export function parseDbArgs(
 ): DbOptions {
   const { values, positionals } = parseCommandArgs("db", argv, OPTIONS, true);
   const [action, ...extra] = positionals;
-  if (action === undefined) throw usage("which action? `db migrate` or `db status`");
+  if (action === undefined) throw usageError("db", "which action? `db migrate` or `db status`");
   if (action !== "migrate" && action !== "status") {
-    throw usage(`unknown action "${action}": use migrate or status`);
+    throw usageError("db", `unknown action "${action}": use migrate or status`);
   }
-  if (extra.length > 0) throw usage(`unexpected argument "${extra[0]}"`);
-  if (values.check === true && action !== "status") throw usage("--check belongs to `db status`");
+  if (extra.length > 0) throw usageError("db", `unexpected argument "${extra[0]}"`);
+  if (values.check === true && action !== "status") throw usageError("db", "--check belongs to `db status`");
   return {
     ...commandSettings(values, env, readConfig),
     action,

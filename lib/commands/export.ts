@@ -15,12 +15,13 @@ import { sha256Hex } from "../checksum.ts";
 import { parseCommandArgs, settingsHelp } from "../config.ts";
 import { printConfig, type Services } from "../services.ts";
 import { errorMessage, hkError } from "../errors.ts";
+import { positiveInt, usageError } from "../flags.ts";
 import { rowToJson, toJson } from "../format.ts";
 import type { StoredRow } from "../index/types.ts";
 import { commandProgress, type Progress } from "../progress.ts";
 import { decodeArchiveObject, type DecodedArchiveObject, toArchiveJson } from "../record.ts";
 import { createLimiter, settleAll, withRetry } from "../retry.ts";
-import { describeSelection, positiveIntArg, SELECTION_HELP } from "../selection.ts";
+import { describeSelection, SELECTION_HELP } from "../selection.ts";
 
 const OPTIONS = {
   ...SELECTION_COMMAND_OPTIONS,
@@ -39,8 +40,6 @@ export interface ExportOptions extends SelectionCommandOptions {
   quiet: boolean;
 }
 
-const usage = (message: string) => hkError("USAGE", `${message}; see \`housekeeping export --help\``);
-
 /** Pure: argv + environment (+ config file text) -> options; `now` (ms) anchors ages such as `--since 24h`. */
 export function parseExportArgs(
   argv: string[],
@@ -49,22 +48,29 @@ export function parseExportArgs(
   readConfig: (path: string) => string = Deno.readTextFileSync,
 ): ExportOptions {
   const { values, positionals } = parseCommandArgs("export", argv, OPTIONS, true);
-  if (positionals.length > 1) throw usage(`one directory, got ${positionals.join(" ")}`);
+  if (positionals.length > 1) throw usageError("export", `one directory, got ${positionals.join(" ")}`);
   const dir = (values.dir as string | undefined) ?? positionals[0];
   if (positionals.length === 1 && values.dir !== undefined) {
-    throw usage("give the directory once (DIR or --dir)");
+    throw usageError("export", "give the directory once (DIR or --dir)");
   }
-  if (dir === undefined || dir === "") throw usage("where to? give a directory (--dir DIR)");
+  if (dir === undefined || dir === "") throw usageError("export", "where to? give a directory (--dir DIR)");
   const after = values.after as string | undefined;
   if (after !== undefined && !/^\d+$/.test(after)) {
-    throw usage(`--after takes the "id" of the last row already exported, got ${JSON.stringify(after)}`);
+    throw usageError(
+      "export",
+      `--after takes the "id" of the last row already exported, got ${JSON.stringify(after)}`,
+    );
   }
   return {
     ...selectionCommandOptions("export", values, env, now, readConfig),
     dir,
-    limit: positiveIntArg("export", "limit", values.limit as string | undefined),
+    limit: positiveInt({ command: "export", flag: "limit" }, values.limit as string | undefined),
     after: after === undefined ? undefined : BigInt(after),
-    concurrency: positiveIntArg("export", "concurrency", values.concurrency as string | undefined, 16),
+    concurrency: positiveInt(
+      { command: "export", flag: "concurrency" },
+      values.concurrency as string | undefined,
+      16,
+    ),
     quiet: values.quiet === true,
   };
 }

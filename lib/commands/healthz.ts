@@ -1,8 +1,9 @@
 // `healthz`: asks a running archiver's /healthz and exits 0 only on 200. The container image is distroless (no
 // shell, no curl), so its HEALTHCHECK runs the binary itself; the archiver's --http-port / HTTP_PORT names the port.
 import type { Command } from "../command.ts";
-import { parseCommandArgs, parsePositiveInt } from "../config.ts";
-import { errorMessage, hkError } from "../errors.ts";
+import { parseCommandArgs } from "../config.ts";
+import { positiveInt, usageError } from "../flags.ts";
+import { errorMessage } from "../errors.ts";
 
 const OPTIONS = {
   url: { type: "string" },
@@ -17,22 +18,25 @@ export interface HealthzOptions {
 /** Pure: argv + environment -> the URL to ask and how long to wait. */
 export function parseHealthzArgs(argv: string[], env: Record<string, string | undefined>): HealthzOptions {
   const { values } = parseCommandArgs("healthz", argv, OPTIONS);
-  const timeoutMs = parsePositiveInt("timeout", values.timeout as string | undefined, 5) * 1000;
+  const timeoutMs =
+    positiveInt({ command: "healthz", flag: "timeout" }, values.timeout as string | undefined, 5) * 1000;
   const url = values.url as string | undefined;
   if (url !== undefined) {
     if (!URL.canParse(url)) {
-      throw hkError("USAGE", `--url "${url}" is not a URL; see \`housekeeping healthz --help\``);
+      throw usageError("healthz", `--url "${url}" is not a URL`);
     }
     return { url, timeoutMs };
   }
   const port = env.HTTP_PORT;
   if (port === undefined || port === "") {
-    throw hkError(
-      "USAGE",
-      "no endpoint to ask: set HTTP_PORT (as for `archive`) or pass --url; see `housekeeping healthz --help`",
-    );
+    throw usageError("healthz", "no endpoint to ask: set HTTP_PORT (as for `archive`) or pass --url");
   }
-  return { url: `http://127.0.0.1:${parsePositiveInt("http-port", port, 0)}/healthz`, timeoutMs };
+  return {
+    url: `http://127.0.0.1:${
+      positiveInt({ command: "healthz", flag: "http-port", env: "HTTP_PORT" }, port, 0)
+    }/healthz`,
+    timeoutMs,
+  };
 }
 
 export const command: Command = {

@@ -4,6 +4,7 @@ import type { Command, CommandContext } from "../command.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../config.ts";
 import { type CommandSettings, commandSettings, printConfig, type Services } from "../services.ts";
 import { errorMessage, hkError } from "../errors.ts";
+import { usageError } from "../flags.ts";
 import { rowToJson, toJson } from "../format.ts";
 import { isUuidText } from "../identity.ts";
 import type { StoredRow } from "../index/types.ts";
@@ -25,8 +26,6 @@ export interface InspectOptions extends CommandSettings {
   output: string | undefined;
 }
 
-const usage = (message: string) => hkError("USAGE", `${message}; see \`housekeeping inspect --help\``);
-
 /** Pure: argv + environment (+ config file text) -> options. */
 export function parseInspectArgs(
   argv: string[],
@@ -35,12 +34,14 @@ export function parseInspectArgs(
 ): InspectOptions {
   const { values, positionals } = parseCommandArgs("inspect", argv, OPTIONS, true);
   const key = values.key as string | undefined;
-  if (positionals.length > 1) throw usage(`one UUID at a time, got ${positionals.length}`);
+  if (positionals.length > 1) throw usageError("inspect", `one UUID at a time, got ${positionals.length}`);
   const [given] = positionals;
-  if (given !== undefined && key !== undefined) throw usage("give a UUID or --key, not both");
-  if (given === undefined && key === undefined) throw usage("which message? give its UUID (or --key KEY)");
+  if (given !== undefined && key !== undefined) throw usageError("inspect", "give a UUID or --key, not both");
+  if (given === undefined && key === undefined) {
+    throw usageError("inspect", "which message? give its UUID (or --key KEY)");
+  }
   if (given !== undefined && !isUuidText(given.toLowerCase())) {
-    throw usage(`${JSON.stringify(given)} is not a UUID (8-4-4-4-12 hex)`);
+    throw usageError("inspect", `${JSON.stringify(given)} is not a UUID (8-4-4-4-12 hex)`);
   }
   return {
     ...commandSettings(values, env, readConfig),

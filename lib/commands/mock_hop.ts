@@ -4,6 +4,7 @@ import type { Command, CommandContext } from "../command.ts";
 import { CONNECTION_OPTIONS, logLevelOf, parseCommandArgs, settingsHelp } from "../config.ts";
 import { type CommandSettings, commandSettings, kafkaSettings, printConfig } from "../services.ts";
 import { hkError } from "../errors.ts";
+import { intInRange, positiveNumber, usageError } from "../flags.ts";
 import { createKafka } from "../kafka/client.ts";
 import { createLogger } from "../log.ts";
 import { FORMAT_TOPICS, HEARTBEAT_TOPIC, resolveCases } from "../mock/cases.ts";
@@ -75,39 +76,14 @@ const MIB = 1024 * 1024;
 const MAX_VALUE_MIB = 30; // below the 32 MiB a broker can be configured to take per batch without trouble
 const TOPIC_CHARS = /^[a-zA-Z0-9._-]*$/;
 
-function usage(message: string): Error {
-  return hkError("USAGE", `${message}; see \`housekeeping mock-hop --help\``);
-}
-
-function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (text.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
-    throw usage(`--${name} must be an integer from ${min} to ${max}, got "${text}"`);
-  }
-  return n;
-}
-
-function positive(name: string, text: string | undefined, max = Number.MAX_VALUE): number | null {
-  if (text === undefined) return null;
-  const n = Number(text);
-  if (text.trim() === "" || !Number.isFinite(n) || n <= 0 || n > max) {
-    throw usage(
-      `--${name} must be a number above 0${
-        max < Number.MAX_VALUE ? ` and at most ${max}` : ""
-      }, got "${text}"`,
-    );
-  }
-  return n;
-}
-
 /** ISO-8601 with a zone (2026-01-01T00:00:00Z) or integer milliseconds since the epoch. */
 export function parseBaseTime(text: string): bigint {
   if (/^-?\d+$/.test(text.trim())) return BigInt(text.trim());
   const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/;
   const ms = Date.parse(text);
   if (!iso.test(text) || Number.isNaN(ms)) {
-    throw usage(
+    throw usageError(
+      "mock-hop",
       `--base-time must be ISO-8601 with a zone (e.g. 2026-01-01T00:00:00Z) or milliseconds, got "${text}"`,
     );
   }
@@ -122,7 +98,7 @@ function compressionsOf(text: string | undefined): Compression[] {
   const names = list(text) ?? [...COMPRESSIONS];
   const bad = names.filter((n) => !(COMPRESSIONS as readonly string[]).includes(n));
   if (bad.length > 0 || names.length === 0) {
-    throw usage(`--compression takes a list of ${COMPRESSIONS.join(", ")}; got "${text}"`);
+    throw usageError("mock-hop", `--compression takes a list of ${COMPRESSIONS.join(", ")}; got "${text}"`);
   }
   return COMPRESSIONS.filter((c) => names.includes(c));
 }
@@ -135,44 +111,67 @@ export function parseMockHopArgs(
 ): MockHopOptions {
   const { values } = parseCommandArgs("mock-hop", argv, OPTIONS);
   const str = (name: string) => values[name] as string | undefined;
+  const flag = (name: string) => ({ command: "mock-hop", flag: name });
   const settings = commandSettings(values, env, readConfig);
   const realtime = values.realtime === true;
   if (realtime && str("base-time") !== undefined) {
-    throw usage("--realtime takes timestamps from the wall clock: drop --base-time (or --realtime)");
+    throw usageError(
+      "mock-hop",
+      "--realtime takes timestamps from the wall clock: drop --base-time (or --realtime)",
+    );
   }
-  const duration = positive("duration", str("duration"));
+  const duration = positiveNumber(flag("duration"), str("duration")) ?? null;
   const countGiven = str("count") !== undefined;
-  const count = integer("count", str("count"), DEFAULTS.count, 1, Number.MAX_SAFE_INTEGER);
+  const count = intInRange(
+    flag("count"),
+    str("count"),
+    { min: 1, max: Number.MAX_SAFE_INTEGER },
+    DEFAULTS.count,
+  );
   const topicPrefix = str("topic-prefix") ?? DEFAULTS.topicPrefix;
   if (!TOPIC_CHARS.test(topicPrefix) || topicPrefix.length > 200) {
-    throw usage(
+    throw usageError(
+      "mock-hop",
       `--topic-prefix may hold only letters, digits, ".", "_" and "-" (at most 200), got "${topicPrefix}"`,
     );
   }
   const sender = str("sender") ?? DEFAULTS.sender;
-  if (sender === "") throw usage("--sender must not be empty");
+  if (sender === "") throw usageError("mock-hop", "--sender must not be empty");
   const manifest = str("manifest");
-  if (manifest === "") throw usage("--manifest needs a file name");
+  if (manifest === "") throw usageError("mock-hop", "--manifest needs a file name");
   return {
     ...settings,
     listCases: values["list-cases"] === true,
-    seed: integer("seed", str("seed"), DEFAULTS.seed, 0, Number.MAX_SAFE_INTEGER),
+    seed: intInRange(flag("seed"), str("seed"), { min: 0, max: Number.MAX_SAFE_INTEGER }, DEFAULTS.seed),
     // --duration alone runs for that long; --count with it stops at whichever comes first.
     count: duration !== null && !countGiven ? null : count,
     durationMs: duration === null ? null : Math.round(duration * 1000),
-    rate: positive("rate", str("rate")),
+    rate: positiveNumber(flag("rate"), str("rate")) ?? null,
     cases: resolveCases(list(str("cases")) ?? ["default"]),
     topicPrefix,
-    partitions: integer("partitions", str("partitions"), DEFAULTS.partitions, 1, 10_000),
+    partitions: intInRange(
+      flag("partitions"),
+      str("partitions"),
+      { min: 1, max: 10_000 },
+      DEFAULTS.partitions,
+    ),
     manifest: manifest ?? null,
     baseTime: parseBaseTime(str("base-time") ?? DEFAULTS.baseTime),
-    timeStepMs: BigInt(integer("time-step", str("time-step"), DEFAULTS.timeStepMs, 1, 86_400_000)),
+    timeStepMs: BigInt(
+      intInRange(flag("time-step"), str("time-step"), { min: 1, max: 86_400_000 }, DEFAULTS.timeStepMs),
+    ),
     realtime,
     maxValueBytes: Math.round(
-      (positive("max-value-mib", str("max-value-mib"), MAX_VALUE_MIB) ?? DEFAULTS.maxValueMib) * MIB,
+      (positiveNumber(flag("max-value-mib"), str("max-value-mib"), MAX_VALUE_MIB) ?? DEFAULTS.maxValueMib) *
+        MIB,
     ),
     compressions: compressionsOf(str("compression")),
-    batchSize: integer("batch-size", str("batch-size"), DEFAULTS.batchSize, 1, 100_000),
+    batchSize: intInRange(
+      flag("batch-size"),
+      str("batch-size"),
+      { min: 1, max: 100_000 },
+      DEFAULTS.batchSize,
+    ),
     sender,
     testdata: str("testdata") ?? env.HOUSEKEEPING_TESTDATA ?? defaultTestdataDir(),
   };

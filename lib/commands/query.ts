@@ -11,7 +11,8 @@ import { commandLogger, printConfig } from "../services.ts";
 import { hkError } from "../errors.ts";
 import { rowToJson, toJson } from "../format.ts";
 import type { Index } from "../index/types.ts";
-import { describeSelection, positiveIntArg, SELECTION_HELP } from "../selection.ts";
+import { positiveInt } from "../flags.ts";
+import { describeSelection, SELECTION_HELP } from "../selection.ts";
 
 const OPTIONS = {
   ...SELECTION_COMMAND_OPTIONS,
@@ -41,7 +42,7 @@ export function parseQueryArgs(
   }
   return {
     ...selectionCommandOptions("query", values, env, now, readConfig),
-    limit: positiveIntArg("query", "limit", values.limit as string | undefined),
+    limit: positiveInt({ command: "query", flag: "limit" }, values.limit as string | undefined),
     after: after === undefined ? undefined : BigInt(after),
   };
 }

@@ -5,7 +5,6 @@ import type { Command, CommandContext } from "../command.ts";
 import {
   CONNECTION_OPTIONS,
   parseCommandArgs,
-  parsePositiveInt,
   printableSettings,
   type ResolvedSettings,
   type SettingName,
@@ -21,6 +20,7 @@ import {
   type Services,
 } from "../services.ts";
 import { errorMessage, hkError, isHkError } from "../errors.ts";
+import { nonNegativeBigInt, oneOf, positiveInt, positiveNumber } from "../flags.ts";
 import type { PartitionSummary, SelectFilter } from "../index/types.ts";
 import { formatTime } from "../format.ts";
 import { createKafka, type KafkaSettings } from "../kafka/client.ts";
@@ -111,36 +111,6 @@ export interface RestoreOptions {
   progress: "auto" | "bar" | "json" | "none";
 }
 
-function positiveNumber(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n <= 0) {
-    throw hkError("USAGE", `--${flag} must be a positive number, got ${JSON.stringify(value)}`);
-  }
-  return n;
-}
-
-function nonNegativeInteger(flag: string, value: string | undefined): bigint | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value.trim())) {
-    throw hkError("USAGE", `--${flag} must be a non-negative integer, got ${JSON.stringify(value)}`);
-  }
-  return BigInt(value.trim());
-}
-
-function oneOf<T extends string>(
-  flag: string,
-  value: string | undefined,
-  allowed: readonly T[],
-  fallback: T,
-): T {
-  if (value === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(value)) {
-    throw hkError("USAGE", `--${flag} must be one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`);
-  }
-  return value as T;
-}
-
 /**
  * Pure apart from `readFile` (config and --uuid-file): argv + environment -> options. `now` (ms) anchors ages
  * such as `--since 24h`.
@@ -155,6 +125,7 @@ export function parseRestoreArgs(
   const configPath = values.config as string | undefined;
   const settings = loadSettings(values, env, configPath, readFile);
   const str = (name: string) => values[name] as string | undefined;
+  const flag = (name: string) => ({ command: "restore", flag: name });
   const list = (name: string) => (values[name] as string[] | undefined) ?? [];
 
   // The selection flags every command shares (topic, time, uuid, sender, format, partition), plus restore's own.
@@ -182,8 +153,8 @@ export function parseRestoreArgs(
         "use --topic-regex '.*' to restore everything",
     );
   }
-  const fromOffset = nonNegativeInteger("from-offset", str("from-offset"));
-  const toOffset = nonNegativeInteger("to-offset", str("to-offset"));
+  const fromOffset = nonNegativeBigInt(flag("from-offset"), str("from-offset"));
+  const toOffset = nonNegativeBigInt(flag("to-offset"), str("to-offset"));
   if (fromOffset !== undefined && toOffset !== undefined && fromOffset >= toOffset) {
     throw hkError(
       "USAGE",
@@ -211,7 +182,7 @@ export function parseRestoreArgs(
   const prefix = str("to-prefix");
   if (prefix !== undefined) checkTopicName(`${prefix}x`, "--to-prefix");
 
-  const maxInflightMib = parsePositiveInt("max-inflight-mib", str("max-inflight-mib"), 64);
+  const maxInflightMib = positiveInt(flag("max-inflight-mib"), str("max-inflight-mib"), 64);
   return {
     settings,
     target: targetSettings(settings, values, env),
@@ -222,13 +193,13 @@ export function parseRestoreArgs(
     dryRun: values["dry-run"] === true,
     createTopics: values["create-topics"] === true,
     allowLoop: values["allow-loop"] === true,
-    onBadObject: oneOf("on-bad-object", str("on-bad-object"), ["stop", "skip"] as const, "stop"),
-    maxRate: positiveNumber("max-rate", str("max-rate")),
-    maxBytesRate: positiveNumber("max-bytes-rate", str("max-bytes-rate")),
+    onBadObject: oneOf(flag("on-bad-object"), str("on-bad-object"), ["stop", "skip"] as const, "stop"),
+    maxRate: positiveNumber(flag("max-rate"), str("max-rate")),
+    maxBytesRate: positiveNumber(flag("max-bytes-rate"), str("max-bytes-rate")),
     checkpoint: str("checkpoint"),
-    fetchConcurrency: parsePositiveInt("fetch-concurrency", str("fetch-concurrency"), 16),
+    fetchConcurrency: positiveInt(flag("fetch-concurrency"), str("fetch-concurrency"), 16),
     maxInflightBytes: maxInflightMib * 2 ** 20,
-    progress: oneOf("progress", str("progress"), ["auto", "bar", "json", "none"] as const, "auto"),
+    progress: oneOf(flag("progress"), str("progress"), ["auto", "bar", "json", "none"] as const, "auto"),
   };
 }
 

@@ -5,7 +5,6 @@ import {
   CONNECTION_OPTIONS,
   type OptionSpec,
   parseCommandArgs,
-  parsePositiveInt,
   settingsHelp,
   settingValue,
 } from "../config.ts";
@@ -18,7 +17,7 @@ import {
   requireCurrentSchema,
   storeUrl,
 } from "../services.ts";
-import { hkError } from "../errors.ts";
+import { badValue, flagOrEnv, intInRange, positiveInt } from "../flags.ts";
 import { createIngest } from "../archive/ingest.ts";
 import { parseKeyLayout } from "../keys.ts";
 import { createMetrics } from "../metrics.ts";
@@ -54,28 +53,30 @@ export function parseServeArgs(
   readConfig: (path: string) => string = Deno.readTextFileSync,
 ): ServeOptions {
   const { values } = parseCommandArgs("serve", argv, OPTIONS);
-  const str = (name: string, envName: string) => {
-    const v = (values[name] as string | undefined) ?? env[envName];
-    return v === "" ? undefined : v;
-  };
-  const port = str("http-port", "HTTP_PORT") ?? "8080";
-  if (!/^\d+$/.test(port) || Number(port) > 65535) {
-    throw hkError("USAGE", `--http-port must be 0-65535 (0: any free port), got "${port}"`);
-  }
-  const hopAuthUrl = str("hopauth-url", "HOPAUTH_API_URL");
+  const given = (flag: string, envName: string) => flagOrEnv("serve", flag, values, env, envName);
+  // 0: any free port.
+  const httpPort = intInRange(...given("http-port", "HTTP_PORT"), { min: 0, max: 65535 }, 8080);
+  const [hopAuthSource, hopAuthUrl] = given("hopauth-url", "HOPAUTH_API_URL");
   if (hopAuthUrl !== undefined && !/^https?:\/\//.test(hopAuthUrl)) {
-    throw hkError(
-      "USAGE",
+    throw badValue(
+      hopAuthSource,
       `--hopauth-url must be an http(s) URL such as https://host/hopauth/api, got "${hopAuthUrl}"`,
     );
   }
+  const [publicSource, publicText] = given("public-topics", "PUBLIC_TOPICS");
+  let publicTopics: PublicTopics;
+  try {
+    publicTopics = parsePublicTopics(publicText);
+  } catch (e) {
+    throw badValue(publicSource, (e as Error).message);
+  }
   return {
     ...commandSettings(values, env, readConfig),
-    httpPort: Number(port),
-    httpHost: str("http-host", "HTTP_HOST") ?? "0.0.0.0",
+    httpPort,
+    httpHost: given("http-host", "HTTP_HOST")[1] || "0.0.0.0",
     hopAuthUrl,
-    publicTopics: parsePublicTopics(str("public-topics", "PUBLIC_TOPICS")),
-    maxUploadBytes: parsePositiveInt("max-upload-mib", str("max-upload-mib", "MAX_UPLOAD_MIB"), 64) * 2 ** 20,
+    publicTopics,
+    maxUploadBytes: positiveInt(...given("max-upload-mib", "MAX_UPLOAD_MIB"), 64) * 2 ** 20,
     readOnly: values["read-only"] === true || env.READ_ONLY === "true",
   };
 }

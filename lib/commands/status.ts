@@ -5,7 +5,8 @@ import type { Command } from "../command.ts";
 import { withReadOnlyIndex } from "../admin.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../config.ts";
 import { type CommandSettings, commandSettings, openKafka, printConfig } from "../services.ts";
-import { errorMessage, hkError } from "../errors.ts";
+import { errorMessage } from "../errors.ts";
+import { usageError } from "../flags.ts";
 import { type Column, formatBytes, formatCount, formatTimeShort, renderTable, toJson } from "../format.ts";
 import type { TopicStats } from "../index/types.ts";
 import type { Logger } from "../log.ts";
@@ -32,7 +33,6 @@ export interface StatusOptions extends CommandSettings {
   json: boolean;
 }
 
-const usage = (message: string) => hkError("USAGE", `${message}; see \`housekeeping status --help\``);
 const UNIT_MS: Record<string, bigint> = {
   s: 1000n,
   m: 60_000n,
@@ -44,12 +44,15 @@ const UNIT_MS: Record<string, bigint> = {
 /** Pure: "1h", "24h", "7d", "all" -> windows; several may be given comma-separated or by repeating --window. */
 export function parseWindows(texts: string[]): StatusWindow[] {
   const names = texts.flatMap((t) => t.split(",")).map((t) => t.trim()).filter(Boolean);
-  if (names.length === 0) throw usage("--window needs a value such as 1h, 24h, 7d or all");
+  if (names.length === 0) throw usageError("status", "--window needs a value such as 1h, 24h, 7d or all");
   return names.map((name) => {
     if (name === "all") return { name, ms: null };
     const m = /^(\d+)(s|m|h|d|w)$/.exec(name);
     if (!m || BigInt(m[1]!) === 0n) {
-      throw usage(`--window ${JSON.stringify(name)} is not a window: use e.g. 30m, 1h, 24h, 7d, 2w or all`);
+      throw usageError(
+        "status",
+        `--window ${JSON.stringify(name)} is not a window: use e.g. 30m, 1h, 24h, 7d, 2w or all`,
+      );
     }
     return { name, ms: BigInt(m[1]!) * UNIT_MS[m[2]!]! };
   });

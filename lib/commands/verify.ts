@@ -14,7 +14,8 @@ import { toJson } from "../format.ts";
 import type { SelectFilter } from "../index/types.ts";
 import { type ManifestLine, parseManifest } from "../mock/manifest.ts";
 import { commandProgress } from "../progress.ts";
-import { describeSelection, positiveIntArg, SELECTION_HELP } from "../selection.ts";
+import { positiveInt } from "../flags.ts";
+import { describeSelection, SELECTION_HELP } from "../selection.ts";
 import { type Problem, verifyArchive, type VerifySummary } from "../verify/check.ts";
 import { checkManifest, type ManifestSummary, validateManifest } from "../verify/manifest.ts";
 
@@ -69,13 +70,19 @@ export function parseVerifyArgs(
   const grace = values.grace as string | undefined;
   return {
     ...selectionCommandOptions("verify", values, env, now, readConfig),
-    sample: positiveIntArg("verify", "sample", values.sample as string | undefined),
+    sample: positiveInt({ command: "verify", flag: "sample" }, values.sample as string | undefined),
     repair,
     manifest: values.manifest as string | undefined,
     quick,
     orphans,
-    concurrency: positiveIntArg("verify", "concurrency", values.concurrency as string | undefined, 16),
-    graceMs: grace === "0" ? 0n : BigInt(positiveIntArg("verify", "grace", grace, 300)) * 1000n,
+    concurrency: positiveInt(
+      { command: "verify", flag: "concurrency" },
+      values.concurrency as string | undefined,
+      16,
+    ),
+    graceMs: grace === "0"
+      ? 0n
+      : BigInt(positiveInt({ command: "verify", flag: "grace" }, grace, 300)) * 1000n,
     json: values.json === true,
     quiet: values.quiet === true,
   };
