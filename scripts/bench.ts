@@ -24,7 +24,7 @@
 // and schemas; BENCH_PARTS=sizes,idle,serve picks parts (`serve`: scripts/bench/serve.ts). stdout: `name: value`
 // lines only; progress goes to stderr.
 import { parseArchiveArgs } from "../lib/commands/archive.ts";
-import { parseRestoreArgs } from "../lib/commands/restore.ts";
+import { parseRestoreArgs } from "../lib/restore/args.ts";
 import { sleep } from "../lib/retry.ts";
 import { archiveEnv, spawnLogged, vetoAllBut, waitFor } from "../tests/archive_helpers.ts";
 import { consumeCeiling, getCeiling, putCeiling } from "./bench/ceilings.ts";

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { ConfigResourceTypes } from "kafkajs";
 import { sha256 } from "../lib/checksum.ts";
-import { parseRestoreArgs, targetSettings } from "../lib/commands/restore.ts";
+import { parseRestoreArgs, targetSettings } from "../lib/restore/args.ts";
 import type { ResolvedSettings } from "../lib/config.ts";
 import { connectIndex } from "../lib/index/database.ts";
 import { createIndex } from "../lib/index/postgres.ts";
