@@ -31,7 +31,8 @@ import {
 } from "../lib/restore/plan.ts";
 import { landedMatcher, mergeEnds, readbackGroup, sameRecord, spansBeyond } from "../lib/restore/landed.ts";
 import { createRateLimiter, createRecordLimiter } from "../lib/restore/rate.ts";
-import { recordBytes, runRestore, verifyObject } from "../lib/restore/run.ts";
+import { verifyObject } from "../lib/object_check.ts";
+import { recordBytes, runRestore } from "../lib/restore/run.ts";
 import { openStore } from "../lib/store/open.ts";
 import { parseVeto } from "../lib/veto.ts";
 import {

@@ -2,9 +2,7 @@
 // each object checked against its index row -> records published exactly as archived, one produce request at a
 // time so that every partition keeps its order (the next one is prepared meanwhile) -> checkpoint after each
 // acknowledged request.
-import { crc32, hex } from "../checksum.ts";
-import { errorMessage, hkError } from "../errors.ts";
-import { contentDigest } from "../identity.ts";
+import { hkError } from "../errors.ts";
 import {
   type Index,
   type OrderPosition,
@@ -15,7 +13,8 @@ import {
 import { type WireMessage, wireMessage } from "../kafka/wire_headers.ts";
 import type { Logger } from "../log.ts";
 import type { Progress } from "../progress.ts";
-import { decodeArchiveObject, type DecodedArchiveObject } from "../record.ts";
+import type { DecodedArchiveObject } from "../record.ts";
+import { verifyObject } from "../object_check.ts";
 import { sleep, withRetry } from "../retry.ts";
 import type { BlobStore } from "../store/types.ts";
 import type { Checkpoint } from "./checkpoint.ts";
@@ -23,49 +22,6 @@ import type { Landed } from "./landed.ts";
 import { type TargetNaming, targetPartition, targetTopic } from "./plan.ts";
 
 type Row = StoredRow & { id: bigint };
-
-export type Verified = { decoded: DecodedArchiveObject } | { problem: string };
-
-/**
- * Checks an object against the index row that names it, so that nothing damaged or substituted is published:
- * presence, size and CRC-32 of the whole object, then the decoded record's identity and its value's CRC-32 (and
- * content SHA-256 where the index has one). Accepts both object layouts.
- */
-export function verifyObject(row: StoredRow, bytes: Uint8Array | null): Verified {
-  if (bytes === null) return { problem: "the object is missing from the store" };
-  if (bytes.length !== row.size) {
-    return { problem: `the object has ${bytes.length} bytes, the index says ${row.size}` };
-  }
-  const objectCrc = crc32(bytes);
-  if (objectCrc !== row.crc32) {
-    return { problem: `the object's CRC-32 is ${objectCrc}, the index says ${row.crc32}` };
-  }
-  let decoded: DecodedArchiveObject;
-  try {
-    decoded = decodeArchiveObject(bytes);
-  } catch (e) {
-    return { problem: `the object cannot be decoded: ${errorMessage(e)}` };
-  }
-  const differs = (what: string, found: unknown, indexed: unknown) => ({
-    problem: `the object's ${what} is ${String(found)}, the index says ${String(indexed)}`,
-  });
-  if (decoded.topic !== row.topic) return differs("topic", decoded.topic, row.topic);
-  if (decoded.timestamp !== row.timestamp) return differs("timestamp", decoded.timestamp, row.timestamp);
-  if (decoded.uuid !== null && decoded.uuid !== row.uuid) return differs("UUID", decoded.uuid, row.uuid);
-  if (decoded.partition !== null && row.partition !== null && decoded.partition !== row.partition) {
-    return differs("partition", decoded.partition, row.partition);
-  }
-  if (decoded.offset !== null && row.offset !== null && decoded.offset !== row.offset) {
-    return differs("offset", decoded.offset, row.offset);
-  }
-  const valueCrc = decoded.value === null ? 0 : crc32(decoded.value);
-  if (valueCrc !== row.messageCrc32) return differs("value CRC-32", valueCrc, row.messageCrc32);
-  if (row.contentSha256 !== null) {
-    const digest = hex(contentDigest(decoded));
-    if (digest !== row.contentSha256) return differs("content SHA-256", digest, row.contentSha256);
-  }
-  return { decoded };
-}
 
 const utf8 = new TextEncoder();
 

@@ -6,8 +6,9 @@
 // The archiver claims a row BEFORE writing its object (lib/archive/ingest.ts), so a row without its object is legitimate for
 // as long as that write takes: such rows are still reported (the caller decides the exit code), marked in flight
 // when archived less than `graceMs` ago.
-import { crc32, hex } from "../checksum.ts";
+import { crc32 } from "../checksum.ts";
 import { errorMessage } from "../errors.ts";
+import { checkArchiveObject, contentOf, type ObjectProblemKind, selfProblems } from "../object_check.ts";
 import { clientUuid, contentDigest, legacyUuid } from "../identity.ts";
 import type { Index, SelectFilter, StoredRow } from "../index/types.ts";
 import { headerText } from "../archive/ingest.ts";
@@ -18,15 +19,7 @@ import { decodeArchiveObject, type DecodedArchiveObject } from "../record.ts";
 import { createLimiter, settleAll, withRetry } from "../retry.ts";
 import type { BlobStore } from "../store/types.ts";
 
-export type ProblemKind =
-  | "missing"
-  | "size_mismatch"
-  | "checksum_mismatch"
-  | "undecodable"
-  | "identity_mismatch"
-  | "content_mismatch"
-  | "orphan"
-  | "stray";
+export type ProblemKind = ObjectProblemKind | "orphan" | "stray";
 
 export interface Problem {
   kind: string;
@@ -85,28 +78,7 @@ function problemOf(
   return { kind, key: row.key, uuid: row.uuid, topic: row.topic, detail };
 }
 
-/** What the object's own bytes say about its content; shared by the row check and the repair. */
-function contentOf(d: DecodedArchiveObject) {
-  return {
-    sha256: hex(contentDigest(d)),
-    valueCrc32: d.value === null ? 0 : crc32(d.value),
-    valueSize: d.value?.length ?? 0,
-  };
-}
-
-/** Disagreements between an object's content and the checksums it carries itself (a corrupt object). */
-function selfProblems(d: DecodedArchiveObject, c: ReturnType<typeof contentOf>): string[] {
-  const out: string[] = [];
-  if (d.messageCrc32 !== null && d.messageCrc32 !== BigInt(c.valueCrc32)) {
-    out.push(`value CRC-32 is ${c.valueCrc32} but the object's annotation says ${d.messageCrc32}`);
-  }
-  if (d.contentSha256 !== null && d.contentSha256 !== c.sha256) {
-    out.push(`content digest is ${c.sha256} but the object's annotation says ${d.contentSha256}`);
-  }
-  return out;
-}
-
-/** Pure: every problem of one index row given its object's bytes (null: absent). */
+/** Pure: every problem of one index row given its object's bytes (null: absent). See lib/object_check.ts. */
 export function checkObject(
   row: StoredRow,
   bytes: Uint8Array | null,
@@ -124,53 +96,7 @@ export function checkObject(
       inFlight,
     }];
   }
-  const problems: Problem[] = [];
-  if (bytes.length !== row.size) {
-    problems.push(
-      problemOf(row, "size_mismatch", `object has ${bytes.length} bytes, the index says ${row.size}`),
-    );
-  }
-  const crc = crc32(bytes);
-  if (crc !== row.crc32) {
-    problems.push(
-      problemOf(row, "checksum_mismatch", `object CRC-32 is ${crc}, the index says ${row.crc32}`),
-    );
-  }
-  let d: DecodedArchiveObject;
-  try {
-    d = decodeArchiveObject(bytes);
-  } catch (e) {
-    problems.push(problemOf(row, "undecodable", errorMessage(e)));
-    return problems;
-  }
-  const identity: string[] = [];
-  const keyUuid = parseObjectKey(row.key)?.uuid;
-  if (keyUuid !== undefined && keyUuid !== row.uuid) identity.push(`key names uuid ${keyUuid}`);
-  if (d.uuid !== null && d.uuid !== row.uuid) identity.push(`object has uuid ${d.uuid}`);
-  if (d.topic !== row.topic) identity.push(`object has topic ${d.topic}`);
-  if (d.timestamp !== row.timestamp) {
-    identity.push(`object has timestamp ${d.timestamp}, index ${row.timestamp}`);
-  }
-  if (d.partition !== null && row.partition !== null && d.partition !== row.partition) {
-    identity.push(`object has partition ${d.partition}, index ${row.partition}`);
-  }
-  if (d.offset !== null && row.offset !== null && d.offset !== row.offset) {
-    identity.push(`object has offset ${d.offset}, index ${row.offset}`);
-  }
-  if (identity.length > 0) problems.push(problemOf(row, "identity_mismatch", identity.join("; ")));
-  const c = contentOf(d);
-  const content = selfProblems(d, c);
-  if (row.messageCrc32 !== c.valueCrc32) {
-    content.push(`value CRC-32 is ${c.valueCrc32}, the index says ${row.messageCrc32}`);
-  }
-  if (row.contentSha256 !== null && row.contentSha256 !== c.sha256) {
-    content.push(`content digest is ${c.sha256}, the index says ${row.contentSha256}`);
-  }
-  if (row.valueSize !== null && row.valueSize !== c.valueSize) {
-    content.push(`value has ${c.valueSize} bytes, the index says ${row.valueSize}`);
-  }
-  if (content.length > 0) problems.push(problemOf(row, "content_mismatch", content.join("; ")));
-  return problems;
+  return checkArchiveObject(row, bytes).problems.map((p) => problemOf(row, p.kind, p.detail));
 }
 
 /**
