@@ -1,4 +1,4 @@
-// The one place that builds kafkajs clients: codecs and the wire-header hook are installed before any client
+// The one place that builds kafkajs clients: codecs and our kafkajs patches are installed before any client
 // exists, kafkajs's own log lines go to our logger, and connection failures become coded errors that say
 // what to fix. Nothing here ever logs or reports the SASL password.
 import { Buffer } from "node:buffer";
