@@ -8,8 +8,8 @@ import {
   type SettingName,
   settingValue,
 } from "../config.ts";
-import { errorMessage, hkError } from "../errors.ts";
-import { nonNegativeBigInt, oneOf, positiveInt, positiveNumber } from "../flags.ts";
+import { errorMessage } from "../errors.ts";
+import { nonNegativeBigInt, oneOf, positiveInt, positiveNumber, usageError } from "../flags.ts";
 import type { SelectFilter } from "../index/types.ts";
 import { describeSelection, parseSelection, SELECTION_OPTIONS } from "../selection.ts";
 import { loadSettings } from "../services.ts";
@@ -90,7 +90,9 @@ export function parseRestoreArgs(
   const topics = selection.topics ?? [];
   for (const t of topics) checkTopicName(t, "--topic");
   const topicRegex = str("topic-regex");
-  if (topicRegex === "") throw hkError("USAGE", "--topic-regex must not be empty (use '.*' for every topic)");
+  if (topicRegex === "") {
+    throw usageError("restore", "--topic-regex must not be empty (use '.*' for every topic)");
+  }
   const uuids = [...(selection.uuids ?? []), ...positionals.map((u) => parseUuid(u, "argument"))];
   const uuidFile = str("uuid-file");
   if (uuidFile !== undefined) {
@@ -98,14 +100,14 @@ export function parseRestoreArgs(
     try {
       text = readFile(uuidFile);
     } catch (e) {
-      throw hkError("USAGE", `cannot read --uuid-file ${uuidFile}: ${errorMessage(e)}`);
+      throw usageError("restore", `cannot read --uuid-file ${uuidFile}: ${errorMessage(e)}`);
     }
     uuids.push(...parseUuidFile(text, uuidFile));
-    if (uuids.length === 0) throw hkError("USAGE", `--uuid-file ${uuidFile} lists no UUID`);
+    if (uuids.length === 0) throw usageError("restore", `--uuid-file ${uuidFile} lists no UUID`);
   }
   if (topics.length === 0 && topicRegex === undefined && uuids.length === 0) {
-    throw hkError(
-      "USAGE",
+    throw usageError(
+      "restore",
       "restore needs a selection: --topic NAME, --topic-regex RE, or UUIDs (--uuid, --uuid-file, arguments); " +
         "use --topic-regex '.*' to restore everything",
     );
@@ -113,8 +115,8 @@ export function parseRestoreArgs(
   const fromOffset = nonNegativeBigInt(flag("from-offset"), str("from-offset"));
   const toOffset = nonNegativeBigInt(flag("to-offset"), str("to-offset"));
   if (fromOffset !== undefined && toOffset !== undefined && fromOffset >= toOffset) {
-    throw hkError(
-      "USAGE",
+    throw usageError(
+      "restore",
       `--from-offset (${fromOffset}) must be below --to-offset (${toOffset}, exclusive)`,
     );
   }
@@ -132,7 +134,7 @@ export function parseRestoreArgs(
   for (const text of list("rename")) {
     const [from, to] = parseRename(text);
     if (renames.has(from) && renames.get(from) !== to) {
-      throw hkError("USAGE", `--rename gives topic ${from} two targets: ${renames.get(from)} and ${to}`);
+      throw usageError("restore", `--rename gives topic ${from} two targets: ${renames.get(from)} and ${to}`);
     }
     renames.set(from, to);
   }
