@@ -11,6 +11,7 @@ import {
   settingsHelp,
 } from "../config.ts";
 import { connectServices, loadSettings, printConfig } from "../connect.ts";
+import { errorMessage, hkError, isHkError } from "../errors.ts";
 import { surviveStrayConnectionErrors } from "../stray_errors.ts";
 
 const OPTIONS = {
@@ -99,6 +100,9 @@ Examples:
     const restoreDefault = surviveStrayConnectionErrors(services.log);
     try {
       return await runArchiver(options, services, ctx);
+    } catch (e) {
+      // Whatever stops the service ends as one coded line (main.ts prints a stack only for uncoded errors).
+      throw isHkError(e) ? e : hkError("ARCHIVE_FAILED", `archiving stopped: ${errorMessage(e)}`, { cause: e });
     } finally {
       await services.close();
       restoreDefault();
