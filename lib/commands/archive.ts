@@ -9,9 +9,11 @@ import {
   parsePositiveInt,
   type ResolvedSettings,
   settingsHelp,
+  settingValue,
 } from "../config.ts";
 import { connectServices, loadSettings, printConfig } from "../connect.ts";
 import { errorMessage, hkError, isHkError } from "../errors.ts";
+import { parsePublicTopics } from "../public_topics.ts";
 import { surviveStrayConnectionErrors } from "../stray_errors.ts";
 
 const OPTIONS = {
@@ -60,6 +62,7 @@ export function parseArchiveArgs(
     sessionTimeoutMs:
       parsePositiveInt("session-timeout", str("session-timeout", "SESSION_TIMEOUT_SECONDS"), 45) * 1000,
     httpPort: httpPort === undefined ? undefined : parsePositiveInt("http-port", httpPort, 0),
+    publicTopics: parsePublicTopics(settingValue(settings, "public-topics")),
   };
 }
 
@@ -102,7 +105,9 @@ Examples:
       return await runArchiver(options, services, ctx);
     } catch (e) {
       // Whatever stops the service ends as one coded line (main.ts prints a stack only for uncoded errors).
-      throw isHkError(e) ? e : hkError("ARCHIVE_FAILED", `archiving stopped: ${errorMessage(e)}`, { cause: e });
+      throw isHkError(e)
+        ? e
+        : hkError("ARCHIVE_FAILED", `archiving stopped: ${errorMessage(e)}`, { cause: e });
     } finally {
       await services.close();
       restoreDefault();

@@ -4,8 +4,10 @@
 import type postgres from "postgres";
 import { hkError } from "../errors.ts";
 import { uuidBytes } from "../identity.ts";
+import { type CatalogColumns, NO_CATALOG } from "./catalog.ts";
 import { indexError, type IndexSql } from "./connect.ts";
 import { migrate, schemaVersion } from "./migrations.ts";
+import { findOriginals, type OriginalKey } from "./original.ts";
 
 /** One archived object, as the archiver writes it. */
 export interface IndexRow {
@@ -35,6 +37,8 @@ export interface IndexRow {
   format: string | null;
   isTest: boolean;
   clashOf: string | null;
+  /** archive-core's catalogue columns; absent: its defaults (NO_CATALOG). */
+  catalog?: CatalogColumns;
 }
 
 // Rows written by the original archiver (before migration 2) lack these: NULL, never a made-up value.
@@ -133,6 +137,11 @@ export interface Index {
   claim(rows: IndexRow[]): Promise<boolean[]>;
   /** Rows by uuid, keyed by canonical (lowercase) uuid; absent uuids are simply missing from the map. */
   lookup(uuids: string[]): Promise<Map<string, StoredRow>>;
+  /**
+   * Keys that a row of another archiver (no content digest: archive-core, the seed-era archiver) already matches by
+   * topic, timestamp and value CRC-32: key position -> that row's uuid.
+   */
+  findOriginals(keys: OriginalKey[]): Promise<Map<number, string>>;
   /** Records duplicate receipts; returns how many were new. */
   recordReceipts(receipts: Receipt[]): Promise<number>;
   byUuid(uuid: string): Promise<StoredRow | null>;
@@ -182,6 +191,13 @@ const MESSAGE_COLUMNS = [
   "format",
   "is_test",
   "clash_of",
+  "public",
+  "direct_upload",
+  "title",
+  "media_type",
+  "file_name",
+  "originator",
+  "retracted",
 ] as const;
 const RECEIPT_COLUMNS = ["uuid", "topic", "partition", "offset", "timestamp"] as const;
 // PostgreSQL counts parameters in 16 bits; postgres.js refuses more than 65534.
@@ -209,6 +225,13 @@ interface DbRow {
   format: string | null;
   is_test: boolean;
   clash_of: string | null;
+  public: boolean;
+  direct_upload: boolean;
+  title: string;
+  media_type: string;
+  file_name: string;
+  originator: string;
+  retracted: boolean;
 }
 
 function chunks<T>(items: readonly T[], columns: number): T[][] {
@@ -228,6 +251,7 @@ function int8OrNull(value: Int8 | null): bigint | null {
 }
 
 function toDb(row: StoredRow) {
+  const catalog = row.catalog ?? NO_CATALOG;
   return {
     uuid: row.uuid,
     topic: row.topic,
@@ -244,10 +268,18 @@ function toDb(row: StoredRow) {
     archiver_version: row.archiverVersion,
     content_sha256: row.contentSha256,
     value_size: row.valueSize,
-    sender: row.sender,
+    // archive-core's column: '' when there is no sender.
+    sender: row.sender ?? "",
     format: row.format,
     is_test: row.isTest,
     clash_of: row.clashOf,
+    public: catalog.public,
+    direct_upload: catalog.directUpload,
+    title: catalog.title,
+    media_type: catalog.mediaType,
+    file_name: catalog.fileName,
+    originator: catalog.originator,
+    retracted: catalog.retracted,
   };
 }
 
@@ -269,10 +301,19 @@ function fromDb(r: DbRow): StoredRow & { id: bigint } {
     archiverVersion: r.archiver_version,
     contentSha256: r.content_sha256,
     valueSize: r.value_size,
-    sender: r.sender,
+    sender: r.sender === "" ? null : r.sender,
     format: r.format,
     isTest: r.is_test,
     clashOf: r.clash_of,
+    catalog: {
+      public: r.public,
+      directUpload: r.direct_upload,
+      title: r.title,
+      mediaType: r.media_type,
+      fileName: r.file_name,
+      originator: r.originator,
+      retracted: r.retracted,
+    },
   };
 }
 
@@ -325,7 +366,8 @@ export function createIndex(sql: IndexSql): Index {
     return sql<DbRow[]>`
       select id, uuid::text as uuid, topic, timestamp, partition, "offset", size, key, bucket, crc32,
         is_client_uuid, message_crc32, floor(extract(epoch from archived_at) * 1000)::int8 as archived_ms,
-        archiver_version, content_sha256, value_size, sender, format, is_test, clash_of::text as clash_of
+        archiver_version, content_sha256, value_size, sender, format, is_test, clash_of::text as clash_of,
+        public, direct_upload, title, media_type, file_name, originator, retracted
       from messages where ${where} ${tail}`;
   }
 
@@ -574,6 +616,8 @@ export function createIndex(sql: IndexSql): Index {
     schemaVersion: () => schemaVersion(sql),
     claim,
     lookup,
+    findOriginals: (keys) =>
+      guard(`matching ${keys.length} records with other archivers' rows`, () => findOriginals(sql, keys)),
     recordReceipts,
     byUuid,
     select,
