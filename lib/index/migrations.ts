@@ -138,6 +138,10 @@ const ARCHIVE_CORE_SHAPE = [
   END $$`,
   // archive-api pages through messages by (timestamp, id) and filters on topic and public from this index alone.
   `CREATE INDEX IF NOT EXISTS messages_timestamp_id_idx ON messages (timestamp, id) INCLUDE (topic, public)`,
+  // Rows of other archivers (no content digest), by archive-core's duplicate test (lib/index/original.ts): on a
+  // database of ours the index is empty and costs nothing to keep, and a lookup in it is one probe.
+  `CREATE INDEX IF NOT EXISTS messages_other_archivers_idx ON messages (topic, timestamp, message_crc32)
+    WHERE content_sha256 IS NULL`,
   `CREATE TABLE IF NOT EXISTS message_ts (
     uuid UUID NOT NULL REFERENCES messages (uuid) ON DELETE CASCADE,
     text_data TSVECTOR NOT NULL,
