@@ -12,7 +12,7 @@ export interface PublicTopics {
   /** True when messages of `topic` are public. */
   isPublic(topic: string): boolean;
   /** The list as given (for logs and --print-config). */
-  entries: string[];
+  readonly entries: readonly string[];
 }
 
 /**
@@ -30,7 +30,7 @@ export function parsePublicTopics(list: string | undefined): PublicTopics {
       continue;
     }
     try {
-      patterns.push(new RegExp(`^(?:${entry})$`));
+      patterns.push(new RegExp(`^(?:${entry})$`, "u"));
     } catch (e) {
       throw hkError(
         "CONFIG_INVALID",

@@ -49,6 +49,8 @@ export interface IngestOptions {
   now?: () => bigint;
   /** The `public` column (--public-topics); default: nothing is public. */
   isPublic?: (topic: string) => boolean;
+  /** The `direct_upload` column: true for records posted to `serve` rather than read from Kafka. */
+  directUpload?: boolean;
 }
 
 export interface IngestResult {
@@ -171,7 +173,11 @@ export function createIngest(options: IngestOptions) {
       format: headerText(record.headers, "_format"),
       isTest: record.headers.some((h) => h.key === "_test"),
       clashOf: candidate.clashOf,
-      catalog: catalogOf(record.headers, options.isPublic?.(record.topic) ?? false),
+      catalog: catalogOf(
+        record.headers,
+        options.isPublic?.(record.topic) ?? false,
+        options.directUpload ?? false,
+      ),
     };
     return { candidate, row, pieces };
   }

@@ -6,7 +6,7 @@ import type { WireHeader } from "../record.ts";
 export interface CatalogColumns {
   /** Served without authentication (--public-topics). */
   public: boolean;
-  /** Uploaded through archive-api rather than read from Kafka: false for everything `archive` writes. */
+  /** Uploaded through archive-api (here: `serve`) rather than read from Kafka: false for what `archive` writes. */
   directUpload: boolean;
   /** The `title` header. */
   title: string;
@@ -75,11 +75,15 @@ export function mediaTypeOf(headers: readonly WireHeader[]): string {
   return found ?? OCTET_STREAM;
 }
 
-/** The catalogue columns of a record read from Kafka. */
-export function catalogOf(headers: readonly WireHeader[], isPublic: boolean): CatalogColumns {
+/** The catalogue columns of a record read from Kafka (or, directUpload, posted to `serve`). */
+export function catalogOf(
+  headers: readonly WireHeader[],
+  isPublic: boolean,
+  directUpload = false,
+): CatalogColumns {
   return {
     public: isPublic,
-    directUpload: false,
+    directUpload,
     title: headerString(headers, "title"),
     mediaType: mediaTypeOf(headers),
     fileName: headerString(headers, "file_name"),
