@@ -90,6 +90,14 @@ export const SETTINGS = [
     help: "object key layout: daily (topic/YYYY/MM/DD/uuid.bson) or hourly (topic/Y/M/D/H/uuid.bson)",
   },
   {
+    flag: "public-topics",
+    env: "PUBLIC_TOPICS",
+    file: "public_topics",
+    help:
+      "topics whose messages are public (archive-api serves them without login): comma-separated names or " +
+      "whole-name regular expressions (default: none)",
+  },
+  {
     flag: "database-url",
     env: "DATABASE_URL",
     file: "database_url",

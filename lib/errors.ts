@@ -14,6 +14,7 @@ export type ErrorCode =
   | "HOP_AUTH_INVALID"
   | "HOP_AUTH_NOT_FOUND"
   // records, objects, keys
+  | "ARCHIVE_FAILED"
   | "ARCHIVE_OBJECT_INVALID"
   | "ARCHIVE_RECORD_INVALID"
   | "BSON_VALUE_INVALID"

@@ -98,5 +98,17 @@ export function rowToJson(row: StoredRow & { id?: bigint }): Record<string, unkn
     clash_of: row.clashOf,
     archived_at: row.archivedAt === null ? null : formatTime(row.archivedAt),
     archiver_version: row.archiverVersion,
+    // archive-core's catalogue columns (lib/index/catalog.ts), under its names.
+    ...(row.catalog
+      ? {
+        public: row.catalog.public,
+        media_type: row.catalog.mediaType,
+        title: row.catalog.title,
+        file_name: row.catalog.fileName,
+        originator: row.catalog.originator,
+        direct_upload: row.catalog.directUpload,
+        retracted: row.catalog.retracted,
+      }
+      : {}),
   };
 }

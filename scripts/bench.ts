@@ -21,7 +21,8 @@
 //
 // Environment: the services' variables (`eval "$(scripts/services.sh env)"`); BENCH_SCALE multiplies the record
 // counts (default 1); BENCH_SIZES=1KiB,64KiB selects sizes; BENCH_ROUNDS; BENCH_KEEP=1 keeps the topics, bucket
-// and schemas; BENCH_PARTS=sizes,idle,serve picks parts (`serve`: scripts/bench/serve.ts). stdout: `name: value`
+// and schemas; BENCH_PARTS=sizes,idle,serve,original picks parts (`serve`: scripts/bench/serve.ts, `original`:
+// scripts/bench/original.ts). stdout: `name: value`
 // lines only; progress goes to stderr.
 import { parseArchiveArgs } from "../lib/commands/archive.ts";
 import { parseRestoreArgs } from "../lib/restore/args.ts";
@@ -32,6 +33,7 @@ import { type ChildRun, runChild } from "./bench/child.ts";
 import { cpuSeconds } from "./bench/proc.ts";
 import { figure, MiB, note, type Rate, rateFigures, recordsPerSecond } from "./bench/report.ts";
 import { archivedObjects, type Bench, closeBench, openBench } from "./bench/services.ts";
+import { originalFigures } from "./bench/original.ts";
 import { serveFigures } from "./bench/serve.ts";
 import { createTopics, produce, type Size, SIZES } from "./bench/workload.ts";
 
@@ -42,8 +44,9 @@ if (!Number.isInteger(rounds) || rounds < 1) throw new Error("BENCH_ROUNDS must 
 const chosen = Deno.env.get("BENCH_SIZES")?.split(",").map((s) => s.trim());
 const sizes = chosen ? SIZES.filter((s) => chosen.includes(s.label)) : SIZES;
 if (sizes.length === 0) throw new Error(`BENCH_SIZES names none of ${SIZES.map((s) => s.label).join(", ")}`);
-// BENCH_PARTS=serve runs only `serve`'s figures (scripts/bench/serve.ts); default: every part.
-const parts = (Deno.env.get("BENCH_PARTS") ?? "sizes,idle,serve").split(",").map((s) => s.trim());
+// BENCH_PARTS=serve runs only `serve`'s figures (scripts/bench/serve.ts), `original` only archive_vs_original
+// (scripts/bench/original.ts: needs the original, see there); default: every part.
+const parts = (Deno.env.get("BENCH_PARTS") ?? "sizes,idle,serve,original").split(",").map((s) => s.trim());
 
 // The commands' settings as the children will resolve them (they inherit this environment), so that the ceilings
 // run at exactly the concurrency the commands use.
@@ -266,6 +269,13 @@ try {
   if (parts.includes("sizes")) { for (const size of sizes) await benchSize(bench, size); }
   if (parts.includes("idle")) figure("archive_idle_cpu_ms_per_s", await idleCpuPerSecond(bench), 1);
   if (parts.includes("serve")) await serveFigures(bench, { scale, rounds });
+  if (parts.includes("original")) {
+    await originalFigures(bench, {
+      scale,
+      timeoutSeconds: PHASE_TIMEOUT_S,
+      runArchive: (topic, schema, count) => runArchive(bench, topic, schema, count),
+    });
+  }
 } finally {
   if (Deno.env.get("BENCH_KEEP") === "1") {
     note(`kept topics ${bench.id}-*, bucket ${bench.bucket}, schemas ${bench.schemas.join(", ")}`);

@@ -10,12 +10,14 @@ import { decodeArchiveObject, type WireHeader } from "../lib/record.ts";
 import {
   archiveEnv,
   createTopics,
+  dropSchema,
   peerProduce,
   type PeerRecord,
   runMain,
   SAMPLES,
   schemaSql,
   spawnMain,
+  testIds,
   waitFor,
   withArchiveScenario,
 } from "./archive_helpers.ts";
@@ -428,8 +430,10 @@ Deno.test("archive: with no S3 and no database it uses a directory store and the
 
 Deno.test("archive: unreachable services and bad configuration stop start-up with a message naming what to fix", async () => {
   const dir = await Deno.makeTempDir();
+  // Its own schema: whatever state the shared PostgreSQL is in must not decide this test.
+  const { schema } = testIds("unreachable");
   try {
-    const base = ["archive", "--until-end", "--store", `file://${dir}`];
+    const base = ["archive", "--until-end", "--store", `file://${dir}`, "--db-schema", schema];
     const kafka = await runMain([...base, "--brokers", "127.0.0.1:1"], archiveEnv());
     assert.equal(kafka.code, 1);
     assert.match(kafka.stderr, /KAFKA_UNREACHABLE/);
@@ -448,6 +452,8 @@ Deno.test("archive: unreachable services and bad configuration stop start-up wit
       "unreachable-bucket",
       "--s3-endpoint",
       "http://127.0.0.1:1",
+      "--db-schema",
+      schema,
     ], archiveEnv());
     assert.equal(s3.code, 1);
     assert.match(s3.stderr, /STORE_UNREACHABLE/);
@@ -465,6 +471,7 @@ Deno.test("archive: unreachable services and bad configuration stop start-up wit
     assert.ok(!masked.stdout.includes("hunter2-secret"));
     assert.match(masked.stdout, /"password": \{\s*"value": "\*\*\*",\s*"source": "env"/);
   } finally {
+    await dropSchema(schema);
     await Deno.remove(dir, { recursive: true });
   }
 });

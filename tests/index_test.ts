@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { connectIndex, type IndexSql } from "../lib/index/database.ts";
 import { startEmbeddedIndex } from "../lib/index/embedded.ts";
+import { NO_CATALOG } from "../lib/index/catalog.ts";
 import { createIndex } from "../lib/index/postgres.ts";
 import type { IndexRow, Receipt } from "../lib/index/types.ts";
 import { hasCode, serviceEnv, uniqueName } from "./helpers.ts";
@@ -46,6 +47,15 @@ function row(n: number, overrides: Partial<IndexRow> = {}): IndexRow {
     format: n % 2 === 0 ? "circular" : "json",
     isTest: n % 5 === 0,
     clashOf: null,
+    catalog: {
+      public: n % 3 === 0,
+      directUpload: n % 7 === 0, // archive-api's uploads, which `archive` never writes
+      title: n % 2 === 0 ? `GCN circular ${n}` : "",
+      mediaType: n % 2 === 0 ? "application/x.gcn.circular" : "application/json",
+      fileName: n % 4 === 0 ? `c${n}.txt` : "",
+      originator: n % 4 === 0 ? "ligo" : "",
+      retracted: false,
+    },
     ...overrides,
   };
 }
@@ -73,9 +83,9 @@ const CASES: Case[] = [
     name: "migrate creates the latest schema from an empty database",
     async run(sql, _backend, schema) {
       const index = createIndex(sql);
-      assert.deepEqual(await index.schemaVersion(), { current: 0, latest: 2 });
-      assert.deepEqual(await index.migrate(), { from: 0, to: 2 });
-      assert.deepEqual(await index.schemaVersion(), { current: 2, latest: 2 });
+      assert.deepEqual(await index.schemaVersion(), { current: 0, latest: 3 });
+      assert.deepEqual(await index.migrate(), { from: 0, to: 3 });
+      assert.deepEqual(await index.schemaVersion(), { current: 3, latest: 3 });
       assert.deepEqual(await columns(sql, schema, "messages"), {
         id: "bigint",
         topic: "text",
@@ -97,6 +107,24 @@ const CASES: Case[] = [
         format: "text",
         is_test: "boolean",
         clash_of: "uuid",
+        public: "boolean",
+        direct_upload: "boolean",
+        title: "text",
+        media_type: "text",
+        file_name: "text",
+        originator: "text",
+        retracted: "boolean",
+      });
+      assert.deepEqual(await columns(sql, schema, "topics"), {
+        topic: "text",
+        e_timestamp: "bigint",
+        l_timestamp: "bigint",
+        n_messages: "bigint",
+      });
+      assert.deepEqual(await columns(sql, schema, "message_ts"), {
+        uuid: "uuid",
+        text_data: "tsvector",
+        text_fully_indexed: "boolean",
       });
       assert.deepEqual(await columns(sql, schema, "receipts"), {
         id: "bigint",
@@ -110,7 +138,14 @@ const CASES: Case[] = [
       const indexes = await sql<{ indexname: string }[]>`
         select indexname from pg_indexes where schemaname = ${schema} order by indexname`;
       const names = indexes.map((i) => i.indexname);
-      for (const name of ["messages_uuid_key", "messages_topic_timestamp_idx", "messages_timestamp_idx"]) {
+      const expected = [
+        "messages_uuid_key",
+        "messages_topic_timestamp_idx",
+        "messages_timestamp_idx",
+        "messages_timestamp_id_idx",
+        "message_ts_idx",
+      ];
+      for (const name of expected) {
         assert.ok(names.includes(name), `${name} missing from ${names.join(", ")}`);
       }
     },
@@ -120,11 +155,11 @@ const CASES: Case[] = [
     async run(sql) {
       const index = createIndex(sql);
       await index.migrate();
-      assert.deepEqual(await index.migrate(), { from: 2, to: 2 });
+      assert.deepEqual(await index.migrate(), { from: 3, to: 3 });
       const applied = await sql<
         { version: number }[]
       >`select version from schema_migrations order by version`;
-      assert.deepEqual(applied.map((r) => r.version), [1, 2]);
+      assert.deepEqual(applied.map((r) => r.version), [1, 2, 3]);
     },
   },
   {
@@ -137,7 +172,7 @@ const CASES: Case[] = [
       await insertOriginal(sql, "gcn.circular", 1_674_000_000_123n, first.toUpperCase()); // racy duplicate
       await insertOriginal(sql, "lvk.alert", 1_674_000_000_999n, second);
       const index = createIndex(sql);
-      assert.deepEqual(await index.migrate(), { from: 0, to: 2 });
+      assert.deepEqual(await index.migrate(), { from: 0, to: 3 });
       assert.equal((await columns(sql, schema, "messages")).uuid, "uuid");
 
       const kept = await index.byUuid(first);
@@ -166,7 +201,28 @@ const CASES: Case[] = [
       ]);
       // The original archiver may still run next to the new one: its inserts keep working.
       await insertOriginal(sql, "gcn.circular", 1n, "11111111-2222-4333-8444-555555555555");
-      assert.equal((await index.byUuid("11111111-2222-4333-8444-555555555555"))?.isTest, false);
+      const theirs = await index.byUuid("11111111-2222-4333-8444-555555555555");
+      assert.equal(theirs?.isTest, false);
+      assert.deepEqual(theirs?.catalog, NO_CATALOG);
+      // archive-api's per-topic summary, made from the rows and kept by the trigger.
+      await index.claim([row(3, { topic: "lvk.alert", timestamp: 1_674_000_001_000n })]);
+      const topics = await sql`select topic, e_timestamp, l_timestamp, n_messages from topics order by topic`;
+      assert.deepEqual([...topics], [
+        { topic: "gcn.circular", e_timestamp: 1n, l_timestamp: 1_674_000_000_123n, n_messages: 2n },
+        {
+          topic: "lvk.alert",
+          e_timestamp: 1_674_000_000_999n,
+          l_timestamp: 1_674_000_001_000n,
+          n_messages: 2n,
+        },
+      ]);
+      // Records another archiver stored under its own UUIDs are found by topic, timestamp and value CRC-32.
+      const keys = [
+        { topic: "lvk.alert", timestamp: 1_674_000_000_999n, messageCrc32: 12345 },
+        { topic: "lvk.alert", timestamp: 1_674_000_000_999n, messageCrc32: 12346 },
+        { topic: "lvk.alert", timestamp: 1_674_000_001_000n, messageCrc32: row(3).messageCrc32 }, // ours: by uuid
+      ];
+      assert.deepEqual(await index.findOriginals(keys), new Map([[0, second]]));
     },
   },
   {
@@ -180,7 +236,7 @@ const CASES: Case[] = [
         assert.match((e as Error).message, /not a UUID.*id 1/);
         return true;
       });
-      assert.deepEqual(await index.schemaVersion(), { current: 1, latest: 2 });
+      assert.deepEqual(await index.schemaVersion(), { current: 1, latest: 3 });
       assert.equal((await columns(sql, schema, "messages")).uuid, "text");
     },
   },
@@ -191,11 +247,11 @@ const CASES: Case[] = [
       const other = backend.multiConnection ? await backend.connect(schema) : sql;
       try {
         const results = await Promise.all([createIndex(sql).migrate(), createIndex(other).migrate()]);
-        assert.ok(results.every((r) => r.to === 2));
+        assert.ok(results.every((r) => r.to === 3));
         const applied = await sql<
           { version: number }[]
         >`select version from schema_migrations order by version`;
-        assert.deepEqual(applied.map((r) => r.version), [1, 2]);
+        assert.deepEqual(applied.map((r) => r.version), [1, 2, 3]);
       } finally {
         if (other !== sql) await other.end();
       }
@@ -458,7 +514,7 @@ Deno.test("embedded index persists across restarts and refuses a second opener",
       const sql = await connectIndex(second.url, { max: second.max });
       try {
         const index = createIndex(sql);
-        assert.deepEqual(await index.migrate(), { from: 2, to: 2 });
+        assert.deepEqual(await index.migrate(), { from: 3, to: 3 });
         assert.deepStrictEqual(await index.byUuid(uuidFor(1)), row(1));
       } finally {
         await sql.end();

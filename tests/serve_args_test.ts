@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Binary, BSON } from "bson";
 import { parseServeArgs } from "../lib/commands/serve.ts";
 import { openMessageElement } from "../lib/serve/bson_stream.ts";
-import { parsePublicTopics } from "../lib/serve/public_topics.ts";
+import { parsePublicTopics } from "../lib/public_topics.ts";
 import { normaliseUuid } from "../lib/serve/server.ts";
 import { hasCode } from "./helpers.ts";
 

@@ -8,7 +8,7 @@ import { createMetrics, type Metrics } from "../lib/metrics.ts";
 import { silentLogger } from "../lib/log.ts";
 import type { KafkaRecord, WireHeader } from "../lib/record.ts";
 import { createHopAuth } from "../lib/serve/hopauth.ts";
-import { parsePublicTopics } from "../lib/serve/public_topics.ts";
+import { parsePublicTopics } from "../lib/public_topics.ts";
 import { startServer } from "../lib/serve/server.ts";
 import { openStore } from "../lib/store/open.ts";
 import type { BlobStore } from "../lib/store/types.ts";
@@ -50,6 +50,7 @@ export async function withServe(
   const store = await openStore(`s3://${bucket}`, { endpoint: serviceEnv("S3_ENDPOINT") });
   const metrics = createMetrics();
   const stop = new AbortController();
+  const publicTopics = parsePublicTopics(options.publicTopics);
   const ingest = createIngest({
     store,
     index,
@@ -60,6 +61,8 @@ export async function withServe(
     signal: stop.signal,
     putConcurrency: 8,
     maxInflightBytes: 64 * 2 ** 20,
+    isPublic: publicTopics.isPublic,
+    directUpload: true, // as lib/commands/serve.ts
   });
   const hopauth = startHopAuthStandIn(options.auth);
   const server = startServer({
@@ -67,7 +70,7 @@ export async function withServe(
     store,
     ingest,
     hopAuth: createHopAuth({ url: hopauth.url, realm: "tests", log: silentLogger }),
-    publicTopics: parsePublicTopics(options.publicTopics),
+    publicTopics,
     metrics,
     log: silentLogger,
     maxUploadBytes: 8 * 2 ** 20,

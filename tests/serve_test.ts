@@ -223,6 +223,11 @@ Deno.test("serve: the offload write stores one object per _id, exactly once unde
       const rows = await f.index.select({ topics: [`${topic}+oversized`] }, { limit: 10 });
       assert.deepEqual(rows.map((r) => r.uuid), [uuid]);
       assert.equal(rows[0]!.partition, -1);
+      assert.equal(
+        rows[0]!.catalog?.directUpload,
+        true,
+        "archive-core's direct_upload: posted, not read from Kafka",
+      );
       const object = decodeArchiveObject((await f.store.get(rows[0]!.key))!);
       assert.deepEqual(object.value, value);
       assert.deepEqual(object.key, enc.encode("key"));

@@ -16,6 +16,8 @@
 import { crc32, hex, sha256 } from "../checksum.ts";
 import { hkError } from "../errors.ts";
 import { clashUuid, clientUuid, contentDigest, legacyUuid } from "../identity.ts";
+import { catalogOf } from "../index/catalog.ts";
+import type { OriginalKey } from "../index/original.ts";
 import type { IndexRow, Receipt, StoredRow } from "../index/types.ts";
 import { type KeyLayout, objectKey } from "../keys.ts";
 import type { Logger } from "../log.ts";
@@ -28,6 +30,8 @@ export interface IngestIndex {
   claim(rows: IndexRow[]): Promise<boolean[]>;
   lookup(uuids: string[]): Promise<Map<string, StoredRow>>;
   recordReceipts(receipts: Receipt[]): Promise<number>;
+  /** See Index.findOriginals; without it, records are matched by UUID only. */
+  findOriginals?(keys: OriginalKey[]): Promise<Map<number, string>>;
 }
 
 export interface IngestOptions {
@@ -43,6 +47,10 @@ export interface IngestOptions {
   /** Bytes of encoded objects being written at once, across all partitions (memory bound). */
   maxInflightBytes: number;
   now?: () => bigint;
+  /** The `public` column (--public-topics); default: nothing is public. */
+  isPublic?: (topic: string) => boolean;
+  /** The `direct_upload` column: true for records posted to `serve` rather than read from Kafka. */
+  directUpload?: boolean;
 }
 
 export interface IngestResult {
@@ -55,6 +63,8 @@ export interface IngestResult {
 interface Candidate {
   record: KafkaRecord;
   digest: Uint8Array;
+  /** Unsigned CRC-32 of the value (0 for none), computed once: the index row and the match with other archivers. */
+  messageCrc32: number;
   uuid: string;
   isClientUuid: boolean;
   clashOf: string | null;
@@ -118,13 +128,17 @@ export function createIngest(options: IngestOptions) {
   function identify(record: KafkaRecord): Candidate {
     const digest = contentDigest(record);
     const client = clientUuid(record.headers);
-    return client !== null ? { record, digest, uuid: client, isClientUuid: true, clashOf: null } : {
-      record,
-      digest,
-      uuid: legacyUuid(record.topic, record.timestamp, digest),
-      isClientUuid: false,
-      clashOf: null,
-    };
+    const messageCrc32 = record.value === null ? 0 : crc32(record.value);
+    return client !== null
+      ? { record, digest, messageCrc32, uuid: client, isClientUuid: true, clashOf: null }
+      : {
+        record,
+        digest,
+        messageCrc32,
+        uuid: legacyUuid(record.topic, record.timestamp, digest),
+        isClientUuid: false,
+        clashOf: null,
+      };
   }
 
   function prepare(candidate: Candidate, stamp: ArchiveStamp): Prepared {
@@ -150,7 +164,7 @@ export function createIngest(options: IngestOptions) {
       bucket: store.bucket,
       crc32: crc32(...pieces),
       isClientUuid: candidate.isClientUuid,
-      messageCrc32: record.value === null ? 0 : crc32(record.value),
+      messageCrc32: candidate.messageCrc32,
       archivedAt: stamp.archivedAt,
       archiverVersion: stamp.archiverVersion,
       contentSha256: hex(candidate.digest),
@@ -159,6 +173,11 @@ export function createIngest(options: IngestOptions) {
       format: headerText(record.headers, "_format"),
       isTest: record.headers.some((h) => h.key === "_test"),
       clashOf: candidate.clashOf,
+      catalog: catalogOf(
+        record.headers,
+        options.isPublic?.(record.topic) ?? false,
+        options.directUpload ?? false,
+      ),
     };
     return { candidate, row, pieces };
   }
@@ -180,6 +199,31 @@ export function createIngest(options: IngestOptions) {
   }
 
   /**
+   * Takes out the records that another archiver (archive-core) already stored, recording each as a receipt of its
+   * row: cutover from it stores nothing twice. It gave records without a client `_id` a random UUID, and a record
+   * whose `_id` it had already seen on other content one too, so the UUID alone cannot find them.
+   */
+  async function withoutOriginals(candidates: Candidate[], receipts: Receipt[]): Promise<Candidate[]> {
+    if (index.findOriginals === undefined) return candidates;
+    const keys = candidates.map(({ record, messageCrc32 }) => ({
+      topic: record.topic,
+      timestamp: record.timestamp,
+      messageCrc32,
+    }));
+    const found = await retry("index lookup of other archivers' rows", () => index.findOriginals!(keys));
+    if (found.size === 0) return candidates;
+    const matched = new Set<Candidate>();
+    candidates.forEach((c, i) => {
+      const uuid = found.get(i);
+      if (uuid === undefined) return;
+      matched.add(c);
+      const { topic, partition, offset, timestamp } = c.record;
+      receipts.push({ uuid, topic, partition, offset, timestamp });
+    });
+    return candidates.filter((c) => !matched.has(c));
+  }
+
+  /**
    * Step 1 of archiving `records` (consecutive records of one partition): claims their UUIDs in the index and
    * decides, for each, whether to write its object or record a receipt. Which of two records with one UUID wins
    * depends on the order of the claims, so the claim of a later run of records must not start before the claim of
@@ -191,7 +235,7 @@ export function createIngest(options: IngestOptions) {
     const receipts: Receipt[] = [];
     if (records.length === 0) return { toPut, receipts, result };
     const stamp: ArchiveStamp = { archivedAt: now(), archiverVersion: options.archiverVersion };
-    let pending = records.map(identify);
+    let pending = await withoutOriginals(records.map(identify), receipts);
     // Another round is needed for a client `_id` clash (a clash UUID is content-specific, so it cannot clash again)
     // or a claim that vanished before its lookup: a fourth means rows keep vanishing, or a bug.
     for (let round = 0; pending.length > 0; round++) {

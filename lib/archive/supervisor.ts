@@ -11,6 +11,7 @@ import { sleep } from "../retry.ts";
 import { archivableTopics, endOffsets, partitionsBehind } from "../topics.ts";
 import { VERSION } from "../version.ts";
 import { startConsumer, stopConsumer } from "./consumer.ts";
+import type { PublicTopics } from "../public_topics.ts";
 import { createIngest } from "./ingest.ts";
 import type { RunState } from "./lanes.ts";
 
@@ -22,6 +23,8 @@ export interface ArchiverOptions {
   partitionsConcurrency: number;
   sessionTimeoutMs: number;
   httpPort: number | undefined;
+  /** The `public` column of what is archived (--public-topics). */
+  publicTopics: PublicTopics;
 }
 
 export async function runArchiver(
@@ -49,6 +52,7 @@ export async function runArchiver(
     signal: stop.signal,
     putConcurrency: options.putConcurrency,
     maxInflightBytes: options.maxInflightBytes,
+    isPublic: options.publicTopics.isPublic,
   });
 
   const admin = kafka.admin();

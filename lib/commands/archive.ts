@@ -3,9 +3,17 @@
 import { requestTimeoutFor } from "../archive/consumer.ts";
 import { type ArchiverOptions, runArchiver } from "../archive/supervisor.ts";
 import type { Command } from "../command.ts";
-import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../config.ts";
+import {
+  CONNECTION_OPTIONS,
+  parseCommandArgs,
+  type ResolvedSettings,
+  settingsHelp,
+  settingValue,
+} from "../config.ts";
 import { connectServices, loadSettings, printConfig } from "../services.ts";
 import { flagOrEnv, positiveInt } from "../flags.ts";
+import { errorMessage, hkError, isHkError } from "../errors.ts";
+import { parsePublicTopics } from "../public_topics.ts";
 import { surviveStrayConnectionErrors } from "../stray_errors.ts";
 
 const OPTIONS = {
@@ -47,6 +55,7 @@ export function parseArchiveArgs(
     partitionsConcurrency: int("partitions-concurrency", "PARTITIONS_CONCURRENCY", 4),
     sessionTimeoutMs: int("session-timeout", "SESSION_TIMEOUT_SECONDS", 45) * 1000,
     httpPort: positiveInt(...flagOrEnv("archive", "http-port", values, env, "HTTP_PORT")),
+    publicTopics: parsePublicTopics(settingValue(settings, "public-topics")),
   };
 }
 
@@ -87,6 +96,11 @@ Examples:
     const restoreDefault = surviveStrayConnectionErrors(services.log);
     try {
       return await runArchiver(options, services, ctx);
+    } catch (e) {
+      // Whatever stops the service ends as one coded line (main.ts prints a stack only for uncoded errors).
+      throw isHkError(e)
+        ? e
+        : hkError("ARCHIVE_FAILED", `archiving stopped: ${errorMessage(e)}`, { cause: e });
     } finally {
       await services.close();
       restoreDefault();

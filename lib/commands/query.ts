@@ -56,7 +56,9 @@ Prints the index rows of the selected messages as JSON lines on stdout, oldest r
   {"id": "17", "uuid": "...", "topic": "...", "partition": 0, "offset": "5", "timestamp": "1705449600000",
    "time": "2024-01-17T00:00:00.000Z", "key": "<object key>", "bucket": "...", "size": 812, "crc32": ...,
    "is_client_uuid": true, "message_crc32": ..., "value_size": 640, "content_sha256": "...", "sender": "...",
-   "format": "voevent", "is_test": false, "clash_of": null, "archived_at": "...", "archiver_version": "..."}
+   "format": "voevent", "is_test": false, "clash_of": null, "archived_at": "...", "archiver_version": "...",
+   "public": false, "media_type": "application/x.voevent", "title": "", "file_name": "", "originator": "",
+   "direct_upload": false, "retracted": false}
 int64 values are decimal strings. Pages: "id" is a cursor; \`--after ID --limit N\` continues after row ID.
 Fetch a message's content with \`housekeeping inspect UUID\` or \`housekeeping export\`.
 

@@ -22,7 +22,7 @@ import { createIngest } from "../archive/ingest.ts";
 import { parseKeyLayout } from "../keys.ts";
 import { createMetrics } from "../metrics.ts";
 import { createHopAuth, type HopAuth, textResponse } from "../serve/hopauth.ts";
-import { parsePublicTopics, type PublicTopics } from "../serve/public_topics.ts";
+import { parsePublicTopics, type PublicTopics } from "../public_topics.ts";
 import { startServer } from "../serve/server.ts";
 import { openStore } from "../store/open.ts";
 import { VERSION } from "../version.ts";
@@ -32,7 +32,6 @@ const OPTIONS: Record<string, OptionSpec> = {
   "http-port": { type: "string" },
   "http-host": { type: "string" },
   "hopauth-url": { type: "string" },
-  "public-topics": { type: "string" },
   "max-upload-mib": { type: "string" },
   "read-only": { type: "boolean" },
 };
@@ -63,19 +62,13 @@ export function parseServeArgs(
       `--hopauth-url must be an http(s) URL such as https://host/hopauth/api, got "${hopAuthUrl}"`,
     );
   }
-  const [publicSource, publicText] = given("public-topics", "PUBLIC_TOPICS");
-  let publicTopics: PublicTopics;
-  try {
-    publicTopics = parsePublicTopics(publicText);
-  } catch (e) {
-    throw badValue(publicSource, (e as Error).message);
-  }
+  const settings = commandSettings(values, env, readConfig);
   return {
-    ...commandSettings(values, env, readConfig),
+    ...settings,
     httpPort,
     httpHost: given("http-host", "HTTP_HOST")[1] || "0.0.0.0",
     hopAuthUrl,
-    publicTopics,
+    publicTopics: parsePublicTopics(settingValue(settings.settings, "public-topics")),
     maxUploadBytes: positiveInt(...given("max-upload-mib", "MAX_UPLOAD_MIB"), 64) * 2 ** 20,
     readOnly: values["read-only"] === true || env.READ_ONLY === "true",
   };
@@ -133,9 +126,6 @@ Options:
   --http-host HOST         address to bind (default 0.0.0.0) [env HTTP_HOST]
   --hopauth-url URL        hopauth REST API, e.g. https://admin.hop.scimma.org/hopauth/api; unset: only public
                            topics can be read and nothing written [env HOPAUTH_API_URL]
-  --public-topics LIST     topics readable without credentials: comma separated exact names or whole-name
-                           regular expressions (an entry of only A-Z a-z 0-9 . _ - is a name)
-                           [env PUBLIC_TOPICS]
   --max-upload-mib N       largest accepted POST body (default 64; larger: 413) [env MAX_UPLOAD_MIB]
   --read-only              refuse every write with 501 [env READ_ONLY=true]
 ${settingsHelp()}
@@ -182,6 +172,9 @@ Examples:
         signal: ctx.shutdown,
         putConcurrency: 16,
         maxInflightBytes: 2 * options.maxUploadBytes,
+        // archive-api's uploads: direct_upload, public as their topic (a +oversized pseudo-topic as its topic).
+        isPublic: options.publicTopics.isPublic,
+        directUpload: true,
       });
       const server = startServer({
         index: idx.index,

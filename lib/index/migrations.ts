@@ -3,7 +3,8 @@
 //
 // Migration 1 is the original archiver's table exactly as it created it (docs/archive-format.md §4), so a database that already has
 // that table simply starts at version 1 and is upgraded in place by migration 2; a new database goes through the
-// same two steps. Never edit a released migration: add a new one.
+// same two steps. Migration 3 brings the shape of archive-core 1.3.0 (the archiver before this one), from its own
+// database as from ours. Never edit a released migration: add a new one.
 import type postgres from "postgres";
 import { hkError } from "../errors.ts";
 import { VERSION } from "../version.ts";
@@ -98,6 +99,85 @@ export const MIGRATIONS: readonly Migration[] = [
       ]);
     },
   },
+  {
+    version: 3,
+    name: "archive-core 1.3.0 columns, topics and message_ts tables",
+    up: (tx) => run(tx, ARCHIVE_CORE_SHAPE),
+  },
+];
+
+// What archive-core 1.3.0 (the archiver that ran Hopskotch's archive before this one) has and archive-api reads: the
+// catalogue columns, the per-topic summary `topics` kept by a trigger, and the text-search table `message_ts`. A
+// database it filled already has them (ADD COLUMN IF NOT EXISTS keeps its rows); a seed-era or new one gets them with
+// archive-core's defaults, so archive-api can serve either. Every new column has a default, so that archive-core can
+// still insert next to (or after) this archiver.
+const ARCHIVE_CORE_SHAPE = [
+  // No insert may slip between summarising the rows into `topics` and the trigger that keeps it current.
+  `LOCK TABLE messages IN SHARE ROW EXCLUSIVE MODE`,
+  `ALTER TABLE messages
+    ADD COLUMN IF NOT EXISTS public BOOLEAN NOT NULL DEFAULT false,
+    ADD COLUMN IF NOT EXISTS direct_upload BOOLEAN NOT NULL DEFAULT false,
+    ADD COLUMN IF NOT EXISTS title TEXT NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS media_type TEXT NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS file_name TEXT NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS originator TEXT NOT NULL DEFAULT '',
+    ADD COLUMN IF NOT EXISTS retracted BOOLEAN NOT NULL DEFAULT false`,
+  // archive-core's sender is '' when there is none; migration 2 made it nullable on other databases.
+  `UPDATE messages SET sender = '' WHERE sender IS NULL`,
+  `ALTER TABLE messages ALTER COLUMN sender SET DEFAULT '', ALTER COLUMN sender SET NOT NULL`,
+  // archive-core's own unique constraint makes migration 2's second one redundant (unless a key references it).
+  `DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'messages'::regclass AND conname = 'messages_uuid_idx'
+               AND contype = 'u')
+      AND EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'messages'::regclass
+                  AND conname = 'messages_uuid_key' AND contype = 'u')
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint f JOIN pg_constraint k ON f.conindid = k.conindid
+                      WHERE f.contype = 'f' AND k.conrelid = 'messages'::regclass AND k.conname = 'messages_uuid_key')
+    THEN ALTER TABLE messages DROP CONSTRAINT messages_uuid_key;
+    END IF;
+  END $$`,
+  // archive-api pages through messages by (timestamp, id) and filters on topic and public from this index alone.
+  `CREATE INDEX IF NOT EXISTS messages_timestamp_id_idx ON messages (timestamp, id) INCLUDE (topic, public)`,
+  // Rows of other archivers (no content digest), by archive-core's duplicate test (lib/index/original.ts): on a
+  // database of ours the index is empty and costs nothing to keep, and a lookup in it is one probe.
+  `CREATE INDEX IF NOT EXISTS messages_other_archivers_idx ON messages (topic, timestamp, message_crc32)
+    WHERE content_sha256 IS NULL`,
+  `CREATE TABLE IF NOT EXISTS message_ts (
+    uuid UUID NOT NULL REFERENCES messages (uuid) ON DELETE CASCADE,
+    text_data TSVECTOR NOT NULL,
+    text_fully_indexed BOOLEAN NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS message_ts_idx ON message_ts USING GIN (text_data)`,
+  `CREATE TABLE IF NOT EXISTS topics AS
+    SELECT topic, min(timestamp) AS e_timestamp, max(timestamp) AS l_timestamp, count(*) AS n_messages
+    FROM messages GROUP BY topic`,
+  `DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'topics'::regclass AND contype = 'u') THEN
+      ALTER TABLE topics ADD CONSTRAINT unique_topic UNIQUE (topic);
+    END IF;
+  END $$`,
+  // archive-core's trigger updates the topic's row once per inserted row: 1000 updates of one row per claim, and
+  // claims of one topic waiting on each other's row lock. Once per statement does the same sums in one upsert.
+  `CREATE OR REPLACE FUNCTION housekeeping_topics_inserted() RETURNS trigger LANGUAGE plpgsql AS $f$
+  BEGIN
+    INSERT INTO topics AS t (topic, e_timestamp, l_timestamp, n_messages)
+      SELECT topic, min(timestamp), max(timestamp), count(*) FROM inserted_rows GROUP BY topic
+    ON CONFLICT (topic) DO UPDATE SET e_timestamp = LEAST(t.e_timestamp, excluded.e_timestamp),
+      l_timestamp = GREATEST(t.l_timestamp, excluded.l_timestamp), n_messages = t.n_messages + excluded.n_messages;
+    RETURN NULL;
+  END $f$`,
+  // As archive-core: deletions only lower the count (its earliest and latest times stay as they were).
+  `CREATE OR REPLACE FUNCTION housekeeping_topics_deleted() RETURNS trigger LANGUAGE plpgsql AS $f$
+  BEGIN
+    UPDATE topics t SET n_messages = t.n_messages - d.n
+      FROM (SELECT topic, count(*) AS n FROM deleted_rows GROUP BY topic) d WHERE t.topic = d.topic;
+    RETURN NULL;
+  END $f$`,
+  // The name archive-core checks before creating its own: should it run on this database again, it keeps ours.
+  `DROP TRIGGER IF EXISTS trigger_update_topics ON messages`,
+  `CREATE TRIGGER trigger_update_topics AFTER INSERT ON messages REFERENCING NEW TABLE AS inserted_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION housekeeping_topics_inserted()`,
+  `CREATE TRIGGER trigger_update_topics_deleted AFTER DELETE ON messages REFERENCING OLD TABLE AS deleted_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION housekeeping_topics_deleted()`,
 ];
 
 const LATEST = MIGRATIONS.at(-1)?.version ?? 0;

@@ -5,6 +5,7 @@ import type postgres from "postgres";
 import { hkError } from "../errors.ts";
 import { indexError, type IndexSql } from "./database.ts";
 import { migrate, schemaVersion } from "./migrations.ts";
+import { findOriginals } from "./original.ts";
 import {
   canonicalUuid,
   chunks,
@@ -62,7 +63,8 @@ export function createIndex(sql: IndexSql): Index {
     return sql<DbRow[]>`
       select id, uuid::text as uuid, topic, timestamp, partition, "offset", size, key, bucket, crc32,
         is_client_uuid, message_crc32, floor(extract(epoch from archived_at) * 1000)::int8 as archived_ms,
-        archiver_version, content_sha256, value_size, sender, format, is_test, clash_of::text as clash_of
+        archiver_version, content_sha256, value_size, sender, format, is_test, clash_of::text as clash_of,
+        public, direct_upload, title, media_type, file_name, originator, retracted
       from messages where ${where} ${tail}`;
   }
 
@@ -311,6 +313,8 @@ export function createIndex(sql: IndexSql): Index {
     schemaVersion: () => schemaVersion(sql),
     claim,
     lookup,
+    findOriginals: (keys) =>
+      guard(`matching ${keys.length} records with other archivers' rows`, () => findOriginals(sql, keys)),
     recordReceipts,
     byUuid,
     select,

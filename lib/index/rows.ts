@@ -1,5 +1,6 @@
 // Index rows to and from their PostgreSQL columns, and the multi-row statements' chunking.
 import { uuidBytes } from "../identity.ts";
+import { NO_CATALOG } from "./catalog.ts";
 import type { StoredRow } from "./types.ts";
 
 // Column order of the multi-row INSERT; the row objects below use the same names.
@@ -23,6 +24,13 @@ export const MESSAGE_COLUMNS = [
   "format",
   "is_test",
   "clash_of",
+  "public",
+  "direct_upload",
+  "title",
+  "media_type",
+  "file_name",
+  "originator",
+  "retracted",
 ] as const;
 export const RECEIPT_COLUMNS = ["uuid", "topic", "partition", "offset", "timestamp"] as const;
 // PostgreSQL counts parameters in 16 bits; postgres.js refuses more than 65534.
@@ -50,6 +58,13 @@ export interface DbRow {
   format: string | null;
   is_test: boolean;
   clash_of: string | null;
+  public: boolean;
+  direct_upload: boolean;
+  title: string;
+  media_type: string;
+  file_name: string;
+  originator: string;
+  retracted: boolean;
 }
 
 export function chunks<T>(items: readonly T[], columns: number): T[][] {
@@ -69,6 +84,7 @@ export function int8OrNull(value: Int8 | null): bigint | null {
 }
 
 export function toDb(row: StoredRow) {
+  const catalog = row.catalog ?? NO_CATALOG;
   return {
     uuid: row.uuid,
     topic: row.topic,
@@ -85,10 +101,18 @@ export function toDb(row: StoredRow) {
     archiver_version: row.archiverVersion,
     content_sha256: row.contentSha256,
     value_size: row.valueSize,
-    sender: row.sender,
+    // archive-core's column: '' when there is no sender.
+    sender: row.sender ?? "",
     format: row.format,
     is_test: row.isTest,
     clash_of: row.clashOf,
+    public: catalog.public,
+    direct_upload: catalog.directUpload,
+    title: catalog.title,
+    media_type: catalog.mediaType,
+    file_name: catalog.fileName,
+    originator: catalog.originator,
+    retracted: catalog.retracted,
   };
 }
 
@@ -110,10 +134,19 @@ export function fromDb(r: DbRow): StoredRow & { id: bigint } {
     archiverVersion: r.archiver_version,
     contentSha256: r.content_sha256,
     valueSize: r.value_size,
-    sender: r.sender,
+    sender: r.sender === "" ? null : r.sender,
     format: r.format,
     isTest: r.is_test,
     clashOf: r.clash_of,
+    catalog: {
+      public: r.public,
+      directUpload: r.direct_upload,
+      title: r.title,
+      mediaType: r.media_type,
+      fileName: r.file_name,
+      originator: r.originator,
+      retracted: r.retracted,
+    },
   };
 }
 

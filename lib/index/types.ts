@@ -1,4 +1,6 @@
 // What the index holds and what it can do, apart from how PostgreSQL stores it (postgres.ts).
+import type { CatalogColumns } from "./catalog.ts";
+import type { OriginalKey } from "./original.ts";
 /** One archived object, as the archiver writes it. */
 export interface IndexRow {
   uuid: string;
@@ -27,6 +29,8 @@ export interface IndexRow {
   format: string | null;
   isTest: boolean;
   clashOf: string | null;
+  /** archive-core's catalogue columns; absent: its defaults (NO_CATALOG). */
+  catalog?: CatalogColumns;
 }
 
 // Rows written by the original archiver (before migration 2) lack these: NULL, never a made-up value.
@@ -125,6 +129,11 @@ export interface Index {
   claim(rows: IndexRow[]): Promise<boolean[]>;
   /** Rows by uuid, keyed by canonical (lowercase) uuid; absent uuids are simply missing from the map. */
   lookup(uuids: string[]): Promise<Map<string, StoredRow>>;
+  /**
+   * Keys that a row of another archiver (no content digest: archive-core, the seed-era archiver) already matches by
+   * topic, timestamp and value CRC-32: key position -> that row's uuid.
+   */
+  findOriginals(keys: OriginalKey[]): Promise<Map<number, string>>;
   /** Records duplicate receipts; returns how many were new. */
   recordReceipts(receipts: Receipt[]): Promise<number>;
   byUuid(uuid: string): Promise<StoredRow | null>;

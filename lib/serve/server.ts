@@ -14,7 +14,7 @@ import type { BlobStore } from "../store/types.ts";
 import { openMessageElement } from "./bson_stream.ts";
 import { type AuthOutcome, baseTopic, type HopAuth, type Operation, textResponse } from "./hopauth.ts";
 import { parseUpload, storeUpload } from "./offload.ts";
-import type { PublicTopics } from "./public_topics.ts";
+import type { PublicTopics } from "../public_topics.ts";
 import { BSON } from "bson";
 
 export interface ServeDeps {

@@ -6,6 +6,7 @@
 // The archiver claims a row BEFORE writing its object (lib/archive/ingest.ts), so a row without its object is legitimate for
 // as long as that write takes: such rows are still reported (the caller decides the exit code), marked in flight
 // when archived less than `graceMs` ago.
+import { catalogOf } from "../index/catalog.ts";
 import { crc32 } from "../checksum.ts";
 import { errorMessage } from "../errors.ts";
 import { checkArchiveObject, contentOf, type ObjectProblemKind, selfProblems } from "../object_check.ts";
@@ -41,6 +42,8 @@ export interface VerifyDeps {
   signal: AbortSignal;
   /** ms since the epoch. */
   now: () => bigint;
+  /** The `public` column of repaired rows (--public-topics); default: not public. */
+  isPublic?: (topic: string) => boolean;
 }
 
 export interface VerifyPlan {
@@ -108,6 +111,7 @@ export function rowFromObject(
   key: string,
   bytes: Uint8Array,
   bucket: string,
+  isPublic: (topic: string) => boolean = () => false,
 ): { row: StoredRow } | { refused: string } {
   const parsed = parseObjectKey(key);
   if (parsed === null) return { refused: "the key is not one housekeeping writes" };
@@ -151,6 +155,7 @@ export function rowFromObject(
       format: headerText(d.headers, "_format") ?? d.legacyFormat,
       isTest: d.headers.some((h) => h.key === "_test"),
       clashOf: d.clashOf,
+      catalog: catalogOf(d.headers, isPublic(d.topic)),
     },
   };
 }
@@ -284,7 +289,7 @@ export async function verifyArchive(
     const keyUuid = parseObjectKey(key)!.uuid;
     const bytes = await retry(`GET ${key}`, () => store.get(key));
     if (bytes === null) return; // deleted since it was listed
-    const rebuilt = rowFromObject(key, bytes, store.bucket);
+    const rebuilt = rowFromObject(key, bytes, store.bucket, deps.isPublic);
     let decoded: DecodedArchiveObject | null = null;
     try {
       decoded = decodeArchiveObject(bytes);
