@@ -200,6 +200,7 @@ export async function openIndex(
     log.info("using the embedded PostgreSQL (PGlite) index", { dir });
   }
   const sql = await connectIndex(target, {
+    onWarning: (message) => log.warn(message),
     ...(schema ? { searchPath: schema } : {}),
     ...(max !== undefined ? { max } : {}),
   });
@@ -271,8 +272,10 @@ export async function connectServices(
   const keyLayout = parseKeyLayout(settingValue(settings, "key-layout") ?? "daily");
   const { log, kafka, veto } = await openKafka(settings, ctx, options.clientId, options.requestTimeoutMs);
   const endpoint = settingValue(settings, "s3-endpoint");
+  const caFile = ctx.env.AWS_CA_BUNDLE;
   const store = await openStore(storeUrl(settings, ctx.env), {
     ...(endpoint ? { endpoint } : {}),
+    ...(caFile ? { caFile } : {}),
     createBucket: !settingValue(settings, "bucket") && !settingValue(settings, "store"),
   });
   let idx: Awaited<ReturnType<typeof openIndex>> | undefined;

@@ -17,6 +17,7 @@ import { installWireHeaderEncoding, installWireHeaders } from "./kafka_headers.t
 import { installIdleRequestQueue } from "./kafka_request_queue.ts";
 import type { LogFields, Logger, LogLevel } from "./log.ts";
 import type { TimestampType } from "./record.ts";
+import { tlsError } from "./tls.ts";
 
 export type SecurityProtocol = "PLAINTEXT" | "SASL_PLAINTEXT" | "SASL_SSL" | "SSL";
 export type SaslMechanism = "SCRAM-SHA-512" | "SCRAM-SHA-256" | "PLAIN";
@@ -43,7 +44,6 @@ const MECHANISMS: Record<SaslMechanism, "scram-sha-512" | "scram-sha-256" | "pla
 };
 
 const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
-const TLS_PATTERN = /certificate|self[- ]signed|tls|ssl|handshake|wrong version number|packet length/i;
 const BROKER_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/;
 
 function configError(message: string): HousekeepingError {
@@ -213,13 +213,15 @@ export function translateKafkaError(error: unknown, settings: KafkaSettings): Ho
       `cannot reach broker ${broker}: ${detail}; check KAFKA_BROKERS (--brokers), firewalls, and that the broker is up`,
     );
   }
-  if (settings.securityProtocol.endsWith("SSL") && text.some((m) => TLS_PATTERN.test(m))) {
-    return make(
-      "KAFKA_TLS_FAILED",
-      `TLS with broker ${broker} failed: ${detail}; check --ca-file (or ssl_ca_location in auth.toml) and that ` +
-        `the listener speaks ${settings.securityProtocol}`,
-    );
-  }
+  const tls = settings.securityProtocol.endsWith("SSL") &&
+    tlsError(error, "KAFKA_TLS_FAILED", {
+      peer: `broker ${broker}`,
+      caSetting: "--ca-file (KAFKA_CA_FILE) or ssl_ca_location in the hop auth.toml",
+      protocolHint:
+        `check that this port is the broker's ${settings.securityProtocol} listener (a PLAINTEXT or ` +
+        "SASL_PLAINTEXT port drops a TLS client), or set --security-protocol to what it speaks",
+    }, { scrub });
+  if (tls) return tls;
   if (has((link) => link.name === "KafkaJSConnectionClosedError" || /closed/i.test(String(link.message)))) {
     return make(
       "KAFKA_CONNECTION_CLOSED",

@@ -2,6 +2,8 @@
 // say what to fix. The password never appears in a message: targets are described as host:port/database.
 import postgres from "postgres";
 import { hkError, type HousekeepingError, NETWORK_ERROR_CODES } from "../errors.ts";
+import { tlsError } from "../tls.ts";
+import { indexTls } from "./tls.ts";
 
 /** The client every index function takes: int8 columns arrive as bigint. */
 export type IndexSql = postgres.Sql<{ bigint: bigint }>;
@@ -16,6 +18,8 @@ export interface ConnectOptions {
   max?: number;
   /** Seconds to wait for the server to accept a connection. Default 10. */
   connectTimeoutSeconds?: number;
+  /** Told when the TLS settings verify less than they could (sslmode=require, verify-ca). */
+  onWarning?: (message: string) => void;
 }
 
 const NETWORK_CODES = new Set([
@@ -49,6 +53,12 @@ export function indexError(e: unknown, action: string): HousekeepingError {
   }
   const opts = { cause: e };
   const isServerError = err.name === "PostgresError";
+  const tls = !isServerError && tlsError(e, "INDEX_TLS_FAILED", {
+    peer: `PostgreSQL (${action})`,
+    caSetting: "sslrootcert in DATABASE_URL (or PGSSLROOTCERT)",
+    protocolHint: "",
+  }, { certificatesOnly: true });
+  if (tls) return tls;
   if (NETWORK_CODES.has(code) || (isServerError && (code.startsWith("08") || code === "53300"))) {
     return hkError(
       "INDEX_UNREACHABLE",
@@ -139,10 +149,13 @@ async function useSchema(sql: IndexSql, schema: string, singleSession: boolean):
  * itself), and checks that the server answers. Close it with `sql.end()`.
  */
 export async function connectIndex(url?: string, options: ConnectOptions = {}): Promise<IndexSql> {
-  const target = url || Deno.env.get("DATABASE_URL") || undefined;
+  const tls = indexTls(url || Deno.env.get("DATABASE_URL") || undefined, Deno.env.toObject());
+  if (tls.warning !== undefined) options.onWarning?.(tls.warning);
+  const target = tls.url;
   const max = options.max ?? 10;
   const settings = {
     max,
+    ...(tls.ssl === false ? {} : { ssl: tls.ssl }),
     connect_timeout: options.connectTimeoutSeconds ?? 10,
     onnotice: () => {},
     types: { bigint: postgres.BigInt },

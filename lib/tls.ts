@@ -1,0 +1,111 @@
+// What went wrong in a TLS handshake, in words that say what to fix; shared by Kafka, S3 and PostgreSQL so that
+// the same certificate problem reads the same on every wire. Node's verification codes (Deno's node:tls keeps
+// them) are the input; the private CA file each ecosystem names (KAFKA_CA_FILE / ssl_ca_location, AWS_CA_BUNDLE,
+// sslrootcert / PGSSLROOTCERT) is the usual fix.
+import { errorMessage, hkError, type HousekeepingError } from "./errors.ts";
+
+export type TlsProblem = "unknown-ca" | "expired" | "host-mismatch" | "handshake";
+
+const UNKNOWN_CA = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_UNTRUSTED",
+  "CERT_SIGNATURE_FAILURE",
+]);
+const EXPIRED = new Set(["CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID"]);
+const HOST_MISMATCH = new Set(["ERR_TLS_CERT_ALTNAME_INVALID"]);
+// A peer that does not speak TLS: it resets or closes the connection at our ClientHello, or answers in plain text.
+const HANDSHAKE_TEXT =
+  /before secure TLS connection|wrong version number|packet length|handshake|\b(ssl|tls)\b/i;
+
+interface Link {
+  code?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  originalError?: unknown;
+}
+
+function links(error: unknown): Link[] {
+  const out: Link[] = [];
+  let current: unknown = error;
+  while (typeof current === "object" && current !== null && out.length < 10) {
+    out.push(current as Link);
+    current = (current as Link).cause ?? (current as Link).originalError;
+  }
+  return out;
+}
+
+/** The TLS problem behind `error` (anywhere in its cause chain), or null when it is not a TLS failure. */
+export function tlsProblem(error: unknown): { problem: TlsProblem; detail: string } | null {
+  const chain = links(error);
+  for (const link of chain) {
+    const code = typeof link.code === "string" ? link.code : "";
+    const detail = `${code}: ${String(link.message ?? "")}`;
+    if (UNKNOWN_CA.has(code)) return { problem: "unknown-ca", detail };
+    if (EXPIRED.has(code)) return { problem: "expired", detail };
+    if (HOST_MISMATCH.has(code)) return { problem: "host-mismatch", detail };
+  }
+  const handshake = chain.find((link) => HANDSHAKE_TEXT.test(String(link.message ?? "")));
+  return handshake === undefined ? null : { problem: "handshake", detail: String(handshake.message) };
+}
+
+export interface TlsAdvice {
+  /** "broker 127.0.0.1:9093", "S3 endpoint https://...", "PostgreSQL 10.0.0.5:5432". */
+  peer: string;
+  /** The settings that name a private CA, e.g. "--ca-file (KAFKA_CA_FILE) or ssl_ca_location in auth.toml". */
+  caSetting: string;
+  /** What to check when the peer does not speak TLS at all. */
+  protocolHint: string;
+}
+
+/** One line: what failed and what to fix. */
+export function tlsMessage(problem: TlsProblem, detail: string, advice: TlsAdvice): string {
+  const { peer, caSetting, protocolHint } = advice;
+  switch (problem) {
+    case "unknown-ca":
+      return `TLS with ${peer} failed: its certificate is not signed by a CA this program trusts (${detail}); ` +
+        `point ${caSetting} at the PEM file of the CA that signed it`;
+    case "expired":
+      return `TLS with ${peer} failed: its certificate has expired or is not yet valid (${detail}); renew the ` +
+        "server's certificate (or correct this machine's clock)";
+    case "host-mismatch":
+      return `TLS with ${peer} failed: its certificate is not valid for the host name used (${detail}); connect ` +
+        "by a name the certificate lists, or have the certificate reissued for this name";
+    case "handshake":
+      return `TLS with ${peer} failed: ${detail}; ${protocolHint}`;
+  }
+}
+
+/** The PEM text of a CA file; `code` and `setting` name the error and what to fix. */
+export function readCaFile(path: string, code: string, setting: string): string {
+  try {
+    const text = Deno.readTextFileSync(path);
+    if (!text.includes("-----BEGIN CERTIFICATE-----")) throw new Error("no PEM certificate in it");
+    return text;
+  } catch (error) {
+    throw hkError(code, `cannot use the CA file ${path}: ${errorMessage(error)}; fix ${setting}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * A coded error for a TLS failure, or null when `error` is not one. `certificatesOnly`: leave failed handshakes
+ * (resets, closed sockets) to the caller, whose outage handling knows them as network errors.
+ */
+export function tlsError(
+  error: unknown,
+  code: string,
+  advice: TlsAdvice,
+  options: { scrub?: (text: string) => string; certificatesOnly?: boolean } = {},
+): HousekeepingError | null {
+  const found = tlsProblem(error);
+  if (found === null || (options.certificatesOnly && found.problem === "handshake")) return null;
+  const scrub = options.scrub ?? ((text: string) => text);
+  // A certificate problem stays until someone fixes it; a failed handshake may be a listener still starting.
+  const retriable = found.problem === "handshake";
+  return hkError(code, scrub(tlsMessage(found.problem, found.detail, advice)), { cause: error, retriable });
+}
