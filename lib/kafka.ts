@@ -17,7 +17,7 @@ import { installWireHeaderEncoding, installWireHeaders } from "./kafka_headers.t
 import { installIdleRequestQueue } from "./kafka_request_queue.ts";
 import type { LogFields, Logger, LogLevel } from "./log.ts";
 import type { TimestampType } from "./record.ts";
-import { tlsError } from "./tls.ts";
+import { diagnoseTlsError, hostPort, tlsError } from "./tls.ts";
 
 export type SecurityProtocol = "PLAINTEXT" | "SASL_PLAINTEXT" | "SASL_SSL" | "SSL";
 export type SaslMechanism = "SCRAM-SHA-512" | "SCRAM-SHA-256" | "PLAIN";
@@ -216,6 +216,7 @@ export function translateKafkaError(error: unknown, settings: KafkaSettings): Ho
   const tls = settings.securityProtocol.endsWith("SSL") &&
     tlsError(error, "KAFKA_TLS_FAILED", {
       peer: `broker ${broker}`,
+      ...tlsPeer(broker, settings),
       caSetting: "--ca-file (KAFKA_CA_FILE) or ssl_ca_location in the hop auth.toml",
       protocolHint:
         `check that this port is the broker's ${settings.securityProtocol} listener (a PLAINTEXT or ` +
@@ -235,10 +236,18 @@ export function translateKafkaError(error: unknown, settings: KafkaSettings): Ho
   );
 }
 
+function tlsPeer(broker: string, settings: KafkaSettings) {
+  const address = hostPort(broker);
+  const ca = settings.caFile === undefined ? undefined : Deno.readTextFileSync(settings.caFile);
+  return { ...(address ? { address } : {}), ...(ca ? { ca } : {}) };
+}
+
 function withCodedConnect<T extends { connect(): Promise<void> }>(client: T, settings: KafkaSettings): T {
   const connect = client.connect.bind(client);
   client.connect = () =>
-    connect().catch((error: unknown) => Promise.reject(translateKafkaError(error, settings)));
+    connect().catch(async (error: unknown) => {
+      throw await diagnoseTlsError(translateKafkaError(error, settings));
+    });
   return client;
 }
 

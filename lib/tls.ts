@@ -2,7 +2,7 @@
 // the same certificate problem reads the same on every wire. Node's verification codes (Deno's node:tls keeps
 // them) are the input; the private CA file each ecosystem names (KAFKA_CA_FILE / ssl_ca_location, AWS_CA_BUNDLE,
 // sslrootcert / PGSSLROOTCERT) is the usual fix.
-import { errorMessage, hkError, type HousekeepingError } from "./errors.ts";
+import { errorMessage, hkError, type HousekeepingError, isHkError } from "./errors.ts";
 
 export type TlsProblem = "unknown-ca" | "expired" | "host-mismatch" | "handshake";
 
@@ -59,6 +59,14 @@ export interface TlsAdvice {
   caSetting: string;
   /** What to check when the peer does not speak TLS at all. */
   protocolHint: string;
+  /** Where the peer listens, for diagnoseTlsError; host:port text or parts. */
+  address?: { hostname: string; port: number };
+  /** The PEM CA the client trusted (none: the system roots). */
+  ca?: string;
+}
+
+interface TlsErrorFields {
+  tls?: { problem: TlsProblem; advice: TlsAdvice };
 }
 
 /** One line: what failed and what to fix. */
@@ -107,5 +115,58 @@ export function tlsError(
   const scrub = options.scrub ?? ((text: string) => text);
   // A certificate problem stays until someone fixes it; a failed handshake may be a listener still starting.
   const retriable = found.problem === "handshake";
-  return hkError(code, scrub(tlsMessage(found.problem, found.detail, advice)), { cause: error, retriable });
+  const coded = hkError(code, scrub(tlsMessage(found.problem, found.detail, advice)), {
+    cause: error,
+    retriable,
+  });
+  return Object.assign(coded, { tls: { problem: found.problem, advice } } satisfies TlsErrorFields);
+}
+
+// rustls's reasons, as Deno's own TLS reports them.
+const RUSTLS_REASONS: [RegExp, TlsProblem][] = [
+  [/expired|not valid (after|before)|NotValidYet/i, "expired"],
+  [/not valid for name|NotValidForName/i, "host-mismatch"],
+  [/UnknownIssuer|unknown issuer|BadSignature/i, "unknown-ca"],
+];
+
+/**
+ * Deno's node:tls reports every rejected certificate as UNABLE_TO_VERIFY_LEAF_SIGNATURE, expired or for another
+ * host alike. For such an error, one handshake with Deno's own TLS (same peer, same CA) finds the real reason and
+ * the error is rewritten with it; any other error comes back unchanged. Start-up paths only: it connects once more.
+ */
+export async function diagnoseTlsError(
+  error: unknown,
+  peer: Pick<TlsAdvice, "address" | "ca"> & {
+    /** For protocols that switch to TLS on request (PostgreSQL): asks for it on the plain connection. */
+    startTls?: (conn: Deno.TcpConn) => Promise<Deno.TcpConn>;
+  } = {},
+): Promise<unknown> {
+  const tls = (error as TlsErrorFields | undefined)?.tls;
+  const address = peer.address ?? tls?.advice.address;
+  const ca = peer.ca ?? tls?.advice.ca;
+  if (!isHkError(error) || tls?.problem !== "unknown-ca" || address === undefined) return error;
+  let reason = "";
+  try {
+    const options = { hostname: address.hostname, ...(ca ? { caCerts: [ca] } : {}) };
+    const conn = peer.startTls === undefined
+      ? await Deno.connectTls({ ...options, port: address.port })
+      : await Deno.startTls(await peer.startTls(await Deno.connect(address)), options);
+    try {
+      await conn.handshake();
+    } finally {
+      conn.close();
+    }
+  } catch (probe) {
+    reason = errorMessage(probe);
+  }
+  const found = RUSTLS_REASONS.find(([pattern]) => pattern.test(reason));
+  if (found === undefined || found[1] === "unknown-ca") return error;
+  const coded = hkError(error.code, tlsMessage(found[1], reason, tls.advice), { cause: error.cause });
+  return Object.assign(coded, { tls: { problem: found[1], advice: tls.advice } } satisfies TlsErrorFields);
+}
+
+/** host:port (IPv6 in brackets) as connectTls wants it; undefined when the text is not one. */
+export function hostPort(text: string): { hostname: string; port: number } | undefined {
+  const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(text);
+  return match === null ? undefined : { hostname: match[1]!, port: Number(match[2]) };
 }

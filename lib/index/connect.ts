@@ -2,7 +2,7 @@
 // say what to fix. The password never appears in a message: targets are described as host:port/database.
 import postgres from "postgres";
 import { hkError, type HousekeepingError, NETWORK_ERROR_CODES } from "../errors.ts";
-import { tlsError } from "../tls.ts";
+import { diagnoseTlsError, tlsError } from "../tls.ts";
 import { indexTls } from "./tls.ts";
 
 /** The client every index function takes: int8 columns arrive as bigint. */
@@ -144,6 +144,16 @@ async function useSchema(sql: IndexSql, schema: string, singleSession: boolean):
   await sql`select set_config('search_path', ${quoteIdentifier(schema)}, false)`;
 }
 
+// PostgreSQL's SSLRequest; the server answers one byte, "S" when it goes on in TLS.
+const SSL_REQUEST = new Uint8Array([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+
+async function requestSsl(conn: Deno.TcpConn): Promise<Deno.TcpConn> {
+  await conn.write(SSL_REQUEST);
+  const answer = new Uint8Array(1);
+  await conn.read(answer);
+  return conn;
+}
+
 /**
  * Connects to `url`, else $DATABASE_URL, else what the standard PG* variables describe (postgres.js reads them
  * itself), and checks that the server answers. Close it with `sql.end()`.
@@ -181,7 +191,13 @@ export async function connectIndex(url?: string, options: ConnectOptions = {}): 
     if (options.searchPath !== undefined) await useSchema(sql, options.searchPath, max === 1);
   } catch (e) {
     await sql.end({ timeout: 0 });
-    throw indexError(e, `connecting to ${where}`);
+    const address = { hostname: sql.options.host[0] ?? "", port: sql.options.port[0] ?? 5432 };
+    const ca = typeof tls.ssl === "object" ? tls.ssl.ca : undefined;
+    throw await diagnoseTlsError(indexError(e, `connecting to ${where}`), {
+      address,
+      ...(ca ? { ca } : {}),
+      startTls: requestSsl,
+    });
   }
   return sql;
 }

@@ -13,7 +13,7 @@ import http from "node:http";
 import https from "node:https";
 import { hex } from "../checksum.ts";
 import { hkError, type HousekeepingError, NETWORK_ERROR_CODES } from "../errors.ts";
-import { readCaFile, tlsError } from "../tls.ts";
+import { diagnoseTlsError, readCaFile, tlsError } from "../tls.ts";
 import { type BlobStore, checkDigest, checkKey } from "./types.ts";
 
 export interface S3StoreOptions {
@@ -63,6 +63,15 @@ function describeEndpoint(endpoint: string | undefined): string {
     return new URL(endpoint).origin;
   } catch {
     return "the configured S3 endpoint";
+  }
+}
+
+function endpointAddress(endpoint: string | undefined) {
+  try {
+    const url = new URL(endpoint ?? "");
+    return { address: { hostname: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 443) } };
+  } catch {
+    return {}; // AWS itself: its certificates are not the problem
   }
 }
 
@@ -238,7 +247,7 @@ export async function createS3Store(options: S3StoreOptions): Promise<BlobStore>
     await ensureBucket();
   } catch (e) {
     close();
-    throw e;
+    throw await diagnoseTlsError(e, { ...endpointAddress(endpoint), ...(ca ? { ca } : {}) });
   }
 
   return {
