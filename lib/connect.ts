@@ -19,6 +19,7 @@ import { createKafka, type KafkaSettings, type SaslMechanism, type SecurityProto
 import { type KeyLayout, parseKeyLayout } from "./keys.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { openStore } from "./store/open.ts";
+import { verificationOffWarning } from "./tls.ts";
 import type { BlobStore } from "./store/types.ts";
 import { loadVeto, type VetoList } from "./veto.ts";
 
@@ -273,6 +274,8 @@ export async function connectServices(
   const { log, kafka, veto } = await openKafka(settings, ctx, options.clientId, options.requestTimeoutMs);
   const endpoint = settingValue(settings, "s3-endpoint");
   const caFile = ctx.env.AWS_CA_BUNDLE;
+  const unverified = endpoint?.startsWith("http:") ? undefined : verificationOffWarning("S3 endpoint's");
+  if (unverified !== undefined && storeUrl(settings, ctx.env).startsWith("s3:")) log.warn(unverified);
   const store = await openStore(storeUrl(settings, ctx.env), {
     ...(endpoint ? { endpoint } : {}),
     ...(caFile ? { caFile } : {}),

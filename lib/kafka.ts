@@ -17,7 +17,7 @@ import { installWireHeaderEncoding, installWireHeaders } from "./kafka_headers.t
 import { installIdleRequestQueue } from "./kafka_request_queue.ts";
 import type { LogFields, Logger, LogLevel } from "./log.ts";
 import type { TimestampType } from "./record.ts";
-import { diagnoseTlsError, hostPort, tlsError } from "./tls.ts";
+import { diagnoseTlsError, hostPort, tlsError, verificationOffWarning } from "./tls.ts";
 
 export type SecurityProtocol = "PLAINTEXT" | "SASL_PLAINTEXT" | "SASL_SSL" | "SSL";
 export type SaslMechanism = "SCRAM-SHA-512" | "SCRAM-SHA-256" | "PLAIN";
@@ -264,6 +264,10 @@ export function createKafka(settings: KafkaSettings, log: Logger): Kafka {
   installIdleRequestQueue();
   const scrub = scrubber(settings);
   const sasl = saslOption(settings);
+  const unverified = settings.securityProtocol.endsWith("SSL")
+    ? verificationOffWarning("Kafka broker's")
+    : undefined;
+  if (unverified !== undefined) log.warn(unverified);
   const config: KafkaConfig = {
     brokers: settings.brokers,
     clientId: settings.clientId,

@@ -170,3 +170,14 @@ export function hostPort(text: string): { hostname: string; port: number } | und
   const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(text);
   return match === null ? undefined : { hostname: match[1]!, port: Number(match[2]) };
 }
+
+/**
+ * Node's switch that turns certificate verification off for every TLS client in the process, which Deno honours
+ * too: allowed as an explicit opt-out, never silently. The warning for `wire`, or undefined when it is not set.
+ */
+export function verificationOffWarning(wire: string): string | undefined {
+  if (Deno.env.get("NODE_TLS_REJECT_UNAUTHORIZED") !== "0") return undefined;
+  return `NODE_TLS_REJECT_UNAUTHORIZED=0: the ${wire} certificate and host name are NOT verified, so anyone on ` +
+    "the path can impersonate the server; unset it and give the private CA instead (--ca-file, AWS_CA_BUNDLE, " +
+    "sslrootcert)";
+}

@@ -5,7 +5,14 @@ import assert from "node:assert/strict";
 import { indexTls } from "../lib/index/tls.ts";
 import { runMain, withArchiveScenario } from "./archive_helpers.ts";
 import { serviceEnv } from "./helpers.ts";
-import { type BadCertificates, makeBadCertificates, tlsBaseEnv, tlsFront } from "./tls_fixture.ts";
+import { openStore } from "../lib/store/open.ts";
+import {
+  type BadCertificates,
+  dropTlsBucket,
+  makeBadCertificates,
+  tlsBaseEnv,
+  tlsFront,
+} from "./tls_fixture.ts";
 
 const PASSWORD_MARK = "hk-wrong-Pa55word";
 
@@ -187,4 +194,40 @@ Deno.test("libpq TLS settings: the URL wins over PG* variables; modes that verif
     () => indexTls(url, { PGSSLMODE: "verify-full", PGSSLROOTCERT: "/nonexistent.pem" }),
     /PGSSLROOTCERT/,
   );
+});
+
+Deno.test("NODE_TLS_REJECT_UNAUTHORIZED=0 is an explicit opt-out: it works, with a warning per wire", async () => {
+  await withArchiveScenario("tlsoptout", {}, async (s) => {
+    const bucket = s.id.toLowerCase().slice(0, 63).replace(/[^a-z0-9]+$/, "");
+    const store = await openStore(`s3://${bucket}`, {
+      endpoint: serviceEnv("S3_SSL_ENDPOINT"),
+      caFile: serviceEnv("AWS_CA_BUNDLE"),
+      createBucket: true,
+    });
+    store.close();
+    try {
+      const result = await runMain(
+        ["archive", "--until-end", "--store", `s3://${bucket}`, "--db-schema", s.schema, "--group", s.group],
+        {
+          ...tlsBaseEnv(),
+          ...sasl(serviceEnv("KAFKA_SSL_BROKERS"), "SASL_SSL"),
+          VETO_FILE: s.veto,
+          S3_ENDPOINT: serviceEnv("S3_SSL_ENDPOINT"),
+          DATABASE_URL: serviceEnv("DATABASE_SSL_URL"),
+          NODE_TLS_REJECT_UNAUTHORIZED: "0",
+        },
+      );
+      assert.equal(result.code, 0, result.stderr);
+      const warnings = result.stderr.split("\n").filter((line) =>
+        line.includes("NODE_TLS_REJECT_UNAUTHORIZED=0")
+      )
+        .map((line) => JSON.parse(line) as { level: string; msg: string });
+      assert.ok(warnings.every((w) => w.level === "warn"), result.stderr);
+      for (const wire of ["Kafka broker's", "S3 endpoint's", "PostgreSQL server's"]) {
+        assert.ok(warnings.some((w) => w.msg.includes(`the ${wire} certificate`)), `no warning for ${wire}`);
+      }
+    } finally {
+      await dropTlsBucket(bucket).catch(() => {});
+    }
+  });
 });

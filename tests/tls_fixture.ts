@@ -2,7 +2,9 @@
 // what it means), certificates with one defect each (made with openssl, signed by a CA of the test's own), and a
 // TLS front that serves such a certificate in front of the broker's SASL_PLAINTEXT listener, so that a client
 // which accepted the certificate would reach a real broker.
-import { archiveEnv } from "./archive_helpers.ts";
+import https from "node:https";
+import { S3Client } from "@aws-sdk/client-s3";
+import { archiveEnv, dropBucket } from "./archive_helpers.ts";
 import { serviceEnv } from "./helpers.ts";
 
 /** archiveEnv() without the services' CA settings and credentials. */
@@ -138,4 +140,20 @@ export function tlsFront(
       }
     },
   };
+}
+
+function tlsS3Client(): S3Client {
+  return new S3Client({
+    endpoint: serviceEnv("S3_SSL_ENDPOINT"),
+    forcePathStyle: true,
+    region: serviceEnv("AWS_REGION"),
+    requestHandler: {
+      httpsAgent: new https.Agent({ ca: Deno.readTextFileSync(serviceEnv("AWS_CA_BUNDLE")) }),
+    },
+  });
+}
+
+/** Empties and removes a bucket of the HTTPS MinIO. */
+export function dropTlsBucket(bucket: string): Promise<void> {
+  return dropBucket(bucket, tlsS3Client());
 }

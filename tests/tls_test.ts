@@ -4,13 +4,6 @@
 // and restore into a SASL_SSL target read it back over the same wires.
 import assert from "node:assert/strict";
 import type { Buffer } from "node:buffer";
-import https from "node:https";
-import {
-  DeleteBucketCommand,
-  DeleteObjectsCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from "@aws-sdk/client-s3";
 import { Kafka, logLevel } from "kafkajs";
 import postgres from "postgres";
 import { sha256Hex } from "../lib/checksum.ts";
@@ -20,38 +13,7 @@ import { openStore } from "../lib/store/open.ts";
 import { deleteTopics, runMain, withArchiveScenario, writeMockHopVeto } from "./archive_helpers.ts";
 import { consumeUntil, serviceEnv } from "./helpers.ts";
 import { assertArchiveMatchesManifest } from "./manifest_checks.ts";
-import { tlsBaseEnv } from "./tls_fixture.ts";
-
-function tlsS3Client(): S3Client {
-  return new S3Client({
-    endpoint: serviceEnv("S3_SSL_ENDPOINT"),
-    forcePathStyle: true,
-    region: serviceEnv("AWS_REGION"),
-    requestHandler: {
-      httpsAgent: new https.Agent({ ca: Deno.readTextFileSync(serviceEnv("AWS_CA_BUNDLE")) }),
-    },
-  });
-}
-
-async function dropTlsBucket(bucket: string): Promise<void> {
-  const s3 = tlsS3Client();
-  try {
-    let token: string | undefined;
-    do {
-      const page = await s3.send(
-        new ListObjectsV2Command({ Bucket: bucket, ...(token ? { ContinuationToken: token } : {}) }),
-      );
-      const objects = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
-      if (objects.length > 0) {
-        await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects } }));
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
-  } finally {
-    s3.destroy();
-  }
-}
+import { dropTlsBucket, tlsBaseEnv } from "./tls_fixture.ts";
 
 function sslKafka(): Kafka {
   return new Kafka({

@@ -2,7 +2,7 @@
 // say what to fix. The password never appears in a message: targets are described as host:port/database.
 import postgres from "postgres";
 import { hkError, type HousekeepingError, NETWORK_ERROR_CODES } from "../errors.ts";
-import { diagnoseTlsError, tlsError } from "../tls.ts";
+import { diagnoseTlsError, tlsError, verificationOffWarning } from "../tls.ts";
 import { indexTls } from "./tls.ts";
 
 /** The client every index function takes: int8 columns arrive as bigint. */
@@ -160,7 +160,8 @@ async function requestSsl(conn: Deno.TcpConn): Promise<Deno.TcpConn> {
  */
 export async function connectIndex(url?: string, options: ConnectOptions = {}): Promise<IndexSql> {
   const tls = indexTls(url || Deno.env.get("DATABASE_URL") || undefined, Deno.env.toObject());
-  if (tls.warning !== undefined) options.onWarning?.(tls.warning);
+  const unverified = tls.ssl === false ? undefined : verificationOffWarning("PostgreSQL server's");
+  for (const warning of [tls.warning, unverified]) if (warning !== undefined) options.onWarning?.(warning);
   const target = tls.url;
   const max = options.max ?? 10;
   const settings = {
