@@ -10,8 +10,14 @@ import { sha256Hex } from "../lib/checksum.ts";
 import { type ManifestLine, parseManifest } from "../lib/mock/manifest.ts";
 import { defaultTestdataDir } from "../lib/mock/samples.ts";
 import { openStore } from "../lib/store/open.ts";
-import { deleteTopics, runMain, withArchiveScenario, writeMockHopVeto } from "./archive_helpers.ts";
-import { consumeUntil, serviceEnv } from "./helpers.ts";
+import {
+  createTopics,
+  deleteTopics,
+  runMain,
+  withArchiveScenario,
+  writeMockHopVeto,
+} from "./archive_helpers.ts";
+import { consumeUntil, runPython, serviceEnv } from "./helpers.ts";
 import { assertArchiveMatchesManifest } from "./manifest_checks.ts";
 import { dropTlsBucket, tlsBaseEnv } from "./tls_fixture.ts";
 
@@ -119,6 +125,27 @@ Deno.test("archive, status, verify and restore with Kafka SASL_SSL, S3 over HTTP
       assert.equal(ssl?.ssl, true, "the test's own index connection is not TLS");
       await assertArchiveMatchesManifest(manifest, { sql, schema, store });
 
+      // hop-client itself reads the same auth.toml (SASL_SSL, ssl_ca_location) and publishes; archived too.
+      const hopTopic = `${prefix}hop-client`;
+      await createTopics([hopTopic]);
+      const published = (await runPython("hop_auth_publish.py", [
+        serviceEnv("KAFKA_SSL_BROKERS"),
+        hopTopic,
+        authToml,
+        "5",
+      ])).trim().split("\n").map((line) => JSON.parse(line) as { partition: number; offset: number });
+      assert.equal(published.length, 5);
+      await mustRun(["archive", "--until-end", ...flags], env);
+      const hopRows = await sql.unsafe<{ at: string }[]>(
+        `select partition || ':' || "offset" as at from "${schema}".messages where topic = $1`,
+        [hopTopic],
+      );
+      assert.deepEqual(
+        hopRows.map((r) => r.at).sort(),
+        published.map((p) => `${p.partition}:${p.offset}`).sort(),
+        "hop-client's records over SASL_SSL were not all archived",
+      );
+
       const stored = manifest.filter((l) => !l.vetoed && l.duplicate_of === null);
       const status = JSON.parse(await mustRun(["status", "--json", ...flags], env));
       assert.ok(JSON.stringify(status).includes(prefix), "status --json names none of the archived topics");
@@ -128,6 +155,7 @@ Deno.test("archive, status, verify and restore with Kafka SASL_SSL, S3 over HTTP
       const counts = new Map<string, ManifestLine[]>();
       for (const line of stored) counts.set(line.topic, [...(counts.get(line.topic) ?? []), line]);
       const [topic, lines] = [...counts].sort((a, b) => b[1].length - a[1].length)[0]!;
+      assert.ok(lines.length >= 10, `only ${lines.length} records to restore`);
       await mustRun(
         ["restore", "--topic", topic, "--rename", `${topic}=${restored}`, "--create-topics", ...flags],
         {
