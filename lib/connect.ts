@@ -163,6 +163,26 @@ export function storeUrl(settings: ResolvedSettings, env: Record<string, string 
   return `file://${dataDir(settings, env)}/objects`;
 }
 
+/**
+ * The store the settings name, with the S3 endpoint and AWS_CA_BUNDLE (the AWS CLI's variable for a private CA,
+ * which the SDK for JavaScript does not read itself); warns when certificate verification is switched off.
+ */
+export function openSettingsStore(
+  settings: ResolvedSettings,
+  env: Record<string, string | undefined>,
+  log: Logger,
+  options: { createBucket?: boolean } = {},
+): Promise<BlobStore> {
+  const url = storeUrl(settings, env);
+  const endpoint = settingValue(settings, "s3-endpoint");
+  const caFile = env.AWS_CA_BUNDLE;
+  const unverified = url.startsWith("s3:") && !endpoint?.startsWith("http:")
+    ? verificationOffWarning("S3 endpoint's")
+    : undefined;
+  if (unverified !== undefined) log.warn(unverified);
+  return openStore(url, { ...(endpoint ? { endpoint } : {}), ...(caFile ? { caFile } : {}), ...options });
+}
+
 export interface Services {
   log: Logger;
   kafka: Kafka;
@@ -272,13 +292,7 @@ export async function connectServices(
 ): Promise<Services> {
   const keyLayout = parseKeyLayout(settingValue(settings, "key-layout") ?? "daily");
   const { log, kafka, veto } = await openKafka(settings, ctx, options.clientId, options.requestTimeoutMs);
-  const endpoint = settingValue(settings, "s3-endpoint");
-  const caFile = ctx.env.AWS_CA_BUNDLE;
-  const unverified = endpoint?.startsWith("http:") ? undefined : verificationOffWarning("S3 endpoint's");
-  if (unverified !== undefined && storeUrl(settings, ctx.env).startsWith("s3:")) log.warn(unverified);
-  const store = await openStore(storeUrl(settings, ctx.env), {
-    ...(endpoint ? { endpoint } : {}),
-    ...(caFile ? { caFile } : {}),
+  const store = await openSettingsStore(settings, ctx.env, log, {
     createBucket: !settingValue(settings, "bucket") && !settingValue(settings, "store"),
   });
   let idx: Awaited<ReturnType<typeof openIndex>> | undefined;

@@ -14,9 +14,9 @@ import {
   type CommandSettings,
   commandSettings,
   openIndex,
+  openSettingsStore,
   printConfig,
   requireCurrentSchema,
-  storeUrl,
 } from "../connect.ts";
 import { hkError } from "../errors.ts";
 import { createIngest } from "../archive/ingest.ts";
@@ -25,7 +25,6 @@ import { createMetrics } from "../metrics.ts";
 import { createHopAuth, type HopAuth, textResponse } from "../serve/hopauth.ts";
 import { parsePublicTopics, type PublicTopics } from "../serve/public_topics.ts";
 import { startServer } from "../serve/server.ts";
-import { openStore } from "../store/open.ts";
 import { VERSION } from "../version.ts";
 
 const OPTIONS: Record<string, OptionSpec> = {
@@ -159,8 +158,7 @@ Examples:
       });
     }
     const log = commandLogger(options.settings, ctx);
-    const endpoint = settingValue(options.settings, "s3-endpoint");
-    const store = await openStore(storeUrl(options.settings, ctx.env), endpoint ? { endpoint } : {});
+    const store = await openSettingsStore(options.settings, ctx.env, log);
     const idx = await openIndex(options.settings, ctx.env, log).catch((e) => {
       store.close();
       throw e;
