@@ -236,9 +236,13 @@ export function translateKafkaError(error: unknown, settings: KafkaSettings): Ho
   );
 }
 
+// Where and with which CA diagnoseTlsError may repeat the handshake (createKafka has read the file before).
 function tlsPeer(broker: string, settings: KafkaSettings) {
   const address = hostPort(broker);
-  const ca = settings.caFile === undefined ? undefined : Deno.readTextFileSync(settings.caFile);
+  let ca: string | undefined;
+  try {
+    ca = settings.caFile === undefined ? undefined : Deno.readTextFileSync(settings.caFile);
+  } catch { /* gone since: the diagnosis then uses the system roots */ }
   return { ...(address ? { address } : {}), ...(ca ? { ca } : {}) };
 }
 

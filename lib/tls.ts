@@ -1,7 +1,7 @@
 // What went wrong in a TLS handshake, in words that say what to fix; shared by Kafka, S3 and PostgreSQL so that
-// the same certificate problem reads the same on every wire. Node's verification codes (Deno's node:tls keeps
-// them) are the input; the private CA file each ecosystem names (KAFKA_CA_FILE / ssl_ca_location, AWS_CA_BUNDLE,
-// sslrootcert / PGSSLROOTCERT) is the usual fix.
+// the same certificate problem reads the same on every wire. Node's verification codes are the input (Deno's
+// node:tls keeps most, but see diagnoseTlsError); the private CA file each ecosystem names (KAFKA_CA_FILE /
+// ssl_ca_location, AWS_CA_BUNDLE, sslrootcert / PGSSLROOTCERT) is the usual fix.
 import { errorMessage, hkError, type HousekeepingError, isHkError } from "./errors.ts";
 
 export type TlsProblem = "unknown-ca" | "expired" | "host-mismatch" | "handshake";

@@ -3,6 +3,7 @@
 // served by a TLS front of the test's own (tests/tls_fixture.ts) in front of the real broker.
 import assert from "node:assert/strict";
 import { indexTls } from "../lib/index/tls.ts";
+import { hostPort, tlsProblem } from "../lib/tls.ts";
 import { runMain, withArchiveScenario } from "./archive_helpers.ts";
 import { serviceEnv } from "./helpers.ts";
 import { openStore } from "../lib/store/open.ts";
@@ -230,4 +231,21 @@ Deno.test("NODE_TLS_REJECT_UNAUTHORIZED=0 is an explicit opt-out: it works, with
       await dropTlsBucket(bucket).catch(() => {});
     }
   });
+});
+
+Deno.test("TLS failures are told apart by Node's codes anywhere in the cause chain", () => {
+  const wrapped = (code: string, message: string) =>
+    Object.assign(new Error("Connection error"), { cause: Object.assign(new Error(message), { code }) });
+  assert.equal(tlsProblem(wrapped("SELF_SIGNED_CERT_IN_CHAIN", "self-signed"))?.problem, "unknown-ca");
+  assert.equal(tlsProblem(wrapped("CERT_HAS_EXPIRED", "certificate has expired"))?.problem, "expired");
+  assert.equal(tlsProblem(wrapped("ERR_TLS_CERT_ALTNAME_INVALID", "altnames"))?.problem, "host-mismatch");
+  const reset = wrapped(
+    "ECONNRESET",
+    "Client network socket disconnected before secure TLS connection was established",
+  );
+  assert.equal(tlsProblem(reset)?.problem, "handshake");
+  assert.equal(tlsProblem(wrapped("ECONNREFUSED", "connect ECONNREFUSED 127.0.0.1:1")), null);
+  assert.deepEqual(hostPort("127.0.0.1:9092"), { hostname: "127.0.0.1", port: 9092 });
+  assert.deepEqual(hostPort("[::1]:9093"), { hostname: "::1", port: 9093 });
+  assert.equal(hostPort("no-port"), undefined);
 });
