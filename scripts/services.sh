@@ -11,7 +11,7 @@
 #
 # Downloads and builds are cached in $HK_CACHE_DIR (default ~/.cache/housekeeping); runtime data, logs and pid files
 # live in $HK_STATE_DIR (default /var/tmp/housekeeping: PostgreSQL runs as an unprivileged user that cannot enter
-# /root). Ports are fixed and unusual so that nothing collides with system services.
+# /root). Ports are fixed and unusual so that nothing collides with system services; each has an HK_*_PORT override.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -206,7 +206,7 @@ kafka_up() {
   local dir=$STATE/kafka
   tls_certs
   if pid_alive "$dir/pid"; then
-    if port_open "$KAFKA_SSL_PORT"; then
+    if grep -q "SASL_SSL://127.0.0.1:$KAFKA_SSL_PORT" "$dir/server.properties" 2>/dev/null; then
       say "kafka already running (pid $(cat "$dir/pid"))"
       return
     fi
@@ -479,7 +479,7 @@ restart)
 status) status ;;
 env) print_env ;;
 *)
-  sed -n '2,12p' "$0" >&2
+  sed -n '2,14p' "$0" >&2
   exit 2
   ;;
 esac
