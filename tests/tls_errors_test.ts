@@ -182,6 +182,8 @@ Deno.test("libpq TLS settings: the URL wins over PG* variables; modes that verif
   assert.deepEqual(full.ssl, { ca: Deno.readTextFileSync(ca) });
   assert.equal(full.warning, undefined);
   assert.deepEqual(indexTls(url, { PGSSLMODE: "verify-full", PGSSLROOTCERT: "system" }).ssl, {});
+  const multiHost = "postgres://u:p@h1:5432,h2:5432/x";
+  assert.deepEqual(indexTls(`${multiHost}?sslmode=verify-full`, {}), { url: multiHost, ssl: {} });
   const require = indexTls(url, { PGSSLMODE: "require" });
   assert.equal(require.ssl, "require");
   assert.match(require.warning!, /not verified.*verify-full/);

@@ -17,20 +17,22 @@ export interface IndexTls {
 const MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 const CA_SETTING = "sslrootcert in DATABASE_URL (or PGSSLROOTCERT)";
 
+// The query string only: URL() refuses postgres.js's multi-host form (postgres://u:p@h1:5432,h2:5432/db).
 function splitUrl(url: string | undefined): { url: string | undefined; mode?: string; rootCert?: string } {
-  if (url === undefined) return { url };
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return { url }; // postgres.js reports a malformed URL in its own words
-  }
-  const mode = parsed.searchParams.get("sslmode") ?? undefined;
-  const rootCert = parsed.searchParams.get("sslrootcert") ?? undefined;
+  const at = url?.indexOf("?") ?? -1;
+  if (url === undefined || at < 0) return { url };
+  const query = new URLSearchParams(url.slice(at + 1));
+  const mode = query.get("sslmode") ?? undefined;
+  const rootCert = query.get("sslrootcert") ?? undefined;
   if (mode === undefined && rootCert === undefined) return { url };
-  parsed.searchParams.delete("sslmode");
-  parsed.searchParams.delete("sslrootcert");
-  return { url: parsed.href, ...(mode ? { mode } : {}), ...(rootCert ? { rootCert } : {}) };
+  query.delete("sslmode");
+  query.delete("sslrootcert");
+  const rest = query.toString();
+  return {
+    url: url.slice(0, at) + (rest === "" ? "" : `?${rest}`),
+    ...(mode ? { mode } : {}),
+    ...(rootCert ? { rootCert } : {}),
+  };
 }
 
 /** The TLS part of an index connection, libpq's way: the URL wins over the environment. */
