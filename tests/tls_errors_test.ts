@@ -157,6 +157,46 @@ Deno.test("S3 over HTTPS without AWS_CA_BUNDLE is STORE_TLS_FAILED naming AWS_CA
   });
 });
 
+Deno.test("S3 over HTTPS with an expired certificate or one for another host says which", async () => {
+  const certs = await badCertificates();
+  const minio = new URL(serviceEnv("S3_ENDPOINT")).host;
+  for (
+    const [certificate, says] of [[certs.expired, /has expired/], [
+      certs.wrongHost,
+      /not valid for the host/,
+    ]] as const
+  ) {
+    const front = tlsFront(certificate, minio);
+    try {
+      await withArchiveScenario("tlserr", {}, async (s) => {
+        const result = await runMain(
+          [
+            "archive",
+            "--until-end",
+            "--store",
+            `s3://${s.id.toLowerCase().slice(0, 60)}`,
+            "--db-schema",
+            s.schema,
+          ],
+          {
+            ...tlsBaseEnv(),
+            KAFKA_BROKERS: serviceEnv("KAFKA_BROKERS"),
+            S3_ENDPOINT: `https://${front.address}`,
+            AWS_CA_BUNDLE: certs.caFile,
+          },
+        );
+        assert.equal(result.code, 1, result.stderr);
+        const line = result.stderr.split("\n").find((l) => l.startsWith("housekeeping archive:")) ??
+          result.stderr;
+        assert.match(line, says);
+        assert.ok(line.endsWith("[STORE_TLS_FAILED]"), line);
+      });
+    } finally {
+      front.close();
+    }
+  }
+});
+
 Deno.test("PostgreSQL verify-full without the root certificate is INDEX_TLS_FAILED naming sslrootcert", async () => {
   await withArchiveScenario("tlserr", {}, async (s) => {
     const result = await runMain(
