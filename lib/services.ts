@@ -25,6 +25,7 @@ import {
 import { type KeyLayout, parseKeyLayout } from "./keys.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { openStore } from "./store/open.ts";
+import { verificationOffWarning } from "./tls.ts";
 import type { BlobStore } from "./store/types.ts";
 import { loadVeto, type VetoList } from "./veto.ts";
 
@@ -188,6 +189,26 @@ export function storeUrl(settings: ResolvedSettings, env: Record<string, string 
   return `file://${dataDir(settings, env)}/objects`;
 }
 
+/**
+ * The store the settings name, with the S3 endpoint and AWS_CA_BUNDLE (the AWS CLI's variable for a private CA,
+ * which the SDK for JavaScript does not read itself); warns when certificate verification is switched off.
+ */
+export function openSettingsStore(
+  settings: ResolvedSettings,
+  env: Record<string, string | undefined>,
+  log: Logger,
+  options: { createBucket?: boolean } = {},
+): Promise<BlobStore> {
+  const url = storeUrl(settings, env);
+  const endpoint = settingValue(settings, "s3-endpoint");
+  const caFile = env.AWS_CA_BUNDLE;
+  const unverified = url.startsWith("s3:") && !endpoint?.startsWith("http:")
+    ? verificationOffWarning("S3 endpoint's")
+    : undefined;
+  if (unverified !== undefined) log.warn(unverified);
+  return openStore(url, { ...(endpoint ? { endpoint } : {}), ...(caFile ? { caFile } : {}), ...options });
+}
+
 export interface Services {
   log: Logger;
   kafka: Kafka;
@@ -226,6 +247,7 @@ export async function openIndex(
     log.info("using the embedded PostgreSQL (PGlite) index", { dir });
   }
   const sql = await connectIndex(target, {
+    onWarning: (message) => log.warn(message),
     ...(schema ? { searchPath: schema } : {}),
     ...(max !== undefined ? { max } : {}),
   });
@@ -296,9 +318,7 @@ export async function connectServices(
 ): Promise<Services> {
   const keyLayout = parseKeyLayout(settingValue(settings, "key-layout") ?? "daily");
   const { log, kafka, veto } = await openKafka(settings, ctx, options.clientId, options.requestTimeoutMs);
-  const endpoint = settingValue(settings, "s3-endpoint");
-  const store = await openStore(storeUrl(settings, ctx.env), {
-    ...(endpoint ? { endpoint } : {}),
+  const store = await openSettingsStore(settings, ctx.env, log, {
     createBucket: !settingValue(settings, "bucket") && !settingValue(settings, "store"),
   });
   let idx: Awaited<ReturnType<typeof openIndex>> | undefined;

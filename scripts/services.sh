@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Real test services on loopback: Apache Kafka (KRaft, from Maven Central), MinIO (built from the Go module proxy),
 # PostgreSQL (Debian) in a private cluster, plus a Python venv with hop-client and confluent-kafka as real peers.
+# Every wire also has a TLS variant, as production has: Kafka SASL_SSL, MinIO over HTTPS (a second instance), and
+# PostgreSQL with ssl = on, all with server certificates of a throwaway test CA made here with openssl.
 #
 #   scripts/services.sh up [kafka|minio|postgres|python ...]   install what is missing, start, wait until ready
 #   scripts/services.sh down [service ...]                      stop only what `up` started
@@ -9,7 +11,7 @@
 #
 # Downloads and builds are cached in $HK_CACHE_DIR (default ~/.cache/housekeeping); runtime data, logs and pid files
 # live in $HK_STATE_DIR (default /var/tmp/housekeeping: PostgreSQL runs as an unprivileged user that cannot enter
-# /root). Ports are fixed and unusual so that nothing collides with system services.
+# /root). Ports are fixed and unusual so that nothing collides with system services; each has an HK_*_PORT override.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,6 +28,9 @@ KAFKA_SASL_PORT=${HK_KAFKA_SASL_PORT:-19093}
 KAFKA_CONTROLLER_PORT=${HK_KAFKA_CONTROLLER_PORT:-19094}
 MINIO_PORT=${HK_MINIO_PORT:-19000}
 PG_PORT=${HK_PG_PORT:-15433}
+KAFKA_SSL_PORT=${HK_KAFKA_SSL_PORT:-19095}
+MINIO_SSL_PORT=${HK_MINIO_SSL_PORT:-19010}
+TLS_DIR=$STATE/tls
 
 # Test-only credentials for services bound to 127.0.0.1; never used outside this machine.
 KAFKA_USER=housekeeping
@@ -36,6 +41,8 @@ PG_USER=housekeeping
 PG_PASS=hk-pg-secret
 PG_DB=housekeeping
 PG_OS_USER=hkpostgres
+# Protects only the broker's PKCS#12 key store, a file in the state directory.
+KEYSTORE_PASS=hk-keystore-secret
 
 READY_TIMEOUT=${HK_READY_TIMEOUT:-120}
 
@@ -73,6 +80,38 @@ wait_ready() {
   say "$name ready"
 }
 
+# ------------------------------------------------------------------------------------------------------------ TLS
+# A test CA and one server certificate (127.0.0.1 and localhost) for every TLS service. Cached in $TLS_DIR and
+# made again when missing or within a day of expiring (running services keep the old ones until restarted).
+tls_valid() { [ -f "$1" ] && openssl x509 -checkend 86400 -noout -in "$1" >/dev/null 2>&1; }
+
+tls_certs() {
+  local d=$TLS_DIR
+  if tls_valid "$d/ca.crt" && tls_valid "$d/server.crt" && [ -f "$d/server.p12" ]; then return; fi
+  command -v openssl >/dev/null || apt_install openssl
+  say "making a test CA and server certificates in $d"
+  mkdir -p "$d"
+  chmod 755 "$d"
+  (
+    set -e
+    cd "$d"
+    rm -f ca.* server.*
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -sha256 -keyout ca.key -out ca.crt \
+      -subj "/CN=housekeeping test CA" -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null
+    printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+      "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" >server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 825 -sha256 \
+      -extfile server.ext -out server.crt 2>/dev/null
+    openssl pkcs12 -export -in server.crt -inkey server.key -certfile ca.crt -name server \
+      -passout "pass:$KEYSTORE_PASS" -out server.p12
+    chmod 644 ca.crt server.crt
+    chmod 600 ca.key server.key server.p12
+    rm -f server.csr server.ext
+  ) || die "making the test certificates with openssl failed"
+}
+
 # ---------------------------------------------------------------------------------------------------------- Kafka
 kafka_home() { echo "$CACHE/kafka-$KAFKA_VERSION"; }
 
@@ -98,6 +137,25 @@ KAFKA_JVM_OPTS=(-Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true
   "-Dlog4j2.configurationFile=$STATE/kafka/log4j2.properties")
 kafka_java() { java "${KAFKA_JVM_OPTS[@]}" -cp "$(kafka_home)/libs/*" "$@"; }
 
+kafka_listeners() {
+  echo "PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,SASL_SSL://127.0.0.1:$KAFKA_SSL_PORT"
+}
+
+# The SASL_SSL listener, as Hopskotch's brokers run it: SCRAM only, server certificate of the test CA.
+kafka_ssl_listener_config() {
+  cat <<EOF
+advertised.listeners=$(kafka_listeners)
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=$TLS_DIR/server.p12
+listener.name.sasl_ssl.ssl.keystore.password=$KEYSTORE_PASS
+listener.name.sasl_ssl.ssl.key.password=$KEYSTORE_PASS
+EOF
+}
+
 kafka_configure() {
   local dir=$STATE/kafka
   mkdir -p "$dir"
@@ -115,15 +173,14 @@ EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=$(kafka_listeners),CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_USER="$KAFKA_PASS";
+$(kafka_ssl_listener_config)
 auto.create.topics.enable=false
 # Archives must accept what producers send: Kafka 4 refuses timestamps over an hour ahead by default.
 log.message.timestamp.after.max.ms=9223372036854775807
@@ -147,9 +204,16 @@ EOF
 
 kafka_up() {
   local dir=$STATE/kafka
+  tls_certs
   if pid_alive "$dir/pid"; then
-    say "kafka already running (pid $(cat "$dir/pid"))"
-    return
+    if grep -q "SASL_SSL://127.0.0.1:$KAFKA_SSL_PORT" "$dir/server.properties" 2>/dev/null; then
+      say "kafka already running (pid $(cat "$dir/pid"))"
+      return
+    fi
+    # Started by an older `up`, without the SASL_SSL listener. KRaft cannot add an advertised listener to a
+    # running broker, so it restarts once (topics, offsets and SCRAM users are kept in its data directory).
+    say "kafka (pid $(cat "$dir/pid")) has no SASL_SSL listener: restarting it with one"
+    stop_pidfile kafka "$dir/pid"
   fi
   kafka_install
   kafka_configure
@@ -162,7 +226,7 @@ kafka_up() {
       --add-scram "SCRAM-SHA-256=[name=$KAFKA_USER,password=$KAFKA_PASS]" >>"$dir/format.log" 2>&1 ||
       die "formatting Kafka storage failed; see $dir/format.log"
   fi
-  say "starting kafka on 127.0.0.1:$KAFKA_PORT (SASL_PLAINTEXT :$KAFKA_SASL_PORT); log $dir/kafka.log"
+  say "starting kafka on 127.0.0.1:$KAFKA_PORT (SASL_PLAINTEXT :$KAFKA_SASL_PORT, SASL_SSL :$KAFKA_SSL_PORT); log $dir/kafka.log"
   nohup java "${KAFKA_JVM_OPTS[@]}" -cp "$(kafka_home)/libs/*" kafka.Kafka "$dir/server.properties" \
     >"$dir/kafka.log" 2>&1 3>&- &
   echo $! >"$dir/pid"
@@ -174,7 +238,7 @@ kafka_ready() {
     tail -n 30 "$STATE/kafka/kafka.log" >&2
     die "kafka exited during start-up; its log is $STATE/kafka/kafka.log"
   }
-  port_open "$KAFKA_PORT" && port_open "$KAFKA_SASL_PORT" && grep -q "Kafka Server started" "$STATE/kafka/kafka.log"
+  port_open "$KAFKA_PORT" && port_open "$KAFKA_SASL_PORT" && port_open "$KAFKA_SSL_PORT" && grep -q "Kafka Server started" "$STATE/kafka/kafka.log"
 }
 
 # ---------------------------------------------------------------------------------------------------------- MinIO
@@ -193,24 +257,38 @@ minio_install() {
   rm -rf "$gobin"
 }
 
+# Two instances: plain HTTP, and HTTPS with its own data directory (MinIO serves TLS only, on every port, once
+# it has a certificate).
 minio_up() {
-  local dir=$STATE/minio
+  tls_certs
+  minio_start minio "$MINIO_PORT" http
+  local certs=$STATE/minio-tls/certs
+  mkdir -p "$certs"
+  cp "$TLS_DIR/server.crt" "$certs/public.crt"
+  cp "$TLS_DIR/server.key" "$certs/private.key"
+  minio_start minio-tls "$MINIO_SSL_PORT" https --certs-dir "$certs"
+}
+
+# minio_start NAME PORT SCHEME [ARGS...]
+minio_start() {
+  local name=$1 port=$2 scheme=$3 dir=$STATE/$1
+  shift 3
   if pid_alive "$dir/pid"; then
-    say "minio already running (pid $(cat "$dir/pid"))"
+    say "$name already running (pid $(cat "$dir/pid"))"
     return
   fi
   minio_install
   mkdir -p "$dir/data"
-  say "starting minio on 127.0.0.1:$MINIO_PORT; log $dir/minio.log"
+  say "starting $name on $scheme://127.0.0.1:$port; log $dir/minio.log"
   MINIO_ROOT_USER=$MINIO_USER MINIO_ROOT_PASSWORD=$MINIO_PASS MINIO_BROWSER=off MINIO_UPDATE=off \
-    nohup "$(minio_bin)" server --quiet --address "127.0.0.1:$MINIO_PORT" "$dir/data" >"$dir/minio.log" 2>&1 3>&- &
+    nohup "$(minio_bin)" server --quiet --address "127.0.0.1:$port" "$@" "$dir/data" >"$dir/minio.log" 2>&1 3>&- &
   echo $! >"$dir/pid"
-  wait_ready minio "$dir/minio.log" minio_ready
+  wait_ready "$name" "$dir/minio.log" minio_ready "$name" "$port" "$scheme"
 }
 
 minio_ready() {
-  pid_alive "$STATE/minio/pid" || die "minio exited during start-up; its log is $STATE/minio/minio.log"
-  curl -fsS -o /dev/null "http://127.0.0.1:$MINIO_PORT/minio/health/ready" 2>/dev/null
+  pid_alive "$STATE/$1/pid" || die "$1 exited during start-up; its log is $STATE/$1/minio.log"
+  curl -fsS -o /dev/null --cacert "$TLS_DIR/ca.crt" "$3://127.0.0.1:$2/minio/health/ready" 2>/dev/null
 }
 
 # ----------------------------------------------------------------------------------------------------- PostgreSQL
@@ -256,6 +334,28 @@ pg_up() {
   if ! PGPASSWORD=$PG_PASS "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname='$PG_DB'" | grep -q 1; then
     PGPASSWORD=$PG_PASS "$bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" "$PG_DB"
+  fi
+  pg_ssl "$bin"
+}
+
+# ssl = on through ALTER SYSTEM and a reload, which also upgrades a server started by an older `up` without a
+# restart. The server reads its key only when the key belongs to it and no one else may read it.
+pg_ssl() {
+  local bin=$1 data=$STATE/postgres/data
+  tls_certs
+  install -o "$PG_OS_USER" -m 600 "$TLS_DIR/server.crt" "$data/server.crt"
+  install -o "$PG_OS_USER" -m 600 "$TLS_DIR/server.key" "$data/server.key"
+  local psql=("$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -qtA -v ON_ERROR_STOP=1)
+  if [ "$(PGPASSWORD=$PG_PASS "${psql[@]}" -c "SHOW ssl")" != on ]; then
+    PGPASSWORD=$PG_PASS "${psql[@]}" -c "ALTER SYSTEM SET ssl_cert_file = 'server.crt'" \
+      -c "ALTER SYSTEM SET ssl_key_file = 'server.key'" -c "ALTER SYSTEM SET ssl = on" \
+      -c "SELECT pg_reload_conf()" >/dev/null || die "turning on ssl in postgres failed"
+    local deadline=$((SECONDS + 10))
+    until [ "$(PGPASSWORD=$PG_PASS "${psql[@]}" -c "SHOW ssl")" = on ]; do
+      [ $SECONDS -lt $deadline ] || die "postgres did not turn on ssl; see $STATE/postgres/postgres.log"
+      sleep 0.2
+    done
+    say "postgres ssl on"
   fi
 }
 
@@ -312,7 +412,10 @@ service_up() {
 service_down() {
   case $1 in
   kafka) stop_pidfile kafka "$STATE/kafka/pid" ;;
-  minio) stop_pidfile minio "$STATE/minio/pid" ;;
+  minio)
+    stop_pidfile minio "$STATE/minio/pid"
+    stop_pidfile minio-tls "$STATE/minio-tls/pid"
+    ;;
   postgres) pg_down ;;
   python) ;;
   *) die "unknown service '$1' (kafka, minio, postgres, python)" ;;
@@ -330,13 +433,24 @@ export AWS_ACCESS_KEY_ID=$MINIO_USER
 export AWS_SECRET_ACCESS_KEY=$MINIO_PASS
 export AWS_REGION=us-east-1
 export DATABASE_URL=postgres://$PG_USER:$PG_PASS@127.0.0.1:$PG_PORT/$PG_DB
+export KAFKA_SSL_BROKERS=127.0.0.1:$KAFKA_SSL_PORT
+export KAFKA_CA_FILE=$TLS_DIR/ca.crt
+export S3_SSL_ENDPOINT=https://127.0.0.1:$MINIO_SSL_PORT
+export AWS_CA_BUNDLE=$TLS_DIR/ca.crt
+export DATABASE_SSL_URL=postgres://$PG_USER:$PG_PASS@127.0.0.1:$PG_PORT/$PG_DB?sslmode=verify-full
+export PGSSLROOTCERT=$TLS_DIR/ca.crt
 export HOUSEKEEPING_PYTHON=$CACHE/venv/bin/python
 EOF
 }
 
 status() {
   pid_alive "$STATE/kafka/pid" && echo "kafka: running (pid $(cat "$STATE/kafka/pid"))" || echo "kafka: stopped"
-  pid_alive "$STATE/minio/pid" && echo "minio: running (pid $(cat "$STATE/minio/pid"))" || echo "minio: stopped"
+  pid_alive "$STATE/kafka/pid" && port_open "$KAFKA_SSL_PORT" && echo "kafka SASL_SSL: running (:$KAFKA_SSL_PORT)" ||
+    echo "kafka SASL_SSL: stopped"
+  local m
+  for m in minio minio-tls; do
+    pid_alive "$STATE/$m/pid" && echo "$m: running (pid $(cat "$STATE/$m/pid"))" || echo "$m: stopped"
+  done
   local bin
   bin=$(pg_bindir || true)
   if [ -n "$bin" ] && "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then echo "postgres: running"; else
@@ -365,7 +479,7 @@ restart)
 status) status ;;
 env) print_env ;;
 *)
-  sed -n '2,12p' "$0" >&2
+  sed -n '2,14p' "$0" >&2
   exit 2
   ;;
 esac

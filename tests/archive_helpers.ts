@@ -276,9 +276,8 @@ export async function createBucket(name: string, endpoint = serviceEnv("S3_ENDPO
   }
 }
 
-/** Empties and removes a bucket. */
-export async function dropBucket(bucket: string): Promise<void> {
-  const client = s3Client();
+/** Empties and removes a bucket; `client` (closed afterwards) may be one of another endpoint. */
+export async function dropBucket(bucket: string, client = s3Client()): Promise<void> {
   try {
     let token: string | undefined;
     do {

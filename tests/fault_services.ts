@@ -23,7 +23,7 @@ export interface FaultServices {
   down(): Promise<void>;
 }
 
-// Unusual ports, away from the shared set (19092.., 19000, 15433). HK_FAULTS_PORT_SHIFT moves all of them, so two
+// Unusual ports, away from the shared set (19092.., 19000, 19010, 15433). HK_FAULTS_PORT_SHIFT moves all of them, so two
 // fault runs (say the quick form and a soak) can share a machine.
 const shift = Number(Deno.env.get("HK_FAULTS_PORT_SHIFT") ?? "0");
 const PORTS = {
@@ -32,6 +32,8 @@ const PORTS = {
   HK_KAFKA_CONTROLLER_PORT: 29094 + shift,
   HK_MINIO_PORT: 29000 + shift,
   HK_PG_PORT: 25433 + shift,
+  HK_KAFKA_SSL_PORT: 29095 + shift,
+  HK_MINIO_SSL_PORT: 29010 + shift,
 };
 
 function portInUse(port: number): boolean {

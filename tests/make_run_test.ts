@@ -8,7 +8,12 @@ import { ROOT } from "./archive_helpers.ts";
 
 const decoder = new TextDecoder();
 // Away from the shared set (19092..) and the fault tests' (29092.. plus a shift).
-const PORTS = { HK_KAFKA_PORT: "27092", HK_KAFKA_SASL_PORT: "27093", HK_KAFKA_CONTROLLER_PORT: "27094" };
+const PORTS = {
+  HK_KAFKA_PORT: "27092",
+  HK_KAFKA_SASL_PORT: "27093",
+  HK_KAFKA_CONTROLLER_PORT: "27094",
+  HK_KAFKA_SSL_PORT: "27095",
+};
 
 /** The files a clone of the working tree would hold: tracked and new, not ignored, not deleted. */
 async function copyOfWorkingTree(into: string): Promise<void> {

@@ -71,6 +71,22 @@ Deno.test("kafkajs produces and consumes through the SASL_PLAINTEXT SCRAM-SHA-51
   assert.deepEqual(await roundTrip(kafkaClient(true), uniqueName("smoke-sasl"), values), values);
 });
 
+Deno.test("kafkajs produces and consumes through the SASL_SSL SCRAM-SHA-256 listener, trusting the test CA", async () => {
+  const kafka = new Kafka({
+    clientId: "smoke",
+    brokers: [serviceEnv("KAFKA_SSL_BROKERS")],
+    ssl: { ca: [Deno.readTextFileSync(serviceEnv("KAFKA_CA_FILE"))] },
+    sasl: {
+      mechanism: "scram-sha-256",
+      username: serviceEnv("KAFKA_USERNAME"),
+      password: serviceEnv("KAFKA_PASSWORD"),
+    },
+    logLevel: logLevel.NOTHING,
+  });
+  const values = ["tls-1", "tls-2"];
+  assert.deepEqual(await roundTrip(kafka, uniqueName("smoke-ssl"), values), values);
+});
+
 Deno.test("a confluent-kafka (librdkafka) peer produces a message that kafkajs reads", async () => {
   const kafka = kafkaClient(false);
   const topic = uniqueName("smoke-peer");

@@ -13,9 +13,9 @@ import {
   type CommandSettings,
   commandSettings,
   openIndex,
+  openSettingsStore,
   printConfig,
   requireCurrentSchema,
-  storeUrl,
 } from "../services.ts";
 import { badValue, flagOrEnv, intInRange, positiveInt } from "../flags.ts";
 import { createIngest } from "../archive/ingest.ts";
@@ -24,7 +24,6 @@ import { createMetrics } from "../metrics.ts";
 import { createHopAuth, type HopAuth, textResponse } from "../serve/hopauth.ts";
 import { parsePublicTopics, type PublicTopics } from "../public_topics.ts";
 import { startServer } from "../serve/server.ts";
-import { openStore } from "../store/open.ts";
 import { VERSION } from "../version.ts";
 
 const OPTIONS: Record<string, OptionSpec> = {
@@ -150,8 +149,7 @@ Examples:
       });
     }
     const log = commandLogger(options.settings, ctx);
-    const endpoint = settingValue(options.settings, "s3-endpoint");
-    const store = await openStore(storeUrl(options.settings, ctx.env), endpoint ? { endpoint } : {});
+    const store = await openSettingsStore(options.settings, ctx.env, log);
     const idx = await openIndex(options.settings, ctx.env, log).catch((e) => {
       store.close();
       throw e;

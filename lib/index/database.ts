@@ -2,6 +2,8 @@
 // say what to fix. The password never appears in a message: targets are described as host:port/database.
 import postgres from "postgres";
 import { hkError, type HousekeepingError, isHkError, networkErrorCode } from "../errors.ts";
+import { diagnoseTlsError, tlsError, verificationOffWarning } from "../tls.ts";
+import { indexTls } from "./tls.ts";
 
 /** The client every index function takes: int8 columns arrive as bigint. */
 export type IndexSql = postgres.Sql<{ bigint: bigint }>;
@@ -16,6 +18,8 @@ export interface ConnectOptions {
   max?: number;
   /** Seconds to wait for the server to accept a connection. Default 10. */
   connectTimeoutSeconds?: number;
+  /** Told when the TLS settings verify less than they could (sslmode=require, verify-ca). */
+  onWarning?: (message: string) => void;
 }
 
 // postgres.js's names for a connection that could not be made or was lost (system codes: networkErrorCode).
@@ -41,6 +45,12 @@ export function indexError(e: unknown, action: string): HousekeepingError {
   const code = typeof err.code === "string" ? err.code : "";
   const opts = { cause: e };
   const isServerError = err.name === "PostgresError";
+  const tls = !isServerError && tlsError(e, "INDEX_TLS_FAILED", {
+    peer: `PostgreSQL (${action})`,
+    caSetting: "sslrootcert in DATABASE_URL (or PGSSLROOTCERT)",
+    protocolHint: "",
+  }, { certificatesOnly: true });
+  if (tls) return tls;
   const networkCode = networkErrorCode(e);
   if (
     networkCode !== undefined || CONNECTION_CODES.has(code) ||
@@ -132,15 +142,29 @@ async function useSchema(sql: IndexSql, schema: string, singleSession: boolean):
   await sql`select set_config('search_path', ${quoteIdentifier(schema)}, false)`;
 }
 
+// PostgreSQL's SSLRequest; the server answers one byte, "S" when it goes on in TLS.
+const SSL_REQUEST = new Uint8Array([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+
+async function requestSsl(conn: Deno.TcpConn): Promise<Deno.TcpConn> {
+  await conn.write(SSL_REQUEST);
+  const answer = new Uint8Array(1);
+  await conn.read(answer);
+  return conn;
+}
+
 /**
  * Connects to `url`, else $DATABASE_URL, else what the standard PG* variables describe (postgres.js reads them
  * itself), and checks that the server answers. Close it with `sql.end()`.
  */
 export async function connectIndex(url?: string, options: ConnectOptions = {}): Promise<IndexSql> {
-  const target = url || Deno.env.get("DATABASE_URL") || undefined;
+  const tls = indexTls(url || Deno.env.get("DATABASE_URL") || undefined, Deno.env.toObject());
+  const unverified = tls.ssl === false ? undefined : verificationOffWarning("PostgreSQL server's");
+  for (const warning of [tls.warning, unverified]) if (warning !== undefined) options.onWarning?.(warning);
+  const target = tls.url;
   const max = options.max ?? 10;
   const settings = {
     max,
+    ...(tls.ssl === false ? {} : { ssl: tls.ssl }),
     connect_timeout: options.connectTimeoutSeconds ?? 10,
     onnotice: () => {},
     types: { bigint: postgres.BigInt },
@@ -166,7 +190,13 @@ export async function connectIndex(url?: string, options: ConnectOptions = {}): 
     if (options.searchPath !== undefined) await useSchema(sql, options.searchPath, max === 1);
   } catch (e) {
     await sql.end({ timeout: 0 });
-    throw indexError(e, `connecting to ${where}`);
+    const address = { hostname: sql.options.host[0] ?? "", port: sql.options.port[0] ?? 5432 };
+    const ca = typeof tls.ssl === "object" ? tls.ssl.ca : undefined;
+    throw await diagnoseTlsError(indexError(e, `connecting to ${where}`), {
+      address,
+      ...(ca ? { ca } : {}),
+      startTls: requestSsl,
+    });
   }
   return sql;
 }

@@ -24,6 +24,7 @@ import type { LogFields, Logger, LogLevel } from "../log.ts";
 import type { TimestampType } from "../record.ts";
 import { installCodecs } from "./codecs.ts";
 import { installKafkajsPatches } from "./kafkajs_internals.ts";
+import { diagnoseTlsError, hostPort, tlsError, verificationOffWarning } from "../tls.ts";
 
 export type SecurityProtocol = "PLAINTEXT" | "SASL_PLAINTEXT" | "SASL_SSL" | "SSL";
 export type SaslMechanism = "SCRAM-SHA-512" | "SCRAM-SHA-256" | "PLAIN";
@@ -49,7 +50,6 @@ const MECHANISMS: Record<SaslMechanism, "scram-sha-512" | "scram-sha-256" | "pla
   "PLAIN": "plain",
 };
 
-const TLS_PATTERN = /certificate|self[- ]signed|tls|ssl|handshake|wrong version number|packet length/i;
 const BROKER_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/;
 
 function configError(message: string): HousekeepingError {
@@ -216,13 +216,16 @@ export function translateKafkaError(error: unknown, settings: KafkaSettings): Ho
       `cannot reach broker ${broker}: ${detail}; check KAFKA_BROKERS (--brokers), firewalls, and that the broker is up`,
     );
   }
-  if (settings.securityProtocol.endsWith("SSL") && text.some((m) => TLS_PATTERN.test(m))) {
-    return make(
-      "KAFKA_TLS_FAILED",
-      `TLS with broker ${broker} failed: ${detail}; check --ca-file (or ssl_ca_location in auth.toml) and that ` +
-        `the listener speaks ${settings.securityProtocol}`,
-    );
-  }
+  const tls = settings.securityProtocol.endsWith("SSL") &&
+    tlsError(error, "KAFKA_TLS_FAILED", {
+      peer: `broker ${broker}`,
+      ...tlsPeer(broker, settings),
+      caSetting: "--ca-file (KAFKA_CA_FILE) or ssl_ca_location in the hop auth.toml",
+      protocolHint:
+        `check that this port is the broker's ${settings.securityProtocol} listener (a PLAINTEXT or ` +
+        "SASL_PLAINTEXT port drops a TLS client), or set --security-protocol to what it speaks",
+    }, { scrub });
+  if (tls) return tls;
   if (has((link) => link.name === "KafkaJSConnectionClosedError" || /closed/i.test(String(link.message)))) {
     return make(
       "KAFKA_CONNECTION_CLOSED",
@@ -236,10 +239,22 @@ export function translateKafkaError(error: unknown, settings: KafkaSettings): Ho
   );
 }
 
+// Where and with which CA diagnoseTlsError may repeat the handshake (createKafka has read the file before).
+function tlsPeer(broker: string, settings: KafkaSettings) {
+  const address = hostPort(broker);
+  let ca: string | undefined;
+  try {
+    ca = settings.caFile === undefined ? undefined : Deno.readTextFileSync(settings.caFile);
+  } catch { /* gone since: the diagnosis then uses the system roots */ }
+  return { ...(address ? { address } : {}), ...(ca ? { ca } : {}) };
+}
+
 function withCodedConnect<T extends { connect(): Promise<void> }>(client: T, settings: KafkaSettings): T {
   const connect = client.connect.bind(client);
   client.connect = () =>
-    connect().catch((error: unknown) => Promise.reject(translateKafkaError(error, settings)));
+    connect().catch(async (error: unknown) => {
+      throw await diagnoseTlsError(translateKafkaError(error, settings));
+    });
   return client;
 }
 
@@ -254,6 +269,10 @@ export function createKafka(settings: KafkaSettings, log: Logger): Kafka {
   installKafkajsPatches();
   const scrub = scrubber(settings);
   const sasl = saslOption(settings);
+  const unverified = settings.securityProtocol.endsWith("SSL")
+    ? verificationOffWarning("Kafka broker's")
+    : undefined;
+  if (unverified !== undefined) log.warn(unverified);
   const config: KafkaConfig = {
     brokers: settings.brokers,
     clientId: settings.clientId,

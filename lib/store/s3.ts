@@ -13,6 +13,7 @@ import http from "node:http";
 import https from "node:https";
 import { hex } from "../checksum.ts";
 import { hkError, type HousekeepingError, networkErrorCode } from "../errors.ts";
+import { diagnoseTlsError, readCaFile, tlsError } from "../tls.ts";
 import { type BlobStore, checkDigest, checkKey } from "./types.ts";
 
 export interface S3StoreOptions {
@@ -27,6 +28,11 @@ export interface S3StoreOptions {
   maxSockets?: number;
   /** Create the bucket when it does not exist (laptop defaults, tests). */
   createBucket?: boolean;
+  /**
+   * PEM file of the CA certificates to trust instead of the system roots: AWS_CA_BUNDLE, the name the AWS CLI and
+   * the Python and Go SDKs read. The SDK for JavaScript v3 ignores that variable, so we hand the file to its agent.
+   */
+  caFile?: string;
 }
 
 const DEFAULT_MAX_SOCKETS = 64;
@@ -57,6 +63,15 @@ function describeEndpoint(endpoint: string | undefined): string {
     return new URL(endpoint).origin;
   } catch {
     return "the configured S3 endpoint";
+  }
+}
+
+function endpointAddress(endpoint: string | undefined) {
+  try {
+    const url = new URL(endpoint ?? "");
+    return { address: { hostname: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 443) } };
+  } catch {
+    return {}; // AWS itself: its certificates are not the problem
   }
 }
 
@@ -109,6 +124,20 @@ function s3Error(e: unknown, action: string, bucket: string, where: string): Hou
         brief(err)
       }); set AWS_REGION ` +
         "to the bucket's region",
+      opts,
+    );
+  }
+  const tls = status === undefined && tlsError(e, "STORE_TLS_FAILED", {
+    peer: where,
+    caSetting: "AWS_CA_BUNDLE",
+    protocolHint: "check that S3_ENDPOINT's scheme (https:// or http://) is what the endpoint speaks",
+  });
+  if (tls) return tls;
+  // An HTTPS-only server answers plain HTTP with a bare 400 that the SDK cannot parse.
+  if (status === 400 && err.name === "Unknown" && where.startsWith("http:")) {
+    return hkError(
+      "STORE_FAILED",
+      `${action}: ${where} answered 400 to plain HTTP; if it serves HTTPS, write S3_ENDPOINT with https://`,
       opts,
     );
   }
@@ -172,8 +201,11 @@ export async function createS3Store(options: S3StoreOptions): Promise<BlobStore>
   const { bucket, endpoint } = options;
   const where = describeEndpoint(endpoint);
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? DEFAULT_MAX_SOCKETS };
+  const ca = options.caFile === undefined
+    ? undefined
+    : readCaFile(options.caFile, "STORE_CONFIG_INVALID", "AWS_CA_BUNDLE");
   const httpAgent = new http.Agent(agentOptions);
-  const httpsAgent = new https.Agent(agentOptions);
+  const httpsAgent = new https.Agent(ca === undefined ? agentOptions : { ...agentOptions, ca });
   const client = new S3Client({
     ...(endpoint !== undefined ? { endpoint } : {}),
     ...(options.region !== undefined ? { region: options.region } : {}),
@@ -215,7 +247,7 @@ export async function createS3Store(options: S3StoreOptions): Promise<BlobStore>
     await ensureBucket();
   } catch (e) {
     close();
-    throw e;
+    throw await diagnoseTlsError(e, { ...endpointAddress(endpoint), ...(ca ? { ca } : {}) });
   }
 
   return {
