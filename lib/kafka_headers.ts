@@ -626,6 +626,13 @@ function giveBack(buffer: Buffer): void {
   if (spare === null || spare.length < buffer.length) spare = buffer;
 }
 
+/**
+ * A function kept under this key on a Produce request's `topicData` array is called once the request is encoded:
+ * from there to its place in the connection's request queue, kafkajs only takes microtasks (see
+ * lib/restore/producer.ts, which dispatches requests strictly in order).
+ */
+export const ENCODED = Symbol.for("housekeeping.kafka.produceEncoded");
+
 const carriesWireRecords = (args: ProduceArgs) =>
   args.topicData.some((t) => t.partitions.some((p) => p.messages.some((m) => m[WIRE_RECORD] !== undefined)));
 
@@ -665,6 +672,7 @@ export function installWireHeaderEncoding(): void {
       const encode = async () => {
         const encoded = await encodeProduceRequest(args);
         lease = ++encodings === 1 ? encoded[LEASE] : undefined;
+        (args.topicData as { [ENCODED]?: () => void })[ENCODED]?.();
         return encoded;
       };
       const decode = (payload: unknown) => {

@@ -1,6 +1,6 @@
 // `restore`: re-publishes archived records to Kafka, bit for bit. The index selects (the bucket is never listed),
 // objects are fetched concurrently and checked, records go out in their original order (lib/restore/run.ts).
-import type { Admin, Kafka, Producer, RecordMetadata } from "kafkajs";
+import type { Admin, Kafka, RecordMetadata } from "kafkajs";
 import type { Command, CommandContext } from "../command.ts";
 import {
   CONNECTION_OPTIONS,
@@ -51,6 +51,7 @@ import {
   spansBeyond,
   type TargetEnds,
 } from "../restore/landed.ts";
+import { createOrderedProducer, MAX_IN_FLIGHT, type OrderedProducer } from "../restore/producer.ts";
 import { createRecordLimiter } from "../restore/rate.ts";
 import { type RestoreResult, runRestore, type TopicMessages } from "../restore/run.ts";
 import { prepareTargets, type TargetNeeds } from "../restore/target.ts";
@@ -318,7 +319,8 @@ Operation:
   --max-inflight-mib N     MiB of objects held at once (default 64)
   --progress MODE          auto (default: a bar when stderr is a terminal, else JSON lines every 10 s), bar,
                            json or none
-Records are sent by an idempotent producer, one produce request at a time; the summary (JSON) goes to stdout.
+Records are sent by an idempotent producer, up to 5 produce requests in flight per broker, in order; the
+summary (JSON) goes to stdout.
 
 Source, index and bucket:
 ${settingsHelp()}
@@ -560,7 +562,7 @@ async function restore(options: RestoreOptions, services: Services, ctx: Command
   for (const w of warnings) log.warn(w);
   const kafka: Kafka = createKafka(tks, log);
   const admin = kafka.admin();
-  let producer: Producer | undefined;
+  let producer: OrderedProducer | undefined;
   await admin.connect();
   try {
     const sourceTopics = plan.map((t) => t.source);
@@ -603,8 +605,7 @@ async function restore(options: RestoreOptions, services: Services, ctx: Command
     // Written before anything is sent, so that even a run killed before its first checkpoint has its start ends.
     if (checkpointPath !== undefined) await writeCheckpoint(checkpointPath, { ...start, targetEnds: ends });
 
-    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    await producer.connect();
+    producer = await createOrderedProducer(kafka, { log });
     const send = producer;
     const totalRecords = plan.reduce((n, t) => n + Number(t.records), 0);
     const progress = restoreProgress(options.progress, totalRecords, ctx);
@@ -633,6 +634,7 @@ async function restore(options: RestoreOptions, services: Services, ctx: Command
         fetchConcurrency: options.fetchConcurrency,
         maxInflightBytes: options.maxInflightBytes,
         landed: resumed.landed,
+        requestsInFlight: MAX_IN_FLIGHT,
       },
       {
         index,
@@ -642,12 +644,8 @@ async function restore(options: RestoreOptions, services: Services, ctx: Command
         progress,
         publish: async (batch: TopicMessages[]) => {
           try {
-            const acknowledged = await unlessStuck(
-              send.sendBatch({ topicMessages: batch, acks: -1 }),
-              ctx.shutdown,
-              checkpointPath,
-            );
-            await advanceEnds(ends, batch, acknowledged, admin);
+            const acknowledged = await unlessStuck(send.send(batch), ctx.shutdown, checkpointPath);
+            return () => advanceEnds(ends, batch, acknowledged, admin);
           } catch (e) {
             if (isHkError(e)) throw e;
             throw sendError(e, batch.map((b) => b.topic), checkpointPath);

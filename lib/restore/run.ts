@@ -1,7 +1,7 @@
 // The restore loop: index rows in restore order -> objects fetched concurrently (bounded by count and bytes) ->
-// each object checked against its index row -> records published exactly as archived, one produce request at a
-// time so that every partition keeps its order (the next one is prepared meanwhile) -> checkpoint after each
-// acknowledged request.
+// each object checked against its index row -> records published exactly as archived, up to `requestsInFlight`
+// produce requests at a time, handed over in order (the publisher keeps every partition's order) -> checkpoint
+// after each acknowledged request, in request order.
 import { crc32, hex } from "../checksum.ts";
 import { errorMessage, hkError } from "../errors.ts";
 import { contentDigest } from "../identity.ts";
@@ -118,15 +118,25 @@ export interface RestoreJob {
   pageRows?: number;
   /** Records already in the target beyond the checkpoint (acknowledged, not yet recorded, when a run was killed). */
   landed?: Landed;
+  /** Produce requests handed to `publish` and not yet checkpointed, at most (default 1). */
+  requestsInFlight?: number;
 }
+
+/** Moves the target's end offsets (in the checkpoint) past an acknowledged request. */
+export type Acknowledge = () => Promise<void> | void;
 
 export interface RestoreDeps {
   index: Pick<Index, "selectInOrder">;
   store: Pick<BlobStore, "get">;
   log: Logger;
   signal: AbortSignal;
-  /** Sends one produce request's worth; resolves once the target acknowledged all of it. */
-  publish(batch: TopicMessages[]): Promise<void>;
+  /**
+   * Sends one produce request's worth; resolves once the target acknowledged all of it. It is called again
+   * before the request before has resolved (up to RestoreJob.requestsInFlight): the publisher keeps every
+   * partition's records in call order. What it resolves with is called in request order, each right before
+   * that request's checkpoint is saved.
+   */
+  publish(batch: TopicMessages[]): Promise<Acknowledge | void>;
   progress: Pick<Progress, "tick" | "done">;
   saveCheckpoint(checkpoint: Checkpoint): Promise<void>;
   now?: () => number;
@@ -205,23 +215,22 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
     return r;
   };
 
-  // The request in flight (publishing, then saving the checkpoint after it), if any. The next request is sent only
-  // once it settled, so there is one in flight at a time: every partition keeps its order (the idempotent producer
-  // gets its sequence numbers in that order too) and the checkpoint never passes an unacknowledged record. Meanwhile
-  // the following records are fetched, checked and queued, which overlaps our CPU work with the target's.
-  let inflight: Promise<void> | null = null;
+  // The requests in flight (publishing, then saving the checkpoint after it), oldest first. A request is handed to
+  // `publish` at once, but is checkpointed only after every request before it was: the checkpoint never passes an
+  // unacknowledged record, and records acknowledged beyond it when a run is killed are found again by the read-back
+  // of the next run (see landed.ts). Meanwhile the following records are fetched, checked and queued.
+  const maxInFlight = Math.max(1, job.requestsInFlight ?? 1);
+  const inflight: Promise<void>[] = [];
+  let lastCommit: Promise<void> = Promise.resolve();
 
-  async function settle(): Promise<void> {
-    while (inflight !== null) {
-      const current = inflight;
-      inflight = null;
-      await current;
-    }
+  /** Waits until at most `atMost` requests are in flight. */
+  async function settle(atMost: number): Promise<void> {
+    while (inflight.length > atMost) await inflight.shift();
   }
 
-  /** Sends what is queued once the request before it settled; does not wait for this one. */
+  /** Sends what is queued once there is room for it; does not wait for its answer. */
   async function send(): Promise<void> {
-    await settle();
+    await settle(maxInFlight - 1);
     if (decidedUpTo === null) return;
     const request: Queued = { pending, skippedSince, decidedUpTo };
     pending = [];
@@ -229,19 +238,22 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
     pendingPerPartition.clear();
     skippedSince = [];
     decidedUpTo = null;
-    inflight = commit(request);
-    // Awaited by the next settle(); until then a failure must not count as unhandled.
-    inflight.catch(() => {});
+    const committed = commit(request, lastCommit);
+    lastCommit = committed;
+    inflight.push(committed);
+    // Awaited by a later settle(); until then a failure must not count as unhandled.
+    committed.catch(() => {});
   }
 
-  /** Sends what is queued and waits until it is acknowledged and checkpointed. */
+  /** Sends what is queued and waits until everything is acknowledged and checkpointed. */
   async function flush(): Promise<void> {
     await send();
-    await settle();
+    await settle(0);
   }
 
-  async function commit(request: Queued): Promise<void> {
+  async function commit(request: Queued, before: Promise<void>): Promise<void> {
     const { pending, skippedSince } = request;
+    let published: Promise<Acknowledge | void> = Promise.resolve();
     if (pending.some((p) => p.message !== null)) {
       const byTopic = new Map<string, WireMessage[]>();
       for (const p of pending) {
@@ -250,8 +262,13 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
         list.push(p.message);
         byTopic.set(p.topic, list);
       }
-      await deps.publish([...byTopic].map(([topic, messages]) => ({ topic, messages })));
+      published = deps.publish([...byTopic].map(([topic, messages]) => ({ topic, messages })));
     }
+    // Settles only after its own request did, so that nothing is left in flight behind a failure.
+    const [earlier, own] = await Promise.allSettled([before, published]);
+    if (earlier.status === "rejected") throw earlier.reason;
+    if (own.status === "rejected") throw own.reason;
+    await own.value?.();
     let bytes = 0;
     for (const p of pending) {
       const r = topicResult(p.source, p.topic);
@@ -417,7 +434,7 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
     await flush();
   } finally {
     // On an error, what is in flight still finishes: acknowledged records are then in the checkpoint.
-    await Promise.allSettled([...window.map((s) => s.object), ...(inflight === null ? [] : [inflight])]);
+    await Promise.allSettled([...window.map((s) => s.object), ...inflight]);
   }
   const interrupted = signal.aborted;
   if (!interrupted) {
