@@ -548,10 +548,18 @@ export function createIndex(sql: IndexSql): Index {
           duplicates: Int8;
         }[]
       >`
-        with m as (
+        with m as (${
+        sinceMs === undefined
+          // All time: from the daily summary (migration 4), not a count over every row.
+          ? sql`
+          select topic, sum(messages)::int8 as messages, sum(bytes)::int8 as bytes, min(earliest) as earliest,
+            max(latest) as latest, floor(extract(epoch from max(last_archived)) * 1000)::int8 as last_archived
+          from topic_days group by topic`
+          : sql`
           select topic, count(*) as messages, coalesce(sum(size), 0)::int8 as bytes, min(timestamp) as earliest,
             max(timestamp) as latest, floor(extract(epoch from max(archived_at)) * 1000)::int8 as last_archived
-          from messages ${since} group by topic),
+          from messages ${since} group by topic`
+      }),
         r as (select topic, count(*) as duplicates from receipts ${since} group by topic)
         select coalesce(m.topic, r.topic) as topic, coalesce(m.messages, 0) as messages,
           coalesce(m.bytes, 0) as bytes, m.earliest, m.latest, m.last_archived,
