@@ -21,7 +21,8 @@
 //
 // Environment: the services' variables (`eval "$(scripts/services.sh env)"`); BENCH_SCALE multiplies the record
 // counts (default 1); BENCH_SIZES=1KiB,64KiB selects sizes; BENCH_ROUNDS; BENCH_KEEP=1 keeps the topics, bucket
-// and schemas; BENCH_PARTS=sizes,idle,serve picks parts (`serve`: scripts/bench/serve.ts). stdout: `name: value`
+// and schemas; BENCH_PARTS=sizes,idle,serve picks parts (`serve`: scripts/bench/serve.ts); BENCH_SCALE_ROWS=10000000
+// runs the scale figures instead (scripts/bench/scale.ts). stdout: `name: value`
 // lines only; progress goes to stderr.
 import { parseArchiveArgs } from "../lib/commands/archive.ts";
 import { parseRestoreArgs } from "../lib/commands/restore.ts";
@@ -31,6 +32,8 @@ import { consumeCeiling, getCeiling, putCeiling } from "./bench/ceilings.ts";
 import { type ChildRun, runChild } from "./bench/child.ts";
 import { cpuSeconds } from "./bench/proc.ts";
 import { figure, MiB, note, type Rate, rateFigures, recordsPerSecond } from "./bench/report.ts";
+import { archivedCount, freePort, runArchive } from "./bench/commands.ts";
+import { benchScaleRows } from "./bench/scale.ts";
 import { archivedObjects, type Bench, closeBench, openBench } from "./bench/services.ts";
 import { serveFigures } from "./bench/serve.ts";
 import { createTopics, produce, type Size, SIZES } from "./bench/workload.ts";
@@ -39,6 +42,12 @@ const scale = Number(Deno.env.get("BENCH_SCALE") ?? "1");
 if (!Number.isFinite(scale) || scale <= 0) throw new Error("BENCH_SCALE must be a positive number");
 const rounds = Number(Deno.env.get("BENCH_ROUNDS") ?? "2");
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error("BENCH_ROUNDS must be a positive integer");
+// BENCH_SCALE_ROWS=N: instead of the size phases, the commands against an index of N rows (scripts/bench/scale.ts).
+const scaleRowsText = Deno.env.get("BENCH_SCALE_ROWS");
+const scaleRows = scaleRowsText === undefined ? undefined : Number(scaleRowsText);
+if (scaleRows !== undefined && !(Number.isInteger(scaleRows) && scaleRows > 0)) {
+  throw new Error("BENCH_SCALE_ROWS must be a positive integer");
+}
 const chosen = Deno.env.get("BENCH_SIZES")?.split(",").map((s) => s.trim());
 const sizes = chosen ? SIZES.filter((s) => chosen.includes(s.label)) : SIZES;
 if (sizes.length === 0) throw new Error(`BENCH_SIZES names none of ${SIZES.map((s) => s.label).join(", ")}`);
@@ -59,36 +68,6 @@ const workRate = (run: ChildRun, count: number, size: Size): Rate => ({
   seconds: run.workSeconds,
   cpuSeconds: run.workCpuSeconds,
 });
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-async function archivedCount(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  let n = 0;
-  for (const m of text.matchAll(/^housekeeping_records_archived_total\{[^}]*\} (\d+)$/gm)) n += Number(m[1]);
-  return n;
-}
-
-async function runArchive(b: Bench, topic: string, schema: string, count: number): Promise<ChildRun> {
-  const group = `${topic}-archive-${schema}`;
-  b.groups.push(group);
-  const port = freePort();
-  const args = ["archive", "--until-end", "--group", group, "--bucket", b.bucket, "--db-schema", schema];
-  return await runChild(
-    [...args, "--http-port", String(port)],
-    archiveEnv({ VETO_FILE: vetoAllBut(topic), LOG_LEVEL: "info" }),
-    {
-      startMarker: /Consumer has joined the group/,
-      done: async () => (await archivedCount(port)) >= count,
-      timeoutSeconds: PHASE_TIMEOUT_S,
-    },
-  );
-}
 
 async function runRestore(
   b: Bench,
@@ -176,7 +155,7 @@ async function benchSize(b: Bench, size: Size): Promise<void> {
     // Each round archives into a fresh index schema: the same records again would be replays, another workload.
     const schema = `${b.schema}_${round}`;
     if (!b.schemas.includes(schema)) b.schemas.push(schema);
-    const archived = await runArchive(b, source, schema, count);
+    const archived = await runArchive(b, source, schema, count, PHASE_TIMEOUT_S);
     archivePeak = Math.max(archivePeak, archived.peakRssBytes);
     archive = faster(archive, { rate: workRate(archived, count, size), run: archived }, ofRun);
 
@@ -263,9 +242,12 @@ note(
   }`,
 );
 try {
-  if (parts.includes("sizes")) { for (const size of sizes) await benchSize(bench, size); }
-  if (parts.includes("idle")) figure("archive_idle_cpu_ms_per_s", await idleCpuPerSecond(bench), 1);
-  if (parts.includes("serve")) await serveFigures(bench, { scale, rounds });
+  if (scaleRows !== undefined) await benchScaleRows(bench, scaleRows);
+  else {
+    if (parts.includes("sizes")) { for (const size of sizes) await benchSize(bench, size); }
+    if (parts.includes("idle")) figure("archive_idle_cpu_ms_per_s", await idleCpuPerSecond(bench), 1);
+    if (parts.includes("serve")) await serveFigures(bench, { scale, rounds });
+  }
 } finally {
   if (Deno.env.get("BENCH_KEEP") === "1") {
     note(`kept topics ${bench.id}-*, bucket ${bench.bucket}, schemas ${bench.schemas.join(", ")}`);
