@@ -180,7 +180,8 @@ export async function createOrderedProducer(
           .then((r) =>
             r.topics.flatMap(({ topicName, partitions }) => partitions.map((p) => ({ topicName, ...p })))
           );
-        response.catch(() => encoded.resolve());
+        // Should the request not go through lib/kafka_headers.ts's encoder, its answer releases the next one.
+        response.then(() => encoded.resolve(), () => encoded.resolve());
         responses.push(response);
         await encoded.promise;
         // From encoding to the connection's queue kafkajs takes microtasks only: a macrotask later it is queued.
