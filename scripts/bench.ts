@@ -21,7 +21,7 @@
 //
 // Environment: the services' variables (`eval "$(scripts/services.sh env)"`); BENCH_SCALE multiplies the record
 // counts (default 1); BENCH_SIZES=1KiB,64KiB selects sizes; BENCH_ROUNDS; BENCH_KEEP=1 keeps the topics, bucket
-// and schemas; BENCH_PARTS=sizes,idle,serve picks parts (`serve`: scripts/bench/serve.ts); BENCH_SCALE_ROWS=10000000
+// and schemas; BENCH_PARTS=sizes,idle,serve,burst picks parts (`serve`: scripts/bench/serve.ts); BENCH_SCALE_ROWS=10000000
 // runs the scale figures instead (scripts/bench/scale.ts). stdout: `name: value`
 // lines only; progress goes to stderr.
 import { parseArchiveArgs } from "../lib/commands/archive.ts";
@@ -51,8 +51,9 @@ if (scaleRows !== undefined && !(Number.isInteger(scaleRows) && scaleRows > 0)) 
 const chosen = Deno.env.get("BENCH_SIZES")?.split(",").map((s) => s.trim());
 const sizes = chosen ? SIZES.filter((s) => chosen.includes(s.label)) : SIZES;
 if (sizes.length === 0) throw new Error(`BENCH_SIZES names none of ${SIZES.map((s) => s.label).join(", ")}`);
-// BENCH_PARTS=serve runs only `serve`'s figures (scripts/bench/serve.ts); default: every part.
-const parts = (Deno.env.get("BENCH_PARTS") ?? "sizes,idle,serve").split(",").map((s) => s.trim());
+// BENCH_PARTS=serve runs only `serve`'s figures (scripts/bench/serve.ts); default: every part. `burst`: an
+// archiver meeting 16 MiB records (burstPeak).
+const parts = (Deno.env.get("BENCH_PARTS") ?? "sizes,idle,serve,burst").split(",").map((s) => s.trim());
 
 // The commands' settings as the children will resolve them (they inherit this environment), so that the ceilings
 // run at exactly the concurrency the commands use.
@@ -235,6 +236,25 @@ async function idleCpuPerSecond(b: Bench): Promise<number> {
   }
 }
 
+const BURST: Size = { label: "16MiB", bytes: 16 * MiB, count: 24 };
+
+/**
+ * An archiver that meets a burst of 16 MiB records (384 MiB, Hopskotch's largest alerts are far smaller): its peak
+ * RSS must stay bounded by the fetch and in-flight settings (--max-inflight-mib), not grow with the burst.
+ */
+async function burstPeak(b: Bench): Promise<void> {
+  const topic = `${b.id}-src-burst`;
+  const schema = `${b.schema}_burst`;
+  b.schemas.push(schema);
+  await createTopics(b.kafka, [topic], 2 * BURST.bytes);
+  await produce(b.kafka, topic, BURST, BURST.count);
+  const run = await runArchive(b, topic, schema, BURST.count, PHASE_TIMEOUT_S);
+  const rate = workRate(run, BURST.count, BURST);
+  figure("archive_16MiB_burst_records_per_s", recordsPerSecond(rate), 1);
+  figure("archive_16MiB_burst_MiB_per_s", rate.valueBytes / MiB / rate.seconds, 1);
+  figure("archive_16MiB_burst_peak_rss_MiB", run.peakRssBytes / MiB, 0);
+}
+
 const bench = await openBench();
 note(
   `run ${bench.id}: ${navigator.hardwareConcurrency} CPUs, BENCH_SCALE=${scale}, sizes ${
@@ -247,6 +267,7 @@ try {
     if (parts.includes("sizes")) { for (const size of sizes) await benchSize(bench, size); }
     if (parts.includes("idle")) figure("archive_idle_cpu_ms_per_s", await idleCpuPerSecond(bench), 1);
     if (parts.includes("serve")) await serveFigures(bench, { scale, rounds });
+    if (parts.includes("burst")) await burstPeak(bench);
   }
 } finally {
   if (Deno.env.get("BENCH_KEEP") === "1") {
