@@ -21,7 +21,7 @@
 //
 // Environment: the services' variables (`eval "$(scripts/services.sh env)"`); BENCH_SCALE multiplies the record
 // counts (default 1); BENCH_SIZES=1KiB,64KiB selects sizes; BENCH_ROUNDS; BENCH_KEEP=1 keeps the topics, bucket
-// and schemas; BENCH_PARTS=sizes,idle,serve,burst picks parts (`serve`: scripts/bench/serve.ts); BENCH_SCALE_ROWS=10000000
+// and schemas; BENCH_PARTS=sizes,idle,serve,burst,s3latency picks parts (`serve`: scripts/bench/serve.ts); BENCH_SCALE_ROWS=10000000
 // runs the scale figures instead (scripts/bench/scale.ts). stdout: `name: value`
 // lines only; progress goes to stderr.
 import { parseArchiveArgs } from "../lib/commands/archive.ts";
@@ -33,6 +33,7 @@ import { type ChildRun, runChild } from "./bench/child.ts";
 import { cpuSeconds } from "./bench/proc.ts";
 import { figure, MiB, note, type Rate, rateFigures, recordsPerSecond } from "./bench/report.ts";
 import { archivedCount, freePort, runArchive } from "./bench/commands.ts";
+import { benchS3Latency } from "./bench/latency.ts";
 import { benchScaleRows } from "./bench/scale.ts";
 import { archivedObjects, type Bench, closeBench, openBench } from "./bench/services.ts";
 import { serveFigures } from "./bench/serve.ts";
@@ -52,8 +53,10 @@ const chosen = Deno.env.get("BENCH_SIZES")?.split(",").map((s) => s.trim());
 const sizes = chosen ? SIZES.filter((s) => chosen.includes(s.label)) : SIZES;
 if (sizes.length === 0) throw new Error(`BENCH_SIZES names none of ${SIZES.map((s) => s.label).join(", ")}`);
 // BENCH_PARTS=serve runs only `serve`'s figures (scripts/bench/serve.ts); default: every part. `burst`: an
-// archiver meeting 16 MiB records (burstPeak).
-const parts = (Deno.env.get("BENCH_PARTS") ?? "sizes,idle,serve,burst").split(",").map((s) => s.trim());
+// archiver meeting 16 MiB records (burstPeak); `s3latency`: S3 behind 20 ms of latency (scripts/bench/latency.ts).
+const parts = (Deno.env.get("BENCH_PARTS") ?? "sizes,idle,serve,burst,s3latency").split(",").map((s) =>
+  s.trim()
+);
 
 // The commands' settings as the children will resolve them (they inherit this environment), so that the ceilings
 // run at exactly the concurrency the commands use.
@@ -268,6 +271,7 @@ try {
     if (parts.includes("idle")) figure("archive_idle_cpu_ms_per_s", await idleCpuPerSecond(bench), 1);
     if (parts.includes("serve")) await serveFigures(bench, { scale, rounds });
     if (parts.includes("burst")) await burstPeak(bench);
+    if (parts.includes("s3latency")) await benchS3Latency(bench, rounds, limits.archive, PHASE_TIMEOUT_S);
   }
 } finally {
   if (Deno.env.get("BENCH_KEEP") === "1") {

@@ -24,6 +24,7 @@ export async function runArchive(
   schema: string,
   count: number,
   timeoutSeconds: number,
+  env: Record<string, string> = {},
 ): Promise<ChildRun> {
   const group = `${topic}-archive-${schema}`;
   b.groups.push(group);
@@ -31,7 +32,7 @@ export async function runArchive(
   const args = ["archive", "--until-end", "--group", group, "--bucket", b.bucket, "--db-schema", schema];
   return await runChild(
     [...args, "--http-port", String(port)],
-    archiveEnv({ VETO_FILE: vetoAllBut(topic), LOG_LEVEL: "info" }),
+    archiveEnv({ VETO_FILE: vetoAllBut(topic), LOG_LEVEL: "info", ...env }),
     {
       startMarker: /Consumer has joined the group/,
       done: async () => (await archivedCount(port)) >= count,
