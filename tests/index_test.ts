@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { connectIndex, type IndexSql } from "../lib/index/connect.ts";
 import { startEmbeddedIndex } from "../lib/index/embedded.ts";
 import { MIGRATIONS } from "../lib/index/migrations.ts";
-import { createIndex, type IndexRow, type Receipt } from "../lib/index/postgres.ts";
+import { createIndex, type IndexRow, type Receipt, SAMPLE_BLOCKS_FROM_ROWS } from "../lib/index/postgres.ts";
 import { hasCode, serviceEnv, uniqueName } from "./helpers.ts";
 
 interface Backend {
@@ -338,6 +338,33 @@ const CASES: Case[] = [
 
       await assert.rejects(index.select({ topicRegex: "(" }, { limit: 1 }), hasCode("INDEX_QUERY_INVALID"));
       await assert.rejects(index.select({}, { limit: 0 }), hasCode("INDEX_QUERY_INVALID"));
+    },
+  },
+  {
+    name: "a random sample of a large index reads random blocks; a filter leaving too few rows scans",
+    async run(sql) {
+      const index = createIndex(sql);
+      await index.migrate();
+      const rows = SAMPLE_BLOCKS_FROM_ROWS + 10_000;
+      await sql`insert into messages (topic, timestamp, uuid, size, key, bucket, crc32, is_client_uuid, message_crc32)
+        select case when i < 10 then 'rare' else 'busy' end, i, gen_random_uuid(), 1, 'k' || i, 'b', 0, true, 0
+        from generate_series(0, ${rows - 1}) i`;
+      await sql`analyze messages`;
+      const plan = (await sql.unsafe(
+        `explain select id from messages tablesample system (1) order by random() limit 1`,
+      )).map((r) => Object.values(r)[0]).join("\n");
+      assert.match(plan, /Sample Scan/);
+      const sample = await index.select({}, { limit: 500, random: true });
+      assert.equal(sample.length, 500);
+      assert.equal(new Set(sample.map((r) => r.uuid)).size, 500, "no row twice");
+      const ids = sample.map((r) => Number(r.id)).sort((a, b) => a - b);
+      assert.ok(ids.at(-1)! - ids[0]! > rows / 2, `spread over the table (${ids[0]}..${ids.at(-1)})`);
+      // Drawn from ~5 000 rows of whole blocks, not from all of them: neighbours are ~20x likelier than in a
+      // uniform draw of 500 out of 110 000 (about 2 neighbouring pairs).
+      const neighbours = ids.filter((id, i) => i > 0 && id === ids[i - 1]! + 1).length;
+      assert.ok(neighbours > 15, `read from sampled blocks (${neighbours} neighbouring ids)`);
+      const rare = await index.select({ topics: ["rare"] }, { limit: 500, random: true });
+      assert.equal(rare.length, 10, "every row of a small selection, found by the full scan");
     },
   },
   {
