@@ -83,6 +83,12 @@ const HEADER_FRAMING = 10;
 const BATCH_FRAMING = 128;
 const MAX_REQUEST_RECORDS = 500;
 const MAX_REQUEST_BYTES = 4 * 2 ** 20;
+/**
+ * Bytes of produce requests in flight, at most (beyond the first): with 1 MiB records 2 requests of 4 MiB, with
+ * small ones up to requestsInFlight. Measured at 1 MiB: 1 / 2 / 5 requests in flight gave 107 / 150 / 158
+ * records/s and a peak RSS of 289 / 302 / 333 MiB.
+ */
+const MAX_REQUEST_BYTES_IN_FLIGHT = 2 * MAX_REQUEST_BYTES;
 const PAGE_ROWS = 500;
 /** Rows held per allowed fetch: room for objects that arrive while an earlier one is late. */
 const WINDOW_PER_FETCH = 2;
@@ -220,19 +226,27 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
   // unacknowledged record, and records acknowledged beyond it when a run is killed are found again by the read-back
   // of the next run (see landed.ts). Meanwhile the following records are fetched, checked and queued.
   const maxInFlight = Math.max(1, job.requestsInFlight ?? 1);
-  const inflight: Promise<void>[] = [];
+  const inflight: { committed: Promise<void>; bytes: number }[] = [];
+  let inflightBytes = 0;
   let lastCommit: Promise<void> = Promise.resolve();
 
-  /** Waits until at most `atMost` requests are in flight. */
-  async function settle(atMost: number): Promise<void> {
-    while (inflight.length > atMost) await inflight.shift();
+  /** Waits until at most `atMost` requests are in flight, and `room` more bytes fit beside them. */
+  async function settle(atMost: number, room = 0): Promise<void> {
+    while (
+      inflight.length > atMost || (inflight.length > 0 && inflightBytes + room > MAX_REQUEST_BYTES_IN_FLIGHT)
+    ) {
+      const oldest = inflight.shift()!;
+      inflightBytes -= oldest.bytes;
+      await oldest.committed;
+    }
   }
 
   /** Sends what is queued once there is room for it; does not wait for its answer. */
   async function send(): Promise<void> {
-    await settle(maxInFlight - 1);
+    await settle(maxInFlight - 1, pendingBytes);
     if (decidedUpTo === null) return;
     const request: Queued = { pending, skippedSince, decidedUpTo };
+    const bytes = pendingBytes;
     pending = [];
     pendingBytes = 0;
     pendingPerPartition.clear();
@@ -240,7 +254,8 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
     decidedUpTo = null;
     const committed = commit(request, lastCommit);
     lastCommit = committed;
-    inflight.push(committed);
+    inflight.push({ committed, bytes });
+    inflightBytes += bytes;
     // Awaited by a later settle(); until then a failure must not count as unhandled.
     committed.catch(() => {});
   }
@@ -434,7 +449,7 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
     await flush();
   } finally {
     // On an error, what is in flight still finishes: acknowledged records are then in the checkpoint.
-    await Promise.allSettled([...window.map((s) => s.object), ...inflight]);
+    await Promise.allSettled([...window.map((s) => s.object), ...inflight.map((r) => r.committed)]);
   }
   const interrupted = signal.aborted;
   if (!interrupted) {
