@@ -21,8 +21,9 @@
 //
 // Environment: the services' variables (`eval "$(scripts/services.sh env)"`); BENCH_SCALE multiplies the record
 // counts (default 1); BENCH_SIZES=1KiB,64KiB selects sizes; BENCH_ROUNDS; BENCH_KEEP=1 keeps the topics, bucket
-// and schemas; BENCH_PARTS=sizes,idle,serve,original picks parts (`serve`: scripts/bench/serve.ts, `original`:
-// scripts/bench/original.ts). stdout: `name: value`
+// and schemas; BENCH_PARTS=sizes,idle,serve,original,burst,s3latency picks parts (`serve`: scripts/bench/serve.ts,
+// `original`: scripts/bench/original.ts); BENCH_SCALE_ROWS=10000000 runs the scale figures instead
+// (scripts/bench/scale.ts). stdout: `name: value`
 // lines only; progress goes to stderr.
 import { parseArchiveArgs } from "../lib/commands/archive.ts";
 import { parseRestoreArgs } from "../lib/restore/args.ts";
@@ -32,6 +33,9 @@ import { consumeCeiling, getCeiling, putCeiling } from "./bench/ceilings.ts";
 import { type ChildRun, runChild } from "./bench/child.ts";
 import { cpuSeconds } from "./bench/proc.ts";
 import { figure, MiB, note, type Rate, rateFigures, recordsPerSecond } from "./bench/report.ts";
+import { archivedCount, freePort, runArchive } from "./bench/commands.ts";
+import { benchS3Latency } from "./bench/latency.ts";
+import { benchScaleRows } from "./bench/scale.ts";
 import { archivedObjects, type Bench, closeBench, openBench } from "./bench/services.ts";
 import { originalFigures } from "./bench/original.ts";
 import { serveFigures } from "./bench/serve.ts";
@@ -44,9 +48,18 @@ if (!Number.isInteger(rounds) || rounds < 1) throw new Error("BENCH_ROUNDS must 
 const chosen = Deno.env.get("BENCH_SIZES")?.split(",").map((s) => s.trim());
 const sizes = chosen ? SIZES.filter((s) => chosen.includes(s.label)) : SIZES;
 if (sizes.length === 0) throw new Error(`BENCH_SIZES names none of ${SIZES.map((s) => s.label).join(", ")}`);
+// BENCH_SCALE_ROWS=N: instead of the size phases, the commands against an index of N rows (scripts/bench/scale.ts).
+const scaleRowsText = Deno.env.get("BENCH_SCALE_ROWS");
+const scaleRows = scaleRowsText === undefined ? undefined : Number(scaleRowsText);
+if (scaleRows !== undefined && !(Number.isInteger(scaleRows) && scaleRows > 0)) {
+  throw new Error("BENCH_SCALE_ROWS must be a positive integer");
+}
 // BENCH_PARTS=serve runs only `serve`'s figures (scripts/bench/serve.ts), `original` only archive_vs_original
-// (scripts/bench/original.ts: needs the original, see there); default: every part.
-const parts = (Deno.env.get("BENCH_PARTS") ?? "sizes,idle,serve,original").split(",").map((s) => s.trim());
+// (scripts/bench/original.ts: needs the original, see there); default: every part. `burst`: an archiver meeting
+// 16 MiB records (burstPeak); `s3latency`: S3 behind 20 ms of latency (scripts/bench/latency.ts).
+const parts = (Deno.env.get("BENCH_PARTS") ?? "sizes,idle,serve,original,burst,s3latency").split(",").map((
+  s,
+) => s.trim());
 
 // The commands' settings as the children will resolve them (they inherit this environment), so that the ceilings
 // run at exactly the concurrency the commands use.
@@ -62,36 +75,6 @@ const workRate = (run: ChildRun, count: number, size: Size): Rate => ({
   seconds: run.workSeconds,
   cpuSeconds: run.workCpuSeconds,
 });
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-async function archivedCount(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  let n = 0;
-  for (const m of text.matchAll(/^housekeeping_records_archived_total\{[^}]*\} (\d+)$/gm)) n += Number(m[1]);
-  return n;
-}
-
-async function runArchive(b: Bench, topic: string, schema: string, count: number): Promise<ChildRun> {
-  const group = `${topic}-archive-${schema}`;
-  b.groups.push(group);
-  const port = freePort();
-  const args = ["archive", "--until-end", "--group", group, "--bucket", b.bucket, "--db-schema", schema];
-  return await runChild(
-    [...args, "--http-port", String(port)],
-    archiveEnv({ VETO_FILE: vetoAllBut(topic), LOG_LEVEL: "info" }),
-    {
-      startMarker: /Consumer has joined the group/,
-      done: async () => (await archivedCount(port)) >= count,
-      timeoutSeconds: PHASE_TIMEOUT_S,
-    },
-  );
-}
 
 async function runRestore(
   b: Bench,
@@ -179,7 +162,7 @@ async function benchSize(b: Bench, size: Size): Promise<void> {
     // Each round archives into a fresh index schema: the same records again would be replays, another workload.
     const schema = `${b.schema}_${round}`;
     if (!b.schemas.includes(schema)) b.schemas.push(schema);
-    const archived = await runArchive(b, source, schema, count);
+    const archived = await runArchive(b, source, schema, count, PHASE_TIMEOUT_S);
     archivePeak = Math.max(archivePeak, archived.peakRssBytes);
     archive = faster(archive, { rate: workRate(archived, count, size), run: archived }, ofRun);
 
@@ -259,6 +242,25 @@ async function idleCpuPerSecond(b: Bench): Promise<number> {
   }
 }
 
+const BURST: Size = { label: "16MiB", bytes: 16 * MiB, count: 24 };
+
+/**
+ * An archiver that meets a burst of 16 MiB records (384 MiB, Hopskotch's largest alerts are far smaller): its peak
+ * RSS must stay bounded by the fetch and in-flight settings (--max-inflight-mib), not grow with the burst.
+ */
+async function burstPeak(b: Bench): Promise<void> {
+  const topic = `${b.id}-src-burst`;
+  const schema = `${b.schema}_burst`;
+  b.schemas.push(schema);
+  await createTopics(b.kafka, [topic], 2 * BURST.bytes);
+  await produce(b.kafka, topic, BURST, BURST.count);
+  const run = await runArchive(b, topic, schema, BURST.count, PHASE_TIMEOUT_S);
+  const rate = workRate(run, BURST.count, BURST);
+  figure("archive_16MiB_burst_records_per_s", recordsPerSecond(rate), 1);
+  figure("archive_16MiB_burst_MiB_per_s", rate.valueBytes / MiB / rate.seconds, 1);
+  figure("archive_16MiB_burst_peak_rss_MiB", run.peakRssBytes / MiB, 0);
+}
+
 const bench = await openBench();
 note(
   `run ${bench.id}: ${navigator.hardwareConcurrency} CPUs, BENCH_SCALE=${scale}, sizes ${
@@ -266,15 +268,20 @@ note(
   }`,
 );
 try {
-  if (parts.includes("sizes")) { for (const size of sizes) await benchSize(bench, size); }
-  if (parts.includes("idle")) figure("archive_idle_cpu_ms_per_s", await idleCpuPerSecond(bench), 1);
-  if (parts.includes("serve")) await serveFigures(bench, { scale, rounds });
-  if (parts.includes("original")) {
-    await originalFigures(bench, {
-      scale,
-      timeoutSeconds: PHASE_TIMEOUT_S,
-      runArchive: (topic, schema, count) => runArchive(bench, topic, schema, count),
-    });
+  if (scaleRows !== undefined) await benchScaleRows(bench, scaleRows);
+  else {
+    if (parts.includes("sizes")) { for (const size of sizes) await benchSize(bench, size); }
+    if (parts.includes("idle")) figure("archive_idle_cpu_ms_per_s", await idleCpuPerSecond(bench), 1);
+    if (parts.includes("serve")) await serveFigures(bench, { scale, rounds });
+    if (parts.includes("original")) {
+      await originalFigures(bench, {
+        scale,
+        timeoutSeconds: PHASE_TIMEOUT_S,
+        runArchive: (topic, schema, count) => runArchive(bench, topic, schema, count, PHASE_TIMEOUT_S),
+      });
+    }
+    if (parts.includes("burst")) await burstPeak(bench);
+    if (parts.includes("s3latency")) await benchS3Latency(bench, rounds, limits.archive, PHASE_TIMEOUT_S);
   }
 } finally {
   if (Deno.env.get("BENCH_KEEP") === "1") {

@@ -8,6 +8,7 @@
 #   scripts/services.sh down [service ...]                      stop only what `up` started
 #   scripts/services.sh status                                  one line per service
 #   scripts/services.sh env                                     `export` lines for tests and tools
+#   scripts/services.sh toxiproxy                               build Toxiproxy if missing; print its path
 #
 # Downloads and builds are cached in $HK_CACHE_DIR (default ~/.cache/housekeeping); runtime data, logs and pid files
 # live in $HK_STATE_DIR (default /var/tmp/housekeeping: PostgreSQL runs as an unprivileged user that cannot enter
@@ -20,6 +21,7 @@ STATE=${HK_STATE_DIR:-/var/tmp/housekeeping}
 
 KAFKA_VERSION=4.1.1
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+TOXIPROXY_VERSION=v2.12.0
 HOP_CLIENT_VERSION=0.13.0
 CONFLUENT_KAFKA_VERSION=2.16.1
 
@@ -239,6 +241,23 @@ kafka_ready() {
     die "kafka exited during start-up; its log is $STATE/kafka/kafka.log"
   }
   port_open "$KAFKA_PORT" && port_open "$KAFKA_SASL_PORT" && port_open "$KAFKA_SSL_PORT" && grep -q "Kafka Server started" "$STATE/kafka/kafka.log"
+}
+
+# ------------------------------------------------------------------------------------------------------ Toxiproxy
+# A TCP proxy that adds latency: the benchmark puts it between the archiver and MinIO to act like a distant S3.
+toxiproxy_bin() { echo "$CACHE/bin/toxiproxy-$TOXIPROXY_VERSION"; }
+
+toxiproxy_install() {
+  [ -x "$(toxiproxy_bin)" ] && return
+  command -v go >/dev/null || die "Go is needed to build Toxiproxy (go install); install Go and retry"
+  say "building Toxiproxy $TOXIPROXY_VERSION with go install (cached after)"
+  local gobin
+  gobin=$(mktemp -d)
+  GOBIN=$gobin GOFLAGS=-trimpath go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" \
+    >"$CACHE/toxiproxy-build.log" 2>&1 || die "building Toxiproxy failed; see $CACHE/toxiproxy-build.log"
+  mkdir -p "$CACHE/bin"
+  mv "$gobin/server" "$(toxiproxy_bin)"
+  rm -rf "$gobin"
 }
 
 # ---------------------------------------------------------------------------------------------------------- MinIO
@@ -478,6 +497,10 @@ restart)
   ;;
 status) status ;;
 env) print_env ;;
+toxiproxy)
+  toxiproxy_install >&2
+  toxiproxy_bin
+  ;;
 *)
   sed -n '2,14p' "$0" >&2
   exit 2

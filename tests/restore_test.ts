@@ -535,7 +535,7 @@ function archivedRows(
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-Deno.test("restore loop: one request in flight, the next prepared meanwhile; checkpoints only what was acknowledged", async () => {
+Deno.test("restore loop: up to requestsInFlight requests in flight, the next prepared meanwhile; checkpoints only what was acknowledged, in request order", async () => {
   const { rows, objects } = archivedRows(60, 2);
   const index = {
     selectInOrder: (_filter: unknown, { after, limit }: { after?: OrderPosition; limit: number }) => {
@@ -543,15 +543,17 @@ Deno.test("restore loop: one request in flight, the next prepared meanwhile; che
       return Promise.resolve(rows.slice(from, from + limit));
     },
   };
+  const inFlight = 3;
   let getting = 0;
   let mostGetting = 0;
-  let publishing = false;
+  let publishing = 0;
+  let mostPublishing = 0;
   let startedWhilePublishing = 0;
   // Objects arrive out of order (random delays), so the window must hold some back and keep fetching behind them.
   const store = {
     get: async (key: string) => {
       mostGetting = Math.max(mostGetting, ++getting);
-      if (publishing) startedWhilePublishing++;
+      if (publishing > 0) startedWhilePublishing++;
       await tick(Math.random() * 4);
       getting--;
       return objects.get(key)!;
@@ -559,9 +561,9 @@ Deno.test("restore loop: one request in flight, the next prepared meanwhile; che
   };
   const run = (failAt: number | null) => {
     const published: string[][] = [];
+    const acknowledged = new Set<number>();
+    const applied: number[] = [];
     const saved: Checkpoint[] = [];
-    let acknowledged = 0;
-    let lastAcknowledged: bigint | null = null;
     const result = runRestore(
       {
         filter: { topics: ["t"] },
@@ -573,6 +575,7 @@ Deno.test("restore loop: one request in flight, the next prepared meanwhile; che
         fetchConcurrency: 4,
         maxInflightBytes: 2 ** 20,
         pageRows: 7,
+        requestsInFlight: inFlight,
       },
       {
         index,
@@ -580,22 +583,31 @@ Deno.test("restore loop: one request in flight, the next prepared meanwhile; che
         log: silentLogger,
         signal: new AbortController().signal,
         publish: async (batch) => {
-          assert.equal(publishing, false, "never two requests in flight");
-          publishing = true;
-          const values = batch.flatMap((b) => b.messages.map((m) => m.value!.toString("latin1").slice(0, 1)));
-          published.push(values);
-          await tick(3);
-          publishing = false;
-          if (published.length === failAt) throw new Error("refused");
-          acknowledged += values.length;
-          lastAcknowledged = rows[acknowledged - 1]!.id;
+          mostPublishing = Math.max(mostPublishing, ++publishing);
+          assert.ok(publishing <= inFlight, `at most ${inFlight} requests in flight (${publishing})`);
+          const request = published.length;
+          published.push(
+            batch.flatMap((b) => b.messages.map((m) => m.value!.toString("latin1").slice(0, 1))),
+          );
+          // Answers arrive in any order.
+          await tick(1 + Math.random() * 6);
+          publishing--;
+          if (request + 1 === failAt) throw new Error("refused");
+          acknowledged.add(request);
+          return () => {
+            applied.push(request);
+          };
         },
         progress: { tick() {}, done() {} },
         saveCheckpoint: (cp) => {
-          // Saved after its request was acknowledged, before the next one is sent.
-          assert.equal(publishing, false);
-          assert.equal(cp.sent, acknowledged, "the checkpoint counts exactly the acknowledged records");
-          if (!cp.complete) assert.equal(cp.position!.id, lastAcknowledged);
+          // Saved right after its own request's acknowledgement was applied, with every earlier one: the checkpoint
+          // counts exactly the records of the requests acknowledged so far in order.
+          const through = applied.length;
+          assert.deepEqual(applied, [...Array(through).keys()], "acknowledgements applied in request order");
+          for (let r = 0; r < through; r++) assert.ok(acknowledged.has(r));
+          const records = published.slice(0, through).reduce((n, values) => n + values.length, 0);
+          assert.equal(cp.sent, records, "the checkpoint counts exactly the acknowledged records");
+          if (!cp.complete) assert.equal(cp.position!.id, rows[records - 1]!.id);
           saved.push(structuredClone(cp));
           return Promise.resolve();
         },
@@ -607,19 +619,28 @@ Deno.test("restore loop: one request in flight, the next prepared meanwhile; che
   const ok = run(null);
   const result = await ok.result;
   assert.equal(result.sent, rows.length);
-  // Every record once, in restore order (the first byte of each value is its number).
+  // Every record once, in restore order (the first byte of each value is its number), requests in order.
   assert.deepEqual(ok.published.flat(), rows.map((r) => String.fromCharCode(Number(r.id - 1n) & 0xff)));
   assert.ok(ok.published.length >= 8, `many requests (${ok.published.length})`);
   assert.equal(ok.saved.at(-1)!.complete, true);
+  assert.equal(ok.saved.length, ok.published.length + 1, "a checkpoint per request, and one at the end");
   assert.ok(mostGetting <= 4, `at most --fetch-concurrency objects fetched at once (${mostGetting})`);
   assert.equal(mostGetting, 4, "and that many while objects wait their turn");
   assert.ok(startedWhilePublishing > 0, "the following records are fetched while a request is in flight");
+  assert.ok(mostPublishing > 1, `more than one request in flight (${mostPublishing})`);
 
   const failing = run(3);
   await assert.rejects(failing.result, /refused/);
-  assert.equal(failing.published.length, 3, "nothing is sent after a request that failed");
+  assert.ok(
+    failing.published.length <= 3 + inFlight - 1,
+    `at most ${inFlight - 1} requests sent after a request that failed (${failing.published.length})`,
+  );
   const last = failing.saved.at(-1)!;
-  assert.equal(last.sent, failing.published[0]!.length + failing.published[1]!.length);
+  assert.equal(
+    last.sent,
+    failing.published[0]!.length + failing.published[1]!.length,
+    "nothing after it checkpointed",
+  );
   assert.equal(last.complete, false);
 });
 

@@ -1,6 +1,6 @@
 // `restore`: re-publishes archived records to Kafka, bit for bit. The index selects (the bucket is never listed),
 // objects are fetched concurrently and checked, records go out in their original order (lib/restore/run.ts).
-import type { Kafka, Producer } from "kafkajs";
+import type { Kafka } from "kafkajs";
 import type { Command, CommandContext } from "../command.ts";
 import { settingsHelp } from "../config.ts";
 import { createKafka } from "../kafka/client.ts";
@@ -19,6 +19,7 @@ import {
   type Services,
 } from "../services.ts";
 import { brokersOf, parseRestoreArgs, restoreExtras, type RestoreOptions } from "../restore/args.ts";
+import { createOrderedProducer, MAX_IN_FLIGHT, type OrderedProducer } from "../restore/producer.ts";
 import { createPublisher, recognizeLanded } from "../restore/publish.ts";
 import { dryRunReport, planTopics, restoreProgress, summaryOf, totalsOf } from "../restore/report.ts";
 import { guardLoop, partitionCounts, probeSource } from "../restore/source.ts";
@@ -79,7 +80,8 @@ Operation:
   --max-inflight-mib N     MiB of objects held at once (default 64)
   --progress MODE          auto (default: a bar when stderr is a terminal, else JSON lines every 10 s), bar,
                            json or none
-Records are sent by an idempotent producer, one produce request at a time; the summary (JSON) goes to stdout.
+Records are sent by an idempotent producer, up to 5 produce requests in flight per broker, in order; the
+summary (JSON) goes to stdout.
 
 Source, index and bucket:
 ${settingsHelp()}
@@ -146,7 +148,7 @@ async function restore(options: RestoreOptions, services: Services, ctx: Command
   for (const w of warnings) log.warn(w);
   const kafka: Kafka = createKafka(tks, log);
   const admin = kafka.admin();
-  let producer: Producer | undefined;
+  let producer: OrderedProducer | undefined;
   await admin.connect();
   try {
     const sourceTopics = plan.map((t) => t.source);
@@ -189,8 +191,7 @@ async function restore(options: RestoreOptions, services: Services, ctx: Command
     // Written before anything is sent, so that even a run killed before its first checkpoint has its start ends.
     if (checkpointPath !== undefined) await writeCheckpoint(checkpointPath, { ...start, targetEnds: ends });
 
-    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    await producer.connect();
+    producer = await createOrderedProducer(kafka, { log });
     const send = producer;
     const totalRecords = plan.reduce((n, t) => n + Number(t.records), 0);
     const progress = restoreProgress(options.progress, totalRecords, ctx);
@@ -219,6 +220,7 @@ async function restore(options: RestoreOptions, services: Services, ctx: Command
         fetchConcurrency: options.fetchConcurrency,
         maxInflightBytes: options.maxInflightBytes,
         landed: resumed.landed,
+        requestsInFlight: MAX_IN_FLIGHT,
       },
       {
         index,

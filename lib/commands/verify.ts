@@ -109,8 +109,8 @@ manifest_content, manifest_vetoed_archived and manifest_unexpected (see README).
 Problems go to stdout as they are found, then a summary; progress goes to stderr. Nothing is ever deleted.
 
 Options:
-  --sample N           check N random index rows instead of all of them (the store is still listed for orphans
-                       unless --skip-orphans)
+  --sample N           check N random index rows instead of all of them (from an index of 100 000 rows or more,
+                       drawn from random blocks of it; the store is still listed for orphans unless --skip-orphans)
   --repair             index valid orphans from the objects themselves (uuid, topic, time, coordinates and checksums
                        as the object states them); orphans whose uuid the object does not confirm are only reported
   --manifest FILE      also check the archive against a manifest written by \`housekeeping mock-hop --manifest\`

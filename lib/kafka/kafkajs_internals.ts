@@ -5,7 +5,9 @@
 import type { Buffer } from "node:buffer";
 import { CompressionCodecs } from "kafkajs";
 import kafkajsPackage from "kafkajs/package.json" with { type: "json" };
+import type { Kafka, Logger as KafkajsLogger } from "kafkajs";
 import RequestQueueModule from "kafkajs/src/network/requestQueue/index.js";
+import createEosManager from "kafkajs/src/producer/eosManager/index.js";
 import compressionModule from "kafkajs/src/protocol/message/compression/index.js";
 import DecoderModule from "kafkajs/src/protocol/decoder.js";
 import EncoderModule from "kafkajs/src/protocol/encoder.js";
@@ -245,6 +247,7 @@ function installWireHeaderEncoding(): void {
           roomBytes: ROOM_BYTES,
         });
         lease = ++encodings === 1 ? allocated : undefined;
+        (args.topicData as { [PRODUCE_ENCODED]?: () => void })[PRODUCE_ENCODED]?.();
         const encoded: EncodedRequest = {
           buf: body,
           buffer: body,
@@ -299,4 +302,60 @@ function installIdleRequestQueue(): void {
   };
   patched[IDLE_PATCHED] = true;
   prototype!.scheduleCheckPendingRequests = patched;
+}
+
+// ---- the pipelined producer's cluster (lib/restore/producer.ts)
+
+/**
+ * A function kept under this key on a Produce request's `topicData` array is called once the request is encoded:
+ * from there to its place in the connection's request queue, kafkajs only takes microtasks (see
+ * lib/restore/producer.ts, which dispatches requests strictly in order).
+ */
+export const PRODUCE_ENCODED = Symbol.for("housekeeping.kafka.produceEncoded");
+
+export interface Broker {
+  nodeId: number;
+  produce(args: unknown): Promise<{ topics: { topicName: string; partitions: PartitionResponse[] }[] }>;
+}
+export interface PartitionResponse {
+  partition: number;
+  errorCode: number;
+  baseOffset: string;
+}
+export interface Cluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  isConnected(): boolean;
+  addMultipleTargetTopics(topics: string[]): Promise<void>;
+  refreshMetadata(): Promise<void>;
+  refreshMetadataIfNecessary(): Promise<void>;
+  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+  findBroker(args: { nodeId: string }): Promise<Broker>;
+  removeBroker(args: { host: string; port: number }): void;
+}
+export interface EosManager {
+  initProducerId(): Promise<void>;
+  getProducerId(): unknown;
+  getProducerEpoch(): number;
+}
+
+/**
+ * A cluster of `kafka`'s own (its connections, SASL and metadata) without kafkajs's producer on top, and the
+ * manager that obtains an idempotent producer id on it: what kafkajs's producer uses, minus its lock per broker.
+ */
+export function createProducerCluster(kafka: Kafka): { cluster: Cluster; eos: EosManager } {
+  const key = Object.getOwnPropertySymbols(kafka).find((s) =>
+    s.description === "private:Kafka:createCluster"
+  );
+  const create = key === undefined ? undefined : (kafka as unknown as Record<symbol, unknown>)[key];
+  if (typeof create !== "function") {
+    throw internalsError("Kafka's private createCluster is missing", "the pipelined producer");
+  }
+  const cluster = create({ allowAutoTopicCreation: false, maxInFlightRequests: null }) as Cluster;
+  const eos = (createEosManager as unknown as (args: unknown) => EosManager)({
+    logger: kafka.logger() as KafkajsLogger,
+    cluster,
+    transactional: false,
+  });
+  return { cluster, eos };
 }

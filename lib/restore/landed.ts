@@ -13,6 +13,7 @@ import { hkError } from "../errors.ts";
 import { type RawWireHeader, wireHeaders } from "../kafka/wire_headers.ts";
 import type { Logger } from "../log.ts";
 import type { WireHeader } from "../record.ts";
+import { sleep } from "../retry.ts";
 
 /** topic -> partition -> end offset (decimal string, as Kafka's admin API gives offsets). */
 export type TargetEnds = Record<string, Record<string, string>>;
@@ -90,12 +91,29 @@ export function landedMatcher(found: ReadonlyMap<string, ReadonlyMap<number, Lan
   };
 }
 
+const OFFSETS_ATTEMPTS = 8;
+
+/**
+ * A topic's offsets. A topic restore has just created may still be electing its leaders (NOT_LEADER_OR_FOLLOWER,
+ * seen in the fault runs), which kafkajs's admin does not wait out: retriable errors are retried for a while.
+ */
+async function offsetsOf(admin: Admin, topic: string) {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await admin.fetchTopicOffsets(topic);
+    } catch (e) {
+      if ((e as { retriable?: unknown }).retriable !== true || attempt >= OFFSETS_ATTEMPTS) throw e;
+      await sleep(Math.min(2_000, 100 * 2 ** attempt));
+    }
+  }
+}
+
 /** The current end offset of every partition of `topics`. */
 export async function currentEnds(admin: Admin, topics: readonly string[]): Promise<TargetEnds> {
   const ends: TargetEnds = {};
   for (const topic of topics) {
     const partitions: Record<string, string> = {};
-    for (const p of await admin.fetchTopicOffsets(topic)) partitions[String(p.partition)] = p.high;
+    for (const p of await offsetsOf(admin, topic)) partitions[String(p.partition)] = p.high;
     ends[topic] = partitions;
   }
   return ends;

@@ -1,8 +1,8 @@
-// Publishing restored records to the target: one produce request at a time through the idempotent producer, the
+// Publishing restored records to the target: in order through the idempotent producer (lib/restore/producer.ts), the
 // target's end offsets advanced past what was acknowledged (for the checkpoint), a stop that still ends a request
 // the cluster never answers, and failures that say how to fix and resume. recognizeLanded finds, on resuming, what
 // a killed run had sent after its checkpoint.
-import type { Admin, Kafka, Producer, RecordMetadata } from "kafkajs";
+import type { Admin, Kafka, RecordMetadata } from "kafkajs";
 import { errorMessage, hkError, isHkError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { sleep } from "../retry.ts";
@@ -17,29 +17,27 @@ import {
   spansBeyond,
   type TargetEnds,
 } from "./landed.ts";
+import type { OrderedProducer } from "./producer.ts";
 import type { TopicMessages } from "./run.ts";
 
 /**
- * The publish step of runRestore: sends one batch and waits for its acknowledgement, then moves `ends` past it.
+ * The publish step of runRestore: sends one batch and waits for its acknowledgement; what it resolves to moves
+ * `ends` past the batch, called by runRestore in send order.
  * Errors other than ours become RESTORE_SEND_FAILED with the broker's hint and how to resume.
  */
 export function createPublisher(
   { producer, admin, ends, signal, checkpoint }: {
-    producer: Producer;
+    producer: OrderedProducer;
     admin: Admin;
     ends: TargetEnds;
     signal: AbortSignal;
     checkpoint: string | undefined;
   },
-): (batch: TopicMessages[]) => Promise<void> {
+): (batch: TopicMessages[]) => Promise<() => Promise<void>> {
   return async (batch: TopicMessages[]) => {
     try {
-      const acknowledged = await unlessStuck(
-        producer.sendBatch({ topicMessages: batch, acks: -1 }),
-        signal,
-        checkpoint,
-      );
-      await advanceEnds(ends, batch, acknowledged, admin);
+      const acknowledged = await unlessStuck(producer.send(batch), signal, checkpoint);
+      return () => advanceEnds(ends, batch, acknowledged, admin);
     } catch (e) {
       if (isHkError(e)) throw e;
       throw sendError(e, batch.map((b) => b.topic), checkpoint);

@@ -24,14 +24,18 @@ export const SIZES: readonly Size[] = [
 export const PARTITIONS = 4;
 
 // The topics must take 1 MiB records plus their batch framing; the broker's own limit is higher.
-const TOPIC_CONFIG = [{ name: "max.message.bytes", value: String(8 * MiB) }];
+const MAX_MESSAGE_BYTES = 8 * MiB;
 
-export async function createTopics(kafka: Kafka, topics: string[]): Promise<void> {
+export async function createTopics(kafka: Kafka, topics: string[], maxMessageBytes = MAX_MESSAGE_BYTES) {
   const admin = kafka.admin();
   await admin.connect();
   try {
     await admin.createTopics({
-      topics: topics.map((topic) => ({ topic, numPartitions: PARTITIONS, configEntries: TOPIC_CONFIG })),
+      topics: topics.map((topic) => ({
+        topic,
+        numPartitions: PARTITIONS,
+        configEntries: [{ name: "max.message.bytes", value: String(maxMessageBytes) }],
+      })),
       waitForLeaders: true,
     });
   } finally {
