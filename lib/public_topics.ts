@@ -1,7 +1,9 @@
 // Which topics are public: the `public` column that archive-api reads to serve a message without authentication.
 // archive-core asked SCiMMA's hopauth (`publicly_readable` of each topic); this archiver takes the list from its
 // settings (--public-topics), shared by `archive` and `serve`.
+import type { ResolvedSettings } from "./config.ts";
 import { hkError } from "./errors.ts";
+import { usageError } from "./flags.ts";
 
 /** Characters of a Kafka topic name: an entry made only of these is a name, anything else a pattern. */
 const TOPIC_NAME = /^[A-Za-z0-9._-]+$/;
@@ -47,4 +49,20 @@ export function parsePublicTopics(list: string | undefined): PublicTopics {
     isPublic: (topic) =>
       matches(topic) || (topic.endsWith(OFFLOAD_SUFFIX) && matches(topic.slice(0, -OFFLOAD_SUFFIX.length))),
   };
+}
+
+/**
+ * The public-topics setting as `command` resolved it: a bad list is a USAGE error when it was given as the flag,
+ * else CONFIG_INVALID naming the variable or config key it came from.
+ */
+export function publicTopicsSetting(command: string, settings: ResolvedSettings): PublicTopics {
+  const { value, source } = settings["public-topics"];
+  try {
+    return parsePublicTopics(value);
+  } catch (e) {
+    const message = (e as Error).message;
+    if (source === "flag") throw usageError(command, message);
+    const from = source === "env" ? "PUBLIC_TOPICS" : "public_topics in the config file";
+    throw hkError("CONFIG_INVALID", `${message} (from ${from})`, { cause: e });
+  }
 }

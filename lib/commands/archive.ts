@@ -3,17 +3,11 @@
 import { requestTimeoutFor } from "../archive/consumer.ts";
 import { type ArchiverOptions, runArchiver } from "../archive/supervisor.ts";
 import type { Command } from "../command.ts";
-import {
-  CONNECTION_OPTIONS,
-  parseCommandArgs,
-  type ResolvedSettings,
-  settingsHelp,
-  settingValue,
-} from "../config.ts";
+import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../config.ts";
 import { connectServices, loadSettings, printConfig } from "../services.ts";
 import { flagOrEnv, positiveInt } from "../flags.ts";
 import { errorMessage, hkError, isHkError } from "../errors.ts";
-import { parsePublicTopics } from "../public_topics.ts";
+import { publicTopicsSetting } from "../public_topics.ts";
 import { surviveStrayConnectionErrors } from "../stray_errors.ts";
 
 const OPTIONS = {
@@ -55,7 +49,7 @@ export function parseArchiveArgs(
     partitionsConcurrency: int("partitions-concurrency", "PARTITIONS_CONCURRENCY", 4),
     sessionTimeoutMs: int("session-timeout", "SESSION_TIMEOUT_SECONDS", 45) * 1000,
     httpPort: positiveInt(...flagOrEnv("archive", "http-port", values, env, "HTTP_PORT")),
-    publicTopics: parsePublicTopics(settingValue(settings, "public-topics")),
+    publicTopics: publicTopicsSetting("archive", settings),
   };
 }
 

@@ -22,7 +22,7 @@ import { createIngest } from "../archive/ingest.ts";
 import { parseKeyLayout } from "../keys.ts";
 import { createMetrics } from "../metrics.ts";
 import { createHopAuth, type HopAuth, textResponse } from "../serve/hopauth.ts";
-import { parsePublicTopics, type PublicTopics } from "../public_topics.ts";
+import { type PublicTopics, publicTopicsSetting } from "../public_topics.ts";
 import { startServer } from "../serve/server.ts";
 import { VERSION } from "../version.ts";
 
@@ -67,7 +67,7 @@ export function parseServeArgs(
     httpPort,
     httpHost: given("http-host", "HTTP_HOST")[1] || "0.0.0.0",
     hopAuthUrl,
-    publicTopics: parsePublicTopics(settingValue(settings.settings, "public-topics")),
+    publicTopics: publicTopicsSetting("serve", settings.settings),
     maxUploadBytes: positiveInt(...given("max-upload-mib", "MAX_UPLOAD_MIB"), 64) * 2 ** 20,
     readOnly: values["read-only"] === true || env.READ_ONLY === "true",
   };

@@ -7,8 +7,8 @@ import {
   withReadOnlyServices,
 } from "../admin.ts";
 import type { Command, CommandContext } from "../command.ts";
-import { parseCommandArgs, settingsHelp, settingValue } from "../config.ts";
-import { parsePublicTopics } from "../public_topics.ts";
+import { parseCommandArgs, settingsHelp } from "../config.ts";
+import { publicTopicsSetting } from "../public_topics.ts";
 import { printConfig, type Services } from "../services.ts";
 import { errorMessage, hkError } from "../errors.ts";
 import { toJson } from "../format.ts";
@@ -225,7 +225,7 @@ async function runVerify(
       log: services.log,
       signal: ctx.shutdown,
       now: () => BigInt(Date.now()),
-      isPublic: parsePublicTopics(settingValue(options.settings, "public-topics")).isPublic,
+      isPublic: publicTopicsSetting("verify", options.settings).isPublic,
     },
     {
       filter,
