@@ -28,8 +28,19 @@ export function isTopicName(name: string): boolean {
 }
 // Messages too large for Kafka, posted to `serve` by hop-client, are archived (as archive-api does) under the
 // pseudo-topic `<topic>+oversized`: '+' is illegal in Kafka names, so it can never clash with a real topic.
+export const OFFLOAD_SUFFIX = "+oversized";
 const ARCHIVE_TOPIC_PATTERN = `${TOPIC_PATTERN}(?:\\+oversized)?`;
 const ARCHIVE_TOPIC = new RegExp(`^${ARCHIVE_TOPIC_PATTERN}$`);
+
+/** A topic of the archive: a Kafka topic name, or the offload pseudo-topic of one. */
+export function isArchiveTopic(name: string): boolean {
+  return ARCHIVE_TOPIC.test(name) && isTopicName(offloadedFrom(name));
+}
+
+/** The Kafka topic an offload pseudo-topic extends; any other name unchanged. */
+export function offloadedFrom(topic: string): string {
+  return topic.endsWith(OFFLOAD_SUFFIX) ? topic.slice(0, -OFFLOAD_SUFFIX.length) : topic;
+}
 const DAILY_DATE = "\\d{4}/\\d{2}/\\d{2}";
 const HOURLY_DATE = "\\d{1,4}/\\d{1,2}/\\d{1,2}/\\d{1,2}";
 const OBJECT_KEY = new RegExp(

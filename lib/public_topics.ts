@@ -4,11 +4,10 @@
 import type { ResolvedSettings } from "./config.ts";
 import { hkError } from "./errors.ts";
 import { usageError } from "./flags.ts";
+import { offloadedFrom } from "./keys.ts";
 
 /** Characters of a Kafka topic name: an entry made only of these is a name, anything else a pattern. */
 const TOPIC_NAME = /^[A-Za-z0-9._-]+$/;
-// archive-core's large-message offload pseudo-topics are public when their topic is.
-const OFFLOAD_SUFFIX = "+oversized";
 
 export interface PublicTopics {
   /** True when messages of `topic` are public. */
@@ -46,8 +45,8 @@ export function parsePublicTopics(list: string | undefined): PublicTopics {
   const matches = (topic: string) => names.has(topic) || patterns.some((p) => p.test(topic));
   return {
     entries,
-    isPublic: (topic) =>
-      matches(topic) || (topic.endsWith(OFFLOAD_SUFFIX) && matches(topic.slice(0, -OFFLOAD_SUFFIX.length))),
+    // archive-core's large-message offload pseudo-topics are public when their topic is.
+    isPublic: (topic) => matches(topic) || matches(offloadedFrom(topic)),
   };
 }
 

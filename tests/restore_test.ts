@@ -1400,6 +1400,48 @@ Deno.test("restore: original-layout objects, timestamps librdkafka cannot send, 
         timestamp: Number(r.timestamp),
       })),
     );
+
+    // A message hop-client offloaded through `serve` lives under `<topic>+oversized`, a name Kafka refuses: a
+    // selection that matches it restores the rest and reports it; --rename publishes it under a name of Kafka's.
+    const offloaded = `${edge}+oversized`;
+    assert.equal(
+      (await ingest.ingest([{ ...records[1]!, topic: offloaded, partition: -1, offset: -1n }])).stored,
+      1,
+    );
+    const dryRun = (...args: string[]) =>
+      runMain(
+        [
+          "restore",
+          "--store",
+          `file://${dir}/store`,
+          "--db-schema",
+          schema,
+          "--veto",
+          veto,
+          "--dry-run",
+          ...args,
+        ],
+        archiveEnv(),
+      );
+    const matched = await dryRun("--topic-regex", `^${edge}`, "--to-prefix", "again.");
+    assert.equal(matched.code, 0, matched.stderr);
+    const report = JSON.parse(matched.stdout);
+    assert.deepEqual(report.topics.map((t: { source: string }) => t.source), [edge]);
+    assert.equal(report.records, records.length);
+    assert.deepEqual(
+      report.notRestored.map((n: { topic: string; records: number }) => [n.topic, n.records]),
+      [
+        [offloaded, 1],
+      ],
+    );
+    assert.match(report.notRestored[0].reason, /--rename/);
+    assert.match(matched.stderr, /not restoring offloaded messages/);
+    const renamed = await dryRun("--topic", offloaded, "--rename", `${offloaded}=${id}-big`);
+    assert.equal(renamed.code, 0, renamed.stderr);
+    const named = JSON.parse(renamed.stdout);
+    assert.deepEqual(named.topics.map((t: { target: string }) => t.target), [`${id}-big`]);
+    assert.equal(named.records, 1);
+    assert.equal(named.notRestored, undefined);
   } finally {
     store.close();
     await sql.end();

@@ -6,7 +6,7 @@ import { settingsHelp } from "../config.ts";
 import { createKafka } from "../kafka/client.ts";
 import { type Checkpoint, checkResumable, readCheckpoint, writeCheckpoint } from "../restore/checkpoint.ts";
 import { readbackGroup } from "../restore/landed.ts";
-import { positionToJson, sameBrokers, selectionKey } from "../restore/plan.ts";
+import { positionToJson, sameBrokers, selectionKey, unpublishableTopics } from "../restore/plan.ts";
 import { createRecordLimiter } from "../restore/rate.ts";
 import { runRestore } from "../restore/run.ts";
 import { prepareTargets, type TargetNeeds } from "../restore/target.ts";
@@ -126,19 +126,39 @@ async function restore(options: RestoreOptions, services: Services, ctx: Command
     return 0;
   }
 
-  const summary = await index.summarize(options.filter, start.position ?? undefined);
+  const selected = await index.summarize(options.filter, start.position ?? undefined);
+  const excluded = unpublishableTopics(selected.map((p) => p.topic), options.naming);
+  const filter = excluded.length === 0 ? options.filter : { ...options.filter, excludeTopics: excluded };
+  const summary = selected.filter((p) => !excluded.includes(p.topic));
+  // Reported, never silently dropped: what the selection matched but this restore leaves in the archive.
+  const notRestored = excluded.map((topic) => ({
+    topic,
+    records: Number(selected.reduce((n, p) => (p.topic === topic ? n + p.records : n), 0n)),
+    reason:
+      "messages offloaded to the archive, too large for Kafka; their topic's placeholders are restored " +
+      "with it; publish them under another name with --rename 'TOPIC+oversized=TARGET'",
+  }));
+  if (notRestored.length > 0) log.warn("not restoring offloaded messages", { topics: notRestored });
+  const extra = notRestored.length > 0 ? { notRestored } : {};
   const plan = planTopics(summary, options.naming);
   const targets = [...new Set(plan.map((t) => t.target))];
   const sameByAddress = sameBrokers(sourceBrokers, targetBrokers);
   if (sameByAddress) guardLoop(options, services.veto, targets, targetBrokers);
   if (options.dryRun) {
-    ctx.stdout(JSON.stringify(dryRunReport(plan, targetBrokers, sameByAddress, start), null, 2) + "\n");
+    ctx.stdout(
+      JSON.stringify({ ...dryRunReport(plan, targetBrokers, sameByAddress, start), ...extra }, null, 2) +
+        "\n",
+    );
     return 0;
   }
   if (plan.length === 0) {
     log.warn("the selection matches no archived record (after the checkpoint, if any); nothing to send");
     ctx.stdout(
-      JSON.stringify({ complete: true, sent: 0, skipped: 0, bytes: 0, totals: totalsOf(start) }, null, 2) +
+      JSON.stringify(
+        { complete: true, sent: 0, skipped: 0, bytes: 0, totals: totalsOf(start), ...extra },
+        null,
+        2,
+      ) +
         "\n",
     );
     return 0;
@@ -204,7 +224,7 @@ async function restore(options: RestoreOptions, services: Services, ctx: Command
     });
     const result = await runRestore(
       {
-        filter: options.filter,
+        filter,
         naming: options.naming,
         targets: prepared,
         start,
@@ -248,7 +268,10 @@ async function restore(options: RestoreOptions, services: Services, ctx: Command
         },
       );
     }
-    ctx.stdout(JSON.stringify(summaryOf(result, performance.now() - began, checkpointPath), null, 2) + "\n");
+    ctx.stdout(
+      JSON.stringify({ ...summaryOf(result, performance.now() - began, checkpointPath), ...extra }, null, 2) +
+        "\n",
+    );
     if (result.interrupted) {
       log.error("restore interrupted", {
         checkpoint: checkpointPath ?? null,

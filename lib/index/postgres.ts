@@ -164,6 +164,7 @@ export function createIndex(sql: IndexSql): Index {
     const conditions = [
       filter.topics !== undefined ? sql`topic = any(${filter.topics}::text[])` : null,
       filter.topicRegex !== undefined ? sql`topic ~ ${filter.topicRegex}` : null,
+      filter.excludeTopics !== undefined ? sql`not (topic = any(${filter.excludeTopics}::text[]))` : null,
       filter.since !== undefined ? sql`timestamp >= ${filter.since}` : null,
       filter.until !== undefined ? sql`timestamp < ${filter.until}` : null,
       uuids !== undefined ? sql`uuid = any(${uuids}::uuid[])` : null,

@@ -70,6 +70,8 @@ export interface SelectFilter {
   toOffset?: bigint;
   sender?: string;
   format?: string;
+  /** Topics left out whatever else matches (restore: those it cannot publish). */
+  excludeTopics?: string[];
 }
 
 export interface SelectPage {

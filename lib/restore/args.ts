@@ -88,7 +88,7 @@ export function parseRestoreArgs(
   // The selection flags every command shares (topic, time, uuid, sender, format, partition), plus restore's own.
   const selection = parseSelection("restore", values, now);
   const topics = selection.topics ?? [];
-  for (const t of topics) checkTopicName(t, "--topic");
+  for (const t of topics) checkTopicName(t, "--topic", { archive: true });
   const topicRegex = str("topic-regex");
   if (topicRegex === "") {
     throw usageError("restore", "--topic-regex must not be empty (use '.*' for every topic)");

@@ -2,7 +2,7 @@
 // read, and whether the target would feed the archiver its own output again.
 import { hkError } from "../errors.ts";
 import { isUuidText } from "../identity.ts";
-import { isTopicName } from "../keys.ts";
+import { isArchiveTopic, isTopicName } from "../keys.ts";
 import type { OrderPosition, SelectFilter } from "../index/types.ts";
 import { judgeTopic, type VetoList } from "../veto.ts";
 
@@ -12,14 +12,19 @@ export interface TargetNaming {
   prefix: string | undefined;
 }
 
-/** Throws USAGE unless `name` is a topic name Kafka accepts. */
-export function checkTopicName(name: string, what: string): void {
-  if (!isTopicName(name)) {
+/**
+ * Throws USAGE unless `name` is a topic name Kafka accepts, or with `archive`, one the archive can hold (a Kafka
+ * name or the `+oversized` pseudo-topic of one).
+ */
+export function checkTopicName(name: string, what: string, { archive = false } = {}): void {
+  if (!(archive ? isArchiveTopic(name) : isTopicName(name))) {
     throw hkError(
       "USAGE",
       `${what} ${
         JSON.stringify(name)
-      } is not a valid Kafka topic name (1-249 characters of a-z A-Z 0-9 . _ -)`,
+      } is not a valid Kafka topic name (1-249 characters of a-z A-Z 0-9 . _ -${
+        archive ? ", or such a name with +oversized" : ""
+      })`,
     );
   }
 }
@@ -35,9 +40,18 @@ export function parseRename(text: string): [string, string] {
   }
   const from = text.slice(0, at);
   const to = text.slice(at + 1);
-  checkTopicName(from, "--rename source");
+  checkTopicName(from, "--rename source", { archive: true });
   checkTopicName(to, "--rename target");
   return [from, to];
+}
+
+/**
+ * Source topics whose target name Kafka refuses: the `+oversized` pseudo-topics of messages hop-client offloaded
+ * to the archive because they were too large for Kafka. Their topic's stream holds the placeholders, which a
+ * restore of that topic re-publishes; the messages themselves go out only under a name given by --rename.
+ */
+export function unpublishableTopics(sources: Iterable<string>, naming: TargetNaming): string[] {
+  return [...new Set(sources)].filter((t) => !isTopicName(targetTopic(naming, t))).sort();
 }
 
 export function targetTopic(naming: TargetNaming, source: string): string {

@@ -3,6 +3,7 @@
 // answers with the credential's permissions on the topic. This process never sees a password and keeps no SCRAM
 // state: a SCRAM challenge (401 + WWW-Authenticate) is relayed to the client, and the server's final message
 // (Authentication-Info) is relayed on the eventual answer, which the client checks.
+import { offloadedFrom } from "../keys.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
@@ -21,13 +22,6 @@ export interface HopAuthOptions {
   log: Logger;
   timeoutMs?: number;
   fetch?: typeof fetch;
-}
-
-/** The pseudo-topic hop-client posts oversized messages to: its permissions are those of the topic it extends. */
-export const OFFLOAD_SUFFIX = "+oversized";
-
-export function baseTopic(topic: string): string {
-  return topic.endsWith(OFFLOAD_SUFFIX) ? topic.slice(0, -OFFLOAD_SUFFIX.length) : topic;
 }
 
 export function textResponse(status: number, text: string, headers: Record<string, string> = {}): Response {
@@ -74,7 +68,8 @@ export function createHopAuth(options: HopAuthOptions) {
 
   async function authorize(authorization: string | null, topic: string, op: Operation): Promise<AuthOutcome> {
     if (authorization === null) return { ok: false, response: challenge() };
-    const name = encodeURIComponent(baseTopic(topic));
+    // The pseudo-topic hop-client posts oversized messages to has the permissions of the topic it extends.
+    const name = encodeURIComponent(offloadedFrom(topic));
     const requests: Record<string, ReturnType<typeof subRequest>> = {
       ops: subRequest(`/v1/current_credential/permissions/topic/${name}`),
       whoami: subRequest("/v1/current_user"),

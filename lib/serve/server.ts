@@ -12,7 +12,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { BlobStore } from "../store/types.ts";
 import { openMessageElement } from "./bson_stream.ts";
-import { type AuthOutcome, baseTopic, type HopAuth, type Operation, textResponse } from "./hopauth.ts";
+import { type AuthOutcome, type HopAuth, type Operation, textResponse } from "./hopauth.ts";
 import { parseUpload, storeUpload } from "./offload.ts";
 import type { PublicTopics } from "../public_topics.ts";
 import { BSON } from "bson";
@@ -122,7 +122,7 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
   const authHeaders = new WeakMap<Request, Record<string, string>>();
 
   async function authorized(req: Request, topic: string, op: Operation): Promise<AuthOutcome> {
-    if (op === "Read" && publicTopics.isPublic(baseTopic(topic))) {
+    if (op === "Read" && publicTopics.isPublic(topic)) {
       return { ok: true, headers: {}, user: null, credential: null };
     }
     const outcome = await hopAuth.authorize(req.headers.get("authorization"), topic, op);
