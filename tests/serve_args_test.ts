@@ -4,7 +4,7 @@ import { Binary, BSON } from "bson";
 import { parseServeArgs } from "../lib/commands/serve.ts";
 import { openMessageElement } from "../lib/serve/bson_stream.ts";
 import { parsePublicTopics } from "../lib/public_topics.ts";
-import { normaliseUuid } from "../lib/serve/server.ts";
+import { normaliseUuid, readLimited } from "../lib/serve/server.ts";
 import { hasCode } from "./helpers.ts";
 
 Deno.test("parseServeArgs: flags over environment, defaults, and usage errors", () => {
@@ -13,6 +13,10 @@ Deno.test("parseServeArgs: flags over environment, defaults, and usage errors", 
   assert.equal(none.httpHost, "0.0.0.0");
   assert.equal(none.hopAuthUrl, undefined);
   assert.equal(none.maxUploadBytes, 64 * 2 ** 20);
+  assert.equal(none.uploadTimeoutMs, 120_000);
+  assert.equal(parseServeArgs(["--upload-timeout", "5"], {}).uploadTimeoutMs, 5_000);
+  assert.equal(parseServeArgs([], { UPLOAD_TIMEOUT_SECONDS: "7" }).uploadTimeoutMs, 7_000);
+  assert.throws(() => parseServeArgs(["--upload-timeout", "0"], {}), hasCode("USAGE"));
   assert.equal(none.readOnly, false);
   const env = { HTTP_PORT: "9000", HOPAUTH_API_URL: "https://a.example/hopauth/api", PUBLIC_TOPICS: "x" };
   const o = parseServeArgs(
@@ -102,4 +106,30 @@ Deno.test("openMessageElement: finds `message` after any other elements, in chun
   });
   assert.equal((await openMessageElement(chunked(BSON.serialize({ other: 1 }), 5))).kind, "absent");
   await assert.rejects(openMessageElement(chunked(doc.slice(0, 40), 8)), hasCode("OBJECT_MALFORMED"));
+});
+
+Deno.test("upload bodies: whole, too large, or cut off when the client stalls", async () => {
+  const post = (
+    chunks: Uint8Array[],
+    { stall = false, length }: { stall?: boolean; length?: number } = {},
+  ) => {
+    let i = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (i < chunks.length) controller.enqueue(chunks[i++]!);
+        else if (!stall) controller.close();
+        // else: the client sends nothing more and keeps the connection open
+      },
+    });
+    const headers: Record<string, string> = length === undefined ? {} : { "content-length": String(length) };
+    return new Request("http://x/topic/t", { method: "POST", body, headers });
+  };
+  const part = (n: number, byte: number) => new Uint8Array(n).fill(byte);
+  assert.deepEqual(
+    await readLimited(post([part(3, 1), part(2, 2)]), 5, 10_000),
+    Uint8Array.of(1, 1, 1, 2, 2),
+  );
+  assert.equal(await readLimited(post([part(3, 1), part(3, 2)]), 5, 10_000), "too_large");
+  assert.equal(await readLimited(post([], { length: 6 }), 5, 10_000), "too_large", "declared too large");
+  assert.equal(await readLimited(post([part(3, 1)], { stall: true }), 5, 50), "timeout");
 });

@@ -23,7 +23,7 @@ import { parseKeyLayout } from "../keys.ts";
 import { createMetrics } from "../metrics.ts";
 import { createHopAuth, type HopAuth, textResponse } from "../serve/hopauth.ts";
 import { type PublicTopics, publicTopicsSetting } from "../public_topics.ts";
-import { startServer } from "../serve/server.ts";
+import { startServer, UPLOAD_TIMEOUT_MS } from "../serve/server.ts";
 import { VERSION } from "../version.ts";
 
 const OPTIONS: Record<string, OptionSpec> = {
@@ -32,6 +32,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   "http-host": { type: "string" },
   "hopauth-url": { type: "string" },
   "max-upload-mib": { type: "string" },
+  "upload-timeout": { type: "string" },
   "read-only": { type: "boolean" },
 };
 
@@ -41,6 +42,7 @@ export interface ServeOptions extends CommandSettings {
   hopAuthUrl: string | undefined;
   publicTopics: PublicTopics;
   maxUploadBytes: number;
+  uploadTimeoutMs: number;
   readOnly: boolean;
 }
 
@@ -69,6 +71,9 @@ export function parseServeArgs(
     hopAuthUrl,
     publicTopics: publicTopicsSetting("serve", settings.settings),
     maxUploadBytes: positiveInt(...given("max-upload-mib", "MAX_UPLOAD_MIB"), 64) * 2 ** 20,
+    uploadTimeoutMs:
+      positiveInt(...given("upload-timeout", "UPLOAD_TIMEOUT_SECONDS"), UPLOAD_TIMEOUT_MS / 1000) *
+      1000,
     readOnly: values["read-only"] === true || env.READ_ONLY === "true",
   };
 }
@@ -126,6 +131,8 @@ Options:
   --hopauth-url URL        hopauth REST API, e.g. https://admin.hop.scimma.org/hopauth/api; unset: only public
                            topics can be read and nothing written [env HOPAUTH_API_URL]
   --max-upload-mib N       largest accepted POST body (default 64; larger: 413) [env MAX_UPLOAD_MIB]
+  --upload-timeout SECONDS  time a POST body may take to arrive (default 120; slower: 408)
+                           [env UPLOAD_TIMEOUT_SECONDS]
   --read-only              refuse every write with 501 [env READ_ONLY=true]
 ${settingsHelp()}
 
@@ -145,6 +152,7 @@ Examples:
         "hopauth-url": options.hopAuthUrl ?? null,
         "public-topics": options.publicTopics.entries,
         "max-upload-mib": options.maxUploadBytes / 2 ** 20,
+        "upload-timeout": options.uploadTimeoutMs / 1000,
         "read-only": options.readOnly,
       });
     }
@@ -183,6 +191,7 @@ Examples:
         metrics,
         log,
         maxUploadBytes: options.maxUploadBytes,
+        uploadTimeoutMs: options.uploadTimeoutMs,
       }, { hostname: options.httpHost, port: options.httpPort, signal: ctx.shutdown });
       await server.finished;
       log.info("serve stopped");

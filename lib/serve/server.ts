@@ -26,8 +26,13 @@ export interface ServeDeps {
   metrics: Metrics;
   log: Logger;
   maxUploadBytes: number;
+  /** How long a POST body may take to arrive; default UPLOAD_TIMEOUT_MS. */
+  uploadTimeoutMs?: number;
   now?: () => bigint;
 }
+
+/** A client that stalls or trickles its upload holds a connection and up to maxUploadBytes of memory. */
+export const UPLOAD_TIMEOUT_MS = 120_000;
 
 const ZERO_UUID = "00000000-0000-0000-0000-000000000000";
 const LIST_LIMIT = { default: 64, max: 1024 };
@@ -85,15 +90,40 @@ function checked(
   );
 }
 
-async function readLimited(req: Request, max: number): Promise<Uint8Array | null> {
+/** The request body, or why not: larger than `max` bytes, or not complete within `timeoutMs`. */
+export async function readLimited(
+  req: Request,
+  max: number,
+  timeoutMs: number,
+): Promise<Uint8Array | "too_large" | "timeout"> {
   const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > max) return null;
+  if (declared > max) {
+    await req.body?.cancel();
+    return "too_large";
+  }
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of req.body ?? new ReadableStream<Uint8Array>()) {
-    total += chunk.length;
-    if (total > max) return null;
-    chunks.push(chunk);
+  const reader = (req.body ?? new ReadableStream<Uint8Array>()).getReader();
+  let timedOut = false;
+  // Cancelling ends the pending read (done), whatever the client does next.
+  const timer = setTimeout(() => {
+    timedOut = true;
+    reader.cancel().catch(() => {});
+  }, timeoutMs);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (timedOut) return "timeout";
+      if (done) break;
+      total += value.length;
+      if (total > max) {
+        await reader.cancel();
+        return "too_large";
+      }
+      chunks.push(value);
+    }
+  } finally {
+    clearTimeout(timer);
   }
   const out = new Uint8Array(total);
   let at = 0;
@@ -226,8 +256,16 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
       await req.body?.cancel();
       return auth.response;
     }
-    const body = await readLimited(req, deps.maxUploadBytes);
-    if (body === null) {
+    const body = await readLimited(req, deps.maxUploadBytes, deps.uploadTimeoutMs ?? UPLOAD_TIMEOUT_MS);
+    if (body === "timeout") {
+      metrics.inc("offloads_total", { outcome: "timeout" });
+      return textResponse(
+        408,
+        `Message not received within ${(deps.uploadTimeoutMs ?? UPLOAD_TIMEOUT_MS) / 1000} s`,
+        auth.headers,
+      );
+    }
+    if (body === "too_large") {
       metrics.inc("offloads_total", { outcome: "too_large" });
       return textResponse(
         413,
