@@ -5,11 +5,12 @@ import { Buffer } from "node:buffer";
 import { randomFillSync } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { sha256 } from "../lib/checksum.ts";
+import { crc32, sha256 } from "../lib/checksum.ts";
 import { createFsStore } from "../lib/store/fs.ts";
 import { openStore } from "../lib/store/open.ts";
 import { createS3Store } from "../lib/store/s3.ts";
 import type { BlobStore } from "../lib/store/types.ts";
+import { HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { dropBucket } from "./archive_helpers.ts";
 import { hasCode, serviceEnv, uniqueName } from "./helpers.ts";
 
@@ -32,7 +33,7 @@ function bytes(text: string): Uint8Array {
 }
 
 async function putBytes(store: BlobStore, key: string, body: Uint8Array): Promise<void> {
-  await store.put(key, body, sha256(body));
+  await store.put(key, body, crc32(body));
 }
 
 async function listAll(store: BlobStore, prefix?: string): Promise<{ key: string; size: number }[]> {
@@ -134,16 +135,31 @@ function runStoreSuite(name: string, makeStore: () => Promise<Fixture>): void {
     assert.deepEqual(await listAll(store, "nothing-here"), []);
   });
 
-  test("a body that does not match its SHA-256 is rejected and not stored", async (store) => {
+  // The S3 backend checks nothing itself: STORE_CHECKSUM_MISMATCH there is the server refusing the body.
+  test("a body that does not match its CRC-32 is rejected and not stored", async (store) => {
     const body = randomBytes(64 * 1024);
-    const wrong = sha256(bytes("something else"));
-    await assert.rejects(store.put("bad/x.bson", body, wrong), hasCode("STORE_CHECKSUM_MISMATCH"));
-    assert.equal(await store.head("bad/x.bson"), null);
+    const damaged = body.slice();
+    damaged[1000]! ^= 0x01;
+    // Every body below is sent with the CRC-32 of `body`: one bit flipped, another body, the empty body.
+    for (
+      const [key, sent] of [["bad/x.bson", damaged], ["bad/y.bson", bytes("else")], [
+        "bad/z",
+        new Uint8Array(0),
+      ]]
+    ) {
+      await assert.rejects(
+        store.put(key as string, sent as Uint8Array, crc32(body)),
+        hasCode("STORE_CHECKSUM_MISMATCH"),
+        key as string,
+      );
+      assert.equal(await store.head(key as string), null);
+    }
     assert.deepEqual(await listAll(store, "bad/"), []);
-    await assert.rejects(
-      store.put("bad/y.bson", body, Uint8Array.of(1, 2)),
-      hasCode("STORE_CHECKSUM_INVALID"),
-    );
+    for (const invalid of [-1, 2 ** 32, 1.5, Number.NaN]) {
+      await assert.rejects(store.put("bad/w.bson", body, invalid), hasCode("STORE_CHECKSUM_INVALID"));
+    }
+    await putBytes(store, "bad/ok.bson", body);
+    assert.deepStrictEqual(await store.get("bad/ok.bson"), body);
   });
 
   test("unusable keys are refused the same way by every backend", async (store) => {
@@ -245,6 +261,50 @@ Deno.test("s3: many concurrent PUTs share a small keep-alive socket pool", async
   }
 });
 
+Deno.test("s3: objects keep the CRC-32 the server checked; objects written with a SHA-256 still read back", async () => {
+  const bucket = s3Bucket();
+  const endpoint = serviceEnv("S3_ENDPOINT");
+  const store = await createS3Store({ bucket, endpoint, createBucket: true });
+  const raw = new S3Client({ endpoint, forcePathStyle: true, region: serviceEnv("AWS_REGION") });
+  try {
+    const body = randomBytes(MiB + 5);
+    await putBytes(store, "new/a.bson", body);
+    const head = await raw.send(
+      new HeadObjectCommand({ Bucket: bucket, Key: "new/a.bson", ChecksumMode: "ENABLED" }),
+    );
+    const crc = crc32(body);
+    const big = Uint8Array.of(crc >>> 24, (crc >>> 16) & 0xff, (crc >>> 8) & 0xff, crc & 0xff);
+    assert.equal(
+      head.ChecksumCRC32,
+      btoa(String.fromCharCode(...big)),
+      "the server keeps the CRC-32 it checked",
+    );
+    assert.equal(head.ChecksumSHA256, undefined);
+
+    // An object of an earlier version: SHA-256 checksum, signed payload. GETs check it against that.
+    const legacy = randomBytes(MiB + 3);
+    await raw.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: "old/a.bson",
+        Body: legacy,
+        ChecksumSHA256: btoa(String.fromCharCode(...sha256(legacy))),
+      }),
+    );
+    const old = await raw.send(
+      new HeadObjectCommand({ Bucket: bucket, Key: "old/a.bson", ChecksumMode: "ENABLED" }),
+    );
+    assert.equal(old.ChecksumSHA256, btoa(String.fromCharCode(...sha256(legacy))));
+    assert.deepStrictEqual(await store.get("old/a.bson"), legacy);
+    const streamed = await store.getStream("old/a.bson");
+    assert.deepEqual(new Uint8Array(await new Response(streamed!.body).arrayBuffer()), legacy);
+  } finally {
+    raw.destroy();
+    store.close();
+    await dropBucket(bucket);
+  }
+});
+
 // --------------------------------------------------------------------------------------------------------- directory
 runStoreSuite("fs", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hk-store-" });
@@ -259,7 +319,7 @@ Deno.test("fs: url and bucket are the directory's file URL; no temporary file su
     assert.equal(store.url, new URL(`file://${dir}`).href);
     assert.equal(store.bucket, store.url);
     await putBytes(store, "a/b.bson", bytes("payload"));
-    await assert.rejects(store.put("a/c.bson", bytes("payload"), sha256(bytes("other"))));
+    await assert.rejects(store.put("a/c.bson", bytes("payload"), crc32(bytes("other"))));
     assert.deepEqual(await readdir(join(dir, ".housekeeping-tmp")), []);
     assert.deepEqual(await readdir(join(dir, "a")), ["b.bson"]);
     assert.equal(new TextDecoder().decode(await Deno.readFile(join(dir, "a/b.bson"))), "payload");

@@ -13,7 +13,7 @@
 //   4. the caller commits the Kafka offset only after all of the above succeeded for every record below it.
 // A crash between 1 and 4 leaves the offset uncommitted; the replayed record finds its own claim (same topic,
 // partition, offset and timestamp) and writes the object again.
-import { crc32, hex, sha256 } from "../checksum.ts";
+import { crc32, hex } from "../checksum.ts";
 import { hkError } from "../errors.ts";
 import { clashUuid, clientUuid, contentDigest, legacyUuid } from "../identity.ts";
 import { catalogOf } from "../index/catalog.ts";
@@ -192,8 +192,9 @@ export function createIngest(options: IngestOptions) {
       putSlots.run(1, async () => {
         const started = performance.now();
         const bytes = concat(p.pieces);
-        const digest = sha256(bytes);
-        await retry(`PUT ${p.row.key}`, () => store.put(p.row.key, bytes, digest));
+        // The object's CRC-32 in the index, computed over the pieces before they were joined: S3 checking it
+        // covers the join as well as the wire.
+        await retry(`PUT ${p.row.key}`, () => store.put(p.row.key, bytes, p.row.crc32));
         metrics.observe("put_seconds", (performance.now() - started) / 1000);
       }));
   }

@@ -2,9 +2,9 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { sha256 as digest } from "../checksum.ts";
+import { crc32 as checksum } from "../checksum.ts";
 import { hkError, type HousekeepingError } from "../errors.ts";
-import { type BlobStore, checkDigest, checkKey, compareKeys } from "./types.ts";
+import { type BlobStore, checkCrc32, checkKey, compareKeys } from "./types.ts";
 
 // Uploads in progress live here, never under their final name, so a crash leaves no half-written object behind.
 // It sits inside the store so that rename(2) stays on one file system and is atomic.
@@ -44,14 +44,6 @@ function fsError(e: unknown, action: string, root: string): HousekeepingError {
     ...opts,
     retriable: code === "EMFILE" || code === "ENFILE" || code === "EAGAIN",
   });
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) {
-    if (a[i] !== b[i]) return false;
-  }
-  return true;
 }
 
 // readFile hands out Buffers; callers compare with deepStrictEqual, which tells a Buffer from a Uint8Array.
@@ -106,21 +98,21 @@ export async function createFsStore(dir: string): Promise<BlobStore> {
   }
 
   function mismatch(key: string, what: string, retriable: boolean): HousekeepingError {
-    return hkError("STORE_CHECKSUM_MISMATCH", `PUT ${key}: ${what} does not match the given SHA-256`, {
+    return hkError("STORE_CHECKSUM_MISMATCH", `PUT ${key}: ${what} does not match the given CRC-32`, {
       retriable,
     });
   }
 
-  async function put(key: string, body: Uint8Array, sha256: Uint8Array): Promise<void> {
+  async function put(key: string, body: Uint8Array, crc32: number): Promise<void> {
     const target = pathOf(key);
-    checkDigest(sha256);
+    checkCrc32(crc32);
     // Same bytes, same answer: retrying cannot help, unlike a mismatch on disk below.
-    if (!sameBytes(digest(body), sha256)) throw mismatch(key, "the body", false);
+    if (checksum(body) !== crc32) throw mismatch(key, "the body", false);
     const tmp = join(root, TMP_DIR, crypto.randomUUID());
     try {
       await writeDurably(tmp, body);
       // Read back what the disk holds, so a faulty write never reaches the final name.
-      if (!sameBytes(digest(await readFile(tmp)), sha256)) throw mismatch(key, "the file written", true);
+      if (checksum(await readFile(tmp)) !== crc32) throw mismatch(key, "the file written", true);
       await mkdir(dirname(target), { recursive: true });
       await rename(tmp, target);
       await syncDir(dirname(target));

@@ -11,10 +11,9 @@ import {
 } from "@aws-sdk/client-s3";
 import http from "node:http";
 import https from "node:https";
-import { hex } from "../checksum.ts";
 import { hkError, type HousekeepingError, networkErrorCode } from "../errors.ts";
 import { diagnoseTlsError, readCaFile, tlsError } from "../tls.ts";
-import { type BlobStore, checkDigest, checkKey } from "./types.ts";
+import { type BlobStore, checkCrc32, checkKey } from "./types.ts";
 
 export interface S3StoreOptions {
   bucket: string;
@@ -39,7 +38,8 @@ const DEFAULT_MAX_SOCKETS = 64;
 
 type SdkError = Error & { code?: string; $metadata?: { httpStatusCode?: number } };
 
-// XAmzContentSHA256Mismatch: the signed payload hash (our digest too, see reuseChecksumForSignature) differs.
+// XAmzContentSHA256Mismatch: a signed payload hash differs (PUTs now send UNSIGNED-PAYLOAD and a CRC-32, see
+// unsignedPayloadWithCrc32; kept for servers that check a hash anyway).
 const CHECKSUM_ERRORS = new Set([
   "XAmzContentChecksumMismatch",
   "XAmzContentSHA256Mismatch",
@@ -87,11 +87,11 @@ function s3Error(e: unknown, action: string, bucket: string, where: string): Hou
   const status = err.$metadata?.httpStatusCode;
   const opts = { cause: e };
   if (CHECKSUM_ERRORS.has(err.name)) {
-    // The server computed a different SHA-256 than the one sent: the bytes changed on the way. Sending them again
+    // The server computed a different checksum than the one sent: the bytes changed on the way. Sending them again
     // can succeed; a caller whose own digest is wrong gets the same answer every time and should stop retrying.
     return hkError(
       "STORE_CHECKSUM_MISMATCH",
-      `${action}: ${where} rejected the upload because its SHA-256 differs from the body (${err.name})`,
+      `${action}: ${where} rejected the upload because its checksum differs from the body (${err.name})`,
       { ...opts, retriable: true },
     );
   }
@@ -161,29 +161,32 @@ function s3Error(e: unknown, action: string, bucket: string, where: string): Hou
   });
 }
 
-function toBase64(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes));
-}
-
 /**
- * SigV4 signs the SHA-256 of the payload, and by default the SDK hashes every body once more for that (a third of
- * the client's CPU per 1 MiB object). The signer takes the hash from an x-amz-content-sha256 header when there is
- * one, so a PUT that carries ChecksumSHA256 (the same digest, base64) gets it as hex and is not hashed again.
+ * SigV4 signs the SHA-256 of the payload unless told UNSIGNED-PAYLOAD, and the SDK would hash every body for that (a
+ * full pass per object, and the server another to check it). A PUT that carries ChecksumCRC32 needs no such hash:
+ * the CRC-32 header is signed with the request, and S3 (MinIO too) refuses to store a body whose CRC-32 differs, so
+ * a corrupted upload fails as it did with the signed SHA-256. What a signed payload hash adds beyond that is
+ * protection against deliberate tampering on the wire, which over https TLS already gives (a plain http endpoint
+ * is for loopback or a trusted network, where responses were never protected either). The signer takes the
+ * payload hash from the x-amz-content-sha256 header when there is one.
  */
-function reuseChecksumForSignature(client: S3Client): void {
+function unsignedPayloadWithCrc32(client: S3Client): void {
   client.middlewareStack.add(
     (next) => (args) => {
-      const checksum = (args.input as { ChecksumSHA256?: unknown }).ChecksumSHA256;
+      const checksum = (args.input as { ChecksumCRC32?: unknown }).ChecksumCRC32;
       const request = args.request as { headers?: Record<string, string> };
       if (typeof checksum === "string" && request.headers !== undefined) {
-        request.headers["x-amz-content-sha256"] = hex(
-          Uint8Array.from(atob(checksum), (c) => c.charCodeAt(0)),
-        );
+        request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
       }
       return next(args);
     },
-    { step: "build", name: "housekeepingReuseChecksumForSignature" },
+    { step: "build", name: "housekeepingUnsignedPayloadWithCrc32" },
   );
+}
+
+/** S3's form of a CRC-32: base64 of its four bytes, big-endian. */
+function crc32Base64(crc32: number): string {
+  return btoa(String.fromCharCode(crc32 >>> 24, (crc32 >>> 16) & 0xff, (crc32 >>> 8) & 0xff, crc32 & 0xff));
 }
 
 // The SDK hands out Buffers; callers compare with deepStrictEqual, which tells a Buffer from a Uint8Array.
@@ -212,7 +215,7 @@ export async function createS3Store(options: S3StoreOptions): Promise<BlobStore>
     forcePathStyle: options.forcePathStyle ?? endpoint !== undefined,
     requestHandler: { httpAgent, httpsAgent },
   });
-  reuseChecksumForSignature(client);
+  unsignedPayloadWithCrc32(client);
   const close = () => {
     client.destroy();
     httpAgent.destroy();
@@ -253,9 +256,9 @@ export async function createS3Store(options: S3StoreOptions): Promise<BlobStore>
   return {
     url: `s3://${bucket}`,
     bucket,
-    async put(key, body, sha256) {
+    async put(key, body, crc32) {
       checkKey(key);
-      checkDigest(sha256);
+      checkCrc32(crc32);
       await call(`PUT ${key}`, () =>
         client.send(
           new PutObjectCommand({
@@ -264,8 +267,9 @@ export async function createS3Store(options: S3StoreOptions): Promise<BlobStore>
             Body: body,
             ContentLength: body.byteLength,
             // With this header present the SDK computes no checksum of its own, and S3 refuses to store a body
-            // whose SHA-256 differs: a corrupted upload fails instead of landing.
-            ChecksumSHA256: toBase64(sha256),
+            // whose CRC-32 differs: a corrupted upload fails instead of landing. S3 keeps it with the object, and
+            // GETs with ChecksumMode check it (objects written before with a SHA-256 are checked against that).
+            ChecksumCRC32: crc32Base64(crc32),
           }),
         ));
     },
@@ -285,7 +289,8 @@ export async function createS3Store(options: S3StoreOptions): Promise<BlobStore>
     async getStream(key) {
       checkKey(key);
       try {
-        // ChecksumMode makes the SDK check the full-object SHA-256 as the stream ends and error it on a mismatch.
+        // ChecksumMode makes the SDK check the object's stored checksum (CRC-32, or the SHA-256 of objects written
+        // before) as the stream ends and error it on a mismatch.
         const out = await client.send(
           new GetObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }),
         );

@@ -9,10 +9,10 @@ export interface BlobStore {
   readonly bucket: string;
   /**
    * Writes `body` under `key`, or fails without leaving a partial object under that key. The backend checks the
-   * bytes against `sha256` (S3: the server does) and fails with STORE_CHECKSUM_MISMATCH when they differ.
-   * Writing the same bytes again succeeds (idempotent).
+   * bytes against `crc32`, the unsigned CRC-32 of `body` (S3: the server does, and keeps it for GETs to check),
+   * and fails with STORE_CHECKSUM_MISMATCH when they differ. Writing the same bytes again succeeds (idempotent).
    */
-  put(key: string, body: Uint8Array, sha256: Uint8Array): Promise<void>;
+  put(key: string, body: Uint8Array, crc32: number): Promise<void>;
   /** The object's bytes, or null when there is no object under `key`. */
   get(key: string): Promise<Uint8Array | null>;
   /**
@@ -30,7 +30,6 @@ export interface BlobStore {
 // move between backends without renaming anything.
 const MAX_KEY_BYTES = 1024;
 const encoder = new TextEncoder();
-const SHA256_BYTES = 32;
 
 /** Throws STORE_KEY_INVALID unless `key` is usable by every backend. */
 export function checkKey(key: string): void {
@@ -53,12 +52,12 @@ function keyProblem(key: string): string | null {
   return null;
 }
 
-/** Throws STORE_CHECKSUM_INVALID unless `sha256` has the length of a SHA-256 digest. */
-export function checkDigest(sha256: Uint8Array): void {
-  if (sha256.byteLength !== SHA256_BYTES) {
+/** Throws STORE_CHECKSUM_INVALID unless `crc32` is an unsigned 32-bit integer, as lib/checksum.ts's crc32 returns. */
+export function checkCrc32(crc32: number): void {
+  if (!Number.isInteger(crc32) || crc32 < 0 || crc32 > 0xffff_ffff) {
     throw hkError(
       "STORE_CHECKSUM_INVALID",
-      `a SHA-256 digest has ${SHA256_BYTES} bytes, got ${sha256.byteLength}: pass the raw digest, not hex or base64`,
+      `a CRC-32 is an unsigned 32-bit integer, got ${crc32}: pass lib/checksum.ts's crc32 of the body`,
     );
   }
 }

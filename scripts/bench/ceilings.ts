@@ -3,7 +3,7 @@
 // concurrency the commands use. Each does the bare operation and nothing else.
 import type { Kafka } from "kafkajs";
 import { CONSUMER_OPTIONS } from "../../lib/archive/consumer.ts";
-import { sha256 } from "../../lib/checksum.ts";
+import { crc32 } from "../../lib/checksum.ts";
 import { objectKey } from "../../lib/keys.ts";
 import { encodeArchiveObject } from "../../lib/record.ts";
 import type { BlobStore } from "../../lib/store/types.ts";
@@ -100,7 +100,7 @@ export async function consumeCeiling(
 const PUT_POOL = 64;
 
 /**
- * PUT ceiling: `count` real archive objects of `size` (encoded like the archiver encodes them, digests computed
+ * PUT ceiling: `count` real archive objects of `size` (encoded like the archiver encodes them, checksums computed
  * beforehand) written under fresh keys through `store` at the concurrency `limits` allow.
  */
 export async function putCeiling(
@@ -115,7 +115,7 @@ export async function putCeiling(
   const objects = Array.from({ length: Math.min(PUT_POOL, count) }, (_, i) => {
     const uuid = crypto.randomUUID();
     const bytes = encodeArchiveObject(sampleRecord(topic, base, i), { uuid, isClientUuid: true }, stamp);
-    return { bytes, digest: sha256(bytes) };
+    return { bytes, crc32: crc32(bytes) };
   });
   const keys = Array.from(
     { length: count },
@@ -127,7 +127,7 @@ export async function putCeiling(
     () =>
       runPool(count, concurrency(limits, objects[0]!.bytes.length), async (i) => {
         const object = objects[i % objects.length]!;
-        await store.put(keys[i]!, object.bytes, object.digest);
+        await store.put(keys[i]!, object.bytes, object.crc32);
       }),
   );
 }
