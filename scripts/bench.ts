@@ -87,6 +87,8 @@ async function runRestore(
   await admin.connect();
   try {
     const args = ["restore", "--topic", source, "--rename", `${source}=${target}`, "--progress", "none"];
+    // BENCH_RESTORE_ARGS: extra restore options to compare settings (e.g. "--max-inflight-mib 32").
+    args.push(...(Deno.env.get("BENCH_RESTORE_ARGS") ?? "").split(" ").filter((a) => a !== ""));
     return await runChild(
       [...args, "--bucket", b.bucket, "--db-schema", schema],
       // The target is on the veto list (it does not start with the source prefix): no archive loop.
