@@ -2,6 +2,7 @@
 import type { Command, CommandContext } from "./lib/command.ts";
 import { errorMessage, isHkError } from "./lib/errors.ts";
 import { VERSION } from "./lib/version.ts";
+import { startMemoryLog } from "./lib/memlog.ts";
 
 type Loader = () => Promise<Command>;
 
@@ -113,37 +114,6 @@ export async function main(argv: string[], ctx: CommandContext): Promise<number>
     if (e instanceof Error && e.stack) console.error(e.stack);
     return EXIT.failure;
   }
-}
-
-/**
- * HK_MEMLOG=<file>: appends a JSON line of Deno.memoryUsage() (MiB) to the file each time RSS, the V8 heap or the
- * external (ArrayBuffer) memory reaches a new high, sampled every 20 ms; the last line with "rss" as its reason is
- * the RSS peak split into heap and external (scripts/bench.ts). /proc alone cannot tell those apart.
- */
-function startMemoryLog(path: string): void {
-  const high = { rss: 0, heapTotal: 0, external: 0 };
-  const timer = setInterval(() => {
-    const m = Deno.memoryUsage();
-    const raised = (Object.keys(high) as (keyof typeof high)[]).filter((k) => m[k] > high[k]);
-    if (raised.length === 0) return;
-    for (const k of raised) high[k] = m[k];
-    const mib = (n: number) => Math.round(n / 2 ** 20);
-    // With --v8-flags=--expose-gc, a full collection right after each sample tells live memory from garbage.
-    const gc = (globalThis as { gc?: () => void }).gc;
-    gc?.();
-    const live = gc ? Deno.memoryUsage() : undefined;
-    const line = {
-      t: Math.round(performance.now()),
-      raised,
-      rss: mib(m.rss),
-      heapTotal: mib(m.heapTotal),
-      heapUsed: mib(m.heapUsed),
-      external: mib(m.external),
-      ...(live ? { liveHeapUsed: mib(live.heapUsed), liveExternal: mib(live.external) } : {}),
-    };
-    Deno.writeTextFileSync(path, JSON.stringify(line) + "\n", { append: true });
-  }, 20);
-  Deno.unrefTimer(timer);
 }
 
 if (import.meta.main) {
