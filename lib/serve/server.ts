@@ -137,6 +137,7 @@ export async function readLimited(
 export function createHandler(deps: ServeDeps): (req: Request) => Promise<Response> {
   const { index, store, hopAuth, publicTopics, metrics, log } = deps;
   const now = deps.now ?? (() => BigInt(Date.now()));
+  const uploadTimeoutMs = deps.uploadTimeoutMs ?? UPLOAD_TIMEOUT_MS;
 
   async function health(withHopAuth: boolean) {
     const [database, objectStore, hop] = await Promise.all([
@@ -256,12 +257,12 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
       await req.body?.cancel();
       return auth.response;
     }
-    const body = await readLimited(req, deps.maxUploadBytes, deps.uploadTimeoutMs ?? UPLOAD_TIMEOUT_MS);
+    const body = await readLimited(req, deps.maxUploadBytes, uploadTimeoutMs);
     if (body === "timeout") {
       metrics.inc("offloads_total", { outcome: "timeout" });
       return textResponse(
         408,
-        `Message not received within ${(deps.uploadTimeoutMs ?? UPLOAD_TIMEOUT_MS) / 1000} s`,
+        `Message not received within ${uploadTimeoutMs / 1000} s`,
         auth.headers,
       );
     }

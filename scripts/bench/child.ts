@@ -5,6 +5,16 @@ import { spawnMain } from "../../tests/archive_helpers.ts";
 import { cpuSeconds, residentPeak } from "./proc.ts";
 import { note } from "./report.ts";
 
+/** The complete lines of a child's output stream, as they arrive (a last line without its newline is dropped). */
+export async function* textLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let rest = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    const lines = (rest + text).split("\n");
+    rest = lines.pop()!;
+    yield* lines;
+  }
+}
+
 export interface ChildOptions {
   /** A stderr line that marks the start of the work (start-up before it is timed separately). */
   startMarker: RegExp;
@@ -62,18 +72,13 @@ export async function runChild(
     cpuLast = cpuSeconds(child.pid) ?? cpuLast;
   }, SAMPLE_MS);
   const readLog = (async () => {
-    let rest = "";
-    for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
-      const lines = (rest + text).split("\n");
-      rest = lines.pop()!;
-      for (const line of lines) {
-        if (startedAt === undefined && o.startMarker.test(line)) {
-          startedAt = performance.now();
-          cpuAtStart = cpuSeconds(child.pid) ?? 0;
-        }
-        tail.push(line);
-        if (tail.length > TAIL_LINES) tail.shift();
+    for await (const line of textLines(child.stderr)) {
+      if (startedAt === undefined && o.startMarker.test(line)) {
+        startedAt = performance.now();
+        cpuAtStart = cpuSeconds(child.pid) ?? 0;
       }
+      tail.push(line);
+      if (tail.length > TAIL_LINES) tail.shift();
     }
   })();
   const probe = (async () => {

@@ -7,6 +7,7 @@
 import { parseArchiveArgs } from "../../lib/commands/archive.ts";
 import { archiveEnv, vetoAllBut } from "../../tests/archive_helpers.ts";
 import { putCeiling } from "./ceilings.ts";
+import { textLines } from "./child.ts";
 import { archivedCount, freePort } from "./commands.ts";
 import { cpuSeconds } from "./proc.ts";
 import { note } from "./report.ts";
@@ -175,22 +176,17 @@ try {
   let resolveStart!: () => void;
   const startSeen = new Promise<void>((r) => resolveStart = r);
   const readLog = (async () => {
-    let rest = "";
-    for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
-      const lines = (rest + text).split("\n");
-      rest = lines.pop()!;
-      for (const line of lines) {
-        const ws = /Debugger listening on (ws:\S+)/.exec(line);
-        if (ws) {
-          cdp = await inspector(ws[1]!);
-          await cdp.send("Profiler.enable");
-          await cdp.send("Profiler.setSamplingInterval", { interval: SAMPLING_US });
-        }
-        if (started === undefined && /Consumer has joined the group/.test(line)) {
-          await cdp!.send("Profiler.start");
-          started = { at: performance.now(), cpu: cpuSeconds(child.pid)!, peers: peerCpu() };
-          resolveStart();
-        }
+    for await (const line of textLines(child.stderr)) {
+      const ws = /Debugger listening on (ws:\S+)/.exec(line);
+      if (ws) {
+        cdp = await inspector(ws[1]!);
+        await cdp.send("Profiler.enable");
+        await cdp.send("Profiler.setSamplingInterval", { interval: SAMPLING_US });
+      }
+      if (started === undefined && /Consumer has joined the group/.test(line)) {
+        await cdp!.send("Profiler.start");
+        started = { at: performance.now(), cpu: cpuSeconds(child.pid)!, peers: peerCpu() };
+        resolveStart();
       }
     }
   })();
