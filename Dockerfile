@@ -36,13 +36,9 @@ COPY --from=build /src/dist/housekeeping /housekeeping
 COPY veto.yaml /etc/housekeeping/veto.yaml
 # HTTP_PORT turns on the archiver's /healthz and /metrics, which the health check below and orchestrators use.
 # `serve` (docker run ... serve) listens on the same HTTP_PORT and answers /healthz too, so the check fits both.
-# MALLOC_MMAP_THRESHOLD_: glibc serves every allocation over 128 KiB with its own mapping and unmaps it when freed.
-# Without it glibc raises the threshold to the size of the large buffers freed (records, objects, fetches, up to
-# 32 MiB) and then keeps their memory in its heap: 60-130 MiB more peak RSS with 16 MiB records (README, "Figures
-# of issue 17").
+# glibc's mmap threshold is fixed by the program itself (lib/memory.ts), as in every other way of running it.
 ENV VETO_FILE=/etc/housekeeping/veto.yaml \
-  HTTP_PORT=8080 \
-  MALLOC_MMAP_THRESHOLD_=131072
+  HTTP_PORT=8080
 EXPOSE 8080
 USER nonroot
 # No shell or curl in distroless: the binary asks its own endpoint. ECS ignores image health checks: repeat it in the

@@ -3,6 +3,7 @@ import type { Command, CommandContext } from "./lib/command.ts";
 import { errorMessage, isHkError } from "./lib/errors.ts";
 import { VERSION } from "./lib/version.ts";
 import { startMemoryLog } from "./lib/memlog.ts";
+import { tuneMalloc } from "./lib/memory.ts";
 
 type Loader = () => Promise<Command>;
 
@@ -117,6 +118,7 @@ export async function main(argv: string[], ctx: CommandContext): Promise<number>
 }
 
 if (import.meta.main) {
+  tuneMalloc(Deno.env.toObject());
   const memlog = Deno.env.get("HK_MEMLOG");
   if (memlog) startMemoryLog(memlog);
   const controller = new AbortController();
