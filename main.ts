@@ -3,7 +3,7 @@ import type { Command, CommandContext } from "./lib/command.ts";
 import { errorMessage, isHkError } from "./lib/errors.ts";
 import { VERSION } from "./lib/version.ts";
 import { startMemoryLog } from "./lib/memlog.ts";
-import { tuneMalloc } from "./lib/memory.ts";
+import { keepMemoryUnder, memoryTargetBytes, tuneMalloc } from "./lib/memory.ts";
 
 type Loader = () => Promise<Command>;
 
@@ -119,6 +119,12 @@ export async function main(argv: string[], ctx: CommandContext): Promise<number>
 
 if (import.meta.main) {
   tuneMalloc(Deno.env.toObject());
+  try {
+    keepMemoryUnder(memoryTargetBytes(Deno.env.toObject()));
+  } catch (e) {
+    console.error(`housekeeping: ${errorMessage(e)}${isHkError(e) ? ` [${e.code}]` : ""}`);
+    Deno.exit(EXIT.failure);
+  }
   const memlog = Deno.env.get("HK_MEMLOG");
   if (memlog) startMemoryLog(memlog);
   const controller = new AbortController();

@@ -5,6 +5,7 @@
 // keeps (README, "Figures of issue 17": 60-190 MiB of peak RSS with 16 MiB records).
 import v8 from "node:v8";
 import vm from "node:vm";
+import { hkError } from "./errors.ts";
 
 /** Allocations from 128 KiB get their own mapping, unmapped when freed; smaller ones stay in glibc's heap. */
 export const MMAP_THRESHOLD_BYTES = 128 * 1024;
@@ -36,10 +37,24 @@ export function tuneMalloc(env: Record<string, string | undefined>): MallocTunin
   }
 }
 
-/** Objects from this size are large: their garbage is what collections are asked for. */
-export const LARGE_OBJECT_BYTES = 4 * 2 ** 20;
-/** Large objects' bytes released between two collections: half of V8's own pace (some 64 MiB). */
-export const COLLECT_EVERY_BYTES = 32 * 2 ** 20;
+/** The peak RSS aimed at by default (MEMORY_TARGET_MIB): the figure of issue 17, less what one check may miss. */
+export const DEFAULT_MEMORY_TARGET_MIB = 256;
+const CHECK_EVERY_MS = 25;
+
+/** MEMORY_TARGET_MIB in bytes: whole MiB, 0 for no target; a process setting, read before any command. */
+export function memoryTargetBytes(env: Record<string, string | undefined>): number {
+  const text = env.MEMORY_TARGET_MIB;
+  if (text === undefined || text === "") return DEFAULT_MEMORY_TARGET_MIB * 2 ** 20;
+  if (!/^\d{1,7}$/.test(text)) {
+    throw hkError(
+      "CONFIG_INVALID",
+      `MEMORY_TARGET_MIB must be a whole number of MiB (0 turns the target off), got ${JSON.stringify(text)}`,
+    );
+  }
+  return Number(text) * 2 ** 20;
+}
+/** A full collection of a 50-130 MiB heap takes tens of ms: at most one a second bounds what the target costs. */
+const COLLECT_AT_MOST_EVERY_MS = 1_000;
 
 let fullCollection: (() => void) | null | undefined;
 
@@ -59,28 +74,28 @@ function collector(): (() => void) | null {
 }
 
 /**
- * Counts the bytes of large objects the caller is done with (a record's object once written: the fetched
- * response it came from and the copies made for it) and collects once they add up to COLLECT_EVERY_BYTES, instead
- * of at V8's own pace, which let four or more dead 16 MiB buffers wait (README, "Figures of issue 17"). Objects
- * under LARGE_OBJECT_BYTES are left to V8: collecting as often for 1 MiB records measured 1-3 ms more CPU per
- * record, a fifth of the archive's and restore's rates, for ~40 MiB less peak RSS.
+ * Collects garbage once RSS reaches `targetBytes` instead of at V8's own pace, which lets dead memory grow by
+ * some 64 MiB of buffers and by half the live heap or more (README, "Figures of issue 17"), so that the peak
+ * comes from what is live: the fetch and in-flight settings. Checked every 25 ms, at most one collection a
+ * second; below the target it costs nothing but the check.
  */
-export function createLargeGarbageCollector(everyBytes = COLLECT_EVERY_BYTES) {
-  let released = 0;
+export function keepMemoryUnder(targetBytes: number, rss: () => number = () => Deno.memoryUsage().rss) {
+  const gc = targetBytes > 0 ? collector() : null;
   let collections = 0;
+  let last = -Infinity;
+  const timer = gc === null ? undefined : setInterval(() => {
+    if (rss() < targetBytes) return;
+    const now = performance.now();
+    if (now - last < COLLECT_AT_MOST_EVERY_MS) return;
+    last = now;
+    gc();
+    collections++;
+  }, CHECK_EVERY_MS);
+  if (timer !== undefined) Deno.unrefTimer(timer);
   return {
-    released(bytes: number): void {
-      if (bytes < LARGE_OBJECT_BYTES) return;
-      released += bytes;
-      if (released < everyBytes) return;
-      released = 0;
-      const gc = collector();
-      if (gc === null) return;
-      gc();
-      collections++;
-    },
     get collections() {
       return collections;
     },
+    stop: () => clearInterval(timer),
   };
 }

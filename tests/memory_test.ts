@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLargeGarbageCollector, LARGE_OBJECT_BYTES, tuneMalloc } from "../lib/memory.ts";
+import { keepMemoryUnder, memoryTargetBytes, tuneMalloc } from "../lib/memory.ts";
 
 const mallocUrl = new URL("../lib/memory.ts", import.meta.url).href;
 
@@ -45,18 +45,49 @@ Deno.test("tuneMalloc: an operator's MALLOC_MMAP_THRESHOLD_ wins; without FFI pe
   if (Deno.build.os === "linux") assert.equal(tuneMalloc({}), "applied");
 });
 
-Deno.test("createLargeGarbageCollector: collects after every 32 MiB of large objects, never for small ones", () => {
-  const collector = createLargeGarbageCollector();
-  for (let i = 0; i < 100; i++) collector.released(LARGE_OBJECT_BYTES - 1);
-  assert.equal(collector.collections, 0, "objects under 4 MiB are left to V8");
+Deno.test("keepMemoryUnder: a full collection once RSS reaches the target, at most one a second; 0 is off", async () => {
   const external = () => Deno.memoryUsage().external;
   const base = external();
   for (let i = 0; i < 3; i++) new Uint8Array(16 * 2 ** 20).fill(1); // garbage at once
-  const withGarbage = external();
-  assert.ok(withGarbage - base >= 40 * 2 ** 20, "the garbage is still counted before the collection");
-  collector.released(16 * 2 ** 20);
-  assert.equal(collector.collections, 0);
-  collector.released(16 * 2 ** 20);
-  assert.equal(collector.collections, 1, "32 MiB of large objects released");
-  assert.ok(external() - base < 8 * 2 ** 20, `garbage left: ${(external() - base) / 2 ** 20} MiB`);
+  assert.ok(external() - base >= 40 * 2 ** 20, "the garbage is still counted before any collection");
+  const below = keepMemoryUnder(2 ** 40, () => 2 ** 30);
+  const off = keepMemoryUnder(0, () => 2 ** 40);
+  const over = keepMemoryUnder(2 ** 20, () => 2 ** 30);
+  try {
+    await new Promise((r) => setTimeout(r, 200)); // eight checks
+    assert.equal(below.collections, 0, "below the target nothing is collected");
+    assert.equal(off.collections, 0, "a target of 0 turns it off");
+    assert.equal(
+      over.collections,
+      1,
+      "over the target: one collection, the next not before a second has passed",
+    );
+    assert.ok(external() - base < 8 * 2 ** 20, `garbage left: ${(external() - base) / 2 ** 20} MiB`);
+  } finally {
+    for (const t of [below, off, over]) t.stop();
+  }
+});
+
+Deno.test("MEMORY_TARGET_MIB: 256 MiB by default, 0 is off, anything but whole MiB stops start-up", async () => {
+  assert.equal(memoryTargetBytes({}), 256 * 2 ** 20);
+  assert.equal(memoryTargetBytes({ MEMORY_TARGET_MIB: "" }), 256 * 2 ** 20);
+  assert.equal(memoryTargetBytes({ MEMORY_TARGET_MIB: "0" }), 0);
+  assert.equal(memoryTargetBytes({ MEMORY_TARGET_MIB: "512" }), 512 * 2 ** 20);
+  for (const bad of ["-1", "1.5", "256MiB", "abc"]) {
+    assert.throws(() => memoryTargetBytes({ MEMORY_TARGET_MIB: bad }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, "CONFIG_INVALID");
+      assert.match(e.message, /MEMORY_TARGET_MIB must be a whole number of MiB/);
+      return true;
+    });
+  }
+  const main = new URL("../main.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", main, "--version"],
+    env: { MEMORY_TARGET_MIB: "lots" },
+  }).output();
+  assert.equal(out.code, 1);
+  assert.match(
+    new TextDecoder().decode(out.stderr),
+    /MEMORY_TARGET_MIB must be .* got "lots" \[CONFIG_INVALID\]/,
+  );
 });

@@ -22,7 +22,6 @@ import type { IndexRow, Receipt, StoredRow } from "../index/types.ts";
 import { type KeyLayout, objectKey } from "../keys.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { createLargeGarbageCollector } from "../memory.ts";
 import { type ArchiveStamp, encodeArchivePieces, type KafkaRecord, type WireHeader } from "../record.ts";
 import { createLimiter, withRetry } from "../retry.ts";
 import type { BlobStore } from "../store/types.ts";
@@ -188,7 +187,6 @@ export function createIngest(options: IngestOptions) {
       row.timestamp === record.timestamp;
   }
 
-  const largeGarbage = createLargeGarbageCollector();
   async function put(p: Prepared): Promise<void> {
     await inflightBytes.run(p.row.size, () =>
       putSlots.run(1, async () => {
@@ -200,7 +198,7 @@ export function createIngest(options: IngestOptions) {
         // The joined copy is ours alone (one piece would be the record's own bytes): detaching it frees it now
         // rather than at V8's next full collection, which large records make the peak of the archiver's RSS.
         if (bytes !== p.pieces[0]) (bytes.buffer as ArrayBuffer).transfer(0);
-        largeGarbage.released(p.row.size);
+
         metrics.observe("put_seconds", (performance.now() - started) / 1000);
       }));
   }

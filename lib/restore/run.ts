@@ -17,7 +17,6 @@ import type { DecodedArchiveObject } from "../record.ts";
 import { verifyObject } from "../object_check.ts";
 import { sleep, withRetry } from "../retry.ts";
 import type { BlobStore } from "../store/types.ts";
-import { createLargeGarbageCollector } from "../memory.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import type { Landed } from "./landed.ts";
 import { type TargetNaming, targetPartition, targetTopic } from "./plan.ts";
@@ -186,7 +185,6 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
   const inflight: { committed: Promise<void>; bytes: number }[] = [];
   let inflightBytes = 0;
   let lastCommit: Promise<void> = Promise.resolve();
-  const largeGarbage = createLargeGarbageCollector();
 
   /** Waits until at most `atMost` requests are in flight, and `room` more bytes fit beside them. */
   async function settle(atMost: number, room = 0): Promise<void> {
@@ -248,7 +246,7 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
       r.sent++;
       r.bytes += p.bytes;
       bytes += p.bytes;
-      largeGarbage.released(p.bytes);
+
       if (p.fallback) run.fallbacks++;
       if (p.message === null) run.alreadyInTarget++;
     }

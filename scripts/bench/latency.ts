@@ -71,7 +71,13 @@ export async function benchS3Latency(
     const count = SIZE.count;
     await createTopics(b.kafka, [topic]);
     await produce(b.kafka, topic, SIZE, count);
-    const best = { loopback: 0, plain: 0, proxied: 0, put: undefined as Rate | undefined, proxyCpu: Infinity };
+    const best = {
+      loopback: 0,
+      plain: 0,
+      proxied: 0,
+      put: undefined as Rate | undefined,
+      proxyCpu: Infinity,
+    };
     for (let round = 1; round <= rounds; round++) {
       note(`S3 +${LATENCY_MS} ms round ${round} of ${rounds}`);
       const put = await putCeiling(store, `${b.id}-put-s3latency-${round}`, SIZE, count, limits);
