@@ -45,14 +45,16 @@ Deno.test("tuneMalloc: an operator's MALLOC_MMAP_THRESHOLD_ wins; without FFI pe
   if (Deno.build.os === "linux") assert.equal(tuneMalloc({}), "applied");
 });
 
-Deno.test("keepMemoryUnder: a full collection once RSS reaches the target, at most one a second; 0 is off", async () => {
+Deno.test("keepMemoryUnder: a collection once RSS reaches the target, one a second, ten 32 MiB past it; 0 is off", async () => {
   const external = () => Deno.memoryUsage().external;
   const base = external();
   for (let i = 0; i < 3; i++) new Uint8Array(16 * 2 ** 20).fill(1); // garbage at once
   assert.ok(external() - base >= 40 * 2 ** 20, "the garbage is still counted before any collection");
-  const below = keepMemoryUnder(2 ** 40, () => 2 ** 30);
+  const target = 2 ** 30;
+  const below = keepMemoryUnder(target, () => target - 1);
   const off = keepMemoryUnder(0, () => 2 ** 40);
-  const over = keepMemoryUnder(2 ** 20, () => 2 ** 30);
+  const over = keepMemoryUnder(target, () => target + 2 ** 20);
+  const farOver = keepMemoryUnder(target, () => target + 64 * 2 ** 20);
   try {
     await new Promise((r) => setTimeout(r, 200)); // eight checks
     assert.equal(below.collections, 0, "below the target nothing is collected");
@@ -62,9 +64,10 @@ Deno.test("keepMemoryUnder: a full collection once RSS reaches the target, at mo
       1,
       "over the target: one collection, the next not before a second has passed",
     );
+    assert.ok(farOver.collections >= 2 && farOver.collections <= 3, `32 MiB past it: ${farOver.collections}`);
     assert.ok(external() - base < 8 * 2 ** 20, `garbage left: ${(external() - base) / 2 ** 20} MiB`);
   } finally {
-    for (const t of [below, off, over]) t.stop();
+    for (const t of [below, off, over, farOver]) t.stop();
   }
 });
 
