@@ -27,3 +27,44 @@ export function residentPeak(pid: number): number {
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0);
   return Math.max(kib("VmHWM"), kib("VmRSS")) * 1024;
 }
+
+/** The services on this machine that archive and restore make work, by a pattern of their command lines. */
+function peers(): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  const s3 = new URL(Deno.env.get("S3_ENDPOINT") ?? "http://127.0.0.1:19000").host;
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    let cmd: string;
+    try {
+      cmd = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).replaceAll("\0", " ");
+    } catch {
+      continue;
+    }
+    const name = /minio/.test(cmd) && cmd.includes(s3)
+      ? "minio"
+      : /java .*kafka/.test(cmd)
+      ? "kafka"
+      : /^postgres/.test(cmd) || /bin\/postgres /.test(cmd)
+      ? "postgres"
+      : undefined;
+    if (name !== undefined) out.set(name, [...(out.get(name) ?? []), Number(entry.name)]);
+  }
+  return out;
+}
+
+/** CPU seconds so far of each service (MinIO, the Kafka broker, PostgreSQL). */
+export function peerCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [name, pids] of peers()) {
+    out.set(name, pids.reduce((n, pid) => n + (cpuSeconds(pid) ?? 0), 0));
+  }
+  return out;
+}
+
+/** CPU seconds the services (peerCpu) spent while `work` ran, and its result. */
+export async function withPeerCpu<T>(work: () => Promise<T>): Promise<{ result: T; peerCpuSeconds: number }> {
+  const total = () => [...peerCpu().values()].reduce((a, b) => a + b, 0);
+  const before = total();
+  const result = await work();
+  return { result, peerCpuSeconds: total() - before };
+}

@@ -9,7 +9,7 @@ import { archiveEnv, vetoAllBut } from "../../tests/archive_helpers.ts";
 import { putCeiling } from "./ceilings.ts";
 import { textLines } from "./child.ts";
 import { archivedCount, freePort } from "./commands.ts";
-import { cpuSeconds } from "./proc.ts";
+import { cpuSeconds, peerCpu } from "./proc.ts";
 import { note } from "./report.ts";
 import { closeBench, openBench } from "./services.ts";
 import { createTopics, produce, SIZES } from "./workload.ts";
@@ -31,38 +31,6 @@ interface Profile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
-}
-
-/** The other processes of the machine that the archive makes work, by a pattern of their command lines. */
-function peers(): Map<string, number[]> {
-  const out = new Map<string, number[]>();
-  const s3 = new URL(Deno.env.get("S3_ENDPOINT") ?? "http://127.0.0.1:19000").host;
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    let cmd: string;
-    try {
-      cmd = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).replaceAll("\0", " ");
-    } catch {
-      continue;
-    }
-    const name = /minio/.test(cmd) && cmd.includes(s3)
-      ? "minio"
-      : /java .*kafka/.test(cmd)
-      ? "kafka"
-      : /^postgres/.test(cmd) || /bin\/postgres /.test(cmd)
-      ? "postgres"
-      : undefined;
-    if (name !== undefined) out.set(name, [...(out.get(name) ?? []), Number(entry.name)]);
-  }
-  return out;
-}
-
-function peerCpu(): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const [name, pids] of peers()) {
-    out.set(name, pids.reduce((n, pid) => n + (cpuSeconds(pid) ?? 0), 0));
-  }
-  return out;
 }
 
 function frameName(f: { functionName: string; url: string; lineNumber: number }): string {

@@ -21,7 +21,13 @@ export interface Rate {
   seconds: number;
   /** CPU seconds the measured process (the command, or the benchmark itself for a ceiling) used meanwhile. */
   cpuSeconds: number;
+  /** CPU seconds MinIO, the broker and PostgreSQL used meanwhile, where measured (they share the cores). */
+  peerCpuSeconds?: number;
 }
+
+/** The CPU of every process taking part, per record: what two shared cores divide between them. */
+export const machineCpuMsPerRecord = (r: Rate) =>
+  ((r.cpuSeconds + (r.peerCpuSeconds ?? 0)) * 1000) / r.records;
 
 export const recordsPerSecond = (r: Rate) => r.records / r.seconds;
 export const mibPerSecond = (r: Rate) => r.valueBytes / MiB / r.seconds;
@@ -34,4 +40,7 @@ export function rateFigures(name: string, r: Rate): void {
   figure(`${name}_records_per_s`, recordsPerSecond(r), 0);
   figure(`${name}_MiB_per_s`, mibPerSecond(r), 1);
   figure(`${name}_cpu_ms_per_record`, (r.cpuSeconds * 1000) / r.records, 3);
+  if (r.peerCpuSeconds !== undefined) {
+    figure(`${name}_machine_cpu_ms_per_record`, machineCpuMsPerRecord(r), 3);
+  }
 }
