@@ -21,6 +21,16 @@ export type MallocTuning =
  * container behave alike without an environment variable set before start-up (glibc reads those only then).
  */
 export function tuneMalloc(env: Record<string, string | undefined>): MallocTuning {
+  return (memorySettings.malloc = fixMmapThreshold(env));
+}
+
+/** What this process applied (tuneMalloc, keepMemoryUnder), for the service's start-up log. */
+export const memorySettings: { malloc: MallocTuning | "not tried"; targetMiB: number | null } = {
+  malloc: "not tried",
+  targetMiB: null,
+};
+
+function fixMmapThreshold(env: Record<string, string | undefined>): MallocTuning {
   if (env.MALLOC_MMAP_THRESHOLD_ !== undefined) return "environment";
   if (Deno.build.os !== "linux") return "unavailable";
   if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return "unavailable";
@@ -84,6 +94,7 @@ function collector(): (() => void) | null {
  */
 export function keepMemoryUnder(targetBytes: number, rss: () => number = () => Deno.memoryUsage().rss) {
   const gc = targetBytes > 0 ? collector() : null;
+  memorySettings.targetMiB = gc === null ? null : targetBytes / 2 ** 20;
   let collections = 0;
   let last = -Infinity;
   const timer = gc === null ? undefined : setInterval(() => {

@@ -167,9 +167,16 @@ Deno.test("archive: every codec, adversarial records, shared payloads and genuin
 
     const run = await runMain(
       ["archive", "--until-end", "--group", group, "--bucket", bucket, "--db-schema", schema],
-      env,
+      { ...env, LOG_LEVEL: "info" },
     );
     assert.equal(run.code, 0, run.stderr);
+    // The memory settings the process applied are in its start-up line (lib/memory.ts).
+    const started = run.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l))
+      .find((l) => l.msg === "archiving");
+    assert.deepEqual(started?.memory, {
+      malloc: Deno.build.os === "linux" ? "applied" : "unavailable",
+      targetMiB: 256,
+    });
 
     const all = (await rows(schema)).filter((r) => r.topic.startsWith(id));
     assert.equal(all.length, sent.length + hop.length, "one row per record");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { keepMemoryUnder, memoryTargetBytes, tuneMalloc } from "../lib/memory.ts";
+import { keepMemoryUnder, memorySettings, memoryTargetBytes, tuneMalloc } from "../lib/memory.ts";
 
 const mallocUrl = new URL("../lib/memory.ts", import.meta.url).href;
 
@@ -42,7 +42,10 @@ Deno.test("tuneMalloc: an operator's MALLOC_MMAP_THRESHOLD_ wins; without FFI pe
   }).output();
   assert.equal(out.code, 0);
   assert.equal(new TextDecoder().decode(out.stdout).trim(), "unavailable");
-  if (Deno.build.os === "linux") assert.equal(tuneMalloc({}), "applied");
+  if (Deno.build.os === "linux") {
+    assert.equal(tuneMalloc({}), "applied");
+    assert.equal(memorySettings.malloc, "applied", "what the service logs at start-up");
+  }
 });
 
 Deno.test("keepMemoryUnder: a collection once RSS reaches the target, one a second, ten 32 MiB past it; 0 is off", async () => {

@@ -13,6 +13,7 @@ import { VERSION } from "../version.ts";
 import { startConsumer, stopConsumer } from "./consumer.ts";
 import type { PublicTopics } from "../public_topics.ts";
 import { createIngest } from "./ingest.ts";
+import { memorySettings } from "../memory.ts";
 import type { RunState } from "./lanes.ts";
 
 export interface ArchiverOptions {
@@ -60,7 +61,13 @@ export async function runArchiver(
   try {
     let topics = await archivableTopics(admin, services.veto);
     const targets = options.untilEnd ? await endOffsets(admin, topics) : new Map<string, bigint>();
-    log.info("archiving", { topics, groupId, store: services.store.url, untilEnd: options.untilEnd });
+    log.info("archiving", {
+      topics,
+      groupId,
+      store: services.store.url,
+      untilEnd: options.untilEnd,
+      memory: memorySettings,
+    });
     while (!stop.signal.aborted) {
       const running = topics.length > 0
         ? await startConsumer(
