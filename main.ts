@@ -118,9 +118,10 @@ export async function main(argv: string[], ctx: CommandContext): Promise<number>
 }
 
 if (import.meta.main) {
-  tuneMalloc(Deno.env.toObject());
+  const env = Deno.env.toObject();
+  tuneMalloc(env);
   try {
-    keepMemoryUnder(memoryTargetBytes(Deno.env.toObject()));
+    keepMemoryUnder(memoryTargetBytes(env));
   } catch (e) {
     console.error(`housekeeping: ${errorMessage(e)}${isHkError(e) ? ` [${e.code}]` : ""}`);
     Deno.exit(EXIT.failure);
@@ -133,7 +134,7 @@ if (import.meta.main) {
   Deno.addSignalListener("SIGTERM", stop);
   const encoder = new TextEncoder();
   const code = await main(Deno.args, {
-    env: Deno.env.toObject(),
+    env,
     stdout: (text) => Deno.stdout.writeSync(encoder.encode(text)),
     stdoutBytes: async (bytes) => {
       const w = Deno.stdout.writable.getWriter();

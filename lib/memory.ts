@@ -16,6 +16,12 @@ export type MallocTuning =
   | "environment" // MALLOC_MMAP_THRESHOLD_ is set: glibc applied the operator's value at start-up
   | "unavailable"; // not glibc (macOS, musl), or no FFI permission: the allocator's defaults stay
 
+/** What this process applied (tuneMalloc, keepMemoryUnder), for the service's start-up log. */
+export const memorySettings: { malloc: MallocTuning | "not tried"; targetMiB: number | null } = {
+  malloc: "not tried",
+  targetMiB: null,
+};
+
 /**
  * Fixes glibc's mmap threshold at MMAP_THRESHOLD_BYTES, in-process, so a compiled binary, `deno run` and the
  * container behave alike without an environment variable set before start-up (glibc reads those only then).
@@ -23,12 +29,6 @@ export type MallocTuning =
 export function tuneMalloc(env: Record<string, string | undefined>): MallocTuning {
   return (memorySettings.malloc = fixMmapThreshold(env));
 }
-
-/** What this process applied (tuneMalloc, keepMemoryUnder), for the service's start-up log. */
-export const memorySettings: { malloc: MallocTuning | "not tried"; targetMiB: number | null } = {
-  malloc: "not tried",
-  targetMiB: null,
-};
 
 function fixMmapThreshold(env: Record<string, string | undefined>): MallocTuning {
   if (env.MALLOC_MMAP_THRESHOLD_ !== undefined) return "environment";
@@ -50,6 +50,8 @@ function fixMmapThreshold(env: Record<string, string | undefined>): MallocTuning
 /** The peak RSS aimed at by default (MEMORY_TARGET_MIB): the figure of issue 17, less what one check may miss. */
 export const DEFAULT_MEMORY_TARGET_MIB = 256;
 const CHECK_EVERY_MS = 25;
+/** A full collection of a 50-130 MiB heap takes tens of ms: at most one a second bounds what the target costs. */
+const COLLECT_AT_MOST_EVERY_MS = 1_000;
 /** Past the target by this much, memory is growing faster than one collection a second frees (16 MiB records). */
 const HARD_MARGIN_BYTES = 32 * 2 ** 20;
 const HARD_COLLECT_AT_MOST_EVERY_MS = 100;
@@ -66,8 +68,6 @@ export function memoryTargetBytes(env: Record<string, string | undefined>): numb
   }
   return Number(text) * 2 ** 20;
 }
-/** A full collection of a 50-130 MiB heap takes tens of ms: at most one a second bounds what the target costs. */
-const COLLECT_AT_MOST_EVERY_MS = 1_000;
 
 let fullCollection: (() => void) | null | undefined;
 

@@ -121,13 +121,19 @@ interface CommandRun {
   run: ChildRun;
 }
 
-/** The faster of two measurements of one phase: other load on the machine only ever slows a phase down. */
 /** A ceiling's rate with the services' CPU meanwhile. */
 async function measured(ceiling: () => Promise<Rate>): Promise<Rate> {
   const { result, peerCpuSeconds } = await withPeerCpu(ceiling);
   return { ...result, peerCpuSeconds };
 }
 
+/** A command's run of `count` records, its rate with the services' CPU meanwhile. */
+async function measuredRun(command: () => Promise<ChildRun>, count: number, size: Size): Promise<CommandRun> {
+  const { result: run, peerCpuSeconds } = await withPeerCpu(command);
+  return { rate: { ...workRate(run, count, size), peerCpuSeconds }, run };
+}
+
+/** The faster of two measurements of one phase: other load on the machine only ever slows a phase down. */
 function faster<T>(best: T | undefined, next: T, rate: (m: T) => Rate): T {
   return best === undefined || recordsPerSecond(rate(next)) > recordsPerSecond(rate(best)) ? next : best;
 }
@@ -178,11 +184,13 @@ async function benchSize(b: Bench, size: Size): Promise<void> {
     // Each round archives into a fresh index schema: the same records again would be replays, another workload.
     const schema = `${b.schema}_${round}`;
     if (!b.schemas.includes(schema)) b.schemas.push(schema);
-    const archivedWith = await withPeerCpu(() => runArchive(b, source, schema, count, PHASE_TIMEOUT_S));
-    const archived = archivedWith.result;
-    archivePeak = Math.max(archivePeak, archived.peakRssBytes);
-    const archiveRate = { ...workRate(archived, count, size), peerCpuSeconds: archivedWith.peerCpuSeconds };
-    archive = faster(archive, { rate: archiveRate, run: archived }, ofRun);
+    const archived = await measuredRun(
+      () => runArchive(b, source, schema, count, PHASE_TIMEOUT_S),
+      count,
+      size,
+    );
+    archivePeak = Math.max(archivePeak, archived.run.peakRssBytes);
+    archive = faster(archive, archived, ofRun);
 
     const objects = await archivedObjects(schema, source);
     if (objects.length !== count) {
@@ -194,10 +202,8 @@ async function benchSize(b: Bench, size: Size): Promise<void> {
     const target = `${b.id}-dst-${s}-${round}`;
     await createTopics(b.kafka, [target]);
     try {
-      const restoredWith = await withPeerCpu(() => runRestore(b, schema, source, target, count));
-      const restored = restoredWith.result;
-      const restoreRate = { ...workRate(restored, count, size), peerCpuSeconds: restoredWith.peerCpuSeconds };
-      restore = faster(restore, { rate: restoreRate, run: restored }, ofRun);
+      const restored = await measuredRun(() => runRestore(b, schema, source, target, count), count, size);
+      restore = faster(restore, restored, ofRun);
     } catch (e) {
       // restore is measured when it works; its failure must not hide the archive figures.
       note(`restore not measured: ${e instanceof Error ? e.message : e}`);

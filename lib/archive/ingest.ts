@@ -198,7 +198,6 @@ export function createIngest(options: IngestOptions) {
         // The joined copy is ours alone (one piece would be the record's own bytes): detaching it frees it now
         // rather than at V8's next full collection, which large records make the peak of the archiver's RSS.
         if (bytes !== p.pieces[0]) (bytes.buffer as ArrayBuffer).transfer(0);
-
         metrics.observe("put_seconds", (performance.now() - started) / 1000);
       }));
   }

@@ -246,7 +246,6 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
       r.sent++;
       r.bytes += p.bytes;
       bytes += p.bytes;
-
       if (p.fallback) run.fallbacks++;
       if (p.message === null) run.alreadyInTarget++;
     }
