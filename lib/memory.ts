@@ -72,7 +72,7 @@ export function memoryTargetBytes(env: Record<string, string | undefined>): numb
 let fullCollection: (() => void) | null | undefined;
 
 /** V8's full collection, exposed at run time (the Node idiom), so no launcher needs --expose-gc; null if refused. */
-function collector(): (() => void) | null {
+export function fullGarbageCollection(): (() => void) | null {
   if (fullCollection !== undefined) return fullCollection;
   const exposed = (globalThis as { gc?: () => void }).gc;
   if (exposed) return (fullCollection = exposed);
@@ -86,32 +86,54 @@ function collector(): (() => void) | null {
   return fullCollection;
 }
 
+/** What keepMemoryUnder reads and calls; tests pass their own to step the rule without timers. */
+export interface MemoryProbe {
+  rss: () => number;
+  now: () => number;
+  collect: () => void;
+}
+
 /**
- * Collects garbage once RSS reaches `targetBytes` instead of at V8's own pace, which lets dead memory grow by
- * some 64 MiB of buffers and by half the live heap or more (README, "Figures of issue 17"), so that the peak
- * comes from what is live: the fetch and in-flight settings. Checked every 25 ms; at most one collection a
- * second, or ten once RSS is 32 MiB past the target; below the target it costs nothing but the check.
+ * The rule of keepMemoryUnder as one step, called at every check: collect once RSS reaches `targetBytes`, at
+ * most once a second, or ten times a second once RSS is 32 MiB past it. Returns whether it collected.
  */
-export function keepMemoryUnder(targetBytes: number, rss: () => number = () => Deno.memoryUsage().rss) {
-  const gc = targetBytes > 0 ? collector() : null;
-  memorySettings.targetMiB = gc === null ? null : targetBytes / 2 ** 20;
+export function memoryGovernor(targetBytes: number, probe: MemoryProbe) {
   let collections = 0;
   let last = -Infinity;
-  const timer = gc === null ? undefined : setInterval(() => {
-    const resident = rss();
-    if (resident < targetBytes) return;
-    const now = performance.now();
-    const hard = resident >= targetBytes + HARD_MARGIN_BYTES;
-    if (now - last < (hard ? HARD_COLLECT_AT_MOST_EVERY_MS : COLLECT_AT_MOST_EVERY_MS)) return;
-    last = now;
-    gc();
-    collections++;
-  }, CHECK_EVERY_MS);
-  if (timer !== undefined) Deno.unrefTimer(timer);
   return {
+    check(): boolean {
+      const resident = probe.rss();
+      if (resident < targetBytes) return false;
+      const now = probe.now();
+      const hard = resident >= targetBytes + HARD_MARGIN_BYTES;
+      if (now - last < (hard ? HARD_COLLECT_AT_MOST_EVERY_MS : COLLECT_AT_MOST_EVERY_MS)) return false;
+      last = now;
+      probe.collect();
+      collections++;
+      return true;
+    },
     get collections() {
       return collections;
     },
-    stop: () => clearInterval(timer),
   };
+}
+
+/**
+ * Collects garbage once RSS reaches `targetBytes` instead of at V8's own pace, which lets dead memory grow by
+ * some 64 MiB of buffers and by half the live heap or more (README, "Figures of issue 17"), so that the peak
+ * comes from what is live: the fetch and in-flight settings. Checked every 25 ms (memoryGovernor); below the
+ * target it costs nothing but the check. A target of 0, or a V8 that refuses to expose gc, turns it off.
+ */
+export function keepMemoryUnder(targetBytes: number) {
+  const gc = targetBytes > 0 ? fullGarbageCollection() : null;
+  memorySettings.targetMiB = gc === null ? null : targetBytes / 2 ** 20;
+  if (gc === null) return { stop: () => {} };
+  const governor = memoryGovernor(targetBytes, {
+    rss: () => Deno.memoryUsage().rss,
+    now: () => performance.now(),
+    collect: gc,
+  });
+  const timer = setInterval(governor.check, CHECK_EVERY_MS);
+  Deno.unrefTimer(timer);
+  return { stop: () => clearInterval(timer) };
 }
