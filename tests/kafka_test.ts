@@ -2,9 +2,10 @@
 // (librdkafka, what hop-client uses) as the independent peer on the other side.
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { CompressionCodecs, CompressionTypes, type Kafka, type KafkaMessage } from "kafkajs";
+import { CompressionCodecs, CompressionTypes, type Kafka, type KafkaMessage, logLevel } from "kafkajs";
 import {
   createKafka,
+  kafkajsEntryLevel,
   type KafkaSettings,
   messageTimestampType,
   translateKafkaError,
@@ -446,4 +447,36 @@ Deno.test("timestamp types of legacy message formats", () => {
   assert.equal(messageTimestampType({ magicByte: 1, attributes: 0x08 }), "LogAppendTime");
   assert.equal(messageTimestampType({ magicByte: 1, attributes: 0x01 }), "CreateTime");
   assert.equal(messageTimestampType({ magicByte: 2, batchContext: { timestampType: 1 } }), "LogAppendTime");
+});
+
+Deno.test("kafkajs's failed responses it retries are info, not errors; everything else keeps its level", () => {
+  const response = (error: string) => ({
+    timestamp: "",
+    message: "Response InitProducerId(key: 22, version: 1)",
+    error,
+    correlationId: 2,
+  });
+  // Seen on every cold broker (make run): kafkajs logs these, retries, and succeeds.
+  for (
+    const error of [
+      "The coordinator is loading and hence can't process requests for this group",
+      "The group coordinator is not available",
+    ]
+  ) {
+    assert.equal(kafkajsEntryLevel("Connection", logLevel.ERROR, response(error)), "info", error);
+  }
+  const denied = response("Not authorized to access topics: [Topic authorization failed]");
+  assert.equal(
+    kafkajsEntryLevel("Connection", logLevel.ERROR, denied),
+    "error",
+    "not retried: still an error",
+  );
+  const retriable = response("The group coordinator is not available");
+  assert.equal(
+    kafkajsEntryLevel("Consumer", logLevel.ERROR, retriable),
+    "error",
+    "only the connection's response log",
+  );
+  assert.equal(kafkajsEntryLevel("Connection", logLevel.WARN, retriable), "warn");
+  assert.equal(kafkajsEntryLevel("Connection", logLevel.NOTHING, retriable), null);
 });

@@ -90,6 +90,10 @@ Deno.test("make run on a fresh copy with nothing beside it: the embedded default
     assert.match(first.stdout, /== consumer group "housekeeping-demo-[^"]+": lag per partition/);
     assert.match(first.stdout, /inspect [0-9a-f-]{36}\n/);
     assert.match(first.stdout, /restore --dry-run /);
+    // A cold broker answers the first coordinator requests with errors kafkajs retries: not errors to a newcomer.
+    const archiveLog = await Deno.readTextFile(`${demo}/archive.log`);
+    const errorLines = (first.stderr + archiveLog).split("\n").filter((l) => /"level":"error"/.test(l));
+    assert.deepEqual(errorLines, [], "error lines logged by mock-hop or the archive");
 
     // A shell that still holds the test services' settings (as after `eval "$(scripts/services.sh env)"`), one that
     // is unreachable: the demo must stay on its own Kafka, directory store and PGlite, and add no second copy.

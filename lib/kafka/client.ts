@@ -23,7 +23,7 @@ import {
 import type { LogFields, Logger, LogLevel } from "../log.ts";
 import type { TimestampType } from "../record.ts";
 import { installCodecs } from "./codecs.ts";
-import { installKafkajsPatches } from "./kafkajs_internals.ts";
+import { installKafkajsPatches, retriableProtocolMessages } from "./kafkajs_internals.ts";
 import { diagnoseTlsError, hostPort, tlsError, verificationOffWarning } from "../tls.ts";
 
 export type SecurityProtocol = "PLAINTEXT" | "SASL_PLAINTEXT" | "SASL_SSL" | "SSL";
@@ -142,9 +142,25 @@ function cleanFields(value: unknown, scrub: (text: string) => string, depth = 0)
   return out;
 }
 
+/**
+ * The level a kafkajs log entry is logged at: kafkajs's own, except that its connection logs every failed
+ * response as an error, also those with a protocol error it retries (a coordinator still loading after a broker
+ * starts, a leader election). Those are info: if the retries run out, the caller's error says so.
+ */
+export function kafkajsEntryLevel(
+  namespace: string,
+  level: KafkaLogLevel,
+  entry: LogEntry["log"],
+): LogLevel | null {
+  const retried = level === KafkaLogLevel.ERROR && namespace === "Connection" &&
+    entry.message.startsWith("Response ") &&
+    retriableProtocolMessages.has(String((entry as { error?: unknown }).error));
+  return retried ? "info" : levelOf(level);
+}
+
 function logCreator(log: Logger, scrub: (text: string) => string) {
   return () => ({ namespace, level, log: entry }: LogEntry) => {
-    const method = levelOf(level);
+    const method = kafkajsEntryLevel(namespace, level, entry);
     if (method === null) return;
     const { message, timestamp: _timestamp, ...extra } = entry;
     const fields = cleanFields(extra, scrub) as LogFields;

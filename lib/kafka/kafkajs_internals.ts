@@ -17,6 +17,7 @@ import RecordBatchDecoderModule from "kafkajs/src/protocol/recordBatch/v0/decode
 import crc32CModule from "kafkajs/src/protocol/recordBatch/crc32C/crc32C.js";
 import RequestsModule from "kafkajs/src/protocol/requests/index.js";
 import CreateRequestModule from "kafkajs/src/protocol/request.js";
+import ProtocolErrorModule from "kafkajs/src/protocol/error.js";
 import { hkError, type HousekeepingError } from "../errors.ts";
 import { encodeProduceRequest, type ProduceArgs } from "./produce_encoder.ts";
 import { giveBack, leaseBuffer } from "./request_buffers.ts";
@@ -54,6 +55,17 @@ export const kafkajsModules = {
   crc32c: crc32CModule as unknown,
   RequestQueue: RequestQueueModule as unknown,
 };
+
+/**
+ * The messages of the Kafka protocol errors kafkajs retries (its table in src/protocol/error.js), which is how its
+ * connection log names the error of a failed response: "The coordinator is loading ...", "There is no leader ...".
+ */
+export const retriableProtocolMessages: ReadonlySet<string> = new Set(
+  ((ProtocolErrorModule as { errorCodes?: Array<{ retriable?: unknown; message?: unknown }> }).errorCodes ??
+    [])
+    .filter((e) => e.retriable === true && typeof e.message === "string")
+    .map((e) => e.message as string),
+);
 
 function internalsError(what: string, hook = "the wire-header hook"): HousekeepingError {
   return hkError(
