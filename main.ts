@@ -3,6 +3,7 @@ import type { Command, CommandContext } from "./lib/command.ts";
 import { errorMessage, isHkError } from "./lib/errors.ts";
 import { VERSION } from "./lib/version.ts";
 import { startMemoryLog } from "./lib/memlog.ts";
+import { createLogger } from "./lib/log.ts";
 import { keepMemoryUnder, memoryTargetBytes, tuneMalloc } from "./lib/memory.ts";
 
 type Loader = () => Promise<Command>;
@@ -121,7 +122,9 @@ if (import.meta.main) {
   const env = Deno.env.toObject();
   tuneMalloc(env);
   try {
-    keepMemoryUnder(memoryTargetBytes(env));
+    // Before any command has its logger, so LOG_LEVEL=error is honoured but --log-level is not yet known.
+    const level = env.LOG_LEVEL === "error" ? "error" : "info";
+    keepMemoryUnder(memoryTargetBytes(env), createLogger({ level, fields: { logger: "memory" } }).warn);
   } catch (e) {
     console.error(`housekeeping: ${errorMessage(e)}${isHkError(e) ? ` [${e.code}]` : ""}`);
     Deno.exit(EXIT.failure);

@@ -91,7 +91,15 @@ export interface MemoryProbe {
   rss: () => number;
   now: () => number;
   collect: () => void;
+  /** Told once when RSS has stayed at or above the target for STUCK_AFTER_MS; again only after it fell below. */
+  stuck?: (fields: { rssMiB: number; targetMiB: number; seconds: number; collections: number }) => void;
 }
+
+/** Live memory over the target for this long is not garbage V8 was slow to free: the settings need more. */
+export const STUCK_AFTER_MS = 60_000;
+
+/** This process's collections for the target and the time they took, for /metrics. */
+export const memoryActivity = { collections: 0, collectionSeconds: 0 };
 
 /**
  * The rule of keepMemoryUnder as one step, called at every check: collect once RSS reaches `targetBytes`, at
@@ -100,16 +108,34 @@ export interface MemoryProbe {
 export function memoryGovernor(targetBytes: number, probe: MemoryProbe) {
   let collections = 0;
   let last = -Infinity;
+  let overSince: number | null = null;
+  let collectionsSince = 0;
+  let told = false;
   return {
     check(): boolean {
       const resident = probe.rss();
-      if (resident < targetBytes) return false;
+      if (resident < targetBytes) {
+        overSince = null;
+        told = false;
+        return false;
+      }
       const now = probe.now();
+      if (overSince === null) [overSince, collectionsSince] = [now, 0];
+      if (!told && now - overSince >= STUCK_AFTER_MS) {
+        told = true;
+        probe.stuck?.({
+          rssMiB: Math.round(resident / 2 ** 20),
+          targetMiB: targetBytes / 2 ** 20,
+          seconds: Math.round((now - overSince) / 1000),
+          collections: collectionsSince,
+        });
+      }
       const hard = resident >= targetBytes + HARD_MARGIN_BYTES;
       if (now - last < (hard ? HARD_COLLECT_AT_MOST_EVERY_MS : COLLECT_AT_MOST_EVERY_MS)) return false;
       last = now;
       probe.collect();
       collections++;
+      collectionsSince++;
       return true;
     },
     get collections() {
@@ -123,15 +149,30 @@ export function memoryGovernor(targetBytes: number, probe: MemoryProbe) {
  * some 64 MiB of buffers and by half the live heap or more (README, "Figures of issue 17"), so that the peak
  * comes from what is live: the fetch and in-flight settings. Checked every 25 ms (memoryGovernor); below the
  * target it costs nothing but the check. A target of 0, or a V8 that refuses to expose gc, turns it off.
+ * `warn` hears when live memory itself stays over the target, where collecting cannot help.
  */
-export function keepMemoryUnder(targetBytes: number) {
+export function keepMemoryUnder(
+  targetBytes: number,
+  warn?: (msg: string, fields: Record<string, number>) => void,
+) {
   const gc = targetBytes > 0 ? fullGarbageCollection() : null;
   memorySettings.targetMiB = gc === null ? null : targetBytes / 2 ** 20;
   if (gc === null) return { stop: () => {} };
   const governor = memoryGovernor(targetBytes, {
     rss: () => Deno.memoryUsage().rss,
     now: () => performance.now(),
-    collect: gc,
+    collect: () => {
+      const started = performance.now();
+      gc();
+      memoryActivity.collections++;
+      memoryActivity.collectionSeconds += (performance.now() - started) / 1000;
+    },
+    stuck: (fields) =>
+      warn?.(
+        "memory stays above MEMORY_TARGET_MIB: what is live needs more, and a full collection runs every second " +
+          "until it falls; raise MEMORY_TARGET_MIB or lower the fetch and in-flight settings (--max-inflight-mib)",
+        fields,
+      ),
   });
   const timer = setInterval(governor.check, CHECK_EVERY_MS);
   Deno.unrefTimer(timer);

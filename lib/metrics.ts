@@ -13,6 +13,12 @@ const HELP: Record<string, { type: "counter" | "gauge" | "histogram"; help: stri
   http_bytes_sent_total: { type: "counter", help: "Body bytes sent by serve, by route" },
   http_request_seconds: { type: "histogram", help: "Time from a serve request to its response headers" },
   offloads_total: { type: "counter", help: "Oversized messages posted to serve, by outcome" },
+  resident_memory_bytes: { type: "gauge", help: "Resident set size of the process" },
+  memory_collections_total: {
+    type: "counter",
+    help: "Full collections run to keep RSS under MEMORY_TARGET_MIB",
+  },
+  memory_collection_seconds_total: { type: "counter", help: "Time spent in those collections" },
 };
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

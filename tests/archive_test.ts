@@ -343,6 +343,10 @@ Deno.test("archive: a topic created while running is archived; /healthz and /met
         new RegExp(`housekeeping_records_archived_total\\{topic="${later.replace(/\./g, "\\.")}"\\} 2`),
       );
       assert.match(metrics, /housekeeping_put_seconds_count \d+/);
+      const rss = Number(/^housekeeping_resident_memory_bytes (\d+)$/m.exec(metrics)?.[1]);
+      assert.ok(rss > 16 * 2 ** 20 && rss < 2 ** 32, `resident_memory_bytes ${rss}`);
+      assert.match(metrics, /^housekeeping_memory_collections_total \d+$/m, "what the memory target costs");
+      assert.match(metrics, /^housekeeping_memory_collection_seconds_total [\d.e-]+$/m);
       child.kill("SIGTERM");
       const status = await child.status;
       const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());

@@ -5,6 +5,7 @@ import {
   memoryGovernor,
   memorySettings,
   memoryTargetBytes,
+  STUCK_AFTER_MS,
   tuneMalloc,
 } from "../lib/memory.ts";
 
@@ -78,6 +79,35 @@ Deno.test("memoryGovernor: collects once RSS reaches the target, once a second, 
   rss = target + 32 * MiB - 1;
   assert.equal(run(2_000), 2, "back under the hard margin: one a second again");
   assert.equal(governor.collections, collected);
+});
+
+Deno.test("memoryGovernor: live memory over the target for a minute is told once, again after it fell below", () => {
+  const MiB = 2 ** 20;
+  let rss = 280 * MiB;
+  let clock = 0;
+  const told: Array<Record<string, number>> = [];
+  const governor = memoryGovernor(256 * MiB, {
+    rss: () => rss,
+    now: () => clock,
+    collect: () => {},
+    stuck: (fields) => told.push(fields),
+  });
+  const run = (ms: number) => {
+    for (const end = clock + ms; clock < end; clock += 25) governor.check();
+  };
+  run(STUCK_AFTER_MS - 25);
+  assert.deepEqual(told, [], "not before a minute");
+  run(120_000);
+  assert.deepEqual(told, [{ rssMiB: 280, targetMiB: 256, seconds: 60, collections: 60 }], "once, then quiet");
+  rss = 200 * MiB;
+  run(25);
+  rss = 260 * MiB;
+  run(STUCK_AFTER_MS + 25);
+  assert.deepEqual(
+    told.slice(1),
+    [{ rssMiB: 260, targetMiB: 256, seconds: 60, collections: 60 }],
+    "told again after RSS fell below the target and stayed over it another minute",
+  );
 });
 
 Deno.test("keepMemoryUnder: V8's collection it runs frees dead buffers at once; a target of 0 is off", () => {
