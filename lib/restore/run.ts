@@ -20,6 +20,7 @@ import type { BlobStore } from "../store/types.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import type { Landed } from "./landed.ts";
 import { type TargetNaming, targetPartition, targetTopic } from "./plan.ts";
+import { createFetchWindow } from "./window.ts";
 
 type Row = StoredRow & { id: bigint };
 
@@ -142,12 +143,6 @@ interface Queued {
   pending: Pending[];
   skippedSince: { source: string; topic: string }[];
   decidedUpTo: OrderPosition;
-}
-
-interface Slot {
-  row: Row;
-  object: Promise<Uint8Array | null>;
-  settled: boolean;
 }
 
 export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<RestoreResult> {
@@ -329,48 +324,27 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
   const fetchObject = (row: Row) =>
     withRetry(() => deps.store.get(row.key), { what: `reading object ${row.key}`, signal, log });
 
-  // The rows being restored, in order, each with its object fetched or being fetched. --fetch-concurrency bounds the
-  // fetches outstanding, not the window: objects that arrive while an earlier one is still on its way wait their
-  // turn (within --max-inflight-mib and WINDOW_PER_FETCH), so one slow object does not idle the fetches behind it.
-  const window: Slot[] = [];
-  let windowBytes = 0;
-  let fetching = 0;
-  const maxWindow = job.fetchConcurrency * WINDOW_PER_FETCH;
-  // Resolved, and replaced, whenever a fetch settles.
-  let fetchSettled = Promise.withResolvers<void>();
-  const fetchInto = (row: Row) => {
-    const slot: Slot = { row, object: fetchObject(row), settled: false };
-    const settled = () => {
-      slot.settled = true;
-      fetching--;
-      const current = fetchSettled;
-      fetchSettled = Promise.withResolvers<void>();
-      current.resolve();
-    };
-    // This also keeps a failure from counting as unhandled until next() reaches the slot and throws it.
-    slot.object.then(settled, settled);
-    fetching++;
-    window.push(slot);
-    windowBytes += row.size;
-  };
-  const roomFor = (row: Row) =>
-    window.length === 0 ||
-    (fetching < job.fetchConcurrency && window.length < maxWindow &&
-      windowBytes + row.size <= job.maxInflightBytes);
+  const window = createFetchWindow<Row>(
+    {
+      fetchConcurrency: job.fetchConcurrency,
+      maxInflightBytes: job.maxInflightBytes,
+      perFetch: WINDOW_PER_FETCH,
+    },
+    fetchObject,
+  );
   const next = async () => {
-    const slot = window.shift()!;
-    windowBytes -= slot.row.size;
+    const { row, object } = window.take();
     // Once stopping, no row is decided any more: rows are handled strictly in order, so dropping this one and all
     // after it keeps the checkpoint exact (an aborted fetch would otherwise surface as an error).
     if (signal.aborted) return;
     let bytes: Uint8Array | null;
     try {
-      bytes = await slot.object;
+      bytes = await object;
     } catch (e) {
       if (signal.aborted) return;
       throw e;
     }
-    await handle(slot.row, bytes);
+    await handle(row, bytes);
   };
 
   const readPage = (after: OrderPosition | undefined) => {
@@ -393,19 +367,19 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
         while (!signal.aborted) {
           // Arrived objects are handled at once, in order; otherwise wait for any fetch to settle (the head, or one
           // behind it, which frees a fetch slot) unless there is room to start this row's fetch.
-          if (window[0]?.settled) await next();
-          else if (roomFor(row)) break;
-          else await fetchSettled.promise;
+          if (window.headSettled()) await next();
+          else if (window.roomFor(row)) break;
+          else await window.anySettled();
         }
         if (signal.aborted) break pages;
-        fetchInto(row);
+        window.add(row);
       }
     }
     while (window.length > 0 && !signal.aborted) await next();
     await flush();
   } finally {
     // On an error, what is in flight still finishes: acknowledged records are then in the checkpoint.
-    await Promise.allSettled([...window.map((s) => s.object), ...inflight.map((r) => r.committed)]);
+    await Promise.allSettled([...window.objects(), ...inflight.map((r) => r.committed)]);
   }
   const interrupted = signal.aborted;
   if (!interrupted) {
