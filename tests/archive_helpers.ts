@@ -10,7 +10,7 @@ import {
 import { Kafka, logLevel } from "kafkajs";
 import postgres from "postgres";
 import { installKafkajsPatches } from "../lib/kafka/kafkajs_internals.ts";
-import { HEARTBEAT_TOPIC } from "../lib/mock/cases.ts";
+import { HEARTBEAT_TOPIC } from "../lib/mock/messages.ts";
 import { runPython, serviceEnv, uniqueName } from "./helpers.ts";
 
 export const ROOT = new URL("..", import.meta.url).pathname;

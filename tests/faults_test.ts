@@ -14,7 +14,7 @@ import { hex } from "../lib/checksum.ts";
 import { contentDigest } from "../lib/identity.ts";
 import { createKafka } from "../lib/kafka/client.ts";
 import { silentLogger } from "../lib/log.ts";
-import { HEARTBEAT_TOPIC } from "../lib/mock/cases.ts";
+import { HEARTBEAT_TOPIC } from "../lib/mock/messages.ts";
 import { type ManifestLine, parseManifest } from "../lib/mock/manifest.ts";
 import type { KafkaRecord } from "../lib/record.ts";
 import { sleep } from "../lib/retry.ts";

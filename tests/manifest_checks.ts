@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type postgres from "postgres";
 import { sha256Hex } from "../lib/checksum.ts";
-import { HEARTBEAT_TOPIC } from "../lib/mock/cases.ts";
+import { HEARTBEAT_TOPIC } from "../lib/mock/messages.ts";
 import { headersSha256, type ManifestLine } from "../lib/mock/manifest.ts";
 import { decodeArchiveObject } from "../lib/record.ts";
 import type { BlobStore } from "../lib/store/types.ts";

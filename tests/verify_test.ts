@@ -9,7 +9,7 @@ import { contentDigest, legacyUuid } from "../lib/identity.ts";
 import type { IndexSql } from "../lib/index/database.ts";
 import { createIndex } from "../lib/index/postgres.ts";
 import type { StoredRow } from "../lib/index/types.ts";
-import { HEARTBEAT_TOPIC } from "../lib/mock/cases.ts";
+import { HEARTBEAT_TOPIC } from "../lib/mock/messages.ts";
 import { headersSha256, type ManifestLine, parseManifest } from "../lib/mock/manifest.ts";
 import { defaultTestdataDir } from "../lib/mock/samples.ts";
 import { decodeArchiveObject, encodeArchiveObject } from "../lib/record.ts";

@@ -5,10 +5,11 @@ import { hex } from "../checksum.ts";
 import { hkError } from "../errors.ts";
 import { clashUuid, clientUuid, contentDigest, legacyUuid } from "../identity.ts";
 import type { WireHeader } from "../record.ts";
-import { caseByName, type CaseContext, type CaseDef, FIXED_TIMESTAMPS, HEARTBEAT_TOPIC } from "./cases.ts";
+import { caseByName, type CaseDef, FIXED_TIMESTAMPS } from "./cases.ts";
+import { HEARTBEAT_TOPIC } from "./messages.ts";
 import { createPrng, type Prng } from "./prng.ts";
 import type { SampleSet } from "./samples.ts";
-import type { Compression, Draft, Expectation, MockHeader, MockRecord } from "./types.ts";
+import type { CaseContext, Compression, Draft, Expectation, MockHeader, MockRecord } from "./types.ts";
 
 export interface GeneratorOptions {
   seed: number;

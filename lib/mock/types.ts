@@ -1,4 +1,6 @@
 // The records mock-hop makes, shared by the case table, the generator, the manifest and the sender.
+import type { Prng } from "./prng.ts";
+import type { SampleSet } from "./samples.ts";
 
 /** A header as sent. The key is bytes so that a non-UTF-8 key (an adversarial case) can be represented. */
 export interface MockHeader {
@@ -49,4 +51,19 @@ export interface MockRecord extends Omit<Draft, "topic"> {
   partition: number;
   compression: Compression;
   expect: Expectation;
+}
+
+/** What a case builds its records from: the seeded PRNG, the samples, the clock and the records sent so far. */
+export interface CaseContext {
+  prng: Prng;
+  samples: SampleSet;
+  /** `_sender` of current hop-client messages. */
+  sender: string;
+  maxValueBytes: number;
+  /** The next producer timestamp (ms): the deterministic clock, or the wall clock with --realtime. */
+  now(): bigint;
+  /** A random earlier record this run may send again: one with a valid client `_id`, or one without. */
+  earlier(kind: "client" | "legacy"): MockRecord | null;
+  /** Counts heartbeats, which carry their sequence number. */
+  nextBeat(): number;
 }
