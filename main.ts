@@ -129,7 +129,7 @@ if (import.meta.main) {
     console.error(`housekeeping: ${errorMessage(e)}${isHkError(e) ? ` [${e.code}]` : ""}`);
     Deno.exit(EXIT.failure);
   }
-  const memlog = Deno.env.get("HK_MEMLOG");
+  const memlog = env.HK_MEMLOG;
   if (memlog) startMemoryLog(memlog);
   const controller = new AbortController();
   const stop = () => controller.abort();

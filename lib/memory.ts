@@ -103,7 +103,7 @@ export const memoryActivity = { collections: 0, collectionSeconds: 0 };
 
 /**
  * The rule of keepMemoryUnder as one step, called at every check: collect once RSS reaches `targetBytes`, at
- * most once a second, or ten times a second once RSS is 32 MiB past it. Returns whether it collected.
+ * most once a second, or ten times a second once RSS is 32 MiB past it.
  */
 export function memoryGovernor(targetBytes: number, probe: MemoryProbe) {
   let collections = 0;
@@ -112,12 +112,12 @@ export function memoryGovernor(targetBytes: number, probe: MemoryProbe) {
   let collectionsSince = 0;
   let told = false;
   return {
-    check(): boolean {
+    check(): void {
       const resident = probe.rss();
       if (resident < targetBytes) {
         overSince = null;
         told = false;
-        return false;
+        return;
       }
       const now = probe.now();
       if (overSince === null) [overSince, collectionsSince] = [now, 0];
@@ -131,12 +131,11 @@ export function memoryGovernor(targetBytes: number, probe: MemoryProbe) {
         });
       }
       const hard = resident >= targetBytes + HARD_MARGIN_BYTES;
-      if (now - last < (hard ? HARD_COLLECT_AT_MOST_EVERY_MS : COLLECT_AT_MOST_EVERY_MS)) return false;
+      if (now - last < (hard ? HARD_COLLECT_AT_MOST_EVERY_MS : COLLECT_AT_MOST_EVERY_MS)) return;
       last = now;
       probe.collect();
       collections++;
       collectionsSince++;
-      return true;
     },
     get collections() {
       return collections;
