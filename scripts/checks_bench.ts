@@ -8,14 +8,7 @@ import { crc32c } from "../lib/kafka/crc32c.ts";
 import { verifyObject } from "../lib/object_check.ts";
 import { encodeArchiveObject } from "../lib/record.ts";
 import { rowFromObject } from "../lib/verify/check.ts";
-
-function random(length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i += 65536) {
-    crypto.getRandomValues(out.subarray(i, Math.min(length, i + 65536)));
-  }
-  return out;
-}
+import { randomBytes } from "./bench/workload.ts";
 
 for (const [label, length] of [["1KiB", 1024], ["64KiB", 65536], ["1MiB", 2 ** 20]] as const) {
   const record = {
@@ -24,7 +17,7 @@ for (const [label, length] of [["1KiB", 1024], ["64KiB", 65536], ["1MiB", 2 ** 2
     offset: 1n,
     timestamp: 1_705_449_600_000n,
     key: null,
-    value: random(length),
+    value: randomBytes(length),
     headers: [{ key: "_format", value: new TextEncoder().encode("blob") }],
   };
   const uuid = legacyUuid(record.topic, record.timestamp, contentDigest(record));

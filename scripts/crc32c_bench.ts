@@ -4,16 +4,9 @@
 // not adopted, to keep a dependency out for no gain.)
 import { crc32c } from "../lib/kafka/crc32c.ts";
 import { kafkajsModules } from "../lib/kafka/kafkajs_internals.ts";
+import { randomBytes } from "./bench/workload.ts";
 
 const kafkajs = kafkajsModules.crc32c as (bytes: Uint8Array) => number;
-
-function random(length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i += 65536) {
-    crypto.getRandomValues(out.subarray(i, Math.min(length, i + 65536)));
-  }
-  return out;
-}
 
 for (
   const [label, length] of [["1KiB", 1024], ["64KiB", 65536], ["1MiB", 2 ** 20], [
@@ -22,7 +15,7 @@ for (
   ]] as const
 ) {
   // Batches start anywhere in the request buffer: an unaligned view, as in a real request.
-  const data = random(length + 1).subarray(1);
+  const data = randomBytes(length + 1).subarray(1);
   if (crc32c(data) !== kafkajs(data)) {
     throw new Error(`lib/kafka/crc32c.ts disagrees with kafkajs at ${label}`);
   }

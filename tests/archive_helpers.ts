@@ -161,6 +161,17 @@ export interface LoggedChild {
   kill(signal: Deno.Signal): void;
 }
 
+/** The lines of a child's output stream as they arrive, the last one also without its newline. */
+export async function* textLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let rest = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    const lines = (rest + text).split("\n");
+    rest = lines.pop()!;
+    yield* lines;
+  }
+  if (rest !== "") yield rest;
+}
+
 /**
  * spawnMain with stderr drained as it comes: a long-running child that logs a lot (retries during an outage)
  * would otherwise block on a full pipe.
@@ -170,14 +181,10 @@ export function spawnLogged(args: string[], env: Record<string, string>): Logged
   const lines: string[] = [];
   let exited = false;
   const drain = async () => {
-    let rest = "";
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      const parts = (rest + chunk).split("\n");
-      rest = parts.pop()!;
-      lines.push(...parts);
+    for await (const line of textLines(child.stderr)) {
+      lines.push(line);
       if (lines.length > 5000) lines.splice(0, lines.length - 5000);
     }
-    if (rest !== "") lines.push(rest);
   };
   const done = Promise.all([child.status, drain()]).then(([status]) => {
     exited = true;

@@ -1,19 +1,9 @@
 // The real commands as child processes (`main.ts archive`, `main.ts restore`), watched from outside: wall time from
 // spawn to exit, the moment a log line shows the work began, the moment a probe sees all of it done, and the peak
 // resident memory sampled from /proc.
-import { spawnMain } from "../../tests/archive_helpers.ts";
+import { spawnMain, textLines } from "../../tests/archive_helpers.ts";
 import { cpuSeconds, residentPeak } from "./proc.ts";
 import { note } from "./report.ts";
-
-/** The complete lines of a child's output stream, as they arrive (a last line without its newline is dropped). */
-export async function* textLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let rest = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    const lines = (rest + text).split("\n");
-    rest = lines.pop()!;
-    yield* lines;
-  }
-}
 
 export interface ChildOptions {
   /** A stderr line that marks the start of the work (start-up before it is timed separately). */

@@ -48,7 +48,7 @@ const SENDER = encoder.encode("hkbench");
 const FORMAT = encoder.encode("blob");
 
 /** Random bytes of any length (getRandomValues fills at most 64 KiB per call). */
-function randomBytes(length: number): Uint8Array {
+export function randomBytes(length: number): Uint8Array {
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i += 65536) {
     crypto.getRandomValues(out.subarray(i, Math.min(length, i + 65536)));
