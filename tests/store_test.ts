@@ -215,6 +215,38 @@ Deno.test("s3: an endpoint that is down is STORE_UNREACHABLE and retriable", asy
   );
 });
 
+Deno.test("s3: a request dropped as the server shuts down (MinIO's 499, with or without a body) is retriable", async () => {
+  // What MinIO answers to PUTs in flight when it is stopped (the S3 outage of tests/faults_test.ts once stopped the
+  // archiver on it as a fatal error): reproduced by a loopback server that answers every PUT so.
+  const disconnected = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ClientDisconnected</Code>' +
+    "<Message>Client disconnected before response was ready</Message></Error>";
+  for (const body of [disconnected, ""]) {
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      async (req) => {
+        await req.body?.cancel();
+        return req.method === "PUT"
+          ? new Response(body, { status: 499, headers: { "content-type": "application/xml" } })
+          : new Response(null, { status: 200 });
+      },
+    );
+    const store = await createS3Store({
+      bucket: s3Bucket(),
+      endpoint: `http://127.0.0.1:${server.addr.port}`,
+    });
+    try {
+      await assert.rejects(putBytes(store, "k", bytes("v")), (e: unknown) => {
+        hasCode("STORE_FAILED", true)(e);
+        assert.match((e as Error).message, /failed: /);
+        return true;
+      });
+    } finally {
+      store.close();
+      await server.shutdown();
+    }
+  }
+});
+
 Deno.test("s3: wrong credentials are STORE_ACCESS_DENIED and the secret is not in the message", async () => {
   const saved = { id: Deno.env.get("AWS_ACCESS_KEY_ID"), secret: Deno.env.get("AWS_SECRET_ACCESS_KEY") };
   const secret = "not-the-real-secret-0123456789";

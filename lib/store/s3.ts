@@ -154,7 +154,10 @@ function s3Error(e: unknown, action: string, bucket: string, where: string): Hou
       { ...opts, retriable: true },
     );
   }
-  const transient = status === undefined || status >= 500 || status === 429 || err.name === "SlowDown";
+  // 499: the server dropped the request unfinished; MinIO answers it to requests in flight while it shuts down
+  // (ClientDisconnected, often with a body the SDK cannot parse: "Unknown: UnknownError"). Nothing was stored.
+  const transient = status === undefined || status >= 500 || status === 429 || status === 499 ||
+    err.name === "SlowDown";
   return hkError("STORE_FAILED", `${action} at ${where} failed: ${brief(err)}`, {
     ...opts,
     retriable: transient,
