@@ -9,32 +9,28 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { type Binary, deserialize, type Long } from "bson";
 import fc from "fast-check";
-import { toKafkaRecord } from "../lib/archive/consumer.ts";
-import { createIngest } from "../lib/archive/ingest.ts";
-import { crc32, hex } from "../lib/checksum.ts";
-import { errorMessage } from "../lib/errors.ts";
-import { clashUuid, clientUuid, contentDigest, isUuidText, legacyUuid } from "../lib/identity.ts";
-import { connectIndex } from "../lib/index/database.ts";
-import { startEmbeddedIndex } from "../lib/index/embedded.ts";
-import { createIndex } from "../lib/index/postgres.ts";
-import { toDb } from "../lib/index/rows.ts";
-import type { Index, StoredRow } from "../lib/index/types.ts";
-import { installCodecs } from "../lib/kafka/codecs.ts";
-import { installKafkajsPatches, kafkajsModules } from "../lib/kafka/kafkajs_internals.ts";
-import { type RawWireHeader, wireMessage, type WireRecord } from "../lib/kafka/wire_headers.ts";
-import { silentLogger } from "../lib/log.ts";
-import { createMetrics } from "../lib/metrics.ts";
-import {
-  decodeArchiveObject,
-  encodeArchiveObject,
-  type KafkaRecord,
-  type WireHeader,
-} from "../lib/record.ts";
-import { createFsStore } from "../lib/store/fs.ts";
-import type { BlobStore } from "../lib/store/types.ts";
-import { dropSchema, testIds } from "./archive_helpers.ts";
-import { fuzz, pseudoBytes, pseudoText, showBytes, showText } from "./fuzz_helpers.ts";
-import { serviceEnv } from "./helpers.ts";
+import { toKafkaRecord } from "../../lib/archive/consumer.ts";
+import { createIngest } from "../../lib/archive/ingest.ts";
+import { crc32, hex } from "../../lib/format/checksum.ts";
+import { errorMessage } from "../../lib/runtime/errors.ts";
+import { clashUuid, clientUuid, contentDigest, isUuidText, legacyUuid } from "../../lib/format/identity.ts";
+import { connectIndex } from "../../lib/index/database.ts";
+import { startEmbeddedIndex } from "../../lib/index/embedded.ts";
+import { createIndex } from "../../lib/index/postgres.ts";
+import { toDb } from "../../lib/index/rows.ts";
+import type { Index, StoredRow } from "../../lib/index/types.ts";
+import { installCodecs } from "../../lib/kafka/codecs.ts";
+import { installKafkajsPatches, kafkajsModules } from "../../lib/kafka/kafkajs_internals.ts";
+import { type RawWireHeader, wireMessage, type WireRecord } from "../../lib/kafka/wire_headers.ts";
+import { silentLogger } from "../../lib/runtime/log.ts";
+import { createMetrics } from "../../lib/runtime/metrics.ts";
+import { decodeArchiveObject, encodeArchiveObject, type KafkaRecord } from "../../lib/format/record.ts";
+import type { WireHeader } from "../../lib/format/types.ts";
+import { createFsStore } from "../../lib/store/fs.ts";
+import type { BlobStore } from "../../lib/store/types.ts";
+import { dropSchema, testIds } from "../support/archive_helpers.ts";
+import { fuzz, pseudoBytes, pseudoText, showBytes, showText } from "../support/fuzz_helpers.ts";
+import { serviceEnv } from "../support/helpers.ts";
 
 installKafkajsPatches();
 installCodecs();

@@ -8,12 +8,12 @@
 import assert from "node:assert/strict";
 import { Binary, BSON } from "bson";
 import fc from "fast-check";
-import { archiveEnv, spawnLogged, waitFor } from "./archive_helpers.ts";
-import { fuzz, pseudoBytes, showText } from "./fuzz_helpers.ts";
-import { serviceEnv } from "./helpers.ts";
-import { scramClient } from "./scram_client.ts";
-import { idHeader, withServe } from "./serve_fixture.ts";
-import type { KafkaRecord } from "../lib/record.ts";
+import { archiveEnv, spawnLogged, waitFor } from "../support/archive_helpers.ts";
+import { fuzz, pseudoBytes, showText } from "../support/fuzz_helpers.ts";
+import { serviceEnv } from "../support/helpers.ts";
+import { scramClient } from "../support/scram_client.ts";
+import { idHeader, withServe } from "../support/serve_fixture.ts";
+import type { KafkaRecord } from "../../lib/format/record.ts";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 
