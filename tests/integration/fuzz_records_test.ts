@@ -399,11 +399,34 @@ async function withTargets(
   }
 }
 
+// The reproductions of issue 21 and of what these suites found, tried first on every run.
+const one = (record: Partial<WireRecord>): Batch => ({
+  records: [{ key: null, value: utf8("v"), headers: [], timestamp: 1_750_000_000_000n, ...record }],
+  compression: 0,
+});
+const KNOWN_POISON: Batch[] = [
+  one({ headers: [{ key: "_format", value: utf8("blob\0") }] }),
+  one({ headers: [{ key: "title", value: utf8("a\0b") }, { key: "originator", value: utf8("\0") }] }),
+  one({ headers: [{ key: "_sender", value: Uint8Array.of(0xc3, 0x28, 0x00) }] }),
+  // Indexed columns (btree) hold at most ~2.7 kB; incompressible text beyond that fails the INSERT.
+  one({ headers: [{ key: "_format", value: pseudoText(229_000, 1) }] }),
+  one({ headers: [{ key: "_sender", value: pseudoText(10_000, 2) }] }),
+  one({ headers: [{ key: "title", value: pseudoText(1 << 20, 3) }] }),
+  // Timestamps more than 2^63 apart in one batch: the wire delta wraps (as Java's long does); decoding must too.
+  {
+    records: [
+      { key: null, value: utf8("a"), headers: [], timestamp: -1n },
+      { key: null, value: utf8("b"), headers: [], timestamp: INT64_MAX },
+    ],
+    compression: 0,
+  },
+];
+
 Deno.test("fuzz: random records archive byte-exact (or quarantined) into PostgreSQL", async () => {
   await withTargets("postgres", async (target) => {
     await fuzz(
       recordBatch,
-      { name: "records (PostgreSQL)", numRuns: 150, describe: describeBatch },
+      { name: "records (PostgreSQL)", numRuns: 150, describe: describeBatch, examples: KNOWN_POISON },
       (batch) => archiveExactly(target, batch),
     );
   });
@@ -413,7 +436,7 @@ Deno.test("fuzz: random records archive byte-exact (or quarantined) into PGlite"
   await withTargets("pglite", async (target) => {
     await fuzz(
       recordBatch,
-      { name: "records (PGlite)", numRuns: 40, describe: describeBatch },
+      { name: "records (PGlite)", numRuns: 40, describe: describeBatch, examples: KNOWN_POISON },
       (batch) => archiveExactly(target, batch),
     );
   });
@@ -436,7 +459,17 @@ Deno.test("fuzz: records with up to 50 000 headers archive byte-exact (or quaran
   await withTargets("postgres", async (target) => {
     await fuzz(
       batchOf(fc.array(recordOf(manyHeaders), { minLength: 1, maxLength: 1 })),
-      { name: "many headers", numRuns: 6, describe: describeBatch },
+      {
+        name: "many headers",
+        numRuns: 6,
+        describe: describeBatch,
+        // Issue 21: 20 000 headers never committed (kafkajs folds them quadratically).
+        examples: [20_000, 50_000].map((n) =>
+          one({
+            headers: Array.from({ length: n }, (_, i) => ({ key: `h${i % 7}`, value: utf8(String(i)) })),
+          })
+        ),
+      },
       (batch) => archiveExactly(target, batch),
     );
   });

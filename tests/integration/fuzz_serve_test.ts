@@ -456,6 +456,45 @@ function requests(f: Fixture): fc.Arbitrary<FuzzRequest> {
   }).map(({ line, ...rest }) => ({ ...line, ...rest }));
 }
 
+/** The reproductions of issue 21, tried first on every run. */
+function knownHostile(f: Fixture): FuzzRequest[] {
+  const plain = {
+    headers: [],
+    auth: { kind: "none" as const },
+    body: new Uint8Array(0),
+    framing: "exact" as const,
+  };
+  const get = (target: string, more: Partial<FuzzRequest> = {}): FuzzRequest => ({
+    ...plain,
+    method: "GET",
+    target,
+    hangUp: false,
+    ...more,
+  });
+  const upload = BSON.serialize({
+    message: new Binary(utf8("v")),
+    headers: [["title", new Binary(utf8("a\0b"))], ["_format", new Binary(utf8("blob\0"))], [
+      "_id",
+      new Binary(idHeader(crypto.randomUUID()).value!),
+    ]],
+  });
+  return [
+    // Control bytes in the download name crashed the process (Content-Disposition).
+    ...["a%01b", "%1b", "%7f", "%00"].map((name) => get(`/msg/${f.big}/raw_file/${name}`)),
+    // A name that is no ByteString answered 500 and left the S3 stream open: 64 of them hung serve for good.
+    ...Array.from(
+      { length: 70 },
+      (_, i) => get(`/msg/${f.big}/raw_file/%E2%80%AE${i}`, { hangUp: i % 2 === 0 }),
+    ),
+    get(`/topic/x%00`),
+    get(`/topic/${f.pub}?start_time=99999999999999999999`),
+    get(`/topic/${f.pub}?page=9223372036854775808`),
+    get(`/topic/a%2Fb`, { method: "POST", auth: { kind: "scram" }, body: upload }),
+    // NUL in `title`/`_format` of an upload failed the index row: 500.
+    get(`/topic/${f.priv}+oversized`, { method: "POST", auth: { kind: "scram" }, body: upload }),
+  ];
+}
+
 function describe(req: FuzzRequest): string {
   const auth = req.auth.kind === "hostile" ? `hostile ${showText(req.auth.value, 40)}` : req.auth.kind;
   const headers = req.headers.map(([n, v]) => `${n}: ${showText(v, 40)}`).join("; ");
@@ -550,7 +589,12 @@ Deno.test("fuzz: serve answers hostile requests on every route without 5xx, cras
       const rssBefore = rssMiB(child.child.pid);
 
       const statuses = new Map<string, number>();
-      await fuzz(requests(fixture), { name: "serve requests", numRuns: 800, describe }, async (req) => {
+      await fuzz(requests(fixture), {
+        name: "serve requests",
+        numRuns: 800,
+        describe,
+        examples: knownHostile(fixture),
+      }, async (req) => {
         const status = await send(port, req, scram);
         alive();
         const key = status === null ? "none" : String(status);

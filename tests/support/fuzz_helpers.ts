@@ -20,6 +20,8 @@ export interface FuzzOptions<T> {
   numRuns: number;
   /** A short human description of a case, for the failure report (never the whole value). */
   describe: (value: T) => string;
+  /** Cases tried first on every run, whatever the seed: the reproductions of defects found before. */
+  examples?: T[];
 }
 
 /**
@@ -49,6 +51,7 @@ export async function fuzz<T>(
       seed,
       numRuns: Math.max(1, Math.round(options.numRuns * runScale())),
       endOnFailure: !shrink,
+      examples: (options.examples ?? []).map((e): [T] => [e]),
       ...(path ? { path } : {}),
     },
   );
