@@ -428,7 +428,7 @@ Deno.test("fuzz: random records archive byte-exact (or quarantined) into Postgre
   await withTargets("postgres", async (target) => {
     await fuzz(
       recordBatch,
-      { name: "records (PostgreSQL)", numRuns: 150, describe: describeBatch, examples: KNOWN_POISON },
+      { name: "records (PostgreSQL)", numRuns: 300, describe: describeBatch, examples: KNOWN_POISON },
       (batch) => archiveExactly(target, batch),
     );
   });
@@ -438,7 +438,7 @@ Deno.test("fuzz: random records archive byte-exact (or quarantined) into PGlite"
   await withTargets("pglite", async (target) => {
     await fuzz(
       recordBatch,
-      { name: "records (PGlite)", numRuns: 40, describe: describeBatch, examples: KNOWN_POISON },
+      { name: "records (PGlite)", numRuns: 60, describe: describeBatch, examples: KNOWN_POISON },
       (batch) => archiveExactly(target, batch),
     );
   });
