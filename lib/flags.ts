@@ -104,6 +104,36 @@ export function positiveNumber(
   return n;
 }
 
+/**
+ * A boolean setting: `true` or `false`, in any case (archive-api's Python deployments write `READ_ONLY=True`).
+ * Anything else (`1`, `yes`, `on`, `ture`...) is refused rather than guessed: a setting such as READ_ONLY that is
+ * silently taken as false opens the archive to writes. `fallback` when the value is absent.
+ */
+export function booleanValue(source: ValueSource, text: string | undefined, fallback: boolean): boolean {
+  if (text === undefined) return fallback;
+  const lower = text.toLowerCase();
+  if (lower === "true") return true;
+  if (lower === "false") return false;
+  throw notA(source, "true or false", text);
+}
+
+/**
+ * A boolean flag (`--read-only`, which takes no value) or, when absent, its environment variable parsed by
+ * booleanValue; an empty variable counts as unset.
+ */
+export function booleanFlagOrEnv(
+  command: string,
+  flag: string,
+  values: Record<string, unknown>,
+  env: Record<string, string | undefined>,
+  envName: string,
+  fallback = false,
+): boolean {
+  if (values[flag] === true) return true;
+  const fromEnv = env[envName];
+  return booleanValue({ command, flag, env: envName }, fromEnv === "" ? undefined : fromEnv, fallback);
+}
+
 /** One of `allowed`, exactly as written; `fallback` when the value is absent. */
 export function oneOf<T extends string>(
   source: ValueSource,

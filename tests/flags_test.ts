@@ -2,6 +2,8 @@
 // the environment is CONFIG_INVALID and exit 1. The commands run in-process through main(), as from a shell.
 import assert from "node:assert/strict";
 import {
+  booleanFlagOrEnv,
+  booleanValue,
   flagOrEnv,
   intInRange,
   nonNegativeBigInt,
@@ -110,4 +112,23 @@ Deno.test("flag parsers: values in range pass, anything else is refused", () => 
   );
   assert.equal(text, "0");
   assert.throws(() => positiveInt(fromEnv, text), hasCode("CONFIG_INVALID"));
+});
+
+Deno.test("booleans: true or false in any case, nothing else; USAGE from a flag, CONFIG_INVALID from a variable", () => {
+  const flag = { command: "serve", flag: "read-only" };
+  const variable = { ...flag, env: "READ_ONLY" };
+  assert.equal(booleanValue(flag, "TRUE", false), true);
+  assert.equal(booleanValue(flag, "False", true), false);
+  assert.equal(booleanValue(flag, undefined, true), true);
+  for (const bad of ["1", "0", "yes", "no", "on", "off", "y", "t", "", " true"]) {
+    assert.throws(() => booleanValue(flag, bad, false), hasCode("USAGE"), bad);
+    assert.throws(() => booleanValue(variable, bad, false), /must be true or false.*\(from READ_ONLY\)/, bad);
+    assert.throws(() => booleanValue(variable, bad, false), hasCode("CONFIG_INVALID"), bad);
+  }
+  assert.equal(
+    booleanFlagOrEnv("serve", "read-only", { "read-only": true }, { READ_ONLY: "nonsense" }, "READ_ONLY"),
+    true,
+  );
+  assert.equal(booleanFlagOrEnv("serve", "read-only", {}, { READ_ONLY: "" }, "READ_ONLY"), false);
+  assert.equal(booleanFlagOrEnv("serve", "read-only", {}, { READ_ONLY: "True" }, "READ_ONLY"), true);
 });

@@ -17,7 +17,7 @@ import {
   printConfig,
   requireCurrentSchema,
 } from "../services.ts";
-import { badValue, flagOrEnv, intInRange, positiveInt } from "../flags.ts";
+import { badValue, booleanFlagOrEnv, flagOrEnv, intInRange, positiveInt } from "../flags.ts";
 import { createIngest } from "../archive/ingest.ts";
 import { parseKeyLayout } from "../keys.ts";
 import { createMetrics } from "../metrics.ts";
@@ -74,7 +74,7 @@ export function parseServeArgs(
     uploadTimeoutMs:
       positiveInt(...given("upload-timeout", "UPLOAD_TIMEOUT_SECONDS"), UPLOAD_TIMEOUT_MS / 1000) *
       1000,
-    readOnly: values["read-only"] === true || env.READ_ONLY === "true",
+    readOnly: booleanFlagOrEnv("serve", "read-only", values, env, "READ_ONLY"),
   };
 }
 
@@ -133,7 +133,7 @@ Options:
   --max-upload-mib N       largest accepted POST body (default 64; larger: 413) [env MAX_UPLOAD_MIB]
   --upload-timeout SECONDS  time a POST body may take to arrive (default 120; slower: 408)
                            [env UPLOAD_TIMEOUT_SECONDS]
-  --read-only              refuse every write with 501 [env READ_ONLY=true]
+  --read-only              refuse every write with 501 [env READ_ONLY=true|false]
 ${settingsHelp()}
 
 The index must exist at the current schema (\`housekeeping db migrate\`, or start \`archive\` once).
