@@ -4,6 +4,21 @@
 // command line.
 import { hkError, type HousekeepingError } from "./errors.ts";
 
+/**
+ * The ranges of the numeric settings several commands share. Timers stop at 2^31-1 ms (24.8 days): a longer one
+ * fires at once, so every "seconds" setting stays well below that; concurrencies and MiB budgets are bounded so
+ * a typo (an extra 0 or three) is refused at start-up instead of exhausting sockets or memory later.
+ */
+export const LIMITS = {
+  port: { min: 1, max: 65535 },
+  concurrency: { min: 1, max: 1024 },
+  inflightMib: { min: 1, max: 65536 },
+  topicRefreshSeconds: { min: 1, max: 86_400 },
+  // brokers accept 6 s to 30 min by default (group.min/max.session.timeout.ms)
+  sessionTimeoutSeconds: { min: 1, max: 3_600 },
+  timeoutSeconds: { min: 1, max: 86_400 },
+} as const;
+
 /** A usage error of `command`: the message, then where the help is. */
 export function usageError(command: string, message: string): HousekeepingError {
   return hkError("USAGE", `${message}; see \`housekeeping ${command} --help\``);

@@ -63,6 +63,19 @@ Deno.test("every bad flag value exits 2 with USAGE, in every command", async () 
     ["serve", "--http-port", "65536"],
     ["serve", "--max-upload-mib", "x"],
     ["serve", "--public-topics", "a(b"],
+    // beyond their range: refused at start-up, not taken (a timer of 2^31 ms or more fires at once)
+    ["archive", "--http-port", "65536"],
+    ["archive", "--put-concurrency", "100000"],
+    ["archive", "--partitions-concurrency", "5000"],
+    ["archive", "--max-inflight-mib", "99999999"],
+    ["archive", "--session-timeout", "2147484"],
+    ["archive", "--topic-refresh", "9999999"],
+    ["healthz", "--url", "http://127.0.0.1:1/healthz", "--timeout", "2147484"],
+    ["verify", "--concurrency", "100000"],
+    ["export", "--dir", "/nonexistent", "--concurrency", "100000"],
+    ["restore", "--topic", "t", "--fetch-concurrency", "100000"],
+    ["restore", "--topic", "t", "--max-inflight-mib", "99999999999"],
+    ["serve", "--upload-timeout", "2147484"],
   ];
   for (const argv of cases) {
     const { code, stderr } = await run(argv);
@@ -73,14 +86,28 @@ Deno.test("every bad flag value exits 2 with USAGE, in every command", async () 
 });
 
 Deno.test("the same bad value from the environment is CONFIG_INVALID, exit 1, naming the variable", async () => {
-  const badEnv = { PUT_CONCURRENCY: "x", SESSION_TIMEOUT_SECONDS: "0", LOG_LEVEL: "loud" };
+  const badEnv = {
+    PUT_CONCURRENCY: "x",
+    SESSION_TIMEOUT_SECONDS: "0",
+    LOG_LEVEL: "loud",
+    HTTP_PORT: "70000",
+    TOPIC_REFRESH_SECONDS: "99999999",
+    MAX_INFLIGHT_MIB: "1e9",
+  };
   for (const [variable, value] of Object.entries(badEnv)) {
     const { code, stderr } = await run(["archive"], { [variable]: value });
     assert.equal(code, 1, `${variable}=${value}: exit ${code}\n${stderr}`);
     assert.match(stderr, /\[CONFIG_INVALID\]/, variable);
+    if (variable !== "LOG_LEVEL") assert.match(stderr, new RegExp(`\\(from ${variable}\\)`), variable);
   }
   const { stderr } = await run(["archive"], { PUT_CONCURRENCY: "x" });
-  assert.match(stderr, /--put-concurrency must be a positive integer, got "x" \(from PUT_CONCURRENCY\)/);
+  assert.match(
+    stderr,
+    /--put-concurrency must be an integer from 1 to 1024, got "x" \(from PUT_CONCURRENCY\)/,
+  );
+  const healthz = await run(["healthz"], { HTTP_PORT: "99999" });
+  assert.equal(healthz.code, 1, healthz.stderr);
+  assert.match(healthz.stderr, /from 1 to 65535, got "99999" \(from HTTP_PORT\) \[CONFIG_INVALID\]/);
   // The flag wins over the environment, and so does its error.
   assert.equal((await run(["archive", "--put-concurrency", "y"], { PUT_CONCURRENCY: "8" })).code, 2);
 });

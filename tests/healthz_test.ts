@@ -91,7 +91,10 @@ Deno.test("healthz: parse", () => {
     url: "http://archiver:9/healthz",
     timeoutMs: 2000,
   });
-  assert.throws(() => parseHealthzArgs([], { HTTP_PORT: "eighty" }), /http-port must be a positive integer/);
+  assert.throws(
+    () => parseHealthzArgs([], { HTTP_PORT: "eighty" }),
+    /http-port must be an integer from 1 to 65535/,
+  );
 });
 
 Deno.test("healthz --help", async () => {

@@ -2,7 +2,7 @@
 // shell, no curl), so its HEALTHCHECK runs the binary itself; the archiver's --http-port / HTTP_PORT names the port.
 import type { Command } from "../command.ts";
 import { parseCommandArgs } from "../config.ts";
-import { positiveInt, usageError } from "../flags.ts";
+import { intInRange, LIMITS, usageError } from "../flags.ts";
 import { errorMessage } from "../errors.ts";
 
 const OPTIONS = {
@@ -18,8 +18,12 @@ export interface HealthzOptions {
 /** Pure: argv + environment -> the URL to ask and how long to wait. */
 export function parseHealthzArgs(argv: string[], env: Record<string, string | undefined>): HealthzOptions {
   const { values } = parseCommandArgs("healthz", argv, OPTIONS);
-  const timeoutMs =
-    positiveInt({ command: "healthz", flag: "timeout" }, values.timeout as string | undefined, 5) * 1000;
+  const timeoutMs = intInRange(
+    { command: "healthz", flag: "timeout" },
+    values.timeout as string | undefined,
+    LIMITS.timeoutSeconds,
+    5,
+  ) * 1000;
   const url = values.url as string | undefined;
   if (url !== undefined) {
     if (!URL.canParse(url)) {
@@ -33,7 +37,7 @@ export function parseHealthzArgs(argv: string[], env: Record<string, string | un
   }
   return {
     url: `http://127.0.0.1:${
-      positiveInt({ command: "healthz", flag: "http-port", env: "HTTP_PORT" }, port, 0)
+      intInRange({ command: "healthz", flag: "http-port", env: "HTTP_PORT" }, port, LIMITS.port, 0)
     }/healthz`,
     timeoutMs,
   };

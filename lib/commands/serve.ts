@@ -17,7 +17,7 @@ import {
   printConfig,
   requireCurrentSchema,
 } from "../services.ts";
-import { badValue, booleanFlagOrEnv, flagOrEnv, intInRange, positiveInt } from "../flags.ts";
+import { badValue, booleanFlagOrEnv, flagOrEnv, intInRange, LIMITS, positiveInt } from "../flags.ts";
 import { createIngest } from "../archive/ingest.ts";
 import { parseKeyLayout } from "../keys.ts";
 import { createMetrics } from "../metrics.ts";
@@ -71,8 +71,11 @@ export function parseServeArgs(
     hopAuthUrl,
     publicTopics: publicTopicsSetting("serve", settings.settings),
     maxUploadBytes: positiveInt(...given("max-upload-mib", "MAX_UPLOAD_MIB"), 64) * 2 ** 20,
-    uploadTimeoutMs:
-      positiveInt(...given("upload-timeout", "UPLOAD_TIMEOUT_SECONDS"), UPLOAD_TIMEOUT_MS / 1000) *
+    uploadTimeoutMs: intInRange(
+      ...given("upload-timeout", "UPLOAD_TIMEOUT_SECONDS"),
+      LIMITS.timeoutSeconds,
+      UPLOAD_TIMEOUT_MS / 1000,
+    ) *
       1000,
     readOnly: booleanFlagOrEnv("serve", "read-only", values, env, "READ_ONLY"),
   };
