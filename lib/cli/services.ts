@@ -3,6 +3,7 @@
 import type { Kafka } from "kafkajs";
 import type { CommandContext } from "./command.ts";
 import {
+  badSetting,
   logLevelOf,
   type ParsedArgs,
   printableSettings,
@@ -24,6 +25,7 @@ import {
 } from "../kafka/client.ts";
 import { type KeyLayout, parseKeyLayout } from "../format/keys.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
+import { maskSecrets } from "../runtime/secrets.ts";
 import { openStore } from "../store/open.ts";
 import { verificationOffWarning } from "../runtime/tls.ts";
 import type { BlobStore } from "../store/types.ts";
@@ -50,6 +52,7 @@ export function loadSettings(
   // Fail fast on a bad level or layout.
   checkSetting(settings, "log-level", () => logLevelOf(settings));
   checkSetting(settings, "key-layout", () => parseKeyLayout(settings["key-layout"].value ?? "daily"));
+  checkS3Endpoint(settings);
   return settings;
 }
 
@@ -79,7 +82,10 @@ export function printConfig(
   settings: ResolvedSettings,
   extras: Record<string, unknown>,
 ): number {
-  ctx.stdout(JSON.stringify({ settings: printableSettings(settings), options: extras }, null, 2) + "\n");
+  // Command options may hold URLs too (serve's --hopauth-url): none is printed with its password.
+  ctx.stdout(
+    maskSecrets(JSON.stringify({ settings: printableSettings(settings), options: extras }, null, 2)) + "\n",
+  );
   return 0;
 }
 
@@ -101,6 +107,26 @@ function oneOf<T extends string>(name: string, value: string, allowed: T[], from
     throw hkError(fromFlag ? "USAGE" : "CONFIG_INVALID", message);
   }
   return upper;
+}
+
+/** An endpoint the AWS SDK cannot parse used to fail on the first request, as an uncoded "Invalid URL". */
+function checkS3Endpoint(settings: ResolvedSettings): void {
+  const endpoint = settingValue(settings, "s3-endpoint");
+  if (endpoint === undefined || endpoint === "") return;
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(endpoint).protocol;
+  } catch {
+    // not a URL
+  }
+  if (protocol !== "http:" && protocol !== "https:") {
+    throw badSetting(
+      settings,
+      "s3-endpoint",
+      `--s3-endpoint must be an http(s) URL such as https://s3.example.org or http://127.0.0.1:9000, got ` +
+        JSON.stringify(maskSecrets(endpoint)),
+    );
+  }
 }
 
 function checkSetting(settings: ResolvedSettings, name: SettingName, check: () => unknown): void {
