@@ -20,6 +20,7 @@ import {
 import { badValue, booleanFlagOrEnv, flagOrEnv, intInRange, LIMITS, positiveInt } from "../cli/flags.ts";
 import { createIngest } from "../archive/ingest.ts";
 import { parseKeyLayout } from "../format/keys.ts";
+import { isListenFailure, listenError } from "../runtime/http.ts";
 import { createMetrics } from "../runtime/metrics.ts";
 import { createHopAuth, type HopAuth, textResponse } from "../serve/hopauth.ts";
 import { type PublicTopics, publicTopicsSetting } from "../topics/public_topics.ts";
@@ -199,6 +200,16 @@ Examples:
       await server.finished;
       log.info("serve stopped");
       return 0;
+    } catch (e) {
+      // Only Deno.serve raises these: a port in use or an address not ours is one coded line, not a stack.
+      throw isListenFailure(e)
+        ? listenError(e, {
+          hostname: options.httpHost,
+          port: options.httpPort,
+          portSetting: "--http-port (HTTP_PORT)",
+          hostSetting: "--http-host (HTTP_HOST)",
+        })
+        : e;
     } finally {
       store.close();
       await idx.close();
