@@ -96,6 +96,38 @@ export function dataDir(settings: ResolvedSettings, env: Record<string, string |
   return `${base}/housekeeping`;
 }
 
+/**
+ * The data directory, created if need be, once it is known to be a writable directory: a file, a path under a file
+ * or a read-only place used to fail deep in the store or the embedded index with an errno and no setting to fix.
+ */
+export async function usableDataDir(
+  settings: ResolvedSettings,
+  env: Record<string, string | undefined>,
+): Promise<string> {
+  const dir = dataDir(settings, env);
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    const probe = await Deno.makeTempFile({ dir, prefix: ".housekeeping-probe-" });
+    await Deno.remove(probe);
+    return dir;
+  } catch (e) {
+    const why = e instanceof Deno.errors.AlreadyExists || e instanceof Deno.errors.NotADirectory
+      ? "is not a directory (or is under a file)"
+      : e instanceof Deno.errors.PermissionDenied
+      ? "is not writable by this process"
+      : `cannot be used: ${errorMessage(e)}`;
+    const where = settings["data-dir"].source === "unset"
+      ? " (the default; set --data-dir or HOUSEKEEPING_DATA_DIR)"
+      : "";
+    throw hkError(
+      "CONFIG_INVALID",
+      `the data directory ${dir}${where} ${why}: fix --data-dir (HOUSEKEEPING_DATA_DIR), or keep the objects ` +
+        "and the index elsewhere (--bucket or --store, --database-url)",
+      { cause: e },
+    );
+  }
+}
+
 const PROTOCOLS: SecurityProtocol[] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
 const MECHANISMS: SaslMechanism[] = ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"];
 
@@ -219,12 +251,15 @@ export function storeUrl(settings: ResolvedSettings, env: Record<string, string 
  * The store the settings name, with the S3 endpoint and AWS_CA_BUNDLE (the AWS CLI's variable for a private CA,
  * which the SDK for JavaScript does not read itself); warns when certificate verification is switched off.
  */
-export function openSettingsStore(
+export async function openSettingsStore(
   settings: ResolvedSettings,
   env: Record<string, string | undefined>,
   log: Logger,
   options: { createBucket?: boolean } = {},
 ): Promise<BlobStore> {
+  if (!settingValue(settings, "store") && !settingValue(settings, "bucket")) {
+    await usableDataDir(settings, env);
+  }
   const url = storeUrl(settings, env);
   const endpoint = settingValue(settings, "s3-endpoint");
   const caFile = env.AWS_CA_BUNDLE;
@@ -232,7 +267,11 @@ export function openSettingsStore(
     ? verificationOffWarning("S3 endpoint's")
     : undefined;
   if (unverified !== undefined) log.warn(unverified);
-  return openStore(url, { ...(endpoint ? { endpoint } : {}), ...(caFile ? { caFile } : {}), ...options });
+  return await openStore(url, {
+    ...(endpoint ? { endpoint } : {}),
+    ...(caFile ? { caFile } : {}),
+    ...options,
+  });
 }
 
 export interface Services {
@@ -265,7 +304,7 @@ export async function openIndex(
   let target = url;
   let max: number | undefined;
   if (!target && !env.PGHOST) {
-    const dir = `${dataDir(settings, env)}/index`;
+    const dir = `${await usableDataDir(settings, env)}/index`;
     const server = await startEmbeddedIndex(dir);
     closers.push(server.close);
     target = server.url;

@@ -60,7 +60,12 @@ export function listenOrExplain<T>(start: () => T, target: ListenTarget): T {
 /** The errors Deno.serve raises when it cannot listen (and nothing else of ours raises). */
 export function isListenFailure(e: unknown): boolean {
   return e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.AddrNotAvailable ||
-    e instanceof Deno.errors.PermissionDenied;
+    e instanceof Deno.errors.PermissionDenied || unresolvable(e);
+}
+
+/** A host name that does not resolve (Deno.serve raises a plain Error for it). */
+function unresolvable(e: unknown): boolean {
+  return e instanceof Error && /failed to lookup address/i.test(e.message);
 }
 
 export function listenError(e: unknown, target: ListenTarget): HousekeepingError {
@@ -73,6 +78,8 @@ export function listenError(e: unknown, target: ListenTarget): HousekeepingError
     ? `not permitted (ports below 1024 need privileges): choose a port from 1024 up with ${target.portSetting}`
     : e instanceof Deno.errors.AddrNotAvailable
     ? `${target.hostname} is not an address of this machine: fix ${target.hostSetting ?? "the address"}`
+    : unresolvable(e)
+    ? `the host name ${target.hostname} does not resolve: fix ${target.hostSetting ?? "the address"}`
     : `${errorMessage(e)}: check ${target.portSetting}${host}`;
   return hkError("HTTP_LISTEN_FAILED", `cannot listen on ${where}: ${why}`, { cause: e });
 }

@@ -86,6 +86,11 @@ Deno.test("start-up: a port in use is a coded line naming the port setting, for 
       1,
       /^housekeeping serve: cannot listen on 192\.0\.2\.1:0: 192\.0\.2\.1 is not an address of this machine: fix --http-host \(HTTP_HOST\) \[HTTP_LISTEN_FAILED\]$/,
     );
+    assertOneLine(
+      await housekeeping(["serve", "--http-host", "no-such-host.invalid", "--http-port", "0"], env),
+      1,
+      /the host name no-such-host\.invalid does not resolve: fix --http-host \(HTTP_HOST\) \[HTTP_LISTEN_FAILED\]$/,
+    );
   } finally {
     busy.close();
     await Deno.remove(dir, { recursive: true });
@@ -119,4 +124,35 @@ Deno.test("start-up: bad values from the environment are one CONFIG_INVALID line
     2,
     /--s3-endpoint must be an http\(s\) URL .* \[USAGE\]$/,
   );
+});
+
+Deno.test("start-up: a data directory that is a file, a CA file without a certificate", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hk-files-" });
+  const file = `${dir}/not-a-dir`;
+  await Deno.writeTextFile(file, "garbage\n");
+  try {
+    for (const command of ["status", "archive"]) {
+      assertOneLine(
+        await housekeeping([command, "--data-dir", `${file}/below`], {
+          KAFKA_BROKERS: serviceEnv("KAFKA_BROKERS"),
+        }),
+        1,
+        new RegExp(
+          `^housekeeping ${command}: the data directory ${file}/below is not a directory .*` +
+            "fix --data-dir \\(HOUSEKEEPING_DATA_DIR\\).* \\[CONFIG_INVALID\\]$",
+        ),
+      );
+    }
+    // Before, kafkajs retried "unable to verify the first certificate" on every connection instead.
+    assertOneLine(
+      await housekeeping(["topics", "--security-protocol", "SSL"], {
+        KAFKA_BROKERS: serviceEnv("KAFKA_SSL_BROKERS"),
+        KAFKA_CA_FILE: file,
+      }),
+      1,
+      /cannot use the CA file .*: no PEM certificate in it; fix --ca-file \(KAFKA_CA_FILE\).* \[KAFKA_CA_FILE_UNREADABLE\]$/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
