@@ -4,6 +4,7 @@ import type { Command } from "../cli/command.ts";
 import { parseCommandArgs } from "../cli/config.ts";
 import { intInRange, LIMITS, usageError } from "../cli/flags.ts";
 import { errorMessage } from "../runtime/errors.ts";
+import { maskSecrets } from "../runtime/secrets.ts";
 
 const OPTIONS = {
   url: { type: "string" },
@@ -65,10 +66,10 @@ Examples:
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
       const body = (await response.text()).trim();
-      ctx.stdout(`${url}: ${response.status}${body === "" ? "" : ` ${body}`}\n`);
+      ctx.stdout(maskSecrets(`${url}: ${response.status}${body === "" ? "" : ` ${body}`}\n`));
       return response.status === 200 ? 0 : 1;
     } catch (e) {
-      ctx.stdout(`${url}: no answer: ${errorMessage(e)}\n`);
+      ctx.stdout(maskSecrets(`${url}: no answer: ${errorMessage(e)}\n`));
       return 1;
     }
   },

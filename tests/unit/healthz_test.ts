@@ -102,3 +102,14 @@ Deno.test("healthz --help", async () => {
   assert.equal(r.code, 0);
   assert.match(r.out, /^Usage: housekeeping healthz/);
 });
+
+Deno.test("healthz: a password in --url is not printed", async () => {
+  const ep = endpoint(200);
+  try {
+    const r = await healthz(["--url", `http://probe:hunter2-s3cr3t@127.0.0.1:${ep.port}/healthz`]);
+    assert.ok(!r.out.includes("hunter2-s3cr3t"), r.out);
+    assert.match(r.out, /^http:\/\/probe:\*\*\*@127\.0\.0\.1:\d+\/healthz: /);
+  } finally {
+    await ep.close();
+  }
+});
