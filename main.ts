@@ -127,12 +127,12 @@ if (import.meta.main) {
     // Before any command has its logger, so LOG_LEVEL=error is honoured but --log-level is not yet known.
     const level = env.LOG_LEVEL === "error" ? "error" : "info";
     keepMemoryUnder(memoryTargetBytes(env), createLogger({ level, fields: { logger: "memory" } }).warn);
+    const memlog = env.HK_MEMLOG;
+    if (memlog) startMemoryLog(memlog);
   } catch (e) {
     console.error(maskSecrets(`housekeeping: ${errorMessage(e)}${isHkError(e) ? ` [${e.code}]` : ""}`));
     Deno.exit(EXIT.failure);
   }
-  const memlog = env.HK_MEMLOG;
-  if (memlog) startMemoryLog(memlog);
   const controller = new AbortController();
   const stop = () => controller.abort();
   Deno.addSignalListener("SIGINT", stop);

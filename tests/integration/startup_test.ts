@@ -116,6 +116,12 @@ Deno.test("start-up: bad values from the environment are one CONFIG_INVALID line
       /--s3-endpoint must be an http\(s\) URL .* got "not a url" \(from S3_ENDPOINT\) \[CONFIG_INVALID\]$/,
     ],
   ];
+  // Before, a memory log that cannot be written crashed the process from a timer, as an uncaught NotFound.
+  cases.push([
+    ["status", "--data-dir", "/nonexistent/hk"],
+    { HK_MEMLOG: "/nonexistent/dir/memlog" },
+    /^housekeeping: HK_MEMLOG=\/nonexistent\/dir\/memlog cannot be written: .*fix or unset HK_MEMLOG \[CONFIG_INVALID\]$/,
+  ]);
   for (const [argv, env, pattern] of cases) {
     assertOneLine(await housekeeping(argv, env), 1, pattern);
   }
