@@ -102,3 +102,23 @@ Deno.test("--print-config: no password of any URL setting or option", async () =
   assert.equal(config.settings["s3-endpoint"].value, "http://minio:***@127.0.0.1:9000");
   assert.equal(config.settings["database-url"].value, "postgres://hk:***@db:5432/hk");
 });
+
+Deno.test("error lines: a password quoted in an error message is masked by main", async () => {
+  let stderr = "";
+  const printError = console.error;
+  console.error = (...parts: unknown[]) => stderr += `${parts.join(" ")}\n`;
+  try {
+    const code = await main(["serve", "--hopauth-url", `ftp://archive:${PASSWORD}@admin.example/api`], {
+      env: {},
+      stdout: () => {},
+      stdoutBytes: () => Promise.resolve(),
+      isTerminal: false,
+      shutdown: AbortSignal.abort(),
+    });
+    assert.equal(code, 2);
+  } finally {
+    console.error = printError;
+  }
+  assert.ok(!stderr.includes(PASSWORD), stderr);
+  assert.match(stderr, /ftp:\/\/archive:\*\*\*@admin\.example\/api.*\[USAGE\]/);
+});
