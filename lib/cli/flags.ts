@@ -17,6 +17,9 @@ export const LIMITS = {
   // brokers accept 6 s to 30 min by default (group.min/max.session.timeout.ms)
   sessionTimeoutSeconds: { min: 1, max: 3_600 },
   timeoutSeconds: { min: 1, max: 86_400 },
+  // A rate limiter's wait is a timer too: at 0.001 records/s or 1 KiB/s it stays under a day for 64 MiB.
+  recordsPerSecond: { min: 0.001, max: 1e9 },
+  bytesPerSecond: { min: 1024, max: 1e12 },
 } as const;
 
 /** A usage error of `command`: the message, then where the help is. */
@@ -115,6 +118,20 @@ export function positiveNumber(
       max < Number.MAX_VALUE ? `a number above 0 and at most ${max}` : "a positive number",
       text,
     );
+  }
+  return n;
+}
+
+/** A finite number from `min` to `max` (rates); undefined when the value is absent. */
+export function numberInRange(
+  source: ValueSource,
+  text: string | undefined,
+  range: { min: number; max: number },
+): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isFinite(n) || n < range.min || n > range.max) {
+    throw notA(source, `a number from ${range.min} to ${range.max}`, text);
   }
   return n;
 }

@@ -9,7 +9,7 @@ import {
   settingValue,
 } from "../cli/config.ts";
 import { errorMessage } from "../runtime/errors.ts";
-import { intInRange, LIMITS, nonNegativeBigInt, oneOf, positiveNumber, usageError } from "../cli/flags.ts";
+import { intInRange, LIMITS, nonNegativeBigInt, numberInRange, oneOf, usageError } from "../cli/flags.ts";
 import type { SelectFilter } from "../index/types.ts";
 import { describeSelection, parseSelection, SELECTION_OPTIONS } from "../cli/selection.ts";
 import { loadSettings } from "../cli/services.ts";
@@ -158,8 +158,8 @@ export function parseRestoreArgs(
     createTopics: values["create-topics"] === true,
     allowLoop: values["allow-loop"] === true,
     onBadObject: oneOf(flag("on-bad-object"), str("on-bad-object"), ["stop", "skip"] as const, "stop"),
-    maxRate: positiveNumber(flag("max-rate"), str("max-rate")),
-    maxBytesRate: positiveNumber(flag("max-bytes-rate"), str("max-bytes-rate")),
+    maxRate: numberInRange(flag("max-rate"), str("max-rate"), LIMITS.recordsPerSecond),
+    maxBytesRate: numberInRange(flag("max-bytes-rate"), str("max-bytes-rate"), LIMITS.bytesPerSecond),
     checkpoint: str("checkpoint"),
     fetchConcurrency: intInRange(flag("fetch-concurrency"), str("fetch-concurrency"), LIMITS.concurrency, 16),
     maxInflightBytes: maxInflightMib * 2 ** 20,

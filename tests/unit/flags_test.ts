@@ -76,6 +76,9 @@ Deno.test("every bad flag value exits 2 with USAGE, in every command", async () 
     ["restore", "--topic", "t", "--fetch-concurrency", "100000"],
     ["restore", "--topic", "t", "--max-inflight-mib", "99999999999"],
     ["serve", "--upload-timeout", "2147484"],
+    // a rate limiter's wait of 2^31 ms or more would not wait at all
+    ["restore", "--topic", "t", "--max-rate", "0.00001"],
+    ["restore", "--topic", "t", "--max-bytes-rate", "1"],
   ];
   for (const argv of cases) {
     const { code, stderr } = await run(argv);
