@@ -1,15 +1,18 @@
 // A record with 50 000 headers through the whole archive path: produced by librdkafka (hop-client's client) to the
-// real broker, archived by the real `archive` command, read back with our codec and hop-client's. kafkajs used to
-// fold a record's headers quadratically: 20 000 of them outlasted the consumer's session, so the archiver lost its
-// group and decoded the same batch again, forever (issue 21). The linearity itself is proved without a clock in
-// tests/unit/kafka_headers_test.ts; this is the end-to-end proof that such a record is archived byte-exact.
+// real broker, archived by the real `archive` command, read back with our codec and hop-client's, then restored by
+// the real `restore` command and read back with librdkafka. kafkajs used to fold a record's headers quadratically:
+// 20 000 of them outlasted the consumer's session, so the archiver lost its group and decoded the same batch
+// again, forever (issue 21). The linearity itself is proved without a clock in tests/unit/kafka_headers_test.ts;
+// this is the end-to-end proof that such a record is archived and restored byte-exact.
 import assert from "node:assert/strict";
 import { uuidText } from "../../lib/format/identity.ts";
 import { decodeArchiveObject } from "../../lib/format/record.ts";
 import { openStore } from "../../lib/store/open.ts";
 import {
+  type ArchiveScenario,
   peerProduce,
   type PeerRecord,
+  runMain,
   schemaSql,
   spawnLogged,
   withArchiveScenario,
@@ -18,12 +21,15 @@ import { runPython, serviceEnv } from "../support/helpers.ts";
 
 const enc = new TextEncoder();
 const HEADERS = 50_000;
+const CODECS = ["none", "zstd"];
 // A backstop, not a measurement: before the fix the archiver never got past the record (it took minutes per
 // decode and lost its group meanwhile), and the test must fail then rather than hang. It is far above what the
 // run takes (seconds), so a slow machine cannot fail it.
 const BACKSTOP_S = 900;
 
 type Header = [string, Uint8Array | null];
+/** Records sent, by topic, in offset order. */
+type Sent = Map<string, PeerRecord[]>;
 
 /** `_id` first, then mostly distinct keys, one key repeated throughout, nulls, empties and "__proto__". */
 function manyHeaders(id: Uint8Array): Header[] {
@@ -36,6 +42,7 @@ function manyHeaders(id: Uint8Array): Header[] {
 }
 
 const plain = (headers: Header[]) => headers.map(([k, v]) => [k, v === null ? null : [...v]]);
+const unb64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 
 async function archivedRows(schema: string) {
   const sql = schemaSql(schema);
@@ -47,11 +54,67 @@ async function archivedRows(schema: string) {
   }
 }
 
-Deno.test("archive: a record with 50 000 headers is archived byte-exact, headers in order with duplicates and nulls", async () => {
-  const codecs = ["none", "zstd"];
-  await withArchiveScenario("arch-headers", { topics: codecs, backend: "s3" }, async (s) => {
-    const sent = new Map<string, PeerRecord[]>();
-    for (const codec of codecs) {
+/** hop-client's own codec reading the headers of an archived object. */
+async function hopClientHeaders(object: Uint8Array, dir: string): Promise<Header[]> {
+  const file = await Deno.makeTempFile({ dir, suffix: ".bson" });
+  await Deno.writeFile(file, object);
+  const [view] = JSON.parse(await runPython("read_archive.py", [file])) as {
+    metadata: { headers: [string, { b64: string } | null][] };
+  }[];
+  return view!.metadata.headers.map(([k, v]) => [k, v === null ? null : unb64(v.b64)]);
+}
+
+async function checkArchived(s: ArchiveScenario, sent: Sent): Promise<void> {
+  const rows = await archivedRows(s.schema);
+  assert.equal(rows.length, 2 * CODECS.length, "every record archived once");
+  const store = await openStore(s.storeUrl, { endpoint: serviceEnv("S3_ENDPOINT") });
+  try {
+    for (const row of rows) {
+      const record = sent.get(row.topic)![Number(row.offset)]!;
+      const object = (await store.get(row.key))!;
+      const decoded = decodeArchiveObject(object);
+      assert.deepEqual(decoded.value, record.value, `value of ${row.key}`);
+      const headers: Header[] = decoded.headers.map((h) => [h.key, h.value]);
+      assert.deepEqual(plain(headers), plain(record.headers!), `headers of ${row.key}`);
+      if (row.offset !== 0n) continue;
+      assert.equal(row.uuid, uuidText(record.headers![0]![1]!), "the _id header is the record's UUID");
+      assert.equal(row.is_client_uuid, true);
+      const hop = await hopClientHeaders(object, s.dir);
+      assert.deepEqual(plain(hop), plain(record.headers!), `hop-client's headers of ${row.key}`);
+    }
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * restore re-publishes through kafkajs's producer with our encoder (lib/kafka/produce_encoder.ts); librdkafka
+ * reads the restored topic back. (--allow-loop: the target is under the test's prefix, for its clean-up, and no
+ * archiver runs any more.)
+ */
+async function checkRestored(s: ArchiveScenario, sent: Sent): Promise<void> {
+  const [source, target] = [s.topic("none"), s.topic("restored")];
+  const rename = ["--topic", source, "--rename", `${source}=${target}`, "--create-topics"];
+  const restore = await runMain(
+    ["restore", ...s.flags.slice(2), ...rename, "--progress", "none", "--allow-loop"],
+    s.env,
+  );
+  assert.equal(restore.code, 0, restore.stderr);
+  const out = await runPython("peer_consume.py", [serviceEnv("KAFKA_BROKERS"), target, "2"]);
+  const restored = JSON.parse(out) as { value: string; headers: [string, string | null][] }[];
+  assert.equal(restored.length, 2);
+  restored.forEach((r, i) => {
+    const original = sent.get(source)![i]!;
+    assert.deepEqual(unb64(r.value), original.value, `restored value of record ${i}`);
+    const headers: Header[] = r.headers.map(([k, v]) => [k, v === null ? null : unb64(v)]);
+    assert.deepEqual(plain(headers), plain(original.headers!), `restored headers of record ${i}`);
+  });
+}
+
+Deno.test("archive, restore: a record with 50 000 headers, byte-exact, headers in order with duplicates and nulls", async () => {
+  await withArchiveScenario("arch-headers", { topics: CODECS, backend: "s3" }, async (s) => {
+    const sent: Sent = new Map();
+    for (const codec of CODECS) {
       // The big record and an ordinary one after it, in one batch: the batch must be committed past both.
       const records: PeerRecord[] = [
         {
@@ -63,49 +126,12 @@ Deno.test("archive: a record with 50 000 headers is archived byte-exact, headers
       await peerProduce(s.topic(codec), records, codec);
       sent.set(s.topic(codec), records);
     }
-
     const archiver = spawnLogged(["archive", "--until-end", ...s.flags], s.env);
     const backstop = setTimeout(() => archiver.kill("SIGKILL"), BACKSTOP_S * 1000);
     const status = await archiver.done.finally(() => clearTimeout(backstop));
-    assert.equal(
-      status.code,
-      0,
-      `archive failed or never finished:\n${archiver.lines.slice(-30).join("\n")}`,
-    );
-
-    const rows = await archivedRows(s.schema);
-    assert.equal(rows.length, 2 * codecs.length, "every record archived once");
-    const store = await openStore(s.storeUrl, { endpoint: serviceEnv("S3_ENDPOINT") });
-    const dir = await Deno.makeTempDir({ dir: s.dir });
-    try {
-      for (const row of rows) {
-        const record = sent.get(row.topic)![Number(row.offset)]!;
-        const object = (await store.get(row.key))!;
-        const decoded = decodeArchiveObject(object);
-        assert.deepEqual(decoded.value, record.value, `value of ${row.key}`);
-        assert.deepEqual(
-          plain(decoded.headers.map((h) => [h.key, h.value])),
-          plain(record.headers!),
-          `headers of ${row.key}`,
-        );
-        if (row.offset === 0n) {
-          assert.equal(row.uuid, uuidText(record.headers![0]![1]!), "the _id header is the record's UUID");
-          assert.equal(row.is_client_uuid, true);
-          // hop-client's own codec reads the same headers from the object.
-          const file = `${dir}/${row.topic}.bson`;
-          await Deno.writeFile(file, object);
-          const [view] = JSON.parse(await runPython("read_archive.py", [file])) as {
-            metadata: { headers: [string, { b64: string } | null][] };
-          }[];
-          const hopHeaders = view!.metadata.headers.map(([k, v]) => [
-            k,
-            v === null ? null : [...Uint8Array.from(atob(v.b64), (c) => c.charCodeAt(0))],
-          ]);
-          assert.deepEqual(hopHeaders, plain(record.headers!), `hop-client's headers of ${row.key}`);
-        }
-      }
-    } finally {
-      store.close();
-    }
+    const log = archiver.lines.slice(-30).join("\n");
+    assert.equal(status.code, 0, `archive failed or never finished:\n${log}`);
+    await checkArchived(s, sent);
+    await checkRestored(s, sent);
   });
 });
