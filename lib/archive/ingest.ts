@@ -16,13 +16,13 @@
 import { crc32, hex } from "../checksum.ts";
 import { hkError } from "../errors.ts";
 import { clashUuid, clientUuid, contentDigest, legacyUuid } from "../identity.ts";
-import { catalogOf } from "../index/catalog.ts";
+import { catalogOf, headerText } from "../index/catalog.ts";
 import type { OriginalKey } from "../index/original.ts";
 import type { IndexRow, Receipt, StoredRow } from "../index/types.ts";
 import { type KeyLayout, objectKey } from "../keys.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { type ArchiveStamp, encodeArchivePieces, type KafkaRecord, type WireHeader } from "../record.ts";
+import { type ArchiveStamp, encodeArchivePieces, type KafkaRecord } from "../record.ts";
 import { createLimiter, withRetry } from "../retry.ts";
 import type { BlobStore } from "../store/types.ts";
 
@@ -96,19 +96,6 @@ function concat(pieces: Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** The first `name` header as UTF-8 text (null when absent, null-valued or not UTF-8): the index's sender/format. */
-export function headerText(headers: WireHeader[], name: string): string | null {
-  const h = headers.find((x) => x.key === name);
-  if (!h || h.value === null) return null;
-  try {
-    return utf8.decode(h.value);
-  } catch {
-    return null;
-  }
 }
 
 /** Rows of the original archiver carry no content digest: there the value CRC is the only evidence available. */

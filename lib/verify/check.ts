@@ -6,13 +6,12 @@
 // The archiver claims a row BEFORE writing its object (lib/archive/ingest.ts), so a row without its object is legitimate for
 // as long as that write takes: such rows are still reported (the caller decides the exit code), marked in flight
 // when archived less than `graceMs` ago.
-import { catalogOf } from "../index/catalog.ts";
+import { catalogOf, headerText, indexText } from "../index/catalog.ts";
 import { crc32 } from "../checksum.ts";
 import { errorMessage } from "../errors.ts";
 import { checkArchiveObject, contentOf, type ObjectProblemKind, selfProblems } from "../object_check.ts";
 import { clientUuid, contentDigest, legacyUuid } from "../identity.ts";
 import type { Index, SelectFilter, StoredRow } from "../index/types.ts";
-import { headerText } from "../archive/ingest.ts";
 import { parseObjectKey } from "../keys.ts";
 import type { Logger } from "../log.ts";
 import type { Progress } from "../progress.ts";
@@ -152,12 +151,17 @@ export function rowFromObject(
       contentSha256: c.sha256,
       valueSize: c.valueSize,
       sender: headerText(d.headers, "_sender"),
-      format: headerText(d.headers, "_format") ?? d.legacyFormat,
+      format: formatOf(d),
       isTest: d.headers.some((h) => h.key === "_test"),
       clashOf: d.clashOf,
       catalog: catalogOf(d.headers, isPublic(d.topic)),
     },
   };
+}
+
+// The `format` column of an object: its `_format` header, else the original housekeeping's envelope format.
+function formatOf(d: DecodedArchiveObject): string | null {
+  return headerText(d.headers, "_format") ?? (d.legacyFormat === null ? null : indexText(d.legacyFormat));
 }
 
 /** Pure: whether an object outside the index falls in the selection (judged on what the object says). */
@@ -172,9 +176,7 @@ export function objectInSelection(filter: SelectFilter, keyUuid: string, d: Deco
   if (filter.fromOffset !== undefined && (d.offset === null || d.offset < filter.fromOffset)) return false;
   if (filter.toOffset !== undefined && (d.offset === null || d.offset >= filter.toOffset)) return false;
   if (filter.sender !== undefined && headerText(d.headers, "_sender") !== filter.sender) return false;
-  if (filter.format !== undefined && (headerText(d.headers, "_format") ?? d.legacyFormat) !== filter.format) {
-    return false;
-  }
+  if (filter.format !== undefined && formatOf(d) !== filter.format) return false;
   return true;
 }
 
