@@ -200,6 +200,11 @@ export function formatSummary(
     lines.push(`${s.inFlight} missing objects are possibly in flight: run verify again later`);
   }
   if (s.repaired > 0) lines.push(`repaired: ${s.repaired} orphans indexed`);
+  if (s.quarantined > 0) {
+    lines.push(
+      `quarantined: ${s.quarantined} records archived without their header-derived columns (not problems)`,
+    );
+  }
   if (s.interrupted) lines.push("interrupted: the check is incomplete");
   lines.push(unrepaired === 0 && !s.interrupted ? "OK" : `NOT OK: ${unrepaired} problems remain`);
   return lines.join("\n") + "\n";

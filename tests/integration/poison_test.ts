@@ -10,9 +10,11 @@ import { MAX_HEADER_TEXT_BYTES } from "../../lib/index/catalog.ts";
 import { connectIndex } from "../../lib/index/database.ts";
 import { startEmbeddedIndex } from "../../lib/index/embedded.ts";
 import { createIndex } from "../../lib/index/postgres.ts";
-import { silentLogger } from "../../lib/runtime/log.ts";
+import { createLogger, silentLogger } from "../../lib/runtime/log.ts";
 import { createMetrics } from "../../lib/runtime/metrics.ts";
-import { decodeArchiveObject } from "../../lib/format/record.ts";
+import { decodeArchiveObject, type KafkaRecord } from "../../lib/format/record.ts";
+import type { Progress } from "../../lib/cli/progress.ts";
+import { verifyArchive } from "../../lib/verify/check.ts";
 import { parseUpload, storeUpload } from "../../lib/serve/offload.ts";
 import { createFsStore } from "../../lib/store/fs.ts";
 import { createS3Store } from "../../lib/store/s3.ts";
@@ -221,4 +223,198 @@ Deno.test("upload: poison in derived headers is archived byte-exact, its columns
     await sql.end();
     await dropBucket(bucket);
   }
+});
+
+// ---- quarantine ----
+
+/**
+ * A database in LATIN1, as some long-lived PostgreSQL clusters are: it refuses, for the record alone, any text with
+ * no LATIN1 equivalent (SQLSTATE 22P05), whatever the cleaning. The genuine per-record refusal the quarantine is for.
+ */
+async function withLatin1Database(fn: (url: string) => Promise<void>): Promise<void> {
+  const name = uniqueName("hk_latin1").replaceAll("-", "_");
+  const admin = await connectIndex(serviceEnv("DATABASE_URL"), { max: 1 });
+  await admin.unsafe(
+    `create database ${name} encoding 'LATIN1' lc_collate 'C' lc_ctype 'C' template template0`,
+  );
+  try {
+    const url = new URL(serviceEnv("DATABASE_URL"));
+    url.pathname = `/${name}`;
+    await fn(url.toString());
+  } finally {
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  }
+}
+
+const ROCKET_TITLE = bytes("GRB 250101A \u{1f680}"); // 4-byte UTF-8: no LATIN1 equivalent
+
+function quarantineCorpus(topic: string, offsets: bigint[]): KafkaRecord[] {
+  return offsets.map((offset, i) => ({
+    topic,
+    partition: 0,
+    offset,
+    timestamp: 1_700_000_000_000n + offset,
+    key: null,
+    value: bytes(`record ${i}`),
+    headers: [
+      {
+        key: "_id",
+        value: Uint8Array.from({ length: 16 }, (_, j) => (j === 6 ? 0x40 : j === 8 ? 0x80 : i + 1)),
+      },
+      { key: "_sender", value: bytes("alice") },
+      { key: "title", value: i === 2 ? ROCKET_TITLE : bytes(`caf\u00e9 ${i}`) },
+    ],
+  }));
+}
+
+Deno.test("quarantine: a record PostgreSQL refuses is archived byte-exact under a marked row; replays and copies stay exactly-once", async () => {
+  await withLatin1Database(async (url) => {
+    const bucket = uniqueName("poison-q").toLowerCase();
+    await createBucket(bucket);
+    const sql = await connectIndex(url);
+    const store = await createS3Store({ bucket, endpoint: serviceEnv("S3_ENDPOINT") });
+    try {
+      const index = createIndex(sql);
+      await index.migrate();
+      const metrics = createMetrics();
+      const lines: string[] = [];
+      const archiver = (now: bigint) =>
+        createIngest({
+          store,
+          index,
+          keyLayout: "daily",
+          archiverVersion: "test",
+          log: createLogger({ sink: (l) => lines.push(l) }),
+          metrics,
+          signal: new AbortController().signal,
+          putConcurrency: 2,
+          maxInflightBytes: 16 * MIB,
+          now: () => now,
+        });
+      const topic = "poison.q";
+      const records = quarantineCorpus(topic, [0n, 1n, 2n, 3n, 4n]);
+      // A crash after the claim: the rows are there, no object yet.
+      const claimed = await archiver(1n).claim(records);
+      assert.equal(claimed.toPut.length, 5);
+      assert.deepEqual(claimed.toPut.map((p) => p.row.quarantine ?? null).map((q) => q !== null), [
+        false,
+        false,
+        true,
+        false,
+        false,
+      ]);
+      // The restarted archiver replays them: each object written once, the quarantined one included.
+      assert.deepEqual(await archiver(2n).ingest(records), {
+        stored: 0,
+        duplicates: 0,
+        replayed: 5,
+        clashes: 0,
+      });
+      // The same content again at later offsets: receipts, nothing stored twice.
+      const copies = quarantineCorpus(topic, [5n, 6n, 7n, 8n, 9n]).map((r, i) => ({
+        ...r,
+        timestamp: records[i]!.timestamp,
+      }));
+      assert.deepEqual(await archiver(3n).ingest(copies), {
+        stored: 0,
+        duplicates: 5,
+        replayed: 0,
+        clashes: 0,
+      });
+
+      const rows = await index.select({ topics: [topic] }, { limit: 100 });
+      assert.equal(rows.length, 5);
+      const poisoned = rows.find((r) => r.offset === 2n)!;
+      assert.match(poisoned.quarantine!, /^SQLSTATE 22P05: character with byte sequence 0xf0 0x9f 0x9a 0x80/);
+      assert.equal(poisoned.sender, null);
+      assert.equal(poisoned.catalog?.title, "");
+      assert.equal(
+        rows.find((r) => r.offset === 1n)!.catalog?.title,
+        "caf\u00e9 1",
+        "its neighbours keep theirs",
+      );
+      assert.ok(
+        rows.filter((r) => r !== poisoned).every((r) => r.quarantine === undefined && r.sender === "alice"),
+      );
+      for (const row of rows) {
+        const d = decodeArchiveObject((await store.get(row.key))!);
+        const sent = records.find((r) => r.offset === row.offset)!;
+        assert.deepEqual(d.value, sent.value);
+        assert.deepEqual(
+          d.headers.map((h) => [h.key, [...h.value!]]),
+          sent.headers.map((h) => [h.key, [...h.value!]]),
+        );
+        assert.equal(d.archivedAt, 1n, "the replay rewrote the claimed object, byte for byte");
+      }
+      assert.equal(metrics.get("quarantined_total", { topic }), 1, "counted once, at its claim");
+      const logged = lines.map((l) => JSON.parse(l)).filter((l) => l.code === "INGEST_RECORD_QUARANTINED");
+      assert.equal(logged.length, 1);
+      assert.equal(logged[0].uuid, poisoned.uuid);
+      assert.deepEqual(await index.quarantineCounts(), [{ topic, records: 1n }]);
+
+      const reported: { kind: string; uuid: string | null }[] = [];
+      const summary = await verifyArchive(
+        { store, index, log: silentLogger, signal: new AbortController().signal, now: () => 0n },
+        { filter: {}, repair: false, orphans: true, quick: false, concurrency: 2, graceMs: 0n },
+        (p) => reported.push(p),
+        (): Progress => ({ tick() {}, done() {} }),
+      );
+      assert.deepEqual(summary.problems, {}, "a quarantined record is not corruption");
+      assert.equal(summary.quarantined, 1);
+      assert.deepEqual(reported.map((p) => [p.kind, p.uuid]), [["quarantined", poisoned.uuid]]);
+    } finally {
+      store.close();
+      await sql.end();
+      await dropBucket(bucket);
+    }
+  });
+});
+
+Deno.test("quarantine: `archive` moves on past a refused record, re-reading changes nothing, `verify` and `status` list it", async () => {
+  await withLatin1Database(async (url) => {
+    await withArchiveScenario("poison-q-run", { topics: ["t"] }, async (s) => {
+      const [topic] = s.topics as [string];
+      const sent: PeerRecord[] = [
+        ...poisonCorpus(),
+        { value: bytes("refused title"), headers: [["title", ROCKET_TITLE], ["_sender", bytes("dave")]] },
+        { value: bytes("last"), headers: [["title", bytes("caf\u00e9")]] },
+      ];
+      await peerProduce(topic, sent);
+      const env = { ...s.env, DATABASE_URL: url, LOG_LEVEL: "info" };
+      const first = await runMain(["archive", "--until-end", ...s.flags], env);
+      assert.equal(first.code, 0, first.stderr);
+      const logged = first.stderr.split("\n").filter((l) => l.includes("INGEST_RECORD_QUARANTINED"));
+      // The right-to-left override in poisonCorpus's `originator` has no LATIN1 equivalent either.
+      const refused = [1, sent.length - 2];
+      assert.equal(logged.length, refused.length, first.stderr);
+      // Read everything again from the start under another group: replays of its own claims, nothing new.
+      const again = await runMain(
+        ["archive", "--until-end", ...s.flags.map((f) => (f === s.group ? `${s.group}-again` : f))],
+        env,
+      );
+      assert.equal(again.code, 0, again.stderr);
+      assert.ok(!again.stderr.includes("INGEST_RECORD_QUARANTINED"), "quarantined once");
+      const sql = schemaSql(s.schema, url);
+      try {
+        const rows = await sql<{ offset: bigint; quarantined: boolean; quarantine_reason: string | null }[]>`
+          select "offset", quarantined, quarantine_reason from messages order by "offset"`;
+        assert.equal(rows.length, sent.length, "one row per record");
+        assert.deepEqual(rows.filter((r) => r.quarantined).map((r) => Number(r.offset)), refused);
+        assert.equal((await sql`select 1 from receipts`).length, 0);
+      } finally {
+        await sql.end();
+      }
+      const verify = await runMain(["verify", "--store", s.storeUrl, "--db-schema", s.schema], env);
+      assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+      assert.match(verify.stdout, /^quarantined .*SQLSTATE 22P05/m);
+      assert.match(verify.stdout, /quarantined: 2 records/);
+      const status = await runMain(["status", "--skip-lag", "--db-schema", s.schema], env);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(
+        status.stdout,
+        new RegExp(`== quarantined[^\\n]*\\n[^]*${topic.replaceAll(".", "\\.")}\\s+2\\n`),
+      );
+    });
+  });
 });
