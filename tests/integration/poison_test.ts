@@ -26,6 +26,8 @@ import {
   type PeerRecord,
   runMain,
   schemaSql,
+  spawnMain,
+  waitFor,
   withArchiveScenario,
 } from "../support/archive_helpers.ts";
 import { serviceEnv, uniqueName } from "../support/helpers.ts";
@@ -415,6 +417,69 @@ Deno.test("quarantine: `archive` moves on past a refused record, re-reading chan
         status.stdout,
         new RegExp(`== quarantined[^\\n]*\\n[^]*${topic.replaceAll(".", "\\.")}\\s+2\\n`),
       );
+    });
+  });
+});
+
+Deno.test("quarantine: kill -9 at random moments, then restart: every record exactly once, quarantined ones too", async () => {
+  await withLatin1Database(async (url) => {
+    await withArchiveScenario("poison-q-kill", { topics: ["t"], partitions: 3 }, async (s) => {
+      const [topic] = s.topics as [string];
+      const total = 1500;
+      const refused = (i: number) => i % 50 === 7;
+      const records: PeerRecord[] = Array.from({ length: total }, (_, i) => ({
+        value: new Uint8Array(1024 + (i % 5) * 700).fill(i & 0xff),
+        headers: [
+          ...(i % 3 === 0 ? [] : [["_id", new Uint8Array(randomBytes(16))] as [string, Uint8Array]]),
+          ["title", refused(i) ? ROCKET_TITLE : bytes(`n\u00b0 ${i}`)],
+        ],
+        partition: i % 3,
+      }));
+      await peerProduce(topic, records, "lz4");
+      const env = { ...s.env, DATABASE_URL: url };
+      const sql = schemaSql(s.schema, url);
+      const count = async () => {
+        try {
+          const [row] = await sql<{ n: number }[]>`select count(*)::int as n from messages`;
+          return row?.n ?? 0;
+        } catch {
+          return 0; // not migrated yet
+        }
+      };
+      try {
+        const args = ["archive", ...s.flags, "--put-concurrency", "4"];
+        // Two kills: each restart waits out the killed member's session in the group.
+        for (let round = 0; round < 2; round++) {
+          const child = spawnMain(args, env);
+          const before = await count();
+          await waitFor("some progress", async () => {
+            const n = await count();
+            return n > before + 50 || n >= total ? true : undefined;
+          }, 120);
+          await new Promise((r) => setTimeout(r, Math.random() * 300));
+          child.kill("SIGKILL");
+          await child.status;
+          await child.stderr.cancel();
+        }
+        const finish = await runMain([...args, "--until-end"], env);
+        assert.equal(finish.code, 0, finish.stderr);
+        const rows = await sql<
+          { partition: number; offset: bigint; key: string; size: number; quarantined: boolean }[]
+        >`
+          select partition, "offset", key, size, quarantined from messages`;
+        assert.equal(rows.length, total, "every record archived once");
+        assert.equal(new Set(rows.map((r) => `${r.partition}:${r.offset}`)).size, total);
+        assert.equal(rows.filter((r) => r.quarantined).length, records.filter((_, i) => refused(i)).length);
+        assert.equal((await sql`select 1 from receipts`).length, 0, "replays are not duplicates");
+        const store = await createFsStore(s.storeDir);
+        const keys = new Map<string, number>();
+        for await (const o of store.list()) keys.set(o.key, o.size);
+        store.close();
+        assert.equal(keys.size, total, "no orphans, no missing objects");
+        for (const row of rows) assert.equal(keys.get(row.key), row.size, `object ${row.key} is complete`);
+      } finally {
+        await sql.end();
+      }
     });
   });
 });
