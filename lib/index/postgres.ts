@@ -341,6 +341,17 @@ export function createIndex(sql: IndexSql): Index {
     }));
   }
 
+  async function releaseQuarantine(row: StoredRow): Promise<boolean> {
+    const d = toDb(row);
+    const updated = await guard(`taking ${row.uuid} out of the quarantine`, () =>
+      sql`
+        update messages set sender = ${d.sender}, format = ${d.format}, title = ${d.title},
+          media_type = ${d.media_type}, file_name = ${d.file_name}, originator = ${d.originator},
+          quarantined = false, quarantine_reason = null
+        where uuid = ${canonicalUuid(row.uuid)}::uuid and quarantined`);
+    return updated.count === 1;
+  }
+
   async function quarantineCounts(): Promise<{ topic: string; records: bigint }[]> {
     const rows = await guard("counting quarantined rows", () =>
       sql<{ topic: string; records: Int8 }[]>`
@@ -364,6 +375,7 @@ export function createIndex(sql: IndexSql): Index {
     summarize,
     topicStats,
     quarantineCounts,
+    releaseQuarantine,
     insertRepaired: async (row) => (await claim([row]))[0] === true,
   };
 }

@@ -162,6 +162,11 @@ export interface Index {
   summarize(filter: SelectFilter, after?: OrderPosition): Promise<PartitionSummary[]>;
   /** Per topic; `sinceMs` limits messages and receipts to record timestamps >= sinceMs. */
   topicStats(sinceMs?: bigint): Promise<TopicStats[]>;
+  /**
+   * Gives a quarantined row the header-derived columns of `row` (rebuilt from its object) and takes it out of the
+   * quarantine: false when the uuid names no quarantined row. Throws what PostgreSQL says if it refuses them again.
+   */
+  releaseQuarantine(row: StoredRow): Promise<boolean>;
   /** Quarantined rows per topic (IndexRow.quarantine), topics in order; none: []. */
   quarantineCounts(): Promise<{ topic: string; records: bigint }[]>;
   /**

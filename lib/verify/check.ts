@@ -7,6 +7,7 @@
 // as long as that write takes: such rows are still reported (the caller decides the exit code), marked in flight
 // when archived less than `graceMs` ago.
 import { catalogOf, headerText, indexText } from "../index/catalog.ts";
+import { rowRefusal } from "../index/rows.ts";
 import { crc32 } from "../format/checksum.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import {
@@ -41,7 +42,7 @@ export interface Problem {
 
 export interface VerifyDeps {
   store: BlobStore;
-  index: Pick<Index, "select" | "count" | "lookup" | "insertRepaired">;
+  index: Pick<Index, "select" | "count" | "lookup" | "insertRepaired" | "releaseQuarantine">;
   log: Logger;
   signal: AbortSignal;
   /** ms since the epoch. */
@@ -214,14 +215,8 @@ export async function verifyArchive(
   const slots = createLimiter(plan.concurrency);
 
   async function checkRow(row: StoredRow): Promise<number> {
-    if (row.quarantine != null) {
-      // Not corruption: the object is checked like any other below; the row lacks only its header-derived text.
-      summary.quarantined++;
-      report(
-        problemOf(row, "quarantined", `the index refused the full row (${row.quarantine}); see Guarantees`),
-      );
-    }
     if (plan.quick) {
+      if (row.quarantine != null) await listQuarantined(row, null);
       const head = await retry(`HEAD ${row.key}`, () => store.head(row.key));
       if (head === null) checkObject(row, null, deps.now(), plan.graceMs).forEach(emit);
       else if (head.size !== row.size) {
@@ -230,8 +225,34 @@ export async function verifyArchive(
       return head?.size ?? 0;
     }
     const bytes = await retry(`GET ${row.key}`, () => store.get(row.key));
-    checkObject(row, bytes, deps.now(), plan.graceMs).forEach(emit);
+    const problems = checkObject(row, bytes, deps.now(), plan.graceMs);
+    problems.forEach(emit);
+    if (row.quarantine != null) {
+      await listQuarantined(row, problems.length === 0 && plan.repair ? bytes : null);
+    }
     return bytes?.length ?? 0;
+  }
+
+  // Not corruption: the object was checked like any other; the row lacks only its header-derived text. --repair
+  // tries that text again from the object (after the cause is fixed, e.g. the database is now in UTF-8).
+  async function listQuarantined(row: StoredRow, repairFrom: Uint8Array | null): Promise<void> {
+    let detail = `the index refused the full row (${row.quarantine}); the object is complete`;
+    const rebuilt = repairFrom === null
+      ? null
+      : rowFromObject(row.key, repairFrom, store.bucket, deps.isPublic);
+    let released = false;
+    if (rebuilt !== null && "row" in rebuilt) {
+      try {
+        released = await retry("index quarantine release", () => index.releaseQuarantine(rebuilt.row));
+        if (released) detail = "re-indexed in full from its object: no longer quarantined";
+      } catch (e) {
+        const reason = rowRefusal(e);
+        if (reason === null) throw e;
+        detail = `the index still refuses the full row (${reason}); the object is complete`;
+      }
+    }
+    if (!released) summary.quarantined++;
+    report(problemOf(row, "quarantined", detail));
   }
 
   async function checkRows(rows: StoredRow[], bar: Progress): Promise<void> {

@@ -14,7 +14,7 @@ import { createLogger, silentLogger } from "../../lib/runtime/log.ts";
 import { createMetrics } from "../../lib/runtime/metrics.ts";
 import { decodeArchiveObject, type KafkaRecord } from "../../lib/format/record.ts";
 import type { Progress } from "../../lib/cli/progress.ts";
-import { verifyArchive } from "../../lib/verify/check.ts";
+import { type Problem, verifyArchive } from "../../lib/verify/check.ts";
 import { parseUpload, storeUpload } from "../../lib/serve/offload.ts";
 import { createFsStore } from "../../lib/store/fs.ts";
 import { createS3Store } from "../../lib/store/s3.ts";
@@ -355,16 +355,25 @@ Deno.test("quarantine: a record PostgreSQL refuses is archived byte-exact under 
       assert.equal(logged[0].uuid, poisoned.uuid);
       assert.deepEqual(await index.quarantineCounts(), [{ topic, records: 1n }]);
 
-      const reported: { kind: string; uuid: string | null }[] = [];
-      const summary = await verifyArchive(
-        { store, index, log: silentLogger, signal: new AbortController().signal, now: () => 0n },
-        { filter: {}, repair: false, orphans: true, quick: false, concurrency: 2, graceMs: 0n },
-        (p) => reported.push(p),
-        (): Progress => ({ tick() {}, done() {} }),
-      );
+      const verify = async (repair: boolean) => {
+        const reported: Problem[] = [];
+        const summary = await verifyArchive(
+          { store, index, log: silentLogger, signal: new AbortController().signal, now: () => 0n },
+          { filter: {}, repair, orphans: true, quick: false, concurrency: 2, graceMs: 0n },
+          (p) => reported.push(p),
+          (): Progress => ({ tick() {}, done() {} }),
+        );
+        return { summary, reported };
+      };
+      const { summary, reported } = await verify(false);
       assert.deepEqual(summary.problems, {}, "a quarantined record is not corruption");
       assert.equal(summary.quarantined, 1);
       assert.deepEqual(reported.map((p) => [p.kind, p.uuid]), [["quarantined", poisoned.uuid]]);
+      // --repair tries again; the database is still LATIN1, so the row stays as it is.
+      const again = await verify(true);
+      assert.equal(again.summary.quarantined, 1);
+      assert.match(again.reported[0]!.detail, /still refuses the full row \(SQLSTATE 22P05/);
+      assert.equal((await index.byUuid(poisoned.uuid))!.quarantine, poisoned.quarantine);
     } finally {
       store.close();
       await sql.end();
@@ -481,5 +490,46 @@ Deno.test("quarantine: kill -9 at random moments, then restart: every record exa
         await sql.end();
       }
     });
+  });
+});
+
+Deno.test("quarantine: once its cause is gone, `verify --repair` indexes the row in full from its object", async () => {
+  await withArchiveScenario("poison-q-repair", { topics: ["t"] }, async (s) => {
+    const [topic] = s.topics as [string];
+    const sent: PeerRecord[] = [
+      { value: bytes("short"), headers: [["title", bytes("GRB 250101A")]] },
+      { value: bytes("long"), headers: [["title", bytes("GRB 250101A: a title longer than the rule")]] },
+    ];
+    await peerProduce(topic, sent);
+    const sql = schemaSql(s.schema);
+    try {
+      // An operator's rule the index enforces: PostgreSQL refuses the second row for what it holds (23514).
+      await runMain(["db", "migrate", "--db-schema", s.schema], s.env);
+      await sql`alter table messages add constraint short_titles check (length(title) <= 20)`;
+      const run = await runMain(["archive", "--until-end", ...s.flags], s.env);
+      assert.equal(run.code, 0, run.stderr);
+      const quarantined =
+        async () => (await sql<{ title: string; quarantined: boolean; quarantine_reason: string | null }[]>`
+          select title, quarantined, quarantine_reason from messages order by "offset"`);
+      const before = await quarantined();
+      assert.deepEqual(before.map((r) => [r.title, r.quarantined]), [["GRB 250101A", false], ["", true]]);
+      assert.match(before[1]!.quarantine_reason!, /^SQLSTATE 23514: .*short_titles/);
+      const flags = ["--store", s.storeUrl, "--db-schema", s.schema];
+      const still = await runMain(["verify", "--repair", ...flags], s.env);
+      assert.equal(still.code, 0, still.stdout + still.stderr);
+      assert.match(still.stdout, /still refuses the full row \(SQLSTATE 23514/);
+      // The rule is dropped: --repair re-derives the row's columns from the object.
+      await sql`alter table messages drop constraint short_titles`;
+      const fixed = await runMain(["verify", "--repair", ...flags], s.env);
+      assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);
+      assert.match(fixed.stdout, /re-indexed in full from its object/);
+      assert.doesNotMatch(fixed.stdout, /^quarantined: /m);
+      assert.deepEqual((await quarantined()).map((r) => [r.title, r.quarantined, r.quarantine_reason]), [
+        ["GRB 250101A", false, null],
+        ["GRB 250101A: a title longer than the rule", false, null],
+      ]);
+    } finally {
+      await sql.end();
+    }
   });
 });
