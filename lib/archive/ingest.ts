@@ -18,7 +18,7 @@ import { hkError } from "../runtime/errors.ts";
 import { clashUuid, clientUuid, contentDigest, legacyUuid } from "../format/identity.ts";
 import { catalogOf, headerText } from "../index/catalog.ts";
 import type { OriginalKey } from "../index/original.ts";
-import { rowRefusal } from "../index/rows.ts";
+import { quarantineRow, rowRefusal } from "../index/rows.ts";
 import type { IndexRow, Receipt, StoredRow } from "../index/types.ts";
 import { type KeyLayout, objectKey } from "../format/keys.ts";
 import type { Logger } from "../runtime/log.ts";
@@ -97,16 +97,6 @@ function concat(pieces: Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
-}
-
-/**
- * The row of a record whose full row PostgreSQL refused: identity, coordinates, sizes and checksums as before (so
- * that replays, receipts and `verify` treat it like any other), none of the text derived from its headers, and the
- * reason. Its object is the record's, byte for byte, at the usual key.
- */
-function quarantineRow(row: IndexRow, reason: string): IndexRow {
-  const catalog = catalogOf([], row.catalog?.public ?? false, row.catalog?.directUpload ?? false);
-  return { ...row, sender: null, format: null, catalog, quarantine: reason };
 }
 
 /** Rows of the original archiver carry no content digest: there the value CRC is the only evidence available. */

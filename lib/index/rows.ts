@@ -1,6 +1,6 @@
 // Index rows to and from their PostgreSQL columns, and the multi-row statements' chunking.
 import { uuidBytes } from "../format/identity.ts";
-import { indexText, NO_CATALOG } from "./catalog.ts";
+import { catalogOf, indexText, NO_CATALOG } from "./catalog.ts";
 import type { StoredRow } from "./types.ts";
 
 // Column order of the multi-row INSERT; the row objects below use the same names.
@@ -197,4 +197,14 @@ export function rowRefusal(e: unknown): string | null {
     cause = cause.cause;
   }
   return null;
+}
+
+/**
+ * The row of a record whose full row PostgreSQL refused: identity, coordinates, sizes and checksums as before (so
+ * that replays, receipts and `verify` treat it like any other), none of the text derived from its headers, and the
+ * reason. Its object is the record's, byte for byte, at the usual key.
+ */
+export function quarantineRow<T extends StoredRow>(row: T, reason: string): T {
+  const catalog = catalogOf([], row.catalog?.public ?? false, row.catalog?.directUpload ?? false);
+  return { ...row, sender: null, format: null, catalog, quarantine: reason };
 }

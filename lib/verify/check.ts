@@ -7,7 +7,7 @@
 // as long as that write takes: such rows are still reported (the caller decides the exit code), marked in flight
 // when archived less than `graceMs` ago.
 import { catalogOf, headerText, indexText } from "../index/catalog.ts";
-import { rowRefusal } from "../index/rows.ts";
+import { quarantineRow, rowRefusal } from "../index/rows.ts";
 import { crc32 } from "../format/checksum.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import {
@@ -353,8 +353,26 @@ export async function verifyArchive(
       emit({ ...base, kind: "orphan", detail: "no index row; valid object (--repair indexes it)" });
       return;
     }
-    if (await retry("index repair", () => index.insertRepaired(rebuilt.row))) {
-      emit({ ...base, kind: "orphan", detail: "no index row; indexed from the object", repaired: true });
+    const quarantine = { reason: null as string | null };
+    const insert = async (row: StoredRow) => {
+      try {
+        return await retry("index repair", () => index.insertRepaired(row));
+      } catch (e) {
+        // As `archive` does: a row refused for what it holds goes in without its header-derived text.
+        quarantine.reason = rowRefusal(e);
+        if (quarantine.reason === null) throw e;
+        return await retry(
+          "index repair",
+          () => index.insertRepaired(quarantineRow(row, quarantine.reason!)),
+        );
+      }
+    };
+    if (await insert(rebuilt.row)) {
+      const detail = quarantine.reason === null
+        ? "no index row; indexed from the object"
+        : `no index row; indexed from the object, quarantined: the index refused the full row (${quarantine.reason})`;
+      emit({ ...base, kind: "orphan", detail, repaired: true });
+      if (quarantine.reason !== null) summary.quarantined++;
       return;
     }
     // The uuid was indexed between the listing and now (an archiver got there first): judge it again.

@@ -374,6 +374,19 @@ Deno.test("quarantine: a record PostgreSQL refuses is archived byte-exact under 
       assert.equal(again.summary.quarantined, 1);
       assert.match(again.reported[0]!.detail, /still refuses the full row \(SQLSTATE 22P05/);
       assert.equal((await index.byUuid(poisoned.uuid))!.quarantine, poisoned.quarantine);
+      // Its row lost: --repair indexes the orphan object as `archive` did, quarantined, instead of stopping.
+      await sql`delete from messages where uuid = ${poisoned.uuid}::uuid`;
+      const repaired = await verify(true);
+      assert.deepEqual(repaired.summary.problems, { orphan: 1 });
+      assert.equal(repaired.summary.repaired, 1);
+      assert.equal(repaired.summary.quarantined, 1);
+      assert.match(repaired.reported[0]!.detail, /indexed from the object, quarantined: .*22P05/);
+      const back = (await index.byUuid(poisoned.uuid))!;
+      assert.deepEqual([back.key, back.crc32, back.quarantine], [
+        poisoned.key,
+        poisoned.crc32,
+        poisoned.quarantine,
+      ]);
     } finally {
       store.close();
       await sql.end();
