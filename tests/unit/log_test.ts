@@ -73,7 +73,7 @@ Deno.test("the logger writes JSON by default and text when asked, with child fie
   text.log.child({ logger: "memory" }).warn("over target", { rssMiB: 300 });
   assert.match(
     text.lines[0]!,
-    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARN  over target logger=memory rssMiB=300$/,
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARN {2}over target logger=memory rssMiB=300$/,
   );
 });
 
