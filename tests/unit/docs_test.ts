@@ -1,6 +1,7 @@
 // The documents against the code: the README's configuration table must say what SETTINGS says (a setting added,
-// renamed or given a new default without the README, or the reverse, fails here), and every relative link in
-// README.md and docs/ must reach an existing file and heading. No services needed.
+// renamed or given a new default without the README, or the reverse, fails here), every relative link in
+// README.md and docs/ must reach an existing file and heading, and every repository path they name must exist
+// (a file moved without its documents fails here). No services needed.
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -119,6 +120,18 @@ export function brokenLinks(
   return problems;
 }
 
+/** Paths the documents name that live in other repositories (archive-ingest's script, for the benchmark). */
+const FOREIGN_PATHS = new Set(["scripts/archive_ingest.py"]);
+
+/** Every code span that is a path of this repository (lib/, tests/, scripts/, testdata/, docs/) and is missing. */
+export function missingPaths(file: string, markdown: string, exists: (path: string) => boolean): string[] {
+  const prose = markdown.replace(/^```[^\n]*\n[\s\S]*?^```$/gm, "");
+  return [...prose.matchAll(/`((?:lib|tests|scripts|testdata|docs)\/[\w./-]*)`/g)]
+    .map(([, path = ""]) => path)
+    .filter((path) => !FOREIGN_PATHS.has(path) && !exists(path))
+    .map((path) => `${file}: names ${path}, which does not exist`);
+}
+
 const readRepo = (path: string) => existsSync(join(ROOT, path)) ? read(path) : null;
 const documents = [
   "README.md",
@@ -155,5 +168,13 @@ Deno.test("the link check finds a missing file and a missing heading", () => {
   assertEquals(brokenLinks("README.md", text, readRepo), [
     "README.md: link docs/nowhere.md: no file docs/nowhere.md",
     "README.md: link docs/archive-format.md#no-such-heading: docs/archive-format.md has no heading #no-such-heading",
+  ]);
+});
+
+Deno.test("every path README.md and docs/ name in code spans exists (they follow the layout)", () => {
+  const exists = (path: string) => existsSync(join(ROOT, path));
+  assertEquals(documents.flatMap((file) => missingPaths(file, read(file), exists)), []);
+  assertEquals(missingPaths("x.md", "`lib/config.ts` and `lib/cli/config.ts`", exists), [
+    "x.md: names lib/config.ts, which does not exist",
   ]);
 });
