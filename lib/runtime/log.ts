@@ -2,6 +2,7 @@
 // (query results, --raw bytes). JSON lines by default, which tests, container logs and collectors parse; one
 // readable line per entry when a person watches a terminal (`make run` interleaves logs with its tables).
 import { hkError } from "./errors.ts";
+import { maskSecrets } from "./secrets.ts";
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
 
@@ -56,7 +57,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const emit = (level: LogLevel) => (msg: string, fields?: LogFields) => {
     if (RANK[level] < threshold) return;
     const entry = { time: new Date().toISOString(), level, msg, ...base, ...fields };
-    sink(options.format === "text" ? textLine(entry) : JSON.stringify(entry, jsonSafe));
+    // The last guard: a password in any URL of any field (an error message of a library included) is masked here.
+    sink(maskSecrets(options.format === "text" ? textLine(entry) : JSON.stringify(entry, jsonSafe)));
   };
   return {
     debug: emit("debug"),

@@ -89,3 +89,12 @@ Deno.test("LOG_FORMAT decides when set; else text on a terminal and JSON otherwi
     return true;
   });
 });
+
+Deno.test("both formats mask a password in a URL, the logger's last guard", () => {
+  for (const format of ["json", "text"] as const) {
+    const { lines, log } = linesOf(format);
+    log.error("index unreachable", { url: "postgres://hk:s3cret@db:5432/archive" });
+    assert.doesNotMatch(lines[0]!, /s3cret/, format);
+    assert.match(lines[0]!, /hk:\*\*\*@db/, format);
+  }
+});
