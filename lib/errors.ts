@@ -99,6 +99,10 @@ export type ErrorCode =
   | "RESTORE_TARGET_MISSING"
   | "RESTORE_TARGET_REJECTS_TIMESTAMPS"
   | "OBJECT_MALFORMED"
+  | "HOPAUTH_FAILED"
+  | "SERVE_DEADLINE"
+  | "SERVE_RESPONSE_UNSAFE"
+  | "SERVE_UNAVAILABLE"
   | "UPLOAD_INVALID"
   | "UPLOAD_UNRESOLVED"
   // tests/helpers.ts: a test service setting is missing

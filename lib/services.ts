@@ -226,12 +226,15 @@ export interface ConnectOptions {
   migrate?: boolean;
   /** Kafka request timeout in ms (default kafkajs's 30 s). */
   requestTimeoutMs?: number;
+  /** Bound on a silent index connection (lib/index/database.ts); for commands whose statements are short. */
+  indexSilenceSeconds?: number;
 }
 
 export async function openIndex(
   settings: ResolvedSettings,
   env: Record<string, string | undefined>,
   log: Logger,
+  options: { silenceTimeoutSeconds?: number } = {},
 ) {
   const url = settingValue(settings, "database-url");
   const schema = settingValue(settings, "db-schema");
@@ -250,6 +253,7 @@ export async function openIndex(
     onWarning: (message) => log.warn(message),
     ...(schema ? { searchPath: schema } : {}),
     ...(max !== undefined ? { max } : {}),
+    ...options,
   });
   closers.unshift(() => sql.end({ timeout: 5 }));
   return {
@@ -323,7 +327,12 @@ export async function connectServices(
   });
   let idx: Awaited<ReturnType<typeof openIndex>> | undefined;
   try {
-    idx = await openIndex(settings, ctx.env, log);
+    idx = await openIndex(
+      settings,
+      ctx.env,
+      log,
+      options.indexSilenceSeconds === undefined ? {} : { silenceTimeoutSeconds: options.indexSilenceSeconds },
+    );
     if (options.migrate !== false) {
       const { from, to } = await idx.index.migrate();
       if (from !== to) log.info("index schema migrated", { from, to });

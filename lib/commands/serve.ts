@@ -1,5 +1,6 @@
 // `serve`: the archive as an HTTP service in scimma/archive-api's dialect (see lib/serve/server.ts): messages by
 // UUID, their raw values, topic listings, and the offload endpoint hop-client posts oversized messages to.
+import { INDEX_SILENCE_SECONDS } from "../index/database.ts";
 import type { Command } from "../command.ts";
 import {
   CONNECTION_OPTIONS,
@@ -158,7 +159,9 @@ Examples:
     }
     const log = commandLogger(options.settings, ctx);
     const store = await openSettingsStore(options.settings, ctx.env, log);
-    const idx = await openIndex(options.settings, ctx.env, log).catch((e) => {
+    const idx = await openIndex(options.settings, ctx.env, log, {
+      silenceTimeoutSeconds: INDEX_SILENCE_SECONDS,
+    }).catch((e) => {
       store.close();
       throw e;
     });
@@ -182,7 +185,7 @@ Examples:
         isPublic: options.publicTopics.isPublic,
         directUpload: true,
       });
-      const server = startServer({
+      const server = await startServer({
         index: idx.index,
         store,
         ingest,
