@@ -2,8 +2,8 @@
 // say what to fix. The password never appears in a message: targets are described as host:port/database.
 import net from "node:net";
 import postgres from "postgres";
-import { hkError, type HousekeepingError, isHkError, networkErrorCode } from "../errors.ts";
-import { diagnoseTlsError, tlsError, verificationOffWarning } from "../tls.ts";
+import { hkError, type HousekeepingError, isHkError, networkErrorCode } from "../runtime/errors.ts";
+import { diagnoseTlsError, tlsError, verificationOffWarning } from "../runtime/tls.ts";
 import { indexTls } from "./tls.ts";
 
 /** The client every index function takes: int8 columns arrive as bigint. */

@@ -1,7 +1,7 @@
 // Deadlines on what `serve` waits for: a service that accepts connections and never answers must cost a request a
 // bounded wait and a 504, never an open-ended hang. The services' own timeouts (S3 socket inactivity, PostgreSQL
 // silence, the hopauth fetch) free the connections; this bounds what a request waits for, queueing included.
-import { hkError, isHkError } from "../errors.ts";
+import { hkError, isHkError } from "../runtime/errors.ts";
 
 /** Default bound on one call to the index, the store, the permissions service or the ingest core. */
 export const SERVE_DEADLINE_MS = 30_000;

@@ -6,7 +6,7 @@
 // - afterwards, a connection on which no byte moves either way for `idleTimeoutMs` is closed;
 // - one request per connection: once the final answer starts, what the client still sends is dropped (at most
 //   DISCARD_BYTES), and the connection closes when the answer is sent (every answer says `connection: close`).
-import type { Logger } from "../log.ts";
+import type { Logger } from "../runtime/log.ts";
 import { type AnswerFraming, answerFraming } from "./framing.ts";
 
 export interface ListenerLimits {
