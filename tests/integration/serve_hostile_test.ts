@@ -314,3 +314,19 @@ Deno.test("serve: idle and half-sent heads are closed; a refused body is not rea
     assert.ok(sent < total, `the server read all ${sent} bytes of a refused body`);
   });
 });
+
+Deno.test("serve: /metrics names public topics only; private ones are summed under (private)", async () => {
+  const pub = `pub-${crypto.randomUUID().slice(0, 8)}`;
+  const priv = `secret-${crypto.randomUUID().slice(0, 8)}`;
+  await withServe({ publicTopics: pub, auth: { users: {}, permissions: {} } }, async (f) => {
+    await f.archive([
+      record(pub, 0, enc.encode("a")),
+      record(priv, 0, enc.encode("b")),
+      record(priv, 1, null),
+    ]);
+    const metrics = (await get(`${f.url}/metrics`)).text;
+    assert.match(metrics, new RegExp(`housekeeping_records_archived_total\\{topic="${pub}"\\} 1`));
+    assert.match(metrics, /housekeeping_records_archived_total\{topic="\(private\)"\} 2/);
+    assert.ok(!metrics.includes(priv), metrics);
+  });
+});

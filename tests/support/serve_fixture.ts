@@ -87,9 +87,9 @@ export async function withServe(
     endpoint: withAddress(serviceEnv("S3_ENDPOINT"), tweaks.s3Address).replace(/\/$/, ""),
     ...(tweaks.storeSocketTimeoutMs !== undefined ? { socketTimeoutMs: tweaks.storeSocketTimeoutMs } : {}),
   });
-  const metrics = createMetrics();
-  const stop = new AbortController();
   const publicTopics = parsePublicTopics(options.publicTopics);
+  const metrics = createMetrics(undefined, { showTopic: publicTopics.isPublic }); // as serve
+  const stop = new AbortController();
   const ingest = createIngest({
     store,
     index,
