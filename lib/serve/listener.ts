@@ -68,7 +68,9 @@ interface Relay {
   closeIfIdle(): void;
 }
 
-function relay(client: Deno.Conn, innerPath: string, limits: ListenerLimits): Relay {
+type Inner = { connect(): Promise<Deno.Conn> };
+
+function relay(client: Deno.Conn, target: Inner, limits: ListenerLimits): Relay {
   let inner: Deno.Conn | null = null;
   let closed = false;
   const close = () => {
@@ -125,7 +127,7 @@ function relay(client: Deno.Conn, innerPath: string, limits: ListenerLimits): Re
       busy = true;
       touch();
       framing = answerFraming(/^HEAD /.test(new TextDecoder().decode(head.subarray(0, 5))));
-      inner = await Deno.connect({ transport: "unix", path: innerPath });
+      inner = await target.connect();
       const up = upstream(inner, head).catch(() => {});
       await downstream(inner, framing);
       await client.closeWrite();
@@ -152,16 +154,25 @@ export async function listen(
   handler: (req: Request) => Response | Promise<Response>,
 ): Promise<Listener> {
   const limits = options.limits ?? LISTENER_LIMITS;
-  const dir = await Deno.makeTempDir({ prefix: "housekeeping-serve-" });
-  const innerPath = `${dir}/http.sock`;
-  const inner = Deno.serve({ path: innerPath, onListen: () => {} }, async (req) => {
+  // First, so that a port in use fails before anything else is set up (lib/runtime/http.ts's listenError).
+  const socket = Deno.listen({ hostname: options.hostname, port: options.port });
+  const closing = async (req: Request) => {
     const resp = await handler(req);
     try {
       resp.headers.set("connection", "close"); // so that clients do not count on reusing it
     } catch { /* immutable headers: the close tells them anyway */ }
     return resp;
-  });
-  const socket = Deno.listen({ hostname: options.hostname, port: options.port });
+  };
+  // A Unix socket in a private directory: nobody else can reach Deno.serve around the deadlines. Where no directory
+  // can be made (a read-only file system), loopback TCP on a free port.
+  const dir = await Deno.makeTempDir({ prefix: "housekeeping-serve-" }).catch(() => null);
+  const path = dir === null ? null : `${dir}/http.sock`;
+  const inner = path !== null
+    ? Deno.serve({ path, onListen: () => {} }, closing)
+    : Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, closing);
+  const target: Inner = path !== null
+    ? { connect: () => Deno.connect({ transport: "unix", path }) }
+    : { connect: () => Deno.connect({ hostname: "127.0.0.1", port: (inner.addr as Deno.NetAddr).port }) };
   const open = new Set<Relay>();
   const accepting = (async () => {
     for (;;) {
@@ -171,7 +182,7 @@ export async function listen(
       } catch {
         return; // closed: shutting down
       }
-      const r = relay(conn, innerPath, limits);
+      const r = relay(conn, target, limits);
       open.add(r);
       r.done.finally(() => open.delete(r));
     }
@@ -185,7 +196,7 @@ export async function listen(
       for (const r of open) r.closeIfIdle();
       await Promise.allSettled([...open].map((r) => r.done));
       await inner.shutdown();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      if (dir !== null) await Deno.remove(dir, { recursive: true }).catch(() => {});
     })();
   let finish: () => void;
   const finished = new Promise<void>((resolve) => finish = resolve);
