@@ -118,6 +118,21 @@ export function createHopAuth(options: HopAuthOptions) {
     return { method: "get", path: `${root}${path}`, headers: { Authorization: "Inherit" } };
   }
 
+  // The answer to the client when the service did not answer 200: its SCRAM challenge relayed, a 403, or a
+  // mapped failure; null for a 200.
+  async function refusal(resp: Response): Promise<Response | null> {
+    const wwwAuthenticate = resp.headers.get("www-authenticate");
+    if (resp.status === 401 && wwwAuthenticate !== null) {
+      // The SCRAM challenge, relayed; its body is small (bounded all the same) and read under the fetch's timeout.
+      const body = await boundedBody(resp);
+      if (body === null) return failed(resp.status, "challenge unreadable");
+      return new Response(body, { status: 401, headers: { "www-authenticate": wwwAuthenticate } });
+    }
+    if (resp.status === 200) return null;
+    await resp.body?.cancel();
+    return resp.status === 403 ? textResponse(403, "Forbidden") : failed(resp.status, "unexpected status");
+  }
+
   async function authorize(authorization: string | null, topic: string, op: Operation): Promise<AuthOutcome> {
     if (authorization === null) return { ok: false, response: challenge() };
     // The pseudo-topic hop-client posts oversized messages to has the permissions of the topic it extends.
@@ -146,24 +161,8 @@ export function createHopAuth(options: HopAuthOptions) {
       });
       return { ok: false, response: unavailable() };
     }
-    const wwwAuthenticate = resp.headers.get("www-authenticate");
-    if (resp.status === 401 && wwwAuthenticate !== null) {
-      // The SCRAM challenge, relayed; its body is small (bounded all the same) and read under the fetch's timeout.
-      const body = await boundedBody(resp);
-      if (body === null) return { ok: false, response: failed(resp.status, "challenge unreadable") };
-      return {
-        ok: false,
-        response: new Response(body, { status: 401, headers: { "www-authenticate": wwwAuthenticate } }),
-      };
-    }
-    if (resp.status === 403) {
-      await resp.body?.cancel();
-      return { ok: false, response: textResponse(403, "Forbidden") };
-    }
-    if (resp.status !== 200) {
-      await resp.body?.cancel();
-      return { ok: false, response: failed(resp.status, "unexpected status") };
-    }
+    const refused = await refusal(resp);
+    if (refused !== null) return { ok: false, response: refused };
     // From here on the client may be waiting for the SCRAM server-final message: every answer carries it.
     const headers: Record<string, string> = {};
     const info = resp.headers.get("authentication-info");

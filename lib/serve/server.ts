@@ -180,7 +180,8 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
   const index = bounded(deps.index, deadlineMs, "the index");
   const store = bounded(deps.store, deadlineMs, "the object store");
   const hopAuth = bounded(deps.hopAuth, deadlineMs, "the permissions service");
-  const ingest = bounded(deps.ingest, deadlineMs, "archiving the upload");
+  // Storing an upload moves up to MAX_UPLOAD_MIB to the store: it gets as long as the upload itself may take.
+  const ingest = bounded(deps.ingest, Math.max(deadlineMs, uploadTimeoutMs), "archiving the upload");
 
   async function health(withHopAuth: boolean) {
     const [database, objectStore, hop] = await Promise.all([
