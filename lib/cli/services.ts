@@ -28,6 +28,8 @@ import { openStore } from "../store/open.ts";
 import { verificationOffWarning } from "../runtime/tls.ts";
 import type { BlobStore } from "../store/types.ts";
 import { loadVeto, type VetoList } from "../topics/veto.ts";
+import { parsePublicTopics, type PublicTopics } from "../topics/public_topics.ts";
+import { usageError } from "./flags.ts";
 
 export function loadSettings(
   values: ParsedArgs["values"],
@@ -51,6 +53,22 @@ export function loadSettings(
   checkSetting(settings, "log-level", () => logLevelOf(settings));
   checkSetting(settings, "key-layout", () => parseKeyLayout(settings["key-layout"].value ?? "daily"));
   return settings;
+}
+
+/**
+ * The public-topics setting as `command` resolved it: a bad list is a USAGE error when it was given as the flag,
+ * else CONFIG_INVALID naming the variable or config key it came from.
+ */
+export function publicTopicsSetting(command: string, settings: ResolvedSettings): PublicTopics {
+  const { value, source } = settings["public-topics"];
+  try {
+    return parsePublicTopics(value);
+  } catch (e) {
+    const message = (e as Error).message;
+    if (source === "flag") throw usageError(command, message);
+    const from = source === "env" ? "PUBLIC_TOPICS" : "public_topics in the config file";
+    throw hkError("CONFIG_INVALID", `${message} (from ${from})`, { cause: e });
+  }
 }
 
 /** The settings part of every command's options: --config and --print-config with the connection settings. */
