@@ -26,6 +26,7 @@ import { type ArchiveStamp, encodeArchivePieces, type KafkaRecord } from "../for
 import type { WireHeader } from "../format/types.ts";
 import { createLimiter, withRetry } from "../runtime/retry.ts";
 import type { BlobStore } from "../store/types.ts";
+import { concat } from "../runtime/bytes.ts";
 
 export interface IngestIndex {
   claim(rows: IndexRow[]): Promise<boolean[]>;
@@ -86,17 +87,6 @@ export interface Claimed {
   toPut: Prepared[];
   receipts: Receipt[];
   result: IngestResult;
-}
-
-function concat(pieces: Uint8Array[]): Uint8Array {
-  if (pieces.length === 1) return pieces[0]!;
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
