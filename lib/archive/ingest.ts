@@ -139,6 +139,7 @@ export function createIngest(options: IngestOptions) {
       {
         uuid: candidate.uuid,
         isClientUuid: candidate.isClientUuid,
+        messageCrc32: candidate.messageCrc32,
         ...(candidate.clashOf !== null ? { clashOf: candidate.clashOf } : {}),
       },
       stamp,
