@@ -294,7 +294,7 @@ async function runMockHop(options: MockHopOptions, ctx: CommandContext): Promise
   const log = ctx.log ?? createLogger({ level: logLevelOf(options.settings) });
   const samples = await loadSamples(options.testdata);
   const generator = createGenerator(generatorOptions(options), samples);
-  const { settings, warnings } = await kafkaSettings(options.settings, ctx.env, "housekeeping-mock-hop");
+  const { settings, warnings } = await kafkaSettings(options.settings, ctx, "housekeeping-mock-hop");
   for (const w of warnings) log.warn(w);
   const kafka = createKafka(settings, log);
   const admin = kafka.admin();

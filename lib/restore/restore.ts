@@ -113,7 +113,7 @@ async function selectTopics(
 /** Connects to the target, makes it ready, runs the restore and prints its summary; 1 when interrupted. */
 async function publishPlan(r: Run): Promise<number> {
   const { options, ctx, services: { log } } = r;
-  const { settings: tks, warnings } = await kafkaSettings(options.target, ctx.env, "housekeeping-restore");
+  const { settings: tks, warnings } = await kafkaSettings(options.target, ctx, "housekeeping-restore");
   for (const w of warnings) log.warn(w);
   const kafka: Kafka = createKafka(tks, log);
   const admin = kafka.admin();
