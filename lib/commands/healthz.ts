@@ -3,12 +3,19 @@
 import type { Command } from "../cli/command.ts";
 import { parseCommandArgs } from "../cli/config.ts";
 import { positiveInt, usageError } from "../cli/flags.ts";
+import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
 import { errorMessage } from "../runtime/errors.ts";
 
-const OPTIONS = {
-  url: { type: "string" },
-  timeout: { type: "string" },
-} as const;
+const HEALTHZ_OPTIONS = {
+  url: {
+    type: "string",
+    arg: "URL",
+    help: "endpoint to ask (default http://127.0.0.1:$HTTP_PORT/healthz) [env HTTP_PORT, as for archive]",
+  },
+  timeout: { type: "string", arg: "SECONDS", default: 5, help: "give up after this long" },
+} as const satisfies OptionTable;
+
+const OPTIONS = optionSpec(HEALTHZ_OPTIONS);
 
 export interface HealthzOptions {
   url: string;
@@ -18,8 +25,11 @@ export interface HealthzOptions {
 /** Pure: argv + environment -> the URL to ask and how long to wait. */
 export function parseHealthzArgs(argv: string[], env: Record<string, string | undefined>): HealthzOptions {
   const { values } = parseCommandArgs("healthz", argv, OPTIONS);
-  const timeoutMs =
-    positiveInt({ command: "healthz", flag: "timeout" }, values.timeout as string | undefined, 5) * 1000;
+  const timeoutMs = positiveInt(
+    { command: "healthz", flag: "timeout" },
+    values.timeout as string | undefined,
+    HEALTHZ_OPTIONS.timeout.default,
+  ) * 1000;
   const url = values.url as string | undefined;
   if (url !== undefined) {
     if (!URL.canParse(url)) {
@@ -49,8 +59,7 @@ Asks a running \`housekeeping archive\` for GET /healthz and exits 0 when it ans
 image, whose HEALTHCHECK runs \`/housekeeping healthz\`.
 
 Options:
-  --url URL          endpoint to ask (default http://127.0.0.1:$HTTP_PORT/healthz) [env HTTP_PORT, as for archive]
-  --timeout SECONDS  give up after this long (default 5)
+${optionsHelp(HEALTHZ_OPTIONS, 21)}
 
 Examples:
   HTTP_PORT=8080 housekeeping healthz
