@@ -15,7 +15,7 @@ import { sha256Hex } from "../format/checksum.ts";
 import { parseCommandArgs, settingsHelp } from "../cli/config.ts";
 import { printConfig, type Services } from "../cli/services.ts";
 import { errorMessage, hkError } from "../runtime/errors.ts";
-import { positiveInt, usageError } from "../cli/flags.ts";
+import { intInRange, LIMITS, positiveInt, usageError } from "../cli/flags.ts";
 import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
 import { rowToJson, toJson } from "../cli/output.ts";
 import type { StoredRow } from "../index/types.ts";
@@ -72,9 +72,10 @@ export function parseExportArgs(
     dir,
     limit: positiveInt({ command: "export", flag: "limit" }, values.limit as string | undefined),
     after: after === undefined ? undefined : BigInt(after),
-    concurrency: positiveInt(
+    concurrency: intInRange(
       { command: "export", flag: "concurrency" },
       values.concurrency as string | undefined,
+      LIMITS.concurrency,
       EXPORT_OPTIONS.concurrency.default,
     ),
     quiet: values.quiet === true,

@@ -2,9 +2,10 @@
 // shell, no curl), so its HEALTHCHECK runs the binary itself; the archiver's --http-port / HTTP_PORT names the port.
 import type { Command } from "../cli/command.ts";
 import { parseCommandArgs } from "../cli/config.ts";
-import { positiveInt, usageError } from "../cli/flags.ts";
+import { intInRange, LIMITS, usageError } from "../cli/flags.ts";
 import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
 import { errorMessage } from "../runtime/errors.ts";
+import { maskSecrets } from "../runtime/secrets.ts";
 
 const HEALTHZ_OPTIONS = {
   url: {
@@ -25,9 +26,10 @@ export interface HealthzOptions {
 /** Pure: argv + environment -> the URL to ask and how long to wait. */
 export function parseHealthzArgs(argv: string[], env: Record<string, string | undefined>): HealthzOptions {
   const { values } = parseCommandArgs("healthz", argv, OPTIONS);
-  const timeoutMs = positiveInt(
+  const timeoutMs = intInRange(
     { command: "healthz", flag: "timeout" },
     values.timeout as string | undefined,
+    LIMITS.timeoutSeconds,
     HEALTHZ_OPTIONS.timeout.default,
   ) * 1000;
   const url = values.url as string | undefined;
@@ -43,7 +45,7 @@ export function parseHealthzArgs(argv: string[], env: Record<string, string | un
   }
   return {
     url: `http://127.0.0.1:${
-      positiveInt({ command: "healthz", flag: "http-port", env: "HTTP_PORT" }, port, 0)
+      intInRange({ command: "healthz", flag: "http-port", env: "HTTP_PORT" }, port, LIMITS.port, 0)
     }/healthz`,
     timeoutMs,
   };
@@ -70,10 +72,10 @@ Examples:
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
       const body = (await response.text()).trim();
-      ctx.stdout(`${url}: ${response.status}${body === "" ? "" : ` ${body}`}\n`);
+      ctx.stdout(maskSecrets(`${url}: ${response.status}${body === "" ? "" : ` ${body}`}\n`));
       return response.status === 200 ? 0 : 1;
     } catch (e) {
-      ctx.stdout(`${url}: no answer: ${errorMessage(e)}\n`);
+      ctx.stdout(maskSecrets(`${url}: no answer: ${errorMessage(e)}\n`));
       return 1;
     }
   },
