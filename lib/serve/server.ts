@@ -20,6 +20,7 @@ import { contentDisposition, isSafeHeaderValue, unsafeHeader } from "./headers.t
 import { bounded, isDeadlineError, SERVE_DEADLINE_MS } from "./deadline.ts";
 import { listen, type Listener, type ListenerLimits } from "./listener.ts";
 import { BSON } from "bson";
+import { concat } from "../runtime/bytes.ts";
 
 export interface ServeDeps {
   index: Index;
@@ -163,13 +164,7 @@ export async function readLimited(
   } finally {
     clearTimeout(timer);
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concat(chunks);
 }
 
 export function createHandler(deps: ServeDeps): (req: Request) => Promise<Response> {
