@@ -6,7 +6,7 @@
 # S3_BUCKET, DATABASE_URL, ... AWS credentials come from the task role (ECS) or the pod's service account.
 # Replace the veto list by mounting a file over /etc/housekeeping/veto.yaml, or point VETO_FILE elsewhere.
 
-# Keep in step with DENO_VERSION in scripts/deno.sh (tests/container_test.ts checks it).
+# Keep in step with DENO_VERSION in scripts/deno.sh (tests/integration/container_test.ts checks it).
 ARG DENO_VERSION=2.9.6
 
 FROM denoland/deno:${DENO_VERSION} AS build
@@ -36,7 +36,7 @@ COPY --from=build /src/dist/housekeeping /housekeeping
 COPY veto.yaml /etc/housekeeping/veto.yaml
 # HTTP_PORT turns on the archiver's /healthz and /metrics, which the health check below and orchestrators use.
 # `serve` (docker run ... serve) listens on the same HTTP_PORT and answers /healthz too, so the check fits both.
-# glibc's mmap threshold is fixed by the program itself (lib/memory.ts), as in every other way of running it.
+# glibc's mmap threshold is fixed by the program itself (lib/runtime/memory.ts), as in every other way of running it.
 ENV VETO_FILE=/etc/housekeeping/veto.yaml \
   HTTP_PORT=8080
 EXPOSE 8080

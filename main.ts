@@ -1,10 +1,10 @@
 // housekeeping: a byte-exact archiver for Hopskotch. argv -> command table; the only place that exits.
-import type { Command, CommandContext } from "./lib/command.ts";
-import { errorMessage, isHkError } from "./lib/errors.ts";
+import type { Command, CommandContext } from "./lib/cli/command.ts";
+import { errorMessage, isHkError } from "./lib/runtime/errors.ts";
 import { VERSION } from "./lib/version.ts";
-import { startMemoryLog } from "./lib/memlog.ts";
-import { createLogger } from "./lib/log.ts";
-import { keepMemoryUnder, memoryTargetBytes, tuneMalloc } from "./lib/memory.ts";
+import { startMemoryLog } from "./lib/runtime/memlog.ts";
+import { createLogger } from "./lib/runtime/log.ts";
+import { keepMemoryUnder, memoryTargetBytes, tuneMalloc } from "./lib/runtime/memory.ts";
 
 type Loader = () => Promise<Command>;
 

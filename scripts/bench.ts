@@ -27,8 +27,8 @@
 // lines only; progress goes to stderr.
 import { parseArchiveArgs } from "../lib/commands/archive.ts";
 import { parseRestoreArgs } from "../lib/restore/args.ts";
-import { sleep } from "../lib/retry.ts";
-import { archiveEnv, spawnLogged, vetoAllBut, waitFor } from "../tests/archive_helpers.ts";
+import { sleep } from "../lib/runtime/retry.ts";
+import { archiveEnv, spawnLogged, vetoAllBut, waitFor } from "../tests/support/archive_helpers.ts";
 import { consumeCeiling, getCeiling, putCeiling } from "./bench/ceilings.ts";
 import { type ChildRun, runChild } from "./bench/child.ts";
 import { cpuSeconds, withPeerCpu } from "./bench/proc.ts";

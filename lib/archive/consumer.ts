@@ -1,13 +1,13 @@
 // The archiver's kafkajs consumer: its settings, its life (start, crash, rejoin, stop) and the adapter that hands
 // its batches to the lanes (lib/archive/lanes.ts) and their commits back to the group.
 import type { Consumer, EachBatchPayload, KafkaMessage } from "kafkajs";
-import type { Services } from "../services.ts";
+import type { Services } from "../cli/services.ts";
 import { messageTimestampType } from "../kafka/client.ts";
 import { wireHeaders } from "../kafka/wire_headers.ts";
-import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
-import type { KafkaRecord } from "../record.ts";
-import { sleep } from "../retry.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { Metrics } from "../runtime/metrics.ts";
+import type { KafkaRecord } from "../format/record.ts";
+import { sleep } from "../runtime/retry.ts";
 import type { Ingest } from "./ingest.ts";
 import { createLanes, type LaneBatch, type Lanes, type RunState } from "./lanes.ts";
 

@@ -1,6 +1,6 @@
 // The exactly-once core: turns a run of consecutive records of one partition into stored objects, index rows and
 // duplicate receipts. It knows nothing of kafkajs, so it is exercised directly against the real store and index
-// (tests/ingest_test.ts).
+// (tests/integration/ingest_test.ts).
 //
 // Order of effects for each record (why it is safe to crash anywhere):
 //   1. claim: one multi-row INSERT .. ON CONFLICT (uuid) DO NOTHING decides atomically, across processes, who
@@ -13,17 +13,18 @@
 //   4. the caller commits the Kafka offset only after all of the above succeeded for every record below it.
 // A crash between 1 and 4 leaves the offset uncommitted; the replayed record finds its own claim (same topic,
 // partition, offset and timestamp) and writes the object again.
-import { crc32, hex } from "../checksum.ts";
-import { hkError } from "../errors.ts";
-import { clashUuid, clientUuid, contentDigest, legacyUuid } from "../identity.ts";
+import { crc32, hex } from "../format/checksum.ts";
+import { hkError } from "../runtime/errors.ts";
+import { clashUuid, clientUuid, contentDigest, legacyUuid } from "../format/identity.ts";
 import { catalogOf } from "../index/catalog.ts";
 import type { OriginalKey } from "../index/original.ts";
 import type { IndexRow, Receipt, StoredRow } from "../index/types.ts";
-import { type KeyLayout, objectKey } from "../keys.ts";
-import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
-import { type ArchiveStamp, encodeArchivePieces, type KafkaRecord, type WireHeader } from "../record.ts";
-import { createLimiter, withRetry } from "../retry.ts";
+import { type KeyLayout, objectKey } from "../format/keys.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { Metrics } from "../runtime/metrics.ts";
+import { type ArchiveStamp, encodeArchivePieces, type KafkaRecord } from "../format/record.ts";
+import type { WireHeader } from "../format/types.ts";
+import { createLimiter, withRetry } from "../runtime/retry.ts";
 import type { BlobStore } from "../store/types.ts";
 
 export interface IngestIndex {

@@ -6,11 +6,11 @@
 //
 // The lanes know nothing of kafkajs: batches come in as LaneBatch, offsets go out through a LaneSink
 // (lib/archive/consumer.ts adapts kafkajs to both), so tests drive them with a fake consumer.
-import { isHkError } from "../errors.ts";
-import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
-import type { KafkaRecord } from "../record.ts";
-import { sleep } from "../retry.ts";
+import { isHkError } from "../runtime/errors.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { Metrics } from "../runtime/metrics.ts";
+import type { KafkaRecord } from "../format/record.ts";
+import { sleep } from "../runtime/retry.ts";
 
 /** What the running archiver shares between its consumer, its lanes and its supervisor loop. */
 export interface RunState {

@@ -2,18 +2,18 @@
 // when kafkajs gave up on it or a partition failed, and ends on shutdown, on a fatal error, or (--until-end) once
 // the end offsets that existed at start are committed.
 import type { Admin } from "kafkajs";
-import type { CommandContext } from "../command.ts";
-import type { Services } from "../services.ts";
-import { serveHttp } from "../http.ts";
-import type { Logger } from "../log.ts";
-import { createMetrics } from "../metrics.ts";
-import { sleep } from "../retry.ts";
-import { archivableTopics, endOffsets, partitionsBehind } from "../topics.ts";
+import type { CommandContext } from "../cli/command.ts";
+import type { Services } from "../cli/services.ts";
+import { serveHttp } from "../runtime/http.ts";
+import type { Logger } from "../runtime/log.ts";
+import { createMetrics } from "../runtime/metrics.ts";
+import { sleep } from "../runtime/retry.ts";
+import { archivableTopics, endOffsets, partitionsBehind } from "../topics/topics.ts";
 import { VERSION } from "../version.ts";
 import { startConsumer, stopConsumer } from "./consumer.ts";
-import type { PublicTopics } from "../public_topics.ts";
+import type { PublicTopics } from "../topics/public_topics.ts";
 import { createIngest } from "./ingest.ts";
-import { memorySettings } from "../memory.ts";
+import { memorySettings } from "../runtime/memory.ts";
 import type { RunState } from "./lanes.ts";
 
 export interface ArchiverOptions {

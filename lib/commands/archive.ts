@@ -2,13 +2,13 @@
 // lives in lib/archive/ (supervisor.ts runs it), this file parses its options.
 import { requestTimeoutFor } from "../archive/consumer.ts";
 import { type ArchiverOptions, runArchiver } from "../archive/supervisor.ts";
-import type { Command } from "../command.ts";
-import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../config.ts";
-import { connectServices, loadSettings, printConfig } from "../services.ts";
-import { flagOrEnv, positiveInt } from "../flags.ts";
-import { errorMessage, hkError, isHkError } from "../errors.ts";
-import { publicTopicsSetting } from "../public_topics.ts";
-import { surviveStrayConnectionErrors } from "../stray_errors.ts";
+import type { Command } from "../cli/command.ts";
+import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../cli/config.ts";
+import { connectServices, loadSettings, printConfig } from "../cli/services.ts";
+import { flagOrEnv, positiveInt } from "../cli/flags.ts";
+import { errorMessage, hkError, isHkError } from "../runtime/errors.ts";
+import { publicTopicsSetting } from "../topics/public_topics.ts";
+import { surviveStrayConnectionErrors } from "../runtime/stray_errors.ts";
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,
@@ -86,7 +86,7 @@ Examples:
       clientId: "housekeeping-archive",
       requestTimeoutMs: requestTimeoutFor(options.sessionTimeoutMs),
     });
-    // A service outage must be waited out, not end the process (see lib/stray_errors.ts).
+    // A service outage must be waited out, not end the process (see lib/runtime/stray_errors.ts).
     const restoreDefault = surviveStrayConnectionErrors(services.log);
     try {
       return await runArchiver(options, services, ctx);

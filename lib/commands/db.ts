@@ -1,5 +1,5 @@
 // `db migrate` and `db status`: the index schema's version, upgraded on purpose rather than as a side effect.
-import type { Command, CommandContext } from "../command.ts";
+import type { Command, CommandContext } from "../cli/command.ts";
 import {
   CONNECTION_OPTIONS,
   maskSecret,
@@ -7,10 +7,16 @@ import {
   type ResolvedSettings,
   settingsHelp,
   settingValue,
-} from "../config.ts";
-import { commandLogger, type CommandSettings, commandSettings, openIndex, printConfig } from "../services.ts";
-import { usageError } from "../flags.ts";
-import { toJson } from "../format.ts";
+} from "../cli/config.ts";
+import {
+  commandLogger,
+  type CommandSettings,
+  commandSettings,
+  openIndex,
+  printConfig,
+} from "../cli/services.ts";
+import { usageError } from "../cli/flags.ts";
+import { toJson } from "../cli/output.ts";
 import { MIGRATIONS } from "../index/migrations.ts";
 
 const OPTIONS = {

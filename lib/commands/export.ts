@@ -9,19 +9,19 @@ import {
   type SelectionCommandOptions,
   selectionCommandOptions,
   withReadOnlyServices,
-} from "../admin.ts";
-import type { Command, CommandContext } from "../command.ts";
-import { sha256Hex } from "../checksum.ts";
-import { parseCommandArgs, settingsHelp } from "../config.ts";
-import { printConfig, type Services } from "../services.ts";
-import { errorMessage, hkError } from "../errors.ts";
-import { positiveInt, usageError } from "../flags.ts";
-import { rowToJson, toJson } from "../format.ts";
+} from "../cli/read_commands.ts";
+import type { Command, CommandContext } from "../cli/command.ts";
+import { sha256Hex } from "../format/checksum.ts";
+import { parseCommandArgs, settingsHelp } from "../cli/config.ts";
+import { printConfig, type Services } from "../cli/services.ts";
+import { errorMessage, hkError } from "../runtime/errors.ts";
+import { positiveInt, usageError } from "../cli/flags.ts";
+import { rowToJson, toJson } from "../cli/output.ts";
 import type { StoredRow } from "../index/types.ts";
-import { commandProgress, type Progress } from "../progress.ts";
-import { decodeArchiveObject, type DecodedArchiveObject, toArchiveJson } from "../record.ts";
-import { createLimiter, settleAll, withRetry } from "../retry.ts";
-import { describeSelection, SELECTION_HELP } from "../selection.ts";
+import { commandProgress, type Progress } from "../cli/progress.ts";
+import { decodeArchiveObject, type DecodedArchiveObject, toArchiveJson } from "../format/record.ts";
+import { createLimiter, settleAll, withRetry } from "../runtime/retry.ts";
+import { describeSelection, SELECTION_HELP } from "../cli/selection.ts";
 
 const OPTIONS = {
   ...SELECTION_COMMAND_OPTIONS,

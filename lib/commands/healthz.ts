@@ -1,9 +1,9 @@
 // `healthz`: asks a running archiver's /healthz and exits 0 only on 200. The container image is distroless (no
 // shell, no curl), so its HEALTHCHECK runs the binary itself; the archiver's --http-port / HTTP_PORT names the port.
-import type { Command } from "../command.ts";
-import { parseCommandArgs } from "../config.ts";
-import { positiveInt, usageError } from "../flags.ts";
-import { errorMessage } from "../errors.ts";
+import type { Command } from "../cli/command.ts";
+import { parseCommandArgs } from "../cli/config.ts";
+import { positiveInt, usageError } from "../cli/flags.ts";
+import { errorMessage } from "../runtime/errors.ts";
 
 const OPTIONS = {
   url: { type: "string" },

@@ -1,15 +1,15 @@
 // `inspect`: one archived message as readable JSON, its value as raw bytes, or its stored BSON object as a file.
-import { withReadOnlyServices } from "../admin.ts";
-import type { Command, CommandContext } from "../command.ts";
-import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../config.ts";
-import { type CommandSettings, commandSettings, printConfig, type Services } from "../services.ts";
-import { errorMessage, hkError } from "../errors.ts";
-import { usageError } from "../flags.ts";
-import { rowToJson, toJson } from "../format.ts";
-import { isUuidText } from "../identity.ts";
+import { withReadOnlyServices } from "../cli/read_commands.ts";
+import type { Command, CommandContext } from "../cli/command.ts";
+import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../cli/config.ts";
+import { type CommandSettings, commandSettings, printConfig, type Services } from "../cli/services.ts";
+import { errorMessage, hkError } from "../runtime/errors.ts";
+import { usageError } from "../cli/flags.ts";
+import { rowToJson, toJson } from "../cli/output.ts";
+import { isUuidText } from "../format/identity.ts";
 import type { StoredRow } from "../index/types.ts";
-import { parseObjectKey } from "../keys.ts";
-import { decodeArchiveObject, toArchiveJson } from "../record.ts";
+import { parseObjectKey } from "../format/keys.ts";
+import { decodeArchiveObject, toArchiveJson } from "../format/record.ts";
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,

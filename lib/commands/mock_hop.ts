@@ -1,12 +1,12 @@
 // `mock-hop`: realistic, legacy and adversarial Hopskotch traffic, reproducible from a seed, with a manifest of what
 // an archive of it must contain. Generation is pure (lib/mock/generate.ts); this file parses flags and does the I/O.
-import type { Command, CommandContext } from "../command.ts";
-import { CONNECTION_OPTIONS, logLevelOf, parseCommandArgs, settingsHelp } from "../config.ts";
-import { type CommandSettings, commandSettings, kafkaSettings, printConfig } from "../services.ts";
-import { hkError } from "../errors.ts";
-import { intInRange, positiveNumber, usageError } from "../flags.ts";
+import type { Command, CommandContext } from "../cli/command.ts";
+import { CONNECTION_OPTIONS, logLevelOf, parseCommandArgs, settingsHelp } from "../cli/config.ts";
+import { type CommandSettings, commandSettings, kafkaSettings, printConfig } from "../cli/services.ts";
+import { hkError } from "../runtime/errors.ts";
+import { intInRange, positiveNumber, usageError } from "../cli/flags.ts";
 import { createKafka } from "../kafka/client.ts";
-import { createLogger } from "../log.ts";
+import { createLogger } from "../runtime/log.ts";
 import { resolveCases } from "../mock/cases.ts";
 import { FORMAT_TOPICS, HEARTBEAT_TOPIC } from "../mock/messages.ts";
 import { createGenerator, type GeneratorOptions } from "../mock/generate.ts";
@@ -15,8 +15,8 @@ import { createTally, renderCaseList } from "../mock/report.ts";
 import { defaultTestdataDir, loadSamples } from "../mock/samples.ts";
 import { createMockSender, createTopicKeeper } from "../mock/send.ts";
 import { type Compression, COMPRESSIONS, type MockRecord } from "../mock/types.ts";
-import { commandProgress } from "../progress.ts";
-import { sleep } from "../retry.ts";
+import { commandProgress } from "../cli/progress.ts";
+import { sleep } from "../runtime/retry.ts";
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,

@@ -4,15 +4,15 @@ import {
   type SelectionCommandOptions,
   selectionCommandOptions,
   withReadOnlyIndex,
-} from "../admin.ts";
-import type { Command, CommandContext } from "../command.ts";
-import { parseCommandArgs, settingsHelp } from "../config.ts";
-import { commandLogger, printConfig } from "../services.ts";
-import { hkError } from "../errors.ts";
-import { rowToJson, toJson } from "../format.ts";
+} from "../cli/read_commands.ts";
+import type { Command, CommandContext } from "../cli/command.ts";
+import { parseCommandArgs, settingsHelp } from "../cli/config.ts";
+import { commandLogger, printConfig } from "../cli/services.ts";
+import { hkError } from "../runtime/errors.ts";
+import { rowToJson, toJson } from "../cli/output.ts";
 import type { Index } from "../index/types.ts";
-import { positiveInt } from "../flags.ts";
-import { describeSelection, SELECTION_HELP } from "../selection.ts";
+import { positiveInt } from "../cli/flags.ts";
+import { describeSelection, SELECTION_HELP } from "../cli/selection.ts";
 
 const OPTIONS = {
   ...SELECTION_COMMAND_OPTIONS,

@@ -1,8 +1,8 @@
 // `restore`: re-publishes archived records to Kafka, bit for bit. The index selects (the bucket is never listed),
 // objects are fetched concurrently and checked, records go out in their original order (lib/restore/run.ts).
 import type { Kafka } from "kafkajs";
-import type { Command, CommandContext } from "../command.ts";
-import { settingsHelp } from "../config.ts";
+import type { Command, CommandContext } from "../cli/command.ts";
+import { settingsHelp } from "../cli/config.ts";
 import { createKafka } from "../kafka/client.ts";
 import { type Checkpoint, checkResumable, readCheckpoint, writeCheckpoint } from "../restore/checkpoint.ts";
 import { readbackGroup } from "../restore/landed.ts";
@@ -10,14 +10,14 @@ import { positionToJson, sameBrokers, selectionKey, unpublishableTopics } from "
 import { createRecordLimiter } from "../restore/rate.ts";
 import { runRestore } from "../restore/run.ts";
 import { prepareTargets, type TargetNeeds } from "../restore/target.ts";
-import { SELECTION_HELP } from "../selection.ts";
+import { SELECTION_HELP } from "../cli/selection.ts";
 import {
   connectServices,
   kafkaSettings,
   printConfig,
   requireCurrentSchema,
   type Services,
-} from "../services.ts";
+} from "../cli/services.ts";
 import { brokersOf, parseRestoreArgs, restoreExtras, type RestoreOptions } from "../restore/args.ts";
 import { createOrderedProducer, MAX_IN_FLIGHT, type OrderedProducer } from "../restore/producer.ts";
 import { createPublisher, recognizeLanded } from "../restore/publish.ts";

@@ -1,13 +1,13 @@
 // `serve`: the archive as an HTTP service in scimma/archive-api's dialect (see lib/serve/server.ts): messages by
 // UUID, their raw values, topic listings, and the offload endpoint hop-client posts oversized messages to.
-import type { Command } from "../command.ts";
+import type { Command } from "../cli/command.ts";
 import {
   CONNECTION_OPTIONS,
   type OptionSpec,
   parseCommandArgs,
   settingsHelp,
   settingValue,
-} from "../config.ts";
+} from "../cli/config.ts";
 import {
   commandLogger,
   type CommandSettings,
@@ -16,13 +16,13 @@ import {
   openSettingsStore,
   printConfig,
   requireCurrentSchema,
-} from "../services.ts";
-import { badValue, flagOrEnv, intInRange, positiveInt } from "../flags.ts";
+} from "../cli/services.ts";
+import { badValue, flagOrEnv, intInRange, positiveInt } from "../cli/flags.ts";
 import { createIngest } from "../archive/ingest.ts";
-import { parseKeyLayout } from "../keys.ts";
-import { createMetrics } from "../metrics.ts";
+import { parseKeyLayout } from "../format/keys.ts";
+import { createMetrics } from "../runtime/metrics.ts";
 import { createHopAuth, type HopAuth, textResponse } from "../serve/hopauth.ts";
-import { type PublicTopics, publicTopicsSetting } from "../public_topics.ts";
+import { type PublicTopics, publicTopicsSetting } from "../topics/public_topics.ts";
 import { startServer, UPLOAD_TIMEOUT_MS } from "../serve/server.ts";
 import { VERSION } from "../version.ts";
 

@@ -1,16 +1,23 @@
 // `status`: what the archive holds (per topic and in total, over time windows like the original's "last hour /
 // last 24 h / all time") and how far the archiver's consumer group is behind Kafka, per partition.
 import type { Admin } from "kafkajs";
-import type { Command } from "../command.ts";
-import { withReadOnlyIndex } from "../admin.ts";
-import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../config.ts";
-import { type CommandSettings, commandSettings, openKafka, printConfig } from "../services.ts";
-import { errorMessage } from "../errors.ts";
-import { usageError } from "../flags.ts";
-import { type Column, formatBytes, formatCount, formatTimeShort, renderTable, toJson } from "../format.ts";
+import type { Command } from "../cli/command.ts";
+import { withReadOnlyIndex } from "../cli/read_commands.ts";
+import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../cli/config.ts";
+import { type CommandSettings, commandSettings, openKafka, printConfig } from "../cli/services.ts";
+import { errorMessage } from "../runtime/errors.ts";
+import { usageError } from "../cli/flags.ts";
+import {
+  type Column,
+  formatBytes,
+  formatCount,
+  formatTimeShort,
+  renderTable,
+  toJson,
+} from "../cli/output.ts";
 import type { TopicStats } from "../index/types.ts";
-import type { Logger } from "../log.ts";
-import { surveyTopics } from "../topics.ts";
+import type { Logger } from "../runtime/log.ts";
+import { surveyTopics } from "../topics/topics.ts";
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,

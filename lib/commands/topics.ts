@@ -1,9 +1,9 @@
 // `topics`: which topics `archive` would archive right now, and why each other one is not archived.
-import type { Command } from "../command.ts";
-import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../config.ts";
-import { type CommandSettings, commandSettings, openKafka, printConfig } from "../services.ts";
-import { renderTable, toJson } from "../format.ts";
-import { surveyTopics, type TopicReport } from "../topics.ts";
+import type { Command } from "../cli/command.ts";
+import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../cli/config.ts";
+import { type CommandSettings, commandSettings, openKafka, printConfig } from "../cli/services.ts";
+import { renderTable, toJson } from "../cli/output.ts";
+import { surveyTopics, type TopicReport } from "../topics/topics.ts";
 
 const OPTIONS = { ...CONNECTION_OPTIONS, json: { type: "boolean" } } as const;
 

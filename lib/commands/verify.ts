@@ -5,18 +5,18 @@ import {
   type SelectionCommandOptions,
   selectionCommandOptions,
   withReadOnlyServices,
-} from "../admin.ts";
-import type { Command, CommandContext } from "../command.ts";
-import { parseCommandArgs, settingsHelp } from "../config.ts";
-import { publicTopicsSetting } from "../public_topics.ts";
-import { printConfig, type Services } from "../services.ts";
-import { errorMessage, hkError } from "../errors.ts";
-import { toJson } from "../format.ts";
+} from "../cli/read_commands.ts";
+import type { Command, CommandContext } from "../cli/command.ts";
+import { parseCommandArgs, settingsHelp } from "../cli/config.ts";
+import { publicTopicsSetting } from "../topics/public_topics.ts";
+import { printConfig, type Services } from "../cli/services.ts";
+import { errorMessage, hkError } from "../runtime/errors.ts";
+import { toJson } from "../cli/output.ts";
 import type { SelectFilter } from "../index/types.ts";
 import { type ManifestLine, parseManifest } from "../mock/manifest.ts";
-import { commandProgress } from "../progress.ts";
-import { positiveInt } from "../flags.ts";
-import { describeSelection, SELECTION_HELP } from "../selection.ts";
+import { commandProgress } from "../cli/progress.ts";
+import { positiveInt } from "../cli/flags.ts";
+import { describeSelection, SELECTION_HELP } from "../cli/selection.ts";
 import { type Problem, verifyArchive, type VerifySummary } from "../verify/check.ts";
 import { checkManifest, type ManifestSummary, validateManifest } from "../verify/manifest.ts";
 

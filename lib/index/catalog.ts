@@ -1,7 +1,7 @@
 // The catalogue columns of archive-core 1.3.0 (scimma/archive-core archive/decision_api.py get_annotations), which
 // archive-api serves and filters on: filled for every row this archiver writes, as archive-core would. (`sender`,
 // from `_sender`, is IndexRow.sender: null there is '' in the column, as archive-core writes it.)
-import type { WireHeader } from "../record.ts";
+import type { WireHeader } from "../format/types.ts";
 
 export interface CatalogColumns {
   /** Served without authentication (--public-topics). */

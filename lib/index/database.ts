@@ -1,8 +1,8 @@
 // Builds the postgres.js client for the index, and turns PostgreSQL and network failures into coded errors that
 // say what to fix. The password never appears in a message: targets are described as host:port/database.
 import postgres from "postgres";
-import { hkError, type HousekeepingError, isHkError, networkErrorCode } from "../errors.ts";
-import { diagnoseTlsError, tlsError, verificationOffWarning } from "../tls.ts";
+import { hkError, type HousekeepingError, isHkError, networkErrorCode } from "../runtime/errors.ts";
+import { diagnoseTlsError, tlsError, verificationOffWarning } from "../runtime/tls.ts";
 import { indexTls } from "./tls.ts";
 
 /** The client every index function takes: int8 columns arrive as bigint. */

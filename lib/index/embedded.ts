@@ -9,7 +9,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { hkError } from "../errors.ts";
+import { hkError } from "../runtime/errors.ts";
 
 export interface EmbeddedIndex {
   /** postgres:// URL of the loopback server (no password: it listens on 127.0.0.1 only). */

@@ -6,7 +6,7 @@
 // same two steps. Migration 3 brings the shape of archive-core 1.3.0 (the archiver before this one), from its own
 // database as from ours. Never edit a released migration: add a new one.
 import type postgres from "postgres";
-import { hkError } from "../errors.ts";
+import { hkError } from "../runtime/errors.ts";
 import { VERSION } from "../version.ts";
 import { indexError, type IndexSql, isConnectionError } from "./database.ts";
 

@@ -2,7 +2,7 @@
 // statement is parameterised; batches go out as multi-row statements, chunked under PostgreSQL's limit of 65535
 // parameters per statement.
 import type postgres from "postgres";
-import { hkError } from "../errors.ts";
+import { hkError } from "../runtime/errors.ts";
 import { indexError, type IndexSql } from "./database.ts";
 import { migrate, schemaVersion } from "./migrations.ts";
 import { findOriginals } from "./original.ts";

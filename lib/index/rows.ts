@@ -1,5 +1,5 @@
 // Index rows to and from their PostgreSQL columns, and the multi-row statements' chunking.
-import { uuidBytes } from "../identity.ts";
+import { uuidBytes } from "../format/identity.ts";
 import { NO_CATALOG } from "./catalog.ts";
 import type { StoredRow } from "./types.ts";
 

@@ -2,8 +2,8 @@
 // postgres.js reads sslmode from the URL only, verifies against the system roots only, and would send an
 // sslrootcert query parameter to the server as a run-time setting (which the server refuses), so both are taken
 // out of the URL here and turned into its `ssl` option.
-import { hkError } from "../errors.ts";
-import { readCaFile } from "../tls.ts";
+import { hkError } from "../runtime/errors.ts";
+import { readCaFile } from "../runtime/tls.ts";
 
 export interface IndexTls {
   /** The URL without sslmode/sslrootcert; undefined when there was none. */

@@ -19,12 +19,12 @@ import {
   isHkError,
   networkErrorCode,
   UNREACHABLE_CODES,
-} from "../errors.ts";
-import type { LogFields, Logger, LogLevel } from "../log.ts";
-import type { TimestampType } from "../record.ts";
+} from "../runtime/errors.ts";
+import type { LogFields, Logger, LogLevel } from "../runtime/log.ts";
+import type { TimestampType } from "../format/record.ts";
 import { installCodecs } from "./codecs.ts";
 import { installKafkajsPatches, retriableProtocolMessages } from "./kafkajs_internals.ts";
-import { diagnoseTlsError, hostPort, tlsError, verificationOffWarning } from "../tls.ts";
+import { diagnoseTlsError, hostPort, tlsError, verificationOffWarning } from "../runtime/tls.ts";
 
 export type SecurityProtocol = "PLAINTEXT" | "SASL_PLAINTEXT" | "SASL_SSL" | "SSL";
 export type SaslMechanism = "SCRAM-SHA-512" | "SCRAM-SHA-256" | "PLAIN";

@@ -8,7 +8,7 @@ import { zstdCompress } from "node:zlib";
 import { CompressionCodecs, CompressionTypes } from "kafkajs";
 import snappy from "snappyjs";
 import { decompress as fzstdDecompress } from "fzstd";
-import { errorMessage, hkError } from "../errors.ts";
+import { errorMessage, hkError } from "../runtime/errors.ts";
 import { decodeFrame, encodeFrame } from "./lz4_frame.ts";
 
 export type CodecName = "snappy" | "lz4" | "zstd";

@@ -18,7 +18,7 @@ import crc32CModule from "kafkajs/src/protocol/recordBatch/crc32C/crc32C.js";
 import RequestsModule from "kafkajs/src/protocol/requests/index.js";
 import CreateRequestModule from "kafkajs/src/protocol/request.js";
 import ProtocolErrorModule from "kafkajs/src/protocol/error.js";
-import { hkError, type HousekeepingError } from "../errors.ts";
+import { hkError, type HousekeepingError } from "../runtime/errors.ts";
 import { encodeProduceRequest, type ProduceArgs } from "./produce_encoder.ts";
 import { giveBack, leaseBuffer } from "./request_buffers.ts";
 import { carriesWireRecords, keepWireList } from "./wire_headers.ts";

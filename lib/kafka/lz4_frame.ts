@@ -6,7 +6,7 @@
 // unsupported"), and its block writer may start a match within 12 bytes of a full block's end, which the
 // reference decoder (used by librdkafka and python-lz4) rejects. Its decoder also does no bounds checks.
 
-import { hkError } from "../errors.ts";
+import { hkError } from "../runtime/errors.ts";
 
 const MAGIC = 0x184d2204;
 const MIN_MATCH = 4;

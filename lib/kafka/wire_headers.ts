@@ -11,8 +11,8 @@
 // request holding such messages is encoded by produce_encoder.ts from those records. restore and mock-hop both
 // send through this one mechanism.
 import { Buffer } from "node:buffer";
-import { hkError } from "../errors.ts";
-import type { WireHeader } from "../record.ts";
+import { hkError } from "../runtime/errors.ts";
+import type { WireHeader } from "../format/types.ts";
 
 interface DecodedHeader {
   key: string;

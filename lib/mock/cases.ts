@@ -1,6 +1,6 @@
 // The kinds of traffic mock-hop makes. Each case builds one or more records (drafts) from the seeded PRNG alone, so
 // the same seed gives the same records; messages.ts writes each producer's messages.
-import { hkError } from "../errors.ts";
+import { hkError } from "../runtime/errors.ts";
 import {
   anyMessage,
   copyable,

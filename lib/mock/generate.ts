@@ -1,10 +1,10 @@
 // Pure generation: seed + options + samples -> the stream of records, each with the identity the archive must give
 // it. No I/O and no wall clock (unless --realtime supplies one), so the same inputs give the same records, byte for
 // byte; record i does not depend on how many records follow, so a shorter run is a prefix of a longer one.
-import { hex } from "../checksum.ts";
-import { hkError } from "../errors.ts";
-import { clashUuid, clientUuid, contentDigest, legacyUuid } from "../identity.ts";
-import type { WireHeader } from "../record.ts";
+import { hex } from "../format/checksum.ts";
+import { hkError } from "../runtime/errors.ts";
+import { clashUuid, clientUuid, contentDigest, legacyUuid } from "../format/identity.ts";
+import type { WireHeader } from "../format/types.ts";
 import { caseByName, type CaseDef, FIXED_TIMESTAMPS } from "./cases.ts";
 import { HEARTBEAT_TOPIC } from "./messages.ts";
 import { createPrng, type Prng } from "./prng.ts";

@@ -1,7 +1,7 @@
 // The manifest: one JSON line per record sent, saying what an archive of this traffic must contain. Written by
 // mock-hop (--manifest FILE), read by tests and by `verify`.
-import { sha256Hex } from "../checksum.ts";
-import { hkError } from "../errors.ts";
+import { sha256Hex } from "../format/checksum.ts";
+import { hkError } from "../runtime/errors.ts";
 import type { Compression, MockRecord } from "./types.ts";
 
 export interface ManifestCoordinates {

@@ -1,7 +1,7 @@
 // The one source of randomness of mock-hop. sfc32 (Chris Doty-Humphrey's Small Fast Counting generator): 128 bits
 // of state, passes PractRand, and is a few lines of 32-bit integer arithmetic, so every JavaScript engine produces
 // the same sequence. Math.random and crypto are never used: the same seed must give the same records, byte for byte.
-import { hkError } from "../errors.ts";
+import { hkError } from "../runtime/errors.ts";
 
 export interface Prng {
   /** Uniform 32-bit unsigned integer. */

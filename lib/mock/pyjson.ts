@@ -1,7 +1,7 @@
 // JSON exactly as hop-client's Python writes it: `json.dumps(json.loads(text))` with Python's defaults. The payload
 // of a hop-client `json` or `circular` message is that text, and mock-hop must send the same bytes, so JavaScript's
 // JSON.stringify (other separators, no ASCII escaping, other number forms, no int/float distinction) cannot be used.
-import { hkError } from "../errors.ts";
+import { hkError } from "../runtime/errors.ts";
 
 /** A number keeps its JSON token, because Python tells 1 (int) from 1.0 (float) and JavaScript cannot. */
 export interface PyNumber {

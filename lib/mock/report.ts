@@ -1,5 +1,5 @@
 // What a mock-hop run reports: the case table for --list-cases and the closing summary per case (progress is
-// lib/progress.ts).
+// lib/cli/progress.ts).
 import { CASES } from "./cases.ts";
 import { type Compression, COMPRESSIONS, type MockRecord } from "./types.ts";
 

@@ -1,8 +1,8 @@
 // Payloads for mock-hop, made from the sample files in testdata/samples (shipped with the program) the way hop-client makes them:
 // the bytes `hop publish -f <FORMAT> <file>` (hop.models load + serialize) would put on the wire, and the JSON
-// envelope hop-client < 0.6 wrote instead. tests/mock_hop_test.ts checks these bytes against real hop-client.
-import { sha256Hex } from "../checksum.ts";
-import { errorMessage, hkError } from "../errors.ts";
+// envelope hop-client < 0.6 wrote instead. tests/integration/mock_hop_test.ts checks these bytes against real hop-client.
+import { sha256Hex } from "../format/checksum.ts";
+import { errorMessage, hkError } from "../runtime/errors.ts";
 import { parsePyJson, pyDumps, type PyObject, pyObject, type PyValue } from "./pyjson.ts";
 
 /** hop-client's model names (the `_format` header), without `external` (a pointer to offloaded data). */

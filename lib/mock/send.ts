@@ -1,11 +1,11 @@
 // Sending mock records: topics created when missing, batches produced byte-exact (wireMessage in kafka/wire_headers.ts)
 // through one idempotent kafkajs producer, and each record's offset taken from the broker's produce response.
 import { type Admin, CompressionTypes, type Kafka, type Producer } from "kafkajs";
-import { errorMessage, hkError } from "../errors.ts";
+import { errorMessage, hkError } from "../runtime/errors.ts";
 import { installKafkajsPatches } from "../kafka/kafkajs_internals.ts";
 import { wireMessage } from "../kafka/wire_headers.ts";
-import type { Logger } from "../log.ts";
-import { sleep } from "../retry.ts";
+import type { Logger } from "../runtime/log.ts";
+import { sleep } from "../runtime/retry.ts";
 import type { Compression, MockRecord } from "./types.ts";
 
 const KAFKA_COMPRESSION: Readonly<Record<Compression, CompressionTypes>> = {

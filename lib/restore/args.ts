@@ -7,12 +7,12 @@ import {
   type ResolvedSettings,
   type SettingName,
   settingValue,
-} from "../config.ts";
-import { errorMessage } from "../errors.ts";
-import { nonNegativeBigInt, oneOf, positiveInt, positiveNumber, usageError } from "../flags.ts";
+} from "../cli/config.ts";
+import { errorMessage } from "../runtime/errors.ts";
+import { nonNegativeBigInt, oneOf, positiveInt, positiveNumber, usageError } from "../cli/flags.ts";
 import type { SelectFilter } from "../index/types.ts";
-import { describeSelection, parseSelection, SELECTION_OPTIONS } from "../selection.ts";
-import { loadSettings } from "../services.ts";
+import { describeSelection, parseSelection, SELECTION_OPTIONS } from "../cli/selection.ts";
+import { loadSettings } from "../cli/services.ts";
 import { checkTopicName, parseRename, parseUuid, parseUuidFile, type TargetNaming } from "./plan.ts";
 
 /** Target connection settings: `--target-X` flag > `RESTORE_*` variable > the source's (archive's) setting. */

@@ -4,7 +4,7 @@
 // target partitions' end offsets as of that position, so that a resumed restore recognises what a killed run had
 // sent beyond it (see landed.ts).
 import { dirname, join } from "node:path";
-import { errorMessage, hkError } from "../errors.ts";
+import { errorMessage, hkError } from "../runtime/errors.ts";
 import type { OrderPosition } from "../index/types.ts";
 import type { TargetEnds } from "./landed.ts";
 import { positionFromJson, positionToJson } from "./plan.ts";

@@ -9,11 +9,11 @@
 // next ones the resumed restore would send there. Records from other producers may lie between them and are
 // stepped over; once one of our records is not found, nothing after it in that partition can have landed.
 import type { Admin, Kafka } from "kafkajs";
-import { hkError } from "../errors.ts";
+import { hkError } from "../runtime/errors.ts";
 import { type RawWireHeader, wireHeaders } from "../kafka/wire_headers.ts";
-import type { Logger } from "../log.ts";
-import type { WireHeader } from "../record.ts";
-import { sleep } from "../retry.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { WireHeader } from "../format/types.ts";
+import { sleep } from "../runtime/retry.ts";
 
 /** topic -> partition -> end offset (decimal string, as Kafka's admin API gives offsets). */
 export type TargetEnds = Record<string, Record<string, string>>;

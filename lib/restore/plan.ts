@@ -1,10 +1,10 @@
 // The pure decisions of a restore: which name and partition each record goes to, how times and UUID lists are
 // read, and whether the target would feed the archiver its own output again.
-import { hkError } from "../errors.ts";
-import { isUuidText } from "../identity.ts";
-import { isArchiveTopic, isTopicName } from "../keys.ts";
+import { hkError } from "../runtime/errors.ts";
+import { isUuidText } from "../format/identity.ts";
+import { isArchiveTopic, isTopicName } from "../topics/names.ts";
 import type { OrderPosition, SelectFilter } from "../index/types.ts";
-import { judgeTopic, type VetoList } from "../veto.ts";
+import { judgeTopic, type VetoList } from "../topics/veto.ts";
 
 /** Source topic -> target topic: explicit renames first, else the prefix, else the same name. */
 export interface TargetNaming {

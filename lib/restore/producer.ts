@@ -14,8 +14,8 @@
 import type { Kafka, RecordMetadata } from "kafkajs";
 import { createProducerCluster, PRODUCE_ENCODED } from "../kafka/kafkajs_internals.ts";
 import type { WireMessage } from "../kafka/wire_headers.ts";
-import type { Logger } from "../log.ts";
-import { sleep } from "../retry.ts";
+import type { Logger } from "../runtime/log.ts";
+import { sleep } from "../runtime/retry.ts";
 
 export interface TopicBatch {
   topic: string;

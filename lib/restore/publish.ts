@@ -3,9 +3,9 @@
 // the cluster never answers, and failures that say how to fix and resume. recognizeLanded finds, on resuming, what
 // a killed run had sent after its checkpoint.
 import type { Admin, Kafka, RecordMetadata } from "kafkajs";
-import { errorMessage, hkError, isHkError } from "../errors.ts";
-import type { Logger } from "../log.ts";
-import { sleep } from "../retry.ts";
+import { errorMessage, hkError, isHkError } from "../runtime/errors.ts";
+import type { Logger } from "../runtime/log.ts";
+import { sleep } from "../runtime/retry.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import {
   currentEnds,

@@ -1,9 +1,9 @@
 // What restore reports: the plan per topic (and --dry-run's report of it), progress while sending, and the
 // summary at the end.
-import type { CommandContext } from "../command.ts";
-import { formatTime } from "../format.ts";
+import type { CommandContext } from "../cli/command.ts";
+import { formatTime } from "../cli/output.ts";
 import type { PartitionSummary } from "../index/types.ts";
-import { createProgress, type Progress } from "../progress.ts";
+import { createProgress, type Progress } from "../cli/progress.ts";
 import type { RestoreOptions } from "./args.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import { positionToJson, type TargetNaming, targetTopic } from "./plan.ts";

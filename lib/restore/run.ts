@@ -2,7 +2,7 @@
 // each object checked against its index row -> records published exactly as archived, up to `requestsInFlight`
 // produce requests at a time, handed over in order (the publisher keeps every partition's order) -> checkpoint
 // after each acknowledged request, in request order.
-import { hkError } from "../errors.ts";
+import { hkError } from "../runtime/errors.ts";
 import {
   type Index,
   type OrderPosition,
@@ -11,11 +11,11 @@ import {
   type StoredRow,
 } from "../index/types.ts";
 import { type WireMessage, wireMessage } from "../kafka/wire_headers.ts";
-import type { Logger } from "../log.ts";
-import type { Progress } from "../progress.ts";
-import type { DecodedArchiveObject } from "../record.ts";
-import { verifyObject } from "../object_check.ts";
-import { sleep, withRetry } from "../retry.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { Progress } from "../cli/progress.ts";
+import type { DecodedArchiveObject } from "../format/record.ts";
+import { verifyObject } from "../format/object_check.ts";
+import { sleep, withRetry } from "../runtime/retry.ts";
 import type { BlobStore } from "../store/types.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import type { Landed } from "./landed.ts";

@@ -1,13 +1,13 @@
 // The source cluster as restore sees it: asked briefly for its cluster id and partition counts (it may be gone),
 // and the loop guard that keeps restore from feeding the archiver its own records again.
 import type { Admin } from "kafkajs";
-import type { CommandContext } from "../command.ts";
-import type { ResolvedSettings } from "../config.ts";
-import { errorMessage } from "../errors.ts";
+import type { CommandContext } from "../cli/command.ts";
+import type { ResolvedSettings } from "../cli/config.ts";
+import { errorMessage } from "../runtime/errors.ts";
 import { createKafka, type KafkaSettings } from "../kafka/client.ts";
-import type { Logger } from "../log.ts";
-import { kafkaSettings } from "../services.ts";
-import type { VetoList } from "../veto.ts";
+import type { Logger } from "../runtime/log.ts";
+import { kafkaSettings } from "../cli/services.ts";
+import type { VetoList } from "../topics/veto.ts";
 import type { RestoreOptions } from "./args.ts";
 import { loopError, loopingTargets } from "./plan.ts";
 

@@ -2,8 +2,8 @@
 // partition count), keep the timestamps they are given (CreateTime), and accept the selection's timestamp range.
 // Failing here beats failing half-way through a restore.
 import { type Admin, ConfigResourceTypes } from "kafkajs";
-import { errorMessage, hkError } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { errorMessage, hkError } from "../runtime/errors.ts";
+import type { Logger } from "../runtime/log.ts";
 
 /** What the selection needs from one target topic. */
 export interface TargetNeeds {

@@ -1,7 +1,7 @@
 // Finds the `message` element of a BSON archive object while it streams from the store, so that
 // /msg/{id}/raw_file/{name} sends the value without holding the object: everything before `message` is skipped
 // as it passes, and the value's bytes are passed on as they arrive.
-import { hkError } from "../errors.ts";
+import { hkError } from "../runtime/errors.ts";
 
 export type MessageElement =
   /** The value's bytes (binary of any subtype), exactly `length` of them. */

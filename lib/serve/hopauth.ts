@@ -3,9 +3,9 @@
 // answers with the credential's permissions on the topic. This process never sees a password and keeps no SCRAM
 // state: a SCRAM challenge (401 + WWW-Authenticate) is relayed to the client, and the server's final message
 // (Authentication-Info) is relayed on the eventual answer, which the client checks.
-import { offloadedFrom } from "../keys.ts";
-import { errorMessage } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { offloadedFrom } from "../topics/names.ts";
+import { errorMessage } from "../runtime/errors.ts";
+import type { Logger } from "../runtime/log.ts";
 
 export type Operation = "Read" | "Write";
 

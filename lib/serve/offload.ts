@@ -2,11 +2,12 @@
 // for Kafka): the posted BSON `{message, headers, key}` becomes one archive object under the usual identity rules,
 // through the archiver's own claim-then-put core, exactly once however often the client retries.
 import { Binary, deserialize } from "bson";
-import { hkError } from "../errors.ts";
-import { clientUuid } from "../identity.ts";
+import { hkError } from "../runtime/errors.ts";
+import { clientUuid } from "../format/identity.ts";
 import type { Ingest } from "../archive/ingest.ts";
 import type { Index, StoredRow } from "../index/types.ts";
-import type { KafkaRecord, WireHeader } from "../record.ts";
+import type { KafkaRecord } from "../format/record.ts";
+import type { WireHeader } from "../format/types.ts";
 
 /**
  * Kafka's "none" for partition and offset: the record never was on a Kafka partition. Every direct upload carries

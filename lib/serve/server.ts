@@ -2,19 +2,19 @@
 // Reads are byte-exact and streamed (the object as stored; the value without re-encoding) and checked against the
 // index's CRC-32 as they pass: a mismatch aborts the response rather than completing it with wrong bytes.
 import { crc32 as zlibCrc32 } from "node:zlib";
-import { decodeArchiveObject } from "../record.ts";
-import { errorMessage, isHkError } from "../errors.ts";
-import { rowToJson, toJson } from "../format.ts";
-import { orchestratorResponse } from "../http.ts";
+import { decodeArchiveObject } from "../format/record.ts";
+import { errorMessage, isHkError } from "../runtime/errors.ts";
+import { rowToJson, toJson } from "../cli/output.ts";
+import { orchestratorResponse } from "../runtime/http.ts";
 import type { Index, StoredRow } from "../index/types.ts";
 import type { Ingest } from "../archive/ingest.ts";
-import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { Metrics } from "../runtime/metrics.ts";
 import type { BlobStore } from "../store/types.ts";
 import { openMessageElement } from "./bson_stream.ts";
 import { type AuthOutcome, type HopAuth, type Operation, textResponse } from "./hopauth.ts";
 import { parseUpload, storeUpload } from "./offload.ts";
-import type { PublicTopics } from "../public_topics.ts";
+import type { PublicTopics } from "../topics/public_topics.ts";
 import { BSON } from "bson";
 
 export interface ServeDeps {

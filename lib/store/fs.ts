@@ -2,8 +2,8 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { crc32 as checksum } from "../checksum.ts";
-import { hkError, type HousekeepingError } from "../errors.ts";
+import { crc32 as checksum } from "../format/checksum.ts";
+import { hkError, type HousekeepingError } from "../runtime/errors.ts";
 import { type BlobStore, checkCrc32, checkKey, compareKeys } from "./types.ts";
 
 // Uploads in progress live here, never under their final name, so a crash leaves no half-written object behind.

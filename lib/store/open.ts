@@ -1,7 +1,7 @@
 // One place that turns a store URL from the configuration into a backend.
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { hkError } from "../errors.ts";
+import { hkError } from "../runtime/errors.ts";
 import { createFsStore } from "./fs.ts";
 import { createS3Store, type S3StoreOptions } from "./s3.ts";
 import type { BlobStore } from "./types.ts";

@@ -11,8 +11,8 @@ import {
 } from "@aws-sdk/client-s3";
 import http from "node:http";
 import https from "node:https";
-import { hkError, type HousekeepingError, networkErrorCode } from "../errors.ts";
-import { diagnoseTlsError, readCaFile, tlsError } from "../tls.ts";
+import { hkError, type HousekeepingError, networkErrorCode } from "../runtime/errors.ts";
+import { diagnoseTlsError, readCaFile, tlsError } from "../runtime/tls.ts";
 import { type BlobStore, checkCrc32, checkKey } from "./types.ts";
 
 export interface S3StoreOptions {

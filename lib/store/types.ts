@@ -1,6 +1,6 @@
 // The object store as the archiver sees it: a flat key space of immutable byte strings. Backends (S3, a local
-// directory) are interchangeable; tests/store_test.ts runs one behaviour suite against each of them.
-import { hkError } from "../errors.ts";
+// directory) are interchangeable; tests/integration/store_test.ts runs one behaviour suite against each of them.
+import { hkError } from "../runtime/errors.ts";
 
 export interface BlobStore {
   /** "s3://bucket" or "file:///abs/dir": for logs, never contains secrets. */
@@ -52,12 +52,12 @@ function keyProblem(key: string): string | null {
   return null;
 }
 
-/** Throws STORE_CHECKSUM_INVALID unless `crc32` is an unsigned 32-bit integer, as lib/checksum.ts's crc32 returns. */
+/** Throws STORE_CHECKSUM_INVALID unless `crc32` is an unsigned 32-bit integer, as lib/format/checksum.ts's crc32 returns. */
 export function checkCrc32(crc32: number): void {
   if (!Number.isInteger(crc32) || crc32 < 0 || crc32 > 0xffff_ffff) {
     throw hkError(
       "STORE_CHECKSUM_INVALID",
-      `a CRC-32 is an unsigned 32-bit integer, got ${crc32}: pass lib/checksum.ts's crc32 of the body`,
+      `a CRC-32 is an unsigned 32-bit integer, got ${crc32}: pass lib/format/checksum.ts's crc32 of the body`,
     );
   }
 }

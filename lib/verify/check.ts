@@ -7,17 +7,22 @@
 // as long as that write takes: such rows are still reported (the caller decides the exit code), marked in flight
 // when archived less than `graceMs` ago.
 import { catalogOf } from "../index/catalog.ts";
-import { crc32 } from "../checksum.ts";
-import { errorMessage } from "../errors.ts";
-import { checkArchiveObject, contentOf, type ObjectProblemKind, selfProblems } from "../object_check.ts";
-import { clientUuid, contentDigest, legacyUuid } from "../identity.ts";
+import { crc32 } from "../format/checksum.ts";
+import { errorMessage } from "../runtime/errors.ts";
+import {
+  checkArchiveObject,
+  contentOf,
+  type ObjectProblemKind,
+  selfProblems,
+} from "../format/object_check.ts";
+import { clientUuid, contentDigest, legacyUuid } from "../format/identity.ts";
 import type { Index, SelectFilter, StoredRow } from "../index/types.ts";
 import { headerText } from "../archive/ingest.ts";
-import { parseObjectKey } from "../keys.ts";
-import type { Logger } from "../log.ts";
-import type { Progress } from "../progress.ts";
-import { decodeArchiveObject, type DecodedArchiveObject } from "../record.ts";
-import { createLimiter, settleAll, withRetry } from "../retry.ts";
+import { parseObjectKey } from "../format/keys.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { Progress } from "../cli/progress.ts";
+import { decodeArchiveObject, type DecodedArchiveObject } from "../format/record.ts";
+import { createLimiter, settleAll, withRetry } from "../runtime/retry.ts";
 import type { BlobStore } from "../store/types.ts";
 
 export type ProblemKind = ObjectProblemKind | "orphan" | "stray";
@@ -81,7 +86,7 @@ function problemOf(
   return { kind, key: row.key, uuid: row.uuid, topic: row.topic, detail };
 }
 
-/** Pure: every problem of one index row given its object's bytes (null: absent). See lib/object_check.ts. */
+/** Pure: every problem of one index row given its object's bytes (null: absent). See lib/format/object_check.ts. */
 export function checkObject(
   row: StoredRow,
   bytes: Uint8Array | null,

@@ -3,13 +3,13 @@
 // The archive must hold one row for the group, at the coordinates of one of its records (normally the first: only
 // when copies travel on different partitions can the archiver meet a copy first), and a receipt for every other
 // record of the group; the stored object must carry the content the manifest describes.
-import { sha256Hex } from "../checksum.ts";
-import { hkError } from "../errors.ts";
-import { isUuidText } from "../identity.ts";
+import { sha256Hex } from "../format/checksum.ts";
+import { hkError } from "../runtime/errors.ts";
+import { isUuidText } from "../format/identity.ts";
 import type { Index, Receipt, StoredRow } from "../index/types.ts";
 import { headersSha256, type ManifestLine } from "../mock/manifest.ts";
-import type { Progress } from "../progress.ts";
-import { decodeArchiveObject } from "../record.ts";
+import type { Progress } from "../cli/progress.ts";
+import { decodeArchiveObject } from "../format/record.ts";
 import type { BlobStore } from "../store/types.ts";
 import type { Problem } from "./check.ts";
 

@@ -3,9 +3,9 @@
 // concurrency the commands use. Each does the bare operation and nothing else.
 import type { Kafka } from "kafkajs";
 import { CONSUMER_OPTIONS } from "../../lib/archive/consumer.ts";
-import { crc32 } from "../../lib/checksum.ts";
-import { objectKey } from "../../lib/keys.ts";
-import { encodeArchiveObject } from "../../lib/record.ts";
+import { crc32 } from "../../lib/format/checksum.ts";
+import { objectKey } from "../../lib/format/keys.ts";
+import { encodeArchiveObject } from "../../lib/format/record.ts";
 import type { BlobStore } from "../../lib/store/types.ts";
 import { deadline } from "./child.ts";
 import { cpuSeconds } from "./proc.ts";

@@ -1,7 +1,7 @@
 // The real commands as child processes (`main.ts archive`, `main.ts restore`), watched from outside: wall time from
 // spawn to exit, the moment a log line shows the work began, the moment a probe sees all of it done, and the peak
 // resident memory sampled from /proc.
-import { spawnMain, textLines } from "../../tests/archive_helpers.ts";
+import { spawnMain, textLines } from "../../tests/support/archive_helpers.ts";
 import { cpuSeconds, residentPeak } from "./proc.ts";
 import { note } from "./report.ts";
 

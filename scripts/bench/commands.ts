@@ -1,6 +1,6 @@
 // The archive command as the benchmark runs it: a child with its own /metrics port, done once its counter reached
 // the records it was given.
-import { archiveEnv, vetoAllBut } from "../../tests/archive_helpers.ts";
+import { archiveEnv, vetoAllBut } from "../../tests/support/archive_helpers.ts";
 import { type ChildRun, runChild } from "./child.ts";
 import type { Bench } from "./services.ts";
 

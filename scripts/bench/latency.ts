@@ -6,8 +6,8 @@
 // through a second proxy that adds no latency: archive_1KiB_s3_20ms_vs_proxy is the latency's share alone, and
 // toxiproxy_cpu_ms_per_record what the proxy takes.
 import { createS3Store } from "../../lib/store/s3.ts";
-import { waitFor } from "../../tests/archive_helpers.ts";
-import { serviceEnv } from "../../tests/helpers.ts";
+import { waitFor } from "../../tests/support/archive_helpers.ts";
+import { serviceEnv } from "../../tests/support/helpers.ts";
 import { putCeiling } from "./ceilings.ts";
 import { freePort, runArchive } from "./commands.ts";
 import { cpuSeconds } from "./proc.ts";

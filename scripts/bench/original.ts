@@ -9,7 +9,7 @@
 // The original stores one record at a time and says nothing about progress, so its rate is read from its index:
 // rows counted every 100 ms, from the first row to the last (start-up excluded, as for ours).
 import postgres from "postgres";
-import { serviceEnv } from "../../tests/helpers.ts";
+import { serviceEnv } from "../../tests/support/helpers.ts";
 import type { ChildRun } from "./child.ts";
 import { cpuSeconds } from "./proc.ts";
 import { figure, note, type Rate, rateFigures, recordsPerSecond } from "./report.ts";

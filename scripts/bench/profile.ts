@@ -5,7 +5,7 @@
 // package and per function in ms per record, and the CPU per record of every process on the machine that takes
 // part (the archiver, MinIO, the Kafka broker, PostgreSQL) from /proc, since they share the same cores.
 import { parseArchiveArgs } from "../../lib/commands/archive.ts";
-import { archiveEnv, textLines, vetoAllBut } from "../../tests/archive_helpers.ts";
+import { archiveEnv, textLines, vetoAllBut } from "../../tests/support/archive_helpers.ts";
 import { putCeiling } from "./ceilings.ts";
 import { archivedCount, freePort } from "./commands.ts";
 import { cpuSeconds, peerCpu } from "./proc.ts";

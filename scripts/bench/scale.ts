@@ -14,7 +14,7 @@
 //   verify_sample_10k_of_<N>_s  `verify --sample 10000 --skip-orphans`, spawn to exit.
 // <N> is 10M for 10 million rows, else the row count. The schemas are dropped at the end unless BENCH_KEEP=1.
 import { createIndex } from "../../lib/index/postgres.ts";
-import { archiveEnv, schemaSql, spawnLogged, vetoAllBut } from "../../tests/archive_helpers.ts";
+import { archiveEnv, schemaSql, spawnLogged, vetoAllBut } from "../../tests/support/archive_helpers.ts";
 import { runArchive } from "./commands.ts";
 import { deadline } from "./child.ts";
 import { figure, note, type Rate, recordsPerSecond } from "./report.ts";

@@ -7,10 +7,10 @@
 import { createIngest } from "../../lib/archive/ingest.ts";
 import { connectIndex } from "../../lib/index/database.ts";
 import { createIndex } from "../../lib/index/postgres.ts";
-import { silentLogger } from "../../lib/log.ts";
-import { createMetrics } from "../../lib/metrics.ts";
-import { archiveEnv, spawnLogged, waitFor } from "../../tests/archive_helpers.ts";
-import { serviceEnv } from "../../tests/helpers.ts";
+import { silentLogger } from "../../lib/runtime/log.ts";
+import { createMetrics } from "../../lib/runtime/metrics.ts";
+import { archiveEnv, spawnLogged, waitFor } from "../../tests/support/archive_helpers.ts";
+import { serviceEnv } from "../../tests/support/helpers.ts";
 import { getCeiling } from "./ceilings.ts";
 import { cpuSeconds } from "./proc.ts";
 import { figure, note, type Rate, recordsPerSecond } from "./report.ts";

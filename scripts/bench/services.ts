@@ -8,11 +8,11 @@ import {
 } from "@aws-sdk/client-s3";
 import type { Kafka } from "kafkajs";
 import { createKafka } from "../../lib/kafka/client.ts";
-import { silentLogger } from "../../lib/log.ts";
+import { silentLogger } from "../../lib/runtime/log.ts";
 import { createS3Store } from "../../lib/store/s3.ts";
 import type { BlobStore } from "../../lib/store/types.ts";
-import { dropSchema, schemaSql } from "../../tests/archive_helpers.ts";
-import { serviceEnv, uniqueName } from "../../tests/helpers.ts";
+import { dropSchema, schemaSql } from "../../tests/support/archive_helpers.ts";
+import { serviceEnv, uniqueName } from "../../tests/support/helpers.ts";
 import { note } from "./report.ts";
 
 export interface Bench {

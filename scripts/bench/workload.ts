@@ -2,7 +2,7 @@
 // `_sender`, `_format`), produced once with kafkajs and then read by every phase.
 import { Buffer } from "node:buffer";
 import type { Kafka } from "kafkajs";
-import type { KafkaRecord } from "../../lib/record.ts";
+import type { KafkaRecord } from "../../lib/format/record.ts";
 import { MiB, note } from "./report.ts";
 
 export interface Size {

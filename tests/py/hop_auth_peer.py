@@ -1,4 +1,4 @@
-"""hop-client's own credential handling, as the reference for lib/hop_auth.ts.
+"""hop-client's own credential handling, as the reference for lib/kafka/auth_toml.ts.
 
   hop_auth_peer.py select   stdin: [{"hosts": [hostname or "", ...], "broker": str, "username": str|null}, ...]
                             stdout: one result per case: the chosen entry's index, "AMBIGUOUS" or "NOTFOUND"

@@ -6,7 +6,7 @@ Usage: read_archive.py FILE...  ->  a JSON list, one entry per file:
 Bytes are {"b64": "..."} and integers {"int": "<decimal>"} (JSON numbers lose int64 precision in
 JavaScript); everything else is as hop-client decoded it. "zlib_crc32" is Python's zlib.crc32 of the
 message when it is bytes, an independent reference for the stored con_message_crc32. The Deno tests compare this with
-what lib/record.ts wrote, so the archive is checked against a reader that is not our own.
+what lib/format/record.ts wrote, so the archive is checked against a reader that is not our own.
 """
 import base64
 import json

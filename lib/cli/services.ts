@@ -1,0 +1,350 @@
+// Resolved settings -> live clients (Kafka, object store, index), shared by every command.
+// Start-up failures name the service and the setting to fix; secrets never appear in what is printed.
+import type { Kafka } from "kafkajs";
+import type { CommandContext } from "./command.ts";
+import {
+  logLevelOf,
+  type ParsedArgs,
+  printableSettings,
+  type ResolvedSettings,
+  resolveSettings,
+  type SettingName,
+  settingValue,
+} from "./config.ts";
+import { errorMessage, hkError, isHkError } from "../runtime/errors.ts";
+import { loadHopAuth } from "../kafka/auth_toml.ts";
+import { connectIndex } from "../index/database.ts";
+import { startEmbeddedIndex } from "../index/embedded.ts";
+import { createIndex } from "../index/postgres.ts";
+import {
+  createKafka,
+  type KafkaSettings,
+  type SaslMechanism,
+  type SecurityProtocol,
+} from "../kafka/client.ts";
+import { type KeyLayout, parseKeyLayout } from "../format/keys.ts";
+import { createLogger, type Logger } from "../runtime/log.ts";
+import { openStore } from "../store/open.ts";
+import { verificationOffWarning } from "../runtime/tls.ts";
+import type { BlobStore } from "../store/types.ts";
+import { loadVeto, type VetoList } from "../topics/veto.ts";
+
+export function loadSettings(
+  values: ParsedArgs["values"],
+  env: Record<string, string | undefined>,
+  configPath: string | undefined,
+  readConfig: (path: string) => string,
+): ResolvedSettings {
+  let text: string | undefined;
+  if (configPath !== undefined) {
+    try {
+      text = readConfig(configPath);
+    } catch (e) {
+      throw hkError(
+        "CONFIG_INVALID",
+        `cannot read config file ${configPath}: ${errorMessage(e)}; fix --config`,
+      );
+    }
+  }
+  const settings = resolveSettings(values, env, text, configPath);
+  // Fail fast on a bad level or layout.
+  checkSetting(settings, "log-level", () => logLevelOf(settings));
+  checkSetting(settings, "key-layout", () => parseKeyLayout(settings["key-layout"].value ?? "daily"));
+  return settings;
+}
+
+/** The settings part of every command's options: --config and --print-config with the connection settings. */
+export interface CommandSettings {
+  settings: ResolvedSettings;
+  configPath: string | undefined;
+  printConfig: boolean;
+}
+
+/** Pure but for reading the --config file: parsed flags + environment -> CommandSettings. */
+export function commandSettings(
+  values: ParsedArgs["values"],
+  env: Record<string, string | undefined>,
+  readConfig: (path: string) => string,
+): CommandSettings {
+  const configPath = values.config as string | undefined;
+  return {
+    settings: loadSettings(values, env, configPath, readConfig),
+    configPath,
+    printConfig: values["print-config"] === true,
+  };
+}
+
+export function printConfig(
+  ctx: CommandContext,
+  settings: ResolvedSettings,
+  extras: Record<string, unknown>,
+): number {
+  ctx.stdout(JSON.stringify({ settings: printableSettings(settings), options: extras }, null, 2) + "\n");
+  return 0;
+}
+
+export function dataDir(settings: ResolvedSettings, env: Record<string, string | undefined>): string {
+  const explicit = settingValue(settings, "data-dir");
+  if (explicit) return explicit;
+  const base = env.XDG_DATA_HOME || `${env.HOME ?? "."}/.local/share`;
+  return `${base}/housekeeping`;
+}
+
+const PROTOCOLS: SecurityProtocol[] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
+const MECHANISMS: SaslMechanism[] = ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"];
+
+/** A bad value given as a flag is a usage error (exit 2); from the environment, a file or auth.toml, a config error. */
+function oneOf<T extends string>(name: string, value: string, allowed: T[], fromFlag = false): T {
+  const upper = value.toUpperCase() as T;
+  if (!allowed.includes(upper)) {
+    const message = `--${name} must be one of ${allowed.join(", ")}, got "${value}"`;
+    throw hkError(fromFlag ? "USAGE" : "CONFIG_INVALID", message);
+  }
+  return upper;
+}
+
+function checkSetting(settings: ResolvedSettings, name: SettingName, check: () => unknown): void {
+  try {
+    check();
+  } catch (e) {
+    if (isHkError(e) && settings[name].source === "flag") {
+      throw hkError("USAGE", `--${name}: ${e.message}`, { cause: e });
+    }
+    throw e;
+  }
+}
+
+/** Credentials: explicit username/password, else the hop auth.toml entry for the broker, else none. */
+export async function kafkaSettings(
+  settings: ResolvedSettings,
+  env: Record<string, string | undefined>,
+  clientId: string,
+  prefix: "" | "RESTORE_" = "",
+): Promise<{ settings: KafkaSettings; warnings: string[] }> {
+  const brokersText = (prefix ? env[`${prefix}KAFKA_BROKERS`] : undefined) ??
+    settingValue(settings, "brokers") ?? "";
+  const brokers = brokersText.split(",").map((b) => b.trim()).filter(Boolean);
+  const username = settingValue(settings, "username");
+  const password = settingValue(settings, "password");
+  const protocolText = settingValue(settings, "security-protocol");
+  const protocolFromFlag = settings["security-protocol"].source === "flag";
+  const mechanism = oneOf(
+    "sasl-mechanism",
+    settingValue(settings, "sasl-mechanism") ?? "SCRAM-SHA-512",
+    MECHANISMS,
+    settings["sasl-mechanism"].source === "flag",
+  );
+  const caFile = settingValue(settings, "ca-file");
+  const warnings: string[] = [];
+  const base = { brokers, clientId, ...(caFile ? { caFile } : {}) };
+  if (username !== undefined || password !== undefined) {
+    if (!username || !password) {
+      throw hkError(
+        "CONFIG_INVALID",
+        "set both KAFKA_USERNAME and KAFKA_PASSWORD (or neither, to use hop auth.toml)",
+      );
+    }
+    const securityProtocol = protocolText
+      ? oneOf("security-protocol", protocolText, PROTOCOLS, protocolFromFlag)
+      : "SASL_SSL";
+    return { settings: { ...base, securityProtocol, sasl: { mechanism, username, password } }, warnings };
+  }
+  // An explicit non-SASL protocol needs no credentials: do not let a personal auth.toml without an entry for this
+  // broker break, say, a local PLAINTEXT run.
+  const explicitHop = settingValue(settings, "hop-auth");
+  const wantsSasl = protocolText === undefined || protocolText.toUpperCase().startsWith("SASL_");
+  const hop = wantsSasl ? await loadHopAuth({ path: explicitHop, env, brokers }) : null;
+  if (hop) {
+    warnings.push(...hop.warnings);
+    const securityProtocol = protocolText
+      ? oneOf("security-protocol", protocolText, PROTOCOLS, protocolFromFlag)
+      : oneOf("security-protocol", hop.entry.protocol ?? "SASL_SSL", PROTOCOLS);
+    const hopMechanism = hop.entry.mechanism
+      ? oneOf("sasl-mechanism", hop.entry.mechanism, MECHANISMS)
+      : mechanism;
+    const ca = caFile ?? hop.entry.sslCaLocation;
+    return {
+      settings: {
+        ...base,
+        ...(ca ? { caFile: ca } : {}),
+        securityProtocol,
+        ...(securityProtocol.startsWith("SASL_")
+          ? { sasl: { mechanism: hopMechanism, username: hop.entry.username, password: hop.entry.password } }
+          : {}),
+      },
+      warnings,
+    };
+  }
+  const securityProtocol = protocolText
+    ? oneOf("security-protocol", protocolText, PROTOCOLS, protocolFromFlag)
+    : "PLAINTEXT";
+  return { settings: { ...base, securityProtocol }, warnings };
+}
+
+export function storeUrl(settings: ResolvedSettings, env: Record<string, string | undefined>): string {
+  const explicit = settingValue(settings, "store");
+  if (explicit) return explicit;
+  const bucket = settingValue(settings, "bucket");
+  if (bucket) return `s3://${bucket}`;
+  return `file://${dataDir(settings, env)}/objects`;
+}
+
+/**
+ * The store the settings name, with the S3 endpoint and AWS_CA_BUNDLE (the AWS CLI's variable for a private CA,
+ * which the SDK for JavaScript does not read itself); warns when certificate verification is switched off.
+ */
+export function openSettingsStore(
+  settings: ResolvedSettings,
+  env: Record<string, string | undefined>,
+  log: Logger,
+  options: { createBucket?: boolean } = {},
+): Promise<BlobStore> {
+  const url = storeUrl(settings, env);
+  const endpoint = settingValue(settings, "s3-endpoint");
+  const caFile = env.AWS_CA_BUNDLE;
+  const unverified = url.startsWith("s3:") && !endpoint?.startsWith("http:")
+    ? verificationOffWarning("S3 endpoint's")
+    : undefined;
+  if (unverified !== undefined) log.warn(unverified);
+  return openStore(url, { ...(endpoint ? { endpoint } : {}), ...(caFile ? { caFile } : {}), ...options });
+}
+
+export interface Services {
+  log: Logger;
+  kafka: Kafka;
+  groupId: string;
+  store: BlobStore;
+  index: ReturnType<typeof createIndex>;
+  keyLayout: KeyLayout;
+  veto: VetoList;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  clientId: string;
+  /** Create or upgrade the schema (the archiver does at start; read-only commands do not). */
+  migrate?: boolean;
+  /** Kafka request timeout in ms (default kafkajs's 30 s). */
+  requestTimeoutMs?: number;
+}
+
+export async function openIndex(
+  settings: ResolvedSettings,
+  env: Record<string, string | undefined>,
+  log: Logger,
+) {
+  const url = settingValue(settings, "database-url");
+  const schema = settingValue(settings, "db-schema");
+  const closers: (() => Promise<void>)[] = [];
+  let target = url;
+  let max: number | undefined;
+  if (!target && !env.PGHOST) {
+    const dir = `${dataDir(settings, env)}/index`;
+    const server = await startEmbeddedIndex(dir);
+    closers.push(server.close);
+    target = server.url;
+    max = server.max;
+    log.info("using the embedded PostgreSQL (PGlite) index", { dir });
+  }
+  const sql = await connectIndex(target, {
+    onWarning: (message) => log.warn(message),
+    ...(schema ? { searchPath: schema } : {}),
+    ...(max !== undefined ? { max } : {}),
+  });
+  closers.unshift(() => sql.end({ timeout: 5 }));
+  return {
+    sql,
+    index: createIndex(sql),
+    close: async () => {
+      for (const c of closers) await c().catch(() => {});
+    },
+  };
+}
+
+/** Read-only commands never migrate: they refuse an index whose schema is not the one this program reads. */
+export async function requireCurrentSchema(
+  index: Pick<ReturnType<typeof createIndex>, "schemaVersion">,
+): Promise<void> {
+  const { current, latest } = await index.schemaVersion();
+  if (current === latest) return;
+  if (current === 0) {
+    throw hkError(
+      "INDEX_SCHEMA_MISSING",
+      "there is no housekeeping index here: check --database-url and --db-schema (or create one with " +
+        "`housekeeping db migrate`)",
+    );
+  }
+  if (current < latest) {
+    throw hkError(
+      "INDEX_SCHEMA_OLD",
+      `the index schema is at version ${current}, this housekeeping reads version ${latest}: run ` +
+        "`housekeeping db migrate` (or start `housekeeping archive`, which migrates)",
+    );
+  }
+  throw hkError(
+    "INDEX_SCHEMA_NEW",
+    `the index schema is at version ${current}, newer than this housekeeping knows (${latest}): upgrade housekeeping`,
+  );
+}
+
+/** The logger a command uses: the injected one (tests), else JSON lines at the configured level. */
+export function commandLogger(settings: ResolvedSettings, ctx: CommandContext): Logger {
+  return ctx.log ?? createLogger({ level: logLevelOf(settings) });
+}
+
+/** Kafka and the veto list only: for commands that need neither the store nor the index (`topics`). */
+export async function openKafka(
+  settings: ResolvedSettings,
+  ctx: CommandContext,
+  clientId: string,
+  requestTimeoutMs?: number,
+): Promise<{ log: Logger; kafka: Kafka; veto: VetoList; groupId: string }> {
+  const log = commandLogger(settings, ctx);
+  const veto = await loadVeto(settingValue(settings, "veto"));
+  const { settings: ks, warnings } = await kafkaSettings(settings, ctx.env, clientId);
+  for (const w of warnings) log.warn(w);
+  return {
+    log,
+    kafka: createKafka(requestTimeoutMs === undefined ? ks : { ...ks, requestTimeoutMs }, log),
+    veto,
+    groupId: settingValue(settings, "group") ?? "housekeeping",
+  };
+}
+
+export async function connectServices(
+  settings: ResolvedSettings,
+  ctx: CommandContext,
+  options: ConnectOptions,
+): Promise<Services> {
+  const keyLayout = parseKeyLayout(settingValue(settings, "key-layout") ?? "daily");
+  const { log, kafka, veto } = await openKafka(settings, ctx, options.clientId, options.requestTimeoutMs);
+  const store = await openSettingsStore(settings, ctx.env, log, {
+    createBucket: !settingValue(settings, "bucket") && !settingValue(settings, "store"),
+  });
+  let idx: Awaited<ReturnType<typeof openIndex>> | undefined;
+  try {
+    idx = await openIndex(settings, ctx.env, log);
+    if (options.migrate !== false) {
+      const { from, to } = await idx.index.migrate();
+      if (from !== to) log.info("index schema migrated", { from, to });
+    }
+  } catch (e) {
+    store.close();
+    await idx?.close();
+    throw e;
+  }
+  const index = idx.index;
+  return {
+    log,
+    kafka,
+    groupId: settingValue(settings, "group") ?? "housekeeping",
+    store,
+    index,
+    keyLayout,
+    veto,
+    close: async () => {
+      store.close();
+      await idx.close();
+    },
+  };
+}

@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { crc32, hex, sha1, sha256, sha256Hex } from "../../lib/format/checksum.ts";
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+Deno.test("crc32 is the unsigned IEEE CRC-32 of Python's zlib.crc32", () => {
+  assert.equal(crc32(new Uint8Array(0)), 0);
+  assert.equal(crc32(utf8("123456789")), 0xcbf43926);
+  assert.equal(crc32(utf8("1234"), new Uint8Array(0), utf8("56789")), 0xcbf43926, "of the concatenation");
+  // Above 2^31: must stay positive (the original archive stored it as a non-negative int64).
+  assert.equal(crc32(utf8('{"a": 1}')), 4221669015);
+});
+
+Deno.test("sha256 and sha1 hash the concatenation of their chunks", () => {
+  const abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+  assert.equal(sha256Hex(utf8("abc")), abc);
+  assert.equal(sha256Hex(utf8("a"), new Uint8Array(0), utf8("bc")), abc);
+  assert.equal(hex(sha256(utf8("abc"))), abc);
+  assert.equal(Object.getPrototypeOf(sha256(utf8("abc"))), Uint8Array.prototype, "a plain Uint8Array");
+  assert.equal(hex(sha1(utf8("ab"), utf8("c"))), "a9993e364706816aba3e25717850c26c9cd0d89d");
+});
+
+Deno.test("hex is lowercase and zero-padded", () => {
+  assert.equal(hex(Uint8Array.of(0, 0x0a, 0xff)), "000aff");
+});
