@@ -1,4 +1,4 @@
-// The messages whose indexable text tests/text_extract_test.ts compares with archive-core's: every sample payload
+// The messages whose indexable text tests/unit/text_extract_test.ts compares with archive-core's: every sample payload
 // of testdata/samples as hop-client sends it (and as older hop-clients and plain producers did), and hand-made
 // cases for each rule of get_indexable_text (headers, limits, control characters, each format's edge cases and
 // hostile inputs). Prints them as JSON; scripts/indexable_text_fixtures.sh feeds them to archive-core.

@@ -1,6 +1,6 @@
 """Runs archive-core's own text extraction (Decider.get_data_format and get_indexable_text, archive-core
 v1.3.0 archive/decision_api.py) on the cases that scripts/indexable_text_cases.ts writes, and prints the
-fixtures that tests/text_extract_test.ts compares lib/text/ with. Run through scripts/indexable_text_fixtures.sh,
+fixtures that tests/unit/text_extract_test.ts compares lib/text/ with. Run through scripts/indexable_text_fixtures.sh,
 which sets up the Python environment; not run by the tests.
 
 Usage: python indexable_text_fixtures.py ARCHIVE_CORE_DIR CASES.json > fixtures.json

@@ -7,7 +7,7 @@
 // all; this archiver archives the message anyway, and indexes what the headers alone give, with
 // text_fully_indexed false (as for a message too large to read).
 import { mediaTypeOf } from "../index/catalog.ts";
-import type { WireHeader } from "../record.ts";
+import type { WireHeader } from "../format/types.ts";
 import { avroText } from "./avro.ts";
 import { circularText, noticeText } from "./gcn.ts";
 import { decodeUtf8, loadPythonJson } from "./json.ts";

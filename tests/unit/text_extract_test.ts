@@ -2,9 +2,9 @@
 // from testdata/samples and hand-made cases) must give the same text and text_fully_indexed, byte for byte.
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { createPrng } from "../lib/mock/prng.ts";
-import type { WireHeader } from "../lib/record.ts";
-import { ARCHIVE_CORE_LIMITS, dataFormat, indexableText } from "../lib/text/extract.ts";
+import { createPrng } from "../../lib/mock/prng.ts";
+import type { WireHeader } from "../../lib/format/types.ts";
+import { ARCHIVE_CORE_LIMITS, dataFormat, indexableText } from "../../lib/text/extract.ts";
 
 interface Fixture {
   name: string;
@@ -26,7 +26,7 @@ const EXTRACTED = new Set([
   "application/x.voevent",
 ]);
 
-const file = new URL("./testdata/indexable_text/fixtures.json", import.meta.url);
+const file = new URL("../testdata/indexable_text/fixtures.json", import.meta.url);
 const { fixtures } = JSON.parse(await Deno.readTextFile(file)) as { fixtures: Fixture[] };
 const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, "base64"));
 const headersOf = (f: Fixture): WireHeader[] =>
