@@ -7,7 +7,7 @@ import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHe
 import { connectServices, loadSettings, printConfig } from "../cli/services.ts";
 import { flagOrEnv, positiveInt } from "../cli/flags.ts";
 import { errorMessage, hkError, isHkError } from "../runtime/errors.ts";
-import { publicTopicsSetting } from "../topics/public_topics.ts";
+import { publicTopicsSetting, topicListSetting } from "../topics/public_topics.ts";
 import { surviveStrayConnectionErrors } from "../runtime/stray_errors.ts";
 
 const OPTIONS = {
@@ -50,6 +50,7 @@ export function parseArchiveArgs(
     sessionTimeoutMs: int("session-timeout", "SESSION_TIMEOUT_SECONDS", 45) * 1000,
     httpPort: positiveInt(...flagOrEnv("archive", "http-port", values, env, "HTTP_PORT")),
     publicTopics: publicTopicsSetting("archive", settings),
+    indexText: topicListSetting("archive", settings, "index-text"),
   };
 }
 
