@@ -53,6 +53,10 @@ export const COMMANDS: Record<string, { summary: string; load: Loader }> = {
     summary: "same as query",
     load: async () => (await import("./lib/commands/query.ts")).listCommand,
   },
+  search: {
+    summary: "archived messages by their text (archive-core's search), best match first",
+    load: async () => (await import("./lib/commands/search.ts")).command,
+  },
   export: {
     summary: "write selected messages to a directory: a value file and a metadata JSON file each",
     load: async () => (await import("./lib/commands/export.ts")).command,

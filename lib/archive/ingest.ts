@@ -25,6 +25,7 @@ import type { Metrics } from "../runtime/metrics.ts";
 import { type ArchiveStamp, encodeArchivePieces, type KafkaRecord } from "../format/record.ts";
 import type { WireHeader } from "../format/types.ts";
 import { createLimiter, withRetry } from "../runtime/retry.ts";
+import { indexableText } from "../text/extract.ts";
 import type { BlobStore } from "../store/types.ts";
 
 export interface IngestIndex {
@@ -52,6 +53,8 @@ export interface IngestOptions {
   isPublic?: (topic: string) => boolean;
   /** The `direct_upload` column: true for records posted to `serve` rather than read from Kafka. */
   directUpload?: boolean;
+  /** Topics whose text goes into message_ts with the row (--index-text); default: none. */
+  indexText?: (topic: string) => boolean;
 }
 
 export interface IngestResult {
@@ -179,6 +182,7 @@ export function createIngest(options: IngestOptions) {
         options.isPublic?.(record.topic) ?? false,
         options.directUpload ?? false,
       ),
+      text: options.indexText?.(record.topic) ? indexableText(record.headers, record.value) : null,
     };
     return { candidate, row, pieces };
   }

@@ -11,7 +11,7 @@ import { sleep } from "../runtime/retry.ts";
 import { archivableTopics, endOffsets, partitionsBehind } from "../topics/topics.ts";
 import { VERSION } from "../version.ts";
 import { startConsumer, stopConsumer } from "./consumer.ts";
-import type { PublicTopics } from "../topics/public_topics.ts";
+import type { PublicTopics, TopicList } from "../topics/public_topics.ts";
 import { createIngest } from "./ingest.ts";
 import { memorySettings } from "../runtime/memory.ts";
 import type { RunState } from "./lanes.ts";
@@ -26,6 +26,8 @@ export interface ArchiverOptions {
   httpPort: number | undefined;
   /** The `public` column of what is archived (--public-topics). */
   publicTopics: PublicTopics;
+  /** Topics whose text is indexed for search (--index-text). */
+  indexText: TopicList;
 }
 
 export async function runArchiver(
@@ -54,6 +56,7 @@ export async function runArchiver(
     putConcurrency: options.putConcurrency,
     maxInflightBytes: options.maxInflightBytes,
     isPublic: options.publicTopics.isPublic,
+    indexText: options.indexText.has,
   });
 
   const admin = kafka.admin();
@@ -66,6 +69,7 @@ export async function runArchiver(
       groupId,
       store: services.store.url,
       untilEnd: options.untilEnd,
+      indexText: options.indexText.entries,
       memory: memorySettings,
     });
     while (!stop.signal.aborted) {

@@ -7,7 +7,7 @@ import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHe
 import { connectServices, loadSettings, printConfig } from "../cli/services.ts";
 import { flagOrEnv, intInRange, LIMITS } from "../cli/flags.ts";
 import { errorMessage, hkError, isHkError } from "../runtime/errors.ts";
-import { publicTopicsSetting } from "../topics/public_topics.ts";
+import { publicTopicsSetting, topicListSetting } from "../topics/public_topics.ts";
 import { surviveStrayConnectionErrors } from "../runtime/stray_errors.ts";
 
 const OPTIONS = {
@@ -52,6 +52,7 @@ export function parseArchiveArgs(
       1000,
     httpPort: portText === undefined ? undefined : intInRange(portSource, portText, LIMITS.port, 0),
     publicTopics: publicTopicsSetting("archive", settings),
+    indexText: topicListSetting("archive", settings, "index-text"),
   };
 }
 

@@ -25,11 +25,23 @@ import type {
   OrderPosition,
   PartitionSummary,
   Receipt,
+  RowText,
+  SearchFilter,
+  SearchHit,
   SelectFilter,
   SelectPage,
   StoredRow,
   TopicStats,
 } from "./types.ts";
+
+// What a claim's INSERT returns for each row it inserted.
+interface Claimed {
+  uuid: string;
+  topic: string;
+  partition: number | null;
+  offset: Int8 | null;
+  timestamp: Int8;
+}
 
 /** Random samples of an index with at least this many rows (by the planner's estimate) read random blocks. */
 export const SAMPLE_BLOCKS_FROM_ROWS = 100_000;
@@ -95,16 +107,10 @@ export function createIndex(sql: IndexSql): Index {
       `claiming ${rows.length} index rows`,
       () =>
         batched(
-          rows.map(toDb),
+          rows.map((row) => ({ ...toDb(row), text: row.text ?? null })),
           MESSAGE_COLUMNS.length,
           (q, part) =>
-            q<{
-              uuid: string;
-              topic: string;
-              partition: number | null;
-              offset: Int8 | null;
-              timestamp: Int8;
-            }[]>`
+            part.some((r) => r.text !== null) ? claimWithText(q, part) : q<Claimed[]>`
           insert into messages ${q(part, ...MESSAGE_COLUMNS)} on conflict (uuid) do nothing
           returning uuid::text as uuid, topic, partition, "offset", timestamp`,
         ),
@@ -118,6 +124,42 @@ export function createIndex(sql: IndexSql): Index {
       wins.set(key, left - 1);
       return true;
     });
+  }
+
+  // The message_ts row (archive-core's text search) of each row this statement inserts, in the same statement: a
+  // row and its text are committed together or not at all. to_tsvector with one argument, as archive-core, so that
+  // its websearch_to_tsquery (the database's default configuration) finds what we index. Texts are matched to the
+  // rows that won by their claim identity; of one record given twice, the first text counts.
+  function claimWithText(
+    q: IndexSql | postgres.TransactionSql<{ bigint: bigint }>,
+    part: (ReturnType<typeof toDb> & { text: RowText | null })[],
+  ) {
+    const texts = part.map((r, ord) => ({ ...r, ord })).filter((r) => r.text !== null);
+    // Every column as text: postgres.js sends a JS array of booleans or numbers as one value, not an array.
+    const column = (pick: (r: (typeof texts)[number]) => unknown) =>
+      texts.map((r) => {
+        const v = pick(r);
+        return v === null ? null : String(v);
+      });
+    return q<Claimed[]>`
+      with claimed as (
+        insert into messages ${q(part, ...MESSAGE_COLUMNS)} on conflict (uuid) do nothing
+        returning uuid, topic, partition, "offset", timestamp
+      ), texts as (
+        select * from unnest(${column((r) => r.uuid)}::text[], ${column((r) => r.topic)}::text[],
+          ${column((r) => r.partition)}::text[], ${column((r) => r.offset)}::text[],
+          ${column((r) => r.timestamp)}::text[], ${column((r) => r.text!.text)}::text[],
+          ${column((r) => r.text!.fullyIndexed)}::text[], ${column((r) => r.ord)}::text[])
+          as t(uuid, topic, partition, "offset", timestamp, text, fully_indexed, ord)
+      ), indexed as (
+        insert into message_ts (uuid, text_data, text_fully_indexed)
+        select distinct on (c.uuid) c.uuid, to_tsvector(t.text), t.fully_indexed::bool
+        from claimed c join texts t on t.uuid::uuid = c.uuid and t.topic = c.topic
+          and t.timestamp::int8 = c.timestamp and t.partition::int4 is not distinct from c.partition
+          and t."offset"::int8 is not distinct from c."offset"
+        order by c.uuid, t.ord::int4
+      )
+      select uuid::text as uuid, topic, partition, "offset", timestamp from claimed`;
   }
 
   async function lookup(uuids: string[]): Promise<Map<string, StoredRow>> {
@@ -340,7 +382,50 @@ export function createIndex(sql: IndexSql): Index {
     }));
   }
 
+  function searchWhere(query: string, filter: SearchFilter) {
+    const conditions = [
+      filter.topics !== undefined ? sql`m.topic = any(${filter.topics}::text[])` : null,
+      filter.since !== undefined ? sql`m.timestamp >= ${filter.since}` : null,
+      filter.until !== undefined ? sql`m.timestamp < ${filter.until}` : null,
+    ].filter((c) => c !== null);
+    return conditions.reduce(
+      (all, c) => sql`${all} and ${c}`,
+      sql`ts.text_data @@ websearch_to_tsquery(${query})`,
+    );
+  }
+
+  async function search(query: string, filter: SearchFilter, limit: number): Promise<SearchHit[]> {
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw hkError("INDEX_QUERY_INVALID", `search limit must be a positive integer, got ${limit}`);
+    }
+    const rows = await guard("searching the indexed text", () =>
+      sql<(DbRow & { rank: number })[]>`
+        select m.id, m.uuid::text as uuid, m.topic, m.timestamp, m.partition, m."offset", m.size, m.key, m.bucket,
+          m.crc32, m.is_client_uuid, m.message_crc32,
+          floor(extract(epoch from m.archived_at) * 1000)::int8 as archived_ms, m.archiver_version,
+          m.content_sha256, m.value_size, m.sender, m.format, m.is_test, m.clash_of::text as clash_of, m.public,
+          m.direct_upload, m.title, m.media_type, m.file_name, m.originator, m.retracted,
+          max(ts_rank(ts.text_data, websearch_to_tsquery(${query})))::float8 as rank
+        from message_ts ts join messages m on m.uuid = ts.uuid
+        where ${searchWhere(query, filter)}
+        group by m.id
+        order by rank desc, m.timestamp desc, m.id desc
+        limit ${limit}`);
+    return rows.map((r) => ({ ...fromDb(r), rank: r.rank }));
+  }
+
+  async function countSearch(query: string, filter: SearchFilter): Promise<bigint> {
+    // archive-core counts joined rows; a message has one message_ts row unless another writer added a second.
+    const [row] = await guard("counting search results", () =>
+      sql<{ n: Int8 }[]>`
+        select count(distinct m.id) as n from message_ts ts join messages m on m.uuid = ts.uuid
+        where ${searchWhere(query, filter)}`);
+    return row === undefined ? 0n : int8(row.n);
+  }
+
   return {
+    search,
+    countSearch,
     migrate: () => migrate(sql),
     schemaVersion: () => schemaVersion(sql),
     claim,

@@ -31,6 +31,17 @@ export interface IndexRow {
   clashOf: string | null;
   /** archive-core's catalogue columns; absent: its defaults (NO_CATALOG). */
   catalog?: CatalogColumns;
+  /**
+   * Text to index for search (lib/text/extract.ts), written to message_ts in the same statement as the row;
+   * absent or null: the topic's text is not indexed.
+   */
+  text?: RowText | null;
+}
+
+/** A message_ts row: the text archive-core's to_tsvector would read, and whether the whole message was read. */
+export interface RowText {
+  text: string;
+  fullyIndexed: boolean;
 }
 
 // Rows written by the original archiver (before migration 2) lack these: NULL, never a made-up value.
@@ -73,6 +84,18 @@ export interface SelectFilter {
   /** Topics left out whatever else matches (restore: those it cannot publish). */
   excludeTopics?: string[];
 }
+
+/** What `search` narrows a text query to. */
+export interface SearchFilter {
+  topics?: string[];
+  /** Record timestamp >= since (ms). */
+  since?: bigint;
+  /** Record timestamp < until (ms). */
+  until?: bigint;
+}
+
+/** A row whose indexed text matches, with its ts_rank. */
+export type SearchHit = StoredRow & { id: bigint; rank: number };
 
 export interface SelectPage {
   /** Keyset paging: only rows with id > after. */
@@ -162,4 +185,11 @@ export interface Index {
    * other writers lack some fields (partition, offset, archive time): those stay NULL, as for the original's rows.
    */
   insertRepaired(row: StoredRow): Promise<boolean>;
+  /**
+   * Rows whose message_ts text matches `query` with archive-core's semantics (websearch_to_tsquery over the
+   * database's default text search configuration, as its search_message_text): best ts_rank first, then newest.
+   */
+  search(query: string, filter: SearchFilter, limit: number): Promise<SearchHit[]>;
+  /** How many rows `search` would find with no limit (archive-core's count_text_search_results). */
+  countSearch(query: string, filter: SearchFilter): Promise<bigint>;
 }

@@ -1,6 +1,7 @@
-// Which topics are public: the `public` column that archive-api reads to serve a message without authentication.
-// archive-core asked SCiMMA's hopauth (`publicly_readable` of each topic); this archiver takes the list from its
-// settings (--public-topics), shared by `archive` and `serve`.
+// Which topics are public (the `public` column that archive-api reads to serve a message without authentication),
+// and which have their text indexed for search (message_ts). archive-core asked SCiMMA's hopauth
+// (`publicly_readable`, `index_archived_text` of each topic); this archiver takes the lists from its settings
+// (--public-topics, shared by `archive`, `serve` and `verify`; --index-text, read by `archive`).
 import type { ResolvedSettings } from "../cli/config.ts";
 import { hkError } from "../runtime/errors.ts";
 import { usageError } from "../cli/flags.ts";
@@ -8,6 +9,14 @@ import { offloadedFrom } from "./names.ts";
 
 /** Characters of a Kafka topic name: an entry made only of these is a name, anything else a pattern. */
 const TOPIC_NAME = /^[A-Za-z0-9._-]+$/;
+
+/** A setting's list of topics. */
+export interface TopicList {
+  /** True when `topic` (or, for `<topic>+oversized`, its topic) is on the list. */
+  has(topic: string): boolean;
+  /** The list as given (for logs and --print-config). */
+  readonly entries: readonly string[];
+}
 
 export interface PublicTopics {
   /** True when messages of `topic` are public. */
@@ -17,11 +26,12 @@ export interface PublicTopics {
 }
 
 /**
- * `list` is comma-separated: exact topic names (`gcn.circular`), or regular expressions matching a whole topic
- * name (`gcn\..*`, `lvk\.(alert|test)`). An entry with only topic-name characters is a name, so `a.b` matches the
- * topic `a.b` only, never `aXb`. Commas cannot be part of a pattern.
+ * `list` is comma-separated: exact topic names (`gcn.circular`), regular expressions matching a whole topic name
+ * (`gcn\..*`, `lvk\.(alert|test)`), or `*` for every topic. An entry with only topic-name characters is a name, so
+ * `a.b` matches the topic `a.b` only, never `aXb`. Commas cannot be part of a pattern. `flag` names the setting
+ * in errors.
  */
-export function parsePublicTopics(list: string | undefined): PublicTopics {
+export function parseTopicList(list: string | undefined, flag = "public-topics"): TopicList {
   const entries = (list ?? "").split(",").map((e) => e.trim()).filter((e) => e !== "");
   const names = new Set<string>();
   const patterns: RegExp[] = [];
@@ -31,11 +41,11 @@ export function parsePublicTopics(list: string | undefined): PublicTopics {
       continue;
     }
     try {
-      patterns.push(new RegExp(`^(?:${entry})$`, "u"));
+      patterns.push(entry === "*" ? /^/ : new RegExp(`^(?:${entry})$`, "u"));
     } catch (e) {
       throw hkError(
         "CONFIG_INVALID",
-        `--public-topics: "${entry}" is neither a topic name nor a valid regular expression ` +
+        `--${flag}: "${entry}" is neither a topic name nor a valid regular expression ` +
           `(${
             (e as Error).message
           }); give comma-separated names or whole-name patterns, e.g. gcn.circular,lvk\\..*`,
@@ -45,23 +55,40 @@ export function parsePublicTopics(list: string | undefined): PublicTopics {
   const matches = (topic: string) => names.has(topic) || patterns.some((p) => p.test(topic));
   return {
     entries,
-    // archive-core's large-message offload pseudo-topics are public when their topic is.
-    isPublic: (topic) => matches(topic) || matches(offloadedFrom(topic)),
+    // archive-core's large-message offload pseudo-topics follow their topic.
+    has: (topic) => matches(topic) || matches(offloadedFrom(topic)),
   };
 }
 
+export function parsePublicTopics(list: string | undefined): PublicTopics {
+  const topics = parseTopicList(list, "public-topics");
+  return { entries: topics.entries, isPublic: topics.has };
+}
+
 /**
- * The public-topics setting as `command` resolved it: a bad list is a USAGE error when it was given as the flag,
- * else CONFIG_INVALID naming the variable or config key it came from.
+ * A topic-list setting as `command` resolved it: a bad list is a USAGE error when it was given as the flag, else
+ * CONFIG_INVALID naming the variable or config key it came from.
  */
-export function publicTopicsSetting(command: string, settings: ResolvedSettings): PublicTopics {
-  const { value, source } = settings["public-topics"];
+export function topicListSetting(
+  command: string,
+  settings: ResolvedSettings,
+  flag: "public-topics" | "index-text",
+): TopicList {
+  const { value, source } = settings[flag];
   try {
-    return parsePublicTopics(value);
+    return parseTopicList(value, flag);
   } catch (e) {
     const message = (e as Error).message;
     if (source === "flag") throw usageError(command, message);
-    const from = source === "env" ? "PUBLIC_TOPICS" : "public_topics in the config file";
+    const from = source === "env"
+      ? flag === "public-topics" ? "PUBLIC_TOPICS" : "HOUSEKEEPING_INDEX_TEXT"
+      : `${flag.replace("-", "_")} in the config file`;
     throw hkError("CONFIG_INVALID", `${message} (from ${from})`, { cause: e });
   }
+}
+
+/** The public-topics setting as `command` resolved it (see topicListSetting). */
+export function publicTopicsSetting(command: string, settings: ResolvedSettings): PublicTopics {
+  const topics = topicListSetting(command, settings, "public-topics");
+  return { entries: topics.entries, isPublic: topics.has };
 }
