@@ -8,11 +8,16 @@ import { serveHttp } from "../runtime/http.ts";
 import type { Logger } from "../runtime/log.ts";
 import { createMetrics } from "../runtime/metrics.ts";
 import { sleep } from "../runtime/retry.ts";
-import { archivableTopics, endOffsets, partitionsBehind } from "../topics/topics.ts";
+import { archivedTopics, endOffsets, partitionsBehind } from "../topics/topics.ts";
 import { VERSION } from "../version.ts";
 import { startConsumer, stopConsumer } from "./consumer.ts";
 import type { PublicTopics, TopicList } from "../topics/public_topics.ts";
-import { createIngest } from "./ingest.ts";
+import { createIngest, type Ingest } from "./ingest.ts";
+import type { HopauthSettings } from "../hopauth/settings.ts";
+import { createStaticPolicy, type TopicPolicy } from "../topics/policy.ts";
+import { createHopauthPolicy, isHopauthPolicy } from "../topics/policy_hopauth.ts";
+import type { Metrics } from "../runtime/metrics.ts";
+import type { KafkaRecord } from "../format/record.ts";
 import { memorySettings } from "../runtime/memory.ts";
 import type { RunState } from "./lanes.ts";
 
@@ -28,6 +33,10 @@ export interface ArchiverOptions {
   publicTopics: PublicTopics;
   /** Topics whose text is indexed for search (--index-text). */
   indexText: TopicList;
+  /** hopauth's API and credential (--hopauth-url): the topic policy comes from there instead of the settings. */
+  hopauth?: HopauthSettings;
+  /** How often the policy is fetched from hopauth again (--policy-refresh). */
+  policyRefreshMs: number;
 }
 
 export async function runArchiver(
@@ -45,31 +54,40 @@ export async function runArchiver(
     ? undefined
     : serveHttp(options.httpPort, metrics, () => state.healthy, log);
 
-  const ingest = createIngest({
-    store: services.store,
-    index: services.index,
-    keyLayout: services.keyLayout,
-    archiverVersion: VERSION,
-    log,
-    metrics,
-    signal: stop.signal,
-    putConcurrency: options.putConcurrency,
-    maxInflightBytes: options.maxInflightBytes,
-    isPublic: options.publicTopics.isPublic,
-    indexText: options.indexText.has,
-  });
+  const policy = createPolicy(options, services, metrics, log);
+  const ingest = observing(
+    createIngest({
+      store: services.store,
+      index: services.index,
+      keyLayout: services.keyLayout,
+      archiverVersion: VERSION,
+      log,
+      metrics,
+      signal: stop.signal,
+      putConcurrency: options.putConcurrency,
+      maxInflightBytes: options.maxInflightBytes,
+      isPublic: (topic) => policy.decide(topic).public,
+      indexText: (topic) => policy.decide(topic).indexText,
+    }),
+    policy,
+  );
 
   const admin = kafka.admin();
   await admin.connect();
+  let policyLoop: Promise<void> | undefined;
   try {
-    let topics = await archivableTopics(admin, services.veto);
+    if (isHopauthPolicy(policy)) {
+      await policy.initial(stop.signal);
+      policyLoop = policy.run(stop.signal);
+    }
+    let topics = archivedTopics(await admin.listTopics(), policy);
     const targets = options.untilEnd ? await endOffsets(admin, topics) : new Map<string, bigint>();
     log.info("archiving", {
       topics,
       groupId,
       store: services.store.url,
       untilEnd: options.untilEnd,
-      indexText: options.indexText.entries,
+      policy: policyDescription(options),
       memory: memorySettings,
     });
     while (!stop.signal.aborted) {
@@ -89,7 +107,17 @@ export async function runArchiver(
         )
         : undefined;
       state.healthy = true;
-      const next = await waitForChange(admin, services, options, topics, targets, stop.signal, state, log);
+      const next = await waitForChange(
+        admin,
+        services,
+        policy,
+        options,
+        topics,
+        targets,
+        stop.signal,
+        state,
+        log,
+      );
       state.healthy = false;
       if (running) await stopConsumer(running, log);
       if (state.fatal !== undefined) throw state.fatal;
@@ -105,6 +133,8 @@ export async function runArchiver(
     return 0;
   } finally {
     ctx.shutdown.removeEventListener("abort", onShutdown);
+    stop.abort(); // ends the policy's refresh loop
+    await policyLoop;
     await admin.disconnect().catch(() => {});
     await http?.shutdown();
   }
@@ -113,6 +143,7 @@ export async function runArchiver(
 async function waitForChange(
   admin: Admin,
   services: Services,
+  policy: TopicPolicy,
   options: ArchiverOptions,
   topics: string[],
   targets: Map<string, bigint>,
@@ -122,6 +153,7 @@ async function waitForChange(
 ): Promise<string[] | "done" | "stop"> {
   const current = new Set(topics);
   let nextRefresh = Date.now() + options.topicRefreshMs;
+  let seenVersion = policy.version;
   while (!signal.aborted && state.fatal === undefined) {
     await sleep(options.untilEnd ? 500 : 1000, signal);
     if (signal.aborted || state.fatal !== undefined) break;
@@ -129,7 +161,7 @@ async function waitForChange(
       if (state.consumerCrashed) {
         // kafkajs gave up on its own (e.g. a subscribed topic vanished), or a partition failed: rebuild the
         // consumer on a fresh list. The flag stays set until the list is had, so an outage only delays this.
-        const fresh = await archivableTopics(admin, services.veto);
+        const fresh = archivedTopics(await admin.listTopics(), policy);
         state.consumerCrashed = false;
         return fresh;
       }
@@ -147,10 +179,12 @@ async function waitForChange(
         if ((await partitionsBehind(admin, services.groupId, targets)).length === 0) return "done";
         continue;
       }
-      if (Date.now() < nextRefresh) continue;
+      // A policy that changed (an operator's switch in hopauth) is applied at once, not at the next listing.
+      if (Date.now() < nextRefresh && policy.version === seenVersion) continue;
       nextRefresh = Date.now() + options.topicRefreshMs;
-      const fresh = await archivableTopics(admin, services.veto);
-      log.debug("topics listed", { archivable: fresh.length });
+      seenVersion = policy.version;
+      const fresh = archivedTopics(await admin.listTopics(), policy);
+      log.debug("topics listed", { archived: fresh.length });
       if (fresh.length !== current.size || fresh.some((t) => !current.has(t))) return fresh;
     } catch (e) {
       // Metadata is best effort: a broker outage is retried on the next tick; the consumer retries on its own.
@@ -158,4 +192,58 @@ async function waitForChange(
     }
   }
   return "stop";
+}
+
+/** The topic policy: hopauth's with --hopauth-url, else the static one of the settings. */
+function createPolicy(
+  options: ArchiverOptions,
+  services: Services,
+  metrics: Metrics,
+  log: Logger,
+): TopicPolicy {
+  if (options.hopauth === undefined) {
+    return createStaticPolicy({
+      veto: services.veto,
+      publicTopics: options.publicTopics,
+      indexText: options.indexText,
+    });
+  }
+  const ignored = [
+    ...(options.publicTopics.entries.length > 0 ? ["--public-topics"] : []),
+    ...(options.indexText.entries.length > 0 ? ["--index-text"] : []),
+  ];
+  if (ignored.length > 0) {
+    log.warn("ignored: hopauth's topic flags decide instead (--hopauth-url)", { ignored });
+  }
+  return createHopauthPolicy({
+    url: options.hopauth.url,
+    credential: options.hopauth.credential,
+    veto: services.veto,
+    refreshMs: options.policyRefreshMs,
+    log,
+    metrics,
+  });
+}
+
+function policyDescription(options: ArchiverOptions): Record<string, unknown> {
+  return options.hopauth === undefined
+    ? { source: "static", publicTopics: options.publicTopics.entries, indexText: options.indexText.entries }
+    : { source: "hopauth", url: options.hopauth.url, refreshSeconds: options.policyRefreshMs / 1000 };
+}
+
+/**
+ * `ingest` with archive-core's refresh rule in front of each claim (which decides `public` and text indexing): a
+ * record of a topic hopauth did not list, newer than the last fetch, has the policy fetched again first.
+ */
+function observing(ingest: Ingest, policy: TopicPolicy): Ingest {
+  if (!isHopauthPolicy(policy)) return ingest;
+  const claim = async (records: KafkaRecord[]) => {
+    const newest = new Map<string, bigint>();
+    for (const r of records) {
+      if (r.timestamp > (newest.get(r.topic) ?? -1n)) newest.set(r.topic, r.timestamp);
+    }
+    for (const [topic, timestamp] of newest) await policy.observe(topic, Number(timestamp));
+    return await ingest.claim(records);
+  };
+  return { ...ingest, claim, ingest: async (records) => await ingest.write(await claim(records)) };
 }
