@@ -54,8 +54,9 @@ export function topicsJson(reports: PolicyReport[]) {
     public: d.public,
     index_text: d.indexText,
     source: d.source,
-    reason: d.category,
-    detail: d.reason,
+    // As before the policy sources: null for archived topics, so `select(.reason == null)` still selects them.
+    reason: d.archive ? null : d.category,
+    detail: d.archive ? null : d.reason,
   }));
 }
 
@@ -71,9 +72,14 @@ export function policyLine(status: PolicyStatus, now = Date.now()): string {
 /** Pure: the survey as a table, archived topics first. */
 export function topicsTable(reports: PolicyReport[], status: PolicyStatus): string {
   const yes = (b: boolean) => b ? "yes" : "no";
-  const rows = topicsJson(reports)
-    .sort((a, b) => Number(b.archived) - Number(a.archived) || a.topic.localeCompare(b.topic))
-    .map((r) => [r.topic, yes(r.archived), yes(r.public), yes(r.index_text), r.source, r.detail]);
+  const sorted = [...reports].sort((a, b) =>
+    Number(b.decision.archive) - Number(a.decision.archive) || a.topic.localeCompare(b.topic)
+  );
+  const why = sorted.map((r) =>
+    r.decision.archive ? r.decision.reason : `${r.decision.category}: ${r.decision.reason}`
+  );
+  const rows = topicsJson(sorted)
+    .map((r, i) => [r.topic, yes(r.archived), yes(r.public), yes(r.index_text), r.source, why[i]!]);
   const archived = reports.filter((r) => r.decision.archive).length;
   const readable = reports.filter((r) => r.readable).length;
   return renderTable(
@@ -92,10 +98,11 @@ async function loadPolicy(options: TopicsOptions, veto: VetoList, log: Logger): 
     return createStaticPolicy({ veto, publicTopics: options.publicTopics, indexText: options.indexText });
   }
   const policy = createHopauthPolicy({ ...options.hopauth, veto, refreshMs: 1000, log });
-  if (await policy.refresh() !== "ok") {
+  const outcome = await policy.refresh();
+  if (outcome !== "ok") {
     throw hkError(
-      "HOPAUTH_FAILED",
-      `cannot fetch the topic policy from hopauth at ${options.hopauth.url}: ${policy.status().lastError}`,
+      outcome === "auth_failed" ? "HOPAUTH_AUTH" : "HOPAUTH_FAILED",
+      `cannot fetch the topic policy: ${policy.status().lastError}`,
     );
   }
   return policy;
@@ -116,8 +123,8 @@ Other topics the credential cannot read are not listed at all: Kafka does not sh
 
 Options:
   --json               JSON lines instead of a table: {"topic", "readable", "archived", "public", "index_text",
-                       "source", "reason", "detail"}; reason is one of archived, internal, vetoed, not_listed,
-                       not_archivable, unreadable
+                       "source", "reason", "detail"}; reason (null when archived) is one of internal, vetoed,
+                       not_listed, not_archivable, unreadable
 ${HOPAUTH_HELP}
 ${settingsHelp()}
 

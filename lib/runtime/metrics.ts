@@ -18,7 +18,10 @@ const HELP: Record<string, { type: "counter" | "gauge" | "histogram"; help: stri
     type: "gauge",
     help: "Age of the topic policy in force (-1: none fetched yet); grows while hopauth is unreachable",
   },
-  policy_stale: { type: "gauge", help: "1 while the last hopauth refresh failed and an older policy is in force" },
+  policy_stale: {
+    type: "gauge",
+    help: "1 while the last hopauth refresh failed and an older policy is in force",
+  },
   resident_memory_bytes: { type: "gauge", help: "Resident set size of the process" },
   memory_collections_total: {
     type: "counter",
