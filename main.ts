@@ -4,6 +4,7 @@ import { errorMessage, isHkError } from "./lib/runtime/errors.ts";
 import { VERSION } from "./lib/version.ts";
 import { startMemoryLog } from "./lib/runtime/memlog.ts";
 import { createLogger } from "./lib/runtime/log.ts";
+import { maskSecrets } from "./lib/runtime/secrets.ts";
 import { keepMemoryUnder, memoryTargetBytes, tuneMalloc } from "./lib/runtime/memory.ts";
 
 type Loader = () => Promise<Command>;
@@ -113,12 +114,13 @@ export async function main(argv: string[], ctx: CommandContext): Promise<number>
   try {
     return await command.run(rest, ctx);
   } catch (e) {
+    // Messages may quote a setting or a library's error, and so a URL with its password: masked here.
     if (isHkError(e)) {
-      console.error(`housekeeping ${name}: ${e.message} [${e.code}]`);
+      console.error(maskSecrets(`housekeeping ${name}: ${e.message} [${e.code}]`));
       return e.code === "USAGE" ? EXIT.usage : EXIT.failure;
     }
-    console.error(`housekeeping ${name}: unexpected error: ${errorMessage(e)}`);
-    if (e instanceof Error && e.stack) console.error(e.stack);
+    console.error(maskSecrets(`housekeeping ${name}: unexpected error: ${errorMessage(e)}`));
+    if (e instanceof Error && e.stack) console.error(maskSecrets(e.stack));
     return EXIT.failure;
   }
 }
@@ -130,12 +132,12 @@ if (import.meta.main) {
     // Before any command has its logger, so LOG_LEVEL=error is honoured but --log-level is not yet known.
     const level = env.LOG_LEVEL === "error" ? "error" : "info";
     keepMemoryUnder(memoryTargetBytes(env), createLogger({ level, fields: { logger: "memory" } }).warn);
+    const memlog = env.HK_MEMLOG;
+    if (memlog) startMemoryLog(memlog);
   } catch (e) {
-    console.error(`housekeeping: ${errorMessage(e)}${isHkError(e) ? ` [${e.code}]` : ""}`);
+    console.error(maskSecrets(`housekeeping: ${errorMessage(e)}${isHkError(e) ? ` [${e.code}]` : ""}`));
     Deno.exit(EXIT.failure);
   }
-  const memlog = env.HK_MEMLOG;
-  if (memlog) startMemoryLog(memlog);
   const controller = new AbortController();
   const stop = () => controller.abort();
   Deno.addSignalListener("SIGINT", stop);

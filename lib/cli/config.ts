@@ -2,9 +2,10 @@
 // The table below is the single source of truth for names, so --help, --print-config and the README agree.
 import { parseArgs } from "node:util";
 import YAML from "yaml";
-import { hkError } from "../runtime/errors.ts";
+import { hkError, type HousekeepingError } from "../runtime/errors.ts";
 import { usageError } from "./flags.ts";
 import { type LogLevel, parseLogLevel } from "../runtime/log.ts";
+import { maskSecrets } from "../runtime/secrets.ts";
 
 export interface SettingDef {
   /** Flag name without dashes; also the key in `--print-config` output. */
@@ -253,7 +254,7 @@ export function printableSettings(
   const out: Record<string, { value: string | null; source: string }> = {};
   for (const def of SETTINGS as readonly SettingDef[]) {
     const r = settings[def.flag as SettingName];
-    const shown = r.value === undefined ? null : def.secret ? maskSecret(r.value) : r.value;
+    const shown = r.value === undefined ? null : def.secret ? maskSecret(r.value) : maskSecrets(r.value);
     out[def.flag] = { value: shown, source: r.source };
   }
   return out;
@@ -269,6 +270,26 @@ export function maskSecret(value: string): string {
     // not a URL
   }
   return "***";
+}
+
+/**
+ * A bad setting: USAGE when it came from its flag, else CONFIG_INVALID saying where it came from (the environment
+ * variable or the config file's key) so the operator knows what to fix.
+ */
+export function badSetting(
+  settings: ResolvedSettings,
+  name: SettingName,
+  message: string,
+): HousekeepingError {
+  const def = (SETTINGS as readonly SettingDef[]).find((d) => d.flag === name)!;
+  const source = settings[name].source;
+  if (source === "flag") return hkError("USAGE", message);
+  const from = source === "env"
+    ? ` (from ${def.env})`
+    : source === "file"
+    ? ` (from the config file's ${def.file})`
+    : "";
+  return hkError("CONFIG_INVALID", `${message}${from}`);
 }
 
 export function settingValue(settings: ResolvedSettings, name: SettingName): string | undefined {

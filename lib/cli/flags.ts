@@ -4,6 +4,24 @@
 // command line.
 import { hkError, type HousekeepingError } from "../runtime/errors.ts";
 
+/**
+ * The ranges of the numeric settings several commands share. Timers stop at 2^31-1 ms (24.8 days): a longer one
+ * fires at once, so every "seconds" setting stays well below that; concurrencies and MiB budgets are bounded so
+ * a typo (an extra 0 or three) is refused at start-up instead of exhausting sockets or memory later.
+ */
+export const LIMITS = {
+  port: { min: 1, max: 65535 },
+  concurrency: { min: 1, max: 1024 },
+  inflightMib: { min: 1, max: 65536 },
+  topicRefreshSeconds: { min: 1, max: 86_400 },
+  // brokers accept 6 s to 30 min by default (group.min/max.session.timeout.ms)
+  sessionTimeoutSeconds: { min: 1, max: 3_600 },
+  timeoutSeconds: { min: 1, max: 86_400 },
+  // A rate limiter's wait is a timer too: at 0.001 records/s or 1 KiB/s it stays under a day for 64 MiB.
+  recordsPerSecond: { min: 0.001, max: 1e9 },
+  bytesPerSecond: { min: 1024, max: 1e12 },
+} as const;
+
 /** A usage error of `command`: the message, then where the help is. */
 export function usageError(command: string, message: string): HousekeepingError {
   return hkError("USAGE", `${message}; see \`housekeeping ${command} --help\``);
@@ -102,6 +120,50 @@ export function positiveNumber(
     );
   }
   return n;
+}
+
+/** A finite number from `min` to `max` (rates); undefined when the value is absent. */
+export function numberInRange(
+  source: ValueSource,
+  text: string | undefined,
+  range: { min: number; max: number },
+): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isFinite(n) || n < range.min || n > range.max) {
+    throw notA(source, `a number from ${range.min} to ${range.max}`, text);
+  }
+  return n;
+}
+
+/**
+ * A boolean setting: `true` or `false`, in any case (archive-api's Python deployments write `READ_ONLY=True`).
+ * Anything else (`1`, `yes`, `on`, `ture`...) is refused rather than guessed: a setting such as READ_ONLY that is
+ * silently taken as false opens the archive to writes. `fallback` when the value is absent.
+ */
+export function booleanValue(source: ValueSource, text: string | undefined, fallback: boolean): boolean {
+  if (text === undefined) return fallback;
+  const lower = text.toLowerCase();
+  if (lower === "true") return true;
+  if (lower === "false") return false;
+  throw notA(source, "true or false", text);
+}
+
+/**
+ * A boolean flag (`--read-only`, which takes no value) or, when absent, its environment variable parsed by
+ * booleanValue; an empty variable counts as unset.
+ */
+export function booleanFlagOrEnv(
+  command: string,
+  flag: string,
+  values: Record<string, unknown>,
+  env: Record<string, string | undefined>,
+  envName: string,
+  fallback = false,
+): boolean {
+  if (values[flag] === true) return true;
+  const fromEnv = env[envName];
+  return booleanValue({ command, flag, env: envName }, fromEnv === "" ? undefined : fromEnv, fallback);
 }
 
 /** One of `allowed`, exactly as written; `fallback` when the value is absent. */

@@ -3,6 +3,7 @@
 import type { Kafka } from "kafkajs";
 import type { CommandContext } from "./command.ts";
 import {
+  badSetting,
   logLevelOf,
   type ParsedArgs,
   printableSettings,
@@ -24,6 +25,7 @@ import {
 } from "../kafka/client.ts";
 import { type KeyLayout, parseKeyLayout } from "../format/keys.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
+import { maskSecrets } from "../runtime/secrets.ts";
 import { openStore } from "../store/open.ts";
 import { verificationOffWarning } from "../runtime/tls.ts";
 import type { BlobStore } from "../store/types.ts";
@@ -50,6 +52,7 @@ export function loadSettings(
   // Fail fast on a bad level or layout.
   checkSetting(settings, "log-level", () => logLevelOf(settings));
   checkSetting(settings, "key-layout", () => parseKeyLayout(settings["key-layout"].value ?? "daily"));
+  checkS3Endpoint(settings);
   return settings;
 }
 
@@ -79,7 +82,10 @@ export function printConfig(
   settings: ResolvedSettings,
   extras: Record<string, unknown>,
 ): number {
-  ctx.stdout(JSON.stringify({ settings: printableSettings(settings), options: extras }, null, 2) + "\n");
+  // Command options may hold URLs too (serve's --hopauth-url): none is printed with its password.
+  ctx.stdout(
+    maskSecrets(JSON.stringify({ settings: printableSettings(settings), options: extras }, null, 2)) + "\n",
+  );
   return 0;
 }
 
@@ -88,6 +94,38 @@ export function dataDir(settings: ResolvedSettings, env: Record<string, string |
   if (explicit) return explicit;
   const base = env.XDG_DATA_HOME || `${env.HOME ?? "."}/.local/share`;
   return `${base}/housekeeping`;
+}
+
+/**
+ * The data directory, created if need be, once it is known to be a writable directory: a file, a path under a file
+ * or a read-only place used to fail deep in the store or the embedded index with an errno and no setting to fix.
+ */
+export async function usableDataDir(
+  settings: ResolvedSettings,
+  env: Record<string, string | undefined>,
+): Promise<string> {
+  const dir = dataDir(settings, env);
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    const probe = await Deno.makeTempFile({ dir, prefix: ".housekeeping-probe-" });
+    await Deno.remove(probe);
+    return dir;
+  } catch (e) {
+    const why = e instanceof Deno.errors.AlreadyExists || e instanceof Deno.errors.NotADirectory
+      ? "is not a directory (or is under a file)"
+      : e instanceof Deno.errors.PermissionDenied
+      ? "is not writable by this process"
+      : `cannot be used: ${errorMessage(e)}`;
+    const where = settings["data-dir"].source === "unset"
+      ? " (the default; set --data-dir or HOUSEKEEPING_DATA_DIR)"
+      : "";
+    throw hkError(
+      "CONFIG_INVALID",
+      `the data directory ${dir}${where} ${why}: fix --data-dir (HOUSEKEEPING_DATA_DIR), or keep the objects ` +
+        "and the index elsewhere (--bucket or --store, --database-url)",
+      { cause: e },
+    );
+  }
 }
 
 const PROTOCOLS: SecurityProtocol[] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
@@ -101,6 +139,26 @@ function oneOf<T extends string>(name: string, value: string, allowed: T[], from
     throw hkError(fromFlag ? "USAGE" : "CONFIG_INVALID", message);
   }
   return upper;
+}
+
+/** An endpoint the AWS SDK cannot parse used to fail on the first request, as an uncoded "Invalid URL". */
+function checkS3Endpoint(settings: ResolvedSettings): void {
+  const endpoint = settingValue(settings, "s3-endpoint");
+  if (endpoint === undefined || endpoint === "") return;
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(endpoint).protocol;
+  } catch {
+    // not a URL
+  }
+  if (protocol !== "http:" && protocol !== "https:") {
+    throw badSetting(
+      settings,
+      "s3-endpoint",
+      `--s3-endpoint must be an http(s) URL such as https://s3.example.org or http://127.0.0.1:9000, got ` +
+        JSON.stringify(maskSecrets(endpoint)),
+    );
+  }
 }
 
 function checkSetting(settings: ResolvedSettings, name: SettingName, check: () => unknown): void {
@@ -193,12 +251,15 @@ export function storeUrl(settings: ResolvedSettings, env: Record<string, string 
  * The store the settings name, with the S3 endpoint and AWS_CA_BUNDLE (the AWS CLI's variable for a private CA,
  * which the SDK for JavaScript does not read itself); warns when certificate verification is switched off.
  */
-export function openSettingsStore(
+export async function openSettingsStore(
   settings: ResolvedSettings,
   env: Record<string, string | undefined>,
   log: Logger,
   options: { createBucket?: boolean } = {},
 ): Promise<BlobStore> {
+  if (!settingValue(settings, "store") && !settingValue(settings, "bucket")) {
+    await usableDataDir(settings, env);
+  }
   const url = storeUrl(settings, env);
   const endpoint = settingValue(settings, "s3-endpoint");
   const caFile = env.AWS_CA_BUNDLE;
@@ -206,7 +267,11 @@ export function openSettingsStore(
     ? verificationOffWarning("S3 endpoint's")
     : undefined;
   if (unverified !== undefined) log.warn(unverified);
-  return openStore(url, { ...(endpoint ? { endpoint } : {}), ...(caFile ? { caFile } : {}), ...options });
+  return await openStore(url, {
+    ...(endpoint ? { endpoint } : {}),
+    ...(caFile ? { caFile } : {}),
+    ...options,
+  });
 }
 
 export interface Services {
@@ -239,7 +304,7 @@ export async function openIndex(
   let target = url;
   let max: number | undefined;
   if (!target && !env.PGHOST) {
-    const dir = `${dataDir(settings, env)}/index`;
+    const dir = `${await usableDataDir(settings, env)}/index`;
     const server = await startEmbeddedIndex(dir);
     closers.push(server.close);
     target = server.url;

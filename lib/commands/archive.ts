@@ -5,7 +5,7 @@ import { type ArchiverOptions, runArchiver } from "../archive/supervisor.ts";
 import type { Command } from "../cli/command.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../cli/config.ts";
 import { connectServices, loadSettings, printConfig } from "../cli/services.ts";
-import { flagOrEnv, positiveInt } from "../cli/flags.ts";
+import { flagOrEnv, intInRange, LIMITS } from "../cli/flags.ts";
 import { errorMessage, hkError, isHkError } from "../runtime/errors.ts";
 import { publicTopicsSetting, topicListSetting } from "../topics/public_topics.ts";
 import { surviveStrayConnectionErrors } from "../runtime/stray_errors.ts";
@@ -36,19 +36,21 @@ export function parseArchiveArgs(
   const { values } = parseCommandArgs("archive", argv, OPTIONS);
   const configPath = values.config as string | undefined;
   const settings = loadSettings(values, env, configPath, readConfig);
-  const int = (flag: string, envName: string, fallback: number) =>
-    positiveInt(...flagOrEnv("archive", flag, values, env, envName), fallback);
+  const int = (flag: string, envName: string, range: { min: number; max: number }, fallback: number) =>
+    intInRange(...flagOrEnv("archive", flag, values, env, envName), range, fallback);
+  const [portSource, portText] = flagOrEnv("archive", "http-port", values, env, "HTTP_PORT");
   return {
     settings,
     configPath,
     printConfig: values["print-config"] === true,
     untilEnd: values["until-end"] === true,
-    topicRefreshMs: int("topic-refresh", "TOPIC_REFRESH_SECONDS", 60) * 1000,
-    putConcurrency: int("put-concurrency", "PUT_CONCURRENCY", 64),
-    maxInflightBytes: int("max-inflight-mib", "MAX_INFLIGHT_MIB", 64) * 2 ** 20,
-    partitionsConcurrency: int("partitions-concurrency", "PARTITIONS_CONCURRENCY", 4),
-    sessionTimeoutMs: int("session-timeout", "SESSION_TIMEOUT_SECONDS", 45) * 1000,
-    httpPort: positiveInt(...flagOrEnv("archive", "http-port", values, env, "HTTP_PORT")),
+    topicRefreshMs: int("topic-refresh", "TOPIC_REFRESH_SECONDS", LIMITS.topicRefreshSeconds, 60) * 1000,
+    putConcurrency: int("put-concurrency", "PUT_CONCURRENCY", LIMITS.concurrency, 64),
+    maxInflightBytes: int("max-inflight-mib", "MAX_INFLIGHT_MIB", LIMITS.inflightMib, 64) * 2 ** 20,
+    partitionsConcurrency: int("partitions-concurrency", "PARTITIONS_CONCURRENCY", LIMITS.concurrency, 4),
+    sessionTimeoutMs: int("session-timeout", "SESSION_TIMEOUT_SECONDS", LIMITS.sessionTimeoutSeconds, 45) *
+      1000,
+    httpPort: portText === undefined ? undefined : intInRange(portSource, portText, LIMITS.port, 0),
     publicTopics: publicTopicsSetting("archive", settings),
     indexText: topicListSetting("archive", settings, "index-text"),
   };

@@ -15,7 +15,7 @@ import { sha256Hex } from "../format/checksum.ts";
 import { parseCommandArgs, settingsHelp } from "../cli/config.ts";
 import { printConfig, type Services } from "../cli/services.ts";
 import { errorMessage, hkError } from "../runtime/errors.ts";
-import { positiveInt, usageError } from "../cli/flags.ts";
+import { intInRange, LIMITS, positiveInt, usageError } from "../cli/flags.ts";
 import { rowToJson, toJson } from "../cli/output.ts";
 import type { StoredRow } from "../index/types.ts";
 import { commandProgress, type Progress } from "../cli/progress.ts";
@@ -66,9 +66,10 @@ export function parseExportArgs(
     dir,
     limit: positiveInt({ command: "export", flag: "limit" }, values.limit as string | undefined),
     after: after === undefined ? undefined : BigInt(after),
-    concurrency: positiveInt(
+    concurrency: intInRange(
       { command: "export", flag: "concurrency" },
       values.concurrency as string | undefined,
+      LIMITS.concurrency,
       16,
     ),
     quiet: values.quiet === true,

@@ -2,8 +2,9 @@
 // shell, no curl), so its HEALTHCHECK runs the binary itself; the archiver's --http-port / HTTP_PORT names the port.
 import type { Command } from "../cli/command.ts";
 import { parseCommandArgs } from "../cli/config.ts";
-import { positiveInt, usageError } from "../cli/flags.ts";
+import { intInRange, LIMITS, usageError } from "../cli/flags.ts";
 import { errorMessage } from "../runtime/errors.ts";
+import { maskSecrets } from "../runtime/secrets.ts";
 
 const OPTIONS = {
   url: { type: "string" },
@@ -18,8 +19,12 @@ export interface HealthzOptions {
 /** Pure: argv + environment -> the URL to ask and how long to wait. */
 export function parseHealthzArgs(argv: string[], env: Record<string, string | undefined>): HealthzOptions {
   const { values } = parseCommandArgs("healthz", argv, OPTIONS);
-  const timeoutMs =
-    positiveInt({ command: "healthz", flag: "timeout" }, values.timeout as string | undefined, 5) * 1000;
+  const timeoutMs = intInRange(
+    { command: "healthz", flag: "timeout" },
+    values.timeout as string | undefined,
+    LIMITS.timeoutSeconds,
+    5,
+  ) * 1000;
   const url = values.url as string | undefined;
   if (url !== undefined) {
     if (!URL.canParse(url)) {
@@ -33,7 +38,7 @@ export function parseHealthzArgs(argv: string[], env: Record<string, string | un
   }
   return {
     url: `http://127.0.0.1:${
-      positiveInt({ command: "healthz", flag: "http-port", env: "HTTP_PORT" }, port, 0)
+      intInRange({ command: "healthz", flag: "http-port", env: "HTTP_PORT" }, port, LIMITS.port, 0)
     }/healthz`,
     timeoutMs,
   };
@@ -61,10 +66,10 @@ Examples:
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
       const body = (await response.text()).trim();
-      ctx.stdout(`${url}: ${response.status}${body === "" ? "" : ` ${body}`}\n`);
+      ctx.stdout(maskSecrets(`${url}: ${response.status}${body === "" ? "" : ` ${body}`}\n`));
       return response.status === 200 ? 0 : 1;
     } catch (e) {
-      ctx.stdout(`${url}: no answer: ${errorMessage(e)}\n`);
+      ctx.stdout(maskSecrets(`${url}: no answer: ${errorMessage(e)}\n`));
       return 1;
     }
   },

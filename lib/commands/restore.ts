@@ -68,8 +68,8 @@ same cluster (same broker address or cluster id) that is not vetoed would be arc
 Operation:
   --dry-run                print what would be sent (records, stored bytes, time span per topic and partition),
                            and send nothing
-  --max-rate N             at most N records per second
-  --max-bytes-rate N       at most N bytes (key + value + headers) per second
+  --max-rate N             at most N records per second (0.001 to 1e9)
+  --max-bytes-rate N       at most N bytes (key + value + headers) per second (1024 to 1e12)
   --checkpoint FILE        record progress in FILE (JSON, replaced atomically after every acknowledged request);
                            an interrupted restore re-run with the same FILE and selection continues after the last
                            acknowledged record; records a hard kill left unrecorded are found in the target (it

@@ -17,9 +17,10 @@ import {
   printConfig,
   requireCurrentSchema,
 } from "../cli/services.ts";
-import { badValue, flagOrEnv, intInRange, positiveInt } from "../cli/flags.ts";
+import { badValue, booleanFlagOrEnv, flagOrEnv, intInRange, LIMITS, positiveInt } from "../cli/flags.ts";
 import { createIngest } from "../archive/ingest.ts";
 import { parseKeyLayout } from "../format/keys.ts";
+import { isListenFailure, listenError } from "../runtime/http.ts";
 import { createMetrics } from "../runtime/metrics.ts";
 import { createHopAuth, type HopAuth, textResponse } from "../serve/hopauth.ts";
 import { type PublicTopics, publicTopicsSetting } from "../topics/public_topics.ts";
@@ -71,10 +72,13 @@ export function parseServeArgs(
     hopAuthUrl,
     publicTopics: publicTopicsSetting("serve", settings.settings),
     maxUploadBytes: positiveInt(...given("max-upload-mib", "MAX_UPLOAD_MIB"), 64) * 2 ** 20,
-    uploadTimeoutMs:
-      positiveInt(...given("upload-timeout", "UPLOAD_TIMEOUT_SECONDS"), UPLOAD_TIMEOUT_MS / 1000) *
+    uploadTimeoutMs: intInRange(
+      ...given("upload-timeout", "UPLOAD_TIMEOUT_SECONDS"),
+      LIMITS.timeoutSeconds,
+      UPLOAD_TIMEOUT_MS / 1000,
+    ) *
       1000,
-    readOnly: values["read-only"] === true || env.READ_ONLY === "true",
+    readOnly: booleanFlagOrEnv("serve", "read-only", values, env, "READ_ONLY"),
   };
 }
 
@@ -133,7 +137,7 @@ Options:
   --max-upload-mib N       largest accepted POST body (default 64; larger: 413) [env MAX_UPLOAD_MIB]
   --upload-timeout SECONDS  time a POST body may take to arrive (default 120; slower: 408)
                            [env UPLOAD_TIMEOUT_SECONDS]
-  --read-only              refuse every write with 501 [env READ_ONLY=true]
+  --read-only              refuse every write with 501 [env READ_ONLY=true|false]
 ${settingsHelp()}
 
 The index must exist at the current schema (\`housekeeping db migrate\`, or start \`archive\` once).
@@ -196,6 +200,16 @@ Examples:
       await server.finished;
       log.info("serve stopped");
       return 0;
+    } catch (e) {
+      // Only Deno.serve raises these: a port in use or an address not ours is one coded line, not a stack.
+      throw isListenFailure(e)
+        ? listenError(e, {
+          hostname: options.httpHost,
+          port: options.httpPort,
+          portSetting: "--http-port (HTTP_PORT)",
+          hostSetting: "--http-host (HTTP_HOST)",
+        })
+        : e;
     } finally {
       store.close();
       await idx.close();

@@ -15,7 +15,7 @@ import { toJson } from "../cli/output.ts";
 import type { SelectFilter } from "../index/types.ts";
 import { type ManifestLine, parseManifest } from "../mock/manifest.ts";
 import { commandProgress } from "../cli/progress.ts";
-import { positiveInt } from "../cli/flags.ts";
+import { intInRange, LIMITS, positiveInt } from "../cli/flags.ts";
 import { describeSelection, SELECTION_HELP } from "../cli/selection.ts";
 import { type Problem, verifyArchive, type VerifySummary } from "../verify/check.ts";
 import { checkManifest, type ManifestSummary, validateManifest } from "../verify/manifest.ts";
@@ -76,9 +76,10 @@ export function parseVerifyArgs(
     manifest: values.manifest as string | undefined,
     quick,
     orphans,
-    concurrency: positiveInt(
+    concurrency: intInRange(
       { command: "verify", flag: "concurrency" },
       values.concurrency as string | undefined,
+      LIMITS.concurrency,
       16,
     ),
     graceMs: grace === "0"

@@ -24,7 +24,7 @@ import type { LogFields, Logger, LogLevel } from "../runtime/log.ts";
 import type { TimestampType } from "../format/record.ts";
 import { installCodecs } from "./codecs.ts";
 import { installKafkajsPatches, retriableProtocolMessages } from "./kafkajs_internals.ts";
-import { diagnoseTlsError, hostPort, tlsError, verificationOffWarning } from "../runtime/tls.ts";
+import { diagnoseTlsError, hostPort, readCaFile, tlsError, verificationOffWarning } from "../runtime/tls.ts";
 
 export type SecurityProtocol = "PLAINTEXT" | "SASL_PLAINTEXT" | "SASL_SSL" | "SSL";
 export type SaslMechanism = "SCRAM-SHA-512" | "SCRAM-SHA-256" | "PLAIN";
@@ -91,18 +91,17 @@ function validate(settings: KafkaSettings): void {
 function tlsOption(settings: KafkaSettings): boolean | { ca: string[] } {
   if (settings.securityProtocol !== "SSL" && settings.securityProtocol !== "SASL_SSL") return false;
   if (settings.caFile === undefined) return true;
-  try {
-    return { ca: [Deno.readTextFileSync(settings.caFile)] };
-  } catch (error) {
-    throw hkError(
-      "KAFKA_CA_FILE_UNREADABLE",
-      `cannot read the CA file ${settings.caFile}: ${
-        errorMessage(error)
-      }; fix --ca-file (KAFKA_CA_FILE) or ` +
-        "ssl_ca_location in the hop auth.toml",
-      { cause: error },
-    );
-  }
+  // Read and checked here, at start-up: a file without a PEM certificate used to surface only as kafkajs
+  // retrying "unable to verify the first certificate" on every connection.
+  return {
+    ca: [
+      readCaFile(
+        settings.caFile,
+        "KAFKA_CA_FILE_UNREADABLE",
+        "--ca-file (KAFKA_CA_FILE) or ssl_ca_location in the hop auth.toml",
+      ),
+    ],
+  };
 }
 
 function saslOption(settings: KafkaSettings): SASLOptions | undefined {

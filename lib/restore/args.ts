@@ -9,7 +9,7 @@ import {
   settingValue,
 } from "../cli/config.ts";
 import { errorMessage } from "../runtime/errors.ts";
-import { nonNegativeBigInt, oneOf, positiveInt, positiveNumber, usageError } from "../cli/flags.ts";
+import { intInRange, LIMITS, nonNegativeBigInt, numberInRange, oneOf, usageError } from "../cli/flags.ts";
 import type { SelectFilter } from "../index/types.ts";
 import { describeSelection, parseSelection, SELECTION_OPTIONS } from "../cli/selection.ts";
 import { loadSettings } from "../cli/services.ts";
@@ -141,7 +141,12 @@ export function parseRestoreArgs(
   const prefix = str("to-prefix");
   if (prefix !== undefined) checkTopicName(`${prefix}x`, "--to-prefix");
 
-  const maxInflightMib = positiveInt(flag("max-inflight-mib"), str("max-inflight-mib"), 64);
+  const maxInflightMib = intInRange(
+    flag("max-inflight-mib"),
+    str("max-inflight-mib"),
+    LIMITS.inflightMib,
+    64,
+  );
   return {
     settings,
     target: targetSettings(settings, values, env),
@@ -153,10 +158,10 @@ export function parseRestoreArgs(
     createTopics: values["create-topics"] === true,
     allowLoop: values["allow-loop"] === true,
     onBadObject: oneOf(flag("on-bad-object"), str("on-bad-object"), ["stop", "skip"] as const, "stop"),
-    maxRate: positiveNumber(flag("max-rate"), str("max-rate")),
-    maxBytesRate: positiveNumber(flag("max-bytes-rate"), str("max-bytes-rate")),
+    maxRate: numberInRange(flag("max-rate"), str("max-rate"), LIMITS.recordsPerSecond),
+    maxBytesRate: numberInRange(flag("max-bytes-rate"), str("max-bytes-rate"), LIMITS.bytesPerSecond),
     checkpoint: str("checkpoint"),
-    fetchConcurrency: positiveInt(flag("fetch-concurrency"), str("fetch-concurrency"), 16),
+    fetchConcurrency: intInRange(flag("fetch-concurrency"), str("fetch-concurrency"), LIMITS.concurrency, 16),
     maxInflightBytes: maxInflightMib * 2 ** 20,
     progress: oneOf(flag("progress"), str("progress"), ["auto", "bar", "json", "none"] as const, "auto"),
   };

@@ -13,6 +13,7 @@ export type ErrorCode =
   | "HOP_AUTH_AMBIGUOUS"
   | "HOP_AUTH_INVALID"
   | "HOP_AUTH_NOT_FOUND"
+  | "HTTP_LISTEN_FAILED"
   // records, objects, keys
   | "ARCHIVE_FAILED"
   | "ARCHIVE_OBJECT_INVALID"

@@ -1,6 +1,7 @@
 // JSON-lines logger injected into every component (kafkajs style): one object per line on stderr so stdout stays
 // free for command output (query results, --raw bytes).
 import { hkError } from "./errors.ts";
+import { maskSecrets } from "./secrets.ts";
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
 
@@ -34,7 +35,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const base = options.fields ?? {};
   const emit = (level: LogLevel) => (msg: string, fields?: LogFields) => {
     if (RANK[level] < threshold) return;
-    sink(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }, jsonSafe));
+    // The last guard: a password in any URL of any field (an error message of a library included) is masked here.
+    sink(
+      maskSecrets(
+        JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }, jsonSafe),
+      ),
+    );
   };
   return {
     debug: emit("debug"),

@@ -1,4 +1,5 @@
 // A diagnostic for the benchmarks: where a process's peak RSS goes, which /proc alone cannot tell.
+import { errorMessage, hkError } from "./errors.ts";
 
 /**
  * HK_MEMLOG=<file>: appends a JSON line of Deno.memoryUsage() (MiB) to the file each time RSS, the V8 heap or the
@@ -6,6 +7,19 @@
  * the RSS peak split into heap and external (scripts/bench.ts). /proc alone cannot tell those apart.
  */
 export function startMemoryLog(path: string): void {
+  // Checked once here, at start-up: a file that cannot be written used to crash the process 20 ms later, from a
+  // timer, as an uncaught NotFound.
+  try {
+    Deno.writeTextFileSync(path, "", { append: true });
+  } catch (e) {
+    throw hkError(
+      "CONFIG_INVALID",
+      `HK_MEMLOG=${path} cannot be written: ${errorMessage(e)}; fix or unset HK_MEMLOG`,
+      {
+        cause: e,
+      },
+    );
+  }
   const high = { rss: 0, heapTotal: 0, external: 0 };
   const timer = setInterval(() => {
     const m = Deno.memoryUsage();

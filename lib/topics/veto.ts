@@ -1,6 +1,6 @@
 // Which topics are archived: everything readable, minus Kafka's internal topics, minus the veto list.
 import YAML from "yaml";
-import { hkError } from "../runtime/errors.ts";
+import { errorMessage, hkError } from "../runtime/errors.ts";
 
 /** Compiled into the binary so a laptop run without ./veto.yaml still skips the heartbeat. */
 export const DEFAULT_VETO_YAML = "topics:\n  - sys.heartbeat\npatterns: []\n";
@@ -67,20 +67,30 @@ export function judgeTopic(veto: VetoList, topic: string): TopicVerdict {
 
 /** --veto / VETO_FILE, else ./veto.yaml when present, else the built-in list. */
 export async function loadVeto(path: string | undefined): Promise<VetoList> {
-  if (path !== undefined) {
-    try {
-      return parseVeto(await Deno.readTextFile(path), path);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) {
-        throw hkError("VETO_INVALID", `veto file ${path} does not exist: fix --veto / VETO_FILE`);
-      }
-      throw e;
-    }
-  }
+  if (path !== undefined) return parseVeto(await readVetoFile(path, "fix --veto / VETO_FILE"), path);
+  let text: string;
   try {
-    return parseVeto(await Deno.readTextFile("veto.yaml"), "./veto.yaml");
+    text = await readVetoFile("veto.yaml", "fix or remove ./veto.yaml, or name another with --veto", true);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return parseVeto(DEFAULT_VETO_YAML, "the built-in veto list");
     throw e;
+  }
+  return parseVeto(text, "./veto.yaml");
+}
+
+/** The file's text; any failure a VETO_INVALID, but for a missing `optional` file (./veto.yaml): NotFound. */
+async function readVetoFile(path: string, fix: string, optional = false): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound && optional) throw e;
+    const why = e instanceof Deno.errors.NotFound
+      ? "does not exist"
+      : e instanceof Deno.errors.IsADirectory
+      ? "is a directory, not a YAML file"
+      : e instanceof Deno.errors.PermissionDenied
+      ? "cannot be read (permission denied)"
+      : `cannot be read: ${errorMessage(e)}`;
+    throw hkError("VETO_INVALID", `veto file ${path} ${why}: ${fix}`, { cause: e });
   }
 }

@@ -179,7 +179,7 @@ Deno.test("parseRestoreArgs: defaults, and refusals that say what to do", () => 
   usage(["--topic", "t", "--rename", "a"], /FROM=TO/);
   usage(["--topic", "t", "--rename", "a=b", "--rename", "a=c"], /two targets/);
   usage(["--topic", "t", "--to-prefix", "bad/"], /--to-prefix/);
-  usage(["--topic", "t", "--max-rate", "0"], /positive number/);
+  usage(["--topic", "t", "--max-rate", "0"], /--max-rate must be a number from 0.001 to/);
   usage(["--topic", "t", "--from-offset", "5", "--to-offset", "5"], /must be below/);
   usage(["--topic", "t", "--on-bad-object", "ignore"], /stop, skip/);
   usage(["--topic", "t", "--no-such-flag"], /restore --help/);

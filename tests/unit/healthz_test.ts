@@ -91,11 +91,25 @@ Deno.test("healthz: parse", () => {
     url: "http://archiver:9/healthz",
     timeoutMs: 2000,
   });
-  assert.throws(() => parseHealthzArgs([], { HTTP_PORT: "eighty" }), /http-port must be a positive integer/);
+  assert.throws(
+    () => parseHealthzArgs([], { HTTP_PORT: "eighty" }),
+    /http-port must be an integer from 1 to 65535/,
+  );
 });
 
 Deno.test("healthz --help", async () => {
   const r = await healthz(["--help"]);
   assert.equal(r.code, 0);
   assert.match(r.out, /^Usage: housekeeping healthz/);
+});
+
+Deno.test("healthz: a password in --url is not printed", async () => {
+  const ep = endpoint(200);
+  try {
+    const r = await healthz(["--url", `http://probe:hunter2-s3cr3t@127.0.0.1:${ep.port}/healthz`]);
+    assert.ok(!r.out.includes("hunter2-s3cr3t"), r.out);
+    assert.match(r.out, /^http:\/\/probe:\*\*\*@127\.0\.0\.1:\d+\/healthz: /);
+  } finally {
+    await ep.close();
+  }
 });

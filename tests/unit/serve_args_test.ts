@@ -36,6 +36,25 @@ Deno.test("parseServeArgs: flags over environment, defaults, and usage errors", 
   assert.throws(() => parseServeArgs(["--nope"], {}), hasCode("USAGE"));
 });
 
+Deno.test("READ_ONLY: true or false in any case; anything else stops start-up naming the variable", () => {
+  // archive-api's Python users write READ_ONLY=True: it used to be taken as false, and writes were accepted.
+  for (const text of ["true", "True", "TRUE"]) {
+    assert.equal(parseServeArgs([], { READ_ONLY: text }).readOnly, true, text);
+  }
+  for (const text of ["false", "False", ""]) {
+    assert.equal(parseServeArgs([], { READ_ONLY: text }).readOnly, false, JSON.stringify(text));
+  }
+  for (const text of ["1", "yes", "on", "0", "no", "off", " true", "ture"]) {
+    assert.throws(() => parseServeArgs([], { READ_ONLY: text }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, "CONFIG_INVALID", text);
+      assert.match(e.message, /--read-only must be true or false, got .* \(from READ_ONLY\)/);
+      return true;
+    });
+  }
+  assert.equal(parseServeArgs(["--read-only"], { READ_ONLY: "false" }).readOnly, true, "the flag wins");
+  assert.throws(() => parseServeArgs(["--read-only=yes"], {}), hasCode("USAGE"));
+});
+
 Deno.test("public topics: exact names compare literally, patterns match whole names", () => {
   const p = parsePublicTopics("gcn.circular,lvk\\.(alert|test),igwn.*");
   assert.ok(p.isPublic("gcn.circular"));
