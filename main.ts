@@ -62,7 +62,8 @@ export const COMMANDS: Record<string, { summary: string; load: Loader }> = {
     load: async () => (await import("./lib/commands/export.ts")).command,
   },
   db: {
-    summary: "index schema: `db status` (version, pending migrations), `db migrate` (upgrade)",
+    summary:
+      "index schema: `db status` (version, pending migrations), `db migrate` (upgrade), `db index-text`",
     load: async () => (await import("./lib/commands/db.ts")).command,
   },
   topics: {

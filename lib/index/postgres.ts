@@ -6,6 +6,7 @@ import { hkError } from "../runtime/errors.ts";
 import { indexError, type IndexSql } from "./database.ts";
 import { migrate, schemaVersion } from "./migrations.ts";
 import { findOriginals } from "./original.ts";
+import { createTextIndex } from "./text.ts";
 import {
   canonicalUuid,
   chunks,
@@ -26,8 +27,6 @@ import type {
   PartitionSummary,
   Receipt,
   RowText,
-  SearchFilter,
-  SearchHit,
   SelectFilter,
   SelectPage,
   StoredRow,
@@ -382,50 +381,9 @@ export function createIndex(sql: IndexSql): Index {
     }));
   }
 
-  function searchWhere(query: string, filter: SearchFilter) {
-    const conditions = [
-      filter.topics !== undefined ? sql`m.topic = any(${filter.topics}::text[])` : null,
-      filter.since !== undefined ? sql`m.timestamp >= ${filter.since}` : null,
-      filter.until !== undefined ? sql`m.timestamp < ${filter.until}` : null,
-    ].filter((c) => c !== null);
-    return conditions.reduce(
-      (all, c) => sql`${all} and ${c}`,
-      sql`ts.text_data @@ websearch_to_tsquery(${query})`,
-    );
-  }
-
-  async function search(query: string, filter: SearchFilter, limit: number): Promise<SearchHit[]> {
-    if (!Number.isSafeInteger(limit) || limit < 1) {
-      throw hkError("INDEX_QUERY_INVALID", `search limit must be a positive integer, got ${limit}`);
-    }
-    const rows = await guard("searching the indexed text", () =>
-      sql<(DbRow & { rank: number })[]>`
-        select m.id, m.uuid::text as uuid, m.topic, m.timestamp, m.partition, m."offset", m.size, m.key, m.bucket,
-          m.crc32, m.is_client_uuid, m.message_crc32,
-          floor(extract(epoch from m.archived_at) * 1000)::int8 as archived_ms, m.archiver_version,
-          m.content_sha256, m.value_size, m.sender, m.format, m.is_test, m.clash_of::text as clash_of, m.public,
-          m.direct_upload, m.title, m.media_type, m.file_name, m.originator, m.retracted,
-          max(ts_rank(ts.text_data, websearch_to_tsquery(${query})))::float8 as rank
-        from message_ts ts join messages m on m.uuid = ts.uuid
-        where ${searchWhere(query, filter)}
-        group by m.id
-        order by rank desc, m.timestamp desc, m.id desc
-        limit ${limit}`);
-    return rows.map((r) => ({ ...fromDb(r), rank: r.rank }));
-  }
-
-  async function countSearch(query: string, filter: SearchFilter): Promise<bigint> {
-    // archive-core counts joined rows; a message has one message_ts row unless another writer added a second.
-    const [row] = await guard("counting search results", () =>
-      sql<{ n: Int8 }[]>`
-        select count(distinct m.id) as n from message_ts ts join messages m on m.uuid = ts.uuid
-        where ${searchWhere(query, filter)}`);
-    return row === undefined ? 0n : int8(row.n);
-  }
-
+  const text = createTextIndex(sql, guard);
   return {
-    search,
-    countSearch,
+    ...text,
     migrate: () => migrate(sql),
     schemaVersion: () => schemaVersion(sql),
     claim,

@@ -192,4 +192,14 @@ export interface Index {
   search(query: string, filter: SearchFilter, limit: number): Promise<SearchHit[]>;
   /** How many rows `search` would find with no limit (archive-core's count_text_search_results). */
   countSearch(query: string, filter: SearchFilter): Promise<bigint>;
+  /** Rows of `topics` that have no message_ts text, after id `after`, in id order (`db index-text`). */
+  withoutText(
+    topics: string[],
+    after: bigint | undefined,
+    limit: number,
+  ): Promise<(StoredRow & { id: bigint })[]>;
+  /** How many rows `withoutText` would page through. */
+  countWithoutText(topics: string[]): Promise<bigint>;
+  /** Adds the texts of rows that still exist and still have none; returns how many were added. */
+  addText(texts: { uuid: string; text: RowText }[]): Promise<number>;
 }

@@ -235,20 +235,37 @@ function header(r: Reader): { schema: AvroType; codec: string; sync: Uint8Array 
   r.skip(16);
   const sync = new Uint8Array(r.view.buffer, r.view.byteOffset + r.pos() - 16, 16);
   const schemaText = meta.get("avro.schema");
-  if (schemaText === undefined || loadPythonJson(schemaText) === undefined) {
-    throw new AvroRefused("no schema");
-  }
+  if (schemaText === undefined) throw new AvroRefused("no schema");
+  const codec = meta.has("avro.codec") ? new TextDecoder().decode(meta.get("avro.codec")) : "null";
+  const text = decodeUtf8(schemaText);
+  if (text === null) throw new AvroRefused("schema is not UTF-8");
+  return { schema: parsedSchema(text, schemaText), codec, sync };
+}
+
+// A topic's messages share a schema or a few: parsing one costs more than reading a message (~150 us). Kept:
+// the last 64 schemas of up to 64 KiB (a hostile stream of huge schemas must not fill memory).
+const SCHEMAS = new Map<string, AvroType>();
+const MAX_SCHEMAS = 64;
+const MAX_CACHED_SCHEMA = 1 << 16;
+
+function parsedSchema(text: string, bytes: Uint8Array): AvroType {
+  const known = SCHEMAS.get(text);
+  if (known !== undefined) return known;
+  // fastavro reads the schema with Python's json.loads: what it refuses fails here too.
+  if (loadPythonJson(bytes) === undefined) throw new AvroRefused("schema is not JSON");
   let schema: AvroType;
   try {
-    schema = avro.Type.forSchema(JSON.parse(new TextDecoder().decode(schemaText)), {
+    schema = avro.Type.forSchema(JSON.parse(text), {
       logicalTypes: LOGICAL_TYPES,
       wrapUnions: true,
     }) as unknown as AvroType;
   } catch {
     throw new AvroRefused("invalid schema");
   }
-  const codec = meta.has("avro.codec") ? new TextDecoder().decode(meta.get("avro.codec")) : "null";
-  return { schema, codec, sync };
+  if (text.length > MAX_CACHED_SCHEMA) return schema;
+  if (SCHEMAS.size >= MAX_SCHEMAS) SCHEMAS.delete(SCHEMAS.keys().next().value!);
+  SCHEMAS.set(text, schema);
+  return schema;
 }
 
 /** fastavro.reader over the container: every record of every block (sync markers checked). */
