@@ -180,6 +180,22 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "per-topic daily summary for status over the whole archive",
     up: (tx) => run(tx, TOPIC_DAYS),
   },
+  {
+    version: 5,
+    name: "quarantine of records whose full row PostgreSQL refused",
+    up: (tx) => run(tx, QUARANTINE),
+  },
+];
+
+// A record whose row PostgreSQL refuses for what it holds (lib/archive/ingest.ts) is archived with a row that
+// leaves out what came from its headers, marked here with PostgreSQL's reason. A constant default adds the columns
+// without rewriting the table; the partial index holds the quarantined rows only, so `status` and `verify` find
+// them without a scan however large the archive.
+const QUARANTINE = [
+  `ALTER TABLE messages
+    ADD COLUMN IF NOT EXISTS quarantined BOOLEAN NOT NULL DEFAULT false,
+    ADD COLUMN IF NOT EXISTS quarantine_reason TEXT`,
+  `CREATE INDEX IF NOT EXISTS messages_quarantined_idx ON messages (topic) WHERE quarantined`,
 ];
 
 // What archive-core 1.3.0 (the archiver that ran Hopskotch's archive before this one) has and archive-api reads: the

@@ -22,6 +22,10 @@ const HELP: Record<string, { type: "counter" | "gauge" | "histogram"; help: stri
     type: "gauge",
     help: "1 while the last hopauth refresh failed and an older policy is in force",
   },
+  quarantined_total: {
+    type: "counter",
+    help: "Records archived whose full index row PostgreSQL refused (see verify)",
+  },
   resident_memory_bytes: { type: "gauge", help: "Resident set size of the process" },
   memory_collections_total: {
     type: "counter",
