@@ -58,6 +58,29 @@ export interface HopauthTopicFlags {
   index_archived_text: boolean;
 }
 
+/** Topics remembered at most: `serve`'s uploads name topics of their own choosing, so the cache must be bounded. */
+const CACHED_TOPICS = 4096;
+
+/**
+ * `compute` remembered per readable topic: the archive asks for every record it stores (public, then text), and
+ * the veto list's patterns are regular expressions. `clear` forgets everything, for a policy that changed.
+ */
+export function decisionCache(compute: (topic: string, readable: boolean) => TopicDecision) {
+  let cache = new Map<string, TopicDecision>();
+  return {
+    decide(topic: string, readable = true): TopicDecision {
+      if (!readable) return compute(topic, false);
+      let d = cache.get(topic);
+      if (d === undefined) {
+        if (cache.size >= CACHED_TOPICS) cache = new Map();
+        cache.set(topic, d = compute(topic, true));
+      }
+      return d;
+    },
+    clear: () => cache = new Map(),
+  };
+}
+
 /** The pseudo-topic note: decisions about `<topic>+oversized` are its topic's. */
 function follows(topic: string, base: string, reason: string): string {
   return topic === base ? reason : `${reason} (${OFFLOAD_SUFFIX} follows ${base})`;
@@ -108,25 +131,26 @@ export interface StaticPolicyOptions {
 /** Without hopauth: every readable topic but the internal and vetoed ones; public and indexed by the settings. */
 export function createStaticPolicy(options: StaticPolicyOptions): TopicPolicy {
   const { veto, publicTopics, indexText } = options;
+  const decisions = decisionCache((topic, readable) => {
+    const base = offloadedFrom(topic);
+    const verdict = judgeTopic(veto, base);
+    const decision = (category: DecisionCategory, why: string): TopicDecision => ({
+      archive: category === "archived",
+      category,
+      public: publicTopics.isPublic(topic),
+      indexText: indexText.has(topic),
+      source: "static",
+      reason: follows(topic, base, why),
+    });
+    if (!verdict.archive) return decision(verdict.reason, verdict.detail);
+    if (!readable) return decision("unreadable", "this Kafka credential cannot read it");
+    return decision("archived", "readable and not vetoed");
+  });
   return {
     source: "static",
     version: 0,
     named: () => [],
     status: () => ({ source: "static" }),
-    decide(topic, readable = true) {
-      const base = offloadedFrom(topic);
-      const verdict = judgeTopic(veto, base);
-      const decision = (category: DecisionCategory, why: string): TopicDecision => ({
-        archive: category === "archived",
-        category,
-        public: publicTopics.isPublic(topic),
-        indexText: indexText.has(topic),
-        source: "static",
-        reason: follows(topic, base, why),
-      });
-      if (!verdict.archive) return decision(verdict.reason, verdict.detail);
-      if (!readable) return decision("unreadable", "this Kafka credential cannot read it");
-      return decision("archived", "readable and not vetoed");
-    },
+    decide: decisions.decide,
   };
 }

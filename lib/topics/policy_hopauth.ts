@@ -9,7 +9,13 @@ import type { Metrics } from "../runtime/metrics.ts";
 import { sleep } from "../runtime/retry.ts";
 import { type ScramCredential, scramFetcher } from "../hopauth/scram.ts";
 import { isTopicName, offloadedFrom } from "./names.ts";
-import { decideByHopauth, type HopauthTopicFlags, type PolicyStatus, type TopicPolicy } from "./policy.ts";
+import {
+  decideByHopauth,
+  decisionCache,
+  type HopauthTopicFlags,
+  type PolicyStatus,
+  type TopicPolicy,
+} from "./policy.ts";
 import type { VetoList } from "./veto.ts";
 
 /** archive-core's Decider re-reads hopauth's topics every 300 s (topic_metadata_check_period). */
@@ -118,6 +124,8 @@ export function createHopauthPolicy(options: HopauthPolicyOptions): HopauthPolic
   async function fetchFlags(): Promise<Map<string, HopauthTopicFlags>> {
     const resp = await scramFetch(`${base}/v1/topics`, {
       headers: { accept: "application/json" },
+      // A redirect would carry the SCRAM exchange elsewhere: hopauth's API root is configured, never discovered.
+      redirect: "manual",
       signal: AbortSignal.timeout(timeoutMs),
     });
     if (!resp.ok) {
@@ -175,6 +183,7 @@ export function createHopauthPolicy(options: HopauthPolicyOptions): HopauthPolic
       );
     }
     metrics?.inc("policy_refresh_total", { outcome });
+    decisions.clear(); // new flags, or the same ones now (or no longer) stale
     updateGauges();
     return outcome;
   }
@@ -193,6 +202,9 @@ export function createHopauthPolicy(options: HopauthPolicyOptions): HopauthPolic
   }
 
   const stale = () => lastError !== undefined;
+  const decisions = decisionCache((topic, readable) =>
+    decideByHopauth(topic, readable, veto, flags, stale() ? "hopauth (stale)" : "hopauth")
+  );
   const status = (): PolicyStatus => ({
     source: "hopauth",
     ...(fetchedAt !== undefined ? { fetchedAt } : {}),
@@ -207,8 +219,7 @@ export function createHopauthPolicy(options: HopauthPolicyOptions): HopauthPolic
     },
     named: () => [...flags.keys()],
     status,
-    decide: (topic, readable = true) =>
-      decideByHopauth(topic, readable, veto, flags, stale() ? "hopauth (stale)" : "hopauth"),
+    decide: decisions.decide,
     refresh,
     async observe(topic, timestampMs) {
       if (flags.has(offloadedFrom(topic)) || fetchedAt === undefined || timestampMs <= fetchedAt) return;

@@ -136,6 +136,7 @@ Deno.test("hopauth policy: hopauth stopped keeps the last policy, and the logs a
     metrics,
   });
   assert.equal(await policy.refresh(), "ok");
+  assert.equal(policy.decide("gcn.circular").source, "hopauth");
   await hopauth.close();
   assert.equal(await policy.refresh(), "unreachable");
   const d = policy.decide("gcn.circular");
