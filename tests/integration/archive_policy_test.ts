@@ -14,6 +14,7 @@ import { parseVeto } from "../../lib/topics/veto.ts";
 import {
   dropBucket,
   peerProduce,
+  runMain,
   schemaSql,
   spawnLogged,
   waitFor,
@@ -240,4 +241,23 @@ Deno.test("archive's write path: <topic>+oversized follows its topic's hopauth f
     await dropBucket(bucket).catch(() => {});
     await hopauth.close();
   }
+});
+
+Deno.test("archive --hopauth-url: a credential hopauth refuses stops start-up with one coded line", async () => {
+  await withArchiveScenario("arch-policy-auth", { topics: ["t"] }, async (s) => {
+    const hopauth = startHopAuthStandIn({ users: { [USER]: PASSWORD }, permissions: {} });
+    try {
+      const run = await runMain(
+        ["archive", "--until-end", ...s.flags, "--hopauth-url", hopauth.url],
+        { ...s.env, HOPAUTH_USERNAME: USER, HOPAUTH_PASSWORD: "not-the-password-77" },
+      );
+      assert.equal(run.code, 1, run.stderr);
+      const last = run.stderr.trim().split("\n").at(-1)!;
+      assert.match(last, /SCRAM authentication failed.*HOPAUTH_PASSWORD.*\[HOPAUTH_AUTH\]$/);
+      assert.ok(!run.stderr.includes("not-the-password-77"), run.stderr);
+      assert.equal(hopauth.topicListings, 0);
+    } finally {
+      await hopauth.close();
+    }
+  });
 });
