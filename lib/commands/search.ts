@@ -66,7 +66,10 @@ export function parseSearchArgs(
   };
 }
 
-/** Pure: what a person reads: one line per message, then how many matched in all. */
+/** Matches counted at most for the table's last line: a common word matches millions. */
+export const COUNT_AT_MOST = 10_000;
+
+/** Pure: what a person reads: one line per message, then how many matched in all (counted up to COUNT_AT_MOST). */
 export function renderHits(hits: readonly SearchHit[], total: bigint): string {
   const table = renderTable(
     [
@@ -85,7 +88,8 @@ export function renderHits(hits: readonly SearchHit[], total: bigint): string {
       (h.catalog?.title || h.catalog?.mediaType || "").replace(/[\p{Cc}\p{Cf}]/gu, "?").slice(0, 60),
     ]),
   );
-  return `${table}${hits.length} of ${total} matching message${total === 1n ? "" : "s"}\n`;
+  const all = total > BigInt(COUNT_AT_MOST) ? `more than ${COUNT_AT_MOST}` : String(total);
+  return `${table}${hits.length} of ${all} matching message${total === 1n ? "" : "s"}\n`;
 }
 
 const HELP = `Usage: housekeeping search WORDS [options]
@@ -93,7 +97,8 @@ const HELP = `Usage: housekeeping search WORDS [options]
 Finds archived messages by their text, best match first, with archive-core's query language (PostgreSQL's
 websearch_to_tsquery over message_ts): words must all appear (stemmed: "afterglows" finds "afterglow"),
 "quoted words" must appear in that order, "or" between words accepts either, -word excludes. Only messages of
-topics archived with --index-text (or indexed by archive-core) have text to find.
+topics archived with --index-text (or indexed by archive-core) have text to find. Ranking is among the newest
+500 matches (or --limit, if more): a word found in millions of messages is answered from the recent ones.
 
 Prints a table, then how many messages match in all; with --json, one JSON object per message (the fields of
 \`housekeeping query\`, plus "rank"), best first. Fetch a message with \`housekeeping inspect UUID\`.
@@ -135,7 +140,7 @@ export const command: Command = {
       if (options.json) {
         for (const hit of hits) ctx.stdout(toJson({ ...rowToJson(hit), rank: hit.rank }) + "\n");
       } else {
-        ctx.stdout(renderHits(hits, await index.countSearch(options.query, options.filter)));
+        ctx.stdout(renderHits(hits, await index.countSearch(options.query, options.filter, COUNT_AT_MOST)));
       }
       return 0;
     });

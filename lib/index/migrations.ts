@@ -180,6 +180,14 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "per-topic daily summary for status over the whole archive",
     up: (tx) => run(tx, TOPIC_DAYS),
   },
+  {
+    version: 5,
+    name: "message_ts by uuid: newest-first search, text backfill, cascading deletes",
+    // archive-core's message_ts has only its GIN index: finding a message's text (search walking the newest
+    // messages, `db index-text` skipping rows already indexed, the ON DELETE CASCADE of a deleted message)
+    // read the whole table each time.
+    up: (tx) => run(tx, [`CREATE INDEX IF NOT EXISTS message_ts_uuid_idx ON message_ts (uuid)`]),
+  },
 ];
 
 // What archive-core 1.3.0 (the archiver that ran Hopskotch's archive before this one) has and archive-api reads: the

@@ -148,6 +148,7 @@ const CASES: Case[] = [
         "messages_timestamp_idx",
         "messages_timestamp_id_idx",
         "message_ts_idx",
+        "message_ts_uuid_idx",
       ];
       for (const name of expected) {
         assert.ok(names.includes(name), `${name} missing from ${names.join(", ")}`);
@@ -594,6 +595,7 @@ const CASES: Case[] = [
       assert.deepEqual(uuids(await index.search("GRB", {}, 1)), [uuidFor(1)]);
       assert.equal(await index.countSearch("GRB", {}), 3n);
       assert.equal(await index.countSearch("GRB", { topics: ["gcn.circular"] }), 2n);
+      assert.equal(await index.countSearch("GRB", {}, 1), 2n, "counting stops after atMost + 1");
       // Nothing to find: stop words only, punctuation only, empty.
       assert.deepEqual(await index.search("the", {}, 10), []);
       assert.deepEqual(await index.search("", {}, 10), []);
