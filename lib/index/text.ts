@@ -9,7 +9,7 @@ import type { RowText, SearchFilter, SearchHit, StoredRow } from "./types.ts";
 type Guard = <T>(action: string, fn: () => Promise<T>) => Promise<T>;
 
 /** Matches ranked at most, newest first (see search). */
-export const RECENT = 500;
+export const RECENT = 200;
 
 export function createTextIndex(sql: IndexSql, guard: Guard) {
   const columns =
