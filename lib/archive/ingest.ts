@@ -16,17 +16,18 @@
 import { crc32, hex } from "../format/checksum.ts";
 import { hkError } from "../runtime/errors.ts";
 import { clashUuid, clientUuid, contentDigest, legacyUuid } from "../format/identity.ts";
-import { catalogOf } from "../index/catalog.ts";
+import { catalogOf, headerText } from "../index/catalog.ts";
 import type { OriginalKey } from "../index/original.ts";
+import { quarantineRow, rowRefusal } from "../index/rows.ts";
 import type { IndexRow, Receipt, StoredRow } from "../index/types.ts";
 import { type KeyLayout, objectKey } from "../format/keys.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
 import { type ArchiveStamp, encodeArchivePieces, type KafkaRecord } from "../format/record.ts";
-import type { WireHeader } from "../format/types.ts";
 import { createLimiter, withRetry } from "../runtime/retry.ts";
 import { indexableText } from "../text/extract.ts";
 import type { BlobStore } from "../store/types.ts";
+import { concat } from "../runtime/bytes.ts";
 
 export interface IngestIndex {
   claim(rows: IndexRow[]): Promise<boolean[]>;
@@ -91,30 +92,6 @@ export interface Claimed {
   result: IngestResult;
 }
 
-function concat(pieces: Uint8Array[]): Uint8Array {
-  if (pieces.length === 1) return pieces[0]!;
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** The first `name` header as UTF-8 text (null when absent, null-valued or not UTF-8): the index's sender/format. */
-export function headerText(headers: WireHeader[], name: string): string | null {
-  const h = headers.find((x) => x.key === name);
-  if (!h || h.value === null) return null;
-  try {
-    return utf8.decode(h.value);
-  } catch {
-    return null;
-  }
-}
-
 /** Rows of the original archiver carry no content digest: there the value CRC is the only evidence available. */
 function sameContent(owner: StoredRow, row: IndexRow): boolean {
   return owner.contentSha256 !== null
@@ -152,6 +129,7 @@ export function createIngest(options: IngestOptions) {
       {
         uuid: candidate.uuid,
         isClientUuid: candidate.isClientUuid,
+        messageCrc32: candidate.messageCrc32,
         ...(candidate.clashOf !== null ? { clashOf: candidate.clashOf } : {}),
       },
       stamp,
@@ -208,6 +186,46 @@ export function createIngest(options: IngestOptions) {
   }
 
   /**
+   * Claims the rows of `prepared`, in order. A statement PostgreSQL refuses for what its rows hold (rowRefusal) is
+   * split until the refused record is alone; that record is claimed with its quarantine row instead, which
+   * replaces it in `prepared`: one record never stops its partition. Any other failure is thrown (retriable ones
+   * after retrying), and so is a refusal of the quarantine row, which holds nothing of the record but its
+   * identity, coordinates and sizes: that is not the record's doing.
+   */
+  async function claimRows(prepared: Prepared[], from = 0, to = prepared.length): Promise<boolean[]> {
+    try {
+      return await retry("index claim", () => index.claim(prepared.slice(from, to).map((p) => p.row)));
+    } catch (e) {
+      const reason = rowRefusal(e);
+      if (reason === null) throw e;
+      if (to - from > 1) {
+        const half = from + Math.ceil((to - from) / 2);
+        return [...await claimRows(prepared, from, half), ...await claimRows(prepared, half, to)];
+      }
+      const p = prepared[from]!;
+      const row = quarantineRow(p.row, reason);
+      const [won] = await retry("index claim of a quarantine row", () => index.claim([row]));
+      prepared[from] = { ...p, row };
+      if (won) {
+        metrics.inc("quarantined_total", { topic: row.topic });
+        log.warn(
+          "record quarantined: the index refused its row; archived without its header-derived columns",
+          {
+            code: "INGEST_RECORD_QUARANTINED",
+            reason,
+            uuid: row.uuid,
+            key: row.key,
+            topic: row.topic,
+            partition: row.partition,
+            offset: row.offset,
+          },
+        );
+      }
+      return [won === true];
+    }
+  }
+
+  /**
    * Takes out the records that another archiver (archive-core) already stored, recording each as a receipt of its
    * row: cutover from it stores nothing twice. It gave records without a client `_id` a random UUID, and a record
    * whose `_id` it had already seen on other content one too, so the UUID alone cannot find them.
@@ -253,7 +271,7 @@ export function createIngest(options: IngestOptions) {
       }
       const prepared = pending.map((c) => prepare(c, stamp));
       const started = performance.now();
-      const won = await retry("index claim", () => index.claim(prepared.map((p) => p.row)));
+      const won = await claimRows(prepared);
       metrics.observe("insert_seconds", (performance.now() - started) / 1000);
       const lost = prepared.filter((_, i) => !won[i]);
       prepared.forEach((p, i) => won[i] && toPut.push(p));

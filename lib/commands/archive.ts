@@ -4,10 +4,15 @@ import { requestTimeoutFor } from "../archive/consumer.ts";
 import { type ArchiverOptions, runArchiver } from "../archive/supervisor.ts";
 import type { Command } from "../cli/command.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../cli/config.ts";
-import { connectServices, loadSettings, printConfig } from "../cli/services.ts";
+import {
+  connectServices,
+  loadSettings,
+  printConfig,
+  publicTopicsSetting,
+  topicListSetting,
+} from "../cli/services.ts";
 import { flagOrEnv, intInRange, LIMITS } from "../cli/flags.ts";
 import { errorMessage, hkError, isHkError } from "../runtime/errors.ts";
-import { publicTopicsSetting, topicListSetting } from "../topics/public_topics.ts";
 import { surviveStrayConnectionErrors } from "../runtime/stray_errors.ts";
 
 const OPTIONS = {

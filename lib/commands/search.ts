@@ -3,23 +3,26 @@
 import type { Command, CommandContext } from "../cli/command.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../cli/config.ts";
 import { positiveInt, usageError } from "../cli/flags.ts";
+import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
 import { formatTimeShort, renderTable, rowToJson, toJson } from "../cli/output.ts";
 import { withReadOnlyIndex } from "../cli/read_commands.ts";
 import { parseTimeArg } from "../cli/selection.ts";
 import { commandLogger, type CommandSettings, commandSettings, printConfig } from "../cli/services.ts";
 import type { SearchFilter, SearchHit } from "../index/types.ts";
 
-const OPTIONS = {
-  ...CONNECTION_OPTIONS,
-  topic: { type: "string", multiple: true },
-  since: { type: "string" },
-  until: { type: "string" },
-  limit: { type: "string" },
-  json: { type: "boolean" },
-} as const;
+const SEARCH_OPTIONS = {
+  topic: { type: "string", multiple: true, arg: "NAME", help: "only this topic (repeatable)" },
+  since: {
+    type: "string",
+    arg: "TIME",
+    help: "record timestamp >= TIME (2024-01-17, 2024-01-17T12:00:00Z, ms, or an age: 24h, 7d)",
+  },
+  until: { type: "string", arg: "TIME", help: "record timestamp < TIME" },
+  limit: { type: "string", arg: "N", default: 20, help: "at most N messages" },
+  json: { type: "boolean", help: "JSON lines instead of a table" },
+} as const satisfies OptionTable;
 
-/** Rows shown when --limit is not given. */
-const DEFAULT_LIMIT = 20;
+const OPTIONS = { ...CONNECTION_OPTIONS, ...optionSpec(SEARCH_OPTIONS) };
 /** Characters of a query at most: websearch_to_tsquery's work grows with it, and no one types more. */
 const MAX_QUERY = 1000;
 
@@ -60,7 +63,7 @@ export function parseSearchArgs(
     limit: positiveInt(
       { command: "search", flag: "limit" },
       values.limit as string | undefined,
-      DEFAULT_LIMIT,
+      SEARCH_OPTIONS.limit.default,
     ),
     json: values.json === true,
   };
@@ -104,11 +107,7 @@ Prints a table, then how many messages match in all; with --json, one JSON objec
 \`housekeeping query\`, plus "rank"), best first. Fetch a message with \`housekeeping inspect UUID\`.
 
 Options:
-  --topic NAME         only this topic (repeatable)
-  --since TIME         record timestamp >= TIME (2024-01-17, 2024-01-17T12:00:00Z, ms, or an age: 24h, 7d)
-  --until TIME         record timestamp < TIME
-  --limit N            at most N messages (default ${DEFAULT_LIMIT})
-  --json               JSON lines instead of a table
+${optionsHelp(SEARCH_OPTIONS)}
 ${settingsHelp()}
 
 Exit status: 0 on success (also when nothing matches), 1 on errors, 2 for usage errors.

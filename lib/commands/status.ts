@@ -172,7 +172,7 @@ async function fetchLag(admin: Admin, groupId: string, topics: string[]): Promis
 export const command: Command = {
   name: "status",
   summary:
-    "per-topic counts, bytes, times and duplicates over time windows; consumer-group lag per partition",
+    "per-topic counts, bytes, times and duplicates over time windows; quarantined records; consumer-group lag per partition",
   help: `Usage: housekeeping status [options]
 
 From the index, per topic and in total, for each window of record time ending now (default: last hour, last 24
@@ -207,7 +207,12 @@ Examples:
     }
     const now = BigInt(Date.now());
     const { log, kafka, veto, groupId } = await openKafka(options.settings, ctx, "housekeeping-status");
+    let quarantined: QuarantineCount[] = [];
     const windows = await withReadOnlyIndex(options.settings, ctx, log, async (index) => {
+      const counts = await index.quarantineCounts();
+      quarantined = options.topics === undefined
+        ? counts
+        : counts.filter((q) => options.topics!.includes(q.topic));
       const reports: WindowReport[] = [];
       for (const w of options.windows) {
         const since = w.ms === null ? null : now - w.ms;
@@ -220,8 +225,9 @@ Examples:
       return reports;
     });
     const lag = options.lag ? await lagReport(kafka, veto, groupId, options.topics, log) : null;
-    if (options.json) ctx.stdout(toJson({ generatedAt: now, group: groupId, windows, lag }, 2) + "\n");
-    else ctx.stdout(renderStatus(windows, lag));
+    if (options.json) {
+      ctx.stdout(toJson({ generatedAt: now, group: groupId, windows, quarantined, lag }, 2) + "\n");
+    } else ctx.stdout(renderStatus(windows, lag, quarantined));
     return lag !== null && "error" in lag ? 1 : 0;
   },
 };
@@ -270,9 +276,30 @@ function statsRow(name: string, s: Omit<TopicStats, "topic">): string[] {
   ];
 }
 
+/** Records archived under quarantine (their index row refused), per topic, all time. */
+export interface QuarantineCount {
+  topic: string;
+  records: bigint;
+}
+
 /** Pure: the tables a person reads. */
-export function renderStatus(windows: WindowReport[], lag: LagReport): string {
+export function renderStatus(
+  windows: WindowReport[],
+  lag: LagReport,
+  quarantined: QuarantineCount[] = [],
+): string {
   const out: string[] = [];
+  if (quarantined.length > 0) {
+    const total = quarantined.reduce((n, q) => n + q.records, 0n);
+    const rows = [...quarantined.map((q) => [q.topic, formatCount(q.records)]), [
+      "TOTAL",
+      formatCount(total),
+    ]];
+    out.push(
+      "== quarantined: archived, but the index refused their full rows (`housekeeping verify` lists them)\n" +
+        renderTable([{ title: "TOPIC" }, { title: "RECORDS", align: "right" }], rows),
+    );
+  }
   for (const w of windows) {
     const title = w.since === null
       ? "all time"

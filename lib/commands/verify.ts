@@ -8,7 +8,7 @@ import {
 } from "../cli/read_commands.ts";
 import type { Command, CommandContext } from "../cli/command.ts";
 import { parseCommandArgs, settingsHelp } from "../cli/config.ts";
-import { publicTopicsSetting } from "../topics/public_topics.ts";
+import { publicTopicsSetting } from "../cli/services.ts";
 import { printConfig, type Services } from "../cli/services.ts";
 import { errorMessage, hkError } from "../runtime/errors.ts";
 import { toJson } from "../cli/output.ts";
@@ -113,7 +113,9 @@ Options:
   --sample N           check N random index rows instead of all of them (from an index of 100 000 rows or more,
                        drawn from random blocks of it; the store is still listed for orphans unless --skip-orphans)
   --repair             index valid orphans from the objects themselves (uuid, topic, time, coordinates and checksums
-                       as the object states them); orphans whose uuid the object does not confirm are only reported
+                       as the object states them); orphans whose uuid the object does not confirm are only reported.
+                       Also re-derives each quarantined row's header columns from its object: rows the index now
+                       accepts in full leave the quarantine
   --manifest FILE      also check the archive against a manifest written by \`housekeeping mock-hop --manifest\`
                        (without --topic, the check is limited to the manifest's topics)
   --quick              HEAD objects (existence and size) instead of reading them
@@ -201,6 +203,11 @@ export function formatSummary(
     lines.push(`${s.inFlight} missing objects are possibly in flight: run verify again later`);
   }
   if (s.repaired > 0) lines.push(`repaired: ${s.repaired} orphans indexed`);
+  if (s.quarantined > 0) {
+    lines.push(
+      `quarantined: ${s.quarantined} records archived without their header-derived columns (not problems)`,
+    );
+  }
   if (s.interrupted) lines.push("interrupted: the check is incomplete");
   lines.push(unrepaired === 0 && !s.interrupted ? "OK" : `NOT OK: ${unrepaired} problems remain`);
   return lines.join("\n") + "\n";

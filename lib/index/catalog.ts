@@ -45,17 +45,52 @@ const OCTET_STREAM = "application/octet-stream";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** archive-core's get_string_header: the first `name` header that decodes as UTF-8, else "". */
-export function headerString(headers: readonly WireHeader[], name: string): string {
+/**
+ * Most UTF-8 bytes a text column derived from a header keeps. PostgreSQL refuses a btree entry above ~2700 bytes
+ * (BTMaxItemSize of an 8 KiB page), and `sender` and `format` are btree-indexed: one producer's megabyte `_sender`
+ * would otherwise fail its row. 1024 leaves room for a composite index an operator may add (topic: 259 bytes at
+ * most), and no sender, format, title, file name or originator anyone reads is longer. One bound for every column.
+ */
+export const MAX_HEADER_TEXT_BYTES = 1024;
+
+// C0 controls and DEL: NUL is the one byte PostgreSQL's text cannot hold at all, and the others are what
+// archive-core's get_indexable_text turns into spaces before indexing text.
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/g;
+
+/**
+ * Pure: `text` as an index column can always hold it: lone UTF-16 surrogates become U+FFFD, C0 controls and DEL a
+ * space, and the result is cut to MAX_HEADER_TEXT_BYTES of UTF-8 at a character boundary. The stored object keeps
+ * the header's bytes exactly; only the index column is cleaned.
+ */
+export function indexText(text: string): string {
+  const clean = text.toWellFormed().replace(CONTROL, " ");
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: a string this short needs no counting.
+  if (clean.length * 3 <= MAX_HEADER_TEXT_BYTES) return clean;
+  const bytes = new TextEncoder().encode(clean);
+  if (bytes.length <= MAX_HEADER_TEXT_BYTES) return clean;
+  let end = MAX_HEADER_TEXT_BYTES;
+  while ((bytes[end]! & 0xc0) === 0x80) end--; // not inside a character
+  return utf8.decode(bytes.subarray(0, end));
+}
+
+/**
+ * THE rule for a text column derived from a header (sender, format, title, file_name, originator): archive-core's
+ * get_string_header, i.e. the first `name` header whose value decodes as UTF-8 (null values and undecodable ones
+ * are skipped), then cleaned and bounded by indexText. null when there is none.
+ */
+export function headerText(headers: readonly WireHeader[], name: string): string | null {
   for (const h of headers) {
     if (h.key !== name || h.value === null) continue;
+    let text: string;
     try {
-      return utf8.decode(h.value);
+      text = utf8.decode(h.value);
     } catch {
-      // archive-core skips undecodable values and tries the next header of that name
+      continue; // archive-core skips undecodable values and tries the next header of that name
     }
+    return indexText(text);
   }
-  return "";
+  return null;
 }
 
 /**
@@ -84,10 +119,10 @@ export function catalogOf(
   return {
     public: isPublic,
     directUpload,
-    title: headerString(headers, "title"),
+    title: headerText(headers, "title") ?? "",
     mediaType: mediaTypeOf(headers),
-    fileName: headerString(headers, "file_name"),
-    originator: headerString(headers, "originator"),
+    fileName: headerText(headers, "file_name") ?? "",
+    originator: headerText(headers, "originator") ?? "",
     retracted: false,
   };
 }

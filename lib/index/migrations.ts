@@ -182,12 +182,28 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
+    name: "quarantine of records whose full row PostgreSQL refused",
+    up: (tx) => run(tx, QUARANTINE),
+  },
+  {
+    version: 6,
     name: "message_ts by uuid: newest-first search, text backfill, cascading deletes",
     // archive-core's message_ts has only its GIN index: finding a message's text (search walking the newest
     // messages, `db index-text` skipping rows already indexed, the ON DELETE CASCADE of a deleted message)
     // read the whole table each time.
     up: (tx) => run(tx, [`CREATE INDEX IF NOT EXISTS message_ts_uuid_idx ON message_ts (uuid)`]),
   },
+];
+
+// A record whose row PostgreSQL refuses for what it holds (lib/archive/ingest.ts) is archived with a row that
+// leaves out what came from its headers, marked here with PostgreSQL's reason. A constant default adds the columns
+// without rewriting the table; the partial index holds the quarantined rows only, so `status` and `verify` find
+// them without a scan however large the archive.
+const QUARANTINE = [
+  `ALTER TABLE messages
+    ADD COLUMN IF NOT EXISTS quarantined BOOLEAN NOT NULL DEFAULT false,
+    ADD COLUMN IF NOT EXISTS quarantine_reason TEXT`,
+  `CREATE INDEX IF NOT EXISTS messages_quarantined_idx ON messages (topic) WHERE quarantined`,
 ];
 
 // What archive-core 1.3.0 (the archiver that ran Hopskotch's archive before this one) has and archive-api reads: the

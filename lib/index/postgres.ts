@@ -79,7 +79,8 @@ export function createIndex(sql: IndexSql): Index {
       select id, uuid::text as uuid, topic, timestamp, partition, "offset", size, key, bucket, crc32,
         is_client_uuid, message_crc32, floor(extract(epoch from archived_at) * 1000)::int8 as archived_ms,
         archiver_version, content_sha256, value_size, sender, format, is_test, clash_of::text as clash_of,
-        public, direct_upload, title, media_type, file_name, originator, retracted
+        public, direct_upload, title, media_type, file_name, originator, retracted, quarantined,
+        quarantine_reason
       from ${from} where ${where} ${tail}`;
   }
 
@@ -381,6 +382,24 @@ export function createIndex(sql: IndexSql): Index {
     }));
   }
 
+  async function releaseQuarantine(row: StoredRow): Promise<boolean> {
+    const d = toDb(row);
+    const updated = await guard(`taking ${row.uuid} out of the quarantine`, () =>
+      sql`
+        update messages set sender = ${d.sender}, format = ${d.format}, title = ${d.title},
+          media_type = ${d.media_type}, file_name = ${d.file_name}, originator = ${d.originator},
+          quarantined = false, quarantine_reason = null
+        where uuid = ${canonicalUuid(row.uuid)}::uuid and quarantined`);
+    return updated.count === 1;
+  }
+
+  async function quarantineCounts(): Promise<{ topic: string; records: bigint }[]> {
+    const rows = await guard("counting quarantined rows", () =>
+      sql<{ topic: string; records: Int8 }[]>`
+        select topic, count(*) as records from messages where quarantined group by topic order by topic`);
+    return rows.map((r) => ({ topic: r.topic, records: int8(r.records) }));
+  }
+
   const text = createTextIndex(sql, guard);
   return {
     ...text,
@@ -398,6 +417,8 @@ export function createIndex(sql: IndexSql): Index {
     selectInOrder,
     summarize,
     topicStats,
+    quarantineCounts,
+    releaseQuarantine,
     insertRepaired: async (row) => (await claim([row]))[0] === true,
   };
 }

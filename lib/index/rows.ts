@@ -1,6 +1,6 @@
 // Index rows to and from their PostgreSQL columns, and the multi-row statements' chunking.
 import { uuidBytes } from "../format/identity.ts";
-import { NO_CATALOG } from "./catalog.ts";
+import { catalogOf, indexText, NO_CATALOG } from "./catalog.ts";
 import type { StoredRow } from "./types.ts";
 
 // Column order of the multi-row INSERT; the row objects below use the same names.
@@ -31,6 +31,8 @@ export const MESSAGE_COLUMNS = [
   "file_name",
   "originator",
   "retracted",
+  "quarantined",
+  "quarantine_reason",
 ] as const;
 export const RECEIPT_COLUMNS = ["uuid", "topic", "partition", "offset", "timestamp"] as const;
 // PostgreSQL counts parameters in 16 bits; postgres.js refuses more than 65534.
@@ -65,6 +67,8 @@ export interface DbRow {
   file_name: string;
   originator: string;
   retracted: boolean;
+  quarantined: boolean;
+  quarantine_reason: string | null;
 }
 
 export function chunks<T>(items: readonly T[], columns: number): T[][] {
@@ -113,6 +117,8 @@ export function toDb(row: StoredRow) {
     file_name: catalog.fileName,
     originator: catalog.originator,
     retracted: catalog.retracted,
+    quarantined: row.quarantine != null,
+    quarantine_reason: row.quarantine ?? null,
   };
 }
 
@@ -147,6 +153,8 @@ export function fromDb(r: DbRow): StoredRow & { id: bigint } {
       originator: r.originator,
       retracted: r.retracted,
     },
+    // Absent rather than null when not quarantined: what every writer but the quarantine gives.
+    ...(r.quarantined ? { quarantine: r.quarantine_reason ?? "" } : {}),
   };
 }
 
@@ -165,4 +173,38 @@ export function claimKey(
 export function canonicalUuid(text: string): string {
   uuidBytes(text);
   return text.toLowerCase();
+}
+
+// SQLSTATE classes of a statement refused for the values its rows carry, which fails again however often it is
+// sent: 22 data exception (an encoding error, a value out of range or with no equivalent in the database's
+// encoding), 23 integrity constraint (a CHECK or NOT NULL an operator added), 54 program limit (an index entry too
+// large). Lost connections (08), lost races (40) and resource shortages (53) are not among them: those are retried.
+const REFUSED_CLASSES: readonly string[] = ["22", "23", "54"];
+
+/**
+ * PostgreSQL's reason when `e` says it refused rows for what they hold (the text a quarantined row records), else
+ * null: every other failure (network, outage, a broken schema) is not the rows' doing.
+ */
+export function rowRefusal(e: unknown): string | null {
+  let cause: unknown = e;
+  for (let depth = 0; depth < 4 && cause instanceof Error; depth++) {
+    const { name, code } = cause as Error & { code?: unknown };
+    if (name === "PostgresError" && typeof code === "string") {
+      return REFUSED_CLASSES.includes(code.slice(0, 2))
+        ? indexText(`SQLSTATE ${code}: ${cause.message}`)
+        : null;
+    }
+    cause = cause.cause;
+  }
+  return null;
+}
+
+/**
+ * The row of a record whose full row PostgreSQL refused: identity, coordinates, sizes and checksums as before (so
+ * that replays, receipts and `verify` treat it like any other), none of the text derived from its headers, and the
+ * reason. Its object is the record's, byte for byte, at the usual key.
+ */
+export function quarantineRow<T extends StoredRow>(row: T, reason: string): T {
+  const catalog = catalogOf([], row.catalog?.public ?? false, row.catalog?.directUpload ?? false);
+  return { ...row, sender: null, format: null, catalog, quarantine: reason };
 }

@@ -32,6 +32,11 @@ export interface IndexRow {
   /** archive-core's catalogue columns; absent: its defaults (NO_CATALOG). */
   catalog?: CatalogColumns;
   /**
+   * Why PostgreSQL refused the record's full row: the row holds no header-derived text, the object is complete
+   * (lib/archive/ingest.ts). Absent or null: not quarantined.
+   */
+  quarantine?: string | null;
+  /**
    * Text to index for search (lib/text/extract.ts), written to message_ts in the same statement as the row;
    * absent or null: the topic's text is not indexed.
    */
@@ -180,6 +185,13 @@ export interface Index {
   summarize(filter: SelectFilter, after?: OrderPosition): Promise<PartitionSummary[]>;
   /** Per topic; `sinceMs` limits messages and receipts to record timestamps >= sinceMs. */
   topicStats(sinceMs?: bigint): Promise<TopicStats[]>;
+  /**
+   * Gives a quarantined row the header-derived columns of `row` (rebuilt from its object) and takes it out of the
+   * quarantine: false when the uuid names no quarantined row. Throws what PostgreSQL says if it refuses them again.
+   */
+  releaseQuarantine(row: StoredRow): Promise<boolean>;
+  /** Quarantined rows per topic (IndexRow.quarantine), topics in order; none: []. */
+  quarantineCounts(): Promise<{ topic: string; records: bigint }[]>;
   /**
    * Inserts a row rebuilt from its object (`verify --repair`); false when the uuid is already indexed. Objects of
    * other writers lack some fields (partition, offset, archive time): those stay NULL, as for the original's rows.

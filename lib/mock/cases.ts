@@ -67,6 +67,44 @@ function build(
   return { name, group, weight, summary, build: (ctx) => fn(ctx, name), ...(dependent ? { dependent } : {}) };
 }
 
+// The headers the index derives text columns from (lib/index/catalog.ts headerText).
+const TEXT_HEADERS = ["_format", "title", "_sender", "originator", "file_name"] as const;
+type TextHeader = (typeof TEXT_HEADERS)[number];
+
+/** A hop-client message whose text headers are `value(field)`: user headers first, then hop-client's own. */
+function withTextHeaders(ctx: CaseContext, name: string, value: (field: TextHeader) => Uint8Array): Draft {
+  const draft = hopMessage(ctx, name, {
+    user: (["title", "originator", "file_name"] as const).map((f) => header(f, value(f))),
+  });
+  const own = new Set<string>(["_format", "_sender"]);
+  return {
+    ...draft,
+    headers: draft.headers.map((h) => {
+      const key = TEXT_HEADERS.find((f) => own.has(f) && isKey(h, f));
+      return key === undefined ? h : { ...h, value: value(key) };
+    }),
+  };
+}
+
+/** One of the byte strings that once stopped an archiver, or could: by field, from the PRNG. */
+function poisonText(ctx: CaseContext, field: TextHeader): Uint8Array {
+  const kinds: (() => Uint8Array)[] = [
+    () => utf8(`${field}\u0000tail`), // NUL: PostgreSQL's text cannot hold it
+    () => Uint8Array.of(0x6a, 0xc3, 0x28, 0xff, 0xfe), // invalid UTF-8
+    () => Uint8Array.of(0xed, 0xa0, 0x80, 0x61), // an encoded lone surrogate (CESU-8): not UTF-8 either
+    () => utf8(`a\tb\r\n\u001b[2J\u0007\u007f${field}`), // control bytes, a terminal escape
+    () => utf8(`\u202e${field}.exe\u202c \u2066rtl\u2069`), // bidi overrides
+    () => ctx.prng.bytes(ctx.prng.between(1, 24)), // anything
+  ];
+  return ctx.prng.pick(kinds)();
+}
+
+/** `size` bytes of printable text no compressor shrinks. */
+function base64Text(ctx: CaseContext, size: number): Uint8Array {
+  const alphabet = utf8("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+  return ctx.prng.bytes(size).map((b) => alphabet[b & 63]!);
+}
+
 /** Every case, in the order `--list-cases` shows them. */
 export const CASES: readonly CaseDef[] = [
   currentCase("voevent", "VOEvent XML (LVK notice), hop-client >= 0.8 headers", 6),
@@ -290,6 +328,37 @@ export const CASES: readonly CaseDef[] = [
     const size = ctx.prng.between(Math.min(MIB, ctx.maxValueBytes), ctx.maxValueBytes);
     return [{ ...hopMessage(ctx, name, { format: "blob" }), value: ctx.prng.bytes(size) }];
   }),
+  build(
+    "header-text-poison",
+    "adversarial",
+    1.5,
+    "NUL, invalid UTF-8, control bytes or an RTL override in `_format`, `title`, `_sender`, `originator`, `file_name`",
+    (ctx, name) => [withTextHeaders(ctx, name, (field) => poisonText(ctx, field))],
+  ),
+  build(
+    "header-text-huge",
+    "adversarial",
+    0.5,
+    "a header the index derives text from (`_sender`, `title`, ...) of up to 1 MiB (--max-value-mib)",
+    (ctx, name) => {
+      const size = ctx.prng.between(Math.min(MIB, ctx.maxValueBytes) >> 1, Math.min(MIB, ctx.maxValueBytes));
+      const field = ctx.prng.pick(TEXT_HEADERS);
+      return [withTextHeaders(ctx, name, (f) => (f === field ? base64Text(ctx, size) : utf8(`${f} ok`)))];
+    },
+  ),
+  build(
+    "headers-2000",
+    "adversarial",
+    0.3,
+    "2 000 headers on one record (user headers before hop-client's own)",
+    (ctx, name) => {
+      const user = Array.from(
+        { length: 2000 },
+        (_, i) => header(`h${i % 97}`, i % 11 === 0 ? null : utf8(`v${i}`)),
+      );
+      return [hopMessage(ctx, name, { user })];
+    },
+  ),
   withTimestamp("timestamp-none", -1n, 'timestamp -1 ("none"), as from producers before Kafka 0.10'),
   withTimestamp("timestamp-zero", 0n, "timestamp 0 (1970-01-01)"),
   withTimestamp("timestamp-far-future", FAR_FUTURE, "timestamp 9999-12-31T23:59:59.999Z"),

@@ -13,6 +13,10 @@ const HELP: Record<string, { type: "counter" | "gauge" | "histogram"; help: stri
   http_bytes_sent_total: { type: "counter", help: "Body bytes sent by serve, by route" },
   http_request_seconds: { type: "histogram", help: "Time from a serve request to its response headers" },
   offloads_total: { type: "counter", help: "Oversized messages posted to serve, by outcome" },
+  quarantined_total: {
+    type: "counter",
+    help: "Records archived whose full index row PostgreSQL refused (see verify)",
+  },
   resident_memory_bytes: { type: "gauge", help: "Resident set size of the process" },
   memory_collections_total: {
     type: "counter",

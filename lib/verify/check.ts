@@ -6,7 +6,8 @@
 // The archiver claims a row BEFORE writing its object (lib/archive/ingest.ts), so a row without its object is legitimate for
 // as long as that write takes: such rows are still reported (the caller decides the exit code), marked in flight
 // when archived less than `graceMs` ago.
-import { catalogOf } from "../index/catalog.ts";
+import { catalogOf, headerText, indexText } from "../index/catalog.ts";
+import { quarantineRow, rowRefusal } from "../index/rows.ts";
 import { crc32 } from "../format/checksum.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import {
@@ -17,7 +18,6 @@ import {
 } from "../format/object_check.ts";
 import { clientUuid, contentDigest, legacyUuid } from "../format/identity.ts";
 import type { Index, SelectFilter, StoredRow } from "../index/types.ts";
-import { headerText } from "../archive/ingest.ts";
 import { parseObjectKey } from "../format/keys.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Progress } from "../cli/progress.ts";
@@ -25,7 +25,7 @@ import { decodeArchiveObject, type DecodedArchiveObject } from "../format/record
 import { createLimiter, settleAll, withRetry } from "../runtime/retry.ts";
 import type { BlobStore } from "../store/types.ts";
 
-export type ProblemKind = ObjectProblemKind | "orphan" | "stray";
+export type ProblemKind = ObjectProblemKind | "orphan" | "stray" | "quarantined";
 
 export interface Problem {
   kind: string;
@@ -42,7 +42,7 @@ export interface Problem {
 
 export interface VerifyDeps {
   store: BlobStore;
-  index: Pick<Index, "select" | "count" | "lookup" | "insertRepaired">;
+  index: Pick<Index, "select" | "count" | "lookup" | "insertRepaired" | "releaseQuarantine">;
   log: Logger;
   signal: AbortSignal;
   /** ms since the epoch. */
@@ -73,6 +73,8 @@ export interface VerifySummary {
   problems: Record<string, number>;
   repaired: number;
   inFlight: number;
+  /** Rows of quarantined records (IndexRow.quarantine): listed, not problems. */
+  quarantined: number;
   interrupted: boolean;
 }
 
@@ -157,12 +159,17 @@ export function rowFromObject(
       contentSha256: c.sha256,
       valueSize: c.valueSize,
       sender: headerText(d.headers, "_sender"),
-      format: headerText(d.headers, "_format") ?? d.legacyFormat,
+      format: formatOf(d),
       isTest: d.headers.some((h) => h.key === "_test"),
       clashOf: d.clashOf,
       catalog: catalogOf(d.headers, isPublic(d.topic)),
     },
   };
+}
+
+// The `format` column of an object: its `_format` header, else the original housekeeping's envelope format.
+function formatOf(d: DecodedArchiveObject): string | null {
+  return headerText(d.headers, "_format") ?? (d.legacyFormat === null ? null : indexText(d.legacyFormat));
 }
 
 /** Pure: whether an object outside the index falls in the selection (judged on what the object says). */
@@ -177,9 +184,7 @@ export function objectInSelection(filter: SelectFilter, keyUuid: string, d: Deco
   if (filter.fromOffset !== undefined && (d.offset === null || d.offset < filter.fromOffset)) return false;
   if (filter.toOffset !== undefined && (d.offset === null || d.offset >= filter.toOffset)) return false;
   if (filter.sender !== undefined && headerText(d.headers, "_sender") !== filter.sender) return false;
-  if (filter.format !== undefined && (headerText(d.headers, "_format") ?? d.legacyFormat) !== filter.format) {
-    return false;
-  }
+  if (filter.format !== undefined && formatOf(d) !== filter.format) return false;
   return true;
 }
 
@@ -197,6 +202,7 @@ export async function verifyArchive(
     problems: {},
     repaired: 0,
     inFlight: 0,
+    quarantined: 0,
     interrupted: false,
   };
   const emit = (p: Problem) => {
@@ -210,6 +216,7 @@ export async function verifyArchive(
 
   async function checkRow(row: StoredRow): Promise<number> {
     if (plan.quick) {
+      if (row.quarantine != null) await listQuarantined(row, null);
       const head = await retry(`HEAD ${row.key}`, () => store.head(row.key));
       if (head === null) checkObject(row, null, deps.now(), plan.graceMs).forEach(emit);
       else if (head.size !== row.size) {
@@ -218,8 +225,34 @@ export async function verifyArchive(
       return head?.size ?? 0;
     }
     const bytes = await retry(`GET ${row.key}`, () => store.get(row.key));
-    checkObject(row, bytes, deps.now(), plan.graceMs).forEach(emit);
+    const problems = checkObject(row, bytes, deps.now(), plan.graceMs);
+    problems.forEach(emit);
+    if (row.quarantine != null) {
+      await listQuarantined(row, problems.length === 0 && plan.repair ? bytes : null);
+    }
     return bytes?.length ?? 0;
+  }
+
+  // Not corruption: the object was checked like any other; the row lacks only its header-derived text. --repair
+  // tries that text again from the object (after the cause is fixed, e.g. the database is now in UTF-8).
+  async function listQuarantined(row: StoredRow, repairFrom: Uint8Array | null): Promise<void> {
+    let detail = `the index refused the full row (${row.quarantine}); the object is complete`;
+    const rebuilt = repairFrom === null
+      ? null
+      : rowFromObject(row.key, repairFrom, store.bucket, deps.isPublic);
+    let released = false;
+    if (rebuilt !== null && "row" in rebuilt) {
+      try {
+        released = await retry("index quarantine release", () => index.releaseQuarantine(rebuilt.row));
+        if (released) detail = "re-indexed in full from its object: no longer quarantined";
+      } catch (e) {
+        const reason = rowRefusal(e);
+        if (reason === null) throw e;
+        detail = `the index still refuses the full row (${reason}); the object is complete`;
+      }
+    }
+    if (!released) summary.quarantined++;
+    report(problemOf(row, "quarantined", detail));
   }
 
   async function checkRows(rows: StoredRow[], bar: Progress): Promise<void> {
@@ -320,8 +353,26 @@ export async function verifyArchive(
       emit({ ...base, kind: "orphan", detail: "no index row; valid object (--repair indexes it)" });
       return;
     }
-    if (await retry("index repair", () => index.insertRepaired(rebuilt.row))) {
-      emit({ ...base, kind: "orphan", detail: "no index row; indexed from the object", repaired: true });
+    const quarantine = { reason: null as string | null };
+    const insert = async (row: StoredRow) => {
+      try {
+        return await retry("index repair", () => index.insertRepaired(row));
+      } catch (e) {
+        // As `archive` does: a row refused for what it holds goes in without its header-derived text.
+        quarantine.reason = rowRefusal(e);
+        if (quarantine.reason === null) throw e;
+        return await retry(
+          "index repair",
+          () => index.insertRepaired(quarantineRow(row, quarantine.reason!)),
+        );
+      }
+    };
+    if (await insert(rebuilt.row)) {
+      const detail = quarantine.reason === null
+        ? "no index row; indexed from the object"
+        : `no index row; indexed from the object, quarantined: the index refused the full row (${quarantine.reason})`;
+      emit({ ...base, kind: "orphan", detail, repaired: true });
+      if (quarantine.reason !== null) summary.quarantined++;
       return;
     }
     // The uuid was indexed between the listing and now (an archiver got there first): judge it again.

@@ -118,6 +118,8 @@ const CASES: Case[] = [
         file_name: "text",
         originator: "text",
         retracted: "boolean",
+        quarantined: "boolean",
+        quarantine_reason: "text",
       });
       assert.deepEqual(await columns(sql, schema, "topics"), {
         topic: "text",
@@ -149,6 +151,7 @@ const CASES: Case[] = [
         "messages_timestamp_id_idx",
         "message_ts_idx",
         "message_ts_uuid_idx",
+        "messages_quarantined_idx",
       ];
       for (const name of expected) {
         assert.ok(names.includes(name), `${name} missing from ${names.join(", ")}`);

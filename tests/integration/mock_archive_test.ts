@@ -74,6 +74,11 @@ Deno.test("an archive run over mock-hop traffic matches the manifest exactly", a
       await run(["archive", "--until-end", ...flags, "--veto", veto], 180_000);
 
       await assertArchiveMatchesManifest(manifest, { sql, schema, store: await openStore(storeUrl) });
+      // The poison cases are indexable in full on a UTF-8 database: cleaned, not quarantined.
+      const [quarantined] = await sql`select count(*)::int as n from ${
+        sql(schema)
+      }.messages where quarantined`;
+      assert.equal(quarantined?.n, 0, "no row quarantined");
     } finally {
       await sql.end();
     }
