@@ -24,9 +24,9 @@
 // Environment: the services' variables (`eval "$(scripts/services.sh env)"`); BENCH_SCALE multiplies the record
 // counts (default 1); BENCH_SIZES=1KiB,64KiB selects sizes; BENCH_ROUNDS; BENCH_KEEP=1 keeps the topics, bucket
 // and schemas; BENCH_PARTS=sizes,idle,serve,original,burst,s3latency,headers,text picks parts (`serve`:
-// scripts/bench/serve.ts, `original`: scripts/bench/original.ts, `text`: scripts/bench/text.ts);
-// BENCH_SCALE_ROWS=10000000 runs the scale figures instead (scripts/bench/scale.ts). stdout: `name: value` lines
-// only; progress goes to stderr.
+// scripts/bench/serve.ts, `original`: scripts/bench/original.ts, `text`: scripts/bench/text.ts); BENCH_SCALE_ROWS=
+// 10000000 runs the scale figures instead (scripts/bench/scale.ts). stdout: `name: value` lines only; progress goes
+// to stderr.
 import { parseArchiveArgs } from "../lib/commands/archive.ts";
 import { parseRestoreArgs } from "../lib/restore/args.ts";
 import { sleep } from "../lib/runtime/retry.ts";

@@ -10,6 +10,7 @@ import {
   type ResolvedSettings,
   resolveSettings,
   type SettingName,
+  SETTINGS,
   settingValue,
 } from "./config.ts";
 import { errorMessage, hkError, isHkError } from "../runtime/errors.ts";
@@ -30,6 +31,8 @@ import { openStore } from "../store/open.ts";
 import { verificationOffWarning } from "../runtime/tls.ts";
 import type { BlobStore } from "../store/types.ts";
 import { loadVeto, type VetoList } from "../topics/veto.ts";
+import { parseTopicList, type PublicTopics, type TopicList } from "../topics/public_topics.ts";
+import { oneOf, usageError } from "./flags.ts";
 
 export function loadSettings(
   values: ParsedArgs["values"],
@@ -54,6 +57,34 @@ export function loadSettings(
   checkSetting(settings, "key-layout", () => parseKeyLayout(settings["key-layout"].value ?? "daily"));
   checkS3Endpoint(settings);
   return settings;
+}
+
+/**
+ * A topic-list setting (--public-topics, --index-text) as `command` resolved it: a bad list is a USAGE error when
+ * it was given as the flag, else CONFIG_INVALID naming the variable or config key it came from.
+ */
+export function topicListSetting(
+  command: string,
+  settings: ResolvedSettings,
+  flag: "public-topics" | "index-text",
+): TopicList {
+  const { value, source } = settings[flag];
+  try {
+    return parseTopicList(value, flag);
+  } catch (e) {
+    const message = (e as Error).message;
+    if (source === "flag") throw usageError(command, message);
+    const from = source === "env"
+      ? flag === "public-topics" ? "PUBLIC_TOPICS" : "HOUSEKEEPING_INDEX_TEXT"
+      : `${flag.replace("-", "_")} in the config file`;
+    throw hkError("CONFIG_INVALID", `${message} (from ${from})`, { cause: e });
+  }
+}
+
+/** The public-topics setting as `command` resolved it (see topicListSetting). */
+export function publicTopicsSetting(command: string, settings: ResolvedSettings): PublicTopics {
+  const topics = topicListSetting(command, settings, "public-topics");
+  return { entries: topics.entries, isPublic: topics.has };
 }
 
 /** The settings part of every command's options: --config and --print-config with the connection settings. */
@@ -131,14 +162,37 @@ export async function usableDataDir(
 const PROTOCOLS: SecurityProtocol[] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
 const MECHANISMS: SaslMechanism[] = ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"];
 
-/** A bad value given as a flag is a usage error (exit 2); from the environment, a file or auth.toml, a config error. */
-function oneOf<T extends string>(name: string, value: string, allowed: T[], fromFlag = false): T {
-  const upper = value.toUpperCase() as T;
-  if (!allowed.includes(upper)) {
-    const message = `--${name} must be one of ${allowed.join(", ")}, got "${value}"`;
-    throw hkError(fromFlag ? "USAGE" : "CONFIG_INVALID", message);
-  }
-  return upper;
+type KafkaChoice = "sasl-mechanism" | "security-protocol";
+
+/**
+ * A Kafka setting that is one of `allowed` (any case), checked by flags.ts's oneOf with where the value came from:
+ * a bad flag is a usage error (exit 2) pointing at the command's help; from the environment, the config file or
+ * hop's auth.toml (`settings` null), a configuration error naming its origin.
+ */
+function kafkaChoice<T extends string>(
+  name: KafkaChoice,
+  text: string,
+  allowed: readonly T[],
+  settings: ResolvedSettings | null,
+  command: string | undefined,
+): T {
+  const source = settings?.[name].source;
+  const def = SETTINGS.find((d) => d.flag === name);
+  const origin = source === "flag"
+    ? undefined
+    : source === "env"
+    ? def?.env ?? name
+    : source === "file"
+    ? `${def?.file ?? name} in the config file`
+    : settings === null
+    ? "the hop auth.toml entry"
+    : `the default of --${name}`;
+  const where = {
+    command: command ?? "<command>",
+    flag: name,
+    ...(origin === undefined ? {} : { env: origin }),
+  };
+  return oneOf(where, text, allowed, allowed[0]!, { ignoreCase: true });
 }
 
 /** An endpoint the AWS SDK cannot parse used to fail on the first request, as an uncoded "Invalid URL". */
@@ -175,22 +229,27 @@ function checkSetting(settings: ResolvedSettings, name: SettingName, check: () =
 /** Credentials: explicit username/password, else the hop auth.toml entry for the broker, else none. */
 export async function kafkaSettings(
   settings: ResolvedSettings,
-  env: Record<string, string | undefined>,
+  ctx: Pick<CommandContext, "env" | "command">,
   clientId: string,
   prefix: "" | "RESTORE_" = "",
 ): Promise<{ settings: KafkaSettings; warnings: string[] }> {
+  const { env, command } = ctx;
+  const choice = <T extends string>(
+    name: KafkaChoice,
+    text: string,
+    allowed: readonly T[],
+    fromSettings = true,
+  ) => kafkaChoice(name, text, allowed, fromSettings ? settings : null, command);
   const brokersText = (prefix ? env[`${prefix}KAFKA_BROKERS`] : undefined) ??
     settingValue(settings, "brokers") ?? "";
   const brokers = brokersText.split(",").map((b) => b.trim()).filter(Boolean);
   const username = settingValue(settings, "username");
   const password = settingValue(settings, "password");
   const protocolText = settingValue(settings, "security-protocol");
-  const protocolFromFlag = settings["security-protocol"].source === "flag";
-  const mechanism = oneOf(
+  const mechanism = choice(
     "sasl-mechanism",
     settingValue(settings, "sasl-mechanism") ?? "SCRAM-SHA-512",
     MECHANISMS,
-    settings["sasl-mechanism"].source === "flag",
   );
   const caFile = settingValue(settings, "ca-file");
   const warnings: string[] = [];
@@ -202,9 +261,7 @@ export async function kafkaSettings(
         "set both KAFKA_USERNAME and KAFKA_PASSWORD (or neither, to use hop auth.toml)",
       );
     }
-    const securityProtocol = protocolText
-      ? oneOf("security-protocol", protocolText, PROTOCOLS, protocolFromFlag)
-      : "SASL_SSL";
+    const securityProtocol = protocolText ? choice("security-protocol", protocolText, PROTOCOLS) : "SASL_SSL";
     return { settings: { ...base, securityProtocol, sasl: { mechanism, username, password } }, warnings };
   }
   // An explicit non-SASL protocol needs no credentials: do not let a personal auth.toml without an entry for this
@@ -215,10 +272,10 @@ export async function kafkaSettings(
   if (hop) {
     warnings.push(...hop.warnings);
     const securityProtocol = protocolText
-      ? oneOf("security-protocol", protocolText, PROTOCOLS, protocolFromFlag)
-      : oneOf("security-protocol", hop.entry.protocol ?? "SASL_SSL", PROTOCOLS);
+      ? choice("security-protocol", protocolText, PROTOCOLS)
+      : choice("security-protocol", hop.entry.protocol ?? "SASL_SSL", PROTOCOLS, false);
     const hopMechanism = hop.entry.mechanism
-      ? oneOf("sasl-mechanism", hop.entry.mechanism, MECHANISMS)
+      ? choice("sasl-mechanism", hop.entry.mechanism, MECHANISMS, false)
       : mechanism;
     const ca = caFile ?? hop.entry.sslCaLocation;
     return {
@@ -233,9 +290,7 @@ export async function kafkaSettings(
       warnings,
     };
   }
-  const securityProtocol = protocolText
-    ? oneOf("security-protocol", protocolText, PROTOCOLS, protocolFromFlag)
-    : "PLAINTEXT";
+  const securityProtocol = protocolText ? choice("security-protocol", protocolText, PROTOCOLS) : "PLAINTEXT";
   return { settings: { ...base, securityProtocol }, warnings };
 }
 
@@ -366,7 +421,7 @@ export async function openKafka(
 ): Promise<{ log: Logger; kafka: Kafka; veto: VetoList; groupId: string }> {
   const log = commandLogger(settings, ctx);
   const veto = await loadVeto(settingValue(settings, "veto"));
-  const { settings: ks, warnings } = await kafkaSettings(settings, ctx.env, clientId);
+  const { settings: ks, warnings } = await kafkaSettings(settings, ctx, clientId);
   for (const w of warnings) log.warn(w);
   return {
     log,

@@ -4,13 +4,19 @@ import { requestTimeoutFor } from "../archive/consumer.ts";
 import { type ArchiverOptions, runArchiver } from "../archive/supervisor.ts";
 import type { Command } from "../cli/command.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../cli/config.ts";
-import { connectServices, loadSettings, printConfig } from "../cli/services.ts";
+import {
+  connectServices,
+  loadSettings,
+  printConfig,
+  publicTopicsSetting,
+  topicListSetting,
+} from "../cli/services.ts";
 import { flagOrEnv, intInRange, LIMITS } from "../cli/flags.ts";
 import { errorMessage, hkError, isHkError } from "../runtime/errors.ts";
-import { publicTopicsSetting, topicListSetting } from "../topics/public_topics.ts";
 import { surviveStrayConnectionErrors } from "../runtime/stray_errors.ts";
-import { HOPAUTH_HELP, HOPAUTH_OPTIONS, hopauthSettings, policyRefreshMs } from "../hopauth/settings.ts";
+import { HOPAUTH_OPTIONS, hopauthHelp, hopauthSettings, policyRefreshMs } from "../hopauth/settings.ts";
 import { DEFAULT_POLICY_REFRESH_SECONDS } from "../topics/policy_hopauth.ts";
+import { optionSpec } from "../cli/options.ts";
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,
@@ -21,7 +27,7 @@ const OPTIONS = {
   "partitions-concurrency": { type: "string" },
   "session-timeout": { type: "string" },
   "http-port": { type: "string" },
-  ...HOPAUTH_OPTIONS,
+  ...optionSpec(HOPAUTH_OPTIONS),
   "policy-refresh": { type: "string" },
 } as const;
 
@@ -83,8 +89,8 @@ Options:
                            giving its partitions to the others, or to its restarted self (default 45; brokers
                            accept 6 to 1800 by default) [env SESSION_TIMEOUT_SECONDS]
   --http-port PORT         serve /healthz and /metrics on this port (off by default) [env HTTP_PORT]
-${HOPAUTH_HELP}
-  --policy-refresh SECONDS  how often to fetch hopauth's topic flags again (default ${DEFAULT_POLICY_REFRESH_SECONDS}, as
+${hopauthHelp(27)}
+  --policy-refresh SECONDS how often to fetch hopauth's topic flags again (default ${DEFAULT_POLICY_REFRESH_SECONDS}, as
                            archive-core); also at once for a record of a topic hopauth did not list
                            [env POLICY_REFRESH_SECONDS]
 ${settingsHelp()}

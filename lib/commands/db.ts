@@ -1,4 +1,5 @@
-// `db migrate` and `db status`: the index schema's version, upgraded on purpose rather than as a side effect.
+// `db migrate` and `db status`: the index schema's version, upgraded on purpose rather than as a side effect;
+// `db index-text`: message_ts filled for what was archived without it (db_index_text.ts).
 import type { Command, CommandContext } from "../cli/command.ts";
 import {
   CONNECTION_OPTIONS,
@@ -16,19 +17,23 @@ import {
   printConfig,
 } from "../cli/services.ts";
 import { usageError } from "../cli/flags.ts";
+import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
 import { toJson } from "../cli/output.ts";
 import { MIGRATIONS } from "../index/migrations.ts";
-import { type IndexTextOptions, parseIndexTextArgs, runIndexText } from "./db_index_text.ts";
+import {
+  INDEX_TEXT_OPTIONS,
+  type IndexTextOptions,
+  parseIndexTextArgs,
+  runIndexText,
+} from "./db_index_text.ts";
 
-const OPTIONS = {
-  ...CONNECTION_OPTIONS,
-  json: { type: "boolean" },
-  check: { type: "boolean" },
-  topic: { type: "string", multiple: true },
-  batch: { type: "string" },
-  concurrency: { type: "string" },
-  quiet: { type: "boolean" },
-} as const;
+const DB_OPTIONS = {
+  json: { type: "boolean", help: "one JSON object instead of text" },
+  check: { type: "boolean", help: "(status) exit 1 when migrations are pending" },
+  ...INDEX_TEXT_OPTIONS,
+} as const satisfies OptionTable;
+
+const OPTIONS = { ...CONNECTION_OPTIONS, ...optionSpec(DB_OPTIONS) };
 
 const ACTIONS = ["migrate", "status", "index-text"] as const;
 export type DbAction = (typeof ACTIONS)[number];
@@ -58,7 +63,7 @@ export function parseDbArgs(
   }
   if (extra.length > 0) throw usageError("db", `unexpected argument "${extra[0]}"`);
   if (values.check === true && action !== "status") throw usageError("db", "--check belongs to `db status`");
-  const own = ["topic", "batch", "concurrency", "quiet"].find((f) => values[f] !== undefined);
+  const own = Object.keys(INDEX_TEXT_OPTIONS).find((f) => values[f] !== undefined);
   if (own !== undefined && action !== "index-text") {
     throw usageError("db", `--${own} belongs to \`db index-text\``);
   }
@@ -79,19 +84,18 @@ export const command: Command = {
        housekeeping db migrate [--json] [options]
        housekeeping db index-text --index-text LIST [--topic NAME] [--batch N] [--concurrency N] [options]
 
-index-text  fills message_ts (the text archive-core's search and \`housekeeping search\` read) for the messages of
-         the --index-text topics archived without it, reading each message from the object store. Resumable:
-         a second run goes on with the rows still without text. --topic narrows it, --batch N rows per page
-         (default 500), --concurrency N objects read at once (default 8), --quiet no progress.
 status   prints the index schema's version, the newest version this housekeeping knows and the migrations
          still to apply. With --check, exits 1 when any is pending (for deployment scripts).
 migrate  applies the pending migrations, each in its own transaction under an advisory lock, so it is safe next to
          running archivers; a database of the original housekeeping (version 1) is upgraded in place. \`archive\`
          also migrates when it starts; the read-only commands (status, verify, query, ...) never do.
+index-text  fills message_ts (the text archive-core's search and \`housekeeping search\` read) for the messages
+         of the --index-text topics archived without it, reading each message from the object store. Resumable:
+         a second run goes on with the rows still without text. Prints a JSON summary; exit 1 when an object is
+         missing or unreadable (its row stays without text until a later run).
 
 Options:
-  --json               one JSON object instead of text
-  --check              (status) exit 1 when migrations are pending
+${optionsHelp(DB_OPTIONS)}
 ${settingsHelp()}
 
 Exit status: 0 on success; 1 on errors (or, with --check, pending migrations); 2 for usage errors.

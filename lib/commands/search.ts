@@ -3,23 +3,26 @@
 import type { Command, CommandContext } from "../cli/command.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../cli/config.ts";
 import { positiveInt, usageError } from "../cli/flags.ts";
+import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
 import { formatTimeShort, renderTable, rowToJson, toJson } from "../cli/output.ts";
 import { withReadOnlyIndex } from "../cli/read_commands.ts";
 import { parseTimeArg } from "../cli/selection.ts";
 import { commandLogger, type CommandSettings, commandSettings, printConfig } from "../cli/services.ts";
 import type { SearchFilter, SearchHit } from "../index/types.ts";
 
-const OPTIONS = {
-  ...CONNECTION_OPTIONS,
-  topic: { type: "string", multiple: true },
-  since: { type: "string" },
-  until: { type: "string" },
-  limit: { type: "string" },
-  json: { type: "boolean" },
-} as const;
+const SEARCH_OPTIONS = {
+  topic: { type: "string", multiple: true, arg: "NAME", help: "only this topic (repeatable)" },
+  since: {
+    type: "string",
+    arg: "TIME",
+    help: "record timestamp >= TIME (2024-01-17, 2024-01-17T12:00:00Z, ms, or an age: 24h, 7d)",
+  },
+  until: { type: "string", arg: "TIME", help: "record timestamp < TIME" },
+  limit: { type: "string", arg: "N", default: 20, help: "at most N messages" },
+  json: { type: "boolean", help: "JSON lines instead of a table" },
+} as const satisfies OptionTable;
 
-/** Rows shown when --limit is not given. */
-const DEFAULT_LIMIT = 20;
+const OPTIONS = { ...CONNECTION_OPTIONS, ...optionSpec(SEARCH_OPTIONS) };
 /** Characters of a query at most: websearch_to_tsquery's work grows with it, and no one types more. */
 const MAX_QUERY = 1000;
 
@@ -60,13 +63,16 @@ export function parseSearchArgs(
     limit: positiveInt(
       { command: "search", flag: "limit" },
       values.limit as string | undefined,
-      DEFAULT_LIMIT,
+      SEARCH_OPTIONS.limit.default,
     ),
     json: values.json === true,
   };
 }
 
-/** Pure: what a person reads: one line per message, then how many matched in all. */
+/** Matches counted at most for the table's last line: a common word matches millions. */
+export const COUNT_AT_MOST = 10_000;
+
+/** Pure: what a person reads: one line per message, then how many matched in all (counted up to COUNT_AT_MOST). */
 export function renderHits(hits: readonly SearchHit[], total: bigint): string {
   const table = renderTable(
     [
@@ -85,7 +91,8 @@ export function renderHits(hits: readonly SearchHit[], total: bigint): string {
       (h.catalog?.title || h.catalog?.mediaType || "").replace(/[\p{Cc}\p{Cf}]/gu, "?").slice(0, 60),
     ]),
   );
-  return `${table}${hits.length} of ${total} matching message${total === 1n ? "" : "s"}\n`;
+  const all = total > BigInt(COUNT_AT_MOST) ? `more than ${COUNT_AT_MOST}` : String(total);
+  return `${table}${hits.length} of ${all} matching message${total === 1n ? "" : "s"}\n`;
 }
 
 const HELP = `Usage: housekeeping search WORDS [options]
@@ -93,17 +100,14 @@ const HELP = `Usage: housekeeping search WORDS [options]
 Finds archived messages by their text, best match first, with archive-core's query language (PostgreSQL's
 websearch_to_tsquery over message_ts): words must all appear (stemmed: "afterglows" finds "afterglow"),
 "quoted words" must appear in that order, "or" between words accepts either, -word excludes. Only messages of
-topics archived with --index-text (or indexed by archive-core) have text to find.
+topics archived with --index-text (or indexed by archive-core) have text to find. Ranking is among the newest
+200 matches (or --limit, if more): a word found in millions of messages is answered from the recent ones.
 
 Prints a table, then how many messages match in all; with --json, one JSON object per message (the fields of
 \`housekeeping query\`, plus "rank"), best first. Fetch a message with \`housekeeping inspect UUID\`.
 
 Options:
-  --topic NAME         only this topic (repeatable)
-  --since TIME         record timestamp >= TIME (2024-01-17, 2024-01-17T12:00:00Z, ms, or an age: 24h, 7d)
-  --until TIME         record timestamp < TIME
-  --limit N            at most N messages (default ${DEFAULT_LIMIT})
-  --json               JSON lines instead of a table
+${optionsHelp(SEARCH_OPTIONS)}
 ${settingsHelp()}
 
 Exit status: 0 on success (also when nothing matches), 1 on errors, 2 for usage errors.
@@ -135,7 +139,7 @@ export const command: Command = {
       if (options.json) {
         for (const hit of hits) ctx.stdout(toJson({ ...rowToJson(hit), rank: hit.rank }) + "\n");
       } else {
-        ctx.stdout(renderHits(hits, await index.countSearch(options.query, options.filter)));
+        ctx.stdout(renderHits(hits, await index.countSearch(options.query, options.filter, COUNT_AT_MOST)));
       }
       return 0;
     });

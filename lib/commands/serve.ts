@@ -23,7 +23,8 @@ import { parseKeyLayout } from "../format/keys.ts";
 import { isListenFailure, listenError } from "../runtime/http.ts";
 import { createMetrics } from "../runtime/metrics.ts";
 import { createHopAuth, type HopAuth, textResponse } from "../serve/hopauth.ts";
-import { type PublicTopics, publicTopicsSetting } from "../topics/public_topics.ts";
+import type { PublicTopics } from "../topics/public_topics.ts";
+import { publicTopicsSetting } from "../cli/services.ts";
 import { startServer, UPLOAD_TIMEOUT_MS } from "../serve/server.ts";
 import { VERSION } from "../version.ts";
 

@@ -2,23 +2,38 @@
 // why, with the policy that decides: the settings (veto list, --public-topics, --index-text) or hopauth's flags.
 import type { Command } from "../cli/command.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../cli/config.ts";
-import { type CommandSettings, commandSettings, openKafka, printConfig } from "../cli/services.ts";
+import {
+  type CommandSettings,
+  commandSettings,
+  openKafka,
+  printConfig,
+  publicTopicsSetting,
+  topicListSetting,
+} from "../cli/services.ts";
 import { renderTable, toJson } from "../cli/output.ts";
-import { HOPAUTH_HELP, HOPAUTH_OPTIONS, type HopauthSettings, hopauthSettings } from "../hopauth/settings.ts";
+import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
+import { HOPAUTH_OPTIONS, type HopauthSettings, hopauthSettings } from "../hopauth/settings.ts";
 import { hkError } from "../runtime/errors.ts";
 import type { Logger } from "../runtime/log.ts";
 import { createStaticPolicy, type PolicyStatus, type TopicPolicy } from "../topics/policy.ts";
 import { createHopauthPolicy } from "../topics/policy_hopauth.ts";
-import {
-  type PublicTopics,
-  publicTopicsSetting,
-  type TopicList,
-  topicListSetting,
-} from "../topics/public_topics.ts";
+import type { PublicTopics, TopicList } from "../topics/public_topics.ts";
 import { judgeTopics, type PolicyReport } from "../topics/topics.ts";
 import type { VetoList } from "../topics/veto.ts";
 
-const OPTIONS = { ...CONNECTION_OPTIONS, ...HOPAUTH_OPTIONS, json: { type: "boolean" } } as const;
+const TOPICS_OPTIONS = {
+  json: {
+    type: "boolean",
+    help: [
+      'JSON lines instead of a table: {"topic", "readable", "archived", "public", "index_text",',
+      '"source", "reason", "detail"}; reason (null when archived) is one of internal, vetoed,',
+      "not_listed, not_archivable, unreadable",
+    ],
+  },
+  ...HOPAUTH_OPTIONS,
+} as const satisfies OptionTable;
+
+const OPTIONS = { ...CONNECTION_OPTIONS, ...optionSpec(TOPICS_OPTIONS) };
 
 export interface TopicsOptions extends CommandSettings {
   json: boolean;
@@ -122,10 +137,7 @@ the veto list still applies; topics hopauth marks archivable that Kafka does not
 Other topics the credential cannot read are not listed at all: Kafka does not show them.
 
 Options:
-  --json               JSON lines instead of a table: {"topic", "readable", "archived", "public", "index_text",
-                       "source", "reason", "detail"}; reason (null when archived) is one of internal, vetoed,
-                       not_listed, not_archivable, unreadable
-${HOPAUTH_HELP}
+${optionsHelp(TOPICS_OPTIONS)}
 ${settingsHelp()}
 
 Exit status: 0 on success, 1 on errors (Kafka or hopauth unreachable, bad veto list), 2 for usage errors.

@@ -2,28 +2,37 @@
 // `serve`), and the credential archive-core reads, HOPAUTH_USERNAME and HOPAUTH_PASSWORD. The password comes only
 // from the environment: a flag would show it in `ps`.
 import { badValue, flagOrEnv, intInRange, LIMITS, usageError } from "../cli/flags.ts";
-import type { OptionSpec } from "../cli/config.ts";
+import { optionsHelp, type OptionTable } from "../cli/options.ts";
 import { hkError } from "../runtime/errors.ts";
 import type { ScramCredential } from "./scram.ts";
 
-export const HOPAUTH_OPTIONS: Record<string, OptionSpec> = {
-  "hopauth-url": { type: "string" },
-  "hopauth-username": { type: "string" },
-};
+/** The options `archive` and `topics` share (lib/cli/options.ts: their parser spec and --help come from here). */
+export const HOPAUTH_OPTIONS = {
+  "hopauth-url": {
+    type: "string",
+    arg: "URL",
+    help: [
+      "take the topic policy from hopauth (scimma-admin's REST API, e.g.",
+      "https://admin.hop.scimma.org/hopauth/api) as archive-core does: a topic is archived only",
+      "when hopauth marks it archivable (and it is readable and not vetoed), public when",
+      "publicly_readable, its text indexed when index_archived_text; --public-topics and",
+      "--index-text are then ignored [env HOPAUTH_API_URL]",
+    ],
+  },
+  "hopauth-username": {
+    type: "string",
+    arg: "NAME",
+    help: ["hopauth credential; its password only from env HOPAUTH_PASSWORD", "[env HOPAUTH_USERNAME]"],
+  },
+} as const satisfies OptionTable;
 
 export interface HopauthSettings {
   url: string;
   credential: ScramCredential;
 }
 
-export const HOPAUTH_HELP =
-  `  --hopauth-url URL        take the topic policy from hopauth (scimma-admin's REST API, e.g.
-                           https://admin.hop.scimma.org/hopauth/api) as archive-core does: a topic is archived
-                           only when hopauth marks it archivable (and it is readable and not vetoed), public when
-                           publicly_readable, its text indexed when index_archived_text; --public-topics and
-                           --index-text are then ignored [env HOPAUTH_API_URL]
-  --hopauth-username NAME  hopauth credential; its password only from env HOPAUTH_PASSWORD
-                           [env HOPAUTH_USERNAME]`;
+/** The options' --help lines, starting at `column` as the command's own options do. */
+export const hopauthHelp = (column?: number) => optionsHelp(HOPAUTH_OPTIONS, column);
 
 /** The hopauth settings of `command`, or undefined without --hopauth-url (the static policy). */
 export function hopauthSettings(

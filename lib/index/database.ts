@@ -3,6 +3,7 @@
 import postgres from "postgres";
 import { hkError, type HousekeepingError, isHkError, networkErrorCode } from "../runtime/errors.ts";
 import { diagnoseTlsError, tlsError, verificationOffWarning } from "../runtime/tls.ts";
+import { POSTGRES_CONNECTION_CODES } from "../runtime/network_errors.ts";
 import { indexTls } from "./tls.ts";
 
 /** The client every index function takes: int8 columns arrive as bigint. */
@@ -22,8 +23,9 @@ export interface ConnectOptions {
   onWarning?: (message: string) => void;
 }
 
-// postgres.js's names for a connection that could not be made or was lost (system codes: networkErrorCode).
-const CONNECTION_CODES = new Set(["CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_DESTROYED"]);
+// postgres.js's names for a connection that could not be made or was lost (system codes: networkErrorCode); not
+// CONNECTION_ENDED, which is this program closing the pool, not the server being unreachable.
+const isLostConnection = (code: string) => POSTGRES_CONNECTION_CODES.has(code) && code !== "CONNECTION_ENDED";
 const AUTH_CODES = new Set(["SASL_SIGNATURE_MISMATCH", "AUTH_TYPE_NOT_IMPLEMENTED", "28P01", "28000"]);
 // Server-side states where the same statement can succeed later: lost races, timeouts, a server restarting.
 const TRANSIENT_STATES = new Set(["40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03"]);
@@ -53,7 +55,7 @@ export function indexError(e: unknown, action: string): HousekeepingError {
   if (tls) return tls;
   const networkCode = networkErrorCode(e);
   if (
-    networkCode !== undefined || CONNECTION_CODES.has(code) ||
+    networkCode !== undefined || isLostConnection(code) ||
     (isServerError && (code.startsWith("08") || code === "53300"))
   ) {
     return hkError(

@@ -8,6 +8,9 @@ import type { RowText, SearchFilter, SearchHit, StoredRow } from "./types.ts";
 
 type Guard = <T>(action: string, fn: () => Promise<T>) => Promise<T>;
 
+/** Matches ranked at most, newest first (see search). */
+export const RECENT = 200;
+
 export function createTextIndex(sql: IndexSql, guard: Guard) {
   const columns =
     sql`m.id, m.uuid::text as uuid, m.topic, m.timestamp, m.partition, m."offset", m.size, m.key,
@@ -30,27 +33,36 @@ export function createTextIndex(sql: IndexSql, guard: Guard) {
     );
   }
 
+  // Ranked among the newest matches, not all of them: a common word matches millions of messages, and ranking
+  // each means reading its text. The newest RECENT are found by walking messages newest-first (a common word
+  // stops the walk early) or from the GIN index (a rare one has few matches): PostgreSQL picks by the word's
+  // frequency. An event name, the usual query, matches far fewer.
   async function search(query: string, filter: SearchFilter, limit: number): Promise<SearchHit[]> {
     if (!Number.isSafeInteger(limit) || limit < 1) {
       throw hkError("INDEX_QUERY_INVALID", `search limit must be a positive integer, got ${limit}`);
     }
-    // Grouped: archive-core may have indexed a message twice (its set_indexed_text inserts or updates).
+    const recent = Math.max(limit, RECENT);
     const rows = await guard("searching the indexed text", () =>
       sql<(DbRow & { rank: number })[]>`
-        select ${columns}, max(ts_rank(ts.text_data, websearch_to_tsquery(${query})))::float8 as rank
-        from message_ts ts join messages m on m.uuid = ts.uuid
-        where ${searchWhere(query, filter)}
-        group by m.id
+        select ${columns}, ts_rank(r.text_data, websearch_to_tsquery(${query}))::float8 as rank
+        from (
+          select m.id, ts.text_data from message_ts ts join messages m on m.uuid = ts.uuid
+          where ${searchWhere(query, filter)}
+          order by m.timestamp desc, m.id desc limit ${recent}
+        ) r join messages m on m.id = r.id
         order by rank desc, m.timestamp desc, m.id desc
         limit ${limit}`);
     return rows.map((r) => ({ ...fromDb(r), rank: r.rank }));
   }
 
-  async function countSearch(query: string, filter: SearchFilter): Promise<bigint> {
+  /** How many messages match (archive-core counts the joined rows); with `atMost`, counting stops after it. */
+  async function countSearch(query: string, filter: SearchFilter, atMost?: number): Promise<bigint> {
     const [row] = await guard("counting search results", () =>
       sql<{ n: Int8 }[]>`
-        select count(distinct m.id) as n from message_ts ts join messages m on m.uuid = ts.uuid
-        where ${searchWhere(query, filter)}`);
+        select count(*) as n from (
+          select 1 from message_ts ts join messages m on m.uuid = ts.uuid
+          where ${searchWhere(query, filter)} ${atMost === undefined ? sql`` : sql`limit ${atMost + 1}`}
+        ) matched`);
     return row === undefined ? 0n : int8(row.n);
   }
 

@@ -32,15 +32,15 @@ export interface IndexRow {
   /** archive-core's catalogue columns; absent: its defaults (NO_CATALOG). */
   catalog?: CatalogColumns;
   /**
-   * Text to index for search (lib/text/extract.ts), written to message_ts in the same statement as the row;
-   * absent or null: the topic's text is not indexed.
-   */
-  text?: RowText | null;
-  /**
    * Why PostgreSQL refused the record's full row: the row holds no header-derived text, the object is complete
    * (lib/archive/ingest.ts). Absent or null: not quarantined.
    */
   quarantine?: string | null;
+  /**
+   * Text to index for search (lib/text/extract.ts), written to message_ts in the same statement as the row;
+   * absent or null: the topic's text is not indexed.
+   */
+  text?: RowText | null;
 }
 
 /** A message_ts row: the text archive-core's to_tsvector would read, and whether the whole message was read. */
@@ -199,11 +199,15 @@ export interface Index {
   insertRepaired(row: StoredRow): Promise<boolean>;
   /**
    * Rows whose message_ts text matches `query` with archive-core's semantics (websearch_to_tsquery over the
-   * database's default text search configuration, as its search_message_text): best ts_rank first, then newest.
+   * database's default text search configuration, as its search_message_text): of the newest 200 matches (or
+   * `limit`, if more), the best ts_rank first, then newest.
    */
   search(query: string, filter: SearchFilter, limit: number): Promise<SearchHit[]>;
-  /** How many rows `search` would find with no limit (archive-core's count_text_search_results). */
-  countSearch(query: string, filter: SearchFilter): Promise<bigint>;
+  /**
+   * How many rows match (archive-core's count_text_search_results); with `atMost`, at most atMost + 1, so that a
+   * common word is not counted through millions of rows.
+   */
+  countSearch(query: string, filter: SearchFilter, atMost?: number): Promise<bigint>;
   /** Rows of `topics` that have no message_ts text, after id `after`, in id order (`db index-text`). */
   withoutText(
     topics: string[],

@@ -16,6 +16,7 @@ import { type AuthOutcome, type HopAuth, type Operation, textResponse } from "./
 import { parseUpload, storeUpload } from "./offload.ts";
 import type { PublicTopics } from "../topics/public_topics.ts";
 import { BSON } from "bson";
+import { concat } from "../runtime/bytes.ts";
 
 export interface ServeDeps {
   index: Index;
@@ -125,13 +126,7 @@ export async function readLimited(
   } finally {
     clearTimeout(timer);
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concat(chunks);
 }
 
 export function createHandler(deps: ServeDeps): (req: Request) => Promise<Response> {

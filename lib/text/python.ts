@@ -1,7 +1,6 @@
-// The few Python string behaviours archive-core's text extraction relies on, where JavaScript's differ: what counts
-// as whitespace (str.strip), where lines end (str.splitlines), how a float prints (str(float)), and lengths in code
-// points rather than UTF-16 units.
-import { pyFloatRepr } from "../mock/pyjson.ts";
+// The few Python string behaviours archive-core's text extraction (and mock-hop's json.dumps) rely on, where
+// JavaScript's differ: what counts as whitespace (str.strip), where lines end (str.splitlines), how a float prints
+// (repr and str of a float), and lengths in code points rather than UTF-16 units.
 
 // str.isspace(): JavaScript's \s lacks \x1c-\x1f and \x85, and has \ufeff, which Python does not strip.
 const WHITESPACE =
@@ -30,6 +29,24 @@ export function pySplitlines(s: string): string[] {
   const lines = s.split(LINE_BREAK);
   if (lines.at(-1) === "") lines.pop();
   return lines;
+}
+
+/** Python's `repr(float)`: shortest round-trip digits, exponent form outside 1e-4 <= |x| < 1e16. */
+export function pyFloatRepr(x: number): string {
+  if (Number.isNaN(x)) return "NaN";
+  if (!Number.isFinite(x)) return x > 0 ? "Infinity" : "-Infinity"; // json.dumps spells them so
+  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
+  const sign = x < 0 ? "-" : "";
+  const [mantissa = "", exponentText = "0"] = Math.abs(x).toExponential().split("e");
+  const digits = mantissa.replace(".", "");
+  const exponent = Number(exponentText);
+  if (exponent >= -4 && exponent < 16) {
+    if (exponent >= digits.length - 1) return `${sign}${digits}${"0".repeat(exponent - digits.length + 1)}.0`;
+    if (exponent >= 0) return `${sign}${digits.slice(0, exponent + 1)}.${digits.slice(exponent + 1)}`;
+    return `${sign}0.${"0".repeat(-exponent - 1)}${digits}`;
+  }
+  const body = digits.length === 1 ? digits : `${digits[0]}.${digits.slice(1)}`;
+  return `${sign}${body}e${exponent < 0 ? "-" : "+"}${String(Math.abs(exponent)).padStart(2, "0")}`;
 }
 
 /** Python's `str(x)` of a float. */

@@ -1,10 +1,9 @@
 // Which topics are public (the `public` column that archive-api reads to serve a message without authentication),
 // and which have their text indexed for search (message_ts). archive-core asked SCiMMA's hopauth
 // (`publicly_readable`, `index_archived_text` of each topic); this archiver takes the lists from its settings
-// (--public-topics, shared by `archive`, `serve` and `verify`; --index-text, read by `archive`).
-import type { ResolvedSettings } from "../cli/config.ts";
+// (--public-topics, shared by `archive`, `serve` and `verify`; --index-text, read by `archive` and `db index-text`;
+// both read by lib/cli/services.ts).
 import { hkError } from "../runtime/errors.ts";
-import { usageError } from "../cli/flags.ts";
 import { offloadedFrom } from "./names.ts";
 
 /** Characters of a Kafka topic name: an entry made only of these is a name, anything else a pattern. */
@@ -62,33 +61,5 @@ export function parseTopicList(list: string | undefined, flag = "public-topics")
 
 export function parsePublicTopics(list: string | undefined): PublicTopics {
   const topics = parseTopicList(list, "public-topics");
-  return { entries: topics.entries, isPublic: topics.has };
-}
-
-/**
- * A topic-list setting as `command` resolved it: a bad list is a USAGE error when it was given as the flag, else
- * CONFIG_INVALID naming the variable or config key it came from.
- */
-export function topicListSetting(
-  command: string,
-  settings: ResolvedSettings,
-  flag: "public-topics" | "index-text",
-): TopicList {
-  const { value, source } = settings[flag];
-  try {
-    return parseTopicList(value, flag);
-  } catch (e) {
-    const message = (e as Error).message;
-    if (source === "flag") throw usageError(command, message);
-    const from = source === "env"
-      ? flag === "public-topics" ? "PUBLIC_TOPICS" : "HOUSEKEEPING_INDEX_TEXT"
-      : `${flag.replace("-", "_")} in the config file`;
-    throw hkError("CONFIG_INVALID", `${message} (from ${from})`, { cause: e });
-  }
-}
-
-/** The public-topics setting as `command` resolved it (see topicListSetting). */
-export function publicTopicsSetting(command: string, settings: ResolvedSettings): PublicTopics {
-  const topics = topicListSetting(command, settings, "public-topics");
   return { entries: topics.entries, isPublic: topics.has };
 }

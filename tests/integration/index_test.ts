@@ -150,6 +150,7 @@ const CASES: Case[] = [
         "messages_timestamp_idx",
         "messages_timestamp_id_idx",
         "message_ts_idx",
+        "message_ts_uuid_idx",
         "messages_quarantined_idx",
       ];
       for (const name of expected) {
@@ -597,6 +598,7 @@ const CASES: Case[] = [
       assert.deepEqual(uuids(await index.search("GRB", {}, 1)), [uuidFor(1)]);
       assert.equal(await index.countSearch("GRB", {}), 3n);
       assert.equal(await index.countSearch("GRB", { topics: ["gcn.circular"] }), 2n);
+      assert.equal(await index.countSearch("GRB", {}, 1), 2n, "counting stops after atMost + 1");
       // Nothing to find: stop words only, punctuation only, empty.
       assert.deepEqual(await index.search("the", {}, 10), []);
       assert.deepEqual(await index.search("", {}, 10), []);
