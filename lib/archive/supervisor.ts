@@ -45,8 +45,10 @@ export async function runArchiver(
   ctx: CommandContext,
 ): Promise<number> {
   const { log, kafka, groupId } = services;
-  // /metrics is anyone's who reaches the port: private topics' names stay out (lib/runtime/metrics.ts).
-  const metrics = createMetrics(undefined, { showTopic: options.publicTopics.isPublic });
+  // /metrics is anyone's who reaches the port: private topics' names stay out (lib/runtime/metrics.ts). Public is
+  // the policy's word (hopauth's publicly_readable with --hopauth-url), asked when /metrics is rendered.
+  let shown: TopicPolicy | undefined;
+  const metrics = createMetrics(undefined, { showTopic: (topic) => shown?.decide(topic).public ?? false });
   const state: RunState = { healthy: false, fatal: undefined, consumerCrashed: false };
   const stop = new AbortController();
   const onShutdown = () => stop.abort();
@@ -56,6 +58,7 @@ export async function runArchiver(
     : serveHttp(options.httpPort, metrics, () => state.healthy, log);
 
   const policy = createPolicy(options, services, metrics, log);
+  shown = policy;
   const ingest = observing(
     createIngest({
       store: services.store,
