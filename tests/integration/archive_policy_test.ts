@@ -128,9 +128,9 @@ Deno.test("archive --hopauth-url: switches in hopauth apply while it runs; hopau
         const [keepBefore, keepAfter] = all.filter((r) => r.topic === keep);
         assert.deepEqual([keepBefore!.indexed, keepAfter!.indexed], [false, true], "index_archived_text on");
         assert.equal(await count(off), 1, "archivable off: the new record on that topic is not archived");
-      const shown = await metrics();
-      assert.ok(shown.includes(`topic="${pub}"`), "/metrics names the topic hopauth made public");
-      assert.ok(!shown.includes(keep), "/metrics keeps a private topic's name out");
+        const shown = await metrics();
+        assert.ok(shown.includes(`topic="${pub}"`), "/metrics names the topic hopauth made public");
+        assert.ok(!shown.includes(keep), "/metrics keeps a private topic's name out");
 
         // hopauth goes away: the last policy stays, known topics go on being archived, and it is said.
         await hopauth.close();
