@@ -12,12 +12,12 @@ import { archivedTopics, endOffsets, partitionsBehind } from "../topics/topics.t
 import { VERSION } from "../version.ts";
 import { startConsumer, stopConsumer } from "./consumer.ts";
 import type { PublicTopics, TopicList } from "../topics/public_topics.ts";
-import { createIngest, type Ingest } from "./ingest.ts";
+import { createIngest } from "./ingest.ts";
 import type { HopauthSettings } from "../hopauth/settings.ts";
 import { createStaticPolicy, type TopicPolicy } from "../topics/policy.ts";
 import { createHopauthPolicy, isHopauthPolicy } from "../topics/policy_hopauth.ts";
+import { observingIngest } from "./policy_ingest.ts";
 import type { Metrics } from "../runtime/metrics.ts";
-import type { KafkaRecord } from "../format/record.ts";
 import { memorySettings } from "../runtime/memory.ts";
 import type { RunState } from "./lanes.ts";
 
@@ -59,7 +59,7 @@ export async function runArchiver(
 
   const policy = createPolicy(options, services, metrics, log);
   shown = policy;
-  const ingest = observing(
+  const ingest = observingIngest(
     createIngest({
       store: services.store,
       index: services.index,
@@ -233,21 +233,4 @@ function policyDescription(options: ArchiverOptions): Record<string, unknown> {
   return options.hopauth === undefined
     ? { source: "static", publicTopics: options.publicTopics.entries, indexText: options.indexText.entries }
     : { source: "hopauth", url: options.hopauth.url, refreshSeconds: options.policyRefreshMs / 1000 };
-}
-
-/**
- * `ingest` with archive-core's refresh rule in front of each claim (which decides `public` and text indexing): a
- * record of a topic hopauth did not list, newer than the last fetch, has the policy fetched again first.
- */
-function observing(ingest: Ingest, policy: TopicPolicy): Ingest {
-  if (!isHopauthPolicy(policy)) return ingest;
-  const claim = async (records: KafkaRecord[]) => {
-    const newest = new Map<string, bigint>();
-    for (const r of records) {
-      if (r.timestamp > (newest.get(r.topic) ?? -1n)) newest.set(r.topic, r.timestamp);
-    }
-    for (const [topic, timestamp] of newest) await policy.observe(topic, Number(timestamp));
-    return await ingest.claim(records);
-  };
-  return { ...ingest, claim, ingest: async (records) => await ingest.write(await claim(records)) };
 }

@@ -69,6 +69,20 @@ export function hopauthSettings(
   return { url: url.replace(/\/+$/, ""), credential: { username, password } };
 }
 
+/**
+ * archive-core's HOPAUTH_USERNAME and HOPAUTH_PASSWORD, for a command that may go without (`serve`: without them
+ * its uploads keep --public-topics); one without the other cannot be meant.
+ */
+export function credentialFromEnv(env: Record<string, string | undefined>): ScramCredential | undefined {
+  const username = env.HOPAUTH_USERNAME || undefined;
+  const password = env.HOPAUTH_PASSWORD || undefined;
+  if (username === undefined && password === undefined) return undefined;
+  if (username === undefined || password === undefined) {
+    throw hkError("CONFIG_INVALID", "set both HOPAUTH_USERNAME and HOPAUTH_PASSWORD, or neither");
+  }
+  return { username, password };
+}
+
 /** --policy-refresh / POLICY_REFRESH_SECONDS: archive-core's 300 s unless told. */
 export function policyRefreshMs(
   command: string,

@@ -222,7 +222,8 @@ export function createHopauthPolicy(options: HopauthPolicyOptions): HopauthPolic
     decide: decisions.decide,
     refresh,
     async observe(topic, timestampMs) {
-      if (flags.has(offloadedFrom(topic)) || fetchedAt === undefined || timestampMs <= fetchedAt) return;
+      // Never fetched (serve starts without waiting for hopauth): every topic is unknown, so try now.
+      if (fetchedAt !== undefined && (flags.has(offloadedFrom(topic)) || timestampMs <= fetchedAt)) return;
       if (now() - lastUnknownRefresh < MIN_UNKNOWN_REFRESH_MS) return;
       lastUnknownRefresh = now();
       await refresh();
