@@ -25,7 +25,7 @@ import {
   type SecurityProtocol,
 } from "../kafka/client.ts";
 import { type KeyLayout, parseKeyLayout } from "../format/keys.ts";
-import { createLogger, type Logger } from "../runtime/log.ts";
+import { createLogger, logFormatOf, type Logger } from "../runtime/log.ts";
 import { maskSecrets } from "../runtime/secrets.ts";
 import { openStore } from "../store/open.ts";
 import { verificationOffWarning } from "../runtime/tls.ts";
@@ -346,12 +346,15 @@ export interface ConnectOptions {
   migrate?: boolean;
   /** Kafka request timeout in ms (default kafkajs's 30 s). */
   requestTimeoutMs?: number;
+  /** Bound on a silent index connection (lib/index/database.ts); for commands whose statements are short. */
+  indexSilenceSeconds?: number;
 }
 
 export async function openIndex(
   settings: ResolvedSettings,
   env: Record<string, string | undefined>,
   log: Logger,
+  options: { silenceTimeoutSeconds?: number } = {},
 ) {
   const url = settingValue(settings, "database-url");
   const schema = settingValue(settings, "db-schema");
@@ -370,6 +373,8 @@ export async function openIndex(
     onWarning: (message) => log.warn(message),
     ...(schema ? { searchPath: schema } : {}),
     ...(max !== undefined ? { max } : {}),
+    // The embedded server is this process's own: no network to go silent, and PGlite's long statements block it.
+    ...(max === undefined ? options : {}),
   });
   closers.unshift(() => sql.end({ timeout: 5 }));
   return {
@@ -407,9 +412,14 @@ export async function requireCurrentSchema(
   );
 }
 
-/** The logger a command uses: the injected one (tests), else JSON lines at the configured level. */
+/**
+ * The logger a command uses: the injected one (tests), else at the configured level, as JSON lines or, on a
+ * terminal, readable lines (LOG_FORMAT decides when set).
+ */
 export function commandLogger(settings: ResolvedSettings, ctx: CommandContext): Logger {
-  return ctx.log ?? createLogger({ level: logLevelOf(settings) });
+  if (ctx.log) return ctx.log;
+  const format = logFormatOf(ctx.env, ctx.stderrIsTerminal ?? Deno.stderr.isTerminal());
+  return createLogger({ level: logLevelOf(settings), format });
 }
 
 /** Kafka and the veto list only: for commands that need neither the store nor the index (`topics`). */
@@ -443,7 +453,12 @@ export async function connectServices(
   });
   let idx: Awaited<ReturnType<typeof openIndex>> | undefined;
   try {
-    idx = await openIndex(settings, ctx.env, log);
+    idx = await openIndex(
+      settings,
+      ctx.env,
+      log,
+      options.indexSilenceSeconds === undefined ? {} : { silenceTimeoutSeconds: options.indexSilenceSeconds },
+    );
     if (options.migrate !== false) {
       const { from, to } = await idx.index.migrate();
       if (from !== to) log.info("index schema migrated", { from, to });
