@@ -8,8 +8,10 @@ import type { RowText, SearchFilter, SearchHit, StoredRow } from "./types.ts";
 
 type Guard = <T>(action: string, fn: () => Promise<T>) => Promise<T>;
 
-/** Matches ranked at most, newest first (see search). */
+/** Matches ranked at most, newest first, for a word with more than RANK_ALL (see search). */
 export const RECENT = 200;
+/** Up to this many matches, all are ranked. */
+export const RANK_ALL = 2000;
 
 export function createTextIndex(sql: IndexSql, guard: Guard) {
   const columns =
@@ -33,25 +35,36 @@ export function createTextIndex(sql: IndexSql, guard: Guard) {
     );
   }
 
-  // Ranked among the newest matches, not all of them: a common word matches millions of messages, and ranking
-  // each means reading its text. The newest RECENT are found by walking messages newest-first (a common word
-  // stops the walk early) or from the GIN index (a rare one has few matches): PostgreSQL picks by the word's
-  // frequency. An event name, the usual query, matches far fewer.
+  // Every match is ranked when there are at most RANK_ALL (found from the GIN index, their texts read once); a word
+  // with more is ranked among its newest `recent` matches only, found by walking messages newest-first and probing
+  // each for text (a common word stops the walk early): ranking a million matches means reading a million texts.
   async function search(query: string, filter: SearchFilter, limit: number): Promise<SearchHit[]> {
     if (!Number.isSafeInteger(limit) || limit < 1) {
       throw hkError("INDEX_QUERY_INVALID", `search limit must be a positive integer, got ${limit}`);
     }
     const recent = Math.max(limit, RECENT);
-    const rows = await guard("searching the indexed text", () =>
-      sql<(DbRow & { rank: number })[]>`
-        select ${columns}, ts_rank(r.text_data, websearch_to_tsquery(${query}))::float8 as rank
-        from (
+    const rows = await guard("searching the indexed text", async () => {
+      const [few] = await sql<{ n: number }[]>`
+        select count(*)::int as n from (
+          select 1 from message_ts where text_data @@ websearch_to_tsquery(${query}) limit ${RANK_ALL + 1}
+        ) matched`;
+      const candidates = (few?.n ?? 0) <= RANK_ALL
+        ? sql`
+          select m.id, ts.text_data
+          from (select uuid, text_data from message_ts where text_data @@ websearch_to_tsquery(${query})
+            offset 0) ts
+          join messages m on m.uuid = ts.uuid where ${searchWhere(query, filter)}`
+        : sql`
           select m.id, ts.text_data from message_ts ts join messages m on m.uuid = ts.uuid
           where ${searchWhere(query, filter)}
-          order by m.timestamp desc, m.id desc limit ${recent}
-        ) r join messages m on m.id = r.id
+          order by m.timestamp desc, m.id desc limit ${recent}`;
+      return await sql<(DbRow & { rank: number })[]>`
+        select ${columns}, max(ts_rank(r.text_data, websearch_to_tsquery(${query})))::float8 as rank
+        from (${candidates}) r join messages m on m.id = r.id
+        group by m.id
         order by rank desc, m.timestamp desc, m.id desc
-        limit ${limit}`);
+        limit ${limit}`;
+    });
     return rows.map((r) => ({ ...fromDb(r), rank: r.rank }));
   }
 

@@ -199,8 +199,8 @@ export interface Index {
   insertRepaired(row: StoredRow): Promise<boolean>;
   /**
    * Rows whose message_ts text matches `query` with archive-core's semantics (websearch_to_tsquery over the
-   * database's default text search configuration, as its search_message_text): of the newest 200 matches (or
-   * `limit`, if more), the best ts_rank first, then newest.
+   * database's default text search configuration, as its search_message_text): the best ts_rank first, then
+   * newest; of all matches when there are at most 2000, else of the newest 200 (or `limit`, if more).
    */
   search(query: string, filter: SearchFilter, limit: number): Promise<SearchHit[]>;
   /**
