@@ -106,6 +106,45 @@ function outcomeOf(e: unknown): RefreshOutcome {
   return "http_error";
 }
 
+/** One GET /v1/topics through SCRAM: hopauth's flags by topic. */
+async function fetchTopicFlags(
+  scramFetch: ReturnType<typeof scramFetcher>,
+  base: string,
+  timeoutMs: number,
+  log: Logger,
+): Promise<Map<string, HopauthTopicFlags>> {
+  const resp = await scramFetch(`${base}/v1/topics`, {
+    headers: { accept: "application/json" },
+    // A redirect would carry the SCRAM exchange elsewhere: hopauth's API root is configured, never discovered.
+    redirect: "manual",
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (!resp.ok) {
+    await resp.body?.cancel();
+    throw hkError("HOPAUTH_FAILED", `hopauth's /v1/topics answered status ${resp.status}`);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(await boundedText(resp, MAX_ANSWER_BYTES));
+  } catch (e) {
+    if (isHkError(e)) throw e;
+    throw hkError("HOPAUTH_ANSWER_INVALID", `hopauth's /v1/topics answer is not JSON: ${errorMessage(e)}`);
+  }
+  const parsed = parseTopicsAnswer(body);
+  if (parsed.skipped > 0) {
+    log.warn("hopauth listed topics without a valid name; ignored", { skipped: parsed.skipped });
+  }
+  return parsed.flags;
+}
+
+function sameFlags(a: Map<string, HopauthTopicFlags>, b: Map<string, HopauthTopicFlags>): boolean {
+  return a.size === b.size && [...a].every(([name, f]) => {
+    const old = b.get(name);
+    return old !== undefined && old.archivable === f.archivable &&
+      old.publicly_readable === f.publicly_readable && old.index_archived_text === f.index_archived_text;
+  });
+}
+
 export function createHopauthPolicy(options: HopauthPolicyOptions): HopauthPolicy {
   const { veto, log, metrics } = options;
   const base = options.url.replace(/\/+$/, "");
@@ -121,36 +160,8 @@ export function createHopauthPolicy(options: HopauthPolicyOptions): HopauthPolic
   let lastUnknownRefresh = 0;
   let lastAttempt = 0;
 
-  async function fetchFlags(): Promise<Map<string, HopauthTopicFlags>> {
-    const resp = await scramFetch(`${base}/v1/topics`, {
-      headers: { accept: "application/json" },
-      // A redirect would carry the SCRAM exchange elsewhere: hopauth's API root is configured, never discovered.
-      redirect: "manual",
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    if (!resp.ok) {
-      await resp.body?.cancel();
-      throw hkError("HOPAUTH_FAILED", `hopauth's /v1/topics answered status ${resp.status}`);
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(await boundedText(resp, MAX_ANSWER_BYTES));
-    } catch (e) {
-      if (isHkError(e)) throw e;
-      throw hkError("HOPAUTH_ANSWER_INVALID", `hopauth's /v1/topics answer is not JSON: ${errorMessage(e)}`);
-    }
-    const parsed = parseTopicsAnswer(body);
-    if (parsed.skipped > 0) log.warn("hopauth listed topics without a valid name; ignored", parsed);
-    return parsed.flags;
-  }
-
   function adopt(fresh: Map<string, HopauthTopicFlags>): void {
-    const same = fresh.size === flags.size &&
-      [...fresh].every(([name, f]) => {
-        const old = flags.get(name);
-        return old !== undefined && old.archivable === f.archivable &&
-          old.publicly_readable === f.publicly_readable && old.index_archived_text === f.index_archived_text;
-      });
+    const same = sameFlags(fresh, flags);
     if (!same) {
       version++;
       log.info("topic policy from hopauth", {
@@ -166,7 +177,7 @@ export function createHopauthPolicy(options: HopauthPolicyOptions): HopauthPolic
     let outcome: RefreshOutcome = "ok";
     lastAttempt = now();
     try {
-      adopt(await fetchFlags());
+      adopt(await fetchTopicFlags(scramFetch, base, timeoutMs, log));
       if (failures > 0) log.info("hopauth reachable again; the topic policy is current", { failures });
       failures = 0;
       lastError = undefined;
@@ -176,7 +187,7 @@ export function createHopauthPolicy(options: HopauthPolicyOptions): HopauthPolic
       lastError = errorMessage(e);
       log.warn(
         fetchedAt === undefined
-          ? "cannot fetch the topic policy from hopauth; archiving nothing until it answers"
+          ? "cannot fetch the topic policy from hopauth; until it answers, no topic is archived, public or indexed"
           : "cannot refresh the topic policy from hopauth; the last one stays in force, topics already known " +
             "go on being archived",
         { outcome, error: lastError, policyAgeSeconds: ageSeconds() },
