@@ -33,9 +33,21 @@ export interface ScramCredential {
   password: string;
 }
 
+/** `url` for messages: without any userinfo (serve's --hopauth-url may carry one). */
+export function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    return u.toString();
+  } catch {
+    return "(the hopauth URL)";
+  }
+}
+
 /** A SCRAM answer that cannot be trusted: a coded error that names the URL, never the credential. */
 function scramError(url: string, why: string): Error {
-  return hkError("HOPAUTH_AUTH", `hopauth at ${url}: SCRAM authentication failed: ${why}`);
+  return hkError("HOPAUTH_AUTH", `hopauth at ${shownUrl(url)}: SCRAM authentication failed: ${why}`);
 }
 
 function decodeBase64(url: string, text: string | undefined, what: string): string {
@@ -70,7 +82,7 @@ export function scramFetcher(credential: ScramCredential, doFetch: typeof fetch 
     if (first.status !== 401) {
       // An answer without a SCRAM exchange proves nothing about who sent it: never taken for hopauth's.
       if (first.ok) throw scramError(url, "it answered without SCRAM authentication");
-      throw hkError("HOPAUTH_FAILED", `hopauth at ${url} answered status ${first.status}`, {
+      throw hkError("HOPAUTH_FAILED", `hopauth at ${shownUrl(url)} answered status ${first.status}`, {
         retriable: true,
       });
     }

@@ -7,7 +7,7 @@ import { errorMessage, hkError, isHkError } from "../runtime/errors.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
 import { sleep } from "../runtime/retry.ts";
-import { type ScramCredential, scramFetcher } from "../hopauth/scram.ts";
+import { type ScramCredential, scramFetcher, shownUrl } from "../hopauth/scram.ts";
 import { isTopicName, offloadedFrom } from "./names.ts";
 import {
   decideByHopauth,
@@ -147,7 +147,8 @@ function sameFlags(a: Map<string, HopauthTopicFlags>, b: Map<string, HopauthTopi
 
 export function createHopauthPolicy(options: HopauthPolicyOptions): HopauthPolicy {
   const { veto, log, metrics } = options;
-  const base = options.url.replace(/\/+$/, "");
+  // Userinfo in the URL is no credential of ours (fetch refuses it, logs must not show it): SCRAM is.
+  const base = shownUrl(options.url).replace(/\/+$/, "");
   const now = options.now ?? Date.now;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const scramFetch = scramFetcher(options.credential, options.fetch ?? fetch);
