@@ -17,7 +17,7 @@ import {
   runMain,
   schemaSql,
   spawnLogged,
-  waitFor,
+  waitFor as waitForProbe,
   withArchiveScenario,
 } from "../support/archive_helpers.ts";
 import { startHopAuthStandIn } from "../support/hopauth_standin.ts";
@@ -85,6 +85,16 @@ Deno.test("archive --hopauth-url: switches in hopauth apply while it runs; hopau
         { ...s.env, LOG_LEVEL: "info", HOPAUTH_USERNAME: USER, HOPAUTH_PASSWORD: PASSWORD },
       );
       const count = async (topic: string) => (await rows(s.schema)).filter((r) => r.topic === topic).length;
+      // A wait that times out says what the archiver was doing.
+      const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>, seconds?: number) => {
+        try {
+          return await waitForProbe(what, probe, seconds);
+        } catch (e) {
+          throw new Error(
+            `${(e as Error).message}; the archiver's last lines:\n${archiver.lines.slice(-60).join("\n")}`,
+          );
+        }
+      };
       const metrics = async () => await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       try {
         await produceEach([keep, off, pub, never], "before");
