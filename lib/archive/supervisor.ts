@@ -79,12 +79,13 @@ export async function runArchiver(
   const admin = kafka.admin();
   await admin.connect();
   let policyLoop: Promise<void> | undefined;
+  const judge = topicJudge(admin, policy);
   try {
     if (isHopauthPolicy(policy)) {
       await policy.initial(stop.signal);
       policyLoop = policy.run(stop.signal);
     }
-    let topics = archivedTopics(await admin.listTopics(), policy);
+    let topics = await judge.archived();
     const targets = options.untilEnd ? await endOffsets(admin, topics) : new Map<string, bigint>();
     log.info("archiving", {
       topics,
@@ -114,7 +115,7 @@ export async function runArchiver(
       const next = await waitForChange(
         admin,
         services,
-        policy,
+        judge,
         options,
         topics,
         targets,
@@ -147,7 +148,7 @@ export async function runArchiver(
 async function waitForChange(
   admin: Admin,
   services: Services,
-  policy: TopicPolicy,
+  judge: TopicJudge,
   options: ArchiverOptions,
   topics: string[],
   targets: Map<string, bigint>,
@@ -157,7 +158,6 @@ async function waitForChange(
 ): Promise<string[] | "done" | "stop"> {
   const current = new Set(topics);
   let nextRefresh = Date.now() + options.topicRefreshMs;
-  let seenVersion = policy.version;
   while (!signal.aborted && state.fatal === undefined) {
     await sleep(options.untilEnd ? 500 : 1000, signal);
     if (signal.aborted || state.fatal !== undefined) break;
@@ -165,7 +165,7 @@ async function waitForChange(
       if (state.consumerCrashed) {
         // kafkajs gave up on its own (e.g. a subscribed topic vanished), or a partition failed: rebuild the
         // consumer on a fresh list. The flag stays set until the list is had, so an outage only delays this.
-        const fresh = archivedTopics(await admin.listTopics(), policy);
+        const fresh = await judge.archived();
         state.consumerCrashed = false;
         return fresh;
       }
@@ -184,10 +184,9 @@ async function waitForChange(
         continue;
       }
       // A policy that changed (an operator's switch in hopauth) is applied at once, not at the next listing.
-      if (Date.now() < nextRefresh && policy.version === seenVersion) continue;
+      if (Date.now() < nextRefresh && !judge.policyChanged()) continue;
       nextRefresh = Date.now() + options.topicRefreshMs;
-      seenVersion = policy.version;
-      const fresh = archivedTopics(await admin.listTopics(), policy);
+      const fresh = await judge.archived();
       log.debug("topics listed", { archived: fresh.length });
       if (fresh.length !== current.size || fresh.some((t) => !current.has(t))) return fresh;
     } catch (e) {
@@ -197,6 +196,25 @@ async function waitForChange(
   }
   return "stop";
 }
+
+/**
+ * The archived topics by the policy, remembering which version of it they were judged by: a switch that arrives
+ * while a consumer starts is still seen as a change afterwards.
+ */
+function topicJudge(admin: Admin, policy: TopicPolicy) {
+  let judgedBy = -1;
+  return {
+    async archived(): Promise<string[]> {
+      const version = policy.version;
+      const topics = archivedTopics(await admin.listTopics(), policy);
+      judgedBy = version; // only once judged: a failed listing leaves the change pending
+      return topics;
+    },
+    policyChanged: () => policy.version !== judgedBy,
+  };
+}
+
+type TopicJudge = ReturnType<typeof topicJudge>;
 
 /** The topic policy: hopauth's with --hopauth-url, else the static one of the settings. */
 function createPolicy(
