@@ -9,6 +9,7 @@ import type { Metrics } from "../runtime/metrics.ts";
 import type { KafkaRecord } from "../format/record.ts";
 import { sleep } from "../runtime/retry.ts";
 import type { Ingest } from "./ingest.ts";
+import { groupMovedOn } from "../kafka/rebalance.ts";
 import { createLanes, type LaneBatch, type Lanes, type RunState } from "./lanes.ts";
 
 /** kafkajs message -> our record; the header list comes from the wire, never from kafkajs's header object. */
@@ -100,6 +101,7 @@ export async function startConsumer(
       commit: (topic, partition, next) =>
         consumer.commitOffsets([{ topic, partition, offset: next.toString() }]),
       resume: (topics) => consumer.resume(topics),
+      groupMovedOn,
     },
     metrics,
     log,

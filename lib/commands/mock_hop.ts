@@ -294,7 +294,7 @@ async function runMockHop(options: MockHopOptions, ctx: CommandContext): Promise
   const log = ctx.log ?? createLogger({ level: logLevelOf(options.settings) });
   const samples = await loadSamples(options.testdata);
   const generator = createGenerator(generatorOptions(options), samples);
-  const { settings, warnings } = await kafkaSettings(options.settings, ctx.env, "housekeeping-mock-hop");
+  const { settings, warnings } = await kafkaSettings(options.settings, ctx, "housekeeping-mock-hop");
   for (const w of warnings) log.warn(w);
   const kafka = createKafka(settings, log);
   const admin = kafka.admin();
@@ -323,42 +323,17 @@ async function runMockHop(options: MockHopOptions, ctx: CommandContext): Promise
     });
 
     const offsets = new WeakMap<MockRecord, bigint>();
-    const batchBytes = Math.max(options.maxValueBytes, MIB);
-    let carry: MockRecord | null = null;
-    const pull = () => {
-      const record = carry ?? generator.next();
-      carry = null;
-      return record;
-    };
-
+    const batches = createBatcher(() => generator.next(), Math.max(options.maxValueBytes, MIB));
     while (!ctx.shutdown.aborted) {
       const sent = tally.records;
       if (options.count !== null && sent >= options.count) break;
       if (options.durationMs !== null && elapsed() >= options.durationMs) break;
-      let allowance = options.batchSize;
-      if (options.rate !== null) {
-        // Records due by now: one at t=0, then one every 1/rate s.
-        const due = Math.floor((options.rate * elapsed()) / 1000) + 1 - sent;
-        if (due <= 0) {
-          await sleep(Math.max(1, Math.ceil((sent * 1000) / options.rate - elapsed())), ctx.shutdown);
-          continue;
-        }
-        allowance = Math.min(allowance, due);
+      const allowance = allowanceNow(options, sent, elapsed());
+      if ("waitMs" in allowance) {
+        await sleep(allowance.waitMs, ctx.shutdown);
+        continue;
       }
-      if (options.count !== null) allowance = Math.min(allowance, options.count - sent);
-
-      // One produce request: records of one compression, within the size budget.
-      const batch: MockRecord[] = [pull()];
-      let bytes = size(batch[0]!);
-      while (batch.length < allowance) {
-        const next = pull();
-        if (next.compression !== batch[0]!.compression || bytes + size(next) > batchBytes) {
-          carry = next;
-          break;
-        }
-        batch.push(next);
-        bytes += size(next);
-      }
+      const { batch, bytes } = batches.next(allowance.records);
       await topics.ensure(batch.map((r) => r.topic));
       for (const [record, offset] of await sender.send(batch)) offsets.set(record, offset);
       const lines = batch.map((r) => JSON.stringify(manifestLine(r, (x) => offsets.get(x))) + "\n");
@@ -374,6 +349,49 @@ async function runMockHop(options: MockHopOptions, ctx: CommandContext): Promise
     // After a failure the summary still tells what was sent (and is in the manifest) before it.
     if (finished || tally.records > 0) ctx.stdout(tally.render(elapsed()));
   }
+}
+
+/** Records the next batch may hold: --batch-size, within --count and, with --rate, what is due by now. */
+function allowanceNow(
+  options: MockHopOptions,
+  sent: number,
+  elapsedMs: number,
+): { records: number } | { waitMs: number } {
+  let records = options.batchSize;
+  if (options.rate !== null) {
+    // Records due by now: one at t=0, then one every 1/rate s.
+    const due = Math.floor((options.rate * elapsedMs) / 1000) + 1 - sent;
+    if (due <= 0) return { waitMs: Math.max(1, Math.ceil((sent * 1000) / options.rate - elapsedMs)) };
+    records = Math.min(records, due);
+  }
+  if (options.count !== null) records = Math.min(records, options.count - sent);
+  return { records };
+}
+
+/** One produce request at a time: records of one compression, within `maxBytes`; the one left over goes next. */
+function createBatcher(generate: () => MockRecord, maxBytes: number) {
+  let carry: MockRecord | null = null;
+  const pull = () => {
+    const record = carry ?? generate();
+    carry = null;
+    return record;
+  };
+  return {
+    next(allowance: number): { batch: MockRecord[]; bytes: number } {
+      const batch: MockRecord[] = [pull()];
+      let bytes = size(batch[0]!);
+      while (batch.length < allowance) {
+        const next = pull();
+        if (next.compression !== batch[0]!.compression || bytes + size(next) > maxBytes) {
+          carry = next;
+          break;
+        }
+        batch.push(next);
+        bytes += size(next);
+      }
+      return { batch, bytes };
+    },
+  };
 }
 
 function size(r: MockRecord): number {
