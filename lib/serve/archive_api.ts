@@ -14,7 +14,7 @@ import { formatBookmark, parseBookmark } from "./bookmark.ts";
 import { textResponse } from "./hopauth.ts";
 import { answerString, type HopAuthMulti } from "./hopauth_multi.ts";
 import { fullDocument, metaDocument, pyInt } from "./listing_bson.ts";
-import { createQueryReader } from "./query.ts";
+import { createQueryReader, isInt64 } from "./query.ts";
 import { BSON } from "bson";
 
 export interface ArchiveApiDeps {
@@ -26,6 +26,8 @@ export interface ArchiveApiDeps {
   publicTopics: PublicTopics;
   /** Realm of the challenge sent to an anonymous caller where credentials are required. */
   realm: string;
+  /** Retraction is a write: refused with 501. */
+  readOnly: boolean;
   log: Logger;
   metrics: Metrics;
 }
@@ -155,10 +157,14 @@ export function createArchiveApi(deps: ArchiveApiDeps) {
     const meta = q.bool("meta", false);
     const invalid = q.failure();
     if (invalid !== null) return invalid;
-    if (since !== undefined && until !== undefined && until < since) {
+    const outOfRange = (n: bigint | undefined) => n !== undefined && !isInt64(n);
+    if (
+      outOfRange(since) || outOfRange(until) || (since !== undefined && until !== undefined && until < since)
+    ) {
       return textResponse(400, "Invalid time range");
     }
-    if (limit <= 0n) return textResponse(400, "Invalid message count limit");
+    // A limit beyond int64 is refused (archive-api would cap it): no number that large is meant.
+    if (limit <= 0n || !isInt64(limit)) return textResponse(400, "Invalid message count limit");
     if (topics.length > MAX_TOPICS_PER_REQUEST) {
       return textResponse(400, `Too many topics: at most ${MAX_TOPICS_PER_REQUEST} per request`);
     }
@@ -189,6 +195,9 @@ export function createArchiveApi(deps: ArchiveApiDeps) {
     const includeRetracted = q.bool("include_retracted", true);
     const invalid = q.failure();
     if (invalid !== null) return invalid;
+    if ((since !== undefined && !isInt64(since)) || (until !== undefined && !isInt64(until))) {
+      return textResponse(400, "Invalid time range");
+    }
     if (topics.length > MAX_TOPICS_PER_REQUEST) {
       return textResponse(400, `Too many topics: at most ${MAX_TOPICS_PER_REQUEST} per request`);
     }
@@ -242,6 +251,9 @@ function createRetraction(deps: ArchiveApiDeps, challenge: () => Response) {
     const retracted = q.bool("retracted", null);
     const invalid = q.failure();
     if (invalid !== null || retracted === null) return invalid!;
+    if (deps.readOnly) {
+      return textResponse(501, "Server is configured as read-only; write operations are not supported");
+    }
     if (uuid === null) return textResponse(400, "Invalid Message ID");
     const row = await deps.index.byUuid(uuid);
     if (row === null) return textResponse(404, "Message not found");

@@ -104,54 +104,58 @@ export function fullDocument(
   return {
     length,
     body: new ReadableStream<Uint8Array>({
+      // Each call enqueues something, closes or errors: a pull that enqueues nothing is not called again.
       async pull(controller) {
         if (!headSent) {
           headSent = true;
           controller.enqueue(head);
           return;
         }
-        if (current === null) {
-          if (index === rows.length) {
-            controller.enqueue(Uint8Array.of(0, 0));
-            controller.close();
+        for (;;) {
+          if (current === null) {
+            if (index === rows.length) {
+              controller.enqueue(Uint8Array.of(0, 0));
+              controller.close();
+              return;
+            }
+            const row = rows[index]!;
+            const object = await open(row);
+            if (object === null) {
+              onMismatch(row, "object missing from the store");
+              controller.error(new Error(`object of ${row.uuid} missing from the store`));
+              return;
+            }
+            current = object.getReader();
+            seen = { size: 0, crc: 0 };
+            controller.enqueue(concat([Uint8Array.of(0x03), names[index]!, Uint8Array.of(0)]));
             return;
           }
           const row = rows[index]!;
-          const object = await open(row);
-          if (object === null) {
-            onMismatch(row, "object missing from the store");
-            controller.error(new Error(`object of ${row.uuid} missing from the store`));
+          const { done, value } = await current.read();
+          if (!done) {
+            seen.size += value.length;
+            seen.crc = zlibCrc32(value, seen.crc);
+            if (seen.size > row.size) {
+              onMismatch(row, `more than ${row.size} bytes`);
+              await current.cancel();
+              controller.error(new Error(`object of ${row.uuid} is longer than the index says`));
+              return;
+            }
+            controller.enqueue(value);
             return;
           }
-          current = object.getReader();
-          seen = { size: 0, crc: 0 };
-          controller.enqueue(concat([Uint8Array.of(0x03), names[index]!, Uint8Array.of(0)]));
-          return;
-        }
-        const row = rows[index]!;
-        const { done, value } = await current.read();
-        if (!done) {
-          seen.size += value.length;
-          seen.crc = zlibCrc32(value, seen.crc);
-          if (seen.size > row.size) {
-            onMismatch(row, `more than ${row.size} bytes`);
-            await current.cancel();
-            controller.error(new Error(`object of ${row.uuid} is longer than the index says`));
+          current = null;
+          index++;
+          const why = seen.size !== row.size
+            ? `${seen.size} bytes instead of ${row.size}`
+            : BigInt(seen.crc >>> 0) !== row.crc32
+            ? "CRC-32 differs from the index"
+            : null;
+          if (why !== null) {
+            onMismatch(row, why);
+            controller.error(new Error(`stored bytes of ${row.uuid} failed their check: ${why}`));
             return;
           }
-          controller.enqueue(value);
-          return;
-        }
-        current = null;
-        index++;
-        const why = seen.size !== row.size
-          ? `${seen.size} bytes instead of ${row.size}`
-          : BigInt(seen.crc >>> 0) !== row.crc32
-          ? "CRC-32 differs from the index"
-          : null;
-        if (why !== null) {
-          onMismatch(row, why);
-          controller.error(new Error(`stored bytes of ${row.uuid} failed their check: ${why}`));
         }
       },
       async cancel(reason) {

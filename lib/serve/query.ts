@@ -12,6 +12,11 @@ export interface QueryError {
 const TRUE = new Set(["1", "on", "t", "true", "y", "yes"]);
 const FALSE = new Set(["0", "off", "f", "false", "n", "no"]);
 const INT64 = 2n ** 63n;
+
+/** Whether `n` fits PostgreSQL's bigint. */
+export function isInt64(n: bigint): boolean {
+  return n >= -INT64 && n < INT64;
+}
 /** Longer query values are refused (400) before anything else reads them. */
 export const MAX_QUERY_VALUE_CHARS = 4096;
 
@@ -23,11 +28,8 @@ export function createQueryReader(params: URLSearchParams) {
     const v = last(name);
     if (v === null) return undefined;
     const t = v.trim();
-    if (/^[-+]?\d{1,30}$/.test(t)) {
-      const n = BigInt(t);
-      // Beyond int64 pydantic would accept it and PostgreSQL refuse it: clamp, so a huge limit is just large.
-      return n >= INT64 ? INT64 - 1n : n < -INT64 ? -INT64 : n;
-    }
+    // Any length pydantic reads (the caller bounds the value: int64 for PostgreSQL).
+    if (/^[-+]?\d+$/.test(t)) return BigInt(t);
     errors.push({
       type: "int_parsing",
       loc: ["query", name],
