@@ -80,6 +80,14 @@ const DIFFERENCES: Record<string, (got: Answer, archiveApi: Answer, all: Map<str
     assert.deepEqual(got.body, { kind: "empty" });
     assert.equal(got.headers["content-type"], all.get("topics_anon")!.headers["content-type"]);
   },
+  // The same upload again (a retry): archive-api stores a second copy under a random UUID (is_client_uuid false);
+  // serve archives it once and answers as the first time.
+  upload_with_id_again: (got, theirs, all) => {
+    assert.equal(theirs.status, 201);
+    assert.equal(bsonDoc(theirs)!.is_client_uuid, false);
+    assert.equal(got.status, 201);
+    assert.deepEqual(got.body, all.get("upload_with_id")!.body);
+  },
   // archive-api: 500 (its CRC-32 of a str fails). serve: 400, the message must be binary.
   upload_string_message: (got, theirs) => {
     assert.equal(theirs.status, 500);

@@ -382,6 +382,24 @@ export const REQUESTS: ConformanceRequest[] = [
     user: "writer",
   },
   {
+    name: "after_retract_messages",
+    method: "GET",
+    path: `/messages?meta=true&limit=5&topic=${PRIVATE_TOPIC}`,
+    user: "reader",
+  },
+  {
+    name: "after_retract_messages_excluded",
+    method: "GET",
+    path: `/messages?meta=true&limit=5&topic=${PRIVATE_TOPIC}&include_retracted=false`,
+    user: "reader",
+  },
+  {
+    name: "after_retract_full",
+    method: "GET",
+    path: `/messages?limit=3&topic=${PRIVATE_TOPIC}&include_retracted=false&asc=false`,
+    user: "reader",
+  },
+  {
     name: "after_retract_count",
     method: "GET",
     path: `/messages/count?topic=${PRIVATE_TOPIC}&include_retracted=false`,
@@ -431,6 +449,19 @@ export const REQUESTS: ConformanceRequest[] = [
   },
   {
     name: "upload_with_id",
+    method: "POST",
+    path: `/topic/${UPLOAD_TOPIC}`,
+    user: "writer",
+    body: {
+      bson: {
+        message: binary(enc.encode("uploaded with an id")),
+        headers: [["_id", binary(idHeader(UPLOAD_ID).value!)]],
+        key: "k",
+      },
+    },
+  },
+  {
+    name: "upload_with_id_again",
     method: "POST",
     path: `/topic/${UPLOAD_TOPIC}`,
     user: "writer",
