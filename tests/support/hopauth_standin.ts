@@ -38,6 +38,15 @@ function fields(text: string): Record<string, string> {
   return out;
 }
 
+/** A client's base64, or null when it is not base64: a real hopauth refuses that, it does not fail (500). */
+function fromBase64(data: string): string | null {
+  try {
+    return atob(data);
+  } catch {
+    return null;
+  }
+}
+
 function unescapeName(name: string): string {
   return name.replaceAll("=2C", ",").replaceAll("=3D", "=");
 }
@@ -70,7 +79,7 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
   }
 
   function scramFirst(data: string): Response {
-    const clientFirst = atob(data);
+    const clientFirst = fromBase64(data) ?? "";
     const m = /^([ny]),(a=[^,]*)?,(.*)$/.exec(clientFirst);
     const bare = m ? fields(m[3]!) : {};
     const user = bare.n === undefined ? undefined : unescapeName(bare.n);
@@ -91,7 +100,8 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
     const ex = exchanges.get(sid);
     exchanges.delete(sid);
     if (ex === undefined) return null;
-    const clientFinal = atob(data);
+    const clientFinal = fromBase64(data);
+    if (clientFinal === null) return null;
     const at = clientFinal.lastIndexOf(",p=");
     if (at < 0) return null;
     const withoutProof = clientFinal.slice(0, at);
