@@ -3,6 +3,7 @@
 // status, the headers a client reads and the decoded body must be archive-api's, except for the deliberate
 // differences below, each of which has an assertion of its own.
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { corsPolicy } from "../../lib/serve/manners.ts";
 import {
   type Answer,
@@ -87,6 +88,22 @@ const DIFFERENCES: Record<string, (got: Answer, archiveApi: Answer, all: Map<str
     assert.equal(bsonDoc(theirs)!.is_client_uuid, false);
     assert.equal(got.status, 201);
     assert.deepEqual(got.body, all.get("upload_with_id")!.body);
+  },
+  // archive-api's raw_file cuts a 1024-byte value short (its BSON walk stops early); serve sends all of it.
+  raw_1024: (got, theirs) => {
+    assert.equal(theirs.status, 200);
+    const length = (a: Answer) => a.body.kind === "bytes" ? Buffer.from(a.body.base64, "base64").length : -1;
+    assert.ok(length(theirs) < 1024, `archive-api sent ${length(theirs)} bytes`);
+    assert.equal(got.status, 200);
+    assert.deepEqual(
+      got.body,
+      {
+        kind: "bytes",
+        base64: Buffer.from(Uint8Array.from({ length: 1024 }, (_, i) => (i * 7 + 3) % 256)).toString(
+          "base64",
+        ),
+      },
+    );
   },
   // archive-api: 500 (its CRC-32 of a str fails). serve: 400, the message must be binary.
   upload_string_message: (got, theirs) => {

@@ -83,7 +83,19 @@ function records(topic: string, topicNo: number, count: number): KafkaRecord[] {
   });
 }
 
-export const PUBLIC_RECORDS = records(PUBLIC_TOPIC, 1, 10);
+/** A public binary value of 1024 bytes (archive-api's raw_file cuts such a value short). */
+export const BIG_VALUE_UUID = uuidOf(3, 0);
+const BIG_RECORD: KafkaRecord = {
+  topic: PUBLIC_TOPIC,
+  partition: 0,
+  offset: 10n,
+  timestamp: T0 + 20_000n,
+  key: null,
+  value: Uint8Array.from({ length: 1024 }, (_, i) => (i * 7 + 3) % 256),
+  headers: [idHeader(BIG_VALUE_UUID), { key: "_format", value: enc.encode("blob") }],
+};
+
+export const PUBLIC_RECORDS = [...records(PUBLIC_TOPIC, 1, 10), BIG_RECORD];
 export const PRIVATE_RECORDS = records(PRIVATE_TOPIC, 2, 70);
 
 /**
@@ -112,8 +124,8 @@ export async function seed(index: Index, store: BlobStore, sql: IndexSql): Promi
   } finally {
     stop.abort();
   }
-  for (const [topicNo, batch] of [[1, PUBLIC_RECORDS], [2, PRIVATE_RECORDS]] as const) {
-    for (let n = 0; n < batch.length; n++) {
+  for (const [topicNo, count] of [[1, 10], [2, PRIVATE_RECORDS.length]] as const) {
+    for (let n = 0; n < count; n++) {
       const uuid = uuidOf(topicNo, n);
       await sql`insert into message_ts (uuid, text_data, text_fully_indexed)
         select ${uuid}::uuid, to_tsvector(${valueText(topicNo, n)}), true
@@ -175,6 +187,7 @@ export const REQUESTS: ConformanceRequest[] = [
   { name: "msg_unknown", method: "GET", path: "/msg/5e1f0000-0000-4000-8000-ffffffffffff" },
   { name: "msg_uppercase_braces", method: "GET", path: `/msg/{${pub(1).toUpperCase()}}` },
   { name: "raw_public", method: "GET", path: `/msg/${pub(2)}/raw_file/x.json` },
+  { name: "raw_1024", method: "GET", path: `/msg/${BIG_VALUE_UUID}/raw_file/x.bin` },
   // Topic listings.
   { name: "topic_pub_full", method: "GET", path: `/topic/${PUBLIC_TOPIC}` },
   { name: "topic_pub_meta", method: "GET", path: `/topic/${PUBLIC_TOPIC}?meta=true` },
