@@ -74,8 +74,14 @@ export function createQueryReader(params: URLSearchParams) {
   };
 }
 
-/** Whether any query value is longer than MAX_QUERY_VALUE_CHARS. */
-export function oversizedQuery(params: URLSearchParams): boolean {
-  for (const [, v] of params) if (v.length > MAX_QUERY_VALUE_CHARS) return true;
-  return false;
+/**
+ * Why the query cannot be read at all (a 400), or null: a value longer than MAX_QUERY_VALUE_CHARS, or holding NUL,
+ * which PostgreSQL's text cannot hold (it would fail the query: a 500 for the client's mistake).
+ */
+export function unreadableQuery(params: URLSearchParams): string | null {
+  for (const [k, v] of params) {
+    if (v.length > MAX_QUERY_VALUE_CHARS || k.length > MAX_QUERY_VALUE_CHARS) return "Query value too long";
+    if (v.includes("\u0000") || k.includes("\u0000")) return "Query values cannot contain NUL";
+  }
+  return null;
 }

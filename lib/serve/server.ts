@@ -18,7 +18,7 @@ import type { PublicTopics } from "../topics/public_topics.ts";
 import { contentDisposition, isSafeHeaderValue, unsafeHeader } from "./headers.ts";
 import { bounded, isDeadlineError, SERVE_DEADLINE_MS, within } from "./deadline.ts";
 import { listen, type Listener, type ListenerLimits } from "./listener.ts";
-import { oversizedQuery } from "./query.ts";
+import { unreadableQuery } from "./query.ts";
 import { BSON } from "bson";
 import { concat } from "../runtime/bytes.ts";
 import type { Listing } from "../index/listing.ts";
@@ -355,9 +355,8 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
       }
     });
     if (parts.includes(null)) return ["other", refuseBody(req, textResponse(400, "Malformed path"))];
-    if (oversizedQuery(url.searchParams)) {
-      return ["other", refuseBody(req, textResponse(400, "Query value too long"))];
-    }
+    const unreadable = unreadableQuery(url.searchParams);
+    if (unreadable !== null) return ["other", refuseBody(req, textResponse(400, unreadable))];
     const [first, second, third, fourth] = parts as string[];
     const params = url.searchParams;
     switch (path) {
