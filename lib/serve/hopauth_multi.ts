@@ -80,7 +80,7 @@ export function createHopAuthMulti(
         url: shown,
         error: errorMessage(e),
       });
-      return { ok: false, response: textResponse(503, "Permissions service unreachable; try again later") };
+      return { ok: false, response: unavailable() };
     }
     const challenge = resp.headers.get("www-authenticate");
     if (resp.status === 401 && challenge !== null) {
@@ -98,14 +98,20 @@ export function createHopAuthMulti(
         url: shown,
         status: resp.status,
       });
-      return { ok: false, response: textResponse(500, "Internal Error") };
+      // As lib/serve/hopauth.ts answers: a busy service is a 503 to retry, any other failure a 502.
+      return {
+        ok: false,
+        response: resp.status === 429 || resp.status === 503
+          ? unavailable()
+          : textResponse(502, "Bad Gateway: the permissions service failed; try again later"),
+      };
     }
     const headers: Record<string, string> = {};
     const info = resp.headers.get("authentication-info");
     if (info !== null) headers["authentication-info"] = info;
     const malformed = {
       ok: false as const,
-      response: textResponse(500, "Internal Error: Malformed/failed response from hop_auth API", headers),
+      response: textResponse(502, "Bad Gateway: the permissions service failed; try again later", headers),
     };
     let parsed: unknown;
     try {
@@ -126,6 +132,10 @@ export function createHopAuthMulti(
     }
     return { ok: true, headers, answers };
   };
+}
+
+function unavailable(): Response {
+  return textResponse(503, "Permissions service unreachable; try again later", { "retry-after": "5" });
 }
 
 /** A sub-answer's body field as a string, when the sub-request succeeded. */
