@@ -2,6 +2,7 @@
 // bound as a parameter, or refused before a round trip; and HEAD, 405 and read-only as documented.
 import assert from "node:assert/strict";
 import { BSON } from "bson";
+import { crc32 } from "../../lib/format/checksum.ts";
 import { uniqueName } from "../support/helpers.ts";
 import { idHeader, withServe } from "../support/serve_fixture.ts";
 
@@ -92,6 +93,24 @@ Deno.test("serve: hostile listing, search and retraction requests are refused or
       });
       assert.equal(resp.status, 400);
       assert.equal(resp.headers.get("access-control-allow-origin"), null);
+    });
+
+    await t.step("a full listing whose stored object changed is cut short, never completed", async () => {
+      const whole = await get(`${f.url}/topic/${topic}`);
+      assert.equal(whole.status, 200);
+      assert.equal(BSON.deserialize(whole.body).messages.length, 1);
+      const row = (await f.index.byUuid(uuid))!;
+      const bytes = (await f.store.get(row.key))!;
+      const bad = Uint8Array.from(bytes);
+      bad[bad.length - 3] = bad[bad.length - 3]! ^ 0xff; // same length, another CRC-32
+      await f.store.put(row.key, bad, crc32(bad));
+      try {
+        const resp = await fetch(`${f.url}/topic/${topic}`);
+        assert.equal(resp.status, 200);
+        await assert.rejects(resp.arrayBuffer(), "the body ends in an error, not in a whole wrong document");
+      } finally {
+        await f.store.put(row.key, bytes, crc32(bytes));
+      }
     });
 
     await t.step("retraction without credentials is challenged; nothing changes", async () => {
