@@ -14,6 +14,8 @@ export interface StandInOptions {
   permissions: Record<string, Record<string, string[]>>;
   /** Path of the API under the host, as in https://admin.hop.scimma.org/hopauth/api. */
   root?: string;
+  /** username -> groups the user is an Owner of (every topic here is owned by the group "tests"). */
+  owners?: Record<string, string[]>;
   /** Topic name -> its flags (scimma-admin's defaults for those not given), for GET /v1/topics. */
   topics?: Record<string, Partial<TopicFlags>>;
 }
@@ -93,12 +95,19 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
   for (const [name, flags] of Object.entries(options.topics ?? {})) setTopic(name, flags);
   let topicListings = 0;
 
-  /** One topic as scimma-admin's v1 KafkaTopicAdminSerializer writes it. */
+  // A topic only named in `permissions`: archived, not public, not indexed.
+  const permissionOnly: TopicFlags = {
+    archivable: true,
+    publicly_readable: false,
+    index_archived_text: false,
+  };
+
+  /** One topic as scimma-admin's v1 KafkaTopicAdminSerializer writes it (every topic owned by "tests"). */
   function topicJson(name: string, id: number) {
-    const f = topics.get(name) ?? defaults;
+    const f = topics.get(name) ?? permissionOnly;
     return {
       id,
-      owning_group: name.split(".")[0],
+      owning_group: "tests",
       name,
       publicly_readable: f.publicly_readable,
       description: "",
@@ -179,10 +188,24 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
       return { status: 200, body: { username: user, email: `${user}@example.org` } };
     }
     if (rel === "/v1/current_credential") return { status: 200, body: { username: user } };
+    // scimma-admin's field names: archive-api reads `topic` and `operation`, `group` and `status`.
+    if (rel === "/v1/current_user/available_permissions") {
+      const topics = options.permissions[user] ?? {};
+      return {
+        status: 200,
+        body: Object.entries(topics).flatMap(([topic, ops]) =>
+          ops.map((operation) => ({ topic, operation }))
+        ),
+      };
+    }
+    if (rel === "/v1/current_user/memberships") {
+      const owned = options.owners?.[user] ?? [];
+      return { status: 200, body: owned.map((group) => ({ user, group, status: "Owner" })) };
+    }
     return { status: 404, body: { detail: "Not found." } };
   }
 
-  /** The SCRAM exchange of one request (RFC 7804): the verified user, or the answer that goes back instead. */
+  /** The SCRAM-verified user and the Authentication-Info header, or the answer to send instead. */
   function authenticate(req: Request): { user: string; info: string } | Response {
     const header = req.headers.get("authorization");
     if (header === null) {
@@ -215,12 +238,13 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
     return Response.json(answers, { headers: { "authentication-info": verified.info } });
   }
 
-  /** GET /v1/topics: every topic (the archive's credential is staff in production: it sees them all). */
+  // What archive-core reads (GET /v1/topics with the archiver's own credential; in production it is staff and sees
+  // every topic): the topics given flags, and those only named in `permissions`.
   function topicList(req: Request): Response {
     const verified = authenticate(req);
     if (verified instanceof Response) return verified;
     topicListings++;
-    const body = [...topics.keys()].map((name, i) => topicJson(name, i + 1));
+    const body = [...knownTopics].map((name, i) => topicJson(name, i + 1));
     return Response.json(body, { headers: { "authentication-info": verified.info } });
   }
 
