@@ -15,7 +15,7 @@ import {
 import { flagOrEnv, intInRange, LIMITS } from "../cli/flags.ts";
 import { errorMessage, hkError, isHkError } from "../runtime/errors.ts";
 import { surviveStrayConnectionErrors } from "../runtime/stray_errors.ts";
-import { HOPAUTH_OPTIONS, hopauthHelp, hopauthSettings, policyRefreshMs } from "../hopauth/settings.ts";
+import { HOPAUTH_OPTIONS, hopauthHelp, hopauthSettings, policyRefreshMs } from "../cli/hopauth_settings.ts";
 import { DEFAULT_POLICY_REFRESH_SECONDS } from "../topics/policy_hopauth.ts";
 import { optionSpec } from "../cli/options.ts";
 
