@@ -17,11 +17,15 @@
 // start-up and connecting are reported separately (`*_startup_s`), and so is the wall time from spawn to exit.
 // `*_cpu_ms_per_record` is the CPU time of the measured process (the command, or this one for a ceiling) per
 // record: the cost of the work itself, which other load disturbs far less than the rates.
+// With BENCH_PARTS including `native` (the default), each round also runs the native ceilings of
+// scripts/bench/native.ts: Kafka's own ConsumerPerformance and ProducerPerformance, and a minio-go client PUTting and
+// GETting the same objects at the same concurrency; every ratio is printed against them too (`*_vs_native_*`), and
+// so is what our own clients reach of them (`put_ceiling_*_vs_native_put`, `get_ceiling_*_vs_native_get`, ...).
 // Last, `archive_idle_cpu_ms_per_s`: the CPU an archiver uses per second while caught up and waiting.
 //
 // Environment: the services' variables (`eval "$(scripts/services.sh env)"`); BENCH_SCALE multiplies the record
 // counts (default 1); BENCH_SIZES=1KiB,64KiB selects sizes; BENCH_ROUNDS; BENCH_KEEP=1 keeps the topics, bucket
-// and schemas; BENCH_PARTS=sizes,idle,serve,original,burst,s3latency picks parts (`serve`: scripts/bench/serve.ts,
+// and schemas; BENCH_PARTS=sizes,native,idle,serve,original,burst,s3latency,peers picks parts (`serve`: scripts/bench/serve.ts,
 // `original`: scripts/bench/original.ts); BENCH_SCALE_ROWS=10000000 runs the scale figures instead
 // (scripts/bench/scale.ts). stdout: `name: value`
 // lines only; progress goes to stderr.
@@ -48,6 +52,14 @@ import { archivedObjects, type Bench, closeBench, openBench } from "./bench/serv
 import { originalFigures } from "./bench/original.ts";
 import { serveFigures } from "./bench/serve.ts";
 import { createTopics, produce, type Size, SIZES } from "./bench/workload.ts";
+import {
+  nativeConsumeCeiling,
+  nativeFigures,
+  nativeGetCeiling,
+  nativeProduceCeiling,
+  nativePutCeiling,
+  type NativeRates,
+} from "./bench/native.ts";
 
 const scale = Number(Deno.env.get("BENCH_SCALE") ?? "1");
 if (!Number.isFinite(scale) || scale <= 0) throw new Error("BENCH_SCALE must be a positive number");
@@ -65,9 +77,10 @@ if (scaleRows !== undefined && !(Number.isInteger(scaleRows) && scaleRows > 0)) 
 // BENCH_PARTS=serve runs only `serve`'s figures (scripts/bench/serve.ts), `original` only archive_vs_original
 // (scripts/bench/original.ts: needs the original, see there); default: every part. `burst`: an archiver meeting
 // 16 MiB records (burstPeak); `s3latency`: S3 behind 20 ms of latency (scripts/bench/latency.ts).
-const parts = (Deno.env.get("BENCH_PARTS") ?? "sizes,idle,serve,original,burst,s3latency").split(",").map((
-  s,
-) => s.trim());
+const parts = (Deno.env.get("BENCH_PARTS") ?? "sizes,native,idle,serve,original,burst,s3latency").split(",")
+  .map((
+    s,
+  ) => s.trim());
 
 // The commands' settings as the children will resolve them (they inherit this environment), so that the ceilings
 // run at exactly the concurrency the commands use.
@@ -159,6 +172,9 @@ async function benchSize(b: Bench, size: Size): Promise<void> {
   let restore: CommandRun | undefined;
   let restoreFailed = false;
   let archivePeak = 0;
+  // With BENCH_PARTS including `native`: the same phases by the native tools (scripts/bench/native.ts).
+  const withNative = parts.includes("native");
+  const native: NativeRates = {};
   const self = (r: Rate) => r;
   const ofRun = (r: CommandRun) => r.rate;
   for (let round = 1; round <= rounds; round++) {
@@ -175,6 +191,23 @@ async function benchSize(b: Bench, size: Size): Promise<void> {
       PHASE_TIMEOUT_S,
     );
     consume = faster(consume, consumed, self);
+    if (withNative) {
+      b.groups.push(`${group}-native`);
+      native.consume = faster(
+        native.consume,
+        await nativeConsumeCeiling(source, `${group}-native`, count, size),
+        self,
+      );
+      const produceTopic = `${b.id}-native-produce-${s}-${round}`;
+      await createTopics(b.kafka, [produceTopic]);
+      native.produce = faster(native.produce, await nativeProduceCeiling(produceTopic, count, size), self);
+      const nativeKeys = `${b.id}-native-put-${s}-${round}`;
+      native.put = faster(
+        native.put,
+        await measured(() => nativePutCeiling(b.bucket, nativeKeys, size, count, limits.archive)),
+        self,
+      );
+    }
     put = faster(
       put,
       await measured(() => putCeiling(b.store, `${b.id}-put-${s}-${round}`, size, count, limits.archive)),
@@ -197,6 +230,13 @@ async function benchSize(b: Bench, size: Size): Promise<void> {
       throw new Error(`the index has ${objects.length} rows for ${source}, not ${count}`);
     }
     get = faster(get, await measured(() => getCeiling(b.store, objects, size, limits.restore)), self);
+    if (withNative) {
+      native.get = faster(
+        native.get,
+        await measured(() => nativeGetCeiling(b.bucket, objects, size, limits.restore)),
+        self,
+      );
+    }
 
     if (restoreFailed) continue;
     const target = `${b.id}-dst-${s}-${round}`;
@@ -225,6 +265,9 @@ async function benchSize(b: Bench, size: Size): Promise<void> {
   figure(`archive_${s}_wall_s`, archive!.run.wallSeconds);
   figure(`archive_${s}_peak_rss_MiB`, archivePeak / MiB, 0);
   rateFigures(`get_ceiling_${s}`, get!);
+  if (withNative) {
+    nativeFigures(s, native, { consume, put, get, archive: archive!.rate, restore: restore?.rate });
+  }
   if (restore === undefined) return;
   rateFigures(`restore_${s}`, restore.rate);
   figure(`restore_${s}_vs_get_ceiling`, ratio(restore.rate, get!));
@@ -307,7 +350,9 @@ try {
   else {
     if (parts.includes("sizes")) { for (const size of sizes) await benchSize(bench, size); }
     if (parts.includes("idle")) figure("archive_idle_cpu_ms_per_s", await idleCpuPerSecond(bench), 1);
-    if (parts.includes("serve")) await serveFigures(bench, { scale, rounds });
+    if (parts.includes("serve")) {
+      await serveFigures(bench, { scale, rounds, native: parts.includes("native") });
+    }
     if (parts.includes("original")) {
       await originalFigures(bench, {
         scale,
