@@ -3,75 +3,38 @@ import type { Command, CommandContext } from "./lib/cli/command.ts";
 import { errorMessage, isHkError } from "./lib/runtime/errors.ts";
 import { VERSION } from "./lib/version.ts";
 import { startMemoryLog } from "./lib/runtime/memlog.ts";
-import { createLogger } from "./lib/runtime/log.ts";
+import { createLogger, logFormatOf } from "./lib/runtime/log.ts";
 import { maskSecrets } from "./lib/runtime/secrets.ts";
 import { keepMemoryUnder, memoryTargetBytes, tuneMalloc } from "./lib/runtime/memory.ts";
 
 type Loader = () => Promise<Command>;
 
-/** Sub-commands load lazily so `--help` and small utilities start fast. */
-export const COMMANDS: Record<string, { summary: string; load: Loader }> = {
-  archive: {
-    summary: "archive every readable topic (minus the veto list) into S3 + PostgreSQL",
-    load: async () => (await import("./lib/commands/archive.ts")).command,
-  },
-  restore: {
-    summary: "re-publish archived records to Kafka, bit for bit (selected from the index)",
-    load: async () => (await import("./lib/commands/restore.ts")).command,
-  },
-  "mock-hop": {
-    summary: "send reproducible Hopskotch-like test traffic (current, legacy, duplicate, adversarial)",
-    load: async () => (await import("./lib/commands/mock_hop.ts")).command,
-  },
-  serve: {
-    summary:
-      "the archive over HTTP as archive-api serves it: messages, raw values, listings, hop-client offload",
-    load: async () => (await import("./lib/commands/serve.ts")).command,
-  },
-  healthz: {
-    summary: "exit 0 when a running archiver reports healthy (container health checks)",
-    load: async () => (await import("./lib/commands/healthz.ts")).command,
-  },
-  status: {
-    summary: "per-topic counts, bytes, times and duplicates over time windows; consumer-group lag",
-    load: async () => (await import("./lib/commands/status.ts")).command,
-  },
-  verify: {
-    summary:
-      "reconcile the index with the object store (missing, orphaned, corrupt objects); --repair orphans",
-    load: async () => (await import("./lib/commands/verify.ts")).command,
-  },
-  inspect: {
-    summary: "show one archived message as JSON (--raw: its value bytes; --output: its BSON object)",
-    load: async () => (await import("./lib/commands/inspect.ts")).command,
-  },
-  query: {
-    summary: "index rows by topic, time, uuid, sender or format, as JSON lines (keyset paging)",
-    load: async () => (await import("./lib/commands/query.ts")).command,
-  },
-  list: {
-    summary: "same as query",
-    load: async () => (await import("./lib/commands/query.ts")).listCommand,
-  },
-  export: {
-    summary: "write selected messages to a directory: a value file and a metadata JSON file each",
-    load: async () => (await import("./lib/commands/export.ts")).command,
-  },
-  db: {
-    summary: "index schema: `db status` (version, pending migrations), `db migrate` (upgrade)",
-    load: async () => (await import("./lib/commands/db.ts")).command,
-  },
-  topics: {
-    summary: "which topics would be archived now (readable minus veto list) and why the others are not",
-    load: async () => (await import("./lib/commands/topics.ts")).command,
-  },
+/**
+ * Sub-commands load lazily so that running one loads only its own code. Each command's summary and help live once,
+ * in its Command object; `--help` loads them all to list the summaries.
+ */
+export const COMMANDS: Record<string, Loader> = {
+  archive: async () => (await import("./lib/commands/archive.ts")).command,
+  restore: async () => (await import("./lib/commands/restore.ts")).command,
+  "mock-hop": async () => (await import("./lib/commands/mock_hop.ts")).command,
+  serve: async () => (await import("./lib/commands/serve.ts")).command,
+  healthz: async () => (await import("./lib/commands/healthz.ts")).command,
+  status: async () => (await import("./lib/commands/status.ts")).command,
+  verify: async () => (await import("./lib/commands/verify.ts")).command,
+  inspect: async () => (await import("./lib/commands/inspect.ts")).command,
+  query: async () => (await import("./lib/commands/query.ts")).command,
+  list: async () => (await import("./lib/commands/query.ts")).listCommand,
+  export: async () => (await import("./lib/commands/export.ts")).command,
+  db: async () => (await import("./lib/commands/db.ts")).command,
+  topics: async () => (await import("./lib/commands/topics.ts")).command,
 };
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
-export function usage(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+export async function usage(): Promise<string> {
+  const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
+  const width = Math.max(...commands.map((c) => c.name.length));
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   return `housekeeping ${VERSION}: byte-exact archiver for Hopskotch (SCiMMA's Kafka alert network)
 
 Usage: housekeeping <command> [options]      housekeeping <command> --help
@@ -88,33 +51,33 @@ Options:
 export async function main(argv: string[], ctx: CommandContext): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    ctx.stdout(usage());
+    ctx.stdout(await usage());
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
   if (name === "--version" || name === "version") {
     ctx.stdout(`housekeeping ${VERSION}\n`);
     return EXIT.ok;
   }
-  const entry = COMMANDS[name];
-  if (!entry) {
-    ctx.stdout(usage());
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
+    ctx.stdout(await usage());
     console.error(`housekeeping: unknown command "${name}"`);
     return EXIT.usage;
   }
-  const command = await entry.load();
+  const command = await load();
   if (rest.includes("--help") || rest.includes("-h")) {
     ctx.stdout(command.help);
     return EXIT.ok;
   }
   try {
-    return await command.run(rest, ctx);
+    return await command.run(rest, { ...ctx, command: command.name });
   } catch (e) {
     // Messages may quote a setting or a library's error, and so a URL with its password: masked here.
     if (isHkError(e)) {
-      console.error(maskSecrets(`housekeeping ${name}: ${e.message} [${e.code}]`));
+      console.error(maskSecrets(`housekeeping ${command.name}: ${e.message} [${e.code}]`));
       return e.code === "USAGE" ? EXIT.usage : EXIT.failure;
     }
-    console.error(maskSecrets(`housekeeping ${name}: unexpected error: ${errorMessage(e)}`));
+    console.error(maskSecrets(`housekeeping ${command.name}: unexpected error: ${errorMessage(e)}`));
     if (e instanceof Error && e.stack) console.error(maskSecrets(e.stack));
     return EXIT.failure;
   }
@@ -126,7 +89,12 @@ if (import.meta.main) {
   try {
     // Before any command has its logger, so LOG_LEVEL=error is honoured but --log-level is not yet known.
     const level = env.LOG_LEVEL === "error" ? "error" : "info";
-    keepMemoryUnder(memoryTargetBytes(env), createLogger({ level, fields: { logger: "memory" } }).warn);
+    // A bad LOG_FORMAT stops here, with one line, before any command runs.
+    const format = logFormatOf(env, Deno.stderr.isTerminal());
+    keepMemoryUnder(
+      memoryTargetBytes(env),
+      createLogger({ level, format, fields: { logger: "memory" } }).warn,
+    );
     const memlog = env.HK_MEMLOG;
     if (memlog) startMemoryLog(memlog);
   } catch (e) {

@@ -21,14 +21,15 @@
 // scripts/bench/native.ts: Kafka's own ConsumerPerformance and ProducerPerformance, and a minio-go client PUTting and
 // GETting the same objects at the same concurrency; every ratio is printed against them too (`*_vs_native_*`), and
 // so is what our own clients reach of them (`put_ceiling_*_vs_native_put`, `get_ceiling_*_vs_native_get`, ...).
-// Last, `archive_idle_cpu_ms_per_s`: the CPU an archiver uses per second while caught up and waiting.
+// Last, `archive_idle_cpu_ms_per_s`: the CPU an archiver uses per second while caught up and waiting, and
+// `archive_20k_headers_s`: the seconds to archive one batch holding a record with 20 000 headers
+// (scripts/bench/headers.ts).
 //
 // Environment: the services' variables (`eval "$(scripts/services.sh env)"`); BENCH_SCALE multiplies the record
 // counts (default 1); BENCH_SIZES=1KiB,64KiB selects sizes; BENCH_ROUNDS; BENCH_KEEP=1 keeps the topics, bucket
-// and schemas; BENCH_PARTS=sizes,native,idle,serve,original,burst,s3latency,peers picks parts (`serve`: scripts/bench/serve.ts,
-// `original`: scripts/bench/original.ts); BENCH_SCALE_ROWS=10000000 runs the scale figures instead
-// (scripts/bench/scale.ts). stdout: `name: value`
-// lines only; progress goes to stderr.
+// and schemas; BENCH_PARTS=sizes,native,idle,serve,original,burst,s3latency,headers,peers picks parts (`serve`:
+// scripts/bench/serve.ts, `original`: scripts/bench/original.ts); BENCH_SCALE_ROWS=10000000 runs the scale
+// figures instead (scripts/bench/scale.ts). stdout: `name: value` lines only; progress goes to stderr.
 import { parseArchiveArgs } from "../lib/commands/archive.ts";
 import { parseRestoreArgs } from "../lib/restore/args.ts";
 import { sleep } from "../lib/runtime/retry.ts";
@@ -46,6 +47,7 @@ import {
   recordsPerSecond,
 } from "./bench/report.ts";
 import { archivedCount, freePort, runArchive } from "./bench/commands.ts";
+import { manyHeadersFigure } from "./bench/headers.ts";
 import { benchS3Latency } from "./bench/latency.ts";
 import { benchScaleRows } from "./bench/scale.ts";
 import { archivedObjects, type Bench, closeBench, openBench } from "./bench/services.ts";
@@ -76,11 +78,10 @@ if (scaleRows !== undefined && !(Number.isInteger(scaleRows) && scaleRows > 0)) 
 }
 // BENCH_PARTS=serve runs only `serve`'s figures (scripts/bench/serve.ts), `original` only archive_vs_original
 // (scripts/bench/original.ts: needs the original, see there); default: every part. `burst`: an archiver meeting
-// 16 MiB records (burstPeak); `s3latency`: S3 behind 20 ms of latency (scripts/bench/latency.ts).
-const parts = (Deno.env.get("BENCH_PARTS") ?? "sizes,native,idle,serve,original,burst,s3latency").split(",")
-  .map((
-    s,
-  ) => s.trim());
+// 16 MiB records (burstPeak); `s3latency`: S3 behind 20 ms of latency (scripts/bench/latency.ts); `headers`: one
+// record with 20 000 headers (scripts/bench/headers.ts); `native`: the native ceilings (scripts/bench/native.ts).
+const ALL_PARTS = "sizes,native,idle,serve,original,burst,s3latency,headers";
+const parts = (Deno.env.get("BENCH_PARTS") ?? ALL_PARTS).split(",").map((s) => s.trim());
 
 // The commands' settings as the children will resolve them (they inherit this environment), so that the ceilings
 // run at exactly the concurrency the commands use.
@@ -362,6 +363,7 @@ try {
     }
     if (parts.includes("burst")) await burstPeak(bench);
     if (parts.includes("s3latency")) await benchS3Latency(bench, rounds, limits.archive, PHASE_TIMEOUT_S);
+    if (parts.includes("headers")) await manyHeadersFigure(bench, rounds, PHASE_TIMEOUT_S);
   }
 } finally {
   if (Deno.env.get("BENCH_KEEP") === "1") {

@@ -9,6 +9,7 @@ import type { Metrics } from "../runtime/metrics.ts";
 import type { KafkaRecord } from "../format/record.ts";
 import { sleep } from "../runtime/retry.ts";
 import type { Ingest } from "./ingest.ts";
+import { groupMovedOn } from "../kafka/rebalance.ts";
 import { createLanes, type LaneBatch, type Lanes, type RunState } from "./lanes.ts";
 
 /** kafkajs message -> our record; the header list comes from the wire, never from kafkajs's header object. */
@@ -42,7 +43,7 @@ export const CONSUMER_OPTIONS = {
   allowAutoTopicCreation: false,
   // Fetch sizes bound memory: kafkajs holds a fetch response about twice over while decoding it (socket chunks,
   // then the joined buffer the records view), the lanes keep up to two fetches' records in flight, and V8 frees
-  // such buffers late, so with large records the fetch size sets the archiver's peak RSS (README, "Peak RSS").
+  // such buffers late, so with large records the fetch size sets the archiver's peak RSS (docs/benchmarks.md, "Peak RSS").
   // Much smaller fetches cost more than they save: a per-partition limit that cuts record batches short has the
   // broker send partial batches, which kafkajs drops and fetches again. The lanes keep the object writes busy
   // across fetches either way.
@@ -100,6 +101,7 @@ export async function startConsumer(
       commit: (topic, partition, next) =>
         consumer.commitOffsets([{ topic, partition, offset: next.toString() }]),
       resume: (topics) => consumer.resume(topics),
+      groupMovedOn,
     },
     metrics,
     log,

@@ -26,6 +26,7 @@ import type { Metrics } from "../runtime/metrics.ts";
 import { type ArchiveStamp, encodeArchivePieces, type KafkaRecord } from "../format/record.ts";
 import { createLimiter, withRetry } from "../runtime/retry.ts";
 import type { BlobStore } from "../store/types.ts";
+import { concat } from "../runtime/bytes.ts";
 
 export interface IngestIndex {
   claim(rows: IndexRow[]): Promise<boolean[]>;
@@ -88,17 +89,6 @@ export interface Claimed {
   result: IngestResult;
 }
 
-function concat(pieces: Uint8Array[]): Uint8Array {
-  if (pieces.length === 1) return pieces[0]!;
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** Rows of the original archiver carry no content digest: there the value CRC is the only evidence available. */
 function sameContent(owner: StoredRow, row: IndexRow): boolean {
   return owner.contentSha256 !== null
@@ -136,6 +126,7 @@ export function createIngest(options: IngestOptions) {
       {
         uuid: candidate.uuid,
         isClientUuid: candidate.isClientUuid,
+        messageCrc32: candidate.messageCrc32,
         ...(candidate.clashOf !== null ? { clashOf: candidate.clashOf } : {}),
       },
       stamp,

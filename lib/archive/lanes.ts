@@ -51,6 +51,8 @@ export interface LaneSink {
   commit(topic: string, partition: number, next: bigint): Promise<void>;
   /** Fetches again from partitions that were paused. */
   resume(partitions: { topic: string; partitions: number[] }[]): void;
+  /** Whether a failed commit or heartbeat means the group moved on to a new generation (the client rejoins). */
+  groupMovedOn(e: unknown): boolean;
 }
 
 /** The two steps of lib/archive/ingest.ts the lanes pipeline: claims in order, writes overlapping. */
@@ -114,7 +116,11 @@ const HEARTBEAT_POLL_MS = 1_000;
  * so that kafkajs rejoins at once rather than holding every member up until the rebalance timeout (the lanes'
  * commits are refused then, see laneFailed).
  */
-async function awaitHeartbeating(work: Promise<unknown>, heartbeat: () => Promise<void>): Promise<void> {
+async function awaitHeartbeating(
+  work: Promise<unknown>,
+  heartbeat: () => Promise<void>,
+  groupMovedOn: (e: unknown) => boolean,
+): Promise<void> {
   let settled = false;
   const done = work.then(() => (settled = true), () => (settled = true));
   while (!settled) {
@@ -130,25 +136,7 @@ async function awaitHeartbeating(work: Promise<unknown>, heartbeat: () => Promis
   }
 }
 
-// Commit refusals that mean the group has moved on to a new generation (or is forming one). kafkajs rejoins by
-// itself when its heartbeat or fetch meets them; kafkajs's own isRebalancing() lists the same, plus the member
-// being unknown after its session expired.
-const GROUP_MOVED_ON = new Set([
-  "REBALANCE_IN_PROGRESS",
-  "ILLEGAL_GENERATION",
-  "UNKNOWN_MEMBER_ID",
-  "NOT_COORDINATOR_FOR_GROUP",
-]);
 const REJOIN_GRACE_MS = 60_000;
-
-function groupMovedOn(e: unknown): boolean {
-  for (let cause = e, depth = 0; cause !== undefined && cause !== null && depth < 4; depth++) {
-    if (GROUP_MOVED_ON.has((cause as { type?: string }).type ?? "")) return true;
-    cause = (cause as { cause?: unknown; originalError?: unknown }).originalError ??
-      (cause as { cause?: unknown }).cause;
-  }
-  return false;
-}
 
 export function createLanes<C>(options: LanesOptions<C>) {
   const { ingest, sink, metrics, log, state } = options;
@@ -228,7 +216,7 @@ export function createLanes<C>(options: LanesOptions<C>) {
     // fail, nothing after the failure is committed and the rebuilt consumer fetches it again.
     if (lastFetched !== null) batch.resolveOffset(lastFetched);
     // At most this batch and the next are in flight per partition: that bounds the memory held.
-    await awaitHeartbeating(previous, heartbeat);
+    await awaitHeartbeating(previous, heartbeat, sink.groupMovedOn);
   }
 
   function laneFailed(lane: Lane, e: unknown, topic: string, partition: number): void {
@@ -238,7 +226,7 @@ export function createLanes<C>(options: LanesOptions<C>) {
     lane.failed = true;
     lane.closed = true;
     if (e instanceof Superseded || (isHkError(e) && e.code === "STOPPING")) return;
-    const movedOn = groupMovedOn(e);
+    const movedOn = sink.groupMovedOn(e);
     if (movedOn && superseded) return;
     if (movedOn && !draining) {
       // Only the commit came too late for the generation: what the lane claimed is still written, what it did not

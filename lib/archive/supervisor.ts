@@ -34,7 +34,8 @@ export async function runArchiver(
   ctx: CommandContext,
 ): Promise<number> {
   const { log, kafka, groupId } = services;
-  const metrics = createMetrics();
+  // /metrics is anyone's who reaches the port: private topics' names stay out (lib/runtime/metrics.ts).
+  const metrics = createMetrics(undefined, { showTopic: options.publicTopics.isPublic });
   const state: RunState = { healthy: false, fatal: undefined, consumerCrashed: false };
   const stop = new AbortController();
   const onShutdown = () => stop.abort();

@@ -14,6 +14,8 @@ export interface CommandContext {
   /** Resolves when SIGINT/SIGTERM arrives: long-running commands stop gracefully. */
   shutdown: AbortSignal;
   log?: Logger;
+  /** The command being run, as main.ts dispatched it: for usage errors that point at its --help. */
+  command?: string;
 }
 
 export interface Command {

@@ -166,16 +166,16 @@ export function booleanFlagOrEnv(
   return booleanValue({ command, flag, env: envName }, fromEnv === "" ? undefined : fromEnv, fallback);
 }
 
-/** One of `allowed`, exactly as written; `fallback` when the value is absent. */
+/** One of `allowed`, exactly as written (in any case with `ignoreCase`); `fallback` when the value is absent. */
 export function oneOf<T extends string>(
   source: ValueSource,
   text: string | undefined,
   allowed: readonly T[],
   fallback: T,
+  { ignoreCase = false } = {},
 ): T {
   if (text === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(text)) {
-    throw notA(source, `one of ${allowed.join(", ")}`, text);
-  }
-  return text as T;
+  const found = allowed.find((a) => ignoreCase ? a.toUpperCase() === text.toUpperCase() : a === text);
+  if (found === undefined) throw notA(source, `one of ${allowed.join(", ")}`, text);
+  return found;
 }

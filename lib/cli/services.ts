@@ -10,6 +10,7 @@ import {
   type ResolvedSettings,
   resolveSettings,
   type SettingName,
+  SETTINGS,
   settingValue,
 } from "./config.ts";
 import { errorMessage, hkError, isHkError } from "../runtime/errors.ts";
@@ -24,12 +25,14 @@ import {
   type SecurityProtocol,
 } from "../kafka/client.ts";
 import { type KeyLayout, parseKeyLayout } from "../format/keys.ts";
-import { createLogger, type Logger } from "../runtime/log.ts";
+import { createLogger, logFormatOf, type Logger } from "../runtime/log.ts";
 import { maskSecrets } from "../runtime/secrets.ts";
 import { openStore } from "../store/open.ts";
 import { verificationOffWarning } from "../runtime/tls.ts";
 import type { BlobStore } from "../store/types.ts";
 import { loadVeto, type VetoList } from "../topics/veto.ts";
+import { parsePublicTopics, type PublicTopics } from "../topics/public_topics.ts";
+import { oneOf, usageError } from "./flags.ts";
 
 export function loadSettings(
   values: ParsedArgs["values"],
@@ -54,6 +57,22 @@ export function loadSettings(
   checkSetting(settings, "key-layout", () => parseKeyLayout(settings["key-layout"].value ?? "daily"));
   checkS3Endpoint(settings);
   return settings;
+}
+
+/**
+ * The public-topics setting as `command` resolved it: a bad list is a USAGE error when it was given as the flag,
+ * else CONFIG_INVALID naming the variable or config key it came from.
+ */
+export function publicTopicsSetting(command: string, settings: ResolvedSettings): PublicTopics {
+  const { value, source } = settings["public-topics"];
+  try {
+    return parsePublicTopics(value);
+  } catch (e) {
+    const message = (e as Error).message;
+    if (source === "flag") throw usageError(command, message);
+    const from = source === "env" ? "PUBLIC_TOPICS" : "public_topics in the config file";
+    throw hkError("CONFIG_INVALID", `${message} (from ${from})`, { cause: e });
+  }
 }
 
 /** The settings part of every command's options: --config and --print-config with the connection settings. */
@@ -131,14 +150,37 @@ export async function usableDataDir(
 const PROTOCOLS: SecurityProtocol[] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
 const MECHANISMS: SaslMechanism[] = ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"];
 
-/** A bad value given as a flag is a usage error (exit 2); from the environment, a file or auth.toml, a config error. */
-function oneOf<T extends string>(name: string, value: string, allowed: T[], fromFlag = false): T {
-  const upper = value.toUpperCase() as T;
-  if (!allowed.includes(upper)) {
-    const message = `--${name} must be one of ${allowed.join(", ")}, got "${value}"`;
-    throw hkError(fromFlag ? "USAGE" : "CONFIG_INVALID", message);
-  }
-  return upper;
+type KafkaChoice = "sasl-mechanism" | "security-protocol";
+
+/**
+ * A Kafka setting that is one of `allowed` (any case), checked by flags.ts's oneOf with where the value came from:
+ * a bad flag is a usage error (exit 2) pointing at the command's help; from the environment, the config file or
+ * hop's auth.toml (`settings` null), a configuration error naming its origin.
+ */
+function kafkaChoice<T extends string>(
+  name: KafkaChoice,
+  text: string,
+  allowed: readonly T[],
+  settings: ResolvedSettings | null,
+  command: string | undefined,
+): T {
+  const source = settings?.[name].source;
+  const def = SETTINGS.find((d) => d.flag === name);
+  const origin = source === "flag"
+    ? undefined
+    : source === "env"
+    ? def?.env ?? name
+    : source === "file"
+    ? `${def?.file ?? name} in the config file`
+    : settings === null
+    ? "the hop auth.toml entry"
+    : `the default of --${name}`;
+  const where = {
+    command: command ?? "<command>",
+    flag: name,
+    ...(origin === undefined ? {} : { env: origin }),
+  };
+  return oneOf(where, text, allowed, allowed[0]!, { ignoreCase: true });
 }
 
 /** An endpoint the AWS SDK cannot parse used to fail on the first request, as an uncoded "Invalid URL". */
@@ -175,22 +217,27 @@ function checkSetting(settings: ResolvedSettings, name: SettingName, check: () =
 /** Credentials: explicit username/password, else the hop auth.toml entry for the broker, else none. */
 export async function kafkaSettings(
   settings: ResolvedSettings,
-  env: Record<string, string | undefined>,
+  ctx: Pick<CommandContext, "env" | "command">,
   clientId: string,
   prefix: "" | "RESTORE_" = "",
 ): Promise<{ settings: KafkaSettings; warnings: string[] }> {
+  const { env, command } = ctx;
+  const choice = <T extends string>(
+    name: KafkaChoice,
+    text: string,
+    allowed: readonly T[],
+    fromSettings = true,
+  ) => kafkaChoice(name, text, allowed, fromSettings ? settings : null, command);
   const brokersText = (prefix ? env[`${prefix}KAFKA_BROKERS`] : undefined) ??
     settingValue(settings, "brokers") ?? "";
   const brokers = brokersText.split(",").map((b) => b.trim()).filter(Boolean);
   const username = settingValue(settings, "username");
   const password = settingValue(settings, "password");
   const protocolText = settingValue(settings, "security-protocol");
-  const protocolFromFlag = settings["security-protocol"].source === "flag";
-  const mechanism = oneOf(
+  const mechanism = choice(
     "sasl-mechanism",
     settingValue(settings, "sasl-mechanism") ?? "SCRAM-SHA-512",
     MECHANISMS,
-    settings["sasl-mechanism"].source === "flag",
   );
   const caFile = settingValue(settings, "ca-file");
   const warnings: string[] = [];
@@ -202,9 +249,7 @@ export async function kafkaSettings(
         "set both KAFKA_USERNAME and KAFKA_PASSWORD (or neither, to use hop auth.toml)",
       );
     }
-    const securityProtocol = protocolText
-      ? oneOf("security-protocol", protocolText, PROTOCOLS, protocolFromFlag)
-      : "SASL_SSL";
+    const securityProtocol = protocolText ? choice("security-protocol", protocolText, PROTOCOLS) : "SASL_SSL";
     return { settings: { ...base, securityProtocol, sasl: { mechanism, username, password } }, warnings };
   }
   // An explicit non-SASL protocol needs no credentials: do not let a personal auth.toml without an entry for this
@@ -215,10 +260,10 @@ export async function kafkaSettings(
   if (hop) {
     warnings.push(...hop.warnings);
     const securityProtocol = protocolText
-      ? oneOf("security-protocol", protocolText, PROTOCOLS, protocolFromFlag)
-      : oneOf("security-protocol", hop.entry.protocol ?? "SASL_SSL", PROTOCOLS);
+      ? choice("security-protocol", protocolText, PROTOCOLS)
+      : choice("security-protocol", hop.entry.protocol ?? "SASL_SSL", PROTOCOLS, false);
     const hopMechanism = hop.entry.mechanism
-      ? oneOf("sasl-mechanism", hop.entry.mechanism, MECHANISMS)
+      ? choice("sasl-mechanism", hop.entry.mechanism, MECHANISMS, false)
       : mechanism;
     const ca = caFile ?? hop.entry.sslCaLocation;
     return {
@@ -233,9 +278,7 @@ export async function kafkaSettings(
       warnings,
     };
   }
-  const securityProtocol = protocolText
-    ? oneOf("security-protocol", protocolText, PROTOCOLS, protocolFromFlag)
-    : "PLAINTEXT";
+  const securityProtocol = protocolText ? choice("security-protocol", protocolText, PROTOCOLS) : "PLAINTEXT";
   return { settings: { ...base, securityProtocol }, warnings };
 }
 
@@ -291,12 +334,15 @@ export interface ConnectOptions {
   migrate?: boolean;
   /** Kafka request timeout in ms (default kafkajs's 30 s). */
   requestTimeoutMs?: number;
+  /** Bound on a silent index connection (lib/index/database.ts); for commands whose statements are short. */
+  indexSilenceSeconds?: number;
 }
 
 export async function openIndex(
   settings: ResolvedSettings,
   env: Record<string, string | undefined>,
   log: Logger,
+  options: { silenceTimeoutSeconds?: number } = {},
 ) {
   const url = settingValue(settings, "database-url");
   const schema = settingValue(settings, "db-schema");
@@ -315,6 +361,8 @@ export async function openIndex(
     onWarning: (message) => log.warn(message),
     ...(schema ? { searchPath: schema } : {}),
     ...(max !== undefined ? { max } : {}),
+    // The embedded server is this process's own: no network to go silent, and PGlite's long statements block it.
+    ...(max === undefined ? options : {}),
   });
   closers.unshift(() => sql.end({ timeout: 5 }));
   return {
@@ -352,9 +400,14 @@ export async function requireCurrentSchema(
   );
 }
 
-/** The logger a command uses: the injected one (tests), else JSON lines at the configured level. */
+/**
+ * The logger a command uses: the injected one (tests), else at the configured level, as JSON lines or, on a
+ * terminal, readable lines (LOG_FORMAT decides when set).
+ */
 export function commandLogger(settings: ResolvedSettings, ctx: CommandContext): Logger {
-  return ctx.log ?? createLogger({ level: logLevelOf(settings) });
+  if (ctx.log) return ctx.log;
+  const format = logFormatOf(ctx.env, ctx.stderrIsTerminal ?? Deno.stderr.isTerminal());
+  return createLogger({ level: logLevelOf(settings), format });
 }
 
 /** Kafka and the veto list only: for commands that need neither the store nor the index (`topics`). */
@@ -366,7 +419,7 @@ export async function openKafka(
 ): Promise<{ log: Logger; kafka: Kafka; veto: VetoList; groupId: string }> {
   const log = commandLogger(settings, ctx);
   const veto = await loadVeto(settingValue(settings, "veto"));
-  const { settings: ks, warnings } = await kafkaSettings(settings, ctx.env, clientId);
+  const { settings: ks, warnings } = await kafkaSettings(settings, ctx, clientId);
   for (const w of warnings) log.warn(w);
   return {
     log,
@@ -388,7 +441,12 @@ export async function connectServices(
   });
   let idx: Awaited<ReturnType<typeof openIndex>> | undefined;
   try {
-    idx = await openIndex(settings, ctx.env, log);
+    idx = await openIndex(
+      settings,
+      ctx.env,
+      log,
+      options.indexSilenceSeconds === undefined ? {} : { silenceTimeoutSeconds: options.indexSilenceSeconds },
+    );
     if (options.migrate !== false) {
       const { from, to } = await idx.index.migrate();
       if (from !== to) log.info("index schema migrated", { from, to });

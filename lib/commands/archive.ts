@@ -1,13 +1,13 @@
 // `archive`: the service. Consumes every archivable topic and stores each record exactly once; the service itself
 // lives in lib/archive/ (supervisor.ts runs it), this file parses its options.
+import { INDEX_SILENCE_SECONDS } from "../index/database.ts";
 import { requestTimeoutFor } from "../archive/consumer.ts";
 import { type ArchiverOptions, runArchiver } from "../archive/supervisor.ts";
 import type { Command } from "../cli/command.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../cli/config.ts";
-import { connectServices, loadSettings, printConfig } from "../cli/services.ts";
+import { connectServices, loadSettings, printConfig, publicTopicsSetting } from "../cli/services.ts";
 import { flagOrEnv, intInRange, LIMITS } from "../cli/flags.ts";
 import { errorMessage, hkError, isHkError } from "../runtime/errors.ts";
-import { publicTopicsSetting } from "../topics/public_topics.ts";
 import { surviveStrayConnectionErrors } from "../runtime/stray_errors.ts";
 
 const OPTIONS = {
@@ -87,6 +87,7 @@ Examples:
     const services = await connectServices(options.settings, ctx, {
       clientId: "housekeeping-archive",
       requestTimeoutMs: requestTimeoutFor(options.sessionTimeoutMs),
+      indexSilenceSeconds: INDEX_SILENCE_SECONDS,
     });
     // A service outage must be waited out, not end the process (see lib/runtime/stray_errors.ts).
     const restoreDefault = surviveStrayConnectionErrors(services.log);

@@ -16,14 +16,16 @@ import {
   printConfig,
 } from "../cli/services.ts";
 import { usageError } from "../cli/flags.ts";
+import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
 import { toJson } from "../cli/output.ts";
 import { MIGRATIONS } from "../index/migrations.ts";
 
-const OPTIONS = {
-  ...CONNECTION_OPTIONS,
-  json: { type: "boolean" },
-  check: { type: "boolean" },
-} as const;
+const DB_OPTIONS = {
+  json: { type: "boolean", help: "one JSON object instead of text" },
+  check: { type: "boolean", help: "(status) exit 1 when migrations are pending" },
+} as const satisfies OptionTable;
+
+const OPTIONS = { ...CONNECTION_OPTIONS, ...optionSpec(DB_OPTIONS) };
 
 export type DbAction = "migrate" | "status";
 
@@ -69,8 +71,7 @@ migrate  applies the pending migrations, each in its own transaction under an ad
          also migrates when it starts; the read-only commands (status, verify, query, ...) never do.
 
 Options:
-  --json               one JSON object instead of text
-  --check              (status) exit 1 when migrations are pending
+${optionsHelp(DB_OPTIONS)}
 ${settingsHelp()}
 
 Exit status: 0 on success; 1 on errors (or, with --check, pending migrations); 2 for usage errors.

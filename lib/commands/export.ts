@@ -16,6 +16,7 @@ import { parseCommandArgs, settingsHelp } from "../cli/config.ts";
 import { printConfig, type Services } from "../cli/services.ts";
 import { errorMessage, hkError } from "../runtime/errors.ts";
 import { intInRange, LIMITS, positiveInt, usageError } from "../cli/flags.ts";
+import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
 import { rowToJson, toJson } from "../cli/output.ts";
 import type { StoredRow } from "../index/types.ts";
 import { commandProgress, type Progress } from "../cli/progress.ts";
@@ -23,14 +24,19 @@ import { decodeArchiveObject, type DecodedArchiveObject, toArchiveJson } from ".
 import { createLimiter, settleAll, withRetry } from "../runtime/retry.ts";
 import { describeSelection, SELECTION_HELP } from "../cli/selection.ts";
 
-const OPTIONS = {
-  ...SELECTION_COMMAND_OPTIONS,
-  dir: { type: "string" },
-  limit: { type: "string" },
-  after: { type: "string" },
-  concurrency: { type: "string" },
-  quiet: { type: "boolean" },
-} as const;
+const EXPORT_OPTIONS = {
+  dir: { type: "string", arg: "DIR", help: "target directory (created if missing)" },
+  limit: { type: "string", arg: "N", help: "at most N messages" },
+  after: {
+    type: "string",
+    arg: "ID",
+    help: "only rows after the index row with this id (continue an export)",
+  },
+  concurrency: { type: "string", arg: "N", default: 16, help: "objects read at once" },
+  quiet: { type: "boolean", help: "no progress output" },
+} as const satisfies OptionTable;
+
+const OPTIONS = { ...SELECTION_COMMAND_OPTIONS, ...optionSpec(EXPORT_OPTIONS) };
 
 export interface ExportOptions extends SelectionCommandOptions {
   dir: string;
@@ -70,7 +76,7 @@ export function parseExportArgs(
       { command: "export", flag: "concurrency" },
       values.concurrency as string | undefined,
       LIMITS.concurrency,
-      16,
+      EXPORT_OPTIONS.concurrency.default,
     ),
     quiet: values.quiet === true,
   };
@@ -93,11 +99,7 @@ Existing files of the same message are replaced. At the end, one JSON line on st
   {"exported": N, "failed": N, "bytes": N, "dir": "...", "last_id": "..."}   (last_id: for --after)
 
 Options:
-  --dir DIR            target directory (created if missing)
-  --limit N            at most N messages
-  --after ID           only rows after the index row with this id (continue an export)
-  --concurrency N      objects read at once (default 16)
-  --quiet              no progress output
+${optionsHelp(EXPORT_OPTIONS)}
 ${SELECTION_HELP}
 ${settingsHelp()}
 

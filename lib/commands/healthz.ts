@@ -3,13 +3,20 @@
 import type { Command } from "../cli/command.ts";
 import { parseCommandArgs } from "../cli/config.ts";
 import { intInRange, LIMITS, usageError } from "../cli/flags.ts";
+import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import { maskSecrets } from "../runtime/secrets.ts";
 
-const OPTIONS = {
-  url: { type: "string" },
-  timeout: { type: "string" },
-} as const;
+const HEALTHZ_OPTIONS = {
+  url: {
+    type: "string",
+    arg: "URL",
+    help: "endpoint to ask (default http://127.0.0.1:$HTTP_PORT/healthz) [env HTTP_PORT, as for archive]",
+  },
+  timeout: { type: "string", arg: "SECONDS", default: 5, help: "give up after this long" },
+} as const satisfies OptionTable;
+
+const OPTIONS = optionSpec(HEALTHZ_OPTIONS);
 
 export interface HealthzOptions {
   url: string;
@@ -23,7 +30,7 @@ export function parseHealthzArgs(argv: string[], env: Record<string, string | un
     { command: "healthz", flag: "timeout" },
     values.timeout as string | undefined,
     LIMITS.timeoutSeconds,
-    5,
+    HEALTHZ_OPTIONS.timeout.default,
   ) * 1000;
   const url = values.url as string | undefined;
   if (url !== undefined) {
@@ -54,8 +61,7 @@ Asks a running \`housekeeping archive\` for GET /healthz and exits 0 when it ans
 image, whose HEALTHCHECK runs \`/housekeeping healthz\`.
 
 Options:
-  --url URL          endpoint to ask (default http://127.0.0.1:$HTTP_PORT/healthz) [env HTTP_PORT, as for archive]
-  --timeout SECONDS  give up after this long (default 5)
+${optionsHelp(HEALTHZ_OPTIONS, 21)}
 
 Examples:
   HTTP_PORT=8080 housekeeping healthz

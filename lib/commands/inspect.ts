@@ -5,18 +5,32 @@ import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../cli/confi
 import { type CommandSettings, commandSettings, printConfig, type Services } from "../cli/services.ts";
 import { errorMessage, hkError } from "../runtime/errors.ts";
 import { usageError } from "../cli/flags.ts";
+import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
 import { rowToJson, toJson } from "../cli/output.ts";
 import { isUuidText } from "../format/identity.ts";
 import type { StoredRow } from "../index/types.ts";
 import { parseObjectKey } from "../format/keys.ts";
 import { decodeArchiveObject, toArchiveJson } from "../format/record.ts";
 
-const OPTIONS = {
-  ...CONNECTION_OPTIONS,
-  key: { type: "string" },
-  raw: { type: "boolean" },
-  output: { type: "string", short: "o" },
-} as const;
+const INSPECT_OPTIONS = {
+  key: {
+    type: "string",
+    arg: "KEY",
+    help: "read the object under this key (e.g. an orphan `verify` reported); no index row needed",
+  },
+  raw: {
+    type: "boolean",
+    help: "write the value's bytes, exactly as archived, to stdout (nothing else); fails for a tombstone",
+  },
+  output: {
+    type: "string",
+    short: "o",
+    arg: "FILE",
+    help: "save the stored BSON object, byte for byte, to FILE (the JSON is still printed unless --raw)",
+  },
+} as const satisfies OptionTable;
+
+const OPTIONS = { ...CONNECTION_OPTIONS, ...optionSpec(INSPECT_OPTIONS) };
 
 export interface InspectOptions extends CommandSettings {
   /** Exactly one of uuid and key. */
@@ -65,9 +79,7 @@ Byte strings (value, key, header values) appear as {"utf8": "..."} when they are
 (archive-core's) and the original housekeeping's ({format, content} message, "layout": "housekeeping-v1").
 
 Options:
-  --key KEY            read the object under this key (e.g. an orphan \`verify\` reported); no index row needed
-  --raw                write the value's bytes, exactly as archived, to stdout (nothing else); fails for a tombstone
-  --output, -o FILE    save the stored BSON object, byte for byte, to FILE (the JSON is still printed unless --raw)
+${optionsHelp(INSPECT_OPTIONS)}
 ${settingsHelp()}
 
 Exit status: 0 on success; 1 when the message is not indexed, its object is missing or does not decode, or --raw

@@ -1,12 +1,17 @@
 // `mock-hop`: realistic, legacy and adversarial Hopskotch traffic, reproducible from a seed, with a manifest of what
 // an archive of it must contain. Generation is pure (lib/mock/generate.ts); this file parses flags and does the I/O.
 import type { Command, CommandContext } from "../cli/command.ts";
-import { CONNECTION_OPTIONS, logLevelOf, parseCommandArgs, settingsHelp } from "../cli/config.ts";
-import { type CommandSettings, commandSettings, kafkaSettings, printConfig } from "../cli/services.ts";
+import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../cli/config.ts";
+import {
+  commandLogger,
+  type CommandSettings,
+  commandSettings,
+  kafkaSettings,
+  printConfig,
+} from "../cli/services.ts";
 import { hkError } from "../runtime/errors.ts";
 import { intInRange, positiveNumber, usageError } from "../cli/flags.ts";
 import { createKafka } from "../kafka/client.ts";
-import { createLogger } from "../runtime/log.ts";
 import { resolveCases } from "../mock/cases.ts";
 import { FORMAT_TOPICS, HEARTBEAT_TOPIC } from "../mock/messages.ts";
 import { createGenerator, type GeneratorOptions } from "../mock/generate.ts";
@@ -291,10 +296,10 @@ function extras(o: MockHopOptions): Record<string, unknown> {
 const encoder = new TextEncoder();
 
 async function runMockHop(options: MockHopOptions, ctx: CommandContext): Promise<number> {
-  const log = ctx.log ?? createLogger({ level: logLevelOf(options.settings) });
+  const log = commandLogger(options.settings, ctx);
   const samples = await loadSamples(options.testdata);
   const generator = createGenerator(generatorOptions(options), samples);
-  const { settings, warnings } = await kafkaSettings(options.settings, ctx.env, "housekeeping-mock-hop");
+  const { settings, warnings } = await kafkaSettings(options.settings, ctx, "housekeeping-mock-hop");
   for (const w of warnings) log.warn(w);
   const kafka = createKafka(settings, log);
   const admin = kafka.admin();
@@ -323,42 +328,17 @@ async function runMockHop(options: MockHopOptions, ctx: CommandContext): Promise
     });
 
     const offsets = new WeakMap<MockRecord, bigint>();
-    const batchBytes = Math.max(options.maxValueBytes, MIB);
-    let carry: MockRecord | null = null;
-    const pull = () => {
-      const record = carry ?? generator.next();
-      carry = null;
-      return record;
-    };
-
+    const batches = createBatcher(() => generator.next(), Math.max(options.maxValueBytes, MIB));
     while (!ctx.shutdown.aborted) {
       const sent = tally.records;
       if (options.count !== null && sent >= options.count) break;
       if (options.durationMs !== null && elapsed() >= options.durationMs) break;
-      let allowance = options.batchSize;
-      if (options.rate !== null) {
-        // Records due by now: one at t=0, then one every 1/rate s.
-        const due = Math.floor((options.rate * elapsed()) / 1000) + 1 - sent;
-        if (due <= 0) {
-          await sleep(Math.max(1, Math.ceil((sent * 1000) / options.rate - elapsed())), ctx.shutdown);
-          continue;
-        }
-        allowance = Math.min(allowance, due);
+      const allowance = allowanceNow(options, sent, elapsed());
+      if ("waitMs" in allowance) {
+        await sleep(allowance.waitMs, ctx.shutdown);
+        continue;
       }
-      if (options.count !== null) allowance = Math.min(allowance, options.count - sent);
-
-      // One produce request: records of one compression, within the size budget.
-      const batch: MockRecord[] = [pull()];
-      let bytes = size(batch[0]!);
-      while (batch.length < allowance) {
-        const next = pull();
-        if (next.compression !== batch[0]!.compression || bytes + size(next) > batchBytes) {
-          carry = next;
-          break;
-        }
-        batch.push(next);
-        bytes += size(next);
-      }
+      const { batch, bytes } = batches.next(allowance.records);
       await topics.ensure(batch.map((r) => r.topic));
       for (const [record, offset] of await sender.send(batch)) offsets.set(record, offset);
       const lines = batch.map((r) => JSON.stringify(manifestLine(r, (x) => offsets.get(x))) + "\n");
@@ -374,6 +354,49 @@ async function runMockHop(options: MockHopOptions, ctx: CommandContext): Promise
     // After a failure the summary still tells what was sent (and is in the manifest) before it.
     if (finished || tally.records > 0) ctx.stdout(tally.render(elapsed()));
   }
+}
+
+/** Records the next batch may hold: --batch-size, within --count and, with --rate, what is due by now. */
+function allowanceNow(
+  options: MockHopOptions,
+  sent: number,
+  elapsedMs: number,
+): { records: number } | { waitMs: number } {
+  let records = options.batchSize;
+  if (options.rate !== null) {
+    // Records due by now: one at t=0, then one every 1/rate s.
+    const due = Math.floor((options.rate * elapsedMs) / 1000) + 1 - sent;
+    if (due <= 0) return { waitMs: Math.max(1, Math.ceil((sent * 1000) / options.rate - elapsedMs)) };
+    records = Math.min(records, due);
+  }
+  if (options.count !== null) records = Math.min(records, options.count - sent);
+  return { records };
+}
+
+/** One produce request at a time: records of one compression, within `maxBytes`; the one left over goes next. */
+function createBatcher(generate: () => MockRecord, maxBytes: number) {
+  let carry: MockRecord | null = null;
+  const pull = () => {
+    const record = carry ?? generate();
+    carry = null;
+    return record;
+  };
+  return {
+    next(allowance: number): { batch: MockRecord[]; bytes: number } {
+      const batch: MockRecord[] = [pull()];
+      let bytes = size(batch[0]!);
+      while (batch.length < allowance) {
+        const next = pull();
+        if (next.compression !== batch[0]!.compression || bytes + size(next) > maxBytes) {
+          carry = next;
+          break;
+        }
+        batch.push(next);
+        bytes += size(next);
+      }
+      return { batch, bytes };
+    },
+  };
 }
 
 function size(r: MockRecord): number {

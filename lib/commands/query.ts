@@ -12,13 +12,15 @@ import { hkError } from "../runtime/errors.ts";
 import { rowToJson, toJson } from "../cli/output.ts";
 import type { Index } from "../index/types.ts";
 import { positiveInt } from "../cli/flags.ts";
+import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
 import { describeSelection, SELECTION_HELP } from "../cli/selection.ts";
 
-const OPTIONS = {
-  ...SELECTION_COMMAND_OPTIONS,
-  limit: { type: "string" },
-  after: { type: "string" },
-} as const;
+const QUERY_OPTIONS = {
+  limit: { type: "string", arg: "N", help: "at most N rows (default: all)" },
+  after: { type: "string", arg: "ID", help: "only rows after the row with this id (keyset paging)" },
+} as const satisfies OptionTable;
+
+const OPTIONS = { ...SELECTION_COMMAND_OPTIONS, ...optionSpec(QUERY_OPTIONS) };
 
 export interface QueryOptions extends SelectionCommandOptions {
   limit: number | undefined;
@@ -63,8 +65,7 @@ int64 values are decimal strings. Pages: "id" is a cursor; \`--after ID --limit 
 Fetch a message's content with \`housekeeping inspect UUID\` or \`housekeeping export\`.
 
 Options:
-  --limit N            at most N rows (default: all)
-  --after ID           only rows after the row with this id (keyset paging)
+${optionsHelp(QUERY_OPTIONS)}
 ${SELECTION_HELP}
 ${settingsHelp()}
 

@@ -1,6 +1,7 @@
 // `serve`: the archive as an HTTP service in scimma/archive-api's dialect (see lib/serve/server.ts): messages by
 // UUID, their raw values, topic listings, and the offload endpoint hop-client posts oversized messages to.
 import type { Command } from "../cli/command.ts";
+import { INDEX_SILENCE_SECONDS } from "../index/database.ts";
 import {
   CONNECTION_OPTIONS,
   type OptionSpec,
@@ -17,13 +18,14 @@ import {
   printConfig,
   requireCurrentSchema,
 } from "../cli/services.ts";
-import { badValue, booleanFlagOrEnv, flagOrEnv, intInRange, LIMITS, positiveInt } from "../cli/flags.ts";
+import { badValue, booleanFlagOrEnv, flagOrEnv, intInRange, LIMITS } from "../cli/flags.ts";
 import { createIngest } from "../archive/ingest.ts";
 import { parseKeyLayout } from "../format/keys.ts";
 import { isListenFailure, listenError } from "../runtime/http.ts";
 import { createMetrics } from "../runtime/metrics.ts";
 import { createHopAuth, type HopAuth, textResponse } from "../serve/hopauth.ts";
-import { type PublicTopics, publicTopicsSetting } from "../topics/public_topics.ts";
+import type { PublicTopics } from "../topics/public_topics.ts";
+import { publicTopicsSetting } from "../cli/services.ts";
 import { startServer, UPLOAD_TIMEOUT_MS } from "../serve/server.ts";
 import { VERSION } from "../version.ts";
 
@@ -46,6 +48,11 @@ export interface ServeOptions extends CommandSettings {
   uploadTimeoutMs: number;
   readOnly: boolean;
 }
+
+// An upload is held whole while it is checked and stored (about three times its size at the peak, and the ingest
+// core admits two at once), and one S3 PUT carries it: past 1 GiB a single request is the wrong tool, and a typo
+// (65536 for 64) would let one client take the machine's memory.
+const UPLOAD_MIB = { min: 1, max: 1024 };
 
 /** Pure: argv + environment (+ config file text) -> options. */
 export function parseServeArgs(
@@ -71,7 +78,7 @@ export function parseServeArgs(
     httpHost: given("http-host", "HTTP_HOST")[1] || "0.0.0.0",
     hopAuthUrl,
     publicTopics: publicTopicsSetting("serve", settings.settings),
-    maxUploadBytes: positiveInt(...given("max-upload-mib", "MAX_UPLOAD_MIB"), 64) * 2 ** 20,
+    maxUploadBytes: intInRange(...given("max-upload-mib", "MAX_UPLOAD_MIB"), UPLOAD_MIB, 64) * 2 ** 20,
     uploadTimeoutMs: intInRange(
       ...given("upload-timeout", "UPLOAD_TIMEOUT_SECONDS"),
       LIMITS.timeoutSeconds,
@@ -134,7 +141,7 @@ Options:
   --http-host HOST         address to bind (default 0.0.0.0) [env HTTP_HOST]
   --hopauth-url URL        hopauth REST API, e.g. https://admin.hop.scimma.org/hopauth/api; unset: only public
                            topics can be read and nothing written [env HOPAUTH_API_URL]
-  --max-upload-mib N       largest accepted POST body (default 64; larger: 413) [env MAX_UPLOAD_MIB]
+  --max-upload-mib N       largest accepted POST body, 1 to 1024 (default 64; larger: 413) [env MAX_UPLOAD_MIB]
   --upload-timeout SECONDS  time a POST body may take to arrive (default 120; slower: 408)
                            [env UPLOAD_TIMEOUT_SECONDS]
   --read-only              refuse every write with 501 [env READ_ONLY=true|false]
@@ -162,13 +169,15 @@ Examples:
     }
     const log = commandLogger(options.settings, ctx);
     const store = await openSettingsStore(options.settings, ctx.env, log);
-    const idx = await openIndex(options.settings, ctx.env, log).catch((e) => {
+    const idx = await openIndex(options.settings, ctx.env, log, {
+      silenceTimeoutSeconds: INDEX_SILENCE_SECONDS,
+    }).catch((e) => {
       store.close();
       throw e;
     });
     try {
       await requireCurrentSchema(idx.index);
-      const metrics = createMetrics();
+      const metrics = createMetrics(undefined, { showTopic: options.publicTopics.isPublic });
       const hopAuth = options.hopAuthUrl === undefined
         ? noPermissionsService()
         : createHopAuth({ url: options.hopAuthUrl, realm: new URL(options.hopAuthUrl).host, log });
@@ -186,7 +195,7 @@ Examples:
         isPublic: options.publicTopics.isPublic,
         directUpload: true,
       });
-      const server = startServer({
+      const server = await startServer({
         index: idx.index,
         store,
         ingest,

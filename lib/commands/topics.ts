@@ -3,9 +3,14 @@ import type { Command } from "../cli/command.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../cli/config.ts";
 import { type CommandSettings, commandSettings, openKafka, printConfig } from "../cli/services.ts";
 import { renderTable, toJson } from "../cli/output.ts";
+import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
 import { surveyTopics, type TopicReport } from "../topics/topics.ts";
 
-const OPTIONS = { ...CONNECTION_OPTIONS, json: { type: "boolean" } } as const;
+const TOPICS_OPTIONS = {
+  json: { type: "boolean", help: 'JSON lines instead of a table: {"topic", "archived", "reason", "detail"}' },
+} as const satisfies OptionTable;
+
+const OPTIONS = { ...CONNECTION_OPTIONS, ...optionSpec(TOPICS_OPTIONS) };
 
 export interface TopicsOptions extends CommandSettings {
   json: boolean;
@@ -55,7 +60,7 @@ name or by pattern; --veto / VETO_FILE, else ./veto.yaml, else the built-in list
 Topics the credential cannot read are not listed at all: Kafka does not show them.
 
 Options:
-  --json               JSON lines instead of a table: {"topic", "archived", "reason", "detail"}
+${optionsHelp(TOPICS_OPTIONS)}
 ${settingsHelp()}
 
 Exit status: 0 on success, 1 on errors (Kafka unreachable, bad veto list), 2 for usage errors.

@@ -8,7 +8,7 @@ import {
 } from "../cli/read_commands.ts";
 import type { Command, CommandContext } from "../cli/command.ts";
 import { parseCommandArgs, settingsHelp } from "../cli/config.ts";
-import { publicTopicsSetting } from "../topics/public_topics.ts";
+import { publicTopicsSetting } from "../cli/services.ts";
 import { printConfig, type Services } from "../cli/services.ts";
 import { errorMessage, hkError } from "../runtime/errors.ts";
 import { toJson } from "../cli/output.ts";

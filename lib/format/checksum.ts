@@ -26,6 +26,11 @@ export function sha256(...chunks: Uint8Array[]): Uint8Array {
   return digest("sha256", chunks);
 }
 
+/** sha256 of a list of any length: spreading 100 000s of chunks into a call overflows the stack. */
+export function sha256Of(chunks: readonly Uint8Array[]): Uint8Array {
+  return digest("sha256", chunks);
+}
+
 /** SHA-1 of the concatenation of `chunks`; only for name-based (v5) UUIDs, which RFC 9562 defines on SHA-1. */
 export function sha1(...chunks: Uint8Array[]): Uint8Array {
   return digest("sha1", chunks);

@@ -1,5 +1,5 @@
 // Identity rules (docs/archive-format.md §2): which UUID names a record, and what "the same content" means.
-import { hex, sha1, sha256 } from "./checksum.ts";
+import { hex, sha1, sha256Of } from "./checksum.ts";
 import { hkError } from "../runtime/errors.ts";
 import type { WireHeader } from "./types.ts";
 
@@ -97,7 +97,8 @@ export function contentDigest(
     const keyBytes = encoder.encode(key);
     chunks.push(lengthPrefix(keyBytes.length), keyBytes, ...nullableField(value));
   }
-  return sha256(...chunks);
+  // Four chunks per header: a record with 50 000 headers would overflow the stack as sha256(...chunks).
+  return sha256Of(chunks);
 }
 
 /**

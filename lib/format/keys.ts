@@ -1,7 +1,6 @@
 // Object key layout (docs/archive-format.md §3): where a record's BSON object lives in the bucket.
 import { hkError } from "../runtime/errors.ts";
 import { isUuidText, UUID_PATTERN } from "./identity.ts";
-import { ARCHIVE_TOPIC_PATTERN } from "../topics/names.ts";
 
 /**
  * "daily":  `<topic>/<YYYY>/<MM>/<DD>/<uuid>.bson`, zero-padded so listing order is time order (default).
@@ -18,6 +17,12 @@ export const KEY_LAYOUTS: readonly KeyLayout[] = ["daily", "hourly"];
  * date produces (months and days start at 1) and which lists before every real date.
  */
 const LAST_DATED_MS = 253402300799999n; // 9999-12-31T23:59:59.999Z
+
+// The topic part of a key (docs/archive-format.md §3): Kafka's legal topic characters, which contain no "/" and so
+// keep keys parseable, or the offload pseudo-topic `<topic>+oversized` ('+' is illegal in Kafka names). The format
+// owns this grammar; lib/topics/names.ts builds Kafka's full naming rules on it.
+export const TOPIC_PATTERN = "[A-Za-z0-9._-]{1,249}";
+export const ARCHIVE_TOPIC_PATTERN = `${TOPIC_PATTERN}(?:\\+oversized)?`;
 
 const ARCHIVE_TOPIC = new RegExp(`^${ARCHIVE_TOPIC_PATTERN}$`);
 const DAILY_DATE = "\\d{4}/\\d{2}/\\d{2}";

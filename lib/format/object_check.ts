@@ -4,7 +4,7 @@
 import { crc32, hex } from "./checksum.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import { contentDigest } from "./identity.ts";
-import type { StoredRow } from "../index/types.ts";
+import type { ExpectedObject } from "./types.ts";
 import { parseObjectKey } from "./keys.ts";
 import { decodeArchiveObject, type DecodedArchiveObject } from "./record.ts";
 
@@ -58,7 +58,7 @@ const differs = (what: string, found: unknown, indexed: unknown) =>
  * object, topic, timestamp, partition, offset) and content (value CRC-32 and size, content SHA-256, and the
  * checksums the object carries itself).
  */
-export function checkArchiveObject(row: StoredRow, bytes: Uint8Array | null): ObjectCheck {
+export function checkArchiveObject(row: ExpectedObject, bytes: Uint8Array | null): ObjectCheck {
   if (bytes === null) {
     return { problems: [{ kind: "missing", detail: "the object is missing from the store" }], decoded: null };
   }
@@ -113,7 +113,7 @@ export function checkArchiveObject(row: StoredRow, bytes: Uint8Array | null): Ob
 export type Verified = { decoded: DecodedArchiveObject } | { problem: string };
 
 /** checkArchiveObject's verdict for restore: the record to publish, or every problem in one sentence. */
-export function verifyObject(row: StoredRow, bytes: Uint8Array | null): Verified {
+export function verifyObject(row: ExpectedObject, bytes: Uint8Array | null): Verified {
   const { problems, decoded } = checkArchiveObject(row, bytes);
   if (problems.length > 0 || decoded === null) return { problem: problems.map((p) => p.detail).join("; ") };
   return { decoded };

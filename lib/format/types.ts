@@ -5,3 +5,23 @@ export interface WireHeader {
   key: string;
   value: Uint8Array | null;
 }
+
+/**
+ * What an object is checked against (object_check.ts): the index row that names it, as far as the format knows
+ * it. The index's StoredRow is one; null where the original archiver recorded nothing.
+ */
+export interface ExpectedObject {
+  key: string;
+  uuid: string;
+  topic: string;
+  timestamp: bigint;
+  partition: number | null;
+  offset: bigint | null;
+  /** Bytes and unsigned CRC-32 of the whole BSON object. */
+  size: number;
+  crc32: number;
+  /** Unsigned CRC-32, size and SHA-256 (lowercase hex) of the record value. */
+  messageCrc32: number;
+  valueSize: number | null;
+  contentSha256: string | null;
+}

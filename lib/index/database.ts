@@ -1,8 +1,10 @@
 // Builds the postgres.js client for the index, and turns PostgreSQL and network failures into coded errors that
 // say what to fix. The password never appears in a message: targets are described as host:port/database.
+import net from "node:net";
 import postgres from "postgres";
 import { hkError, type HousekeepingError, isHkError, networkErrorCode } from "../runtime/errors.ts";
 import { diagnoseTlsError, tlsError, verificationOffWarning } from "../runtime/tls.ts";
+import { POSTGRES_CONNECTION_CODES } from "../runtime/network_errors.ts";
 import { indexTls } from "./tls.ts";
 
 /** The client every index function takes: int8 columns arrive as bigint. */
@@ -20,10 +22,51 @@ export interface ConnectOptions {
   connectTimeoutSeconds?: number;
   /** Told when the TLS settings verify less than they could (sslmode=require, verify-ca). */
   onWarning?: (message: string) => void;
+  /**
+   * A connection on which the server sends nothing for this long is closed, failing its statement with
+   * INDEX_UNREACHABLE: a server that accepts and never answers costs a bounded wait, and the pool gets the
+   * connection back. Only for callers whose statements are short (serve, archive): a long count is silent too.
+   * Idle connections are closed by the pool before that. Unset: no bound.
+   */
+  silenceTimeoutSeconds?: number;
 }
 
-// postgres.js's names for a connection that could not be made or was lost (system codes: networkErrorCode).
-const CONNECTION_CODES = new Set(["CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_DESTROYED"]);
+/** serve's and archive's bound on a silent PostgreSQL connection (ConnectOptions.silenceTimeoutSeconds). */
+export const INDEX_SILENCE_SECONDS = 60;
+
+type SocketTarget = { host: string[]; port: number[]; path?: string | false };
+
+/**
+ * postgres.js's `socket` option: connections it opens through us carry a silence timer (postgres.js has no
+ * statement timeout of its own, and a silent server's statement would wait on TCP keepalive, which a live but
+ * hung server answers). Hosts are taken in turn, as postgres.js does.
+ */
+function silenceBoundSockets(seconds: number) {
+  let next = 0;
+  return (target: SocketTarget): Promise<net.Socket> => {
+    const i = next++ % Math.max(1, target.host.length);
+    const socket = target.path
+      ? net.connect(target.path)
+      : net.connect({ host: target.host[i] ?? "localhost", port: target.port[i] ?? 5432 });
+    // Counts from now, so a connect that never completes is bounded too.
+    socket.setTimeout(seconds * 1000, () => {
+      socket.destroy(
+        Object.assign(new Error(`PostgreSQL sent nothing for ${seconds} s`), { code: "ETIMEDOUT" }),
+      );
+    });
+    return new Promise((resolve, reject) => {
+      socket.once("connect", () => {
+        socket.removeListener("error", reject);
+        resolve(socket);
+      });
+      socket.once("error", reject);
+    });
+  };
+}
+
+// postgres.js's names for a connection that could not be made or was lost (system codes: networkErrorCode); not
+// CONNECTION_ENDED, which is this program closing the pool, not the server being unreachable.
+const isLostConnection = (code: string) => POSTGRES_CONNECTION_CODES.has(code) && code !== "CONNECTION_ENDED";
 const AUTH_CODES = new Set(["SASL_SIGNATURE_MISMATCH", "AUTH_TYPE_NOT_IMPLEMENTED", "28P01", "28000"]);
 // Server-side states where the same statement can succeed later: lost races, timeouts, a server restarting.
 const TRANSIENT_STATES = new Set(["40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03"]);
@@ -53,7 +96,7 @@ export function indexError(e: unknown, action: string): HousekeepingError {
   if (tls) return tls;
   const networkCode = networkErrorCode(e);
   if (
-    networkCode !== undefined || CONNECTION_CODES.has(code) ||
+    networkCode !== undefined || isLostConnection(code) ||
     (isServerError && (code.startsWith("08") || code === "53300"))
   ) {
     return hkError(
@@ -166,6 +209,10 @@ export async function connectIndex(url?: string, options: ConnectOptions = {}): 
     max,
     ...(tls.ssl === false ? {} : { ssl: tls.ssl }),
     connect_timeout: options.connectTimeoutSeconds ?? 10,
+    ...(options.silenceTimeoutSeconds === undefined ? {} : {
+      socket: silenceBoundSockets(options.silenceTimeoutSeconds),
+      idle_timeout: Math.max(1, Math.floor(options.silenceTimeoutSeconds / 2)),
+    }),
     onnotice: () => {},
     types: { bigint: postgres.BigInt },
     connection: {

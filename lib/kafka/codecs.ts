@@ -10,6 +10,7 @@ import snappy from "snappyjs";
 import { decompress as fzstdDecompress } from "fzstd";
 import { errorMessage, hkError } from "../runtime/errors.ts";
 import { decodeFrame, encodeFrame } from "./lz4_frame.ts";
+import { concat } from "../runtime/bytes.ts";
 
 export type CodecName = "snappy" | "lz4" | "zstd";
 
@@ -36,16 +37,6 @@ function codecError(codec: CodecName, action: "compress" | "decompress", cause: 
 
 function isXerial(data: Uint8Array): boolean {
   return data.length >= XERIAL_HEADER_LENGTH && XERIAL_MAGIC.every((byte, i) => data[i] === byte);
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }
 
 // Callers compare results with deepStrictEqual, which tells a Buffer from a Uint8Array: hand out the latter.

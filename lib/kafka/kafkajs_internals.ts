@@ -2,7 +2,7 @@
 // behind one entry point (installKafkajsPatches, which createKafka calls). Each patch depends on the internals
 // of exactly the kafkajs version below, so the version kafkajs reports is checked before anything is patched,
 // and each patch checks that what it replaces is where it expects it.
-import type { Buffer } from "node:buffer";
+import { Buffer } from "node:buffer";
 import { CompressionCodecs } from "kafkajs";
 import kafkajsPackage from "kafkajs/package.json" with { type: "json" };
 import type { Kafka, Logger as KafkajsLogger } from "kafkajs";
@@ -21,19 +21,18 @@ import ProtocolErrorModule from "kafkajs/src/protocol/error.js";
 import { hkError, type HousekeepingError } from "../runtime/errors.ts";
 import { encodeProduceRequest, type ProduceArgs } from "./produce_encoder.ts";
 import { giveBack, leaseBuffer } from "./request_buffers.ts";
-import { carriesWireRecords, keepWireList } from "./wire_headers.ts";
+import { carriesWireRecords, type DecodedHeader, keepWireList, wireHeaders } from "./wire_headers.ts";
 
 /** The kafkajs version whose internals the patches below were written for (deno.json pins it). */
 export const KAFKAJS_VERSION = "2.2.4";
 
 type Reader = (decoder: unknown) => unknown;
 type ReadVarIntArray = ((this: unknown, reader: Reader) => unknown[]) & { [PATCHED]?: true };
-interface DecodedHeader {
-  key: string;
-  value: Uint8Array | null;
-}
 
-const Decoder = DecoderModule as { prototype: { readVarIntArray: ReadVarIntArray } };
+const Decoder = DecoderModule as {
+  new (buffer: Buffer): unknown;
+  prototype: { readVarIntArray: ReadVarIntArray };
+};
 const HeaderDecoder = HeaderDecoderModule as Reader;
 const PATCHED = Symbol.for("housekeeping.kafka.wireHeadersPatch");
 const ENCODING_PATCHED = Symbol.for("housekeeping.kafka.wireEncodingPatch");
@@ -94,10 +93,11 @@ function checkSameInstance(): void {
 }
 
 /**
- * Installs every kafkajs patch: wire headers kept on consumed messages, `wireMessage` records encoded exactly
- * on produce, and idle connections that do not poll. Idempotent; createKafka calls it. Throws
- * KAFKA_INTERNALS_MISMATCH if kafkajs is not the version the patches were written for, or its internals are not
- * the module instances kafkajs itself runs (the patches would then silently do nothing).
+ * Installs every kafkajs patch: record headers folded in linear time and their wire list kept on consumed
+ * messages, `wireMessage` records encoded exactly on produce, and idle connections that do not poll.
+ * Idempotent; createKafka calls it. Throws KAFKA_INTERNALS_MISMATCH if kafkajs is not the version the patches
+ * were written for, its internals are not the module instances kafkajs itself runs (the patches would then
+ * silently do nothing), or its record decoder does not fold headers where the fold hook expects.
  */
 export function installKafkajsPatches(): void {
   checkKafkajsVersion();
@@ -107,12 +107,91 @@ export function installKafkajsPatches(): void {
   installIdleRequestQueue();
 }
 
-// ---- consuming: kafkajs's record decoder (src/protocol/recordBatch/record/v0/decoder.js) reduces the header list
-// produced by `decoder.readVarIntArray(HeaderDecoder)` into an object. The wrapper below calls the original method
-// and, for the header reader only, lets keepWireList hang the list on the reduced object. Nothing else changes.
+// ---- consuming: kafkajs's record decoder (src/protocol/recordBatch/record/v0/decoder.js) folds the header list
+// read by `decoder.readVarIntArray(HeaderDecoder)` into an object, with `.reduce((obj, h) => ({ ...obj, [h.key]:
+// ... }), {})`: each header copies every key before it, and repeated keys grow by `concat`. Quadratic: 5 000
+// distinct keys took 3.5 s, 20 000 took 87 s, longer than the consumer's session, so the archiver lost its group
+// and decoded the same batch again, never committing it (issue 21). The wrapper below gives that list (and no
+// other) a `reduce` of its own, which builds the same object in one pass (foldHeaders) without ever calling
+// kafkajs's fold, and hangs the wire list on it (keepWireList).
+
+/** kafkajs's record decoder (src/protocol/recordBatch/record/v0/decoder.js). */
+type DecodeRecord = (decoder: unknown, batchContext: object) => { headers?: unknown };
+
+// A record body (after its length) with the headers a="1", a=null: attributes 0, timestamp and offset deltas 0,
+// key and value null (zigzag -1), 2 headers (zigzag 4), each a zigzag length and bytes (null: -1).
+const PROBE_RECORD = [0, 0, 0, 1, 1, 4, 2, 0x61, 2, 0x31, 2, 0x61, 1];
+
+/** What is wrong with how `decodeRecord` folds PROBE_RECORD's headers, or null if it went through the hook. */
+function headerFoldProblem(decodeRecord: DecodeRecord): string | null {
+  try {
+    const record = decodeRecord(new Decoder(Buffer.from(PROBE_RECORD)), {
+      firstOffset: "0",
+      firstTimestamp: "0",
+    });
+    const [first, second] = wireHeaders({ headers: record.headers, magicByte: 2 });
+    const folded = (record.headers as { a?: unknown }).a;
+    const exact = first?.key === "a" && first.value?.[0] === 0x31 && second?.key === "a" &&
+      second.value === null;
+    return exact && Array.isArray(folded) && folded.length === 2
+      ? null
+      : "the probe record's headers came out wrong";
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
 
 /**
- * Makes kafkajs keep every record's wire header list (read it with `wireHeaders`). Idempotent.
+ * Throws KAFKA_INTERNALS_MISMATCH unless `decodeRecord`, with the hook installed, folds a record's headers through
+ * the hook: kafkajs's own fold (or another) would otherwise run, unseen. Decodes one small record rather than
+ * reading kafkajs's source, which a bundler may rewrite.
+ */
+export function checkHeaderFold(decodeRecord = RecordDecoderModule as unknown as DecodeRecord): void {
+  const problem = headerFoldProblem(decodeRecord);
+  if (problem !== null) {
+    throw internalsError(`kafkajs's record decoder does not fold headers through the hook: ${problem}`);
+  }
+}
+
+function defineHeader(headers: Record<string, unknown>, key: string, value: unknown): void {
+  // Defined, not assigned: a header named "__proto__" becomes a property, as in kafkajs, never the prototype.
+  Object.defineProperty(headers, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/**
+ * kafkajs's header object, built into `headers` in one pass: each key once, in first-seen order, with its value,
+ * or the array of its values if it repeats. The same object as kafkajs's fold makes, quirks included: a key is
+ * looked up through the prototype as kafkajs does (a lone "constructor" header becomes [Object, value] there too).
+ * An array is grown in place only if this fold made it (an own property), so nothing inherited is ever changed.
+ */
+function foldHeaders(
+  list: readonly DecodedHeader[],
+  headers: Record<string, unknown>,
+): Record<string, unknown> {
+  for (const { key, value } of list) {
+    const previous = headers[key];
+    if (previous === undefined) defineHeader(headers, key, value);
+    else if (!Array.isArray(previous)) defineHeader(headers, key, [previous, value]);
+    else if (Object.hasOwn(headers, key)) previous.push(value);
+    else defineHeader(headers, key, previous.concat([value]));
+  }
+  return headers;
+}
+
+/** kafkajs's `reduce(fold, {})` on the header list: foldHeaders into the `{}` it passes, never its fold. */
+function linearReduce(
+  this: DecodedHeader[],
+  _kafkajsFold: unknown,
+  initial: Record<string, unknown>,
+): Record<string, unknown> {
+  const headers = foldHeaders(this, initial);
+  keepWireList(headers, this);
+  return headers;
+}
+
+/**
+ * Makes kafkajs fold record headers in linear time and keep every record's wire header list (read it with
+ * `wireHeaders`). Idempotent.
  */
 function installWireHeaders(): void {
   const prototype = Decoder.prototype;
@@ -123,10 +202,14 @@ function installWireHeaders(): void {
   if (original[PATCHED]) return;
   const patched: ReadVarIntArray = function (this: unknown, reader: Reader) {
     const list = original.call(this, reader);
-    return reader === HeaderDecoder ? keepWireList(list as DecodedHeader[]) : list;
+    if (reader !== HeaderDecoder) return list;
+    // Configurable so that tests can watch what kafkajs calls it with (tests/unit/kafka_headers_test.ts).
+    Object.defineProperty(list, "reduce", { value: linearReduce, configurable: true });
+    return list;
   };
   patched[PATCHED] = true;
   prototype.readVarIntArray = patched;
+  checkHeaderFold();
 }
 
 // ---- producing: Produce requests carrying `wireMessage` records are encoded by produce_encoder.ts.
@@ -284,7 +367,7 @@ function installWireHeaderEncoding(): void {
 // kafkajs 2.2.4 keeps every broker connection polling once a millisecond for as long as it is open: its request
 // queue re-arms a timer after each check even when nothing is pending, and the delay it computes is negative
 // (`throttledUntil` starts at -1), which node clamps to 1 ms (the TimeoutNegativeWarning on stderr): CPU burnt on
-// every open connection, on a machine whose CPU Kafka, S3 and PostgreSQL share (the README has the figures).
+// every open connection, on a machine whose CPU Kafka, S3 and PostgreSQL share (docs/kafka-client.md has the figures).
 // Upstream: tulios/kafkajs#1704, #1751 (open, unreleased).
 // The hook skips the timer when no request waits and the broker does not throttle us; every other case keeps
 // kafkajs's own scheduling, and a request queued later still arms the timer itself (push() schedules it).

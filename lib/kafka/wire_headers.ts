@@ -1,9 +1,9 @@
 // The exact wire header list of each record, in both directions.
 //
 // Consuming: kafkajs folds a record's decoded header list into an object keyed by name, so interleaved duplicates
-// lose their order. kafkajs_internals.ts makes its decoder hang the original list on that object under a
-// non-enumerable symbol (keepWireList); `wireHeaders` reads it back. That object is what kafkajs hands to
-// eachMessage/eachBatch as `message.headers`, so the list travels with the message.
+// lose their order. kafkajs_internals.ts replaces that fold with its own (linear) one and hangs the original list on
+// the object under a non-enumerable symbol (keepWireList); `wireHeaders` reads it back. That object is what kafkajs
+// hands to eachMessage/eachBatch as `message.headers`, so the list travels with the message.
 //
 // Producing: kafkajs's producer takes headers as an object, so it cannot write interleaved duplicate keys in wire
 // order, and a null header value makes its size computation throw; it also stamps `timestamp || Date.now()`, so a
@@ -14,7 +14,8 @@ import { Buffer } from "node:buffer";
 import { hkError } from "../runtime/errors.ts";
 import type { WireHeader } from "../format/types.ts";
 
-interface DecodedHeader {
+/** One header as kafkajs's header decoder reads it (a Buffer value, or null). */
+export interface DecodedHeader {
   key: string;
   value: Uint8Array | null;
 }
@@ -26,20 +27,12 @@ function toView(value: Uint8Array | null): Uint8Array | null {
   return value === null ? null : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
 }
 
-/** Hangs the wire list on the object kafkajs reduces `list` into (see kafkajs_internals.ts). */
-export function keepWireList(list: DecodedHeader[]): DecodedHeader[] {
+/** Hangs `list`, the record's decoded header list, on `headers`: the object kafkajs folds it into. */
+export function keepWireList(headers: object, list: readonly DecodedHeader[]): void {
   const wire: readonly WireHeader[] = Object.freeze(
     list.map(({ key, value }) => Object.freeze({ key, value: toView(value) })),
   );
-  Object.defineProperty(list, "reduce", {
-    enumerable: false,
-    value(this: DecodedHeader[], ...args: Parameters<DecodedHeader[]["reduce"]>) {
-      const result = Array.prototype.reduce.apply(this, args) as object;
-      Object.defineProperty(result, WIRE, { value: wire, enumerable: false });
-      return result;
-    },
-  });
-  return list;
+  Object.defineProperty(headers, WIRE, { value: wire, enumerable: false });
 }
 
 /** The fields of a kafkajs message this module reads (kafkajs's KafkaMessage, loosely typed). */

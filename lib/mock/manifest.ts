@@ -1,6 +1,6 @@
 // The manifest: one JSON line per record sent, saying what an archive of this traffic must contain. Written by
 // mock-hop (--manifest FILE), read by tests and by `verify`.
-import { sha256Hex } from "../format/checksum.ts";
+import { hex, sha256Hex, sha256Of } from "../format/checksum.ts";
 import { hkError } from "../runtime/errors.ts";
 import type { Compression, MockRecord } from "./types.ts";
 
@@ -65,7 +65,7 @@ export function headersSha256(
     chunks.push(u64(keyBytes.length), keyBytes);
     chunks.push(...(value === null ? [Uint8Array.of(0)] : [Uint8Array.of(1), u64(value.length), value]));
   }
-  return sha256Hex(...chunks);
+  return hex(sha256Of(chunks));
 }
 
 const hashOrNull = (bytes: Uint8Array | null) => (bytes === null ? null : sha256Hex(bytes));

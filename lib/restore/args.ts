@@ -3,6 +3,7 @@
 import {
   CONNECTION_OPTIONS,
   parseCommandArgs,
+  type ParsedArgs,
   printableSettings,
   type ResolvedSettings,
   type SettingName,
@@ -68,6 +69,8 @@ export interface RestoreOptions {
   progress: "auto" | "bar" | "json" | "none";
 }
 
+type Values = ParsedArgs["values"];
+
 /**
  * Pure apart from `readFile` (config and --uuid-file): argv + environment -> options. `now` (ms) anchors ages
  * such as `--since 24h`.
@@ -82,10 +85,45 @@ export function parseRestoreArgs(
   const configPath = values.config as string | undefined;
   const settings = loadSettings(values, env, configPath, readFile);
   const str = (name: string) => values[name] as string | undefined;
-  const flag = (name: string) => ({ command: "restore", flag: name });
-  const list = (name: string) => (values[name] as string[] | undefined) ?? [];
+  const maxInflightMib = intInRange(
+    flag("max-inflight-mib"),
+    str("max-inflight-mib"),
+    LIMITS.inflightMib,
+    64,
+  );
+  return {
+    settings,
+    target: targetSettings(settings, values, env),
+    configPath,
+    printConfig: values["print-config"] === true,
+    filter: restoreFilter(values, positionals, readFile, now),
+    naming: targetNaming(values),
+    dryRun: values["dry-run"] === true,
+    createTopics: values["create-topics"] === true,
+    allowLoop: values["allow-loop"] === true,
+    onBadObject: oneOf(flag("on-bad-object"), str("on-bad-object"), ["stop", "skip"] as const, "stop"),
+    maxRate: numberInRange(flag("max-rate"), str("max-rate"), LIMITS.recordsPerSecond),
+    maxBytesRate: numberInRange(flag("max-bytes-rate"), str("max-bytes-rate"), LIMITS.bytesPerSecond),
+    checkpoint: str("checkpoint"),
+    fetchConcurrency: intInRange(flag("fetch-concurrency"), str("fetch-concurrency"), LIMITS.concurrency, 16),
+    maxInflightBytes: maxInflightMib * 2 ** 20,
+    progress: oneOf(flag("progress"), str("progress"), ["auto", "bar", "json", "none"] as const, "auto"),
+  };
+}
 
-  // The selection flags every command shares (topic, time, uuid, sender, format, partition), plus restore's own.
+const flag = (name: string) => ({ command: "restore", flag: name });
+
+/**
+ * The selection flags every command shares (topic, time, uuid, sender, format, partition), plus restore's own:
+ * --topic-regex, UUIDs as arguments and in --uuid-file, and the offset range.
+ */
+function restoreFilter(
+  values: Values,
+  positionals: string[],
+  readFile: (path: string) => string,
+  now: bigint,
+): SelectFilter {
+  const str = (name: string) => values[name] as string | undefined;
   const selection = parseSelection("restore", values, now);
   const topics = selection.topics ?? [];
   for (const t of topics) checkTopicName(t, "--topic", { archive: true });
@@ -95,16 +133,7 @@ export function parseRestoreArgs(
   }
   const uuids = [...(selection.uuids ?? []), ...positionals.map((u) => parseUuid(u, "argument"))];
   const uuidFile = str("uuid-file");
-  if (uuidFile !== undefined) {
-    let text: string;
-    try {
-      text = readFile(uuidFile);
-    } catch (e) {
-      throw usageError("restore", `cannot read --uuid-file ${uuidFile}: ${errorMessage(e)}`);
-    }
-    uuids.push(...parseUuidFile(text, uuidFile));
-    if (uuids.length === 0) throw usageError("restore", `--uuid-file ${uuidFile} lists no UUID`);
-  }
+  if (uuidFile !== undefined) uuids.push(...readUuidFile(uuidFile, readFile));
   if (topics.length === 0 && topicRegex === undefined && uuids.length === 0) {
     throw usageError(
       "restore",
@@ -121,7 +150,7 @@ export function parseRestoreArgs(
     );
   }
   const { topics: _t, uuids: _u, ...shared } = selection;
-  const filter: SelectFilter = {
+  return {
     ...shared,
     ...(topics.length > 0 ? { topics: [...new Set(topics)] } : {}),
     ...(topicRegex !== undefined ? { topicRegex } : {}),
@@ -129,42 +158,33 @@ export function parseRestoreArgs(
     ...(fromOffset !== undefined ? { fromOffset } : {}),
     ...(toOffset !== undefined ? { toOffset } : {}),
   };
+}
 
+function readUuidFile(path: string, readFile: (path: string) => string): string[] {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (e) {
+    throw usageError("restore", `cannot read --uuid-file ${path}: ${errorMessage(e)}`);
+  }
+  const uuids = parseUuidFile(text, path);
+  if (uuids.length === 0) throw usageError("restore", `--uuid-file ${path} lists no UUID`);
+  return uuids;
+}
+
+/** --rename (repeatable, one target per topic) and --to-prefix. */
+function targetNaming(values: Values): TargetNaming {
   const renames = new Map<string, string>();
-  for (const text of list("rename")) {
+  for (const text of (values["rename"] as string[] | undefined) ?? []) {
     const [from, to] = parseRename(text);
     if (renames.has(from) && renames.get(from) !== to) {
       throw usageError("restore", `--rename gives topic ${from} two targets: ${renames.get(from)} and ${to}`);
     }
     renames.set(from, to);
   }
-  const prefix = str("to-prefix");
+  const prefix = values["to-prefix"] as string | undefined;
   if (prefix !== undefined) checkTopicName(`${prefix}x`, "--to-prefix");
-
-  const maxInflightMib = intInRange(
-    flag("max-inflight-mib"),
-    str("max-inflight-mib"),
-    LIMITS.inflightMib,
-    64,
-  );
-  return {
-    settings,
-    target: targetSettings(settings, values, env),
-    configPath,
-    printConfig: values["print-config"] === true,
-    filter,
-    naming: { renames, prefix },
-    dryRun: values["dry-run"] === true,
-    createTopics: values["create-topics"] === true,
-    allowLoop: values["allow-loop"] === true,
-    onBadObject: oneOf(flag("on-bad-object"), str("on-bad-object"), ["stop", "skip"] as const, "stop"),
-    maxRate: numberInRange(flag("max-rate"), str("max-rate"), LIMITS.recordsPerSecond),
-    maxBytesRate: numberInRange(flag("max-bytes-rate"), str("max-bytes-rate"), LIMITS.bytesPerSecond),
-    checkpoint: str("checkpoint"),
-    fetchConcurrency: intInRange(flag("fetch-concurrency"), str("fetch-concurrency"), LIMITS.concurrency, 16),
-    maxInflightBytes: maxInflightMib * 2 ** 20,
-    progress: oneOf(flag("progress"), str("progress"), ["auto", "bar", "json", "none"] as const, "auto"),
-  };
+  return { renames, prefix };
 }
 
 /** The target's settings: each Kafka setting from --target-X, else RESTORE_*, else the source's value. */

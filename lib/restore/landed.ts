@@ -8,7 +8,7 @@
 // produce request's batch whole or not at all, so the records of ours that landed unrecorded in a partition are the
 // next ones the resumed restore would send there. Records from other producers may lie between them and are
 // stepped over; once one of our records is not found, nothing after it in that partition can have landed.
-import type { Admin, Kafka } from "kafkajs";
+import type { Admin, Kafka, KafkaMessage } from "kafkajs";
 import { hkError } from "../runtime/errors.ts";
 import { type RawWireHeader, wireHeaders } from "../kafka/wire_headers.ts";
 import type { Logger } from "../runtime/log.ts";
@@ -183,15 +183,7 @@ export async function readSpans(
   const done = new Promise<void>((resolve) => (finished = resolve));
   const topics = [...new Set(spans.map((s) => s.topic))];
   try {
-    // Start positions are committed for the fresh group before it joins, so that its very first fetch reads from
-    // them (a seek after joining races with a first fetch from the default position).
-    for (const topic of topics) {
-      const partitions = (await admin.fetchTopicOffsets(topic)).map((p) => ({
-        partition: p.partition,
-        offset: String(wanted.get(partitionKey(topic, p.partition))?.from ?? p.high),
-      }));
-      await admin.setOffsets({ groupId, topic, partitions });
-    }
+    await commitStartOffsets(admin, groupId, topics, wanted);
     // Offsets can have gaps (compaction, transaction markers, batches of control records only, which never reach
     // eachBatch): the last offset of each batch kafkajs got through says how far the partition is read.
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
@@ -207,45 +199,11 @@ export async function readSpans(
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         const span = wanted.get(partitionKey(batch.topic, batch.partition));
-        if (span === undefined) return;
-        const byPartition = found.get(span.topic) ?? new Map<number, LandedRecord[]>();
-        found.set(span.topic, byPartition);
-        const records = byPartition.get(span.partition) ?? [];
-        byPartition.set(span.partition, records);
-        for (const m of batch.messages) {
-          const offset = BigInt(m.offset);
-          // A batch fetched again after a rebalance would repeat what was read.
-          if (offset < (next.get(span) ?? span.from) || offset >= span.to) continue;
-          next.set(span, offset + 1n);
-          records.push({
-            key: m.key === null ? null : new Uint8Array(m.key),
-            value: m.value === null ? null : new Uint8Array(m.value),
-            headers: wireHeaders(m),
-            timestamp: BigInt(m.timestamp),
-          });
-        }
+        if (span !== undefined) collect(found, next, span, batch.messages);
         await Promise.resolve();
       },
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(hkError(
-          "RESTORE_READBACK_FAILED",
-          `could not read back the target records written after the checkpoint within ${
-            READ_TIMEOUT_MS / 1000
-          } s ` +
-            `(still open: ${[...open].map((k) => k.replace("\0", ":")).join(", ")}); without them records ` +
-            "acknowledged before the interruption would be sent twice. Check the target cluster and run the same " +
-            "command again",
-        ));
-      }, READ_TIMEOUT_MS);
-    });
-    try {
-      await Promise.race([done, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withinReadTimeout(done, open);
     let records = 0;
     for (const partitions of found.values()) for (const list of partitions.values()) records += list.length;
     log.info("read back the target records written after the checkpoint", {
@@ -256,5 +214,72 @@ export async function readSpans(
   } finally {
     await consumer.disconnect().catch(() => {});
     await admin.deleteGroups([groupId]).catch(() => {});
+  }
+}
+
+/**
+ * Start positions are committed for the fresh group before it joins, so that its very first fetch reads from them
+ * (a seek after joining races with a first fetch from the default position).
+ */
+async function commitStartOffsets(
+  admin: Admin,
+  groupId: string,
+  topics: string[],
+  wanted: ReadonlyMap<string, Span>,
+): Promise<void> {
+  for (const topic of topics) {
+    const partitions = (await admin.fetchTopicOffsets(topic)).map((p) => ({
+      partition: p.partition,
+      offset: String(wanted.get(partitionKey(topic, p.partition))?.from ?? p.high),
+    }));
+    await admin.setOffsets({ groupId, topic, partitions });
+  }
+}
+
+/** Adds the messages of one fetched batch that lie in `span` and were not read yet to `found`. */
+function collect(
+  found: Map<string, Map<number, LandedRecord[]>>,
+  next: Map<Span, bigint>,
+  span: Span,
+  messages: KafkaMessage[],
+): void {
+  const byPartition = found.get(span.topic) ?? new Map<number, LandedRecord[]>();
+  found.set(span.topic, byPartition);
+  const records = byPartition.get(span.partition) ?? [];
+  byPartition.set(span.partition, records);
+  for (const m of messages) {
+    const offset = BigInt(m.offset);
+    // A batch fetched again after a rebalance would repeat what was read.
+    if (offset < (next.get(span) ?? span.from) || offset >= span.to) continue;
+    next.set(span, offset + 1n);
+    records.push({
+      key: m.key === null ? null : new Uint8Array(m.key),
+      value: m.value === null ? null : new Uint8Array(m.value),
+      headers: wireHeaders(m),
+      timestamp: BigInt(m.timestamp),
+    });
+  }
+}
+
+/** Waits for `done`; fails with RESTORE_READBACK_FAILED, naming the partitions still `open`, after the timeout. */
+async function withinReadTimeout(done: Promise<void>, open: ReadonlySet<string>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(hkError(
+        "RESTORE_READBACK_FAILED",
+        `could not read back the target records written after the checkpoint within ${
+          READ_TIMEOUT_MS / 1000
+        } s ` +
+          `(still open: ${[...open].map((k) => k.replace("\0", ":")).join(", ")}); without them records ` +
+          "acknowledged before the interruption would be sent twice. Check the target cluster and run the same " +
+          "command again",
+      ));
+    }, READ_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([done, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -10,7 +10,7 @@ import {
   type SelectFilter,
   type StoredRow,
 } from "../index/types.ts";
-import { type WireMessage, wireMessage } from "../kafka/wire_headers.ts";
+import { wireMessage } from "../kafka/wire_headers.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Progress } from "../cli/progress.ts";
 import type { DecodedArchiveObject } from "../format/record.ts";
@@ -21,6 +21,14 @@ import type { Checkpoint } from "./checkpoint.ts";
 import type { Landed } from "./landed.ts";
 import { type TargetNaming, targetPartition, targetTopic } from "./plan.ts";
 import { createFetchWindow } from "./window.ts";
+import {
+  type Acknowledge,
+  createRequestQueue,
+  createTally,
+  type RequestQueue,
+  type TopicMessages,
+  type TopicResult,
+} from "./requests.ts";
 
 type Row = StoredRow & { id: bigint };
 
@@ -38,14 +46,6 @@ export function recordBytes(r: Pick<DecodedArchiveObject, "key" | "value" | "hea
 const RECORD_FRAMING = 32;
 const HEADER_FRAMING = 10;
 const BATCH_FRAMING = 128;
-const MAX_REQUEST_RECORDS = 500;
-const MAX_REQUEST_BYTES = 4 * 2 ** 20;
-/**
- * Bytes of produce requests in flight, at most (beyond the first): with 1 MiB records 2 requests of 4 MiB, with
- * small ones up to requestsInFlight. Measured at 1 MiB: 1 / 2 / 5 requests in flight gave 107 / 150 / 158
- * records/s and a peak RSS of 289 / 302 / 333 MiB.
- */
-const MAX_REQUEST_BYTES_IN_FLIGHT = 2 * MAX_REQUEST_BYTES;
 const PAGE_ROWS = 500;
 /** Rows held per allowed fetch: room for objects that arrive while an earlier one is late. */
 const WINDOW_PER_FETCH = 2;
@@ -55,10 +55,7 @@ function wireSize(r: DecodedArchiveObject): number {
   return recordBytes(r) + RECORD_FRAMING + HEADER_FRAMING * r.headers.length;
 }
 
-export interface TopicMessages {
-  topic: string;
-  messages: WireMessage[];
-}
+export type { Acknowledge, TopicMessages, TopicResult };
 
 export interface BadObject {
   uuid: string;
@@ -85,9 +82,6 @@ export interface RestoreJob {
   requestsInFlight?: number;
 }
 
-/** Moves the target's end offsets (in the checkpoint) past an acknowledged request. */
-export type Acknowledge = () => Promise<void> | void;
-
 export interface RestoreDeps {
   index: Pick<Index, "selectInOrder">;
   store: Pick<BlobStore, "get">;
@@ -103,14 +97,6 @@ export interface RestoreDeps {
   progress: Pick<Progress, "tick" | "done">;
   saveCheckpoint(checkpoint: Checkpoint): Promise<void>;
   now?: () => number;
-}
-
-export interface TopicResult {
-  source: string;
-  target: string;
-  sent: number;
-  skipped: number;
-  bytes: number;
 }
 
 export interface RestoreResult {
@@ -129,209 +115,69 @@ export interface RestoreResult {
   checkpoint: Checkpoint;
 }
 
-interface Pending {
-  topic: string;
-  source: string;
-  /** Null for a record already in the target (see RestoreJob.landed): counted with the request, not sent. */
-  message: WireMessage | null;
-  bytes: number;
-  fallback: boolean;
-}
-
-/** One produce request's worth: the records to send and the rows decided up to its last one. */
-interface Queued {
-  pending: Pending[];
-  skippedSince: { source: string; topic: string }[];
-  decidedUpTo: OrderPosition;
-}
+type FetchWindow = ReturnType<typeof createFetchWindow<Row>>;
 
 export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<RestoreResult> {
-  const { log, signal } = deps;
-  const now = deps.now ?? (() => performance.now());
-  const pageRows = job.pageRows ?? PAGE_ROWS;
-  const checkpoint: Checkpoint = { ...job.start };
-  const topics = new Map<string, TopicResult>();
-  const badObjects: BadObject[] = [];
-  const warnedFallback = new Set<string>();
-  const throttle = { waits: 0, ms: 0 };
-  const run = { sent: 0, skipped: 0, bytes: 0, fallbacks: 0, alreadyInTarget: 0 };
-
-  let pending: Pending[] = [];
-  let pendingBytes = 0;
-  const pendingPerPartition = new Map<string, number>();
-  // Rows decided (queued or skipped) since the last acknowledged request; committed together with it.
-  let decidedUpTo: OrderPosition | null = null;
-  let skippedSince: { source: string; topic: string }[] = [];
-
-  const topicResult = (source: string, topic: string) => {
-    let r = topics.get(source);
-    if (r === undefined) {
-      r = { source, target: topic, sent: 0, skipped: 0, bytes: 0 };
-      topics.set(source, r);
-    }
-    return r;
-  };
-
-  // The requests in flight (publishing, then saving the checkpoint after it), oldest first. A request is handed to
-  // `publish` at once, but is checkpointed only after every request before it was: the checkpoint never passes an
-  // unacknowledged record, and records acknowledged beyond it when a run is killed are found again by the read-back
-  // of the next run (see landed.ts). Meanwhile the following records are fetched, checked and queued.
-  const maxInFlight = Math.max(1, job.requestsInFlight ?? 1);
-  const inflight: { committed: Promise<void>; bytes: number }[] = [];
-  let inflightBytes = 0;
-  let lastCommit: Promise<void> = Promise.resolve();
-
-  /** Waits until at most `atMost` requests are in flight, and `room` more bytes fit beside them. */
-  async function settle(atMost: number, room = 0): Promise<void> {
-    while (
-      inflight.length > atMost || (inflight.length > 0 && inflightBytes + room > MAX_REQUEST_BYTES_IN_FLIGHT)
-    ) {
-      const oldest = inflight.shift()!;
-      inflightBytes -= oldest.bytes;
-      await oldest.committed;
-    }
-  }
-
-  /** Sends what is queued once there is room for it; does not wait for its answer. */
-  async function send(): Promise<void> {
-    await settle(maxInFlight - 1, pendingBytes);
-    if (decidedUpTo === null) return;
-    const request: Queued = { pending, skippedSince, decidedUpTo };
-    const bytes = pendingBytes;
-    pending = [];
-    pendingBytes = 0;
-    pendingPerPartition.clear();
-    skippedSince = [];
-    decidedUpTo = null;
-    const committed = commit(request, lastCommit);
-    lastCommit = committed;
-    inflight.push({ committed, bytes });
-    inflightBytes += bytes;
-    // Awaited by a later settle(); until then a failure must not count as unhandled.
-    committed.catch(() => {});
-  }
-
-  /** Sends what is queued and waits until everything is acknowledged and checkpointed. */
-  async function flush(): Promise<void> {
-    await send();
-    await settle(0);
-  }
-
-  async function commit(request: Queued, before: Promise<void>): Promise<void> {
-    const { pending, skippedSince } = request;
-    let published: Promise<Acknowledge | void> = Promise.resolve();
-    if (pending.some((p) => p.message !== null)) {
-      const byTopic = new Map<string, WireMessage[]>();
-      for (const p of pending) {
-        if (p.message === null) continue;
-        const list = byTopic.get(p.topic) ?? [];
-        list.push(p.message);
-        byTopic.set(p.topic, list);
-      }
-      published = deps.publish([...byTopic].map(([topic, messages]) => ({ topic, messages })));
-    }
-    // Settles only after its own request did, so that nothing is left in flight behind a failure.
-    const [earlier, own] = await Promise.allSettled([before, published]);
-    if (earlier.status === "rejected") throw earlier.reason;
-    if (own.status === "rejected") throw own.reason;
-    await own.value?.();
-    let bytes = 0;
-    for (const p of pending) {
-      const r = topicResult(p.source, p.topic);
-      r.sent++;
-      r.bytes += p.bytes;
-      bytes += p.bytes;
-      if (p.fallback) run.fallbacks++;
-      if (p.message === null) run.alreadyInTarget++;
-    }
-    for (const s of skippedSince) topicResult(s.source, s.topic).skipped++;
-    run.sent += pending.length;
-    run.skipped += skippedSince.length;
-    run.bytes += bytes;
-    checkpoint.sent += pending.length;
-    checkpoint.skipped += skippedSince.length;
-    checkpoint.bytes += bytes;
-    checkpoint.position = request.decidedUpTo;
-    deps.progress.tick(pending.length + skippedSince.length, bytes);
-    await deps.saveCheckpoint(checkpoint);
-  }
-
-  async function handle(row: Row, bytes: Uint8Array | null): Promise<void> {
-    const topic = targetTopic(job.naming, row.topic);
-    const verified = verifyObject(row, bytes);
-    if ("problem" in verified) {
-      const bad = { uuid: row.uuid, topic: row.topic, key: row.key, problem: verified.problem };
-      log.error("bad archive object", { ...bad, action: job.onBadObject });
-      if (badObjects.length < MAX_BAD_REPORTED) badObjects.push(bad);
-      if (job.onBadObject === "stop") {
-        await flush();
-        throw hkError(
-          "RESTORE_BAD_OBJECT",
-          `object ${row.key} (uuid ${row.uuid}, topic ${row.topic}) fails its check: ${verified.problem}. Nothing ` +
-            "after it was sent (the checkpoint, if any, stops before it). Repair or re-fetch the object, or re-run " +
-            "with --on-bad-object skip to report and skip such objects",
-        );
-      }
-      skippedSince.push({ source: row.topic, topic });
-      decidedUpTo = orderPositionOf(row);
-      return;
-    }
-    const d = verified.decoded;
-    const target = job.targets.get(topic);
-    if (target === undefined) throw new Error(`no target information for topic ${topic}`);
-    const source = d.partition ?? row.partition;
-    const { partition, fallback } = targetPartition(source, target.partitions);
-    if (fallback && !warnedFallback.has(`${row.topic}:${source}`)) {
-      warnedFallback.add(`${row.topic}:${source}`);
-      log.warn("source partition missing on the target; using the fallback partition", {
-        source: row.topic,
-        sourcePartition: source,
-        target: topic,
-        targetPartition: partition,
-        targetPartitions: target.partitions,
-      });
-    }
-    const size = recordBytes(d);
-    const record = { key: d.key, value: d.value, headers: d.headers, timestamp: d.timestamp };
-    if (job.landed?.take(topic, partition, record)) {
-      pending.push({ topic, source: row.topic, message: null, bytes: size, fallback });
-      decidedUpTo = orderPositionOf(row);
-      return;
-    }
-    const wire = wireSize(d);
-    const key = `${topic}\0${partition}`;
-    const limit = Math.max(1, target.maxMessageBytes - BATCH_FRAMING);
-    if (
-      pending.length >= MAX_REQUEST_RECORDS || pendingBytes + wire > MAX_REQUEST_BYTES ||
-      (pendingPerPartition.get(key) ?? 0) + wire > limit
-    ) await send();
-    const wait = job.limiter?.reserve(size) ?? 0;
-    if (wait > 0) {
-      // Waiting is the moment to get what is held acknowledged, so the checkpoint keeps up with a slow restore.
-      const until = now() + wait;
-      await flush();
-      throttle.waits++;
-      throttle.ms += wait;
-      await sleep(Math.max(0, until - now()), signal);
-    }
-    const message = wireMessage(record, partition);
-    pending.push({ topic, source: row.topic, message, bytes: size, fallback });
-    pendingBytes += wire;
-    pendingPerPartition.set(key, (pendingPerPartition.get(key) ?? 0) + wire);
-    decidedUpTo = orderPositionOf(row);
-  }
-
-  const fetchObject = (row: Row) =>
-    withRetry(() => deps.store.get(row.key), { what: `reading object ${row.key}`, signal, log });
-
+  const { signal } = deps;
+  const tally = createTally(job.start);
+  const queue = createRequestQueue({
+    maxInFlight: Math.max(1, job.requestsInFlight ?? 1),
+    publish: deps.publish,
+    async acknowledged(request) {
+      const bytes = tally.count(request);
+      deps.progress.tick(request.pending.length + request.skippedSince.length, bytes);
+      await deps.saveCheckpoint(tally.checkpoint);
+    },
+  });
+  const rows = createRowHandler(job, deps, queue);
   const window = createFetchWindow<Row>(
     {
       fetchConcurrency: job.fetchConcurrency,
       maxInflightBytes: job.maxInflightBytes,
       perFetch: WINDOW_PER_FETCH,
     },
-    fetchObject,
+    (row) =>
+      withRetry(() => deps.store.get(row.key), { what: `reading object ${row.key}`, signal, log: deps.log }),
   );
+  try {
+    await restoreInOrder(job, deps, window, rows.handle);
+    await queue.flush();
+  } finally {
+    // On an error, what is in flight still finishes: acknowledged records are then in the checkpoint.
+    await Promise.allSettled([...window.objects(), ...queue.inFlight()]);
+  }
+  const interrupted = signal.aborted;
+  if (!interrupted) {
+    tally.checkpoint.complete = true;
+    await deps.saveCheckpoint(tally.checkpoint);
+  }
+  const { run } = tally;
+  deps.progress.done({ sent: run.sent, skipped: run.skipped, ...(interrupted ? { interrupted } : {}) });
+  return {
+    sent: run.sent,
+    skipped: run.skipped,
+    bytes: run.bytes,
+    topics: [...tally.topics.values()],
+    badObjects: rows.badObjects,
+    partitionFallbacks: run.fallbacks,
+    alreadyInTarget: run.alreadyInTarget,
+    throttle: { waits: rows.throttle.waits, ms: Math.round(rows.throttle.ms) },
+    interrupted,
+    checkpoint: tally.checkpoint,
+  };
+}
+
+/**
+ * Reads the selection page by page in restore order, starts each row's fetch as the window has room, and hands
+ * arrived objects to `handle` strictly in order. Returns when every row was handled, or at once when stopping.
+ */
+async function restoreInOrder(
+  job: RestoreJob,
+  deps: RestoreDeps,
+  window: FetchWindow,
+  handle: (row: Row, bytes: Uint8Array | null) => Promise<void>,
+): Promise<void> {
+  const { signal, log } = deps;
   const next = async () => {
     const { row, object } = window.take();
     // Once stopping, no row is decided any more: rows are handled strictly in order, so dropping this one and all
@@ -346,10 +192,13 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
     }
     await handle(row, bytes);
   };
-
   const readPage = (after: OrderPosition | undefined) => {
     const page = withRetry(
-      () => deps.index.selectInOrder(job.filter, { ...(after ? { after } : {}), limit: pageRows }),
+      () =>
+        deps.index.selectInOrder(job.filter, {
+          ...(after ? { after } : {}),
+          limit: job.pageRows ?? PAGE_ROWS,
+        }),
       { what: "reading the index", signal, log },
     );
     // Read ahead while the page before is fetched; awaited in turn, or dropped when stopping.
@@ -357,46 +206,107 @@ export async function runRestore(job: RestoreJob, deps: RestoreDeps): Promise<Re
     return page;
   };
 
-  try {
-    let page = readPage(job.start.position ?? undefined);
-    pages: while (!signal.aborted) {
-      const rows = await page;
-      if (rows.length === 0) break;
-      page = readPage(orderPositionOf(rows[rows.length - 1]!));
-      for (const row of rows) {
-        while (!signal.aborted) {
-          // Arrived objects are handled at once, in order; otherwise wait for any fetch to settle (the head, or one
-          // behind it, which frees a fetch slot) unless there is room to start this row's fetch.
-          if (window.headSettled()) await next();
-          else if (window.roomFor(row)) break;
-          else await window.anySettled();
-        }
-        if (signal.aborted) break pages;
-        window.add(row);
+  let page = readPage(job.start.position ?? undefined);
+  while (!signal.aborted) {
+    const rows = await page;
+    if (rows.length === 0) break;
+    page = readPage(orderPositionOf(rows[rows.length - 1]!));
+    for (const row of rows) {
+      while (!signal.aborted) {
+        // Arrived objects are handled at once, in order; otherwise wait for any fetch to settle (the head, or one
+        // behind it, which frees a fetch slot) unless there is room to start this row's fetch.
+        if (window.headSettled()) await next();
+        else if (window.roomFor(row)) break;
+        else await window.anySettled();
       }
+      if (signal.aborted) return;
+      window.add(row);
     }
-    while (window.length > 0 && !signal.aborted) await next();
-    await flush();
-  } finally {
-    // On an error, what is in flight still finishes: acknowledged records are then in the checkpoint.
-    await Promise.allSettled([...window.objects(), ...inflight.map((r) => r.committed)]);
   }
-  const interrupted = signal.aborted;
-  if (!interrupted) {
-    checkpoint.complete = true;
-    await deps.saveCheckpoint(checkpoint);
+  while (window.length > 0 && !signal.aborted) await next();
+}
+
+/**
+ * Decides each row in turn: a bad object stops the restore or is skipped (--on-bad-object); a record already in
+ * the target is counted, not sent; any other record is queued for its target partition, after the rate limiter.
+ */
+function createRowHandler(job: RestoreJob, deps: RestoreDeps, queue: RequestQueue) {
+  const { log, signal } = deps;
+  const now = deps.now ?? (() => performance.now());
+  const badObjects: BadObject[] = [];
+  const warnedFallback = new Set<string>();
+  const throttle = { waits: 0, ms: 0 };
+
+  async function badObject(row: Row, topic: string, problem: string): Promise<void> {
+    const bad = { uuid: row.uuid, topic: row.topic, key: row.key, problem };
+    log.error("bad archive object", { ...bad, action: job.onBadObject });
+    if (badObjects.length < MAX_BAD_REPORTED) badObjects.push(bad);
+    if (job.onBadObject === "stop") {
+      await queue.flush();
+      throw hkError(
+        "RESTORE_BAD_OBJECT",
+        `object ${row.key} (uuid ${row.uuid}, topic ${row.topic}) fails its check: ${problem}. Nothing ` +
+          "after it was sent (the checkpoint, if any, stops before it). Repair or re-fetch the object, or re-run " +
+          "with --on-bad-object skip to report and skip such objects",
+      );
+    }
+    queue.skip({ source: row.topic, topic });
+    queue.decided(orderPositionOf(row));
   }
-  deps.progress.done({ sent: run.sent, skipped: run.skipped, ...(interrupted ? { interrupted } : {}) });
-  return {
-    sent: run.sent,
-    skipped: run.skipped,
-    bytes: run.bytes,
-    topics: [...topics.values()],
-    badObjects,
-    partitionFallbacks: run.fallbacks,
-    alreadyInTarget: run.alreadyInTarget,
-    throttle: { waits: throttle.waits, ms: Math.round(throttle.ms) },
-    interrupted,
-    checkpoint,
-  };
+
+  function partitionOf(row: Row, d: DecodedArchiveObject, topic: string, partitions: number) {
+    const source = d.partition ?? row.partition;
+    const chosen = targetPartition(source, partitions);
+    if (chosen.fallback && !warnedFallback.has(`${row.topic}:${source}`)) {
+      warnedFallback.add(`${row.topic}:${source}`);
+      log.warn("source partition missing on the target; using the fallback partition", {
+        source: row.topic,
+        sourcePartition: source,
+        target: topic,
+        targetPartition: chosen.partition,
+        targetPartitions: partitions,
+      });
+    }
+    return chosen;
+  }
+
+  /** Waits out the rate limit; waiting is the moment to get what is held acknowledged, so the checkpoint keeps up. */
+  async function throttled(size: number): Promise<void> {
+    const wait = job.limiter?.reserve(size) ?? 0;
+    if (wait <= 0) return;
+    const until = now() + wait;
+    await queue.flush();
+    throttle.waits++;
+    throttle.ms += wait;
+    await sleep(Math.max(0, until - now()), signal);
+  }
+
+  async function handle(row: Row, bytes: Uint8Array | null): Promise<void> {
+    const topic = targetTopic(job.naming, row.topic);
+    const verified = verifyObject(row, bytes);
+    if ("problem" in verified) return await badObject(row, topic, verified.problem);
+    const d = verified.decoded;
+    const target = job.targets.get(topic);
+    if (target === undefined) throw new Error(`no target information for topic ${topic}`);
+    const { partition, fallback } = partitionOf(row, d, topic, target.partitions);
+    const size = recordBytes(d);
+    const record = { key: d.key, value: d.value, headers: d.headers, timestamp: d.timestamp };
+    if (job.landed?.take(topic, partition, record)) {
+      queue.add({ topic, source: row.topic, message: null, bytes: size, fallback });
+      queue.decided(orderPositionOf(row));
+      return;
+    }
+    const wire = wireSize(d);
+    const key = `${topic}\0${partition}`;
+    if (!queue.fits(wire, key, Math.max(1, target.maxMessageBytes - BATCH_FRAMING))) await queue.send();
+    await throttled(size);
+    queue.add(
+      { topic, source: row.topic, message: wireMessage(record, partition), bytes: size, fallback },
+      wire,
+      key,
+    );
+    queue.decided(orderPositionOf(row));
+  }
+
+  return { handle, badObjects, throttle };
 }

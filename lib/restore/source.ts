@@ -40,7 +40,7 @@ export async function probeSource(
 ): Promise<{ clusterId: string | null; partitions: Map<string, number> }> {
   let admin: Admin | undefined;
   try {
-    const { settings: ks } = await kafkaSettings(settings, ctx.env, "housekeeping-restore-probe");
+    const { settings: ks } = await kafkaSettings(settings, ctx, "housekeeping-restore-probe");
     const probe: KafkaSettings = { ...ks, retries: 1, connectionTimeoutMs: 5000 };
     admin = createKafka(probe, log).admin();
     await admin.connect();

@@ -3,6 +3,8 @@
 // stack traces for these. Errors of other origins (a raw ECONNREFUSED, a kafkajs error) are never taken for ours,
 // even when they carry a string `code`.
 
+import { NETWORK_ERROR_CODES } from "./network_errors.ts";
+
 /** Every code a HousekeepingError can carry, by area. */
 export type ErrorCode =
   // the command line, configuration and shutdown
@@ -100,10 +102,12 @@ export type ErrorCode =
   | "RESTORE_TARGET_MISSING"
   | "RESTORE_TARGET_REJECTS_TIMESTAMPS"
   | "OBJECT_MALFORMED"
+  | "HOPAUTH_FAILED"
+  | "SERVE_DEADLINE"
+  | "SERVE_RESPONSE_UNSAFE"
+  | "SERVE_UNAVAILABLE"
   | "UPLOAD_INVALID"
-  | "UPLOAD_UNRESOLVED"
-  // tests/support/helpers.ts: a test service setting is missing
-  | "TEST_ENV_MISSING";
+  | "UPLOAD_UNRESOLVED";
 
 export class HousekeepingError extends Error {
   readonly code: ErrorCode;
@@ -138,22 +142,7 @@ export function isRetriable(e: unknown): boolean {
   return isHkError(e) ? e.retriable : networkErrorCode(e) !== undefined;
 }
 
-/** System error codes of a connection that could not be made: the service is unreachable. */
-export const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-]);
-
-/** System error codes of a connection that could not be made or was lost. */
-export const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
-  ...UNREACHABLE_CODES,
-  "ECONNRESET",
-  "EPIPE",
-]);
+export { NETWORK_ERROR_CODES, UNREACHABLE_CODES } from "./network_errors.ts";
 
 /**
  * The system error code (ECONNREFUSED, ECONNRESET...) of a network failure anywhere in `e`'s chain of causes

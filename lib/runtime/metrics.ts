@@ -34,9 +34,43 @@ function labelText(labels: Labels): string {
   return parts.length ? `{${parts.join(",")}}` : "";
 }
 
-export function createMetrics(prefix = "housekeeping_") {
+/** What /metrics shows of private topics: their series, summed under this label value. */
+export const PRIVATE_TOPIC = "(private)";
+
+export interface MetricsOptions {
+  /**
+   * Topics whose names /metrics may show (the public ones: --public-topics). Anyone who can reach /metrics reads
+   * it, and a private topic's name is not theirs to learn; its counts are summed under topic="(private)". Unset:
+   * every name is shown (tests, tools that never serve /metrics).
+   */
+  showTopic?: (topic: string) => boolean;
+}
+
+export function createMetrics(prefix = "housekeeping_", options: MetricsOptions = {}) {
   const series = new Map<string, Map<string, number>>();
+  // The labels behind each series key, so that render() can hide private topic names.
+  const labelsOf = new Map<string, Labels>();
   const histograms = new Map<string, { counts: number[]; sum: number; count: number }>();
+  const keyOf = (labels: Labels) => {
+    const k = labelText(labels);
+    if (!labelsOf.has(k)) labelsOf.set(k, labels);
+    return k;
+  };
+  // A series as /metrics shows it: private topics' values summed under one label value.
+  const shown = (m: Map<string, number>): Map<string, number> => {
+    const { showTopic } = options;
+    if (showTopic === undefined) return m;
+    const out = new Map<string, number>();
+    for (const [k, v] of m) {
+      const labels = labelsOf.get(k) ?? {};
+      const topic = labels.topic;
+      const key = topic === undefined || showTopic(String(topic))
+        ? k
+        : labelText({ ...labels, topic: PRIVATE_TOPIC });
+      out.set(key, (out.get(key) ?? 0) + v);
+    }
+    return out;
+  };
   const cell = (name: string) => {
     let m = series.get(name);
     if (!m) series.set(name, m = new Map());
@@ -45,11 +79,11 @@ export function createMetrics(prefix = "housekeeping_") {
   return {
     inc(name: string, labels: Labels = {}, by = 1) {
       const m = cell(name);
-      const k = labelText(labels);
+      const k = keyOf(labels);
       m.set(k, (m.get(k) ?? 0) + by);
     },
     set(name: string, labels: Labels, value: number) {
-      cell(name).set(labelText(labels), value);
+      cell(name).set(keyOf(labels), value);
     },
     observe(name: string, value: number) {
       let h = histograms.get(name);
@@ -69,7 +103,7 @@ export function createMetrics(prefix = "housekeeping_") {
       };
       for (const [name, m] of series) {
         head(name);
-        for (const [k, v] of m) out.push(`${prefix}${name}${k} ${v}`);
+        for (const [k, v] of shown(m)) out.push(`${prefix}${name}${k} ${v}`);
       }
       for (const [name, h] of histograms) {
         head(name);

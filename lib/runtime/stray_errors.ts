@@ -7,31 +7,14 @@
 // Such an error has nothing left to fail: every query the program awaits gets its own error through its promise,
 // is retried (lib/runtime/retry.ts), and postgres.js reconnects. So these are logged instead of ending the process.
 import type { Logger } from "./log.ts";
-
-const SOCKET_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ENOTCONN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-]);
-// postgres.js's connection errors (Errors.connection: code and errno are both the name).
-const POSTGRES_CONNECTION_CODES = new Set([
-  "CONNECTION_CLOSED",
-  "CONNECTION_DESTROYED",
-  "CONNECTION_ENDED",
-  "CONNECT_TIMEOUT",
-]);
+import { NETWORK_ERROR_CODES, POSTGRES_CONNECTION_CODES } from "./network_errors.ts";
 
 /** A connection-level error: a socket's own (a system call failed, a write after the peer ended) or postgres.js's. */
 export function isStrayConnectionError(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
   const { code, errno, syscall } = e as { code?: unknown; errno?: unknown; syscall?: unknown };
   if (typeof code !== "string") return false;
-  if (SOCKET_CODES.has(code)) {
+  if (NETWORK_ERROR_CODES.has(code)) {
     return typeof syscall === "string" || e.message.includes("ended by the other party");
   }
   return POSTGRES_CONNECTION_CODES.has(code) && errno === code;

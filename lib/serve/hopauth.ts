@@ -45,6 +45,37 @@ function stringField(answer: SubAnswer | undefined, field: string): string | nul
   return typeof v === "string" ? v : null;
 }
 
+// An answer of the permissions service is small (a few permission lists); a larger one is not read.
+const MAX_ANSWER_BYTES = 1 << 20;
+
+async function boundedBody(resp: Response): Promise<Uint8Array<ArrayBuffer> | null> {
+  const declared = Number(resp.headers.get("content-length") ?? "0");
+  if (declared > MAX_ANSWER_BYTES || resp.body === null) {
+    await resp.body?.cancel();
+    return resp.body === null ? new Uint8Array(0) : null;
+  }
+  const reader = resp.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > MAX_ANSWER_BYTES) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
 export function createHopAuth(options: HopAuthOptions) {
   const base = options.url.replace(/\/+$/, "");
   const root = new URL(base).pathname.replace(/\/+$/, "");
@@ -62,8 +93,44 @@ export function createHopAuth(options: HopAuthOptions) {
     });
   }
 
+  // Its URL as logged: user info (a secret, perhaps) left out.
+  const shown = (() => {
+    const u = new URL(base);
+    return `${u.origin}${u.pathname}`;
+  })();
+
+  function unavailable(headers: Record<string, string> = {}): Response {
+    return textResponse(503, "Permissions service unreachable; try again later", {
+      ...headers,
+      "retry-after": "5",
+    });
+  }
+
+  // The permissions service answered something this archive cannot act on: the caller is told the service failed
+  // (502, or 503 when it says it is busy), and the log says what it answered.
+  function failed(status: number, why: string, headers: Record<string, string> = {}): Response {
+    log.warn("permissions service failed", { code: "HOPAUTH_FAILED", url: shown, status, why });
+    if (status === 429 || status === 503) return unavailable(headers);
+    return textResponse(502, "Bad Gateway: the permissions service failed; try again later", headers);
+  }
+
   function subRequest(path: string) {
     return { method: "get", path: `${root}${path}`, headers: { Authorization: "Inherit" } };
+  }
+
+  // The answer to the client when the service did not answer 200: its SCRAM challenge relayed, a 403, or a
+  // mapped failure; null for a 200.
+  async function refusal(resp: Response): Promise<Response | null> {
+    const wwwAuthenticate = resp.headers.get("www-authenticate");
+    if (resp.status === 401 && wwwAuthenticate !== null) {
+      // The SCRAM challenge, relayed; its body is small (bounded all the same) and read under the fetch's timeout.
+      const body = await boundedBody(resp);
+      if (body === null) return failed(resp.status, "challenge unreadable");
+      return new Response(body, { status: 401, headers: { "www-authenticate": wwwAuthenticate } });
+    }
+    if (resp.status === 200) return null;
+    await resp.body?.cancel();
+    return resp.status === 403 ? textResponse(403, "Forbidden") : failed(resp.status, "unexpected status");
   }
 
   async function authorize(authorization: string | null, topic: string, op: Operation): Promise<AuthOutcome> {
@@ -87,42 +154,27 @@ export function createHopAuth(options: HopAuthOptions) {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (e) {
-      log.warn("permissions service unreachable", { url: base, error: errorMessage(e) });
-      return { ok: false, response: textResponse(503, "Permissions service unreachable; try again later") };
+      log.warn("permissions service unreachable", {
+        code: "HOPAUTH_FAILED",
+        url: shown,
+        error: errorMessage(e),
+      });
+      return { ok: false, response: unavailable() };
     }
-    const wwwAuthenticate = resp.headers.get("www-authenticate");
-    if (resp.status === 401 && wwwAuthenticate !== null) {
-      return {
-        ok: false,
-        response: new Response(await resp.arrayBuffer(), {
-          status: 401,
-          headers: { "www-authenticate": wwwAuthenticate },
-        }),
-      };
-    }
-    if (resp.status === 403) {
-      await resp.body?.cancel();
-      return { ok: false, response: textResponse(403, "Forbidden") };
-    }
-    if (resp.status !== 200) {
-      log.warn("permissions service failed", { url: base, status: resp.status });
-      await resp.body?.cancel();
-      return { ok: false, response: textResponse(500, "Internal Error: permissions service request failed") };
-    }
+    const refused = await refusal(resp);
+    if (refused !== null) return { ok: false, response: refused };
     // From here on the client may be waiting for the SCRAM server-final message: every answer carries it.
     const headers: Record<string, string> = {};
     const info = resp.headers.get("authentication-info");
     if (info !== null) headers["authentication-info"] = info;
     let answers: Record<string, unknown> | null;
     try {
-      answers = record(await resp.json());
+      const body = await boundedBody(resp);
+      answers = body === null ? null : record(JSON.parse(new TextDecoder().decode(body)));
     } catch {
       answers = null;
     }
-    const malformed = () => ({
-      ok: false as const,
-      response: textResponse(500, "Internal Error: malformed answer from the permissions service", headers),
-    });
+    const malformed = () => ({ ok: false as const, response: failed(200, "malformed answer", headers) });
     if (answers === null) return malformed();
     const sub = (key: string) => record(answers![key]) as SubAnswer | null;
     const ops = sub("ops");
@@ -141,10 +193,7 @@ export function createHopAuth(options: HopAuthOptions) {
           ),
         };
       }
-      return {
-        ok: false,
-        response: textResponse(500, "Internal Error: permissions service sub-request failed", headers),
-      };
+      return { ok: false, response: failed(status, `${key} sub-request failed`, headers) };
     }
     const allowed = record(ops.body)?.allowed_operations;
     if (!Array.isArray(allowed)) return malformed();

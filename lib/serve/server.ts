@@ -6,6 +6,7 @@ import { decodeArchiveObject } from "../format/record.ts";
 import { errorMessage, isHkError } from "../runtime/errors.ts";
 import { rowToJson, toJson } from "../cli/output.ts";
 import { orchestratorResponse } from "../runtime/http.ts";
+import { isArchiveTopic } from "../topics/names.ts";
 import type { Index, StoredRow } from "../index/types.ts";
 import type { Ingest } from "../archive/ingest.ts";
 import type { Logger } from "../runtime/log.ts";
@@ -15,7 +16,11 @@ import { openMessageElement } from "./bson_stream.ts";
 import { type AuthOutcome, type HopAuth, type Operation, textResponse } from "./hopauth.ts";
 import { parseUpload, storeUpload } from "./offload.ts";
 import type { PublicTopics } from "../topics/public_topics.ts";
+import { contentDisposition, isSafeHeaderValue, unsafeHeader } from "./headers.ts";
+import { bounded, isDeadlineError, SERVE_DEADLINE_MS } from "./deadline.ts";
+import { listen, type Listener, type ListenerLimits } from "./listener.ts";
 import { BSON } from "bson";
+import { concat } from "../runtime/bytes.ts";
 
 export interface ServeDeps {
   index: Index;
@@ -28,6 +33,8 @@ export interface ServeDeps {
   maxUploadBytes: number;
   /** How long a POST body may take to arrive; default UPLOAD_TIMEOUT_MS. */
   uploadTimeoutMs?: number;
+  /** Bound on each call to the index, the store, the permissions service; default SERVE_DEADLINE_MS. */
+  deadlineMs?: number;
   now?: () => bigint;
 }
 
@@ -36,6 +43,8 @@ export const UPLOAD_TIMEOUT_MS = 120_000;
 
 const ZERO_UUID = "00000000-0000-0000-0000-000000000000";
 const LIST_LIMIT = { default: 64, max: 1024 };
+// Timestamps and bookmarks are PostgreSQL int8: anything outside is a bad request, not a failed query.
+const INT8 = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
 
 /** Python's uuid.UUID accepts these spellings (archive-api's check); null for anything else. */
 export function normaliseUuid(text: string): string | null {
@@ -90,6 +99,36 @@ function checked(
   );
 }
 
+/** A response streaming `body`; when none can be built, `body` is cancelled (its connection freed) and the error thrown. */
+async function streamed(body: ReadableStream<Uint8Array>, init: ResponseInit): Promise<Response> {
+  try {
+    return new Response(body, init);
+  } catch (e) {
+    await body.cancel().catch(() => {});
+    throw e;
+  }
+}
+
+const INVALID_TOPIC =
+  "Invalid topic name: 1 to 249 of A-Z a-z 0-9 . _ - (Kafka's rule), optionally +oversized";
+const UNAVAILABLE = new Set(["INDEX_UNREACHABLE", "STORE_UNREACHABLE", "SERVE_UNAVAILABLE"]);
+
+function safeHeaders(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([, v]) => isSafeHeaderValue(v)));
+}
+
+/**
+ * `resp` for a request whose body will not be read (refused, or failed before reading it): the body is cancelled
+ * and the connection closed after the answer, so that a client cannot make the server read (and drop) a body
+ * nobody asked for.
+ */
+export function refuseBody(req: Request, resp: Response): Response {
+  if (req.body === null || req.bodyUsed) return resp;
+  req.body.cancel().catch(() => {});
+  resp.headers.set("connection", "close");
+  return resp;
+}
+
 /** The request body, or why not: larger than `max` bytes, or not complete within `timeoutMs`. */
 export async function readLimited(
   req: Request,
@@ -125,19 +164,19 @@ export async function readLimited(
   } finally {
     clearTimeout(timer);
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concat(chunks);
 }
 
 export function createHandler(deps: ServeDeps): (req: Request) => Promise<Response> {
-  const { index, store, hopAuth, publicTopics, metrics, log } = deps;
+  const { publicTopics, metrics, log } = deps;
   const now = deps.now ?? (() => BigInt(Date.now()));
   const uploadTimeoutMs = deps.uploadTimeoutMs ?? UPLOAD_TIMEOUT_MS;
+  const deadlineMs = deps.deadlineMs ?? SERVE_DEADLINE_MS;
+  const index = bounded(deps.index, deadlineMs, "the index");
+  const store = bounded(deps.store, deadlineMs, "the object store");
+  const hopAuth = bounded(deps.hopAuth, deadlineMs, "the permissions service");
+  // Storing an upload moves up to MAX_UPLOAD_MIB to the store: it gets as long as the upload itself may take.
+  const ingest = bounded(deps.ingest, Math.max(deadlineMs, uploadTimeoutMs), "archiving the upload");
 
   async function health(withHopAuth: boolean) {
     const [database, objectStore, hop] = await Promise.all([
@@ -173,6 +212,10 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
       : `"${row.uuid}-v${hex32(row.messageCrc32)}"`;
     const headers: Record<string, string> = { ...auth.headers, etag };
     if (req.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers });
+    if (rawName !== null) {
+      headers["content-disposition"] = contentDisposition(rawName);
+      headers["content-type"] = "application/octet-stream";
+    }
     const object = await store.getStream(row.key);
     if (object === null) {
       log.error("indexed object missing from the store", { uuid: row.uuid, key: row.key });
@@ -186,15 +229,19 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
       log.error("stored object failed its check while being served", { uuid: row.uuid, key: row.key, why });
       metrics.inc("errors_total", { op: "serve_check" });
     };
-    if (rawName === null) {
+    // Every way out of here either hands the stream to the response or cancels it: a stream left open keeps one of
+    // the store client's sockets, and when they are all taken every request waits for good.
+    try {
+      if (rawName !== null) return await rawValue(row, object.body, headers, mismatch);
       const body = checked(object.body, { size: row.size, crc32: row.crc32 }, mismatch);
-      return new Response(body, {
+      return await streamed(body, {
         headers: { ...headers, "content-type": "application/bson", "content-length": String(row.size) },
       });
+    } catch (e) {
+      // Locked: a reader took it over and cancelled it on its own failure (openMessageElement, streamed).
+      if (!object.body.locked) await object.body.cancel().catch(() => {});
+      throw e;
     }
-    headers["content-disposition"] = `attachment; filename="${rawName.replaceAll(/["\\\r\n]/g, "_")}"`;
-    headers["content-type"] = "application/octet-stream";
-    return await rawValue(row, object.body, headers, mismatch);
   }
 
   async function rawValue(
@@ -206,7 +253,7 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
     const element = await openMessageElement(object);
     if (element.kind === "binary") {
       const body = checked(element.body, { size: element.length, crc32: row.messageCrc32 }, mismatch);
-      return new Response(body, { headers: { ...headers, "content-length": String(element.length) } });
+      return await streamed(body, { headers: { ...headers, "content-length": String(element.length) } });
     }
     if (element.kind === "null") return new Response(new Uint8Array(0), { headers });
     // The original housekeeping layout nests the value in a document: such objects are small, decode them whole.
@@ -218,19 +265,28 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
   async function list(req: Request, topic: string, query: URLSearchParams): Promise<Response> {
     const int = (name: string) => {
       const v = query.get(name);
-      return v === null ? undefined : /^-?\d+$/.test(v) ? BigInt(v) : null;
+      if (v === null) return undefined;
+      if (!/^-?\d{1,20}$/.test(v)) return null;
+      const n = BigInt(v);
+      return n >= INT8.min && n <= INT8.max ? n : null;
     };
     const since = int("start_time");
     const until = int("end_time");
     const limit = int("limit");
     const page = query.get("page");
     if (since === null || until === null || (since !== undefined && until !== undefined && until < since)) {
-      return textResponse(400, "Invalid time range");
+      return textResponse(
+        400,
+        "Invalid time range: start_time and end_time are integer milliseconds since 1970 (signed 64-bit), " +
+          "start_time <= end_time",
+      );
     }
     if (limit === null || (limit !== undefined && limit <= 0n)) {
-      return textResponse(400, "Invalid message count limit");
+      return textResponse(400, "Invalid message count limit: a positive integer (at most 1024 are returned)");
     }
-    if (page !== null && !/^\d+$/.test(page)) return textResponse(400, "Invalid page bookmark");
+    if (page !== null && !(/^\d{1,19}$/.test(page) && BigInt(page) <= INT8.max)) {
+      return textResponse(400, "Invalid page bookmark: use the `next` value of the previous page");
+    }
     const auth = await authorized(req, topic, "Read");
     if (!auth.ok) return auth.response;
     const size = Number(
@@ -253,10 +309,7 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
   async function upload(req: Request, topic: string): Promise<Response> {
     // Authorise before reading the body: hop-client's first SCRAM round carries none.
     const auth = await authorized(req, topic, "Write");
-    if (!auth.ok) {
-      await req.body?.cancel();
-      return auth.response;
-    }
+    if (!auth.ok) return refuseBody(req, auth.response);
     const body = await readLimited(req, deps.maxUploadBytes, uploadTimeoutMs);
     if (body === "timeout") {
       metrics.inc("offloads_total", { outcome: "timeout" });
@@ -276,7 +329,7 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
     }
     let stored;
     try {
-      stored = await storeUpload(deps.ingest, index, parseUpload(topic, body, now()));
+      stored = await storeUpload(ingest, index, parseUpload(topic, body, now()));
     } catch (e) {
       if (isHkError(e) && e.code === "UPLOAD_INVALID") {
         metrics.inc("offloads_total", { outcome: "invalid" });
@@ -335,11 +388,51 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
       return ["raw_file", await message(req, second!, fourth!)];
     }
     if (first === "topic" && parts.length === 2 && second !== "") {
-      if (method === "GET") return ["topic_list", await list(req, second!, url.searchParams)];
-      if (method === "POST") return ["topic_write", await upload(req, second!)];
-      return ["other", textResponse(405, "Method not allowed", { allow: "GET, POST" })];
+      if (method !== "GET" && method !== "POST") {
+        return ["other", textResponse(405, "Method not allowed", { allow: "GET, POST" })];
+      }
+      const name = method === "GET" ? "topic_list" : "topic_write";
+      // Before any round trip: a name no topic can have is the client's mistake, not the index's or hopauth's.
+      if (!isArchiveTopic(second!)) return [name, refuseBody(req, textResponse(400, INVALID_TOPIC))];
+      if (method === "GET") return [name, await list(req, second!, url.searchParams)];
+      return [name, await upload(req, second!)];
     }
     return ["other", textResponse(404, "Not found: see `housekeeping serve --help` for the routes")];
+  }
+
+  // The answer to a request that failed: a service that is down or silent is a 503 or 504 the client may retry,
+  // anything else a 500; each with a coded log line. An unread body is refused, not drained.
+  function failure(req: Request, e: unknown): Response {
+    const code = isHkError(e) ? e.code : undefined;
+    const fields = { code, method: req.method, url: req.url, error: errorMessage(e) };
+    const headers = safeHeaders(authHeaders.get(req) ?? {});
+    if (isDeadlineError(e) || (code !== undefined && UNAVAILABLE.has(code))) {
+      log.warn("request failed: a service is down or not answering", fields);
+      metrics.inc("errors_total", { op: "serve_unavailable" });
+      const status = isDeadlineError(e) ? 504 : 503;
+      const text = status === 504
+        ? "Gateway Timeout: the archive's storage did not answer in time; try again later"
+        : "Service Unavailable: the archive's storage is unreachable; try again later";
+      return refuseBody(req, textResponse(status, text, { ...headers, "retry-after": "5" }));
+    }
+    log.error("request failed", fields);
+    metrics.inc("errors_total", { op: "serve" });
+    return refuseBody(req, textResponse(500, "Internal Error", headers));
+  }
+
+  // The last check before Deno sends an answer: a header value it cannot send would panic the process.
+  function sendable(req: Request, resp: Response): Response {
+    const header = unsafeHeader(resp);
+    if (header === null) return resp;
+    resp.body?.cancel().catch(() => {});
+    log.error("response header not sendable; answered 500 instead", {
+      code: "SERVE_RESPONSE_UNSAFE",
+      header,
+      method: req.method,
+      url: req.url,
+    });
+    metrics.inc("errors_total", { op: "serve" });
+    return refuseBody(req, textResponse(500, "Internal Error", safeHeaders(authHeaders.get(req) ?? {})));
   }
 
   return async (req: Request) => {
@@ -349,10 +442,9 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
     try {
       [name, resp] = await route(req, new URL(req.url));
     } catch (e) {
-      log.error("request failed", { method: req.method, url: req.url, error: errorMessage(e) });
-      metrics.inc("errors_total", { op: "serve" });
-      resp = textResponse(500, "Internal Error", authHeaders.get(req) ?? {});
+      resp = failure(req, e);
     }
+    resp = sendable(req, resp);
     metrics.inc("http_requests_total", { route: name, status: resp.status });
     metrics.observe("http_request_seconds", (performance.now() - started) / 1000);
     const length = Number(resp.headers.get("content-length") ?? "0");
@@ -365,26 +457,11 @@ export interface ListenOptions {
   hostname: string;
   port: number;
   signal?: AbortSignal;
+  /** Header-read and idle deadlines of the listener; default LISTENER_LIMITS. */
+  limits?: ListenerLimits;
 }
 
 /** Starts the server; `port` 0 picks a free one (tests), reported in the result and the log. */
-export function startServer(deps: ServeDeps, listen: ListenOptions) {
-  const handler = createHandler(deps);
-  let port = listen.port;
-  const server = Deno.serve({
-    hostname: listen.hostname,
-    port: listen.port,
-    ...(listen.signal ? { signal: listen.signal } : {}),
-    onListen: (addr) => {
-      port = (addr as Deno.NetAddr).port;
-      deps.log.info("serve listening", { hostname: listen.hostname, port });
-    },
-  }, handler);
-  return {
-    get port() {
-      return (server.addr as Deno.NetAddr).port ?? port;
-    },
-    finished: server.finished,
-    shutdown: () => server.shutdown(),
-  };
+export async function startServer(deps: ServeDeps, options: ListenOptions): Promise<Listener> {
+  return await listen({ ...options, log: deps.log }, createHandler(deps));
 }

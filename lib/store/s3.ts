@@ -32,9 +32,19 @@ export interface S3StoreOptions {
    * the Python and Go SDKs read. The SDK for JavaScript v3 ignores that variable, so we hand the file to its agent.
    */
   caFile?: string;
+  /** A connection not made within this many ms fails (retried by the SDK). Default STORE_TIMEOUTS. */
+  connectionTimeoutMs?: number;
+  /** A request on which nothing moves for this many ms fails and its socket is destroyed. Default STORE_TIMEOUTS. */
+  socketTimeoutMs?: number;
 }
 
 const DEFAULT_MAX_SOCKETS = 64;
+
+/**
+ * Bounds on a silent S3: without them a server that accepts and never answers holds a request (and a socket of the
+ * pool) for good. Thirty seconds without a byte is far beyond any answer S3 gives to a request in progress.
+ */
+export const STORE_TIMEOUTS = { connectionMs: 10_000, socketMs: 30_000 };
 
 type SdkError = Error & { code?: string; $metadata?: { httpStatusCode?: number } };
 
@@ -216,7 +226,12 @@ export async function createS3Store(options: S3StoreOptions): Promise<BlobStore>
     ...(endpoint !== undefined ? { endpoint } : {}),
     ...(options.region !== undefined ? { region: options.region } : {}),
     forcePathStyle: options.forcePathStyle ?? endpoint !== undefined,
-    requestHandler: { httpAgent, httpsAgent },
+    requestHandler: {
+      httpAgent,
+      httpsAgent,
+      connectionTimeout: options.connectionTimeoutMs ?? STORE_TIMEOUTS.connectionMs,
+      socketTimeout: options.socketTimeoutMs ?? STORE_TIMEOUTS.socketMs,
+    },
   });
   unsignedPayloadWithCrc32(client);
   const close = () => {

@@ -1,6 +1,6 @@
 // Kafka's rules for topic names, and the archive's offload pseudo-topics built on them.
-// Kafka's legal topic characters; they contain no "/", which keeps keys parseable.
-const TOPIC_PATTERN = "[A-Za-z0-9._-]{1,249}";
+import { ARCHIVE_TOPIC_PATTERN, TOPIC_PATTERN } from "../format/keys.ts";
+
 const TOPIC = new RegExp(`^${TOPIC_PATTERN}$`);
 
 /** Kafka's rule for topic names: 1 to 249 of [A-Za-z0-9._-], except "." and "..". */
@@ -10,7 +10,6 @@ export function isTopicName(name: string): boolean {
 // Messages too large for Kafka, posted to `serve` by hop-client, are archived (as archive-api does) under the
 // pseudo-topic `<topic>+oversized`: '+' is illegal in Kafka names, so it can never clash with a real topic.
 export const OFFLOAD_SUFFIX = "+oversized";
-export const ARCHIVE_TOPIC_PATTERN = `${TOPIC_PATTERN}(?:\\+oversized)?`;
 const ARCHIVE_TOPIC = new RegExp(`^${ARCHIVE_TOPIC_PATTERN}$`);
 
 /** A topic of the archive: a Kafka topic name, or the offload pseudo-topic of one. */

@@ -1,9 +1,7 @@
 // Which topics are public: the `public` column that archive-api reads to serve a message without authentication.
 // archive-core asked SCiMMA's hopauth (`publicly_readable` of each topic); this archiver takes the list from its
-// settings (--public-topics), shared by `archive` and `serve`.
-import type { ResolvedSettings } from "../cli/config.ts";
+// settings (--public-topics, read by lib/cli/services.ts), shared by `archive` and `serve`.
 import { hkError } from "../runtime/errors.ts";
-import { usageError } from "../cli/flags.ts";
 import { offloadedFrom } from "./names.ts";
 
 /** Characters of a Kafka topic name: an entry made only of these is a name, anything else a pattern. */
@@ -48,20 +46,4 @@ export function parsePublicTopics(list: string | undefined): PublicTopics {
     // archive-core's large-message offload pseudo-topics are public when their topic is.
     isPublic: (topic) => matches(topic) || matches(offloadedFrom(topic)),
   };
-}
-
-/**
- * The public-topics setting as `command` resolved it: a bad list is a USAGE error when it was given as the flag,
- * else CONFIG_INVALID naming the variable or config key it came from.
- */
-export function publicTopicsSetting(command: string, settings: ResolvedSettings): PublicTopics {
-  const { value, source } = settings["public-topics"];
-  try {
-    return parsePublicTopics(value);
-  } catch (e) {
-    const message = (e as Error).message;
-    if (source === "flag") throw usageError(command, message);
-    const from = source === "env" ? "PUBLIC_TOPICS" : "public_topics in the config file";
-    throw hkError("CONFIG_INVALID", `${message} (from ${from})`, { cause: e });
-  }
 }

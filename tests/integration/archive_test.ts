@@ -322,7 +322,8 @@ Deno.test("archive: a topic created while running is archived; /healthz and /met
     const port = 20000 + Math.floor(Math.random() * 20000);
     const child = spawnMain(
       ["archive", ...s.flags, "--topic-refresh", "1", "--http-port", String(port)],
-      s.env,
+      // /metrics names public topics only (the others are summed under "(private)").
+      { ...s.env, PUBLIC_TOPICS: later },
     );
     try {
       await peerProduce(first, [{ value: bytes("one") }]);
@@ -343,6 +344,8 @@ Deno.test("archive: a topic created while running is archived; /healthz and /met
         metrics,
         new RegExp(`housekeeping_records_archived_total\\{topic="${later.replace(/\./g, "\\.")}"\\} 2`),
       );
+      assert.match(metrics, /housekeeping_records_archived_total\{topic="\(private\)"\} 1/);
+      assert.ok(!metrics.includes(first), "a private topic's name is not in /metrics");
       assert.match(metrics, /housekeeping_put_seconds_count \d+/);
       const rss = Number(/^housekeeping_resident_memory_bytes (\d+)$/m.exec(metrics)?.[1]);
       assert.ok(rss > 16 * 2 ** 20 && rss < 2 ** 32, `resident_memory_bytes ${rss}`);

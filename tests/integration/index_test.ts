@@ -1,13 +1,14 @@
 // One behaviour suite for the index, run against the real PostgreSQL and against the embedded PGlite server.
 // Every case gets its own schema and drops it afterwards.
 import assert from "node:assert/strict";
-import { connectIndex, type IndexSql } from "../../lib/index/database.ts";
+import { connectIndex, indexError, type IndexSql } from "../../lib/index/database.ts";
 import { startEmbeddedIndex } from "../../lib/index/embedded.ts";
 import { NO_CATALOG } from "../../lib/index/catalog.ts";
 import { MIGRATIONS } from "../../lib/index/migrations.ts";
 import { createIndex, SAMPLE_BLOCKS_FROM_ROWS } from "../../lib/index/postgres.ts";
 import type { IndexRow, Receipt } from "../../lib/index/types.ts";
 import { hasCode, serviceEnv, uniqueName } from "../support/helpers.ts";
+import { startSilentProxy } from "../support/silent_proxy.ts";
 
 interface Backend {
   name: string;
@@ -633,6 +634,33 @@ Deno.test("connectIndex: coded errors for a server that is down, a wrong passwor
     assert.ok(!(e as Error).message.includes(secret));
     return true;
   });
+});
+
+Deno.test("connectIndex: a server gone silent fails its statements with INDEX_UNREACHABLE; the pool recovers", async () => {
+  const url = new URL(serviceEnv("DATABASE_URL"));
+  const proxy = startSilentProxy({ hostname: url.hostname, port: Number(url.port || 5432) });
+  const through = new URL(url.href);
+  through.host = proxy.address;
+  const sql = await connectIndex(through.href, { max: 2, silenceTimeoutSeconds: 1 });
+  try {
+    const probe = () =>
+      sql`select 1 as one`.then(([r]) => r?.one, (e) => Promise.reject(indexError(e, "probing")));
+    assert.equal(await probe(), 1);
+    proxy.freeze();
+    // More statements than the pool has connections: each silent connection must be closed for the next.
+    const failures = await Promise.allSettled(
+      Array.from({ length: 4 }, probe),
+    );
+    for (const f of failures) {
+      assert.equal(f.status, "rejected");
+      hasCode("INDEX_UNREACHABLE", true)((f as PromiseRejectedResult).reason);
+    }
+    proxy.thaw();
+    assert.equal(await probe(), 1);
+  } finally {
+    await sql.end({ timeout: 1 });
+    await proxy.close();
+  }
 });
 
 Deno.test("connectIndex: without a URL it reads DATABASE_URL, else the PG* variables", async () => {

@@ -12,6 +12,7 @@ import { createS3Store } from "../../lib/store/s3.ts";
 import type { BlobStore } from "../../lib/store/types.ts";
 import { HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { dropBucket } from "../support/archive_helpers.ts";
+import { startSilentProxy } from "../support/silent_proxy.ts";
 import { hasCode, serviceEnv, uniqueName } from "../support/helpers.ts";
 
 interface Fixture {
@@ -213,6 +214,35 @@ Deno.test("s3: an endpoint that is down is STORE_UNREACHABLE and retriable", asy
     createS3Store({ bucket: s3Bucket(), endpoint: "http://127.0.0.1:1" }),
     (e: unknown) => hasCode("STORE_UNREACHABLE", true)(e) && (e as Error).message.includes("S3_ENDPOINT"),
   );
+});
+
+Deno.test("s3: a server that stops answering costs a bounded STORE_UNREACHABLE, then the store recovers", async () => {
+  const endpoint = new URL(serviceEnv("S3_ENDPOINT"));
+  const proxy = startSilentProxy({ hostname: endpoint.hostname, port: Number(endpoint.port) });
+  const bucket = s3Bucket();
+  const store = await createS3Store({
+    bucket,
+    endpoint: `http://${proxy.address}`,
+    createBucket: true,
+    socketTimeoutMs: 500,
+  });
+  try {
+    const body = new TextEncoder().encode("kept");
+    await store.put("a/b", body, crc32(body));
+    proxy.freeze();
+    // More calls than the pool has sockets: each one's socket must be destroyed, not kept waiting.
+    const failures = await Promise.allSettled(Array.from({ length: 8 }, () => store.get("a/b")));
+    for (const f of failures) {
+      assert.equal(f.status, "rejected");
+      hasCode("STORE_UNREACHABLE", true)((f as PromiseRejectedResult).reason);
+    }
+    proxy.thaw();
+    assert.deepEqual(await store.get("a/b"), body);
+  } finally {
+    store.close();
+    await proxy.close();
+    await dropBucket(bucket);
+  }
 });
 
 Deno.test("s3: a request dropped as the server shuts down (MinIO's 499, with or without a body) is retriable", async () => {

@@ -1,15 +1,17 @@
 // Shared test plumbing: every test talks to the real services started by scripts/services.sh.
 import assert from "node:assert/strict";
 import type { Consumer, ConsumerRunConfig, EachMessagePayload } from "kafkajs";
-import { hkError } from "../../lib/runtime/errors.ts";
 
 /** The variables `scripts/services.sh env` exports; a missing one means the services were not started. */
 export function serviceEnv(name: string): string {
   const value = Deno.env.get(name);
   if (!value) {
-    throw hkError(
-      "TEST_ENV_MISSING",
-      `${name} is not set: run the tests with \`make test\` (or eval "$(scripts/services.sh env)" first)`,
+    // A code of the tests' own: the program's error codes (lib/runtime/errors.ts) are for the program.
+    throw Object.assign(
+      new Error(
+        `${name} is not set: run the tests with \`make test\` (or eval "$(scripts/services.sh env)" first)`,
+      ),
+      { code: "TEST_ENV_MISSING" },
     );
   }
   return value;

@@ -5,7 +5,7 @@ import { connectIndex } from "../../lib/index/database.ts";
 import { createIndex } from "../../lib/index/postgres.ts";
 import type { Index } from "../../lib/index/types.ts";
 import { createMetrics, type Metrics } from "../../lib/runtime/metrics.ts";
-import { silentLogger } from "../../lib/runtime/log.ts";
+import { type Logger, silentLogger } from "../../lib/runtime/log.ts";
 import type { KafkaRecord } from "../../lib/format/record.ts";
 import type { WireHeader } from "../../lib/format/types.ts";
 import { createHopAuth } from "../../lib/serve/hopauth.ts";
@@ -13,6 +13,7 @@ import { parsePublicTopics } from "../../lib/topics/public_topics.ts";
 import { startServer } from "../../lib/serve/server.ts";
 import { openStore } from "../../lib/store/open.ts";
 import type { BlobStore } from "../../lib/store/types.ts";
+import type { ListenerLimits } from "../../lib/serve/listener.ts";
 import { createBucket, dropBucket, dropSchema, testIds } from "./archive_helpers.ts";
 import { type StandIn, type StandInOptions, startHopAuthStandIn } from "./hopauth_standin.ts";
 import { serviceEnv } from "./helpers.ts";
@@ -38,20 +39,57 @@ export function idHeader(uuid: string): WireHeader {
   };
 }
 
+/** What a test may change: where serve finds its services (a silent proxy), and its deadlines. */
+export interface ServeTweaks {
+  /** host:port that stands for PostgreSQL (tests/silent_proxy.ts). */
+  databaseAddress?: string;
+  /** host:port that stands for MinIO. */
+  s3Address?: string;
+  /** The permissions service's URL instead of the stand-in's. */
+  hopAuthUrl?: string;
+  hopAuthTimeoutMs?: number;
+  deadlineMs?: number;
+  indexSilenceSeconds?: number;
+  storeSocketTimeoutMs?: number;
+  limits?: ListenerLimits;
+  maxUploadBytes?: number;
+  /** serve's logger (default: silent). */
+  log?: Logger;
+}
+
+function withAddress(url: string, address: string | undefined): string {
+  if (address === undefined) return url;
+  const u = new URL(url);
+  u.host = address;
+  return u.toString();
+}
+
 export async function withServe(
-  options: { publicTopics: string; auth: Omit<StandInOptions, "root"> },
+  options: { publicTopics: string; auth: Omit<StandInOptions, "root">; tweaks?: ServeTweaks },
   fn: (f: ServeFixture) => Promise<void>,
 ): Promise<void> {
   const { id, schema } = testIds("serve");
+  const tweaks = options.tweaks ?? {};
   const bucket = `hk-${id}`.toLowerCase().slice(0, 60);
   await createBucket(bucket);
-  const sql = await connectIndex(serviceEnv("DATABASE_URL"), { searchPath: schema });
+  // Set up directly; serve's own connections go through the tweaks (a silent proxy, perhaps).
+  const setupSql = await connectIndex(serviceEnv("DATABASE_URL"), { searchPath: schema });
+  await createIndex(setupSql).migrate();
+  await setupSql.end({ timeout: 5 });
+  const sql = await connectIndex(withAddress(serviceEnv("DATABASE_URL"), tweaks.databaseAddress), {
+    searchPath: schema,
+    ...(tweaks.indexSilenceSeconds !== undefined
+      ? { silenceTimeoutSeconds: tweaks.indexSilenceSeconds }
+      : {}),
+  });
   const index = createIndex(sql);
-  await index.migrate();
-  const store = await openStore(`s3://${bucket}`, { endpoint: serviceEnv("S3_ENDPOINT") });
-  const metrics = createMetrics();
-  const stop = new AbortController();
+  const store = await openStore(`s3://${bucket}`, {
+    endpoint: withAddress(serviceEnv("S3_ENDPOINT"), tweaks.s3Address).replace(/\/$/, ""),
+    ...(tweaks.storeSocketTimeoutMs !== undefined ? { socketTimeoutMs: tweaks.storeSocketTimeoutMs } : {}),
+  });
   const publicTopics = parsePublicTopics(options.publicTopics);
+  const metrics = createMetrics(undefined, { showTopic: publicTopics.isPublic }); // as serve
+  const stop = new AbortController();
   const ingest = createIngest({
     store,
     index,
@@ -66,16 +104,22 @@ export async function withServe(
     directUpload: true, // as lib/commands/serve.ts
   });
   const hopauth = startHopAuthStandIn(options.auth);
-  const server = startServer({
+  const server = await startServer({
     index,
     store,
     ingest,
-    hopAuth: createHopAuth({ url: hopauth.url, realm: "tests", log: silentLogger }),
+    hopAuth: createHopAuth({
+      url: tweaks.hopAuthUrl ?? hopauth.url,
+      realm: "tests",
+      log: tweaks.log ?? silentLogger,
+      ...(tweaks.hopAuthTimeoutMs !== undefined ? { timeoutMs: tweaks.hopAuthTimeoutMs } : {}),
+    }),
     publicTopics,
     metrics,
-    log: silentLogger,
-    maxUploadBytes: 8 * 2 ** 20,
-  }, { hostname: "127.0.0.1", port: 0 });
+    log: tweaks.log ?? silentLogger,
+    maxUploadBytes: tweaks.maxUploadBytes ?? 8 * 2 ** 20,
+    ...(tweaks.deadlineMs !== undefined ? { deadlineMs: tweaks.deadlineMs } : {}),
+  }, { hostname: "127.0.0.1", port: 0, ...(tweaks.limits ? { limits: tweaks.limits } : {}) });
   try {
     await fn({
       id,

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import {
+  checkHeaderFold,
   checkKafkajsVersion,
   installKafkajsPatches,
   kafkajsModules,
@@ -89,6 +90,147 @@ Deno.test("kafkajs's own object form is unchanged by the hook", () => {
     JSON.stringify(Object.keys(record.headers)),
     JSON.stringify(Object.keys({ ...record.headers })),
   );
+});
+
+// ---- kafkajs's quadratic header fold (issue 21): proved without a clock. kafkajs's record decoder folds the list
+// with `list.reduce(fold, {})`; watchFold sits on top of the hook, sees that call, and counts (or refuses) every
+// call of kafkajs's `fold`, and every operation on the object the headers are folded into.
+
+interface Watched {
+  record: ReturnType<typeof decode>;
+  /** The header list kafkajs decoded, and kafkajs's own fold function it passed to `reduce`. */
+  list: { key: string; value: Buffer | null }[];
+  kafkajsFold: (acc: unknown, header: unknown) => unknown;
+  /** Calls of kafkajs's fold (the quadratic one): must stay 0. */
+  folds: number;
+  /** Operations (get, define, has, ...) on the object the headers were folded into. */
+  objectOps: number;
+}
+
+const OBJECT_TRAPS = [
+  "get",
+  "set",
+  "has",
+  "defineProperty",
+  "deleteProperty",
+  "getOwnPropertyDescriptor",
+  "ownKeys",
+] as const;
+
+function decodeWatched(headers: WireHeader[], options: { refuseFold: boolean }): Watched {
+  const hooked = Decoder.prototype.readVarIntArray;
+  const seen: Partial<Watched> = { folds: 0, objectOps: 0 };
+  Decoder.prototype.readVarIntArray = function (reader) {
+    const list = hooked.call(this, reader) as Watched["list"];
+    const reduce = list.reduce as (fold: unknown, initial: object) => object;
+    Object.defineProperty(list, "reduce", {
+      value(fold: Watched["kafkajsFold"], initial: object) {
+        Object.assign(seen, { list, kafkajsFold: fold });
+        const counted = (acc: unknown, header: unknown) => {
+          seen.folds!++;
+          // Refusing at once: a quadratic fold over 50 000 headers would take the best part of an hour.
+          if (options.refuseFold) throw new Error("kafkajs's own header fold ran");
+          return fold(acc, header);
+        };
+        // Every trap a fold could take on its object, counted.
+        const handler: Record<string, unknown> = {};
+        for (const trap of OBJECT_TRAPS) {
+          const op = Reflect[trap] as (...a: unknown[]) => unknown;
+          handler[trap] = (...a: unknown[]) => (seen.objectOps!++, op(...a));
+        }
+        const target = new Proxy(initial, handler);
+        return reduce.call(this, counted, target);
+      },
+    });
+    return list;
+  };
+  try {
+    seen.record = decode(headers);
+  } finally {
+    Decoder.prototype.readVarIntArray = hooked;
+  }
+  return seen as Watched;
+}
+
+/** A deterministic generator (the tests must be repeatable). */
+function lcg(seed: number) {
+  let state = seed;
+  return (n: number) => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state % n;
+  };
+}
+
+// Keys that name Object.prototype members, integer-like keys (ordered first by JavaScript) and the empty key:
+// where an object fold can go wrong.
+const AWKWARD_KEYS = ["__proto__", "constructor", "toString", "hasOwnProperty", "10", "2", "0", "", "ключ"];
+
+function awkwardHeaders(count: number, seed: number): WireHeader[] {
+  const pick = lcg(seed);
+  const keys = [...AWKWARD_KEYS, ...Array.from({ length: 30 }, (_, i) => `k${i}`)];
+  return Array.from({ length: count }, (_, i) => ({
+    key: keys[pick(keys.length)]!,
+    value: pick(5) === 0 ? null : utf8(`v${i}`),
+  }));
+}
+
+Deno.test("kafkajs's own header fold never runs; the object is the one it would have made", () => {
+  for (const [i, headers] of [INTERLEAVED, awkwardHeaders(600, 1), awkwardHeaders(600, 2)].entries()) {
+    const watched = decodeWatched(headers, { refuseFold: false });
+    assert.equal(watched.folds, 0, `case ${i}: kafkajs's fold was called`);
+    // kafkajs's own fold, run here on the same list, is the reference for the object form.
+    const theirs = Array.prototype.reduce.call(watched.list, watched.kafkajsFold, {}) as object;
+    assert.deepEqual(Object.keys(watched.record.headers), Object.keys(theirs), `case ${i}: key order`);
+    assert.deepEqual({ ...watched.record.headers }, { ...theirs }, `case ${i}: values`);
+    assert.equal(Object.getPrototypeOf(watched.record.headers), Object.prototype, `case ${i}: prototype`);
+    assert.deepEqual(wireHeaders(watched.record), headers, `case ${i}: wire list`);
+  }
+});
+
+Deno.test("50 000 headers decode with a bounded amount of work per header, exactly", () => {
+  const count = 50_000;
+  // Mostly distinct keys (kafkajs's worst case: its object grew by one key per header), one key repeated
+  // throughout, null and empty values.
+  const headers: WireHeader[] = Array.from({ length: count }, (_, i) => ({
+    key: i % 10 === 0 ? "dup" : `h${i}`,
+    value: i % 7 === 0 ? null : i % 11 === 0 ? new Uint8Array(0) : utf8(String(i)),
+  }));
+  const watched = decodeWatched(headers, { refuseFold: true });
+  assert.equal(watched.folds, 0);
+  // One lookup, one definition and one own-property check at most per header, and hanging the wire list: a fold
+  // that touched earlier keys again for each header would need count^2 / 2 here.
+  assert.ok(watched.objectOps <= 3 * count + 10, `${watched.objectOps} operations for ${count} headers`);
+  assert.deepEqual(wireHeaders(watched.record), headers);
+  const object = watched.record.headers;
+  assert.equal(Object.keys(object).length, count - count / 10 + 1);
+  const dups = object.dup as (Buffer | null)[];
+  assert.equal(dups.length, count / 10);
+  assert.deepEqual(
+    dups.map((v) => v === null ? null : v.toString()),
+    headers.filter((h) => h.key === "dup")
+      .map((h) => h.value === null ? null : new TextDecoder().decode(h.value)),
+  );
+  assert.deepEqual(object.h49999, Buffer.from("49999"));
+});
+
+Deno.test("the fold hook refuses a kafkajs whose record decoder folds its headers elsewhere", () => {
+  checkHeaderFold(); // the decoder this build runs
+  // Decoders whose header object does not come from the hooked list's reduce: a copy made after it, or none.
+  const refolded = (d: KafkajsDecoder, c: Record<string, unknown>) => {
+    const record = decodeRecord(d, c);
+    return { ...record, headers: Object.fromEntries(Object.entries(record.headers)) };
+  };
+  const broken = () => {
+    throw new TypeError("decoder.readVarIntArray(...).reduce is not a function");
+  };
+  for (const decoder of [refolded, broken] as Parameters<typeof checkHeaderFold>[0][]) {
+    assert.throws(() => checkHeaderFold(decoder), (error: Error & { code?: string }) => {
+      assert.equal(error.code, "KAFKA_INTERNALS_MISMATCH");
+      assert.match(error.message, /does not fold headers through the hook: .*(wire header list|reduce)/);
+      assert.match(error.message, /deno\.json/);
+      return true;
+    });
+  }
 });
 
 Deno.test("records without headers, and a null header array, give an empty list", () => {
@@ -290,6 +432,41 @@ Deno.test("Produce requests: extreme timestamps and deltas beyond 2^53 read back
   assert.deepEqual(records.map((r) => r.timestamp), stamps.map(String));
   assert.deepEqual(records.map((r) => r.value.toString()), stamps.map((_, i) => `v${i}`));
   for (const r of records) assert.deepEqual(wireHeaders(r), INTERLEAVED);
+});
+
+Deno.test("Produce requests: 50 000 headers, each read a bounded number of times, read back exactly", async () => {
+  installCodecs();
+  const count = 50_000;
+  const headers: WireHeader[] = Array.from({ length: count }, (_, i) => ({
+    key: i % 10 === 0 ? "dup" : `h${i}`,
+    value: i % 7 === 0 ? null : i % 11 === 0 ? new Uint8Array(0) : utf8(String(i)),
+  }));
+  // Every read of a header's key or value is counted: a constant number per header is linear work, whatever the
+  // clock says.
+  let reads = 0;
+  const counted = headers.map((h) => ({
+    get key() {
+      reads++;
+      return h.key;
+    },
+    get value() {
+      reads++;
+      return h.value;
+    },
+  }));
+  const batchAt = 2 + 2 + 4 + 4 + 3 + 4 + 4 + 4; // as in the test of extreme timestamps above
+  const decodeBatch = kafkajsModules.decodeRecordBatch as (decoder: unknown) => Promise<{
+    records: { headers: object }[];
+  }>;
+  for (const compression of [0, 4]) { // none, zstd
+    reads = 0;
+    const message = wireMessage({ key: null, value: utf8("v"), headers: counted, timestamp: 1n }, 0);
+    const args = { ...produceArgs([message]), compression };
+    const request = (await Produce.protocol({ version: 7 })(args).request.encode()).buffer;
+    assert.ok(reads <= 6 * count, `codec ${compression}: ${reads} reads of ${count} headers`);
+    const { records } = await decodeBatch(new Decoder(request.subarray(batchAt)));
+    assert.deepEqual(wireHeaders(records[0]!), headers, `codec ${compression}`);
+  }
 });
 
 Deno.test("Produce requests: kafkajs frames our body in the room left before it, with the same bytes", async () => {

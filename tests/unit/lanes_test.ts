@@ -10,6 +10,7 @@ import {
   type RunState,
 } from "../../lib/archive/lanes.ts";
 import { silentLogger } from "../../lib/runtime/log.ts";
+import { groupMovedOn } from "../../lib/kafka/rebalance.ts";
 import { hkError } from "../../lib/runtime/errors.ts";
 import { createMetrics } from "../../lib/runtime/metrics.ts";
 import type { KafkaRecord } from "../../lib/format/record.ts";
@@ -84,6 +85,7 @@ function harness(options: { holdClaims?: boolean; holdWrites?: boolean } = {}) {
       return Promise.resolve();
     },
     resume: (partitions) => void resumed.push(...partitions),
+    groupMovedOn,
   };
   const name = (chunk: KafkaRecord[]) => `${chunk[0]!.partition}@${chunk[0]!.offset}`;
   const lanes = createLanes({

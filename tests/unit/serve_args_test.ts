@@ -36,6 +36,17 @@ Deno.test("parseServeArgs: flags over environment, defaults, and usage errors", 
   assert.throws(() => parseServeArgs(["--nope"], {}), hasCode("USAGE"));
 });
 
+Deno.test("MAX_UPLOAD_MIB: 1 to 1024; past the ceiling start-up stops naming the flag or variable", () => {
+  assert.equal(parseServeArgs(["--max-upload-mib", "1024"], {}).maxUploadBytes, 1024 * 2 ** 20);
+  assert.equal(parseServeArgs([], { MAX_UPLOAD_MIB: "1" }).maxUploadBytes, 2 ** 20);
+  assert.throws(() => parseServeArgs(["--max-upload-mib", "1025"], {}), hasCode("USAGE"));
+  assert.throws(() => parseServeArgs(["--max-upload-mib", "0"], {}), hasCode("USAGE"));
+  assert.throws(
+    () => parseServeArgs([], { MAX_UPLOAD_MIB: "9007199254740993" }),
+    (e: Error) => hasCode("CONFIG_INVALID")(e) && /MAX_UPLOAD_MIB/.test(e.message),
+  );
+});
+
 Deno.test("READ_ONLY: true or false in any case; anything else stops start-up naming the variable", () => {
   // archive-api's Python users write READ_ONLY=True: it used to be taken as false, and writes were accepted.
   for (const text of ["true", "True", "TRUE"]) {
