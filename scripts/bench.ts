@@ -28,14 +28,16 @@
 // Environment: the services' variables (`eval "$(scripts/services.sh env)"`); BENCH_SCALE multiplies the record
 // counts (default 1); BENCH_SIZES=1KiB,64KiB selects sizes; BENCH_ROUNDS; BENCH_KEEP=1 keeps the topics, bucket
 // and schemas; BENCH_PARTS=sizes,native,idle,serve,original,burst,s3latency,headers,peers picks parts (`serve`:
-// scripts/bench/serve.ts, `original`: scripts/bench/original.ts); BENCH_SCALE_ROWS=10000000 runs the scale
-// figures instead (scripts/bench/scale.ts). stdout: `name: value` lines only; progress goes to stderr.
+// scripts/bench/serve.ts, `original`: scripts/bench/original.ts, `peers`: kafka-backup side by side,
+// scripts/bench/peers.ts, not in the default set: its first build keeps cargo busy for many minutes);
+// BENCH_SCALE_ROWS=10000000 runs the scale figures instead (scripts/bench/scale.ts). stdout: `name: value` lines
+// only; progress goes to stderr.
 import { parseArchiveArgs } from "../lib/commands/archive.ts";
 import { parseRestoreArgs } from "../lib/restore/args.ts";
 import { sleep } from "../lib/runtime/retry.ts";
 import { archiveEnv, spawnLogged, vetoAllBut, waitFor } from "../tests/support/archive_helpers.ts";
 import { consumeCeiling, getCeiling, putCeiling } from "./bench/ceilings.ts";
-import { type ChildRun, runChild } from "./bench/child.ts";
+import type { ChildRun } from "./bench/child.ts";
 import { cpuSeconds, withPeerCpu } from "./bench/proc.ts";
 import {
   figure,
@@ -46,12 +48,13 @@ import {
   rateFigures,
   recordsPerSecond,
 } from "./bench/report.ts";
-import { archivedCount, freePort, runArchive } from "./bench/commands.ts";
+import { archivedCount, freePort, runArchive, runRestore } from "./bench/commands.ts";
 import { manyHeadersFigure } from "./bench/headers.ts";
 import { benchS3Latency } from "./bench/latency.ts";
 import { benchScaleRows } from "./bench/scale.ts";
 import { archivedObjects, type Bench, closeBench, openBench } from "./bench/services.ts";
 import { originalFigures } from "./bench/original.ts";
+import { peerFigures } from "./bench/peers.ts";
 import { serveFigures } from "./bench/serve.ts";
 import { createTopics, produce, type Size, SIZES } from "./bench/workload.ts";
 import {
@@ -97,37 +100,6 @@ const workRate = (run: ChildRun, count: number, size: Size): Rate => ({
   seconds: run.workSeconds,
   cpuSeconds: run.workCpuSeconds,
 });
-
-async function runRestore(
-  b: Bench,
-  schema: string,
-  source: string,
-  target: string,
-  count: number,
-): Promise<ChildRun> {
-  const admin = b.kafka.admin();
-  await admin.connect();
-  try {
-    const args = ["restore", "--topic", source, "--rename", `${source}=${target}`, "--progress", "none"];
-    // BENCH_RESTORE_ARGS: extra restore options to compare settings (e.g. "--max-inflight-mib 32").
-    args.push(...(Deno.env.get("BENCH_RESTORE_ARGS") ?? "").split(" ").filter((a) => a !== ""));
-    return await runChild(
-      [...args, "--bucket", b.bucket, "--db-schema", schema],
-      // The target is on the veto list (it does not start with the source prefix): no archive loop.
-      archiveEnv({ VETO_FILE: vetoAllBut(`${b.id}-src-`), LOG_LEVEL: "info" }),
-      {
-        startMarker: /"msg":"restoring"/,
-        done: async () => {
-          const offsets = await admin.fetchTopicOffsets(target);
-          return offsets.reduce((n, p) => n + Number(p.high), 0) >= count;
-        },
-        timeoutSeconds: PHASE_TIMEOUT_S,
-      },
-    );
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 /** A command's run and the rate it achieved. */
 interface CommandRun {
@@ -243,7 +215,11 @@ async function benchSize(b: Bench, size: Size): Promise<void> {
     const target = `${b.id}-dst-${s}-${round}`;
     await createTopics(b.kafka, [target]);
     try {
-      const restored = await measuredRun(() => runRestore(b, schema, source, target, count), count, size);
+      const restored = await measuredRun(
+        () => runRestore(b, schema, source, target, count, PHASE_TIMEOUT_S),
+        count,
+        size,
+      );
       restore = faster(restore, restored, ofRun);
     } catch (e) {
       // restore is measured when it works; its failure must not hide the archive figures.
@@ -359,6 +335,16 @@ try {
         scale,
         timeoutSeconds: PHASE_TIMEOUT_S,
         runArchive: (topic, schema, count) => runArchive(bench, topic, schema, count, PHASE_TIMEOUT_S),
+      });
+    }
+    if (parts.includes("peers")) {
+      await peerFigures(bench, {
+        scale,
+        rounds,
+        sizes,
+        runArchive: (topic, schema, count) => runArchive(bench, topic, schema, count, PHASE_TIMEOUT_S),
+        runRestore: (schema, source, target, count) =>
+          runRestore(bench, schema, source, target, count, PHASE_TIMEOUT_S),
       });
     }
     if (parts.includes("burst")) await burstPeak(bench);
