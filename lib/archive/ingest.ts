@@ -25,6 +25,7 @@ import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
 import { type ArchiveStamp, encodeArchivePieces, type KafkaRecord } from "../format/record.ts";
 import { createLimiter, withRetry } from "../runtime/retry.ts";
+import { indexableText } from "../text/extract.ts";
 import type { BlobStore } from "../store/types.ts";
 import { concat } from "../runtime/bytes.ts";
 
@@ -53,7 +54,12 @@ export interface IngestOptions {
   isPublic?: (topic: string) => boolean;
   /** The `direct_upload` column: true for records posted to `serve` rather than read from Kafka. */
   directUpload?: boolean;
+  /** Topics whose text goes into message_ts with the row (--index-text); default: none. */
+  indexText?: (topic: string) => boolean;
 }
+
+/** A record whose UUID, when it has no client `_id`, was chosen by its writer (a direct upload). */
+export type AssignedUuidRecord = KafkaRecord & { assignedUuid?: string };
 
 export interface IngestResult {
   stored: number;
@@ -107,6 +113,11 @@ export function createIngest(options: IngestOptions) {
     const digest = contentDigest(record);
     const client = clientUuid(record.headers);
     const messageCrc32 = record.value === null ? 0 : crc32(record.value);
+    // A direct upload without `_id` carries the UUID `serve` derived for it (lib/serve/offload.ts).
+    const assigned = (record as AssignedUuidRecord).assignedUuid;
+    if (client === null && assigned !== undefined) {
+      return { record, digest, messageCrc32, uuid: assigned, isClientUuid: false, clashOf: null };
+    }
     return client !== null
       ? { record, digest, messageCrc32, uuid: client, isClientUuid: true, clashOf: null }
       : {
@@ -157,6 +168,7 @@ export function createIngest(options: IngestOptions) {
         options.isPublic?.(record.topic) ?? false,
         options.directUpload ?? false,
       ),
+      text: options.indexText?.(record.topic) ? indexableText(record.headers, record.value) : null,
     };
     return { candidate, row, pieces };
   }

@@ -26,7 +26,21 @@ import { createMetrics } from "../runtime/metrics.ts";
 import { createHopAuth, type HopAuth, textResponse } from "../serve/hopauth.ts";
 import type { PublicTopics } from "../topics/public_topics.ts";
 import { publicTopicsSetting } from "../cli/services.ts";
+import { credentialFromEnv, policyRefreshMs } from "../cli/hopauth_settings.ts";
+import type { ScramCredential } from "../hopauth/scram.ts";
+import { observingIngest } from "../archive/policy_ingest.ts";
+import {
+  createHopauthPolicy,
+  DEFAULT_POLICY_REFRESH_SECONDS,
+  type HopauthPolicy,
+} from "../topics/policy_hopauth.ts";
+import { parseVeto } from "../topics/veto.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { Metrics } from "../runtime/metrics.ts";
 import { startServer, UPLOAD_TIMEOUT_MS } from "../serve/server.ts";
+import { createListing } from "../index/listing.ts";
+import { createHopAuthMulti } from "../serve/hopauth_multi.ts";
+import { type CorsPolicy, corsPolicy } from "../serve/manners.ts";
 import { VERSION } from "../version.ts";
 
 const OPTIONS: Record<string, OptionSpec> = {
@@ -37,6 +51,8 @@ const OPTIONS: Record<string, OptionSpec> = {
   "max-upload-mib": { type: "string" },
   "upload-timeout": { type: "string" },
   "read-only": { type: "boolean" },
+  "cors-origins": { type: "string" },
+  "cors-origin-regex": { type: "string" },
 };
 
 export interface ServeOptions extends CommandSettings {
@@ -47,6 +63,10 @@ export interface ServeOptions extends CommandSettings {
   maxUploadBytes: number;
   uploadTimeoutMs: number;
   readOnly: boolean;
+  /** HOPAUTH_USERNAME/PASSWORD with --hopauth-url: uploads' public and text flags follow hopauth's topic flags. */
+  hopauthCredential?: ScramCredential;
+  policyRefreshMs: number;
+  cors: CorsPolicy;
 }
 
 // An upload is held whole while it is checked and stored (about three times its size at the peak, and the ingest
@@ -86,7 +106,35 @@ export function parseServeArgs(
     ) *
       1000,
     readOnly: booleanFlagOrEnv("serve", "read-only", values, env, "READ_ONLY"),
+    ...withCredential(hopAuthUrl === undefined ? undefined : credentialFromEnv(env)),
+    policyRefreshMs: policyRefreshMs("serve", values, env, DEFAULT_POLICY_REFRESH_SECONDS),
+    // archive-api's settings and spelling: origins separated by white space, a regular expression matched whole.
+    cors: corsPolicy(
+      (given("cors-origins", "CORS_ORIGINS")[1] ?? "").split(/[\s,]+/).filter((o) => o !== ""),
+      given("cors-origin-regex", "CORS_ORIGIN_REGEX")[1],
+      "--cors-origin-regex (CORS_ORIGIN_REGEX)",
+    ),
   };
+}
+
+function withCredential(credential: ScramCredential | undefined): Pick<ServeOptions, "hopauthCredential"> {
+  return credential === undefined ? {} : { hopauthCredential: credential };
+}
+
+/**
+ * hopauth's topic policy for uploads (archive-api's Decider: public when publicly_readable, text indexed when
+ * index_archived_text, `+oversized` as its topic), fetched in the background: serve does not wait for hopauth.
+ */
+function uploadPolicy(options: ServeOptions, log: Logger, metrics: Metrics): HopauthPolicy | undefined {
+  if (options.hopAuthUrl === undefined || options.hopauthCredential === undefined) return undefined;
+  return createHopauthPolicy({
+    url: options.hopAuthUrl,
+    credential: options.hopauthCredential,
+    veto: parseVeto("[]", "serve (no veto list)"),
+    refreshMs: options.policyRefreshMs,
+    log,
+    metrics,
+  });
 }
 
 /** Without a permissions service only public topics can be read, and nothing written. */
@@ -121,12 +169,20 @@ speak. Objects are sent exactly as stored, values without re-encoding, streamed 
 
   GET  /msg/{uuid}                     the BSON object (ETag, Content-Length; If-None-Match answers 304)
   GET  /msg/{uuid}/raw_file/{name}     the value bytes, as a download named {name}
-  GET  /topic/{topic}?start_time=MS&end_time=MS&limit=N&page=ID
-                                       index rows as JSON {"messages": [...], "next": ID | null}, oldest row
-                                       first (index order; limit 64 by default, at most 1024; end_time exclusive)
+  GET  /topic/{topic}                 a page of the topic's messages, BSON {next, prev, messages}: stored
+                                       objects (at most 64), or with meta=true metadata records (at most 1024);
+                                       start_time, end_time (ms, end exclusive), limit, asc, include_retracted,
+                                       page (the next or prev bookmark of an answer)
+  GET  /messages, /messages/count      the same across topics (topic=T repeated; none: all readable), with
+                                       search_query (PostgreSQL websearch syntax over the text index)
+  GET  /topics                         BSON {topics}: topics with public messages, and those you may read
+  PUT  /msg/{uuid}/retraction?retracted=true|false
+                                       for an Owner of the topic's group, or the message's _sender
   POST /topic/{topic}                  archive a BSON {message, headers, key} (hop-client posts messages too
-                                       large for Kafka to {topic}+oversized); 201, exactly once under retries;
-                                       needs a 16-byte _id header
+                                       large for Kafka to {topic}+oversized); 201 {archive_uuid,
+                                       is_client_uuid}, exactly once under retries (without an _id header the
+                                       UUID is derived from topic and content)
+  GET  /openapi.json, /docs            the API description, and a page rendering it
   GET  /health_check                   {"DatabaseOK", "ObjectStoreOK", "HopAuthOK"}
   GET  /healthz, /metrics              as for \`archive\`
 
@@ -140,11 +196,17 @@ Options:
   --http-port PORT         port to listen on (default 8080; 0: any free port, logged) [env HTTP_PORT]
   --http-host HOST         address to bind (default 0.0.0.0) [env HTTP_HOST]
   --hopauth-url URL        hopauth REST API, e.g. https://admin.hop.scimma.org/hopauth/api; unset: only public
-                           topics can be read and nothing written [env HOPAUTH_API_URL]
+                           topics can be read and nothing written [env HOPAUTH_API_URL]; with env HOPAUTH_USERNAME
+                           and HOPAUTH_PASSWORD (as \`archive\`), hopauth's topic flags decide which topics are public
+                           (anonymous reads, uploads' public column) and text-indexed, refreshed every
+                           POLICY_REFRESH_SECONDS (default 300) instead of --public-topics
   --max-upload-mib N       largest accepted POST body, 1 to 1024 (default 64; larger: 413) [env MAX_UPLOAD_MIB]
   --upload-timeout SECONDS  time a POST body may take to arrive (default 120; slower: 408)
                            [env UPLOAD_TIMEOUT_SECONDS]
-  --read-only              refuse every write with 501 [env READ_ONLY=true|false]
+  --read-only              refuse every write (uploads, retractions) with 501 [env READ_ONLY=true|false]
+  --cors-origins 'O1 O2'   origins (https://host[:port]) whose browser pages may call the API, with
+                           credentials [env CORS_ORIGINS, white-space separated, as archive-api's]
+  --cors-origin-regex RE   origins matching RE (whole) may too [env CORS_ORIGIN_REGEX]
 ${settingsHelp()}
 
 The index must exist at the current schema (\`housekeeping db migrate\`, or start \`archive\` once).
@@ -165,6 +227,8 @@ Examples:
         "max-upload-mib": options.maxUploadBytes / 2 ** 20,
         "upload-timeout": options.uploadTimeoutMs / 1000,
         "read-only": options.readOnly,
+        "cors-origins": options.cors.origins,
+        "cors-origin-regex": options.cors.regex?.source ?? null,
       });
     }
     const log = commandLogger(options.settings, ctx);
@@ -175,32 +239,50 @@ Examples:
       store.close();
       throw e;
     });
+    let policyLoop: Promise<void> | undefined;
+    const policyStop = new AbortController();
     try {
       await requireCurrentSchema(idx.index);
-      const metrics = createMetrics(undefined, { showTopic: options.publicTopics.isPublic });
+      let publicTopics = options.publicTopics;
+      const metrics = createMetrics(undefined, { showTopic: (topic) => publicTopics.isPublic(topic) });
+      const policy = uploadPolicy(options, log, metrics);
+      if (policy !== undefined) {
+        publicTopics = { entries: publicTopics.entries, isPublic: (topic) => policy.decide(topic).public };
+        void policy.refresh();
+        policyLoop = policy.run(AbortSignal.any([ctx.shutdown, policyStop.signal]));
+      }
       const hopAuth = options.hopAuthUrl === undefined
         ? noPermissionsService()
         : createHopAuth({ url: options.hopAuthUrl, realm: new URL(options.hopAuthUrl).host, log });
-      const ingest = createIngest({
-        store,
-        index: idx.index,
-        keyLayout: parseKeyLayout(settingValue(options.settings, "key-layout") ?? "daily"),
-        archiverVersion: VERSION,
-        log,
-        metrics,
-        signal: ctx.shutdown,
-        putConcurrency: 16,
-        maxInflightBytes: 2 * options.maxUploadBytes,
-        // archive-api's uploads: direct_upload, public as their topic (a +oversized pseudo-topic as its topic).
-        isPublic: options.publicTopics.isPublic,
-        directUpload: true,
-      });
+      const ingest = observingIngest(
+        createIngest({
+          store,
+          index: idx.index,
+          keyLayout: parseKeyLayout(settingValue(options.settings, "key-layout") ?? "daily"),
+          archiverVersion: VERSION,
+          log,
+          metrics,
+          signal: ctx.shutdown,
+          putConcurrency: 16,
+          maxInflightBytes: 2 * options.maxUploadBytes,
+          // archive-api's uploads: direct_upload, public as their topic (a +oversized pseudo-topic as its topic).
+          isPublic: (topic) => publicTopics.isPublic(topic),
+          ...(policy === undefined ? {} : { indexText: (topic: string) => policy.decide(topic).indexText }),
+          directUpload: true,
+        }),
+        policy,
+      );
       const server = await startServer({
         index: idx.index,
         store,
         ingest,
         hopAuth: options.readOnly ? readOnly(hopAuth) : hopAuth,
-        publicTopics: options.publicTopics,
+        listing: createListing(idx.sql),
+        multi: options.hopAuthUrl === undefined ? null : createHopAuthMulti({ url: options.hopAuthUrl, log }),
+        realm: options.hopAuthUrl === undefined ? "housekeeping" : new URL(options.hopAuthUrl).host,
+        cors: options.cors,
+        readOnly: options.readOnly,
+        publicTopics,
         metrics,
         log,
         maxUploadBytes: options.maxUploadBytes,
@@ -220,6 +302,8 @@ Examples:
         })
         : e;
     } finally {
+      policyStop.abort();
+      await policyLoop;
       store.close();
       await idx.close();
     }
