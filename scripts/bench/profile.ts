@@ -1,11 +1,15 @@
-// `deno run -A scripts/bench/profile.ts` (services' environment set): where `archive` spends its CPU on records of
-// one size (BENCH_SIZES=1MiB by default, BENCH_SCALE as in the benchmark). The real `main.ts archive --until-end`
-// child runs under V8's sampling profiler, driven over the inspector's WebSocket (Deno has no --cpu-prof), from the
-// log line where the work starts until /metrics shows every record archived. Printed (stdout): self time per
-// package and per function in ms per record, and the CPU per record of every process on the machine that takes
-// part (the archiver, MinIO, the Kafka broker, PostgreSQL) from /proc, since they share the same cores.
+// `deno run -A scripts/bench/profile.ts` (services' environment set): where `archive` and then `restore` spend their
+// CPU on records of one size (BENCH_SIZES=1MiB by default, BENCH_SCALE as in the benchmark). The real
+// `main.ts archive --until-end` child, then `main.ts restore` of what it archived into a fresh topic, runs under V8's
+// sampling profiler (in-process, scripts/bench/profiler_preload.ts: Deno has no --cpu-prof, and profiling over
+// --inspect makes Deno's fetch report every request body to the inspector), from the log line where the work
+// starts until every record is archived (/metrics) or restored (the target's end offsets). Printed (stdout): self
+// time per package and per function in ms per record, and the CPU per record of every process on the machine that
+// takes part (the command, MinIO, the Kafka broker, PostgreSQL) from /proc, since they share the same cores.
+// BENCH_PROFILE=archive (or restore) profiles one command only (restore still archives first, unprofiled).
 import { parseArchiveArgs } from "../../lib/commands/archive.ts";
 import { archiveEnv, textLines, vetoAllBut } from "../../tests/support/archive_helpers.ts";
+import type { Kafka } from "kafkajs";
 import { putCeiling } from "./ceilings.ts";
 import { archivedCount, freePort } from "./commands.ts";
 import { cpuSeconds, peerCpu } from "./proc.ts";
@@ -91,29 +95,90 @@ function summarize(profile: Profile, records: number): void {
   }
 }
 
-/** A minimal Chrome DevTools protocol client: one request at a time is all this needs. */
-async function inspector(url: string) {
-  const ws = new WebSocket(url);
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = reject;
-  });
-  let next = 1;
-  const waiting = new Map<number, (result: unknown) => void>();
-  ws.onmessage = (e) => {
-    const msg = JSON.parse(e.data);
-    if (msg.id !== undefined) waiting.get(msg.id)?.(msg.result ?? msg.error);
-  };
-  return {
-    send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
-      const id = next++;
-      ws.send(JSON.stringify({ id, method, params }));
-      return new Promise((resolve) => waiting.set(id, resolve));
-    },
-    close: () => ws.close(),
-  };
+interface Profiled {
+  seconds: number;
+  cpu: number | null;
+  peers: Map<string, number>;
+  profile: Profile;
 }
 
+/** `main.ts <args>` profiled from the first log line matching `startMarker` until `done()` holds. */
+async function profiled(
+  args: string[],
+  env: Record<string, string>,
+  startMarker: RegExp,
+  done: () => Promise<boolean>,
+): Promise<Profiled> {
+  const out = Deno.makeTempFileSync({ prefix: "hk-cpu-", suffix: ".cpuprofile" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--preload",
+      new URL("./profiler_preload.ts", import.meta.url).pathname,
+      new URL("../../main.ts", import.meta.url).pathname,
+      ...args,
+    ],
+    env: { ...env, HK_CPU_PROFILE: out, HK_CPU_PROFILE_US: String(SAMPLING_US) },
+    clearEnv: true,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let started: { at: number; cpu: number; peers: Map<string, number> } | undefined;
+  let resolveStart!: () => void;
+  const startSeen = new Promise<void>((r) => resolveStart = r);
+  const tail: string[] = [];
+  const readLog = (async () => {
+    for await (const line of textLines(child.stderr)) {
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+      if (started === undefined && startMarker.test(line)) {
+        child.kill("SIGUSR2");
+        started = { at: performance.now(), cpu: cpuSeconds(child.pid)!, peers: peerCpu() };
+        resolveStart();
+      }
+    }
+    if (started === undefined) throw new Error(`${args[0]} ended before it began:\n${tail.join("\n")}`);
+  })();
+  await Promise.race([startSeen, readLog]);
+  while (!(await done().catch(() => false))) await new Promise((r) => setTimeout(r, 50));
+  const seconds = (performance.now() - started!.at) / 1000;
+  const cpuNow = cpuSeconds(child.pid);
+  const peers = peerCpu();
+  try {
+    child.kill("SIGUSR2");
+  } catch { /* exited: the profile was written on its way out */ }
+  await child.status;
+  await readLog;
+  const profile = JSON.parse(await Deno.readTextFile(out)) as Profile;
+  await Deno.remove(out);
+  const peerDelta = new Map([...peers].map(([name, end]) => [name, end - (started!.peers.get(name) ?? 0)]));
+  return { seconds, cpu: cpuNow === null ? null : cpuNow - started!.cpu, peers: peerDelta, profile };
+}
+
+function report(what: string, run: Profiled): void {
+  const ms = (s: number) => (s * 1000 / count).toFixed(2);
+  console.log(
+    `== ${what}: ${count} records of ${label} in ${run.seconds.toFixed(2)} s (${
+      (count / run.seconds).toFixed(0)
+    }/s)`,
+  );
+  console.log(`cpu ms/record: ${what} ${run.cpu === null ? "(exited)" : ms(run.cpu)} (under the profiler)`);
+  for (const [name, s] of run.peers) console.log(`cpu ms/record: ${name} ${ms(s)}`);
+  summarize(run.profile, count);
+}
+
+async function endOffsets(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+const which = Deno.env.get("BENCH_PROFILE") ?? "archive,restore";
 const bench = await openBench();
 try {
   const topic = `${bench.id}-src-${label}`;
@@ -124,60 +189,47 @@ try {
   const group = `${topic}-archive`;
   bench.groups.push(group);
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--inspect=127.0.0.1:0",
-      new URL("../../main.ts", import.meta.url).pathname,
-      ...["archive", "--until-end", "--group", group, "--bucket", bench.bucket, "--db-schema", schema],
-      ...["--http-port", String(port)],
-    ],
-    env: archiveEnv({ VETO_FILE: vetoAllBut(topic), LOG_LEVEL: "info" }),
-    clearEnv: true,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let cdp: Awaited<ReturnType<typeof inspector>> | undefined;
-  let started: { at: number; cpu: number; peers: Map<string, number> } | undefined;
-  let resolveStart!: () => void;
-  const startSeen = new Promise<void>((r) => resolveStart = r);
-  const readLog = (async () => {
-    for await (const line of textLines(child.stderr)) {
-      const ws = /Debugger listening on (ws:\S+)/.exec(line);
-      if (ws) {
-        cdp = await inspector(ws[1]!);
-        await cdp.send("Profiler.enable");
-        await cdp.send("Profiler.setSamplingInterval", { interval: SAMPLING_US });
-      }
-      if (started === undefined && /Consumer has joined the group/.test(line)) {
-        await cdp!.send("Profiler.start");
-        started = { at: performance.now(), cpu: cpuSeconds(child.pid)!, peers: peerCpu() };
-        resolveStart();
-      }
-    }
-  })();
-  await startSeen;
-  while ((await archivedCount(port).catch(() => 0)) < count) await new Promise((r) => setTimeout(r, 50));
-  const seconds = (performance.now() - started!.at) / 1000;
-  const cpu = cpuSeconds(child.pid)! - started!.cpu;
-  const after = peerCpu();
-  const { profile } = (await cdp!.send("Profiler.stop")) as { profile: Profile };
-  cdp!.close();
-  await child.status;
-  await readLog;
-  const ms = (s: number) => (s * 1000 / count).toFixed(2);
-  console.log(`records: ${count} of ${label} in ${seconds.toFixed(2)} s (${(count / seconds).toFixed(0)}/s)`);
-  console.log(`cpu ms/record: archiver ${ms(cpu)} (under the profiler)`);
-  for (const [name, end] of after) {
-    console.log(`cpu ms/record: ${name} ${ms(end - (started!.peers.get(name) ?? 0))}`);
+  const archiveArgs = [
+    "archive",
+    "--until-end",
+    "--group",
+    group,
+    "--bucket",
+    bench.bucket,
+    "--db-schema",
+    schema,
+  ];
+  const archiveRun = await profiled(
+    [...archiveArgs, "--http-port", String(port)],
+    archiveEnv({ VETO_FILE: vetoAllBut(topic), LOG_LEVEL: "info" }),
+    /Consumer has joined the group/,
+    async () => (await archivedCount(port)) >= count,
+  );
+  if (which.includes("archive")) report("archive", archiveRun);
+  if (which.includes("restore")) {
+    const target = `${bench.id}-dst-${label}`;
+    await createTopics(bench.kafka, [target]);
+    const restoreRun = await profiled(
+      ["restore", "--topic", topic, "--rename", `${topic}=${target}`, "--progress", "none"]
+        .concat(["--bucket", bench.bucket, "--db-schema", schema]),
+      archiveEnv({ VETO_FILE: vetoAllBut(`${bench.id}-src-`), LOG_LEVEL: "info" }),
+      /"msg":"restoring"/,
+      async () => (await endOffsets(bench.kafka, target)) >= count,
+    );
+    report("restore", restoreRun);
   }
-  summarize(profile, count);
-
   // The same split for the PUT ceiling (this process PUTting as many objects), to set the archive's against.
+  if (Deno.env.get("BENCH_PROFILE_CEILING") === "1") await profileCeiling(bench);
+} finally {
+  if (Deno.env.get("BENCH_KEEP") === "1") note(`kept ${bench.id}`);
+  else await closeBench(bench);
+}
+
+async function profileCeiling(bench: Awaited<ReturnType<typeof openBench>>): Promise<void> {
+  const ms = (s: number) => (s * 1000 / count).toFixed(2);
   const archiveDefaults = parseArchiveArgs([], Deno.env.toObject());
   const before = { cpu: cpuSeconds("self")!, peers: peerCpu() };
-  const put = await putCeiling(bench.store, `${bench.id}-put`, size, count, {
+  const put = await putCeiling(bench.store, `${bench.id}-put`, size!, count, {
     slots: archiveDefaults.putConcurrency,
     inflightBytes: archiveDefaults.maxInflightBytes,
   });
@@ -187,7 +239,4 @@ try {
   for (const [name, end] of peersAfter) {
     console.log(`put ceiling cpu ms/record: ${name} ${ms(end - (before.peers.get(name) ?? 0))}`);
   }
-} finally {
-  if (Deno.env.get("BENCH_KEEP") === "1") note(`kept ${bench.id}`);
-  else await closeBench(bench);
 }
