@@ -6,7 +6,7 @@
 // Failures are shaped as the SDK's (name = S3 error code, $metadata.httpStatusCode) so that s3.ts maps both alike.
 import type { S3Client } from "@aws-sdk/client-s3";
 import { AwsV4Signer } from "aws4fetch";
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { crc32 as zlibCrc32 } from "node:zlib";
 import type { HousekeepingError } from "../runtime/errors.ts";
 import { sleep } from "../runtime/retry.ts";
@@ -55,6 +55,40 @@ async function httpError(response: Response): Promise<SdkShapedError> {
   return error;
 }
 
+/**
+ * aws4fetch's SigV4 signer with its hashes computed by node:crypto, synchronously: aws4fetch computes them with
+ * WebCrypto, whose every call is an asynchronous op (a digest, an importKey and a sign per request), and the
+ * profile of archive and restore put 0.15-0.33 ms of CPU per request in them, more than the rest of the signing.
+ * The canonical request (what is signed, and how a key is encoded) stays aws4fetch's own.
+ */
+export class SyncSigner extends AwsV4Signer {
+  override stringToSign(): Promise<string> {
+    return this.canonicalString().then((canonical) =>
+      `AWS4-HMAC-SHA256\n${this.datetime}\n${this.credentialString}\n${
+        createHash("sha256").update(canonical).digest("hex")
+      }`
+    );
+  }
+
+  override async signature(): Promise<string> {
+    const date = this.datetime.slice(0, 8);
+    const cacheKey = [this.secretAccessKey, date, this.region, this.service].join();
+    let key = this.cache.get(cacheKey);
+    if (key === undefined) {
+      const kDate = createHmac("sha256", `AWS4${this.secretAccessKey}`).update(date).digest();
+      const kRegion = createHmac("sha256", kDate).update(this.region).digest();
+      const kService = createHmac("sha256", kRegion).update(this.service).digest();
+      const kSigning = createHmac("sha256", kService).update("aws4_request").digest();
+      key = kSigning.buffer.slice(
+        kSigning.byteOffset,
+        kSigning.byteOffset + kSigning.byteLength,
+      ) as ArrayBuffer;
+      this.cache.set(cacheKey, key);
+    }
+    return createHmac("sha256", new Uint8Array(key)).update(await this.stringToSign()).digest("hex");
+  }
+}
+
 // S3's URI encoding of a key: every byte but unreserved characters and '/', percent-encoded.
 function encodeKey(key: string): string {
   return key.split("/").map((segment) =>
@@ -84,7 +118,7 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
   async function send(method: string, key: string, headers: Record<string, string>, body?: Uint8Array) {
     const { url, region } = await resolveBase();
     const credentials = await o.client.config.credentials();
-    const signed = await new AwsV4Signer({
+    const signed = await new SyncSigner({
       method,
       url: `${url}/${encodeKey(key)}`,
       // The payload is not hashed (UNSIGNED-PAYLOAD, aws4fetch's default for s3): a PUT carries its CRC-32 in a
