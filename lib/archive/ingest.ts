@@ -355,9 +355,17 @@ export function createIngest(options: IngestOptions) {
       await retry("index receipts", () => index.recordReceipts(receipts));
       result.duplicates = receipts.length;
     }
-    for (const p of toPut) {
-      metrics.inc("records_archived_total", { topic: p.row.topic });
-      metrics.inc("bytes_archived_total", { topic: p.row.topic }, p.row.valueSize);
+    // Counted per topic, not per record: a run of records is mostly of one topic, and each count renders a label.
+    const archived = new Map<string, { records: number; bytes: number }>();
+    for (const { row } of toPut) {
+      const sum = archived.get(row.topic) ??
+        archived.set(row.topic, { records: 0, bytes: 0 }).get(row.topic)!;
+      sum.records++;
+      sum.bytes += row.valueSize;
+    }
+    for (const [topic, sum] of archived) {
+      metrics.inc("records_archived_total", { topic }, sum.records);
+      metrics.inc("bytes_archived_total", { topic }, sum.bytes);
     }
     for (const r of receipts) metrics.inc("duplicates_total", { topic: r.topic });
     return result;
