@@ -2,6 +2,8 @@
 // UUID, their raw values, topic listings, and the offload endpoint hop-client posts oversized messages to.
 import type { Command } from "../cli/command.ts";
 import { INDEX_SILENCE_SECONDS } from "../index/database.ts";
+import { createBrowse } from "../index/browse.ts";
+import { createWebPages } from "../web/handler.ts";
 import {
   CONNECTION_OPTIONS,
   type OptionSpec,
@@ -195,7 +197,16 @@ Examples:
         isPublic: options.publicTopics.isPublic,
         directUpload: true,
       });
+      const web = createWebPages({
+        index: idx.index,
+        browse: createBrowse(idx.sql),
+        store,
+        hopAuth,
+        publicTopics: options.publicTopics,
+        log,
+      });
       const server = await startServer({
+        web,
         index: idx.index,
         store,
         ingest,

@@ -36,6 +36,11 @@ export interface ServeDeps {
   /** Bound on each call to the index, the store, the permissions service; default SERVE_DEADLINE_MS. */
   deadlineMs?: number;
   now?: () => bigint;
+  /**
+   * Pages for people (lib/web/) under paths no API route uses: a Response, or null for a path they do not own.
+   * `api` is this handler, for a page that serves an API answer (a download) with the visitor's credentials.
+   */
+  web?: (req: Request, url: URL, api: (req: Request) => Promise<Response>) => Promise<Response | null>;
 }
 
 /** A client that stalls or trickles its upload holds a connection and up to maxUploadBytes of memory. */
@@ -397,6 +402,8 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
       if (method === "GET") return [name, await list(req, second!, url.searchParams)];
       return [name, await upload(req, second!)];
     }
+    const page = deps.web === undefined ? null : await deps.web(req, url, handle);
+    if (page !== null) return ["web", page];
     return ["other", textResponse(404, "Not found: see `housekeeping serve --help` for the routes")];
   }
 
@@ -435,7 +442,7 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
     return refuseBody(req, textResponse(500, "Internal Error", safeHeaders(authHeaders.get(req) ?? {})));
   }
 
-  return async (req: Request) => {
+  const handle = async (req: Request): Promise<Response> => {
     const started = performance.now();
     let name = "other";
     let resp: Response;
@@ -451,6 +458,7 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
     if (length > 0) metrics.inc("http_bytes_sent_total", { route: name }, length);
     return resp;
   };
+  return handle;
 }
 
 export interface ListenOptions {

@@ -12,6 +12,8 @@ export interface StandInOptions {
   permissions: Record<string, Record<string, string[]>>;
   /** Path of the API under the host, as in https://admin.hop.scimma.org/hopauth/api. */
   root?: string;
+  /** REST tokens (`Authorization: Token <token>`, scimma-admin's rest_authtoken): token -> username. */
+  tokens?: Record<string, string>;
 }
 
 export interface StandIn {
@@ -136,6 +138,13 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
       calls.push({ phase: "none", status: 401 });
       return challenge();
     }
+    const token = /^Token\s+(\S+)$/.exec(header);
+    if (token) {
+      const user = Object.hasOwn(options.tokens ?? {}, token[1]!) ? options.tokens![token[1]!]! : undefined;
+      calls.push({ phase: "other", status: user === undefined ? 401 : 200, ...(user ? { user } : {}) });
+      if (user === undefined) return challenge();
+      return Response.json(await answersFor(req, user));
+    }
     const m = /^SCRAM-SHA-512\s+(.*)$/i.exec(header);
     if (!m) {
       calls.push({ phase: "other", status: 401 });
@@ -149,11 +158,16 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
       return challenge();
     }
     calls.push({ phase: "final", status: 200, user: verified.user });
+    return Response.json(await answersFor(req, verified.user), {
+      headers: { "authentication-info": verified.info },
+    });
+  }
+
+  async function answersFor(req: Request, user: string) {
     const requests = await req.json() as Record<string, { path: string }>;
-    const answers = Object.fromEntries(
-      Object.entries(requests).map(([name, sub]) => [name, subAnswer(verified.user, sub.path)]),
+    return Object.fromEntries(
+      Object.entries(requests).map(([name, sub]) => [name, subAnswer(user, sub.path)]),
     );
-    return Response.json(answers, { headers: { "authentication-info": verified.info } });
   }
 
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {

@@ -1,0 +1,143 @@
+// A message's value shown by its format, as text that `html` escapes: JSON re-indented token by token (numbers,
+// escapes and key order kept exactly as sent), VOEvent XML indented without parsing (no entity or DTD is ever
+// expanded), GCN text as it is, anything else as a hex dump. Only the first DISPLAY_BYTES are shown; the download
+// links give every byte.
+
+/** Bytes of a value shown on a page; the rest is downloaded. */
+export const DISPLAY_BYTES = 256 * 1024;
+
+export interface RenderedValue {
+  /** "json", "xml", "text" or "hex": how `text` shows the value. */
+  kind: "json" | "xml" | "text" | "hex";
+  text: string;
+  /** Bytes left out of `text`. */
+  omitted: number;
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** The bytes as UTF-8 text, or null when they are not valid UTF-8. */
+export function utf8Text(bytes: Uint8Array): string | null {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/** A header value or key for display: its UTF-8 text, or hex when it is not valid UTF-8. */
+export function headerText(bytes: Uint8Array | null): { text: string; binary: boolean } {
+  if (bytes === null) return { text: "(null)", binary: false };
+  const text = utf8Text(bytes);
+  return text === null ? { text: hexBytes(bytes), binary: true } : { text, binary: false };
+}
+
+export function hexBytes(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(" ");
+}
+
+/** `xxd`-style lines: offset, 16 bytes in hex, the printable ASCII ones. */
+export function hexDump(bytes: Uint8Array): string {
+  const lines: string[] = [];
+  for (let at = 0; at < bytes.length; at += 16) {
+    const row = bytes.subarray(at, at + 16);
+    const hex = Array.from(row, (b) => b.toString(16).padStart(2, "0")).join(" ").padEnd(47, " ");
+    const ascii = Array.from(row, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("");
+    lines.push(`${at.toString(16).padStart(8, "0")}  ${hex}  |${ascii}|`);
+  }
+  return lines.join("\n");
+}
+
+/** JSON text re-indented: only whitespace outside strings changes. null when `text` is not JSON. */
+export function indentJson(text: string): string | null {
+  try {
+    JSON.parse(text);
+  } catch {
+    return null;
+  }
+  let out = "";
+  let depth = 0;
+  const newline = () => "\n" + "  ".repeat(depth);
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j;
+    } else if (c === "{" || c === "[") {
+      const close = c === "{" ? "}" : "]";
+      const next = text.slice(i + 1).trimStart()[0];
+      if (next === close) {
+        out += c + close;
+        i = text.indexOf(close, i + 1);
+      } else {
+        depth++;
+        out += c + newline();
+      }
+    } else if (c === "}" || c === "]") {
+      depth--;
+      out += newline() + c;
+    } else if (c === ",") out += "," + newline();
+    else if (c === ":") out += ": ";
+    else if (!/\s/.test(c)) out += c;
+  }
+  return out;
+}
+
+const XML_TOKEN = /<!--[\s\S]*?-->|<!\[CDATA\[[\s\S]*?\]\]>|<![^>]*>|<\?[\s\S]*?\?>|<\/?[^>]*>|[^<]+/g;
+
+/** XML text, one tag a line, indented by nesting; text between a tag and its end tag stays on that line. */
+export function indentXml(text: string): string {
+  const tokens = text.match(XML_TOKEN) ?? [];
+  const lines: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    const pad = "  ".repeat(Math.max(0, depth));
+    if (/^<\/[^>]*>$/.test(t)) {
+      depth--;
+      lines.push("  ".repeat(Math.max(0, depth)) + t);
+    } else if (/^<[A-Za-z_]/.test(t) && !t.endsWith("/>")) {
+      const body = tokens[i + 1];
+      const end = tokens[i + 2];
+      if (body !== undefined && !body.startsWith("<") && end !== undefined && end.startsWith("</")) {
+        lines.push(pad + t + body.trim() + end);
+        i += 2;
+      } else {
+        lines.push(pad + t);
+        depth++;
+      }
+    } else if (t.startsWith("<")) {
+      lines.push(pad + t);
+    } else if (t.trim() !== "") {
+      lines.push(pad + t.trim());
+    }
+  }
+  return lines.join("\n");
+}
+
+/** The value as a page shows it; `format` is the `_format` header (hop-client's name for the kind). */
+export function renderValue(value: Uint8Array, format: string | null): RenderedValue {
+  const shown = value.subarray(0, DISPLAY_BYTES);
+  const omitted = value.length - shown.length;
+  const text = format === "avro" || format === "blob" && !looksLikeText(shown) ? null : utf8Text(shown);
+  if (text !== null && omitted === 0) {
+    if (format === "json" || format === "circular" || /^\s*[[{]/.test(text)) {
+      const json = indentJson(text);
+      if (json !== null) return { kind: "json", text: json, omitted };
+    }
+    if (format === "voevent" || /^\s*<\?xml|^\s*<voe:VOEvent/.test(text)) {
+      return { kind: "xml", text: indentXml(text), omitted };
+    }
+  }
+  if (text !== null && looksLikeText(shown)) return { kind: "text", text, omitted };
+  return { kind: "hex", text: hexDump(shown), omitted };
+}
+
+/** Mostly printable: text, not a binary that happens to be valid UTF-8. */
+function looksLikeText(bytes: Uint8Array): boolean {
+  let control = 0;
+  for (const b of bytes) if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) control++;
+  return control <= bytes.length / 100;
+}
