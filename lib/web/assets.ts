@@ -85,3 +85,8 @@ for (const button of document.querySelectorAll("button[data-copy]")) {
   });
 }
 `;
+
+/** The tab's icon: a hopscotch square; served so that a browser does not ask for /favicon.ico. */
+export const ICON_SVG =
+  `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect x="1" y="1" width="14" height="14" rx="3" fill="#2f7bc4"/>` +
+  `<path d="M5 4v8M11 4v8M5 8h6" stroke="#fff" stroke-width="2"/></svg>`;

@@ -10,7 +10,7 @@ import type { PublicTopics } from "../topics/public_topics.ts";
 import { isArchiveTopic } from "../topics/names.ts";
 import type { HopAuth } from "../serve/hopauth.ts";
 import { normaliseUuid, readLimited } from "../serve/server.ts";
-import { APP_JS, STYLE_CSS } from "./assets.ts";
+import { APP_JS, ICON_SVG, STYLE_CSS } from "./assets.ts";
 import { DAY_MS, dayChart, parseDay } from "./chart.ts";
 import { html, type Safe } from "./escape.ts";
 import { type Frame, htmlResponse, page, PAGE_HEADERS } from "./layout.ts";
@@ -213,7 +213,7 @@ ${pagingLinks(keep, href, listing)}`;
     return htmlResponse(page(frame(session, topic), body));
   }
 
-  async function messagePage(url: URL, id: string, session: Session | null): Promise<Response> {
+  async function messagePage(req: Request, url: URL, id: string, session: Session | null): Promise<Response> {
     const uuid = normaliseUuid(id);
     if (uuid === null) return problem(session, 400, "Invalid message ID", "A message ID is a UUID.");
     const row = await deps.index.byUuid(uuid);
@@ -235,10 +235,12 @@ ${pagingLinks(keep, href, listing)}`;
       }
       object = decodeArchiveObject(bytes);
     }
-    return htmlResponse(page(frame(session, `Message ${uuid}`), messageBody(url, row, object)));
+    return htmlResponse(
+      page(frame(session, `Message ${uuid}`), messageBody(visibleOrigin(req, url), row, object)),
+    );
   }
 
-  function messageBody(url: URL, row: StoredRow, object: DecodedArchiveObject | null): Safe {
+  function messageBody(origin: string, row: StoredRow, object: DecodedArchiveObject | null): Safe {
     const isPublic = deps.publicTopics.isPublic(row.topic);
     const name = rawName(row.uuid, row.format);
     const rawPath = `/msg/${row.uuid}/raw_file/${encodeURIComponent(name)}`;
@@ -252,7 +254,7 @@ ${messageFacts(row, object, titleText)}
 <p class="downloads"><a href="${raw}" download="${name}">Raw value (${name})</a>
 <a href="${bson}" download="${row.uuid}.bson">Archived BSON object</a></p>
 <h2>Fetch it with hop-client</h2>
-${copyable("snippet", hopSnippet(`${url.origin}${rawPath}`, name, isPublic))}
+${copyable("snippet", hopSnippet(`${origin}${rawPath}`, name, isPublic))}
 <h2>Headers, in wire order</h2>
 ${
       object === null
@@ -291,6 +293,7 @@ ${object === null ? html`<p class="muted">Download it.</p>` : valueBlock(object.
     if (path !== "/" && !path.startsWith("/web/")) return null;
     if (req.method === "GET" && path === "/web/style.css") return asset(STYLE_CSS, "text/css");
     if (req.method === "GET" && path === "/web/app.js") return asset(APP_JS, "text/javascript");
+    if (req.method === "GET" && path === "/web/icon.svg") return asset(ICON_SVG, "image/svg+xml");
     const session = sessions.of(req);
     if (path === "/web/signin" || path === "/web/signout") return await signing(req, url, path, session);
     if (req.method !== "GET") {
@@ -308,7 +311,9 @@ ${object === null ? html`<p class="muted">Download it.</p>` : valueBlock(object.
     if (parts[1] === "topic" && parts.length === 3 && part(2) !== null) {
       return await topicPage(url, part(2)!, session);
     }
-    if (parts[1] === "message" && parts.length === 3) return await messagePage(url, part(2) ?? "", session);
+    if (parts[1] === "message" && parts.length === 3) {
+      return await messagePage(req, url, part(2) ?? "", session);
+    }
     if (parts[1] === "download" && parts.length === 4) {
       return await download(req, part(2) ?? "", parts[3]!, session, api);
     }
@@ -333,7 +338,7 @@ ${object === null ? html`<p class="muted">Download it.</p>` : valueBlock(object.
       else if (session !== null) {
         return problem(session, 403, "Refused", "The sign-out form is stale; reload and try again.");
       }
-      return redirect("/", sessions.cookie(null, url.protocol === "https:"));
+      return redirect("/", sessions.cookie(null, visibleOrigin(req, url).startsWith("https:")));
     }
     const token = (form.get("token") ?? "").trim();
     if (token === "" || token.length > MAX_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
@@ -355,7 +360,7 @@ ${object === null ? html`<p class="muted">Download it.</p>` : valueBlock(object.
     }
     if (session !== null) sessions.close(session.id);
     const opened = sessions.open(authorization);
-    return redirect("/", sessions.cookie(opened, url.protocol === "https:"));
+    return redirect("/", sessions.cookie(opened, visibleOrigin(req, url).startsWith("https:")));
   }
 
   function signInForm(session: Session | null, error: string | null, status: number): Response {
@@ -387,10 +392,19 @@ function redirect(location: string, cookie: string): Response {
   return new Response(null, { status: 303, headers: { ...PAGE_HEADERS, location, "set-cookie": cookie } });
 }
 
+/**
+ * The origin the visitor sees: serve's listener hands requests on over a Unix socket, so the URL's host is not the
+ * one the browser used; its Host header is. A TLS proxy in front says so with X-Forwarded-Proto.
+ */
+export function visibleOrigin(req: Request, url: URL): string {
+  const https = url.protocol === "https:" || req.headers.get("x-forwarded-proto") === "https";
+  return `${https ? "https" : "http"}://${req.headers.get("host") ?? url.host}`;
+}
+
 /** A form post from one of these pages: the browser says where it comes from (Origin, or Sec-Fetch-Site). */
 function sameOrigin(req: Request, url: URL): boolean {
   const origin = req.headers.get("origin");
-  if (origin !== null) return origin === url.origin;
+  if (origin !== null) return origin === visibleOrigin(req, url);
   return req.headers.get("sec-fetch-site") === "same-origin";
 }
 

@@ -45,6 +45,7 @@ export function page(frame: Frame, body: Safe): string {
         <meta name="color-scheme" content="light dark">
         <title>${frame.title} · Hopskotch archive</title>
         <link rel="stylesheet" href="/web/style.css">
+        <link rel="icon" href="/web/icon.svg" type="image/svg+xml">
         <script src="/web/app.js" defer></script>
       </head>
       <body>
@@ -60,8 +61,8 @@ export function page(frame: Frame, body: Safe): string {
           <div class="who">${who}</div>
         </header>
         <main id="main">
-    ${body}
-        </main>
+        ${body}
+            </main>
       </body>
     </html>
   `.__safe;
