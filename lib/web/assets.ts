@@ -34,7 +34,7 @@ table { border-collapse: collapse; width: 100%; font-size: 0.92rem; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { color: var(--muted); font-weight: 600; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.text { max-width: 28ch; overflow-wrap: anywhere; }
+td.text { max-width: 28ch; overflow-wrap: break-word; }
 td.uuid, code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
 td.uuid { font-size: 0.85rem; white-space: nowrap; }
 pre { background: var(--soft); padding: 10px; border-radius: 6px; overflow: auto; max-height: 70vh;
@@ -52,7 +52,7 @@ nav.pages { display: flex; gap: 16px; margin: 12px 0; flex-wrap: wrap; }
 form.range { display: flex; flex-wrap: wrap; gap: 8px; align-items: end; margin: 8px 0; }
 form.range label { display: flex; flex-direction: column; font-size: 0.85rem; color: var(--muted); }
 figure.chart { margin: 8px 0 16px; }
-figure.chart svg { width: 100%; height: 160px; display: block; }
+figure.chart svg { width: 100%; height: auto; max-height: 200px; display: block; }
 figure.chart figcaption { font-size: 0.85rem; color: var(--muted); }
 .bar { fill: var(--bar); }
 .axis { stroke: var(--line); }
@@ -65,7 +65,9 @@ figure.chart figcaption { font-size: 0.85rem; color: var(--muted); }
   header.site .who { margin-left: 0; }
   dl.facts { grid-template-columns: 1fr; }
   dl.facts dd { margin-bottom: 6px; }
-  td.text { max-width: 18ch; }
+  td.text { max-width: 22ch; }
+  .wide { display: none; }
+  main { padding: 8px 10px 32px; }
 }
 `;
 

@@ -57,7 +57,7 @@ export function dayChart(counts: Map<bigint, bigint>, fromDay: bigint, toDay: bi
   }, at most ${max.toString()} a day`;
   return html`
     <figure class="chart">
-      <svg viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${summary}" preserveAspectRatio="none">
+      <svg viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${summary}">
     <line class="axis" x1="${PAD.left}" y1="${axisY}" x2="${WIDTH - PAD.right}" y2="${axisY}"></line>
     <text class="tick" x="${PAD.left - 4}" y="${PAD.top + 10}" text-anchor="end">${max.toString()}</text>
     <text class="tick" x="${PAD.left - 4}" y="${axisY}" text-anchor="end">0</text>

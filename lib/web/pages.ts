@@ -24,9 +24,9 @@ export function topicsTable(
         <td class="text"><a href="${topicHref(s.topic)}">${s.topic}</a></td>
         <td class="num">${formatCount(s.messages)}</td>
         <td class="num">${formatBytes(s.bytes)}</td>
-        <td class="num">${formatTimeShort(s.earliest)}</td>
-        <td class="num">${formatTimeShort(s.latest)}</td>
-        <td class="num">${formatCount(inRange.get(s.topic) ?? 0n)}</td>
+        <td class="num wide">${formatTimeShort(s.earliest)}</td>
+        <td class="num wide">${formatTimeShort(s.latest)}</td>
+        <td class="num wide">${formatCount(inRange.get(s.topic) ?? 0n)}</td>
       </tr>
     `
   );
@@ -39,9 +39,9 @@ export function topicsTable(
             <th scope="col">Topic</th>
             <th scope="col" class="num">Messages</th>
             <th scope="col" class="num">Bytes</th>
-            <th scope="col" class="num">First record</th>
-            <th scope="col" class="num">Last record</th>
-            <th scope="col" class="num">${dayText(range.from)} – ${dayText(range.to)}</th>
+            <th scope="col" class="num wide">First record</th>
+            <th scope="col" class="num wide">Last record</th>
+            <th scope="col" class="num wide">${dayText(range.from)} – ${dayText(range.to)}</th>
           </tr>
         </thead>
         <tbody>${rows}</tbody>
@@ -66,9 +66,9 @@ export function messagesTable(rows: BrowseRow[], showTopic: boolean): Safe {
   const body = rows.map((r) =>
     html`<tr><td class="num">${formatTimeShort(r.timestamp)}</td>${
       showTopic ? html`<td class="text"><a href="${topicHref(r.topic)}">${r.topic}</a></td>` : ""
-    }<td class="text">${r.sender ?? ""}</td><td class="text">${r.title}</td><td>${
+    }<td class="text">${r.sender ?? ""}</td><td class="text">${r.title}</td><td class="wide">${
       r.format ?? ""
-    }</td><td class="num">${formatBytes(r.valueSize ?? r.size)}</td><td class="uuid"><a href="${
+    }</td><td class="num wide">${formatBytes(r.valueSize ?? r.size)}</td><td class="uuid"><a href="${
       messageHref(r.uuid)
     }">${r.uuid}</a>${
       r.retracted
@@ -84,8 +84,8 @@ export function messagesTable(rows: BrowseRow[], showTopic: boolean): Safe {
         <thead>
           <tr><th scope="col" class="num">Time (UTC)</th>${showTopic
             ? html`<th scope="col">Topic</th>`
-            : ""}<th scope="col">Sender</th><th scope="col">Title</th><th scope="col">Format</th>
-    <th scope="col" class="num">Size</th><th scope="col">UUID</th></tr>
+            : ""}<th scope="col">Sender</th><th scope="col">Title</th><th scope="col" class="wide">Format</th>
+    <th scope="col" class="num wide">Size</th><th scope="col">UUID</th></tr>
         </thead>
         <tbody>${body}</tbody>
       </table>

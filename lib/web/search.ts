@@ -47,6 +47,6 @@ export async function searchPage(
   return shell(html`<h1>Search: ${query}</h1>
 <p class="muted">${rows.length} messages whose ${how} matches${
     rows.length === SEARCH_ROWS ? `, the newest ${SEARCH_ROWS}` : ""
-  }${found.length > rows.length ? `; ${found.length - rows.length} more in topics you may not read` : ""}.</p>
+  }.</p>
 ${messagesTable(rows, true)}`);
 }
