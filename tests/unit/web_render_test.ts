@@ -78,7 +78,7 @@ Deno.test("pages: hostile headers, titles and senders are text", () => {
   ]).__safe;
   assert.doesNotMatch(table, /<script|<b /);
   assert.match(table, /&lt;b onclick=alert\(1\)&gt;/);
-  assert.match(table, /binary, hex<\/span> <code>ff 00<\/code>/);
+  assert.match(table, /binary, hex<\/span>\s*<code>ff 00<\/code>/);
   assert.match(table, /U\+202E/);
   const rows = messagesTable([{
     id: 1n,
