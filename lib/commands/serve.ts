@@ -120,6 +120,7 @@ export const command: Command = {
 
 Serves the archive over HTTP in scimma/archive-api's dialect, which hop-client (>= 0.11) and archive-api's users
 speak. Objects are sent exactly as stored, values without re-encoding, streamed and checked against the index.
+People open / in a browser: topics, messages, search and downloads (sign in with a hop token at /web/signin).
 
   GET  /msg/{uuid}                     the BSON object (ETag, Content-Length; If-None-Match answers 304)
   GET  /msg/{uuid}/raw_file/{name}     the value bytes, as a download named {name}
