@@ -89,6 +89,18 @@ export function createBrowse(sql: IndexSql) {
     }
   }
 
+  /** The last day (<= notAfter) on which any of `topics` has messages, or null. */
+  async function lastDay(topics: string[], notAfter: bigint): Promise<bigint | null> {
+    if (topics.length === 0) return null;
+    try {
+      const [row] = await sql<{ day: bigint | null }[]>`
+        select max(day) as day from topic_days where topic in ${sql(topics)} and day <= ${notAfter}`;
+      return row?.day === null || row?.day === undefined ? null : BigInt(row.day);
+    } catch (e) {
+      throw indexError(e, "reading messages per day");
+    }
+  }
+
   /**
    * One page of `topic`'s messages newest first, within [since, until): the newest, those older than `older`, or
    * those newer than `newer` (scanned oldest first and reversed, as sqlakeyset pages backwards).
@@ -143,7 +155,7 @@ export function createBrowse(sql: IndexSql) {
     }
   }
 
-  return { days, page, bySender };
+  return { days, lastDay, page, bySender };
 }
 
 export type Browse = ReturnType<typeof createBrowse>;

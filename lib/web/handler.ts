@@ -83,11 +83,14 @@ function parsePlace(text: string | null): Place | undefined | null {
   return m ? { timestamp: BigInt(m[1]!), id: BigInt(m[2]!) } : null;
 }
 
-/** A day range from `from`/`to` (YYYY-MM-DD), defaulting to the DEFAULT_DAYS up to today; null: invalid. */
-function dayRange(q: URLSearchParams, today: bigint): { from: bigint; to: bigint } | null {
-  const to = q.get("to") === null || q.get("to") === "" ? today : parseDay(q.get("to"));
+/**
+ * A day range from `from`/`to` (YYYY-MM-DD), defaulting to the DEFAULT_DAYS up to `lastDay` (the last day with
+ * messages, not after today); null: invalid.
+ */
+function dayRange(q: URLSearchParams, lastDay: bigint): { from: bigint; to: bigint } | null {
+  const to = q.get("to") === null || q.get("to") === "" ? lastDay : parseDay(q.get("to"));
   const from = q.get("from") === null || q.get("from") === ""
-    ? (to ?? today) - DEFAULT_DAYS + 1n
+    ? (to ?? lastDay) - DEFAULT_DAYS + 1n
     : parseDay(q.get("from"));
   if (from === null || to === null || from > to || to - from >= MAX_RANGE_DAYS) return null;
   return { from, to };
@@ -97,6 +100,9 @@ export function createWebPages(deps: WebDeps): WebPages {
   const sessions = deps.sessions ?? createSessions();
   const now = deps.now ?? Date.now;
   const today = () => BigInt(now()) / DAY_MS;
+  // Default charts end on the last day with messages: an archive read back later, or the demo's fixed-clock
+  // traffic, would otherwise open on an empty month.
+  const lastDay = async (topics: string[]) => await deps.browse.lastDay(topics, today()) ?? today();
 
   function frame(session: Session | null, title: string, query?: string): Frame {
     return { title, csrf: session?.csrf ?? null, ...(query !== undefined ? { query } : {}) };
@@ -136,7 +142,11 @@ export function createWebPages(deps: WebDeps): WebPages {
   }
 
   async function topicsPage(req: Request, url: URL, session: Session | null): Promise<Response> {
-    const range = dayRange(url.searchParams, today());
+    const may = accessFor(deps, session);
+    const all = await deps.index.topicStats();
+    const decisions = await Promise.all(all.map((s) => may(s.topic)));
+    const stats = all.filter((_, i) => decisions[i] === "ok");
+    const range = dayRange(url.searchParams, await lastDay(stats.map((s) => s.topic)));
     if (range === null) {
       return problem(
         session,
@@ -145,10 +155,6 @@ export function createWebPages(deps: WebDeps): WebPages {
         "Give from and to as YYYY-MM-DD, from before to, at most ten years apart.",
       );
     }
-    const may = accessFor(deps, session);
-    const all = await deps.index.topicStats();
-    const decisions = await Promise.all(all.map((s) => may(s.topic)));
-    const stats = all.filter((_, i) => decisions[i] === "ok");
     const days = await deps.browse.days(stats.map((s) => s.topic), range.from, range.to);
     const perDay = new Map<bigint, bigint>();
     const perTopic = new Map<string, bigint>();
@@ -181,7 +187,7 @@ ${
     if (access !== "ok") return refused(session, access, `The topic ${topic}`);
     const q = url.searchParams;
     const windowGiven = (q.get("from") ?? "") !== "" || (q.get("to") ?? "") !== "";
-    const range = dayRange(q, today());
+    const range = dayRange(q, await lastDay([topic]));
     const older = parsePlace(q.get("older"));
     const newer = parsePlace(q.get("newer"));
     if (range === null || older === null || newer === null) {
@@ -291,12 +297,13 @@ ${object === null ? html`<p class="muted">Download it.</p>` : valueBlock(object.
   return async (req, url, api) => {
     const path = url.pathname;
     if (path !== "/" && !path.startsWith("/web/")) return null;
-    if (req.method === "GET" && path === "/web/style.css") return asset(STYLE_CSS, "text/css");
-    if (req.method === "GET" && path === "/web/app.js") return asset(APP_JS, "text/javascript");
-    if (req.method === "GET" && path === "/web/icon.svg") return asset(ICON_SVG, "image/svg+xml");
+    const read = req.method === "GET" || req.method === "HEAD";
+    if (read && path === "/web/style.css") return asset(STYLE_CSS, "text/css");
+    if (read && path === "/web/app.js") return asset(APP_JS, "text/javascript");
+    if (read && path === "/web/icon.svg") return asset(ICON_SVG, "image/svg+xml");
     const session = sessions.of(req);
     if (path === "/web/signin" || path === "/web/signout") return await signing(req, url, path, session);
-    if (req.method !== "GET") {
+    if (!read) {
       return problem(session, 405, "Method not allowed", "These pages are read with GET.");
     }
     const parts = path.split("/").slice(1);

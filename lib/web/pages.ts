@@ -220,8 +220,13 @@ ${
 export function valueBlock(value: Uint8Array | null, format: string | null): Safe {
   if (value === null) return html`<p class="muted">The value is null (a tombstone).</p>`;
   const shown = renderValue(value, format);
-  const label =
-    { json: "JSON, re-indented", xml: "XML, indented", text: "text", hex: "hex dump" }[shown.kind];
+  const label = {
+    json: "JSON, re-indented",
+    xml: "XML, indented",
+    text: "text",
+    circular: "GCN circular, as its e-mail (download for the JSON as sent)",
+    hex: "hex dump",
+  }[shown.kind];
   return html`<p class="muted">${label}${
     shown.omitted > 0
       ? `; the first ${formatCount(value.length - shown.omitted)} bytes of ${formatCount(value.length)}`

@@ -7,8 +7,8 @@
 export const DISPLAY_BYTES = 256 * 1024;
 
 export interface RenderedValue {
-  /** "json", "xml", "text" or "hex": how `text` shows the value. */
-  kind: "json" | "xml" | "text" | "hex";
+  /** How `text` shows the value. */
+  kind: "json" | "xml" | "text" | "circular" | "hex";
   text: string;
   /** Bytes left out of `text`. */
   omitted: number;
@@ -123,6 +123,8 @@ export function renderValue(value: Uint8Array, format: string | null): RenderedV
   const omitted = value.length - shown.length;
   const text = format === "avro" || format === "blob" && !looksLikeText(shown) ? null : utf8Text(shown);
   if (text !== null && omitted === 0) {
+    const email = format === "circular" ? circularText(text) : null;
+    if (email !== null) return { kind: "circular", text: email, omitted };
     if (format === "json" || format === "circular" || /^\s*[[{]/.test(text)) {
       const json = indentJson(text);
       if (json !== null) return { kind: "json", text: json, omitted };
@@ -133,6 +135,28 @@ export function renderValue(value: Uint8Array, format: string | null): RenderedV
   }
   if (text !== null && looksLikeText(shown)) return { kind: "text", text, omitted };
   return { kind: "hex", text: hexDump(shown), omitted };
+}
+
+/**
+ * A GCN circular as hop-client sends it (JSON of the e-mail: `header` fields and `body`) as the e-mail's text:
+ * header lines, a blank line, the body. null when the value is not of that shape.
+ */
+export function circularText(text: string): string | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const doc = parsed as { header?: unknown; body?: unknown } | null;
+  if (doc === null || typeof doc !== "object" || typeof doc.body !== "string") return null;
+  const header = doc.header !== null && typeof doc.header === "object"
+    ? doc.header as Record<string, unknown>
+    : {};
+  const lines = Object.entries(header).map(([k, v]) =>
+    `${k.toUpperCase()}: ${typeof v === "string" ? v : JSON.stringify(v)}`
+  );
+  return `${lines.join("\n")}${lines.length > 0 ? "\n\n" : ""}${doc.body}`;
 }
 
 /** Mostly printable: text, not a binary that happens to be valid UTF-8. */

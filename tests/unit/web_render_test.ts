@@ -1,7 +1,7 @@
 // How the web pages show values, charts and headers: exactly the bytes received, indented or dumped, never parsed
 // into something else (numbers rounded, entities expanded) and never markup.
 import assert from "node:assert/strict";
-import { hexDump, indentJson, indentXml, renderValue } from "../../lib/web/render.ts";
+import { circularText, hexDump, indentJson, indentXml, renderValue } from "../../lib/web/render.ts";
 import { dayChart, parseDay } from "../../lib/web/chart.ts";
 import { headersTable, hopSnippet, messagesTable } from "../../lib/web/pages.ts";
 import { createSessions } from "../../lib/web/session.ts";
@@ -53,6 +53,17 @@ Deno.test("renderValue: by format, hex when not text, and only the first 256 KiB
     hexDump(enc.encode("<script>\u0000")),
     "00000000  3c 73 63 72 69 70 74 3e 00                       |<script>.|",
   );
+});
+
+Deno.test("circularText: hop-client's JSON of a GCN circular as the e-mail it was", () => {
+  const json = JSON.stringify({
+    header: { title: "GCN CIRCULAR", number: "26936" },
+    body: "Line 1\n<b>Line 2</b>",
+  });
+  assert.equal(circularText(json), "TITLE: GCN CIRCULAR\nNUMBER: 26936\n\nLine 1\n<b>Line 2</b>");
+  assert.equal(renderValue(enc.encode(json), "circular").kind, "circular");
+  assert.equal(circularText(`{"no": "body"}`), null);
+  assert.equal(renderValue(enc.encode(`{"no": "body"}`), "circular").kind, "json");
 });
 
 Deno.test("dayChart: bars for the days with messages, a text summary, no script or style", () => {
