@@ -68,7 +68,8 @@ function accessFor(deps: WebDeps, session: Session | null) {
     if (outcome.ok) return "ok";
     await outcome.response.body?.cancel().catch(() => {});
     const status = outcome.response.status;
-    return status === 401 ? "signin" : status === 403 ? "forbidden" : "unavailable";
+    // Another 4xx is a sub-request hopauth refused for this credential (a topic it does not know: 404).
+    return status === 401 ? "signin" : status < 500 ? "forbidden" : "unavailable";
   }
   return (topic: string): Promise<Access> => {
     let answer = known.get(topic);
@@ -361,7 +362,8 @@ ${object === null ? html`<p class="muted">Download it.</p>` : valueBlock(object.
       if (status === 401) {
         return signInForm(session, "The permissions service does not know this token.", 401);
       }
-      if (status !== 403) {
+      // 403, or a 404 for a topic hopauth does not know, still means it authenticated the token.
+      if (status >= 500) {
         return signInForm(session, "The permissions service did not answer; try again later.", 503);
       }
     }
