@@ -12,6 +12,8 @@ export interface StandInOptions {
   permissions: Record<string, Record<string, string[]>>;
   /** Path of the API under the host, as in https://admin.hop.scimma.org/hopauth/api. */
   root?: string;
+  /** username -> groups the user is an Owner of (every topic here is owned by the group "tests"). */
+  owners?: Record<string, string[]>;
   /** REST tokens (`Authorization: Token <token>`, scimma-admin's rest_authtoken): token -> username. */
   tokens?: Record<string, string>;
 }
@@ -36,6 +38,15 @@ function fields(text: string): Record<string, string> {
     if (at > 0) out[part.slice(0, at).trim()] = part.slice(at + 1).trim().replace(/^"(.*)"$/, "$1");
   }
   return out;
+}
+
+/** A client's base64, or null when it is not base64: a real hopauth refuses that, it does not fail (500). */
+function fromBase64(data: string): string | null {
+  try {
+    return atob(data);
+  } catch {
+    return null;
+  }
 }
 
 function unescapeName(name: string): string {
@@ -70,7 +81,7 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
   }
 
   function scramFirst(data: string): Response {
-    const clientFirst = atob(data);
+    const clientFirst = fromBase64(data) ?? "";
     const m = /^([ny]),(a=[^,]*)?,(.*)$/.exec(clientFirst);
     const bare = m ? fields(m[3]!) : {};
     const user = bare.n === undefined ? undefined : unescapeName(bare.n);
@@ -91,7 +102,8 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
     const ex = exchanges.get(sid);
     exchanges.delete(sid);
     if (ex === undefined) return null;
-    const clientFinal = atob(data);
+    const clientFinal = fromBase64(data);
+    if (clientFinal === null) return null;
     const at = clientFinal.lastIndexOf(",p=");
     if (at < 0) return null;
     const withoutProof = clientFinal.slice(0, at);
@@ -129,10 +141,26 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
       return { status: 200, body: { username: user, email: `${user}@example.org` } };
     }
     if (rel === "/v1/current_credential") return { status: 200, body: { username: user } };
+    // scimma-admin's field names: archive-api reads `topic` and `operation`, `group` and `status`.
+    if (rel === "/v1/current_user/available_permissions") {
+      const topics = options.permissions[user] ?? {};
+      return {
+        status: 200,
+        body: Object.entries(topics).flatMap(([topic, ops]) =>
+          ops.map((operation) => ({ topic, operation }))
+        ),
+      };
+    }
+    if (rel === "/v1/current_user/memberships") {
+      const owned = options.owners?.[user] ?? [];
+      return { status: 200, body: owned.map((group) => ({ user, group, status: "Owner" })) };
+    }
     return { status: 404, body: { detail: "Not found." } };
   }
 
-  async function multi(req: Request): Promise<Response> {
+  /** The SCRAM-verified user and the Authentication-Info header, or the answer to send instead. */
+  /** The verified user and the Authentication-Info header (none for a token), or the answer to send instead. */
+  function authenticate(req: Request): { user: string; info: string | null } | Response {
     const header = req.headers.get("authorization");
     if (header === null) {
       calls.push({ phase: "none", status: 401 });
@@ -140,10 +168,10 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
     }
     const token = /^Token\s+(\S+)$/.exec(header);
     if (token) {
-      const user = Object.hasOwn(options.tokens ?? {}, token[1]!) ? options.tokens![token[1]!]! : undefined;
+      const tokens = options.tokens ?? {};
+      const user = Object.hasOwn(tokens, token[1]!) ? tokens[token[1]!]! : undefined;
       calls.push({ phase: "other", status: user === undefined ? 401 : 200, ...(user ? { user } : {}) });
-      if (user === undefined) return challenge();
-      return Response.json(await answersFor(req, user));
+      return user === undefined ? challenge() : { user, info: null };
     }
     const m = /^SCRAM-SHA-512\s+(.*)$/i.exec(header);
     if (!m) {
@@ -158,22 +186,42 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
       return challenge();
     }
     calls.push({ phase: "final", status: 200, user: verified.user });
-    return Response.json(await answersFor(req, verified.user), {
-      headers: { "authentication-info": verified.info },
-    });
+    return verified;
   }
 
-  async function answersFor(req: Request, user: string) {
+  const infoHeader = (info: string | null): Record<string, string> =>
+    info === null ? {} : { "authentication-info": info };
+
+  async function multi(req: Request): Promise<Response> {
+    const verified = authenticate(req);
+    if (verified instanceof Response) return verified;
     const requests = await req.json() as Record<string, { path: string }>;
-    return Object.fromEntries(
-      Object.entries(requests).map(([name, sub]) => [name, subAnswer(user, sub.path)]),
+    const answers = Object.fromEntries(
+      Object.entries(requests).map(([name, sub]) => [name, subAnswer(verified.user, sub.path)]),
     );
+    return Response.json(answers, { headers: infoHeader(verified.info) });
+  }
+
+  // What archive-core's Decider reads (GET /v1/topics with the archiver's own credential): no topic public, none
+  // text-indexed.
+  function topicList(req: Request): Response {
+    const verified = authenticate(req);
+    if (verified instanceof Response) return verified;
+    const list = [...knownTopics].map((name) => ({
+      name,
+      owning_group: "tests",
+      publicly_readable: false,
+      archivable: true,
+      index_archived_text: false,
+    }));
+    return Response.json(list, { headers: infoHeader(verified.info) });
   }
 
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const path = new URL(req.url).pathname;
     if (req.method === "GET" && path === `${root}/version`) return Response.json({ version: "stand-in" });
     if (req.method === "POST" && path === `${root}/v1/multi`) return await multi(req);
+    if (req.method === "GET" && path === `${root}/v1/topics`) return topicList(req);
     return new Response("not found", { status: 404 });
   });
   return {
