@@ -55,7 +55,8 @@ export function page(frame: Frame, body: Safe): string {
           <form class="search" method="get" action="/web/search" role="search">
             <label class="skip" for="q">Search</label>
             <input id="q" name="q" type="search" value="${frame.query ??
-              ""}" placeholder="UUID or sender" maxlength="512">
+              ""}" placeholder="Words, UUID or sender"
+              maxlength="512">
             <button type="submit">Search</button>
           </form>
           <div class="who">${who}</div>

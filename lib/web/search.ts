@@ -1,7 +1,8 @@
-// The search box: a UUID opens that message; anything else finds the newest messages of that sender, or, once the
-// index has text search (`textSearch`), the messages whose text matches, newest best first. Results are filtered to
-// the topics the visitor may read, as every other page is.
+// The search box: a UUID opens that message; anything else finds the newest messages whose indexed text matches
+// (`textSearch`: websearch_to_tsquery over message_ts, as archive-api searches) or, when none does, the newest
+// messages of that sender. Results are filtered to the topics the visitor may read, as every other page is.
 import type { BrowseRow } from "../index/browse.ts";
+import type { Listing } from "../index/listing.ts";
 import { normaliseUuid } from "../serve/server.ts";
 import { html } from "./escape.ts";
 import { type Frame, htmlResponse, page } from "./layout.ts";
@@ -13,6 +14,31 @@ import type { Access, WebDeps } from "./handler.ts";
 export type TextSearch = (query: string, limit: number) => Promise<BrowseRow[]>;
 
 export const SEARCH_ROWS = 50;
+
+/**
+ * Text search through archive-api's listing (lib/index/listing.ts), newest first. Every topic's rows are searched
+ * (`topicsFull: []` selects all); the page keeps those the visitor may read.
+ */
+export function listingTextSearch(listing: Pick<Listing, "page">): TextSearch {
+  return async (query, limit) => {
+    const page = await listing.page(
+      { topicsPublic: null, topicsFull: [], includeRetracted: true, search: query },
+      { ascending: false, limit },
+    );
+    return page.rows.map((r) => ({
+      id: r.id,
+      uuid: r.uuid,
+      topic: r.topic,
+      timestamp: r.timestamp,
+      size: r.size,
+      valueSize: null,
+      sender: r.sender,
+      format: r.mediaType === "" ? null : r.mediaType,
+      title: r.title,
+      retracted: r.retracted,
+    }));
+  };
+}
 const MAX_QUERY = 512;
 
 export async function searchPage(
@@ -28,7 +54,7 @@ export async function searchPage(
   if (query === "") {
     return shell(html`
       <h1>Search</h1>
-      <p>Type a message's UUID or a sender (e.g. <code>alice-producer</code>).</p>
+      <p>Type words of a message (<code>GRB 250101A</code>, <code>"neutron star" -retraction</code>), a message's UUID or a sender.</p>
     `);
   }
   const uuid = normaliseUuid(query);
@@ -38,14 +64,18 @@ export async function searchPage(
       return new Response(null, { status: 303, headers: { location: messageHref(row.uuid) } });
     }
   }
-  const found = deps.textSearch !== undefined
-    ? await deps.textSearch(query, SEARCH_ROWS)
-    : await deps.browse.bySender(query, null, SEARCH_ROWS);
-  const allowed = await Promise.all(found.map((r) => may(r.topic)));
-  const rows = found.filter((_, i) => allowed[i] === "ok");
-  const how = deps.textSearch !== undefined ? "text" : "sender";
+  const visible = async (found: BrowseRow[]) => {
+    const allowed = await Promise.all(found.map((r) => may(r.topic)));
+    return found.filter((_, i) => allowed[i] === "ok");
+  };
+  let rows = deps.textSearch === undefined ? [] : await visible(await deps.textSearch(query, SEARCH_ROWS));
+  let how = "text";
+  if (rows.length === 0) {
+    rows = await visible(await deps.browse.bySender(query, null, SEARCH_ROWS));
+    how = "sender";
+  }
   return shell(html`<h1>Search: ${query}</h1>
-<p class="muted">${rows.length} messages whose ${how} matches${
+<p class="muted">${rows.length} ${rows.length === 1 ? "message" : "messages"} whose ${how} matches${
     rows.length === SEARCH_ROWS ? `, the newest ${SEARCH_ROWS}` : ""
   }.</p>
 ${messagesTable(rows, true)}`);

@@ -11,6 +11,7 @@ import { FORMAT_TOPICS } from "../../lib/mock/messages.ts";
 import { defaultTestdataDir, loadSamples } from "../../lib/mock/samples.ts";
 import { COMPRESSIONS } from "../../lib/mock/types.ts";
 import { idHeader, type ServeFixture, withServe } from "../support/serve_fixture.ts";
+import { schemaSql } from "../support/archive_helpers.ts";
 import { watch, type Watched, withBrowser } from "../support/browser.ts";
 
 const enc = new TextEncoder();
@@ -228,6 +229,20 @@ Deno.test("web: topics, a topic, a message, its raw value downloaded byte for by
       await assertClean(w, "search");
       assert.ok((await links(w.page, "td.uuid a")).length > 0, "the sender's messages are found");
       await shoot(w, "search");
+      // Text search (websearch_to_tsquery over message_ts, as archive-api): the text of one message indexed here.
+      const sql = schemaSql(f.schema);
+      try {
+        await sql`insert into message_ts (uuid, text_data, text_fully_indexed)
+          values (${uuid}, to_tsvector('GRB 251206A: bright optical afterglow'), true)`;
+      } finally {
+        await sql.end();
+      }
+      await w.page.click("#q", { count: 3 });
+      await w.page.type("#q", "optical afterglow -retraction");
+      await Promise.all([w.page.waitForNavigation({ timeout: GUARD_MS }), w.page.keyboard.press("Enter")]);
+      await assertClean(w, "text search");
+      assert.deepEqual((await links(w.page, "td.uuid a")).map((h) => h.split("/").pop()), [uuid]);
+      assert.match(await text(w.page), /1 message whose text matches/);
       await w.page.click("#q", { count: 3 });
       await w.page.type("#q", uuid.toUpperCase());
       await Promise.all([w.page.waitForNavigation({ timeout: GUARD_MS }), w.page.keyboard.press("Enter")]);

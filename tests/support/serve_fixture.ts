@@ -5,6 +5,7 @@ import { connectIndex, type IndexSql } from "../../lib/index/database.ts";
 import { createIndex } from "../../lib/index/postgres.ts";
 import { createBrowse } from "../../lib/index/browse.ts";
 import { createWebPages } from "../../lib/web/handler.ts";
+import { listingTextSearch } from "../../lib/web/search.ts";
 import type { Index } from "../../lib/index/types.ts";
 import { createMetrics, type Metrics } from "../../lib/runtime/metrics.ts";
 import { type Logger, silentLogger } from "../../lib/runtime/log.ts";
@@ -122,7 +123,15 @@ export async function withServe(
   });
   const log = tweaks.log ?? silentLogger;
   const web = tweaks.web
-    ? createWebPages({ index, browse: createBrowse(sql), store, hopAuth, publicTopics, log })
+    ? createWebPages({
+      index,
+      browse: createBrowse(sql),
+      textSearch: listingTextSearch(createListing(sql)),
+      store,
+      hopAuth,
+      publicTopics,
+      log,
+    })
     : null;
   const server = await startServer({
     ...(web !== null ? { web } : {}),
