@@ -256,6 +256,11 @@ ${pagingLinks(keep, href, listing)}`;
     const title = object?.headers.find((h) => h.key === "title")?.value;
     const titleText = title ? new TextDecoder().decode(title) : null;
     return html`<h1>Message <code>${row.uuid}</code></h1>
+${
+      row.catalog?.retracted
+        ? html`<p class="notice"><span class="badge retracted">retracted</span> Its sender retracted this message.</p>`
+        : ""
+    }
 ${messageFacts(row, object, titleText)}
 <h2>Download</h2>
 <p class="downloads"><a href="${raw}" download="${name}">Raw value (${name})</a>

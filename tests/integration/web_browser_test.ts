@@ -199,8 +199,11 @@ Deno.test("web: topics, a topic, a message, its raw value downloaded byte for by
         a.publicTopics.includes(r.topic) && r.value !== null && r.value.length > 0 &&
         r.headers.some((h) => h.key === "_format" && new TextDecoder().decode(h.value!) === "json")
       )!;
+      // Retracted (the index's flag, which archive-api's retraction route sets): the message page says so.
+      await setRetracted(f, uuid);
       await open(w, `${f.url}/web/message/${uuid}`);
       const page = await text(w.page);
+      assert.match(page, /Its sender retracted this message/);
       assert.ok(page.includes(uuid) && page.includes(record.topic));
       assert.ok(page.includes("Headers, in wire order"));
       await shoot(w, "message");
@@ -346,6 +349,15 @@ Deno.test("web: a private topic needs a token; sign-in keeps it server-side; sig
     });
   });
 });
+
+async function setRetracted(f: ServeFixture, uuid: string): Promise<void> {
+  const sql = schemaSql(f.schema);
+  try {
+    await sql`update messages set retracted = true where uuid = ${uuid}`;
+  } finally {
+    await sql.end();
+  }
+}
 
 async function poll<T>(fn: () => Promise<T | null>): Promise<T> {
   const until = Date.now() + GUARD_MS;
