@@ -19,9 +19,15 @@ export function chromiumPath(): string {
 }
 
 export async function withBrowser(fn: (browser: Browser) => Promise<void>): Promise<void> {
+  const executable = chromiumPath();
+  if (!(await Deno.stat(executable).then((s) => s.isFile, () => false))) {
+    throw new Error(
+      `no Chromium at ${executable}: run \`scripts/services.sh up chromium\` (Debian's chromium)`,
+    );
+  }
   const profile = await Deno.makeTempDir({ prefix: "hk-chromium-" });
   const browser = await puppeteer.launch({
-    executablePath: chromiumPath(),
+    executablePath: executable,
     headless: true,
     args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
     pipe: true,
