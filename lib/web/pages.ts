@@ -225,6 +225,7 @@ export function valueBlock(value: Uint8Array | null, format: string | null): Saf
     xml: "XML, indented",
     text: "text",
     circular: "GCN circular, as its e-mail (download for the JSON as sent)",
+    avro: "Avro container, its records decoded to JSON",
     hex: "hex dump",
   }[shown.kind];
   return html`<p class="muted">${label}${

@@ -2,13 +2,15 @@
 // escapes and key order kept exactly as sent), VOEvent XML indented without parsing (no entity or DTD is ever
 // expanded), GCN text as it is, anything else as a hex dump. Only the first DISPLAY_BYTES are shown; the download
 // links give every byte.
+import { readContainer } from "../text/avro.ts";
+import { OPAQUE, type PyValue } from "../text/values.ts";
 
 /** Bytes of a value shown on a page; the rest is downloaded. */
 export const DISPLAY_BYTES = 256 * 1024;
 
 export interface RenderedValue {
   /** How `text` shows the value. */
-  kind: "json" | "xml" | "text" | "circular" | "hex";
+  kind: "json" | "xml" | "text" | "circular" | "avro" | "hex";
   text: string;
   /** Bytes left out of `text`. */
   omitted: number;
@@ -121,6 +123,10 @@ export function indentXml(text: string): string {
 export function renderValue(value: Uint8Array, format: string | null): RenderedValue {
   const shown = value.subarray(0, DISPLAY_BYTES);
   const omitted = value.length - shown.length;
+  if (omitted === 0 && (format === "avro" || isAvroContainer(value))) {
+    const records = readContainer(value);
+    if (records !== null) return { kind: "avro", text: records.map((r) => pyJson(r, 0)).join("\n"), omitted };
+  }
   const text = format === "avro" || format === "blob" && !looksLikeText(shown) ? null : utf8Text(shown);
   if (text !== null && omitted === 0) {
     const email = format === "circular" ? circularText(text) : null;
@@ -157,6 +163,29 @@ export function circularText(text: string): string | null {
     `${k.toUpperCase()}: ${typeof v === "string" ? v : JSON.stringify(v)}`
   );
   return `${lines.join("\n")}${lines.length > 0 ? "\n\n" : ""}${doc.body}`;
+}
+
+const isAvroContainer = (v: Uint8Array) => v[0] === 0x4f && v[1] === 0x62 && v[2] === 0x6a && v[3] === 0x01;
+
+/**
+ * A decoded Avro value (lib/text/avro.ts: what fastavro returns) as indented JSON; numbers as Python prints them,
+ * bytes as a placeholder. Nesting is bounded by the decoder.
+ */
+export function pyJson(v: PyValue, depth: number): string {
+  const pad = "  ".repeat(depth + 1);
+  const end = "  ".repeat(depth);
+  if (v === null) return "null";
+  if (v === OPAQUE) return '"(bytes)"';
+  if (typeof v === "boolean") return String(v);
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) {
+    return v.length === 0 ? "[]" : `[\n${v.map((x) => pad + pyJson(x, depth + 1)).join(",\n")}\n${end}]`;
+  }
+  if (v instanceof Map) {
+    const entries = [...v].map(([k, x]) => `${pad}${JSON.stringify(k)}: ${pyJson(x, depth + 1)}`);
+    return entries.length === 0 ? "{}" : `{\n${entries.join(",\n")}\n${end}}`;
+  }
+  return v.pyStr;
 }
 
 /** Mostly printable: text, not a binary that happens to be valid UTF-8. */

@@ -66,6 +66,16 @@ Deno.test("circularText: hop-client's JSON of a GCN circular as the e-mail it wa
   assert.equal(renderValue(enc.encode(`{"no": "body"}`), "circular").kind, "json");
 });
 
+Deno.test("renderValue: an Avro container's records as JSON; a broken one as hex", async () => {
+  const avro = await Deno.readFile(
+    new URL("../../testdata/samples/hop-client/example_avro.avro", import.meta.url),
+  );
+  const shown = renderValue(avro, "avro");
+  assert.equal(shown.kind, "avro");
+  assert.match(shown.text, /^\{\n  "/);
+  assert.equal(renderValue(avro.subarray(0, avro.length - 3), "avro").kind, "hex");
+});
+
 Deno.test("dayChart: bars for the days with messages, a text summary, no script or style", () => {
   const from = parseDay("2026-01-01")!;
   const svg = dayChart(new Map([[from, 3n], [from + 2n, 6n]]), from, from + 4n, `<b>"x"</b>`).__safe;
