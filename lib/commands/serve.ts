@@ -4,7 +4,7 @@ import type { Command } from "../cli/command.ts";
 import { INDEX_SILENCE_SECONDS } from "../index/database.ts";
 import { createBrowse } from "../index/browse.ts";
 import { createWebPages } from "../web/handler.ts";
-import { listingTextSearch } from "../web/search.ts";
+import { indexTextSearch } from "../web/search.ts";
 import {
   CONNECTION_OPTIONS,
   type OptionSpec,
@@ -279,7 +279,7 @@ Examples:
       const web = createWebPages({
         index: idx.index,
         browse: createBrowse(idx.sql),
-        textSearch: listingTextSearch(createListing(idx.sql)),
+        textSearch: indexTextSearch(idx.index),
         store,
         hopAuth,
         publicTopics,

@@ -1,8 +1,8 @@
-// The search box: a UUID opens that message; anything else finds the newest messages whose indexed text matches
-// (`textSearch`: websearch_to_tsquery over message_ts, as archive-api searches) or, when none does, the newest
-// messages of that sender. Results are filtered to the topics the visitor may read, as every other page is.
+// The search box: a UUID opens that message; anything else finds the messages whose indexed text matches, best
+// first (`textSearch`: websearch_to_tsquery over message_ts, as archive-core searches) or, when none does, the
+// newest messages of that sender. Results are filtered to the topics the visitor may read, as every other page is.
 import type { BrowseRow } from "../index/browse.ts";
-import type { Listing } from "../index/listing.ts";
+import type { Index } from "../index/types.ts";
 import { normaliseUuid } from "../serve/server.ts";
 import { html } from "./escape.ts";
 import { type Frame, htmlResponse, page } from "./layout.ts";
@@ -16,28 +16,23 @@ export type TextSearch = (query: string, limit: number) => Promise<BrowseRow[]>;
 export const SEARCH_ROWS = 50;
 
 /**
- * Text search through archive-api's listing (lib/index/listing.ts), newest first. Every topic's rows are searched
- * (`topicsFull: []` selects all); the page keeps those the visitor may read.
+ * The index's text search (Index.search: websearch_to_tsquery over message_ts, as archive-core searches), best
+ * ts_rank first, then newest. Every topic is searched; the page keeps the rows the visitor may read.
  */
-export function listingTextSearch(listing: Pick<Listing, "page">): TextSearch {
-  return async (query, limit) => {
-    const page = await listing.page(
-      { topicsPublic: null, topicsFull: [], includeRetracted: true, search: query },
-      { ascending: false, limit },
-    );
-    return page.rows.map((r) => ({
+export function indexTextSearch(index: Pick<Index, "search">): TextSearch {
+  return async (query, limit) =>
+    (await index.search(query, {}, limit)).map((r) => ({
       id: r.id,
       uuid: r.uuid,
       topic: r.topic,
       timestamp: r.timestamp,
       size: r.size,
-      valueSize: null,
+      valueSize: r.valueSize,
       sender: r.sender,
-      format: r.mediaType === "" ? null : r.mediaType,
-      title: r.title,
-      retracted: r.retracted,
+      format: r.format,
+      title: r.catalog?.title ?? "",
+      retracted: r.catalog?.retracted ?? false,
     }));
-  };
 }
 const MAX_QUERY = 512;
 
@@ -76,7 +71,7 @@ export async function searchPage(
   }
   return shell(html`<h1>Search: ${query}</h1>
 <p class="muted">${rows.length} ${rows.length === 1 ? "message" : "messages"} whose ${how} matches${
-    rows.length === SEARCH_ROWS ? `, the newest ${SEARCH_ROWS}` : ""
+    rows.length === SEARCH_ROWS ? `, the first ${SEARCH_ROWS}` : ""
   }.</p>
 ${messagesTable(rows, true)}`);
 }

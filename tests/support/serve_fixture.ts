@@ -5,7 +5,7 @@ import { connectIndex, type IndexSql } from "../../lib/index/database.ts";
 import { createIndex } from "../../lib/index/postgres.ts";
 import { createBrowse } from "../../lib/index/browse.ts";
 import { createWebPages } from "../../lib/web/handler.ts";
-import { listingTextSearch } from "../../lib/web/search.ts";
+import { indexTextSearch } from "../../lib/web/search.ts";
 import type { Index } from "../../lib/index/types.ts";
 import { createMetrics, type Metrics } from "../../lib/runtime/metrics.ts";
 import { type Logger, silentLogger } from "../../lib/runtime/log.ts";
@@ -126,7 +126,7 @@ export async function withServe(
     ? createWebPages({
       index,
       browse: createBrowse(sql),
-      textSearch: listingTextSearch(createListing(sql)),
+      textSearch: indexTextSearch(index),
       store,
       hopAuth,
       publicTopics,
