@@ -246,6 +246,11 @@ Deno.test("web: topics, a topic, a message, its raw value downloaded byte for by
       await assertClean(w, "text search");
       assert.deepEqual((await links(w.page, "td.uuid a")).map((h) => h.split("/").pop()), [uuid]);
       assert.match(await text(w.page), /1 message whose text matches/);
+      // Narrowed to another topic, the same words find nothing (and the sender fallback neither).
+      await w.page.type("form.range input[name=topic]", "some.other.topic");
+      await Promise.all([w.page.waitForNavigation({ timeout: GUARD_MS }), w.page.keyboard.press("Enter")]);
+      await assertClean(w, "narrowed search");
+      assert.equal((await links(w.page, "td.uuid a")).length, 0);
       await w.page.click("#q", { count: 3 });
       await w.page.type("#q", uuid.toUpperCase());
       await Promise.all([w.page.waitForNavigation({ timeout: GUARD_MS }), w.page.keyboard.press("Enter")]);
