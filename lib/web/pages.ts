@@ -6,7 +6,7 @@ import type { BrowsePage, BrowseRow, Place } from "../index/browse.ts";
 import type { StoredRow, TopicStats } from "../index/types.ts";
 import { html, pathSegment, type Safe } from "./escape.ts";
 import { dayText } from "./chart.ts";
-import { headerText, renderValue } from "./render.ts";
+import { headerText, hexBytes, renderValue } from "./render.ts";
 
 export const topicHref = (topic: string) => `/web/topic/${pathSegment(topic)}`;
 export const messageHref = (uuid: string) => `/web/message/${pathSegment(uuid)}`;
@@ -131,7 +131,9 @@ export function headersTable(headers: DecodedArchiveObject["headers"]): Safe {
     return html`
       <tr>
         <td class="num">${i}</td>
-        <td class="text"><code>${h.key}</code></td>
+        <td class="text">${h.keyBytes === undefined
+          ? html`<code>${h.key}</code>`
+          : html`<span class="badge">binary, hex</span> <code>${hexBytes(h.keyBytes)}</code>`}</td>
         <td class="truncated">${v.binary
           ? html`
             <span class="badge">binary, hex</span>

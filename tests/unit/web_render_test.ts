@@ -96,7 +96,9 @@ Deno.test("pages: hostile headers, titles and senders are text", () => {
     { key: `<b onclick=alert(1)>`, value: enc.encode(evil) },
     { key: "sig", value: Uint8Array.of(0xff, 0x00) },
     { key: "none", value: null },
+    { key: "x\ufffd", keyBytes: Uint8Array.of(0x78, 0xff), value: null },
   ]).__safe;
+  assert.match(table, /binary, hex<\/span>\s*<code>78 ff<\/code>/, "a key that is not UTF-8: its bytes");
   assert.doesNotMatch(table, /<script|<b /);
   assert.match(table, /&lt;b onclick=alert\(1\)&gt;/);
   assert.match(table, /binary, hex<\/span>\s*<code>ff 00<\/code>/);
