@@ -72,7 +72,7 @@ Deno.test("renderValue: an Avro container's records as JSON; a broken one as hex
   );
   const shown = renderValue(avro, "avro");
   assert.equal(shown.kind, "avro");
-  assert.match(shown.text, /^\{\n  "/);
+  assert.match(shown.text, /^\{\n {2}"/);
   assert.equal(renderValue(avro.subarray(0, avro.length - 3), "avro").kind, "hex");
 });
 
