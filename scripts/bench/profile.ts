@@ -54,7 +54,53 @@ function packageOf(url: string, functionName: string): string {
   return lib ? lib[1]! : url;
 }
 
+// Where each sample's time goes, by the nearest frame on its stack that says (first match of the list, walking up
+// from the sampled function): the table of docs/benchmarks.md, "Where each millisecond goes".
+const PARTS: [string, (url: string, fn: string) => boolean][] = [
+  ["SHA-256 (content digest)", (u, f) => u.endsWith("format/checksum.ts") && /^(digest|sha256)/.test(f)],
+  ["CRC-32 (value, object)", (u, f) => u.endsWith("format/checksum.ts") && f === "crc32"],
+  ["CRC-32C (Kafka batches)", (u) => u.endsWith("kafka/crc32c.ts")],
+  ["BSON encode", (u) => u.endsWith("format/bson_writer.ts")],
+  ["BSON decode", (u) => /\/bson\//.test(u) || u.endsWith("format/record.ts")],
+  [
+    "S3 request (signing, fetch, body check)",
+    (u) => u.endsWith("store/s3_objects.ts") || /aws4fetch/.test(u),
+  ],
+  ["index (postgres.js)", (u) => /\/postgres\//.test(u) || u.includes("/lib/index/")],
+  ["Kafka fetch/produce, decode, commit", (u) => /kafkajs/.test(u) || u.includes("/lib/kafka/")],
+  ["ingest, lanes, restore's run", (u) => /\/lib\/(archive|restore)\//.test(u)],
+  ["profiler", (u) => u.endsWith("profiler_preload.ts")],
+];
+
+function split(profile: Profile, records: number): void {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parentOf = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+  const part = new Map<number, string>();
+  const partOf = (id: number): string => {
+    const known = part.get(id);
+    if (known !== undefined) return known;
+    const { url, functionName } = byId.get(id)!.callFrame;
+    const own = PARTS.find(([, test]) => test(url, functionName))?.[0];
+    const up = parentOf.get(id);
+    const name = own ?? (up !== undefined ? partOf(up) : "");
+    part.set(id, name);
+    return name;
+  };
+  const sums = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const fn = byId.get(id)!.callFrame.functionName;
+    const name = fn === "(idle)" ? "(idle)" : fn === "(garbage collector)" ? "GC" : partOf(id) || "other";
+    sums.set(name, (sums.get(name) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  console.log("where the JS thread's time goes, ms/record:");
+  for (const [name, us] of [...sums].sort((a, b) => b[1] - a[1])) {
+    console.log(`  ${(us / 1000 / records).toFixed(3).padStart(7)}  ${name}`);
+  }
+}
+
 function summarize(profile: Profile, records: number): void {
+  split(profile, records);
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
   profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
