@@ -193,18 +193,19 @@ export const MIGRATIONS: readonly Migration[] = [
 ];
 
 // archive-api's listings on a large index (docs/benchmarks.md, serve at 10 M rows):
-// - a topic's page is its rows in (timestamp, id) order: with only (topic, timestamp), PostgreSQL walked the
-//   (timestamp, id) index of every topic and filtered, reading the whole index for a quiet topic. The new index
-//   gives the page in order; it serves every query the old one did, which goes.
-// - /topics asks which topics have a public row: a skip scan of the public rows' topics (one probe per topic)
-//   instead of reading every row.
+// - a topic's page is its rows in (timestamp, id) order: (topic, timestamp, id) gives it in order and serves every
+//   query the old (topic, timestamp) did, which goes.
+// - anonymous callers see a topic's public rows only: the partial index holds those in the same order, so that a
+//   topic with few or no public rows is not read row by row (0.57 s for a private topic of 58 000 rows before);
+//   and /topics (which topics have a public row) is a skip scan of it, one probe per topic, instead of reading
+//   every row (4.3 s at 10 M rows).
 // - search joins message_ts to messages by uuid both ways: walking messages in page order and probing message_ts
 //   is what answers a common word fast (archive-core's message_ts has only its GIN index).
-// Building them reads the table once and blocks writes meanwhile (about a minute per 10 M rows).
+// Building them reads the table and blocks writes meanwhile (a few minutes per 10 M rows on a busy machine).
 const LISTING_AT_SCALE = [
-  `CREATE INDEX IF NOT EXISTS messages_topic_timestamp_id_idx ON messages (topic, timestamp, id) INCLUDE (public)`,
+  `CREATE INDEX IF NOT EXISTS messages_topic_timestamp_id_idx ON messages (topic, timestamp, id)`,
   `DROP INDEX IF EXISTS messages_topic_timestamp_idx`,
-  `CREATE INDEX IF NOT EXISTS messages_public_topic_idx ON messages (topic) WHERE public`,
+  `CREATE INDEX IF NOT EXISTS messages_public_topic_idx ON messages (topic, timestamp, id) WHERE public`,
   `CREATE INDEX IF NOT EXISTS message_ts_uuid_idx ON message_ts (uuid)`,
 ];
 
