@@ -187,6 +187,14 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 6,
+    name: "message_ts by uuid: newest-first search, text backfill, cascading deletes",
+    // archive-core's message_ts has only its GIN index: finding a message's text (search walking the newest
+    // messages, `db index-text` skipping rows already indexed, the ON DELETE CASCADE of a deleted message)
+    // read the whole table each time.
+    up: (tx) => run(tx, [`CREATE INDEX IF NOT EXISTS message_ts_uuid_idx ON message_ts (uuid)`]),
+  },
+  {
+    version: 7,
     name: "archive-api's listings at scale: a topic's rows in page order, topics with public rows",
     up: (tx) => run(tx, LISTING_AT_SCALE),
   },
@@ -199,14 +207,11 @@ export const MIGRATIONS: readonly Migration[] = [
 //   topic with few or no public rows is not read row by row (0.57 s for a private topic of 58 000 rows before);
 //   and /topics (which topics have a public row) is a skip scan of it, one probe per topic, instead of reading
 //   every row (4.3 s at 10 M rows).
-// - search joins message_ts to messages by uuid both ways: walking messages in page order and probing message_ts
-//   is what answers a common word fast (archive-core's message_ts has only its GIN index).
 // Building them reads the table and blocks writes meanwhile (a few minutes per 10 M rows on a busy machine).
 const LISTING_AT_SCALE = [
   `CREATE INDEX IF NOT EXISTS messages_topic_timestamp_id_idx ON messages (topic, timestamp, id)`,
   `DROP INDEX IF EXISTS messages_topic_timestamp_idx`,
   `CREATE INDEX IF NOT EXISTS messages_public_topic_idx ON messages (topic, timestamp, id) WHERE public`,
-  `CREATE INDEX IF NOT EXISTS message_ts_uuid_idx ON message_ts (uuid)`,
 ];
 
 // A record whose row PostgreSQL refuses for what it holds (lib/archive/ingest.ts) is archived with a row that

@@ -10,8 +10,8 @@ const ROOT = new URL("../..", import.meta.url).pathname;
 export const LAYERS: readonly (readonly string[])[] = [
   ["runtime", "(root)"],
   ["format"],
-  ["store", "index", "kafka"],
-  ["topics"],
+  ["store", "index", "kafka", "hopauth"],
+  ["topics", "text"],
   ["cli"],
   ["archive", "mock"],
   ["serve", "restore", "verify"],
