@@ -11,7 +11,8 @@
 //   serve_messages_search_meta_<N>_ms_p50/_p99  the same with meta=true: the index's share alone;
 //   serve_topics_<N>_ms                    GET /topics (median of 20).
 // message_ts (text search) holds a GCN-circular-sized text (300 words of a skewed 5 000-word vocabulary, one of
-// 1 000 texts, plus the event's name) for one row in five, unless the index already has texts. The filler rows
+// 1 000 texts, plus the event's name) for one row in five, unless the index already has texts (scale.ts's
+// fillText gives it the same shape). The filler rows
 // point at the sample's objects, which the last archive run wrote again (new CRC-32s): the rows a search answers
 // with are pointed at the objects as they are now before the full-message requests.
 import type postgres from "postgres";
