@@ -284,7 +284,7 @@ export const CASES: readonly CaseDef[] = [
     "header-key-binary",
     "adversarial",
     0,
-    "a non-UTF-8 header KEY: consumers decode it lossily (opt-in only)",
+    "a non-UTF-8 header KEY: text with U+FFFD to clients, archived byte for byte (opt-in only)",
     (ctx, name) => {
       const draft = hopMessage(ctx, name);
       return [{
