@@ -61,7 +61,7 @@ Asks a running \`housekeeping archive\` for GET /healthz and exits 0 when it ans
 image, whose HEALTHCHECK runs \`/housekeeping healthz\`.
 
 Options:
-${optionsHelp(HEALTHZ_OPTIONS, 21)}
+${optionsHelp(HEALTHZ_OPTIONS, { column: 21 })}
 
 Examples:
   HTTP_PORT=8080 housekeeping healthz
