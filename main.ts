@@ -3,7 +3,7 @@ import type { Command, CommandContext } from "./lib/cli/command.ts";
 import { errorMessage, isHkError } from "./lib/runtime/errors.ts";
 import { VERSION } from "./lib/version.ts";
 import { startMemoryLog } from "./lib/runtime/memlog.ts";
-import { createLogger } from "./lib/runtime/log.ts";
+import { createLogger, logFormatOf } from "./lib/runtime/log.ts";
 import { maskSecrets } from "./lib/runtime/secrets.ts";
 import { keepMemoryUnder, memoryTargetBytes, tuneMalloc } from "./lib/runtime/memory.ts";
 
@@ -89,7 +89,12 @@ if (import.meta.main) {
   try {
     // Before any command has its logger, so LOG_LEVEL=error is honoured but --log-level is not yet known.
     const level = env.LOG_LEVEL === "error" ? "error" : "info";
-    keepMemoryUnder(memoryTargetBytes(env), createLogger({ level, fields: { logger: "memory" } }).warn);
+    // A bad LOG_FORMAT stops here, with one line, before any command runs.
+    const format = logFormatOf(env, Deno.stderr.isTerminal());
+    keepMemoryUnder(
+      memoryTargetBytes(env),
+      createLogger({ level, format, fields: { logger: "memory" } }).warn,
+    );
     const memlog = env.HK_MEMLOG;
     if (memlog) startMemoryLog(memlog);
   } catch (e) {

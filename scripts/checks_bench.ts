@@ -1,7 +1,7 @@
 // `deno bench --allow-all scripts/checks_bench.ts`: what restore's checks cost per record, alone, at the sizes
 // `deno task bench` uses: the whole object check restore runs before publishing (lib/format/object_check.ts: the object's
 // CRC-32, decoding, the value's CRC-32 and the content SHA-256) and the batch CRC-32C its produce requests carry,
-// beside each checksum by itself. README, "Figures of issue 17", cites the 1 MiB figures.
+// beside each checksum by itself. docs/benchmarks.md, "Figures of issue 17", cites the 1 MiB figures.
 import { crc32, sha256 } from "../lib/format/checksum.ts";
 import { contentDigest, legacyUuid } from "../lib/format/identity.ts";
 import { crc32c } from "../lib/kafka/crc32c.ts";

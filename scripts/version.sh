@@ -8,7 +8,7 @@
 #                                                  repository (a branch ref such as refs/heads/main is ignored)
 #   scripts/version.sh tags X.Y.Z                  the image tags a release pushes, space separated
 #
-# Conventions (README "Releases"):
+# Conventions (docs/deployment.md, "Releases"):
 #   0.0.0      the development deployment                  pushes 0.0.0
 #   0.8.Z      container and devops experiments            pushes 0.8.Z 0.8
 #   X.Y.Z X>=1 releases; the newest 1.x is production      pushes X.Y.Z X.Y X

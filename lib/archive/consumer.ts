@@ -43,7 +43,7 @@ export const CONSUMER_OPTIONS = {
   allowAutoTopicCreation: false,
   // Fetch sizes bound memory: kafkajs holds a fetch response about twice over while decoding it (socket chunks,
   // then the joined buffer the records view), the lanes keep up to two fetches' records in flight, and V8 frees
-  // such buffers late, so with large records the fetch size sets the archiver's peak RSS (README, "Peak RSS").
+  // such buffers late, so with large records the fetch size sets the archiver's peak RSS (docs/benchmarks.md, "Peak RSS").
   // Much smaller fetches cost more than they save: a per-partition limit that cuts record batches short has the
   // broker send partial batches, which kafkajs drops and fetches again. The lanes keep the object writes busy
   // across fetches either way.

@@ -51,6 +51,7 @@ export function formatDuration(ms: number): string {
 }
 
 const LAST_DATE_MS = 8.64e15; // the largest time a JS Date can hold
+const NO_TIMESTAMP = -1n; // Kafka's timestamp of a record that has none
 
 /** Record timestamps for people: ISO 8601 UTC to the ms; "-" for none, the raw number when not a date (-1). */
 export function formatTime(ms: bigint | null): string {
@@ -59,8 +60,12 @@ export function formatTime(ms: bigint | null): string {
   return new Date(Number(ms)).toISOString();
 }
 
-/** Record timestamps in tables: to the second, "2024-01-17 12:00:00Z". */
+/**
+ * Record timestamps in tables: to the second, "2024-01-17 12:00:00Z"; "none" for Kafka's "no timestamp" (-1),
+ * which a reader of a table would otherwise take for a number of something.
+ */
 export function formatTimeShort(ms: bigint | null): string {
+  if (ms === NO_TIMESTAMP) return "none";
   const full = formatTime(ms);
   return /^\d{4}-/.test(full) ? full.replace("T", " ").replace(/\.\d{3}Z$/, "Z") : full;
 }

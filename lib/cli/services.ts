@@ -25,7 +25,7 @@ import {
   type SecurityProtocol,
 } from "../kafka/client.ts";
 import { type KeyLayout, parseKeyLayout } from "../format/keys.ts";
-import { createLogger, type Logger } from "../runtime/log.ts";
+import { createLogger, logFormatOf, type Logger } from "../runtime/log.ts";
 import { maskSecrets } from "../runtime/secrets.ts";
 import { openStore } from "../store/open.ts";
 import { verificationOffWarning } from "../runtime/tls.ts";
@@ -400,9 +400,14 @@ export async function requireCurrentSchema(
   );
 }
 
-/** The logger a command uses: the injected one (tests), else JSON lines at the configured level. */
+/**
+ * The logger a command uses: the injected one (tests), else at the configured level, as JSON lines or, on a
+ * terminal, readable lines (LOG_FORMAT decides when set).
+ */
 export function commandLogger(settings: ResolvedSettings, ctx: CommandContext): Logger {
-  return ctx.log ?? createLogger({ level: logLevelOf(settings) });
+  if (ctx.log) return ctx.log;
+  const format = logFormatOf(ctx.env, ctx.stderrIsTerminal ?? Deno.stderr.isTerminal());
+  return createLogger({ level: logLevelOf(settings), format });
 }
 
 /** Kafka and the veto list only: for commands that need neither the store nor the index (`topics`). */

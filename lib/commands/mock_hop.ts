@@ -1,8 +1,14 @@
 // `mock-hop`: realistic, legacy and adversarial Hopskotch traffic, reproducible from a seed, with a manifest of what
 // an archive of it must contain. Generation is pure (lib/mock/generate.ts); this file parses flags and does the I/O.
 import type { Command, CommandContext } from "../cli/command.ts";
-import { CONNECTION_OPTIONS, logLevelOf, parseCommandArgs, settingsHelp } from "../cli/config.ts";
-import { type CommandSettings, commandSettings, kafkaSettings, printConfig } from "../cli/services.ts";
+import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../cli/config.ts";
+import {
+  commandLogger,
+  type CommandSettings,
+  commandSettings,
+  kafkaSettings,
+  printConfig,
+} from "../cli/services.ts";
 import { hkError } from "../runtime/errors.ts";
 import { positiveNumber, usageError, type ValueSource } from "../cli/flags.ts";
 import {
@@ -14,7 +20,6 @@ import {
   readOptions,
 } from "../cli/options.ts";
 import { createKafka } from "../kafka/client.ts";
-import { createLogger } from "../runtime/log.ts";
 import { resolveCases } from "../mock/cases.ts";
 import { FORMAT_TOPICS, HEARTBEAT_TOPIC } from "../mock/messages.ts";
 import { createGenerator, type GeneratorOptions } from "../mock/generate.ts";
@@ -332,7 +337,7 @@ function extras(o: MockHopOptions): Record<string, unknown> {
 const encoder = new TextEncoder();
 
 async function runMockHop(options: MockHopOptions, ctx: CommandContext): Promise<number> {
-  const log = ctx.log ?? createLogger({ level: logLevelOf(options.settings) });
+  const log = commandLogger(options.settings, ctx);
   const samples = await loadSamples(options.testdata);
   const generator = createGenerator(generatorOptions(options), samples);
   const { settings, warnings } = await kafkaSettings(options.settings, ctx, "housekeeping-mock-hop");

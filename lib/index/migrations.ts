@@ -1,7 +1,7 @@
 // Versioned schema of the index. Each migration runs in its own transaction under an advisory lock, so several
 // archivers starting at once apply each step exactly once; `schema_migrations` records what has been applied.
 //
-// Migration 1 is the original archiver's table exactly as it created it (docs/archive-format.md §4), so a database that already has
+// Migration 1 is seed-era housekeeping's table exactly as it created it (docs/archive-format.md §4.1), so a database that has
 // that table simply starts at version 1 and is upgraded in place by migration 2; a new database goes through the
 // same two steps. Migration 3 brings the shape of archive-core 1.3.0 (the archiver before this one), from its own
 // database as from ours. Never edit a released migration: add a new one.

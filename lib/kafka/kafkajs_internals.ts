@@ -367,7 +367,7 @@ function installWireHeaderEncoding(): void {
 // kafkajs 2.2.4 keeps every broker connection polling once a millisecond for as long as it is open: its request
 // queue re-arms a timer after each check even when nothing is pending, and the delay it computes is negative
 // (`throttledUntil` starts at -1), which node clamps to 1 ms (the TimeoutNegativeWarning on stderr): CPU burnt on
-// every open connection, on a machine whose CPU Kafka, S3 and PostgreSQL share (the README has the figures).
+// every open connection, on a machine whose CPU Kafka, S3 and PostgreSQL share (docs/kafka-client.md has the figures).
 // Upstream: tulios/kafkajs#1704, #1751 (open, unreleased).
 // The hook skips the timer when no request waits and the broker does not throttle us; every other case keeps
 // kafkajs's own scheduling, and a request queued later still arms the timer itself (push() schedules it).

@@ -2,7 +2,7 @@
 // process soon. Two things keep them longer: V8 frees an ArrayBuffer's memory only when it collects its object,
 // which it schedules by the growth of that memory (some 64 MiB); and glibc, after freeing a mapping of N bytes,
 // raises its mmap threshold to N (up to 32 MiB) and serves later buffers of that size from its heap, which it
-// keeps (README, "Figures of issue 17": 60-190 MiB of peak RSS with 16 MiB records).
+// keeps (docs/benchmarks.md, "Figures of issue 17": 60-190 MiB of peak RSS with 16 MiB records).
 import v8 from "node:v8";
 import vm from "node:vm";
 import { hkError } from "./errors.ts";
@@ -145,7 +145,7 @@ export function memoryGovernor(targetBytes: number, probe: MemoryProbe) {
 
 /**
  * Collects garbage once RSS reaches `targetBytes` instead of at V8's own pace, which lets dead memory grow by
- * some 64 MiB of buffers and by half the live heap or more (README, "Figures of issue 17"), so that the peak
+ * some 64 MiB of buffers and by half the live heap or more (docs/benchmarks.md, "Figures of issue 17"), so that the peak
  * comes from what is live: the fetch and in-flight settings. Checked every 25 ms (memoryGovernor); below the
  * target it costs nothing but the check. A target of 0, or a V8 that refuses to expose gc, turns it off.
  * `warn` hears when live memory itself stays over the target, where collecting cannot help.

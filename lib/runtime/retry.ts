@@ -1,5 +1,5 @@
 // Outages of Kafka, S3 or PostgreSQL during a run must not lose anything: operations that failed with a retriable
-// error are retried with capped exponential backoff until they succeed or the process is asked to stop.
+// error are retried with capped, jittered exponential backoff until they succeed or the process is asked to stop.
 import { hkError, isRetriable } from "./errors.ts";
 import type { Logger } from "./log.ts";
 
@@ -10,21 +10,36 @@ export interface RetryOptions {
   initialDelayMs?: number;
   maxDelayMs?: number;
   isRetriable?: (e: unknown) => boolean;
+  /** Uniform in [0, 1): the jitter's source; tests inject a fixed sequence. Default Math.random. */
+  random?: () => number;
+}
+
+/**
+ * The delay after `previous`: decorrelated jitter ("Exponential Backoff and Jitter", AWS Architecture Blog),
+ * uniform between the first delay and three times the previous one, capped. Without jitter every archiver of a
+ * group that met the same outage retried at the same instants, hitting the service together as it came back;
+ * drawn this way their retries spread out while the delays still grow about threefold per attempt.
+ */
+export function nextDelay(previous: number, initial: number, max: number, random: () => number): number {
+  const upper = Math.min(max, previous * 3);
+  return Math.round(Math.min(max, initial + random() * Math.max(0, upper - initial)));
 }
 
 export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions): Promise<T> {
   const retriable = options.isRetriable ?? isRetriable;
-  let delay = options.initialDelayMs ?? 200;
+  const initial = options.initialDelayMs ?? 200;
   const maxDelay = options.maxDelayMs ?? 10_000;
+  const random = options.random ?? Math.random;
+  let delay = initial;
   for (let attempt = 1;; attempt++) {
     if (options.signal.aborted) throw stopped(options.what);
     try {
       return await fn();
     } catch (e) {
       if (!retriable(e)) throw e;
+      delay = nextDelay(delay, initial, maxDelay, random);
       options.log.warn(`${options.what} failed, retrying`, { attempt, delayMs: delay, error: e });
       await sleep(delay, options.signal);
-      delay = Math.min(maxDelay, delay * 2);
     }
   }
 }

@@ -80,6 +80,9 @@ Deno.test("format: tables, sizes, counts, durations, times, JSON with int64", ()
   assert.equal(formatTime(-1n), "-1", "Kafka's 'no timestamp' is not a date");
   assert.equal(formatTime(0n), "1970-01-01T00:00:00.000Z");
   assert.equal(formatTimeShort(1705492800123n), "2024-01-17 12:00:00Z");
+  assert.equal(formatTimeShort(-1n), "none", "tables name Kafka's 'no timestamp' instead of printing -1");
+  assert.equal(formatTimeShort(-2n), "-2");
+  assert.equal(formatTimeShort(null), "-");
   assert.equal(toJson({ a: 2n ** 63n - 1n }), '{"a":"9223372036854775807"}');
   const row = rowToJson({
     id: 7n,
