@@ -16,7 +16,7 @@ import {
   printConfig,
 } from "../cli/services.ts";
 import { usageError } from "../cli/flags.ts";
-import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
+import { optionsHelp, optionSpec, type OptionTable, printableOptions, readOptions } from "../cli/options.ts";
 import { toJson } from "../cli/output.ts";
 import { MIGRATIONS } from "../index/migrations.ts";
 
@@ -49,13 +49,9 @@ export function parseDbArgs(
     throw usageError("db", `unknown action "${action}": use migrate or status`);
   }
   if (extra.length > 0) throw usageError("db", `unexpected argument "${extra[0]}"`);
-  if (values.check === true && action !== "status") throw usageError("db", "--check belongs to `db status`");
-  return {
-    ...commandSettings(values, env, readConfig),
-    action,
-    json: values.json === true,
-    check: values.check === true,
-  };
+  const own = readOptions("db", DB_OPTIONS, values, env);
+  if (own.check && action !== "status") throw usageError("db", "--check belongs to `db status`");
+  return { ...commandSettings(values, env, readConfig), action, ...own };
 }
 
 export const command: Command = {
@@ -84,7 +80,10 @@ Examples:
   async run(argv, ctx) {
     const options = parseDbArgs(argv, ctx.env);
     if (options.printConfig) {
-      return printConfig(ctx, options.settings, { action: options.action, check: options.check });
+      return printConfig(ctx, options.settings, {
+        action: options.action,
+        ...printableOptions(DB_OPTIONS, options),
+      });
     }
     const idx = await openIndex(options.settings, ctx.env, commandLogger(options.settings, ctx));
     try {

@@ -3,7 +3,7 @@ import type { Command } from "../cli/command.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../cli/config.ts";
 import { type CommandSettings, commandSettings, openKafka, printConfig } from "../cli/services.ts";
 import { renderTable, toJson } from "../cli/output.ts";
-import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
+import { optionsHelp, optionSpec, type OptionTable, printableOptions, readOptions } from "../cli/options.ts";
 import { surveyTopics, type TopicReport } from "../topics/topics.ts";
 
 const TOPICS_OPTIONS = {
@@ -25,7 +25,7 @@ export function parseTopicsArgs(
   const { values } = parseCommandArgs("topics", argv, OPTIONS);
   return {
     ...commandSettings(values, env, readConfig),
-    json: values.json === true,
+    ...readOptions("topics", TOPICS_OPTIONS, values, env),
   };
 }
 
@@ -71,7 +71,9 @@ Examples:
 `,
   async run(argv, ctx) {
     const options = parseTopicsArgs(argv, ctx.env);
-    if (options.printConfig) return printConfig(ctx, options.settings, { json: options.json });
+    if (options.printConfig) {
+      return printConfig(ctx, options.settings, printableOptions(TOPICS_OPTIONS, options));
+    }
     const { kafka, veto } = await openKafka(options.settings, ctx, "housekeeping-topics");
     const admin = kafka.admin();
     await admin.connect();
