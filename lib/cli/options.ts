@@ -36,7 +36,10 @@ export interface OptionDef {
   short?: string;
   /** The value's name in --help (`--limit N`); none for booleans. */
   arg?: string;
-  /** The environment variable read when the flag is absent (empty counts as unset); --help appends it. */
+  /**
+   * The environment variable read when the flag is absent (empty counts as unset). --help appends it to the last
+   * help line, or puts it there alone when that line is "".
+   */
   env?: string;
   /**
    * The value when neither flag nor variable is given, parsed like them. --help shows it: where the help says
@@ -146,11 +149,15 @@ export function optionsHelp(
     const inline = lines.some((l) => l.includes("{default}"));
     const filled = lines.map((l) => l.replaceAll("{default}", String(d.default)));
     if (d.default !== undefined && !inline) filled[0] += ` (default ${d.default})`;
-    if (d.env !== undefined) filled[filled.length - 1] += ` [env ${d.env}]`;
+    if (d.env !== undefined) {
+      const env = `[env ${d.env}${d.type === "boolean" ? "=true|false" : ""}]`;
+      const last = filled.length - 1;
+      filled[last] = filled[last] === "" ? env : `${filled[last]} ${env}`;
+    }
     const [first, ...more] = filled;
-    return [`  ${name.padEnd(column - 3)} ${first}`, ...more.map((l) => `${" ".repeat(column)}${l}`)].join(
-      "\n",
-    );
+    // A name that fills the column keeps two spaces before its help, so the two still read apart.
+    const padded = name.length >= column - 3 ? `${name} ` : name.padEnd(column - 3);
+    return [`  ${padded} ${first}`, ...more.map((l) => `${" ".repeat(column)}${l}`)].join("\n");
   }).join("\n");
 }
 
