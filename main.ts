@@ -18,6 +18,7 @@ export const COMMANDS: Record<string, Loader> = {
   restore: async () => (await import("./lib/commands/restore.ts")).command,
   "mock-hop": async () => (await import("./lib/commands/mock_hop.ts")).command,
   serve: async () => (await import("./lib/commands/serve.ts")).command,
+  "offload-endpoint": async () => (await import("./lib/commands/offload_endpoint.ts")).command,
   healthz: async () => (await import("./lib/commands/healthz.ts")).command,
   status: async () => (await import("./lib/commands/status.ts")).command,
   verify: async () => (await import("./lib/commands/verify.ts")).command,

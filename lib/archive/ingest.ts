@@ -55,6 +55,9 @@ export interface IngestOptions {
   directUpload?: boolean;
 }
 
+/** A record whose UUID, when it has no client `_id`, was chosen by its writer (a direct upload). */
+export type AssignedUuidRecord = KafkaRecord & { assignedUuid?: string };
+
 export interface IngestResult {
   stored: number;
   duplicates: number;
@@ -107,6 +110,11 @@ export function createIngest(options: IngestOptions) {
     const digest = contentDigest(record);
     const client = clientUuid(record.headers);
     const messageCrc32 = record.value === null ? 0 : crc32(record.value);
+    // A direct upload without `_id` carries the UUID `serve` derived for it (lib/serve/offload.ts).
+    const assigned = (record as AssignedUuidRecord).assignedUuid;
+    if (client === null && assigned !== undefined) {
+      return { record, digest, messageCrc32, uuid: assigned, isClientUuid: false, clashOf: null };
+    }
     return client !== null
       ? { record, digest, messageCrc32, uuid: client, isClientUuid: true, clashOf: null }
       : {

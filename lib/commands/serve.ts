@@ -27,6 +27,9 @@ import { createHopAuth, type HopAuth, textResponse } from "../serve/hopauth.ts";
 import type { PublicTopics } from "../topics/public_topics.ts";
 import { publicTopicsSetting } from "../cli/services.ts";
 import { startServer, UPLOAD_TIMEOUT_MS } from "../serve/server.ts";
+import { createListing } from "../index/listing.ts";
+import { createHopAuthMulti } from "../serve/hopauth_multi.ts";
+import { type CorsPolicy, corsPolicy } from "../serve/manners.ts";
 import { VERSION } from "../version.ts";
 
 const OPTIONS: Record<string, OptionSpec> = {
@@ -37,6 +40,8 @@ const OPTIONS: Record<string, OptionSpec> = {
   "max-upload-mib": { type: "string" },
   "upload-timeout": { type: "string" },
   "read-only": { type: "boolean" },
+  "cors-origins": { type: "string" },
+  "cors-origin-regex": { type: "string" },
 };
 
 export interface ServeOptions extends CommandSettings {
@@ -47,6 +52,7 @@ export interface ServeOptions extends CommandSettings {
   maxUploadBytes: number;
   uploadTimeoutMs: number;
   readOnly: boolean;
+  cors: CorsPolicy;
 }
 
 // An upload is held whole while it is checked and stored (about three times its size at the peak, and the ingest
@@ -86,6 +92,12 @@ export function parseServeArgs(
     ) *
       1000,
     readOnly: booleanFlagOrEnv("serve", "read-only", values, env, "READ_ONLY"),
+    // archive-api's settings and spelling: origins separated by white space, a regular expression matched whole.
+    cors: corsPolicy(
+      (given("cors-origins", "CORS_ORIGINS")[1] ?? "").split(/[\s,]+/).filter((o) => o !== ""),
+      given("cors-origin-regex", "CORS_ORIGIN_REGEX")[1],
+      "--cors-origin-regex (CORS_ORIGIN_REGEX)",
+    ),
   };
 }
 
@@ -121,12 +133,20 @@ speak. Objects are sent exactly as stored, values without re-encoding, streamed 
 
   GET  /msg/{uuid}                     the BSON object (ETag, Content-Length; If-None-Match answers 304)
   GET  /msg/{uuid}/raw_file/{name}     the value bytes, as a download named {name}
-  GET  /topic/{topic}?start_time=MS&end_time=MS&limit=N&page=ID
-                                       index rows as JSON {"messages": [...], "next": ID | null}, oldest row
-                                       first (index order; limit 64 by default, at most 1024; end_time exclusive)
+  GET  /topic/{topic}                 a page of the topic's messages, BSON {next, prev, messages}: stored
+                                       objects (at most 64), or with meta=true metadata records (at most 1024);
+                                       start_time, end_time (ms, end exclusive), limit, asc, include_retracted,
+                                       page (the next or prev bookmark of an answer)
+  GET  /messages, /messages/count      the same across topics (topic=T repeated; none: all readable), with
+                                       search_query (PostgreSQL websearch syntax over the text index)
+  GET  /topics                         BSON {topics}: topics with public messages, and those you may read
+  PUT  /msg/{uuid}/retraction?retracted=true|false
+                                       for an Owner of the topic's group, or the message's _sender
   POST /topic/{topic}                  archive a BSON {message, headers, key} (hop-client posts messages too
-                                       large for Kafka to {topic}+oversized); 201, exactly once under retries;
-                                       needs a 16-byte _id header
+                                       large for Kafka to {topic}+oversized); 201 {archive_uuid,
+                                       is_client_uuid}, exactly once under retries (without an _id header the
+                                       UUID is derived from topic and content)
+  GET  /openapi.json, /docs            the API description, and a page rendering it
   GET  /health_check                   {"DatabaseOK", "ObjectStoreOK", "HopAuthOK"}
   GET  /healthz, /metrics              as for \`archive\`
 
@@ -144,7 +164,10 @@ Options:
   --max-upload-mib N       largest accepted POST body, 1 to 1024 (default 64; larger: 413) [env MAX_UPLOAD_MIB]
   --upload-timeout SECONDS  time a POST body may take to arrive (default 120; slower: 408)
                            [env UPLOAD_TIMEOUT_SECONDS]
-  --read-only              refuse every write with 501 [env READ_ONLY=true|false]
+  --read-only              refuse every write (uploads, retractions) with 501 [env READ_ONLY=true|false]
+  --cors-origins 'O1 O2'   origins (https://host[:port]) whose browser pages may call the API, with
+                           credentials [env CORS_ORIGINS, white-space separated, as archive-api's]
+  --cors-origin-regex RE   origins matching RE (whole) may too [env CORS_ORIGIN_REGEX]
 ${settingsHelp()}
 
 The index must exist at the current schema (\`housekeeping db migrate\`, or start \`archive\` once).
@@ -165,6 +188,8 @@ Examples:
         "max-upload-mib": options.maxUploadBytes / 2 ** 20,
         "upload-timeout": options.uploadTimeoutMs / 1000,
         "read-only": options.readOnly,
+        "cors-origins": options.cors.origins,
+        "cors-origin-regex": options.cors.regex?.source ?? null,
       });
     }
     const log = commandLogger(options.settings, ctx);
@@ -200,6 +225,11 @@ Examples:
         store,
         ingest,
         hopAuth: options.readOnly ? readOnly(hopAuth) : hopAuth,
+        listing: createListing(idx.sql),
+        multi: options.hopAuthUrl === undefined ? null : createHopAuthMulti({ url: options.hopAuthUrl, log }),
+        realm: options.hopAuthUrl === undefined ? "housekeeping" : new URL(options.hopAuthUrl).host,
+        cors: options.cors,
+        readOnly: options.readOnly,
         publicTopics: options.publicTopics,
         metrics,
         log,

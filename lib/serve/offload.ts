@@ -3,8 +3,8 @@
 // through the archiver's own claim-then-put core, exactly once however often the client retries.
 import { Binary, deserialize } from "bson";
 import { hkError } from "../runtime/errors.ts";
-import { clientUuid } from "../format/identity.ts";
-import type { Ingest } from "../archive/ingest.ts";
+import { clientUuid, contentDigest, HOUSEKEEPING_NAMESPACE, uuidV5 } from "../format/identity.ts";
+import type { AssignedUuidRecord, Ingest } from "../archive/ingest.ts";
 import type { Index, StoredRow } from "../index/types.ts";
 import type { KafkaRecord } from "../format/record.ts";
 import type { WireHeader } from "../format/types.ts";
@@ -75,11 +75,7 @@ export function parseUpload(topic: string, body: Uint8Array, timestamp: bigint):
     key = typeof doc.key === "string" ? new TextEncoder().encode(doc.key) : bytesOf(doc.key);
     if (key === null) throw badUpload("Message key is not binary or a string");
   }
-  if (clientUuid(headers) === null) {
-    // Without a client UUID a retry could not be recognised as the same upload (hop-client always sends one).
-    throw badUpload("Message has no ID: add an _id header of 16 bytes (hop-client's Producer.pack does)");
-  }
-  return {
+  const record: AssignedUuidRecord = {
     topic,
     partition: NO_PARTITION,
     offset: NO_OFFSET,
@@ -90,6 +86,20 @@ export function parseUpload(topic: string, body: Uint8Array, timestamp: bigint):
     value,
     headers,
   };
+  // archive-api gives an upload without `_id` a random UUID; a random one would make a retried upload a second
+  // message. This one is a function of topic and content (key, value, headers), so a retry lands on the same UUID
+  // and is archived once; the same bytes meant as a new message need an `_id` of their own.
+  if (clientUuid(headers) === null) record.assignedUuid = uploadUuid(topic, record);
+  return record;
+}
+
+const UPLOAD_TAG = new TextEncoder().encode("direct upload without _id");
+
+export function uploadUuid(topic: string, record: Pick<KafkaRecord, "key" | "value" | "headers">): string {
+  const name = new TextEncoder().encode(topic);
+  const length = new Uint8Array(4);
+  new DataView(length.buffer).setUint32(0, name.length);
+  return uuidV5(HOUSEKEEPING_NAMESPACE, UPLOAD_TAG, length, name, contentDigest(record));
 }
 
 function isDirectUpload(row: StoredRow, topic: string): boolean {
@@ -101,6 +111,8 @@ export interface StoredUpload {
   key: string;
   size: number;
   timestamp: bigint;
+  /** Whether the UUID is the client's `_id` (archive-api's is_client_uuid). */
+  isClientUuid: boolean;
   /** A retry of an upload already archived: its object was written again, byte for byte. */
   replayed: boolean;
   /** The same content was already archived from Kafka: recorded as a receipt of that message. */
@@ -137,6 +149,7 @@ export async function storeUpload(
         key: put.row.key,
         size: put.row.size,
         timestamp: put.row.timestamp,
+        isClientUuid: put.row.isClientUuid,
         replayed: result.replayed > 0,
         duplicateOf: null,
       };
@@ -148,6 +161,7 @@ export async function storeUpload(
       key: owner.key,
       size: owner.size,
       timestamp: owner.timestamp,
+      isClientUuid: owner.isClientUuid,
       replayed: false,
       duplicateOf: owner.uuid,
     };

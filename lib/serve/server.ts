@@ -4,7 +4,6 @@
 import { crc32 as zlibCrc32 } from "node:zlib";
 import { decodeArchiveObject } from "../format/record.ts";
 import { errorMessage, isHkError } from "../runtime/errors.ts";
-import { rowToJson, toJson } from "../cli/output.ts";
 import { orchestratorResponse } from "../runtime/http.ts";
 import { isArchiveTopic } from "../topics/names.ts";
 import type { Index, StoredRow } from "../index/types.ts";
@@ -17,16 +16,32 @@ import { type AuthOutcome, type HopAuth, type Operation, textResponse } from "./
 import { parseUpload, storeUpload } from "./offload.ts";
 import type { PublicTopics } from "../topics/public_topics.ts";
 import { contentDisposition, isSafeHeaderValue, unsafeHeader } from "./headers.ts";
-import { bounded, isDeadlineError, SERVE_DEADLINE_MS } from "./deadline.ts";
+import { bounded, isDeadlineError, SERVE_DEADLINE_MS, within } from "./deadline.ts";
 import { listen, type Listener, type ListenerLimits } from "./listener.ts";
+import { unreadableQuery } from "./query.ts";
 import { BSON } from "bson";
 import { concat } from "../runtime/bytes.ts";
+import type { Listing } from "../index/listing.ts";
+import { createArchiveApi } from "./archive_api.ts";
+import type { HopAuthMulti } from "./hopauth_multi.ts";
+import { type CorsPolicy, headOf, unrouted, withCors } from "./manners.ts";
+import { docsResponse, openApiResponse } from "./openapi.ts";
 
 export interface ServeDeps {
   index: Index;
   store: BlobStore;
   ingest: Pick<Ingest, "claim" | "write">;
   hopAuth: HopAuth;
+  /** archive-api's listings, counts, search and retraction read and write the index through this. */
+  listing: Listing;
+  /** The permissions service's /v1/multi for those routes; null: none configured (public data only). */
+  multi: HopAuthMulti | null;
+  /** Realm of the challenge sent where credentials are required; default "housekeeping". */
+  realm?: string;
+  /** archive-api's cors_origins and cors_origin_regex; default: no origin allowed. */
+  cors?: CorsPolicy;
+  /** Retractions are refused (501) as uploads are. */
+  readOnly?: boolean;
   publicTopics: PublicTopics;
   metrics: Metrics;
   log: Logger;
@@ -42,9 +57,6 @@ export interface ServeDeps {
 export const UPLOAD_TIMEOUT_MS = 120_000;
 
 const ZERO_UUID = "00000000-0000-0000-0000-000000000000";
-const LIST_LIMIT = { default: 64, max: 1024 };
-// Timestamps and bookmarks are PostgreSQL int8: anything outside is a bad request, not a failed query.
-const INT8 = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
 
 /** Python's uuid.UUID accepts these spellings (archive-api's check); null for anything else. */
 export function normaliseUuid(text: string): string | null {
@@ -177,6 +189,21 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
   const hopAuth = bounded(deps.hopAuth, deadlineMs, "the permissions service");
   // Storing an upload moves up to MAX_UPLOAD_MIB to the store: it gets as long as the upload itself may take.
   const ingest = bounded(deps.ingest, Math.max(deadlineMs, uploadTimeoutMs), "archiving the upload");
+  const multi = deps.multi;
+  const api = createArchiveApi({
+    listing: bounded(deps.listing, deadlineMs, "the index"),
+    index,
+    store,
+    multi: multi === null
+      ? null
+      : (authorization, paths) =>
+        within(multi(authorization, paths), deadlineMs, "the permissions service (multi)"),
+    publicTopics,
+    realm: deps.realm ?? "housekeeping",
+    readOnly: deps.readOnly ?? false,
+    log,
+    metrics,
+  });
 
   async function health(withHopAuth: boolean) {
     const [database, objectStore, hop] = await Promise.all([
@@ -262,50 +289,6 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
     return new Response(value === null ? null : Uint8Array.from(value), { headers });
   }
 
-  async function list(req: Request, topic: string, query: URLSearchParams): Promise<Response> {
-    const int = (name: string) => {
-      const v = query.get(name);
-      if (v === null) return undefined;
-      if (!/^-?\d{1,20}$/.test(v)) return null;
-      const n = BigInt(v);
-      return n >= INT8.min && n <= INT8.max ? n : null;
-    };
-    const since = int("start_time");
-    const until = int("end_time");
-    const limit = int("limit");
-    const page = query.get("page");
-    if (since === null || until === null || (since !== undefined && until !== undefined && until < since)) {
-      return textResponse(
-        400,
-        "Invalid time range: start_time and end_time are integer milliseconds since 1970 (signed 64-bit), " +
-          "start_time <= end_time",
-      );
-    }
-    if (limit === null || (limit !== undefined && limit <= 0n)) {
-      return textResponse(400, "Invalid message count limit: a positive integer (at most 1024 are returned)");
-    }
-    if (page !== null && !(/^\d{1,19}$/.test(page) && BigInt(page) <= INT8.max)) {
-      return textResponse(400, "Invalid page bookmark: use the `next` value of the previous page");
-    }
-    const auth = await authorized(req, topic, "Read");
-    if (!auth.ok) return auth.response;
-    const size = Number(
-      limit === undefined ? LIST_LIMIT.default : limit > LIST_LIMIT.max ? LIST_LIMIT.max : limit,
-    );
-    const rows = await index.select(
-      {
-        topics: [topic],
-        ...(since !== undefined ? { since } : {}),
-        ...(until !== undefined ? { until } : {}),
-      },
-      { limit: size, ...(page !== null ? { after: BigInt(page) } : {}) },
-    );
-    const next = rows.length === size ? rows[rows.length - 1]!.id.toString() : null;
-    return new Response(toJson({ messages: rows.map(rowToJson), next }) + "\n", {
-      headers: { ...auth.headers, "content-type": "application/json" },
-    });
-  }
-
   async function upload(req: Request, topic: string): Promise<Response> {
     // Authorise before reading the body: hop-client's first SCRAM round carries none.
     const auth = await authorized(req, topic, "Write");
@@ -347,21 +330,23 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
       user: auth.user,
       credential: auth.credential,
     });
-    const answer = BSON.serialize({
-      con_text_uuid: stored.uuid,
-      key: stored.key,
-      size: stored.size,
-      timestamp: BSON.Long.fromBigInt(stored.timestamp),
-      outcome,
-    });
+    // archive-api's answer, exactly; what happened (stored, replayed, duplicate) is in a header of ours.
+    const answer = BSON.serialize({ archive_uuid: stored.uuid, is_client_uuid: stored.isClientUuid });
     return new Response(Uint8Array.from(answer), {
       status: 201,
-      headers: { ...auth.headers, "content-type": "application/bson" },
+      headers: { ...auth.headers, "content-type": "application/bson", "x-housekeeping-outcome": outcome },
     });
   }
 
   async function route(req: Request, url: URL): Promise<[string, Response]> {
     const path = url.pathname;
+    // archive-api's framework answers 404 and 405 (with Allow) before any route runs.
+    const refused = unrouted(req.method, path);
+    if (refused !== null) return ["other", refuseBody(req, refused)];
+    if (req.method === "HEAD") {
+      const [name, resp] = await route(new Request(req.url, { headers: req.headers }), url);
+      return [name, await headOf(resp)];
+    }
     const parts = path.split("/").slice(1).map((p) => {
       try {
         return decodeURIComponent(p);
@@ -369,35 +354,46 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
         return null;
       }
     });
-    if (parts.includes(null)) return ["other", textResponse(400, "Malformed path")];
+    if (parts.includes(null)) return ["other", refuseBody(req, textResponse(400, "Malformed path"))];
+    const unreadable = unreadableQuery(url.searchParams);
+    if (unreadable !== null) return ["other", refuseBody(req, textResponse(400, unreadable))];
     const [first, second, third, fourth] = parts as string[];
-    const method = req.method;
-    if (method === "GET" && (path === "/healthz" || path === "/metrics")) {
-      // Healthy: the index and the store answer (the permissions service only limits what may be read).
-      const h = path === "/healthz" ? await health(false) : null;
-      const up = h === null || (h.DatabaseOK && h.ObjectStoreOK);
-      return [first!, orchestratorResponse(path, metrics, () => up, "index or object store unreachable\n")!];
-    }
-    if (method === "GET" && path === "/health_check") {
-      return ["health_check", Response.json(await health(true))];
-    }
-    if (first === "msg" && method === "GET" && parts.length === 2) {
-      return ["msg", await message(req, second!, null)];
-    }
-    if (first === "msg" && method === "GET" && parts.length === 4 && third === "raw_file") {
-      return ["raw_file", await message(req, second!, fourth!)];
-    }
-    if (first === "topic" && parts.length === 2 && second !== "") {
-      if (method !== "GET" && method !== "POST") {
-        return ["other", textResponse(405, "Method not allowed", { allow: "GET, POST" })];
+    const params = url.searchParams;
+    switch (path) {
+      case "/healthz":
+      case "/metrics": {
+        // Healthy: the index and the store answer (the permissions service only limits what may be read).
+        const h = path === "/healthz" ? await health(false) : null;
+        const up = h === null || (h.DatabaseOK && h.ObjectStoreOK);
+        return [
+          first!,
+          orchestratorResponse(path, metrics, () => up, "index or object store unreachable\n")!,
+        ];
       }
-      const name = method === "GET" ? "topic_list" : "topic_write";
-      // Before any round trip: a name no topic can have is the client's mistake, not the index's or hopauth's.
-      if (!isArchiveTopic(second!)) return [name, refuseBody(req, textResponse(400, INVALID_TOPIC))];
-      if (method === "GET") return [name, await list(req, second!, url.searchParams)];
-      return [name, await upload(req, second!)];
+      case "/health_check":
+        return ["health_check", Response.json(await health(true))];
+      case "/topics":
+        return ["topics", await api.topicNames(req)];
+      case "/messages":
+        return ["messages", await api.list(req, null, params)];
+      case "/messages/count":
+        return ["messages_count", await api.count(req, params)];
+      case "/openapi.json":
+        return ["openapi", openApiResponse()];
+      case "/docs":
+        return ["docs", docsResponse()];
     }
-    return ["other", textResponse(404, "Not found: see `housekeeping serve --help` for the routes")];
+    if (first === "msg" && parts.length === 2) return ["msg", await message(req, second!, null)];
+    if (first === "msg" && third === "raw_file") return ["raw_file", await message(req, second!, fourth!)];
+    if (first === "msg" && third === "retraction") {
+      return ["retraction", refuseBody(req, await api.retract(req, normaliseUuid(second!), params))];
+    }
+    // /topic/{topic}
+    const name = req.method === "GET" ? "topic_list" : "topic_write";
+    // Before any round trip: a name no topic can have is the client's mistake, not the index's or hopauth's.
+    if (!isArchiveTopic(second!)) return [name, refuseBody(req, textResponse(400, INVALID_TOPIC))];
+    if (req.method === "GET") return [name, await api.list(req, second!, params)];
+    return [name, await upload(req, second!)];
   }
 
   // The answer to a request that failed: a service that is down or silent is a 503 or 504 the client may retry,
@@ -435,7 +431,7 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
     return refuseBody(req, textResponse(500, "Internal Error", safeHeaders(authHeaders.get(req) ?? {})));
   }
 
-  return async (req: Request) => {
+  return withCors(deps.cors ?? { origins: [], regex: null }, async (req: Request) => {
     const started = performance.now();
     let name = "other";
     let resp: Response;
@@ -450,7 +446,7 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
     const length = Number(resp.headers.get("content-length") ?? "0");
     if (length > 0) metrics.inc("http_bytes_sent_total", { route: name }, length);
     return resp;
-  };
+  });
 }
 
 export interface ListenOptions {

@@ -145,24 +145,27 @@ Deno.test("serve: reads are byte-exact, public topics are open, others need SCRA
       assert.equal(stranger.status, 403);
     });
 
-    await t.step("listings: JSON rows with keyset paging; private ones need credentials", async () => {
-      const first = await (await fetch(`${f.url}/topic/${pub}?limit=1`)).json();
-      assert.equal(first.messages.length, 1);
-      assert.equal(first.messages[0].uuid, pubId);
-      const second = await (await fetch(`${f.url}/topic/${pub}?limit=1&page=${first.next}`)).json();
-      assert.equal(second.messages[0].uuid, tombId);
-      const third = await (await fetch(`${f.url}/topic/${pub}?limit=1&page=${second.next}`)).json();
-      assert.deepEqual(third, { messages: [], next: null });
-      const ranged = await (await fetch(`${f.url}/topic/${pub}?start_time=1750000000001`)).json();
-      assert.deepEqual(ranged.messages.map((m: { uuid: string }) => m.uuid), [tombId]);
+    await t.step("listings: archive-api's BSON with bookmarks; private rows need Read", async () => {
+      const get = async (path: string) =>
+        BSON.deserialize(new Uint8Array(await (await fetch(`${f.url}${path}`)).arrayBuffer()));
+      const uuidOf = (m: { annotations: { con_text_uuid: Binary } }) =>
+        m.annotations.con_text_uuid.toUUID().toHexString();
+      const first = await get(`/topic/${pub}?meta=true&limit=1`);
+      assert.deepEqual(first.messages.map(uuidOf), [pubId]);
+      const second = await get(`/topic/${pub}?meta=true&limit=1&page=${encodeURIComponent(first.next)}`);
+      assert.deepEqual(second.messages.map(uuidOf), [tombId]);
+      assert.equal(second.next, null);
+      const back = await get(`/topic/${pub}?meta=true&limit=1&page=${encodeURIComponent(second.prev)}`);
+      assert.deepEqual(back.messages.map(uuidOf), [pubId]);
+      const ranged = await get(`/topic/${pub}?meta=true&start_time=1750000000001`);
+      assert.deepEqual(ranged.messages.map(uuidOf), [tombId]);
       const bad = await fetch(`${f.url}/topic/${pub}?start_time=5&end_time=1`);
       assert.equal(bad.status, 400);
       await bad.body?.cancel();
-      const anonymous = await fetch(`${f.url}/topic/${priv}`);
-      assert.equal(anonymous.status, 401);
-      await anonymous.body?.cancel();
-      const alice = await hopHttp("GET", `${f.url}/topic/${priv}`, ALICE);
-      assert.equal(JSON.parse(new TextDecoder().decode(unb64(alice.body!))).messages[0].uuid, privId);
+      // Without credentials: the public rows of the topic (none), as archive-api answers.
+      assert.deepEqual((await get(`/topic/${priv}?meta=true`)).messages, []);
+      const alice = await hopHttp("GET", `${f.url}/topic/${priv}?meta=true`, ALICE);
+      assert.deepEqual(BSON.deserialize(unb64(alice.body!)).messages.map(uuidOf), [privId]);
     });
 
     await t.step("/health_check, /healthz and /metrics", async () => {
@@ -216,9 +219,10 @@ Deno.test("serve: the offload write stores one object per _id, exactly once unde
       const body = uploadBody(uuid, value);
       const first = await hopHttp("POST", target, ALICE, body);
       assert.equal(first.status, 201, JSON.stringify(first));
-      assert.equal(BSON.deserialize(unb64(first.body!)).outcome, "stored");
+      assert.deepEqual(BSON.deserialize(unb64(first.body!)), { archive_uuid: uuid, is_client_uuid: true });
+      assert.equal(first.headers!["x-housekeeping-outcome"], "stored");
       const second = await hopHttp("POST", target, ALICE, body);
-      assert.equal(BSON.deserialize(unb64(second.body!)).outcome, "replayed");
+      assert.equal(second.headers!["x-housekeeping-outcome"], "replayed");
       const rows = await f.index.select({ topics: [`${topic}+oversized`] }, { limit: 10 });
       assert.deepEqual(rows.map((r) => r.uuid), [uuid]);
       assert.equal(rows[0]!.partition, -1);
@@ -245,7 +249,7 @@ Deno.test("serve: the offload write stores one object per _id, exactly once unde
       assert.equal(await f.store.head(row.key), null);
       const retry = await hopHttp("POST", target, ALICE, body);
       assert.equal(retry.status, 201);
-      assert.equal(BSON.deserialize(unb64(retry.body!)).outcome, "replayed");
+      assert.equal(retry.headers!["x-housekeeping-outcome"], "replayed");
       const object = decodeArchiveObject((await f.store.get(row.key))!);
       assert.deepEqual(object.value, value);
       assert.equal(object.timestamp, 1_700_000_000_000n);
@@ -255,7 +259,6 @@ Deno.test("serve: the offload write stores one object per _id, exactly once unde
       const cases: [Uint8Array, RegExp][] = [
         [enc.encode("not bson at all"), /Request must be valid BSON/],
         [uploadBody(crypto.randomUUID(), value, { extra: 1 }), /Unsupported key in request body: extra/],
-        [uploadBody(null, value), /no ID/],
         [BSON.serialize({ headers: [] }), /Missing message key/],
       ];
       for (const [body, expected] of cases) {
@@ -270,6 +273,25 @@ Deno.test("serve: the offload write stores one object per _id, exactly once unde
       const bob = await hopHttp("POST", target, BOB, uploadBody(crypto.randomUUID(), value));
       assert.equal(bob.status, 403);
       assert.equal((await f.index.select({ topics: [`${topic}+oversized`] }, { limit: 10 })).length, 2);
+    });
+
+    await t.step("no _id: a UUID from topic and content, so a retry is the same message", async () => {
+      const body = uploadBody(null, value);
+      const first = await hopHttp("POST", target, ALICE, body);
+      assert.equal(first.status, 201, JSON.stringify(first));
+      const answer = BSON.deserialize(unb64(first.body!));
+      assert.equal(answer.is_client_uuid, false);
+      assert.equal(first.headers!["x-housekeeping-outcome"], "stored");
+      const retry = await hopHttp("POST", target, ALICE, body);
+      assert.deepEqual(BSON.deserialize(unb64(retry.body!)), answer);
+      assert.equal(retry.headers!["x-housekeeping-outcome"], "replayed");
+      const rows = await f.index.select({ topics: [`${topic}+oversized`] }, { limit: 10 });
+      assert.equal(rows.length, 3);
+      assert.equal(rows.filter((r) => r.uuid === answer.archive_uuid).length, 1);
+      const object = decodeArchiveObject(
+        (await f.store.get((await f.index.byUuid(answer.archive_uuid))!.key))!,
+      );
+      assert.deepEqual(object.value, value);
     });
   });
 });

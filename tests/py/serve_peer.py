@@ -3,6 +3,7 @@
   serve_peer.py http       stdin: {"method", "url", "body"?, "username"?, "password"?}; the request with hop-client's
                            SCRAMAuth (shortcut, as its producer and consumer use it); stdout: {"status", "body",
                            "headers"} (base64 body), or {"status": null, "error"} when the SCRAM client gives up
+  serve_peer.py user       as roundtrip, with offload_url ignored: both clients find serve through sys.metadata
   serve_peer.py roundtrip  stdin: {"broker", "topic", "username", "password", "offload_url", "payload", "headers",
                            "key"} (bytes as base64); a hop-client producer writes a Blob too large for the topic, so it
                            offloads it to offload_url and sends a placeholder; a hop-client consumer reads the topic
@@ -41,7 +42,7 @@ def http(args):
             "headers": {k.lower(): v for k, v in resp.headers.items()}}
 
 
-def roundtrip(args):
+def roundtrip(args, as_user=False):
     auth = Auth(args["username"], args["password"], ssl=False, method="SCRAM-SHA-512")
     url = f"kafka://{args['broker']}/{args['topic']}"
     errors = []
@@ -51,8 +52,9 @@ def roundtrip(args):
             errors.append(str(err))
 
     producer = io.Stream(auth=auth).open(url, "w")
-    # Where the broker's sys.metadata would point it; set on the client so that the shared test broker stays as is.
-    producer.offload_url = args["offload_url"]
+    if not as_user:
+        # Where the broker's sys.metadata would point it; set on the client so that the shared test broker stays as is.
+        producer.offload_url = args["offload_url"]
     headers = [(k, unb64(v)) for k, v in args["headers"]]
     producer.write(models.Blob(content=unb64(args["payload"])), headers=headers, key=unb64(args.get("key")),
                    delivery_callback=delivered)
@@ -62,7 +64,8 @@ def roundtrip(args):
 
     consumer = io.Stream(auth=auth, start_at=io.StartPosition.EARLIEST, until_eos=True).open(
         url, "r", group_id=f"serve-peer-{args['topic']}")
-    consumer.trusted_offload_url = urlparse(args["offload_url"])
+    if not as_user:
+        consumer.trusted_offload_url = urlparse(args["offload_url"])
     messages = []
     for payload, metadata in consumer.read(metadata=True):
         messages.append({"content": b64(payload.content), "headers": [[k, b64(v)] for k, v in metadata.headers],
@@ -72,4 +75,8 @@ def roundtrip(args):
 
 
 mode = sys.argv[1]
-print(json.dumps(http(json.load(sys.stdin)) if mode == "http" else roundtrip(json.load(sys.stdin))))
+if mode == "http":
+    print(json.dumps(http(json.load(sys.stdin))))
+else:
+    # "user": configured only as a user configures hop-client; the offload URL comes from sys.metadata.
+    print(json.dumps(roundtrip(json.load(sys.stdin), as_user=mode == "user")))

@@ -12,6 +12,8 @@ export interface StandInOptions {
   permissions: Record<string, Record<string, string[]>>;
   /** Path of the API under the host, as in https://admin.hop.scimma.org/hopauth/api. */
   root?: string;
+  /** username -> groups the user is an Owner of (every topic here is owned by the group "tests"). */
+  owners?: Record<string, string[]>;
 }
 
 export interface StandIn {
@@ -34,6 +36,15 @@ function fields(text: string): Record<string, string> {
     if (at > 0) out[part.slice(0, at).trim()] = part.slice(at + 1).trim().replace(/^"(.*)"$/, "$1");
   }
   return out;
+}
+
+/** A client's base64, or null when it is not base64: a real hopauth refuses that, it does not fail (500). */
+function fromBase64(data: string): string | null {
+  try {
+    return atob(data);
+  } catch {
+    return null;
+  }
 }
 
 function unescapeName(name: string): string {
@@ -68,7 +79,7 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
   }
 
   function scramFirst(data: string): Response {
-    const clientFirst = atob(data);
+    const clientFirst = fromBase64(data) ?? "";
     const m = /^([ny]),(a=[^,]*)?,(.*)$/.exec(clientFirst);
     const bare = m ? fields(m[3]!) : {};
     const user = bare.n === undefined ? undefined : unescapeName(bare.n);
@@ -89,7 +100,8 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
     const ex = exchanges.get(sid);
     exchanges.delete(sid);
     if (ex === undefined) return null;
-    const clientFinal = atob(data);
+    const clientFinal = fromBase64(data);
+    if (clientFinal === null) return null;
     const at = clientFinal.lastIndexOf(",p=");
     if (at < 0) return null;
     const withoutProof = clientFinal.slice(0, at);
@@ -127,10 +139,25 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
       return { status: 200, body: { username: user, email: `${user}@example.org` } };
     }
     if (rel === "/v1/current_credential") return { status: 200, body: { username: user } };
+    // scimma-admin's field names: archive-api reads `topic` and `operation`, `group` and `status`.
+    if (rel === "/v1/current_user/available_permissions") {
+      const topics = options.permissions[user] ?? {};
+      return {
+        status: 200,
+        body: Object.entries(topics).flatMap(([topic, ops]) =>
+          ops.map((operation) => ({ topic, operation }))
+        ),
+      };
+    }
+    if (rel === "/v1/current_user/memberships") {
+      const owned = options.owners?.[user] ?? [];
+      return { status: 200, body: owned.map((group) => ({ user, group, status: "Owner" })) };
+    }
     return { status: 404, body: { detail: "Not found." } };
   }
 
-  async function multi(req: Request): Promise<Response> {
+  /** The SCRAM-verified user and the Authentication-Info header, or the answer to send instead. */
+  function authenticate(req: Request): { user: string; info: string } | Response {
     const header = req.headers.get("authorization");
     if (header === null) {
       calls.push({ phase: "none", status: 401 });
@@ -149,6 +176,12 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
       return challenge();
     }
     calls.push({ phase: "final", status: 200, user: verified.user });
+    return verified;
+  }
+
+  async function multi(req: Request): Promise<Response> {
+    const verified = authenticate(req);
+    if (verified instanceof Response) return verified;
     const requests = await req.json() as Record<string, { path: string }>;
     const answers = Object.fromEntries(
       Object.entries(requests).map(([name, sub]) => [name, subAnswer(verified.user, sub.path)]),
@@ -156,10 +189,26 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
     return Response.json(answers, { headers: { "authentication-info": verified.info } });
   }
 
+  // What archive-core's Decider reads (GET /v1/topics with the archiver's own credential): no topic public, none
+  // text-indexed.
+  function topicList(req: Request): Response {
+    const verified = authenticate(req);
+    if (verified instanceof Response) return verified;
+    const list = [...knownTopics].map((name) => ({
+      name,
+      owning_group: "tests",
+      publicly_readable: false,
+      archivable: true,
+      index_archived_text: false,
+    }));
+    return Response.json(list, { headers: { "authentication-info": verified.info } });
+  }
+
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const path = new URL(req.url).pathname;
     if (req.method === "GET" && path === `${root}/version`) return Response.json({ version: "stand-in" });
     if (req.method === "POST" && path === `${root}/v1/multi`) return await multi(req);
+    if (req.method === "GET" && path === `${root}/v1/topics`) return topicList(req);
     return new Response("not found", { status: 404 });
   });
   return {

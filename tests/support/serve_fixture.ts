@@ -1,7 +1,7 @@
 // One `serve` for a test: a fresh MinIO bucket and PostgreSQL schema, records archived through the ingest core the
 // archiver uses, the hopauth stand-in (real SCRAM-SHA-512), and the server on 127.0.0.1 at a free port.
 import { createIngest, type Ingest } from "../../lib/archive/ingest.ts";
-import { connectIndex } from "../../lib/index/database.ts";
+import { connectIndex, type IndexSql } from "../../lib/index/database.ts";
 import { createIndex } from "../../lib/index/postgres.ts";
 import type { Index } from "../../lib/index/types.ts";
 import { createMetrics, type Metrics } from "../../lib/runtime/metrics.ts";
@@ -11,6 +11,9 @@ import type { WireHeader } from "../../lib/format/types.ts";
 import { createHopAuth } from "../../lib/serve/hopauth.ts";
 import { parsePublicTopics } from "../../lib/topics/public_topics.ts";
 import { startServer } from "../../lib/serve/server.ts";
+import { createListing } from "../../lib/index/listing.ts";
+import { createHopAuthMulti } from "../../lib/serve/hopauth_multi.ts";
+import type { CorsPolicy } from "../../lib/serve/manners.ts";
 import { openStore } from "../../lib/store/open.ts";
 import type { BlobStore } from "../../lib/store/types.ts";
 import type { ListenerLimits } from "../../lib/serve/listener.ts";
@@ -23,6 +26,8 @@ export interface ServeFixture {
   bucket: string;
   schema: string;
   url: string;
+  /** The test schema's connection (the index's). */
+  sql: IndexSql;
   index: Index;
   store: BlobStore;
   ingest: Ingest;
@@ -55,6 +60,7 @@ export interface ServeTweaks {
   maxUploadBytes?: number;
   /** serve's logger (default: silent). */
   log?: Logger;
+  cors?: CorsPolicy;
 }
 
 function withAddress(url: string, address: string | undefined): string {
@@ -114,6 +120,14 @@ export async function withServe(
       log: tweaks.log ?? silentLogger,
       ...(tweaks.hopAuthTimeoutMs !== undefined ? { timeoutMs: tweaks.hopAuthTimeoutMs } : {}),
     }),
+    listing: createListing(sql),
+    multi: createHopAuthMulti({
+      url: tweaks.hopAuthUrl ?? hopauth.url,
+      log: tweaks.log ?? silentLogger,
+      ...(tweaks.hopAuthTimeoutMs !== undefined ? { timeoutMs: tweaks.hopAuthTimeoutMs } : {}),
+    }),
+    realm: "tests",
+    ...(tweaks.cors ? { cors: tweaks.cors } : {}),
     publicTopics,
     metrics,
     log: tweaks.log ?? silentLogger,
@@ -126,6 +140,7 @@ export async function withServe(
       bucket,
       schema,
       url: `http://127.0.0.1:${server.port}`,
+      sql,
       index,
       store,
       ingest,

@@ -1,0 +1,222 @@
+// The index as archive-api lists it (archive-core's SQL_db.get_message_records and friends): pages of rows in
+// (timestamp, id) order with sqlakeyset's keyset paging, selected by topic and public flag, time window, retraction
+// and text search (websearch_to_tsquery over message_ts). Every value from a request reaches PostgreSQL as a bound
+// parameter; topic lists are bounded by the caller.
+import { indexError, type IndexSql } from "./database.ts";
+
+/** One row as archive-core's MessageRecord holds it. */
+export interface ListingRow {
+  id: bigint;
+  topic: string;
+  timestamp: bigint;
+  uuid: string;
+  size: number;
+  key: string;
+  bucket: string;
+  crc32: bigint;
+  isClientUuid: boolean;
+  public: boolean;
+  directUpload: boolean;
+  messageCrc32: bigint;
+  title: string;
+  sender: string;
+  mediaType: string;
+  fileName: string;
+  originator: string;
+  retracted: boolean;
+}
+
+/** A keyset place: the (timestamp, id) of a row, and which way a bookmark pages from it. */
+export interface Place {
+  timestamp: bigint;
+  id: bigint;
+}
+
+export interface Bookmark extends Place {
+  backwards: boolean;
+}
+
+/**
+ * archive-core's selection: with neither list, the public rows of every topic; otherwise the public rows of
+ * `topicsPublic` and all rows of `topicsFull`.
+ */
+export interface ListingFilter {
+  topicsPublic: string[] | null;
+  topicsFull: string[] | null;
+  /** timestamp >= since */
+  since?: bigint;
+  /** timestamp < until */
+  until?: bigint;
+  includeRetracted: boolean;
+  /** websearch_to_tsquery text over message_ts. */
+  search?: string;
+}
+
+export interface ListingPage {
+  rows: ListingRow[];
+  next: Bookmark | null;
+  prev: Bookmark | null;
+}
+
+interface DbRow {
+  id: bigint;
+  topic: string;
+  timestamp: bigint;
+  uuid: string;
+  size: number;
+  key: string;
+  bucket: string;
+  crc32: bigint;
+  is_client_uuid: boolean;
+  public: boolean;
+  direct_upload: boolean;
+  message_crc32: bigint;
+  title: string;
+  sender: string;
+  media_type: string;
+  file_name: string;
+  originator: string;
+  retracted: boolean;
+}
+
+function toRow(r: DbRow): ListingRow {
+  return {
+    id: r.id,
+    topic: r.topic,
+    timestamp: r.timestamp,
+    uuid: r.uuid,
+    size: r.size,
+    key: r.key,
+    bucket: r.bucket,
+    crc32: r.crc32,
+    isClientUuid: r.is_client_uuid,
+    public: r.public,
+    directUpload: r.direct_upload,
+    messageCrc32: r.message_crc32,
+    title: r.title,
+    sender: r.sender,
+    mediaType: r.media_type,
+    fileName: r.file_name,
+    originator: r.originator,
+    retracted: r.retracted,
+  };
+}
+
+const place = (r: ListingRow): Place => ({ timestamp: r.timestamp, id: r.id });
+
+/**
+ * sqlakeyset's Paging: `fetched` holds up to limit + 1 rows in scan order (reversed when paging backwards); the
+ * extra row only says that there is more that way.
+ */
+export function pageOf(fetched: ListingRow[], limit: number, bookmark: Bookmark | undefined): ListingPage {
+  const backwards = bookmark?.backwards ?? false;
+  const rows = fetched.slice(0, limit);
+  const excess = fetched.length > limit ? place(fetched[limit]!) : null;
+  const current = bookmark === undefined ? null : { timestamp: bookmark.timestamp, id: bookmark.id };
+  let [before, first, last, beyond] = [
+    current,
+    rows.length > 0 ? place(rows[0]!) : null,
+    rows.length > 0 ? place(rows[rows.length - 1]!) : null,
+    excess,
+  ];
+  if (backwards) {
+    rows.reverse();
+    [before, first, last, beyond] = [beyond, last, first, before];
+  }
+  const mark = (p: Place | null, back: boolean): Bookmark | null =>
+    p === null ? null : { ...p, backwards: back };
+  return {
+    rows,
+    next: beyond !== null ? mark(last ?? before, false) : null,
+    prev: before !== null ? mark(first ?? beyond, true) : null,
+  };
+}
+
+export function createListing(sql: IndexSql) {
+  function where(f: ListingFilter) {
+    const pub = f.topicsPublic !== null && f.topicsPublic.length > 0
+      ? sql`(m.public and m.topic in ${sql(f.topicsPublic)})`
+      : null;
+    const full = f.topicsFull !== null && f.topicsFull.length > 0
+      ? sql`m.topic in ${sql(f.topicsFull)}`
+      : null;
+    const topics = f.topicsPublic === null && f.topicsFull === null
+      ? sql`m.public`
+      : pub !== null && full !== null
+      ? sql`(${pub} or ${full})`
+      : pub ?? full ?? sql`true`;
+    return sql`${topics}
+      ${f.since !== undefined ? sql`and m.timestamp >= ${f.since}` : sql``}
+      ${f.until !== undefined ? sql`and m.timestamp < ${f.until}` : sql``}
+      ${f.includeRetracted ? sql`` : sql`and not m.retracted`}`;
+  }
+
+  function source(f: ListingFilter) {
+    return f.search === undefined ? sql`messages m` : sql`messages m join message_ts t on m.uuid = t.uuid
+        and t.text_data @@ websearch_to_tsquery(${f.search})`;
+  }
+
+  /** One page of at most `limit` rows, and the bookmarks around it. */
+  async function page(
+    f: ListingFilter,
+    options: { ascending: boolean; limit: number; bookmark?: Bookmark },
+  ): Promise<ListingPage> {
+    const { ascending, limit, bookmark } = options;
+    // Paging backwards scans the other way and reverses the rows (as sqlakeyset does).
+    const scanAscending = ascending !== (bookmark?.backwards ?? false);
+    const after = bookmark === undefined
+      ? sql``
+      : scanAscending
+      ? sql`and (m.timestamp, m.id) > (${bookmark.timestamp}, ${bookmark.id})`
+      : sql`and (m.timestamp, m.id) < (${bookmark.timestamp}, ${bookmark.id})`;
+    try {
+      const rows = await sql<DbRow[]>`
+        select m.id, m.topic, m.timestamp, m.uuid::text as uuid, m.size, m.key, m.bucket, m.crc32,
+          m.is_client_uuid, m.public, m.direct_upload, m.message_crc32, m.title, m.sender, m.media_type,
+          m.file_name, m.originator, m.retracted
+        from ${source(f)}
+        where ${where(f)} ${after}
+        order by ${scanAscending ? sql`m.timestamp, m.id` : sql`m.timestamp desc, m.id desc`}
+        limit ${limit + 1}`;
+      return pageOf(rows.map(toRow), limit, bookmark);
+    } catch (e) {
+      throw indexError(e, "listing messages");
+    }
+  }
+
+  async function count(f: ListingFilter): Promise<bigint> {
+    try {
+      const [row] = await sql<{ n: bigint }[]>`select count(*) as n from ${source(f)} where ${where(f)}`;
+      return row?.n ?? 0n;
+    } catch (e) {
+      throw indexError(e, "counting messages");
+    }
+  }
+
+  /** Topics with at least one public row (archive-core's get_topics_with_public_messages). */
+  async function topicsWithPublicMessages(): Promise<string[]> {
+    try {
+      const rows = await sql<
+        { topic: string }[]
+      >`select distinct topic from messages where public order by topic`;
+      return rows.map((r) => r.topic);
+    } catch (e) {
+      throw indexError(e, "listing topics");
+    }
+  }
+
+  /** Sets the retracted flag; false when no row has that uuid. */
+  async function setRetracted(uuid: string, retracted: boolean): Promise<boolean> {
+    try {
+      const rows =
+        await sql`update messages set retracted = ${retracted} where uuid = ${uuid}::uuid returning id`;
+      return rows.length > 0;
+    } catch (e) {
+      throw indexError(e, "marking a message retracted");
+    }
+  }
+
+  return { page, count, topicsWithPublicMessages, setRetracted };
+}
+
+export type Listing = ReturnType<typeof createListing>;

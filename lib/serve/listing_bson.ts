@@ -1,0 +1,166 @@
+// The bodies of archive-api's listings, in its BSON shapes. With meta=true: {messages: [{metadata: {topic,
+// timestamp}, annotations: {...}}], next, prev}, built in memory (at most 1024 small records). Otherwise
+// {next, prev, messages: [object, ...]} where each element is a stored object exactly as stored, streamed one after
+// the other from the store: the document's length is known from the index sizes, so nothing is held whole, and
+// each object is checked against the index (length, CRC-32) as it passes; a mismatch aborts the response.
+import { crc32 as zlibCrc32 } from "node:zlib";
+import { Binary, BSON, Int32, Long } from "bson";
+import type { ListingRow } from "../index/listing.ts";
+
+/** Python's bson package writes an int as int32 when it fits, else int64: so does this. */
+export function pyInt(n: bigint | number): Int32 | Long {
+  const v = BigInt(n);
+  return v >= -(2n ** 31n) && v < 2n ** 31n ? new Int32(Number(v)) : Long.fromBigInt(v);
+}
+
+export function uuidBinary(uuid: string): Binary {
+  const hex = uuid.replaceAll("-", "");
+  return new Binary(Uint8Array.from(hex.match(/../g)!.map((x) => parseInt(x, 16))), Binary.SUBTYPE_UUID);
+}
+
+/** archive-api's transform_db_record, field for field (its con_message_crc32 holds the public flag: kept). */
+export function metaRecord(row: ListingRow) {
+  return {
+    metadata: { topic: row.topic, timestamp: pyInt(row.timestamp) },
+    annotations: {
+      con_text_uuid: uuidBinary(row.uuid),
+      size: pyInt(row.size),
+      crc32: pyInt(row.crc32),
+      public: row.public,
+      con_message_crc32: row.public,
+      title: row.title,
+      sender: row.sender,
+      media_type: row.mediaType,
+      file_name: row.fileName,
+      originator: row.originator,
+      retracted: row.retracted,
+    },
+  };
+}
+
+export function metaDocument(rows: ListingRow[], next: string | null, prev: string | null): Uint8Array {
+  return BSON.serialize({ messages: rows.map(metaRecord), next, prev });
+}
+
+const enc = new TextEncoder();
+
+function int32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setInt32(0, n, true);
+  return b;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function markElement(name: string, mark: string | null): Uint8Array {
+  if (mark === null) return concat([Uint8Array.of(0x0a), enc.encode(name), Uint8Array.of(0)]);
+  const text = enc.encode(mark);
+  return concat([
+    Uint8Array.of(0x02),
+    enc.encode(name),
+    Uint8Array.of(0),
+    int32(text.length + 1),
+    text,
+    Uint8Array.of(0),
+  ]);
+}
+
+export type OpenObject = (row: ListingRow) => Promise<ReadableStream<Uint8Array> | null>;
+
+/**
+ * The full listing document and its length. Element names are the array indexes BSON specifies ("0", "1", ...;
+ * archive-api names every element "0", which decoders read the same).
+ */
+export function fullDocument(
+  rows: ListingRow[],
+  next: string | null,
+  prev: string | null,
+  open: OpenObject,
+  onMismatch: (row: ListingRow, why: string) => void,
+): { length: number; body: ReadableStream<Uint8Array> } {
+  const names = rows.map((_, i) => enc.encode(String(i)));
+  const arraySize = 5 + rows.reduce((n, row, i) => n + 2 + names[i]!.length + row.size, 0);
+  const marks = concat([markElement("next", next), markElement("prev", prev)]);
+  const length = 4 + marks.length + 1 + 9 + arraySize + 1;
+  const head = concat([
+    int32(length),
+    marks,
+    Uint8Array.of(0x04),
+    enc.encode("messages\0"),
+    int32(arraySize),
+  ]);
+  let index = 0;
+  let current: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  let seen = { size: 0, crc: 0 };
+  let headSent = false;
+  return {
+    length,
+    body: new ReadableStream<Uint8Array>({
+      // Each call enqueues something, closes or errors: a pull that enqueues nothing is not called again.
+      async pull(controller) {
+        if (!headSent) {
+          headSent = true;
+          controller.enqueue(head);
+          return;
+        }
+        for (;;) {
+          if (current === null) {
+            if (index === rows.length) {
+              controller.enqueue(Uint8Array.of(0, 0));
+              controller.close();
+              return;
+            }
+            const row = rows[index]!;
+            const object = await open(row);
+            if (object === null) {
+              onMismatch(row, "object missing from the store");
+              controller.error(new Error(`object of ${row.uuid} missing from the store`));
+              return;
+            }
+            current = object.getReader();
+            seen = { size: 0, crc: 0 };
+            controller.enqueue(concat([Uint8Array.of(0x03), names[index]!, Uint8Array.of(0)]));
+            return;
+          }
+          const row = rows[index]!;
+          const { done, value } = await current.read();
+          if (!done) {
+            seen.size += value.length;
+            seen.crc = zlibCrc32(value, seen.crc);
+            if (seen.size > row.size) {
+              onMismatch(row, `more than ${row.size} bytes`);
+              await current.cancel();
+              controller.error(new Error(`object of ${row.uuid} is longer than the index says`));
+              return;
+            }
+            controller.enqueue(value);
+            return;
+          }
+          current = null;
+          index++;
+          const why = seen.size !== row.size
+            ? `${seen.size} bytes instead of ${row.size}`
+            : BigInt(seen.crc >>> 0) !== row.crc32
+            ? "CRC-32 differs from the index"
+            : null;
+          if (why !== null) {
+            onMismatch(row, why);
+            controller.error(new Error(`stored bytes of ${row.uuid} failed their check: ${why}`));
+            return;
+          }
+        }
+      },
+      async cancel(reason) {
+        await current?.cancel(reason);
+      },
+    }),
+  };
+}
