@@ -26,6 +26,7 @@ export const COMMANDS: Record<string, Loader> = {
   query: async () => (await import("./lib/commands/query.ts")).command,
   list: async () => (await import("./lib/commands/query.ts")).listCommand,
   export: async () => (await import("./lib/commands/export.ts")).command,
+  search: async () => (await import("./lib/commands/search.ts")).command,
   db: async () => (await import("./lib/commands/db.ts")).command,
   topics: async () => (await import("./lib/commands/topics.ts")).command,
 };

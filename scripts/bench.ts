@@ -23,9 +23,10 @@
 //
 // Environment: the services' variables (`eval "$(scripts/services.sh env)"`); BENCH_SCALE multiplies the record
 // counts (default 1); BENCH_SIZES=1KiB,64KiB selects sizes; BENCH_ROUNDS; BENCH_KEEP=1 keeps the topics, bucket
-// and schemas; BENCH_PARTS=sizes,idle,serve,original,burst,s3latency,headers picks parts (`serve`:
-// scripts/bench/serve.ts, `original`: scripts/bench/original.ts); BENCH_SCALE_ROWS=10000000 runs the scale
-// figures instead (scripts/bench/scale.ts). stdout: `name: value` lines only; progress goes to stderr.
+// and schemas; BENCH_PARTS=sizes,idle,serve,original,burst,s3latency,headers,text picks parts (`serve`:
+// scripts/bench/serve.ts, `original`: scripts/bench/original.ts, `text`: scripts/bench/text.ts); BENCH_SCALE_ROWS=
+// 10000000 runs the scale figures instead (scripts/bench/scale.ts). stdout: `name: value` lines only; progress goes
+// to stderr.
 import { parseArchiveArgs } from "../lib/commands/archive.ts";
 import { parseRestoreArgs } from "../lib/restore/args.ts";
 import { sleep } from "../lib/runtime/retry.ts";
@@ -46,6 +47,7 @@ import { archivedCount, freePort, runArchive } from "./bench/commands.ts";
 import { manyHeadersFigure } from "./bench/headers.ts";
 import { benchS3Latency } from "./bench/latency.ts";
 import { benchScaleRows } from "./bench/scale.ts";
+import { textFigures } from "./bench/text.ts";
 import { archivedObjects, type Bench, closeBench, openBench } from "./bench/services.ts";
 import { originalFigures } from "./bench/original.ts";
 import { serveFigures } from "./bench/serve.ts";
@@ -67,8 +69,9 @@ if (scaleRows !== undefined && !(Number.isInteger(scaleRows) && scaleRows > 0)) 
 // BENCH_PARTS=serve runs only `serve`'s figures (scripts/bench/serve.ts), `original` only archive_vs_original
 // (scripts/bench/original.ts: needs the original, see there); default: every part. `burst`: an archiver meeting
 // 16 MiB records (burstPeak); `s3latency`: S3 behind 20 ms of latency (scripts/bench/latency.ts); `headers`: one
-// record with 20 000 headers (scripts/bench/headers.ts).
-const ALL_PARTS = "sizes,idle,serve,original,burst,s3latency,headers";
+// record with 20 000 headers (scripts/bench/headers.ts); `text`: the archiver with text indexing on vs off
+// (scripts/bench/text.ts).
+const ALL_PARTS = "sizes,idle,serve,original,burst,s3latency,headers,text";
 const parts = (Deno.env.get("BENCH_PARTS") ?? ALL_PARTS).split(",").map((s) => s.trim());
 
 // The commands' settings as the children will resolve them (they inherit this environment), so that the ceilings
@@ -318,6 +321,7 @@ try {
       });
     }
     if (parts.includes("burst")) await burstPeak(bench);
+    if (parts.includes("text")) await textFigures(bench, { scale, timeoutSeconds: PHASE_TIMEOUT_S });
     if (parts.includes("s3latency")) await benchS3Latency(bench, rounds, limits.archive, PHASE_TIMEOUT_S);
     if (parts.includes("headers")) await manyHeadersFigure(bench, rounds, PHASE_TIMEOUT_S);
   }

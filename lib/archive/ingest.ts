@@ -25,6 +25,7 @@ import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
 import { type ArchiveStamp, encodeArchivePieces, type KafkaRecord } from "../format/record.ts";
 import { createLimiter, withRetry } from "../runtime/retry.ts";
+import { indexableText } from "../text/extract.ts";
 import type { BlobStore } from "../store/types.ts";
 import { concat } from "../runtime/bytes.ts";
 
@@ -53,6 +54,8 @@ export interface IngestOptions {
   isPublic?: (topic: string) => boolean;
   /** The `direct_upload` column: true for records posted to `serve` rather than read from Kafka. */
   directUpload?: boolean;
+  /** Topics whose text goes into message_ts with the row (--index-text); default: none. */
+  indexText?: (topic: string) => boolean;
 }
 
 /** A record whose UUID, when it has no client `_id`, was chosen by its writer (a direct upload). */
@@ -165,6 +168,7 @@ export function createIngest(options: IngestOptions) {
         options.isPublic?.(record.topic) ?? false,
         options.directUpload ?? false,
       ),
+      text: options.indexText?.(record.topic) ? indexableText(record.headers, record.value) : null,
     };
     return { candidate, row, pieces };
   }

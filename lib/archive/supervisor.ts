@@ -8,11 +8,16 @@ import { serveHttp } from "../runtime/http.ts";
 import type { Logger } from "../runtime/log.ts";
 import { createMetrics } from "../runtime/metrics.ts";
 import { sleep } from "../runtime/retry.ts";
-import { archivableTopics, endOffsets, partitionsBehind } from "../topics/topics.ts";
+import { archivedTopics, endOffsets, partitionsBehind } from "../topics/topics.ts";
 import { VERSION } from "../version.ts";
 import { startConsumer, stopConsumer } from "./consumer.ts";
-import type { PublicTopics } from "../topics/public_topics.ts";
+import type { PublicTopics, TopicList } from "../topics/public_topics.ts";
 import { createIngest } from "./ingest.ts";
+import type { HopauthSettings } from "../hopauth/settings.ts";
+import { createStaticPolicy, type TopicPolicy } from "../topics/policy.ts";
+import { createHopauthPolicy, isHopauthPolicy } from "../topics/policy_hopauth.ts";
+import { observingIngest } from "./policy_ingest.ts";
+import type { Metrics } from "../runtime/metrics.ts";
 import { memorySettings } from "../runtime/memory.ts";
 import type { RunState } from "./lanes.ts";
 
@@ -26,6 +31,12 @@ export interface ArchiverOptions {
   httpPort: number | undefined;
   /** The `public` column of what is archived (--public-topics). */
   publicTopics: PublicTopics;
+  /** Topics whose text is indexed for search (--index-text). */
+  indexText: TopicList;
+  /** hopauth's API and credential (--hopauth-url): the topic policy comes from there instead of the settings. */
+  hopauth?: HopauthSettings;
+  /** How often the policy is fetched from hopauth again (--policy-refresh). */
+  policyRefreshMs: number;
 }
 
 export async function runArchiver(
@@ -34,8 +45,10 @@ export async function runArchiver(
   ctx: CommandContext,
 ): Promise<number> {
   const { log, kafka, groupId } = services;
-  // /metrics is anyone's who reaches the port: private topics' names stay out (lib/runtime/metrics.ts).
-  const metrics = createMetrics(undefined, { showTopic: options.publicTopics.isPublic });
+  // /metrics is anyone's who reaches the port: private topics' names stay out (lib/runtime/metrics.ts). Public is
+  // the policy's word (hopauth's publicly_readable with --hopauth-url), asked when /metrics is rendered.
+  let shown: TopicPolicy | undefined;
+  const metrics = createMetrics(undefined, { showTopic: (topic) => shown?.decide(topic).public ?? false });
   const state: RunState = { healthy: false, fatal: undefined, consumerCrashed: false };
   const stop = new AbortController();
   const onShutdown = () => stop.abort();
@@ -44,29 +57,42 @@ export async function runArchiver(
     ? undefined
     : serveHttp(options.httpPort, metrics, () => state.healthy, log);
 
-  const ingest = createIngest({
-    store: services.store,
-    index: services.index,
-    keyLayout: services.keyLayout,
-    archiverVersion: VERSION,
-    log,
-    metrics,
-    signal: stop.signal,
-    putConcurrency: options.putConcurrency,
-    maxInflightBytes: options.maxInflightBytes,
-    isPublic: options.publicTopics.isPublic,
-  });
+  const policy = createPolicy(options, services, metrics, log);
+  shown = policy;
+  const ingest = observingIngest(
+    createIngest({
+      store: services.store,
+      index: services.index,
+      keyLayout: services.keyLayout,
+      archiverVersion: VERSION,
+      log,
+      metrics,
+      signal: stop.signal,
+      putConcurrency: options.putConcurrency,
+      maxInflightBytes: options.maxInflightBytes,
+      isPublic: (topic) => policy.decide(topic).public,
+      indexText: (topic) => policy.decide(topic).indexText,
+    }),
+    policy,
+  );
 
   const admin = kafka.admin();
   await admin.connect();
+  let policyLoop: Promise<void> | undefined;
+  const judge = topicJudge(admin, policy);
   try {
-    let topics = await archivableTopics(admin, services.veto);
+    if (isHopauthPolicy(policy)) {
+      await policy.initial(stop.signal);
+      policyLoop = policy.run(stop.signal);
+    }
+    let topics = await judge.archived();
     const targets = options.untilEnd ? await endOffsets(admin, topics) : new Map<string, bigint>();
     log.info("archiving", {
       topics,
       groupId,
       store: services.store.url,
       untilEnd: options.untilEnd,
+      policy: policyDescription(options),
       memory: memorySettings,
     });
     while (!stop.signal.aborted) {
@@ -86,7 +112,17 @@ export async function runArchiver(
         )
         : undefined;
       state.healthy = true;
-      const next = await waitForChange(admin, services, options, topics, targets, stop.signal, state, log);
+      const next = await waitForChange(
+        admin,
+        services,
+        judge,
+        options,
+        topics,
+        targets,
+        stop.signal,
+        state,
+        log,
+      );
       state.healthy = false;
       if (running) await stopConsumer(running, log);
       if (state.fatal !== undefined) throw state.fatal;
@@ -102,6 +138,8 @@ export async function runArchiver(
     return 0;
   } finally {
     ctx.shutdown.removeEventListener("abort", onShutdown);
+    stop.abort(); // ends the policy's refresh loop
+    await policyLoop;
     await admin.disconnect().catch(() => {});
     await http?.shutdown();
   }
@@ -110,6 +148,7 @@ export async function runArchiver(
 async function waitForChange(
   admin: Admin,
   services: Services,
+  judge: TopicJudge,
   options: ArchiverOptions,
   topics: string[],
   targets: Map<string, bigint>,
@@ -126,7 +165,7 @@ async function waitForChange(
       if (state.consumerCrashed) {
         // kafkajs gave up on its own (e.g. a subscribed topic vanished), or a partition failed: rebuild the
         // consumer on a fresh list. The flag stays set until the list is had, so an outage only delays this.
-        const fresh = await archivableTopics(admin, services.veto);
+        const fresh = await judge.archived();
         state.consumerCrashed = false;
         return fresh;
       }
@@ -144,10 +183,11 @@ async function waitForChange(
         if ((await partitionsBehind(admin, services.groupId, targets)).length === 0) return "done";
         continue;
       }
-      if (Date.now() < nextRefresh) continue;
+      // A policy that changed (an operator's switch in hopauth) is applied at once, not at the next listing.
+      if (Date.now() < nextRefresh && !judge.policyChanged()) continue;
       nextRefresh = Date.now() + options.topicRefreshMs;
-      const fresh = await archivableTopics(admin, services.veto);
-      log.debug("topics listed", { archivable: fresh.length });
+      const fresh = await judge.archived();
+      log.debug("topics listed", { archived: fresh.length });
       if (fresh.length !== current.size || fresh.some((t) => !current.has(t))) return fresh;
     } catch (e) {
       // Metadata is best effort: a broker outage is retried on the next tick; the consumer retries on its own.
@@ -155,4 +195,60 @@ async function waitForChange(
     }
   }
   return "stop";
+}
+
+/**
+ * The archived topics by the policy, remembering which version of it they were judged by: a switch that arrives
+ * while a consumer starts is still seen as a change afterwards.
+ */
+function topicJudge(admin: Admin, policy: TopicPolicy) {
+  let judgedBy = -1;
+  return {
+    async archived(): Promise<string[]> {
+      const version = policy.version;
+      const topics = archivedTopics(await admin.listTopics(), policy);
+      judgedBy = version; // only once judged: a failed listing leaves the change pending
+      return topics;
+    },
+    policyChanged: () => policy.version !== judgedBy,
+  };
+}
+
+type TopicJudge = ReturnType<typeof topicJudge>;
+
+/** The topic policy: hopauth's with --hopauth-url, else the static one of the settings. */
+function createPolicy(
+  options: ArchiverOptions,
+  services: Services,
+  metrics: Metrics,
+  log: Logger,
+): TopicPolicy {
+  if (options.hopauth === undefined) {
+    return createStaticPolicy({
+      veto: services.veto,
+      publicTopics: options.publicTopics,
+      indexText: options.indexText,
+    });
+  }
+  const ignored = [
+    ...(options.publicTopics.entries.length > 0 ? ["--public-topics"] : []),
+    ...(options.indexText.entries.length > 0 ? ["--index-text"] : []),
+  ];
+  if (ignored.length > 0) {
+    log.warn("ignored: hopauth's topic flags decide instead (--hopauth-url)", { ignored });
+  }
+  return createHopauthPolicy({
+    url: options.hopauth.url,
+    credential: options.hopauth.credential,
+    veto: services.veto,
+    refreshMs: options.policyRefreshMs,
+    log,
+    metrics,
+  });
+}
+
+function policyDescription(options: ArchiverOptions): Record<string, unknown> {
+  return options.hopauth === undefined
+    ? { source: "static", publicTopics: options.publicTopics.entries, indexText: options.indexText.entries }
+    : { source: "hopauth", url: options.hopauth.url, refreshSeconds: options.policyRefreshMs / 1000 };
 }

@@ -99,6 +99,14 @@ export const SETTINGS = [
       "whole-name regular expressions (default: none)",
   },
   {
+    flag: "index-text",
+    env: "HOUSEKEEPING_INDEX_TEXT",
+    file: "index_text",
+    help:
+      "topics whose messages' text is indexed for search (message_ts, as archive-core indexes it): names, " +
+      "whole-name regular expressions, or * for all (default: none)",
+  },
+  {
     flag: "database-url",
     env: "DATABASE_URL",
     file: "database_url",

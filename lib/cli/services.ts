@@ -31,7 +31,7 @@ import { openStore } from "../store/open.ts";
 import { verificationOffWarning } from "../runtime/tls.ts";
 import type { BlobStore } from "../store/types.ts";
 import { loadVeto, type VetoList } from "../topics/veto.ts";
-import { parsePublicTopics, type PublicTopics } from "../topics/public_topics.ts";
+import { parseTopicList, type PublicTopics, type TopicList } from "../topics/public_topics.ts";
 import { oneOf, usageError } from "./flags.ts";
 
 export function loadSettings(
@@ -60,19 +60,31 @@ export function loadSettings(
 }
 
 /**
- * The public-topics setting as `command` resolved it: a bad list is a USAGE error when it was given as the flag,
- * else CONFIG_INVALID naming the variable or config key it came from.
+ * A topic-list setting (--public-topics, --index-text) as `command` resolved it: a bad list is a USAGE error when
+ * it was given as the flag, else CONFIG_INVALID naming the variable or config key it came from.
  */
-export function publicTopicsSetting(command: string, settings: ResolvedSettings): PublicTopics {
-  const { value, source } = settings["public-topics"];
+export function topicListSetting(
+  command: string,
+  settings: ResolvedSettings,
+  flag: "public-topics" | "index-text",
+): TopicList {
+  const { value, source } = settings[flag];
   try {
-    return parsePublicTopics(value);
+    return parseTopicList(value, flag);
   } catch (e) {
     const message = (e as Error).message;
     if (source === "flag") throw usageError(command, message);
-    const from = source === "env" ? "PUBLIC_TOPICS" : "public_topics in the config file";
+    const from = source === "env"
+      ? flag === "public-topics" ? "PUBLIC_TOPICS" : "HOUSEKEEPING_INDEX_TEXT"
+      : `${flag.replace("-", "_")} in the config file`;
     throw hkError("CONFIG_INVALID", `${message} (from ${from})`, { cause: e });
   }
+}
+
+/** The public-topics setting as `command` resolved it (see topicListSetting). */
+export function publicTopicsSetting(command: string, settings: ResolvedSettings): PublicTopics {
+  const topics = topicListSetting(command, settings, "public-topics");
+  return { entries: topics.entries, isPublic: topics.has };
 }
 
 /** The settings part of every command's options: --config and --print-config with the connection settings. */

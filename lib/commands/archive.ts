@@ -5,10 +5,19 @@ import { requestTimeoutFor } from "../archive/consumer.ts";
 import { type ArchiverOptions, runArchiver } from "../archive/supervisor.ts";
 import type { Command } from "../cli/command.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../cli/config.ts";
-import { connectServices, loadSettings, printConfig, publicTopicsSetting } from "../cli/services.ts";
+import {
+  connectServices,
+  loadSettings,
+  printConfig,
+  publicTopicsSetting,
+  topicListSetting,
+} from "../cli/services.ts";
 import { flagOrEnv, intInRange, LIMITS } from "../cli/flags.ts";
 import { errorMessage, hkError, isHkError } from "../runtime/errors.ts";
 import { surviveStrayConnectionErrors } from "../runtime/stray_errors.ts";
+import { HOPAUTH_OPTIONS, hopauthHelp, hopauthSettings, policyRefreshMs } from "../hopauth/settings.ts";
+import { DEFAULT_POLICY_REFRESH_SECONDS } from "../topics/policy_hopauth.ts";
+import { optionSpec } from "../cli/options.ts";
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,
@@ -19,6 +28,8 @@ const OPTIONS = {
   "partitions-concurrency": { type: "string" },
   "session-timeout": { type: "string" },
   "http-port": { type: "string" },
+  ...optionSpec(HOPAUTH_OPTIONS),
+  "policy-refresh": { type: "string" },
 } as const;
 
 export interface ArchiveOptions extends ArchiverOptions {
@@ -52,6 +63,9 @@ export function parseArchiveArgs(
       1000,
     httpPort: portText === undefined ? undefined : intInRange(portSource, portText, LIMITS.port, 0),
     publicTopics: publicTopicsSetting("archive", settings),
+    indexText: topicListSetting("archive", settings, "index-text"),
+    ...withHopauth(hopauthSettings("archive", values, env)),
+    policyRefreshMs: policyRefreshMs("archive", values, env, DEFAULT_POLICY_REFRESH_SECONDS),
   };
 }
 
@@ -63,6 +77,8 @@ export const command: Command = {
 Archives every topic the Kafka credential can read, except Kafka's internal topics and the topics on the veto list,
 into the object store (one BSON object per record) and the PostgreSQL index (one row per record), exactly once.
 Offsets are committed only after the records below them are stored and indexed. Stops gracefully on SIGINT/SIGTERM.
+With --hopauth-url, hopauth's per-topic flags decide what is archived, public and indexed, and switches made there
+apply within one --policy-refresh period, with no restart (\`housekeeping topics\` shows each decision).
 
 Options:
   --until-end              archive up to the end offsets that existed at start, then exit 0
@@ -74,12 +90,18 @@ Options:
                            giving its partitions to the others, or to its restarted self (default 45; brokers
                            accept 6 to 1800 by default) [env SESSION_TIMEOUT_SECONDS]
   --http-port PORT         serve /healthz and /metrics on this port (off by default) [env HTTP_PORT]
+${hopauthHelp(27)}
+  --policy-refresh SECONDS how often to fetch hopauth's topic flags again (default ${DEFAULT_POLICY_REFRESH_SECONDS}, as
+                           archive-core); also at once for a record of a topic hopauth did not list
+                           [env POLICY_REFRESH_SECONDS]
 ${settingsHelp()}
 
 Examples:
   housekeeping archive                                  # Hopskotch with ~/.config/hop/auth.toml, local store
   KAFKA_BROKERS=127.0.0.1:9092 housekeeping archive --until-end
   S3_BUCKET=hop-archive DATABASE_URL=postgres://... housekeeping archive --http-port 8080
+  HOPAUTH_USERNAME=archiver HOPAUTH_PASSWORD=... housekeeping archive \\
+    --hopauth-url https://admin.hop.scimma.org/hopauth/api
 `,
   async run(argv, ctx) {
     const options = parseArchiveArgs(argv, ctx.env);
@@ -105,6 +127,11 @@ Examples:
   },
 };
 
+/** exactOptionalPropertyTypes: no `hopauth: undefined`. */
+function withHopauth(hopauth: ArchiveOptions["hopauth"]): Pick<ArchiveOptions, "hopauth"> {
+  return hopauth === undefined ? {} : { hopauth };
+}
+
 function archiveExtras(o: ArchiveOptions): Record<string, unknown> {
   return {
     "until-end": o.untilEnd,
@@ -114,5 +141,8 @@ function archiveExtras(o: ArchiveOptions): Record<string, unknown> {
     "partitions-concurrency": o.partitionsConcurrency,
     "session-timeout": o.sessionTimeoutMs / 1000,
     "http-port": o.httpPort ?? null,
+    "hopauth-url": o.hopauth?.url ?? null,
+    "hopauth-username": o.hopauth?.credential.username ?? null,
+    "policy-refresh": o.policyRefreshMs / 1000,
   };
 }

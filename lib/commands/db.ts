@@ -1,4 +1,5 @@
-// `db migrate` and `db status`: the index schema's version, upgraded on purpose rather than as a side effect.
+// `db migrate` and `db status`: the index schema's version, upgraded on purpose rather than as a side effect;
+// `db index-text`: message_ts filled for what was archived without it (db_index_text.ts).
 import type { Command, CommandContext } from "../cli/command.ts";
 import {
   CONNECTION_OPTIONS,
@@ -16,24 +17,34 @@ import {
   printConfig,
 } from "../cli/services.ts";
 import { usageError } from "../cli/flags.ts";
-import { optionsHelp, optionSpec, type OptionTable, printableOptions, readOptions } from "../cli/options.ts";
+import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
 import { toJson } from "../cli/output.ts";
 import { MIGRATIONS } from "../index/migrations.ts";
+import {
+  INDEX_TEXT_OPTIONS,
+  type IndexTextOptions,
+  parseIndexTextArgs,
+  runIndexText,
+} from "./db_index_text.ts";
 
 const DB_OPTIONS = {
   json: { type: "boolean", help: "one JSON object instead of text" },
   check: { type: "boolean", help: "(status) exit 1 when migrations are pending" },
+  ...INDEX_TEXT_OPTIONS,
 } as const satisfies OptionTable;
 
 const OPTIONS = { ...CONNECTION_OPTIONS, ...optionSpec(DB_OPTIONS) };
 
-export type DbAction = "migrate" | "status";
+const ACTIONS = ["migrate", "status", "index-text"] as const;
+export type DbAction = (typeof ACTIONS)[number];
 
 export interface DbOptions extends CommandSettings {
   action: DbAction;
   json: boolean;
   /** status: exit 1 when migrations are pending. */
   check: boolean;
+  /** index-text: what to fill, and how. */
+  indexText: IndexTextOptions;
 }
 
 /** Pure: argv + environment (+ config file text) -> options. */
@@ -44,27 +55,44 @@ export function parseDbArgs(
 ): DbOptions {
   const { values, positionals } = parseCommandArgs("db", argv, OPTIONS, true);
   const [action, ...extra] = positionals;
-  if (action === undefined) throw usageError("db", "which action? `db migrate` or `db status`");
-  if (action !== "migrate" && action !== "status") {
-    throw usageError("db", `unknown action "${action}": use migrate or status`);
+  if (action === undefined) {
+    throw usageError("db", "which action? `db migrate`, `db status` or `db index-text`");
+  }
+  if (!(ACTIONS as readonly string[]).includes(action)) {
+    throw usageError("db", `unknown action "${action}": use migrate, status or index-text`);
   }
   if (extra.length > 0) throw usageError("db", `unexpected argument "${extra[0]}"`);
-  const own = readOptions("db", DB_OPTIONS, values, env);
-  if (own.check && action !== "status") throw usageError("db", "--check belongs to `db status`");
-  return { ...commandSettings(values, env, readConfig), action, ...own };
+  if (values.check === true && action !== "status") throw usageError("db", "--check belongs to `db status`");
+  const own = Object.keys(INDEX_TEXT_OPTIONS).find((f) => values[f] !== undefined);
+  if (own !== undefined && action !== "index-text") {
+    throw usageError("db", `--${own} belongs to \`db index-text\``);
+  }
+  const settings = commandSettings(values, env, readConfig);
+  return {
+    ...settings,
+    action: action as DbAction,
+    json: values.json === true,
+    check: values.check === true,
+    indexText: parseIndexTextArgs(values, settings.settings, action === "index-text"),
+  };
 }
 
 export const command: Command = {
   name: "db",
-  summary: "index schema: `db status` (version, pending migrations), `db migrate` (upgrade)",
+  summary: "index schema: `db status` (version, pending migrations), `db migrate` (upgrade), `db index-text`",
   help: `Usage: housekeeping db status [--json] [--check] [options]
        housekeeping db migrate [--json] [options]
+       housekeeping db index-text --index-text LIST [--topic NAME] [--batch N] [--concurrency N] [options]
 
 status   prints the index schema's version, the newest version this housekeeping knows and the migrations
          still to apply. With --check, exits 1 when any is pending (for deployment scripts).
 migrate  applies the pending migrations, each in its own transaction under an advisory lock, so it is safe next to
          running archivers; a database of the original housekeeping (version 1) is upgraded in place. \`archive\`
          also migrates when it starts; the read-only commands (status, verify, query, ...) never do.
+index-text  fills message_ts (the text archive-core's search and \`housekeeping search\` read) for the messages
+         of the --index-text topics archived without it, reading each message from the object store. Resumable:
+         a second run goes on with the rows still without text. Prints a JSON summary; exit 1 when an object is
+         missing or unreadable (its row stays without text until a later run).
 
 Options:
 ${optionsHelp(DB_OPTIONS)}
@@ -76,15 +104,14 @@ Examples:
   housekeeping db status
   DATABASE_URL=postgres://archive@db/hop housekeeping db migrate --db-schema housekeeping
   housekeeping db status --check --json
+  housekeeping db index-text --index-text 'gcn\\..*'
 `,
   async run(argv, ctx) {
     const options = parseDbArgs(argv, ctx.env);
     if (options.printConfig) {
-      return printConfig(ctx, options.settings, {
-        action: options.action,
-        ...printableOptions(DB_OPTIONS, options),
-      });
+      return printConfig(ctx, options.settings, { action: options.action, check: options.check });
     }
+    if (options.action === "index-text") return await runIndexText(options.settings, options.indexText, ctx);
     const idx = await openIndex(options.settings, ctx.env, commandLogger(options.settings, ctx));
     try {
       return options.action === "migrate"

@@ -26,6 +26,17 @@ import { createMetrics } from "../runtime/metrics.ts";
 import { createHopAuth, type HopAuth, textResponse } from "../serve/hopauth.ts";
 import type { PublicTopics } from "../topics/public_topics.ts";
 import { publicTopicsSetting } from "../cli/services.ts";
+import { credentialFromEnv, policyRefreshMs } from "../hopauth/settings.ts";
+import type { ScramCredential } from "../hopauth/scram.ts";
+import { observingIngest } from "../archive/policy_ingest.ts";
+import {
+  createHopauthPolicy,
+  DEFAULT_POLICY_REFRESH_SECONDS,
+  type HopauthPolicy,
+} from "../topics/policy_hopauth.ts";
+import { parseVeto } from "../topics/veto.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { Metrics } from "../runtime/metrics.ts";
 import { startServer, UPLOAD_TIMEOUT_MS } from "../serve/server.ts";
 import { createListing } from "../index/listing.ts";
 import { createHopAuthMulti } from "../serve/hopauth_multi.ts";
@@ -52,6 +63,9 @@ export interface ServeOptions extends CommandSettings {
   maxUploadBytes: number;
   uploadTimeoutMs: number;
   readOnly: boolean;
+  /** HOPAUTH_USERNAME/PASSWORD with --hopauth-url: uploads' public and text flags follow hopauth's topic flags. */
+  hopauthCredential?: ScramCredential;
+  policyRefreshMs: number;
   cors: CorsPolicy;
 }
 
@@ -92,6 +106,8 @@ export function parseServeArgs(
     ) *
       1000,
     readOnly: booleanFlagOrEnv("serve", "read-only", values, env, "READ_ONLY"),
+    ...withCredential(hopAuthUrl === undefined ? undefined : credentialFromEnv(env)),
+    policyRefreshMs: policyRefreshMs("serve", values, env, DEFAULT_POLICY_REFRESH_SECONDS),
     // archive-api's settings and spelling: origins separated by white space, a regular expression matched whole.
     cors: corsPolicy(
       (given("cors-origins", "CORS_ORIGINS")[1] ?? "").split(/[\s,]+/).filter((o) => o !== ""),
@@ -99,6 +115,26 @@ export function parseServeArgs(
       "--cors-origin-regex (CORS_ORIGIN_REGEX)",
     ),
   };
+}
+
+function withCredential(credential: ScramCredential | undefined): Pick<ServeOptions, "hopauthCredential"> {
+  return credential === undefined ? {} : { hopauthCredential: credential };
+}
+
+/**
+ * hopauth's topic policy for uploads (archive-api's Decider: public when publicly_readable, text indexed when
+ * index_archived_text, `+oversized` as its topic), fetched in the background: serve does not wait for hopauth.
+ */
+function uploadPolicy(options: ServeOptions, log: Logger, metrics: Metrics): HopauthPolicy | undefined {
+  if (options.hopAuthUrl === undefined || options.hopauthCredential === undefined) return undefined;
+  return createHopauthPolicy({
+    url: options.hopAuthUrl,
+    credential: options.hopauthCredential,
+    veto: parseVeto("[]", "serve (no veto list)"),
+    refreshMs: options.policyRefreshMs,
+    log,
+    metrics,
+  });
 }
 
 /** Without a permissions service only public topics can be read, and nothing written. */
@@ -160,7 +196,10 @@ Options:
   --http-port PORT         port to listen on (default 8080; 0: any free port, logged) [env HTTP_PORT]
   --http-host HOST         address to bind (default 0.0.0.0) [env HTTP_HOST]
   --hopauth-url URL        hopauth REST API, e.g. https://admin.hop.scimma.org/hopauth/api; unset: only public
-                           topics can be read and nothing written [env HOPAUTH_API_URL]
+                           topics can be read and nothing written [env HOPAUTH_API_URL]; with env HOPAUTH_USERNAME
+                           and HOPAUTH_PASSWORD (as \`archive\`), hopauth's topic flags decide which topics are public
+                           (anonymous reads, uploads' public column) and text-indexed, refreshed every
+                           POLICY_REFRESH_SECONDS (default 300) instead of --public-topics
   --max-upload-mib N       largest accepted POST body, 1 to 1024 (default 64; larger: 413) [env MAX_UPLOAD_MIB]
   --upload-timeout SECONDS  time a POST body may take to arrive (default 120; slower: 408)
                            [env UPLOAD_TIMEOUT_SECONDS]
@@ -200,26 +239,39 @@ Examples:
       store.close();
       throw e;
     });
+    let policyLoop: Promise<void> | undefined;
+    const policyStop = new AbortController();
     try {
       await requireCurrentSchema(idx.index);
-      const metrics = createMetrics(undefined, { showTopic: options.publicTopics.isPublic });
+      let publicTopics = options.publicTopics;
+      const metrics = createMetrics(undefined, { showTopic: (topic) => publicTopics.isPublic(topic) });
+      const policy = uploadPolicy(options, log, metrics);
+      if (policy !== undefined) {
+        publicTopics = { entries: publicTopics.entries, isPublic: (topic) => policy.decide(topic).public };
+        void policy.refresh();
+        policyLoop = policy.run(AbortSignal.any([ctx.shutdown, policyStop.signal]));
+      }
       const hopAuth = options.hopAuthUrl === undefined
         ? noPermissionsService()
         : createHopAuth({ url: options.hopAuthUrl, realm: new URL(options.hopAuthUrl).host, log });
-      const ingest = createIngest({
-        store,
-        index: idx.index,
-        keyLayout: parseKeyLayout(settingValue(options.settings, "key-layout") ?? "daily"),
-        archiverVersion: VERSION,
-        log,
-        metrics,
-        signal: ctx.shutdown,
-        putConcurrency: 16,
-        maxInflightBytes: 2 * options.maxUploadBytes,
-        // archive-api's uploads: direct_upload, public as their topic (a +oversized pseudo-topic as its topic).
-        isPublic: options.publicTopics.isPublic,
-        directUpload: true,
-      });
+      const ingest = observingIngest(
+        createIngest({
+          store,
+          index: idx.index,
+          keyLayout: parseKeyLayout(settingValue(options.settings, "key-layout") ?? "daily"),
+          archiverVersion: VERSION,
+          log,
+          metrics,
+          signal: ctx.shutdown,
+          putConcurrency: 16,
+          maxInflightBytes: 2 * options.maxUploadBytes,
+          // archive-api's uploads: direct_upload, public as their topic (a +oversized pseudo-topic as its topic).
+          isPublic: (topic) => publicTopics.isPublic(topic),
+          ...(policy === undefined ? {} : { indexText: (topic: string) => policy.decide(topic).indexText }),
+          directUpload: true,
+        }),
+        policy,
+      );
       const server = await startServer({
         index: idx.index,
         store,
@@ -230,7 +282,7 @@ Examples:
         realm: options.hopAuthUrl === undefined ? "housekeeping" : new URL(options.hopAuthUrl).host,
         cors: options.cors,
         readOnly: options.readOnly,
-        publicTopics: options.publicTopics,
+        publicTopics,
         metrics,
         log,
         maxUploadBytes: options.maxUploadBytes,
@@ -250,6 +302,8 @@ Examples:
         })
         : e;
     } finally {
+      policyStop.abort();
+      await policyLoop;
       store.close();
       await idx.close();
     }

@@ -1,19 +1,45 @@
-// `topics`: which topics `archive` would archive right now, and why each other one is not archived.
+// `topics`: what `archive` would do with each topic right now (archive it, mark it public, index its text), and
+// why, with the policy that decides: the settings (veto list, --public-topics, --index-text) or hopauth's flags.
 import type { Command } from "../cli/command.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../cli/config.ts";
-import { type CommandSettings, commandSettings, openKafka, printConfig } from "../cli/services.ts";
+import {
+  type CommandSettings,
+  commandSettings,
+  openKafka,
+  printConfig,
+  publicTopicsSetting,
+  topicListSetting,
+} from "../cli/services.ts";
 import { renderTable, toJson } from "../cli/output.ts";
-import { optionsHelp, optionSpec, type OptionTable, printableOptions, readOptions } from "../cli/options.ts";
-import { surveyTopics, type TopicReport } from "../topics/topics.ts";
+import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
+import { HOPAUTH_OPTIONS, type HopauthSettings, hopauthSettings } from "../hopauth/settings.ts";
+import { hkError } from "../runtime/errors.ts";
+import type { Logger } from "../runtime/log.ts";
+import { createStaticPolicy, type PolicyStatus, type TopicPolicy } from "../topics/policy.ts";
+import { createHopauthPolicy } from "../topics/policy_hopauth.ts";
+import type { PublicTopics, TopicList } from "../topics/public_topics.ts";
+import { judgeTopics, type PolicyReport } from "../topics/topics.ts";
+import type { VetoList } from "../topics/veto.ts";
 
 const TOPICS_OPTIONS = {
-  json: { type: "boolean", help: 'JSON lines instead of a table: {"topic", "archived", "reason", "detail"}' },
+  json: {
+    type: "boolean",
+    help: [
+      'JSON lines instead of a table: {"topic", "readable", "archived", "public", "index_text",',
+      '"source", "reason", "detail"}; reason (null when archived) is one of internal, vetoed,',
+      "not_listed, not_archivable, unreadable",
+    ],
+  },
+  ...HOPAUTH_OPTIONS,
 } as const satisfies OptionTable;
 
 const OPTIONS = { ...CONNECTION_OPTIONS, ...optionSpec(TOPICS_OPTIONS) };
 
 export interface TopicsOptions extends CommandSettings {
   json: boolean;
+  hopauth?: HopauthSettings;
+  publicTopics: PublicTopics;
+  indexText: TopicList;
 }
 
 /** Pure: argv + environment (+ config file text) -> options. */
@@ -23,30 +49,78 @@ export function parseTopicsArgs(
   readConfig: (path: string) => string = Deno.readTextFileSync,
 ): TopicsOptions {
   const { values } = parseCommandArgs("topics", argv, OPTIONS);
+  const settings = commandSettings(values, env, readConfig);
+  const hopauth = hopauthSettings("topics", values, env);
   return {
-    ...commandSettings(values, env, readConfig),
-    ...readOptions("topics", TOPICS_OPTIONS, values, env),
+    ...settings,
+    json: values.json === true,
+    ...(hopauth === undefined ? {} : { hopauth }),
+    publicTopics: publicTopicsSetting("topics", settings.settings),
+    indexText: topicListSetting("topics", settings.settings, "index-text"),
   };
 }
 
-/** Pure: the survey as JSON lines' objects: {topic, archived, reason, detail}. */
-export function topicsJson(reports: TopicReport[]) {
-  return reports.map(({ topic, verdict }) => ({
+/** Pure: the survey as JSON lines' objects. `reason` is a stable word, `detail` says it for people. */
+export function topicsJson(reports: PolicyReport[]) {
+  return reports.map(({ topic, readable, decision: d }) => ({
     topic,
-    archived: verdict.archive,
-    reason: verdict.archive ? null : verdict.reason,
-    detail: verdict.archive ? null : verdict.detail,
+    readable,
+    archived: d.archive,
+    public: d.public,
+    index_text: d.indexText,
+    source: d.source,
+    // As before the policy sources: null for archived topics, so `select(.reason == null)` still selects them.
+    reason: d.archive ? null : d.category,
+    detail: d.archive ? null : d.reason,
   }));
 }
 
+/** Pure: the policy source in one line. */
+export function policyLine(status: PolicyStatus, now = Date.now()): string {
+  if (status.source === "static") return "policy: static (veto list, --public-topics, --index-text)";
+  const age = status.fetchedAt === undefined
+    ? "never fetched"
+    : `fetched ${Math.round((now - status.fetchedAt) / 1000)} s ago`;
+  return `policy: hopauth, ${age}${status.stale ? ` (stale: ${status.lastError})` : ""}`;
+}
+
 /** Pure: the survey as a table, archived topics first. */
-export function topicsTable(reports: TopicReport[]): string {
-  const rows = topicsJson(reports)
-    .sort((a, b) => Number(b.archived) - Number(a.archived) || a.topic.localeCompare(b.topic))
-    .map((r) => [r.topic, r.archived ? "yes" : "no", r.archived ? "" : `${r.reason}: ${r.detail}`]);
-  const archived = reports.filter((r) => r.verdict.archive).length;
-  return renderTable([{ title: "TOPIC" }, { title: "ARCHIVED" }, { title: "WHY NOT" }], rows) +
-    `\n${archived} of ${reports.length} readable topics are archived\n`;
+export function topicsTable(reports: PolicyReport[], status: PolicyStatus): string {
+  const yes = (b: boolean) => b ? "yes" : "no";
+  const sorted = [...reports].sort((a, b) =>
+    Number(b.decision.archive) - Number(a.decision.archive) || a.topic.localeCompare(b.topic)
+  );
+  const why = sorted.map((r) =>
+    r.decision.archive ? r.decision.reason : `${r.decision.category}: ${r.decision.reason}`
+  );
+  const rows = topicsJson(sorted)
+    .map((r, i) => [r.topic, yes(r.archived), yes(r.public), yes(r.index_text), r.source, why[i]!]);
+  const archived = reports.filter((r) => r.decision.archive).length;
+  const readable = reports.filter((r) => r.readable).length;
+  return renderTable(
+    [{ title: "TOPIC" }, { title: "ARCHIVED" }, { title: "PUBLIC" }, { title: "TEXT INDEXED" }, {
+      title: "SOURCE",
+    }, {
+      title: "WHY",
+    }],
+    rows,
+  ) + `\n${archived} of ${readable} readable topics are archived; ${policyLine(status)}\n`;
+}
+
+/** The policy `archive` would use, fetched once. */
+async function loadPolicy(options: TopicsOptions, veto: VetoList, log: Logger): Promise<TopicPolicy> {
+  if (options.hopauth === undefined) {
+    return createStaticPolicy({ veto, publicTopics: options.publicTopics, indexText: options.indexText });
+  }
+  const policy = createHopauthPolicy({ ...options.hopauth, veto, refreshMs: 1000, log });
+  const outcome = await policy.refresh();
+  if (outcome !== "ok") {
+    throw hkError(
+      outcome === "auth_failed" ? "HOPAUTH_AUTH" : "HOPAUTH_FAILED",
+      `cannot fetch the topic policy: ${policy.status().lastError}`,
+    );
+  }
+  return policy;
 }
 
 export const command: Command = {
@@ -54,33 +128,41 @@ export const command: Command = {
   summary: "which topics would be archived now (readable minus veto list) and why the others are not",
   help: `Usage: housekeeping topics [--json] [options]
 
-Lists every topic the Kafka credential can read, as \`archive\` sees them at start-up, and whether it is archived.
-A topic is not archived when it is a Kafka internal topic (name starts with "__") or is on the veto list (by
-name or by pattern; --veto / VETO_FILE, else ./veto.yaml, else the built-in list with sys.heartbeat).
-Topics the credential cannot read are not listed at all: Kafka does not show them.
+Lists every topic the Kafka credential can read, as \`archive\` sees them at start-up: whether it is archived, public
+and text-indexed, which policy decided and why. Without --hopauth-url the settings decide: a topic is archived
+unless it is a Kafka internal topic (name starts with "__") or is on the veto list (by name or by pattern; --veto /
+VETO_FILE, else ./veto.yaml, else the built-in list with sys.heartbeat), public by --public-topics, indexed by
+--index-text. With --hopauth-url, hopauth's flags decide (archivable, publicly_readable, index_archived_text) and
+the veto list still applies; topics hopauth marks archivable that Kafka does not show are listed as unreadable.
+Other topics the credential cannot read are not listed at all: Kafka does not show them.
 
 Options:
 ${optionsHelp(TOPICS_OPTIONS)}
 ${settingsHelp()}
 
-Exit status: 0 on success, 1 on errors (Kafka unreachable, bad veto list), 2 for usage errors.
+Exit status: 0 on success, 1 on errors (Kafka or hopauth unreachable, bad veto list), 2 for usage errors.
 
 Examples:
   housekeeping topics
   housekeeping topics --veto ./veto.yaml --json | jq -r 'select(.archived) | .topic'
+  HOPAUTH_USERNAME=archiver HOPAUTH_PASSWORD=... housekeeping topics --hopauth-url https://admin.hop.scimma.org/hopauth/api
 `,
   async run(argv, ctx) {
     const options = parseTopicsArgs(argv, ctx.env);
     if (options.printConfig) {
-      return printConfig(ctx, options.settings, printableOptions(TOPICS_OPTIONS, options));
+      return printConfig(ctx, options.settings, {
+        json: options.json,
+        "hopauth-url": options.hopauth?.url ?? null,
+      });
     }
-    const { kafka, veto } = await openKafka(options.settings, ctx, "housekeeping-topics");
+    const { kafka, veto, log } = await openKafka(options.settings, ctx, "housekeeping-topics");
+    const policy = await loadPolicy(options, veto, log);
     const admin = kafka.admin();
     await admin.connect();
     try {
-      const reports = await surveyTopics(admin, veto);
+      const reports = judgeTopics(await admin.listTopics(), policy);
       if (options.json) ctx.stdout(topicsJson(reports).map((r) => toJson(r) + "\n").join(""));
-      else ctx.stdout(topicsTable(reports));
+      else ctx.stdout(topicsTable(reports, policy.status()));
       return 0;
     } finally {
       await admin.disconnect();

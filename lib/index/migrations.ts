@@ -185,6 +185,14 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "quarantine of records whose full row PostgreSQL refused",
     up: (tx) => run(tx, QUARANTINE),
   },
+  {
+    version: 6,
+    name: "message_ts by uuid: newest-first search, text backfill, cascading deletes",
+    // archive-core's message_ts has only its GIN index: finding a message's text (search walking the newest
+    // messages, `db index-text` skipping rows already indexed, the ON DELETE CASCADE of a deleted message)
+    // read the whole table each time.
+    up: (tx) => run(tx, [`CREATE INDEX IF NOT EXISTS message_ts_uuid_idx ON message_ts (uuid)`]),
+  },
 ];
 
 // A record whose row PostgreSQL refuses for what it holds (lib/archive/ingest.ts) is archived with a row that

@@ -6,6 +6,7 @@ import { hkError } from "../runtime/errors.ts";
 import { indexError, type IndexSql } from "./database.ts";
 import { migrate, schemaVersion } from "./migrations.ts";
 import { findOriginals } from "./original.ts";
+import { createTextIndex } from "./text.ts";
 import {
   canonicalUuid,
   chunks,
@@ -25,11 +26,21 @@ import type {
   OrderPosition,
   PartitionSummary,
   Receipt,
+  RowText,
   SelectFilter,
   SelectPage,
   StoredRow,
   TopicStats,
 } from "./types.ts";
+
+// What a claim's INSERT returns for each row it inserted.
+interface Claimed {
+  uuid: string;
+  topic: string;
+  partition: number | null;
+  offset: Int8 | null;
+  timestamp: Int8;
+}
 
 /** Random samples of an index with at least this many rows (by the planner's estimate) read random blocks. */
 export const SAMPLE_BLOCKS_FROM_ROWS = 100_000;
@@ -96,16 +107,10 @@ export function createIndex(sql: IndexSql): Index {
       `claiming ${rows.length} index rows`,
       () =>
         batched(
-          rows.map(toDb),
+          rows.map((row) => ({ ...toDb(row), text: row.text ?? null })),
           MESSAGE_COLUMNS.length,
           (q, part) =>
-            q<{
-              uuid: string;
-              topic: string;
-              partition: number | null;
-              offset: Int8 | null;
-              timestamp: Int8;
-            }[]>`
+            part.some((r) => r.text !== null) ? claimWithText(q, part) : q<Claimed[]>`
           insert into messages ${q(part, ...MESSAGE_COLUMNS)} on conflict (uuid) do nothing
           returning uuid::text as uuid, topic, partition, "offset", timestamp`,
         ),
@@ -119,6 +124,42 @@ export function createIndex(sql: IndexSql): Index {
       wins.set(key, left - 1);
       return true;
     });
+  }
+
+  // The message_ts row (archive-core's text search) of each row this statement inserts, in the same statement: a
+  // row and its text are committed together or not at all. to_tsvector with one argument, as archive-core, so that
+  // its websearch_to_tsquery (the database's default configuration) finds what we index. Texts are matched to the
+  // rows that won by their claim identity; of one record given twice, the first text counts.
+  function claimWithText(
+    q: IndexSql | postgres.TransactionSql<{ bigint: bigint }>,
+    part: (ReturnType<typeof toDb> & { text: RowText | null })[],
+  ) {
+    const texts = part.map((r, ord) => ({ ...r, ord })).filter((r) => r.text !== null);
+    // Every column as text: postgres.js sends a JS array of booleans or numbers as one value, not an array.
+    const column = (pick: (r: (typeof texts)[number]) => unknown) =>
+      texts.map((r) => {
+        const v = pick(r);
+        return v === null ? null : String(v);
+      });
+    return q<Claimed[]>`
+      with claimed as (
+        insert into messages ${q(part, ...MESSAGE_COLUMNS)} on conflict (uuid) do nothing
+        returning uuid, topic, partition, "offset", timestamp
+      ), texts as (
+        select * from unnest(${column((r) => r.uuid)}::text[], ${column((r) => r.topic)}::text[],
+          ${column((r) => r.partition)}::text[], ${column((r) => r.offset)}::text[],
+          ${column((r) => r.timestamp)}::text[], ${column((r) => r.text!.text)}::text[],
+          ${column((r) => r.text!.fullyIndexed)}::text[], ${column((r) => r.ord)}::text[])
+          as t(uuid, topic, partition, "offset", timestamp, text, fully_indexed, ord)
+      ), indexed as (
+        insert into message_ts (uuid, text_data, text_fully_indexed)
+        select distinct on (c.uuid) c.uuid, to_tsvector(t.text), t.fully_indexed::bool
+        from claimed c join texts t on t.uuid::uuid = c.uuid and t.topic = c.topic
+          and t.timestamp::int8 = c.timestamp and t.partition::int4 is not distinct from c.partition
+          and t."offset"::int8 is not distinct from c."offset"
+        order by c.uuid, t.ord::int4
+      )
+      select uuid::text as uuid, topic, partition, "offset", timestamp from claimed`;
   }
 
   async function lookup(uuids: string[]): Promise<Map<string, StoredRow>> {
@@ -359,7 +400,9 @@ export function createIndex(sql: IndexSql): Index {
     return rows.map((r) => ({ topic: r.topic, records: int8(r.records) }));
   }
 
+  const text = createTextIndex(sql, guard);
   return {
+    ...text,
     migrate: () => migrate(sql),
     schemaVersion: () => schemaVersion(sql),
     claim,

@@ -36,6 +36,17 @@ export interface IndexRow {
    * (lib/archive/ingest.ts). Absent or null: not quarantined.
    */
   quarantine?: string | null;
+  /**
+   * Text to index for search (lib/text/extract.ts), written to message_ts in the same statement as the row;
+   * absent or null: the topic's text is not indexed.
+   */
+  text?: RowText | null;
+}
+
+/** A message_ts row: the text archive-core's to_tsvector would read, and whether the whole message was read. */
+export interface RowText {
+  text: string;
+  fullyIndexed: boolean;
 }
 
 // Rows written by the original archiver (before migration 2) lack these: NULL, never a made-up value.
@@ -78,6 +89,18 @@ export interface SelectFilter {
   /** Topics left out whatever else matches (restore: those it cannot publish). */
   excludeTopics?: string[];
 }
+
+/** What `search` narrows a text query to. */
+export interface SearchFilter {
+  topics?: string[];
+  /** Record timestamp >= since (ms). */
+  since?: bigint;
+  /** Record timestamp < until (ms). */
+  until?: bigint;
+}
+
+/** A row whose indexed text matches, with its ts_rank. */
+export type SearchHit = StoredRow & { id: bigint; rank: number };
 
 export interface SelectPage {
   /** Keyset paging: only rows with id > after. */
@@ -174,4 +197,25 @@ export interface Index {
    * other writers lack some fields (partition, offset, archive time): those stay NULL, as for the original's rows.
    */
   insertRepaired(row: StoredRow): Promise<boolean>;
+  /**
+   * Rows whose message_ts text matches `query` with archive-core's semantics (websearch_to_tsquery over the
+   * database's default text search configuration, as its search_message_text): the best ts_rank first, then
+   * newest; of all matches when there are at most 2000, else of the newest 200 (or `limit`, if more).
+   */
+  search(query: string, filter: SearchFilter, limit: number): Promise<SearchHit[]>;
+  /**
+   * How many rows match (archive-core's count_text_search_results); with `atMost`, at most atMost + 1, so that a
+   * common word is not counted through millions of rows.
+   */
+  countSearch(query: string, filter: SearchFilter, atMost?: number): Promise<bigint>;
+  /** Rows of `topics` that have no message_ts text, after id `after`, in id order (`db index-text`). */
+  withoutText(
+    topics: string[],
+    after: bigint | undefined,
+    limit: number,
+  ): Promise<(StoredRow & { id: bigint })[]>;
+  /** How many rows `withoutText` would page through. */
+  countWithoutText(topics: string[]): Promise<bigint>;
+  /** Adds the texts of rows that still exist and still have none; returns how many were added. */
+  addText(texts: { uuid: string; text: RowText }[]): Promise<number>;
 }

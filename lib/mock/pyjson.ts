@@ -2,6 +2,9 @@
 // of a hop-client `json` or `circular` message is that text, and mock-hop must send the same bytes, so JavaScript's
 // JSON.stringify (other separators, no ASCII escaping, other number forms, no int/float distinction) cannot be used.
 import { hkError } from "../runtime/errors.ts";
+import { pyFloatRepr } from "../text/python.ts";
+
+export { pyFloatRepr };
 
 /** A number keeps its JSON token, because Python tells 1 (int) from 1.0 (float) and JavaScript cannot. */
 export interface PyNumber {
@@ -126,24 +129,6 @@ export function parsePyJson(text: string): PyValue {
   skip();
   if (at !== text.length) throw syntaxError(text, at, "extra data after the JSON value");
   return result;
-}
-
-/** Python's `repr(float)`: shortest round-trip digits, exponent form outside 1e-4 <= |x| < 1e16. */
-export function pyFloatRepr(x: number): string {
-  if (Number.isNaN(x)) return "NaN";
-  if (!Number.isFinite(x)) return x > 0 ? "Infinity" : "-Infinity"; // json.dumps spells them so
-  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
-  const sign = x < 0 ? "-" : "";
-  const [mantissa = "", exponentText = "0"] = Math.abs(x).toExponential().split("e");
-  const digits = mantissa.replace(".", "");
-  const exponent = Number(exponentText);
-  if (exponent >= -4 && exponent < 16) {
-    if (exponent >= digits.length - 1) return `${sign}${digits}${"0".repeat(exponent - digits.length + 1)}.0`;
-    if (exponent >= 0) return `${sign}${digits.slice(0, exponent + 1)}.${digits.slice(exponent + 1)}`;
-    return `${sign}0.${"0".repeat(-exponent - 1)}${digits}`;
-  }
-  const body = digits.length === 1 ? digits : `${digits[0]}.${digits.slice(1)}`;
-  return `${sign}${body}e${exponent < 0 ? "-" : "+"}${String(Math.abs(exponent)).padStart(2, "0")}`;
 }
 
 function numberText(token: string): string {

@@ -16,6 +16,10 @@ export type ErrorCode =
   | "HOP_AUTH_INVALID"
   | "HOP_AUTH_NOT_FOUND"
   | "HTTP_LISTEN_FAILED"
+  // hopauth (scimma-admin's REST API), the archive's topic policy
+  | "HOPAUTH_AUTH"
+  | "HOPAUTH_FAILED"
+  | "HOPAUTH_ANSWER_INVALID"
   // records, objects, keys
   | "ARCHIVE_FAILED"
   | "ARCHIVE_OBJECT_INVALID"

@@ -13,6 +13,15 @@ const HELP: Record<string, { type: "counter" | "gauge" | "histogram"; help: stri
   http_bytes_sent_total: { type: "counter", help: "Body bytes sent by serve, by route" },
   http_request_seconds: { type: "histogram", help: "Time from a serve request to its response headers" },
   offloads_total: { type: "counter", help: "Oversized messages posted to serve, by outcome" },
+  policy_refresh_total: { type: "counter", help: "Fetches of the topic policy from hopauth, by outcome" },
+  policy_age_seconds: {
+    type: "gauge",
+    help: "Age of the topic policy in force (-1: none fetched yet); grows while hopauth is unreachable",
+  },
+  policy_stale: {
+    type: "gauge",
+    help: "1 while the last hopauth refresh failed and an older policy is in force",
+  },
   quarantined_total: {
     type: "counter",
     help: "Records archived whose full index row PostgreSQL refused (see verify)",

@@ -1,11 +1,21 @@
-// Which topics are public: the `public` column that archive-api reads to serve a message without authentication.
-// archive-core asked SCiMMA's hopauth (`publicly_readable` of each topic); this archiver takes the list from its
-// settings (--public-topics, read by lib/cli/services.ts), shared by `archive` and `serve`.
+// Which topics are public (the `public` column that archive-api reads to serve a message without authentication),
+// and which have their text indexed for search (message_ts). archive-core asked SCiMMA's hopauth
+// (`publicly_readable`, `index_archived_text` of each topic); this archiver takes the lists from its settings
+// (--public-topics, shared by `archive`, `serve` and `verify`; --index-text, read by `archive` and `db index-text`;
+// both read by lib/cli/services.ts).
 import { hkError } from "../runtime/errors.ts";
 import { offloadedFrom } from "./names.ts";
 
 /** Characters of a Kafka topic name: an entry made only of these is a name, anything else a pattern. */
 const TOPIC_NAME = /^[A-Za-z0-9._-]+$/;
+
+/** A setting's list of topics. */
+export interface TopicList {
+  /** True when `topic` (or, for `<topic>+oversized`, its topic) is on the list. */
+  has(topic: string): boolean;
+  /** The list as given (for logs and --print-config). */
+  readonly entries: readonly string[];
+}
 
 export interface PublicTopics {
   /** True when messages of `topic` are public. */
@@ -15,11 +25,12 @@ export interface PublicTopics {
 }
 
 /**
- * `list` is comma-separated: exact topic names (`gcn.circular`), or regular expressions matching a whole topic
- * name (`gcn\..*`, `lvk\.(alert|test)`). An entry with only topic-name characters is a name, so `a.b` matches the
- * topic `a.b` only, never `aXb`. Commas cannot be part of a pattern.
+ * `list` is comma-separated: exact topic names (`gcn.circular`), regular expressions matching a whole topic name
+ * (`gcn\..*`, `lvk\.(alert|test)`), or `*` for every topic. An entry with only topic-name characters is a name, so
+ * `a.b` matches the topic `a.b` only, never `aXb`. Commas cannot be part of a pattern. `flag` names the setting
+ * in errors.
  */
-export function parsePublicTopics(list: string | undefined): PublicTopics {
+export function parseTopicList(list: string | undefined, flag = "public-topics"): TopicList {
   const entries = (list ?? "").split(",").map((e) => e.trim()).filter((e) => e !== "");
   const names = new Set<string>();
   const patterns: RegExp[] = [];
@@ -29,11 +40,11 @@ export function parsePublicTopics(list: string | undefined): PublicTopics {
       continue;
     }
     try {
-      patterns.push(new RegExp(`^(?:${entry})$`, "u"));
+      patterns.push(entry === "*" ? /^/ : new RegExp(`^(?:${entry})$`, "u"));
     } catch (e) {
       throw hkError(
         "CONFIG_INVALID",
-        `--public-topics: "${entry}" is neither a topic name nor a valid regular expression ` +
+        `--${flag}: "${entry}" is neither a topic name nor a valid regular expression ` +
           `(${
             (e as Error).message
           }); give comma-separated names or whole-name patterns, e.g. gcn.circular,lvk\\..*`,
@@ -43,7 +54,12 @@ export function parsePublicTopics(list: string | undefined): PublicTopics {
   const matches = (topic: string) => names.has(topic) || patterns.some((p) => p.test(topic));
   return {
     entries,
-    // archive-core's large-message offload pseudo-topics are public when their topic is.
-    isPublic: (topic) => matches(topic) || matches(offloadedFrom(topic)),
+    // archive-core's large-message offload pseudo-topics follow their topic.
+    has: (topic) => matches(topic) || matches(offloadedFrom(topic)),
   };
+}
+
+export function parsePublicTopics(list: string | undefined): PublicTopics {
+  const topics = parseTopicList(list, "public-topics");
+  return { entries: topics.entries, isPublic: topics.has };
 }

@@ -1,5 +1,7 @@
-// Topic discovery: what the credential can read (cluster metadata), judged against the veto list.
+// Topic discovery: what the credential can read (cluster metadata), judged against the veto list or, for the
+// archive and `topics`, by the topic policy (lib/topics/policy.ts).
 import type { Admin } from "kafkajs";
+import type { TopicDecision, TopicPolicy } from "./policy.ts";
 import { judgeTopic, type TopicVerdict, type VetoList } from "./veto.ts";
 
 export interface TopicReport {
@@ -13,8 +15,29 @@ export async function surveyTopics(admin: Admin, veto: VetoList): Promise<TopicR
   return names.sort().map((topic) => ({ topic, verdict: judgeTopic(veto, topic) }));
 }
 
-export async function archivableTopics(admin: Admin, veto: VetoList): Promise<string[]> {
-  return (await surveyTopics(admin, veto)).filter((r) => r.verdict.archive).map((r) => r.topic);
+export interface PolicyReport {
+  topic: string;
+  /** Listed by Kafka for this credential. */
+  readable: boolean;
+  decision: TopicDecision;
+}
+
+/**
+ * The policy's decision for every topic Kafka lists (`readable`, the broker's answer, is passed in so that the
+ * archive can judge a list it already has) and for every topic the policy names that Kafka does not list.
+ */
+export function judgeTopics(readable: readonly string[], policy: TopicPolicy): PolicyReport[] {
+  const listed = new Set(readable);
+  const unlisted = policy.named().filter((t) => !listed.has(t));
+  return [
+    ...[...listed].map((topic) => ({ topic, readable: true, decision: policy.decide(topic) })),
+    ...unlisted.map((topic) => ({ topic, readable: false, decision: policy.decide(topic, false) })),
+  ].sort((a, b) => a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0);
+}
+
+/** The topics the archive consumes: readable ones the policy archives, by name. */
+export function archivedTopics(readable: readonly string[], policy: TopicPolicy): string[] {
+  return [...readable].filter((t) => policy.decide(t).archive).sort();
 }
 
 /** End offsets (high watermarks) per partition: what `--until-end` must reach. */

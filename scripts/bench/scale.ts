@@ -11,9 +11,15 @@
 //                               order: what restore reads first;
 //   restore_first_record_<N>_s  spawn of `restore` for one day of the sample's topic to its first record in the
 //                               target;
-//   verify_sample_10k_of_<N>_s  `verify --sample 10000 --skip-orphans`, spawn to exit.
+//   verify_sample_10k_of_<N>_s  `verify --sample 10000 --skip-orphans`, spawn to exit;
+//   search_<N>_ms_p50/_p99      `search` (Index.search, best 20 by rank) over message_ts filled for one row in
+//                               five with a GCN-circular-sized text (300 words), 100 queries: 50 of one word, 50
+//                               of two (an event name "GRB 2xxxxxA" or two words), words drawn as often as they
+//                               occur in the texts (a few common, most rare).
 // <N> is 10M for 10 million rows, else the row count. The schemas are dropped at the end unless BENCH_KEEP=1.
+import type postgres from "postgres";
 import { createIndex } from "../../lib/index/postgres.ts";
+import { createPrng } from "../../lib/mock/prng.ts";
 import { archiveEnv, schemaSql, spawnLogged, vetoAllBut } from "../../tests/support/archive_helpers.ts";
 import { runArchive } from "./commands.ts";
 import { deadline } from "./child.ts";
@@ -85,8 +91,10 @@ async function fill(schema: string, sampleSchema: string, topicPrefix: string, r
       );
       note(`scale: ${to + 1} of ${rows} rows (${(ms / 1000).toFixed(0)} s for the last ${to + 1 - from})`);
     }
+    await fillText(sql, rows);
     await sql`analyze messages`;
     await sql`analyze topic_days`;
+    await sql`analyze message_ts`;
     const [size] = await sql<{ mib: number }[]>`
       select (pg_total_relation_size('messages') / 1048576)::int as mib`;
     note(`scale: messages takes ${size?.mib} MiB with its indexes`);
@@ -94,6 +102,48 @@ async function fill(schema: string, sampleSchema: string, topicPrefix: string, r
     sql.release();
     await pool.end();
   }
+}
+
+// Words of the filler texts: a vocabulary of VOCABULARY words, word k of a text drawn with a skew (u^3) so that a
+// few words are common and most are rare, as in prose; plus each text's event name.
+const VOCABULARY = 5_000;
+const TEXT_WORDS = 300;
+const TEXT_SHARE = 5;
+
+const vocabularyWord = (k: number) => `term${k}`;
+// A word's rank k in 0..VOCABULARY-1 from a uniform u in [0, 1): the skew of the filler texts.
+const skewed = (u: number) => Math.floor(VOCABULARY * u ** 3);
+
+async function fillText(sql: postgres.ReservedSql<{ bigint: bigint }>, rows: number) {
+  for (let from = 0; from < rows; from += CHUNK_ROWS) {
+    const [, ms] = await timed(() =>
+      sql`insert into message_ts (uuid, text_data, text_fully_indexed)
+        select m.uuid, to_tsvector('GRB ' || (200000 + m.id % 90000)::text || 'A ' || (
+          select string_agg('term' || floor(${VOCABULARY} *
+            power((abs(hashint8(m.id * ${TEXT_WORDS} + k)) % 1000003) / 1000003.0, 3))::int::text, ' ')
+          from generate_series(1, ${TEXT_WORDS}) k)), true
+        from messages m where m.id % ${TEXT_SHARE} = 0 and m.id > ${from} and m.id <= ${from + CHUNK_ROWS}`
+    );
+    note(`scale: texts for rows up to ${Math.min(rows, from + CHUNK_ROWS)} (${(ms / 1000).toFixed(0)} s)`);
+  }
+}
+
+/** p50 and p99 of 100 searches: 50 of one word, 50 of two (an event name, or two words). */
+async function searchTimes(index: ReturnType<typeof createIndex>): Promise<{ p50: number; p99: number }> {
+  const prng = createPrng(10);
+  const word = () => vocabularyWord(skewed(prng.next() / 2 ** 32));
+  const queries = [
+    ...Array.from({ length: 50 }, word),
+    ...Array.from(
+      { length: 50 },
+      (_, i) => i % 2 === 0 ? `"GRB ${200000 + prng.int(90000)}A"` : `${word()} ${word()}`,
+    ),
+  ];
+  await index.search(queries[0]!, {}, 20); // the first query reads the index's metadata
+  const times: number[] = [];
+  for (const q of queries) times.push((await timed(() => index.search(q, {}, 20)))[1]);
+  times.sort((a, b) => a - b);
+  return { p50: times[49]!, p99: times[98]! };
 }
 
 async function archiveRate(b: Bench, topic: string, schema: string): Promise<Rate> {
@@ -231,6 +281,9 @@ export async function benchScaleRows(b: Bench, rows: number): Promise<void> {
     );
     note(`scale: a day of ${topic} starts with ${page.length} rows on its first page`);
     figure(`select_day_${n}_ms`, dayMs, 1);
+    const search = await searchTimes(index);
+    figure(`search_${n}_ms_p50`, search.p50, 1);
+    figure(`search_${n}_ms_p99`, search.p99, 1);
   } finally {
     await sql.end();
   }

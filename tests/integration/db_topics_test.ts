@@ -3,6 +3,8 @@
 import assert from "node:assert/strict";
 import { parseDbArgs, pendingMigrations } from "../../lib/commands/db.ts";
 import { parseTopicsArgs, topicsJson, topicsTable } from "../../lib/commands/topics.ts";
+import type { DecisionCategory } from "../../lib/topics/policy.ts";
+import { startHopAuthStandIn } from "../support/hopauth_standin.ts";
 import { MIGRATIONS } from "../../lib/index/migrations.ts";
 import {
   archiveEnv,
@@ -28,23 +30,36 @@ Deno.test("db and topics: argument parsing and pure parts", () => {
   assert.deepEqual(pendingMigrations(0).map((m) => m.version), MIGRATIONS.map((m) => m.version));
   assert.deepEqual(pendingMigrations(LATEST), []);
   assert.equal(parseTopicsArgs(["--json"], {}).json, true);
+  const decision = (archive: boolean, category: DecisionCategory, reason: string) => ({
+    archive,
+    category,
+    public: false,
+    indexText: false,
+    source: "static",
+    reason,
+  });
   const reports = [
-    { topic: "b", verdict: { archive: true as const } },
-    {
-      topic: "__consumer_offsets",
-      verdict: { archive: false as const, reason: "internal" as const, detail: "x" },
-    },
-    { topic: "a", verdict: { archive: true as const } },
+    { topic: "b", readable: true, decision: decision(true, "archived", "readable and not vetoed") },
+    { topic: "__consumer_offsets", readable: true, decision: decision(false, "internal", "x") },
+    { topic: "a", readable: true, decision: decision(true, "archived", "readable and not vetoed") },
   ];
   assert.deepEqual(topicsJson(reports)[1], {
     topic: "__consumer_offsets",
+    readable: true,
     archived: false,
+    public: false,
+    index_text: false,
+    source: "static",
     reason: "internal",
     detail: "x",
   });
-  const table = topicsTable(reports).split("\n");
-  assert.match(table[2]!, /^a\s+yes$/, "archived topics first, by name");
-  assert.match(table.at(-2)!, /2 of 3 readable topics are archived/);
+  const table = topicsTable(reports, { source: "static" }).split("\n");
+  assert.match(
+    table[2]!,
+    /^a\s+yes\s+no\s+no\s+static\s+readable and not vetoed$/,
+    "archived topics first, by name",
+  );
+  assert.match(table.at(-2)!, /2 of 3 readable topics are archived; policy: static/);
 });
 
 Deno.test("db status and db migrate: a new schema, then the original housekeeping's table upgraded in place", async () => {
@@ -120,21 +135,93 @@ Deno.test("topics: archived, vetoed by name, vetoed by pattern, internal", async
     assert.equal(run.code, 0, run.stdout);
     const all = run.stdout.trim().split("\n").map((l) => JSON.parse(l));
     const mine = Object.fromEntries(all.filter((r) => r.topic.startsWith(id)).map((r) => [r.topic, r]));
-    assert.deepEqual(mine[kept], { topic: kept, archived: true, reason: null, detail: null });
+    assert.deepEqual(mine[kept], {
+      topic: kept,
+      readable: true,
+      archived: true,
+      public: false,
+      index_text: false,
+      source: "static",
+      reason: null,
+      detail: null,
+    });
     assert.deepEqual([mine[named].archived, mine[named].reason], [false, "vetoed"]);
     assert.match(mine[named].detail, /listed in/);
     assert.deepEqual([mine[patterned].archived, mine[patterned].reason], [false, "vetoed"]);
     assert.match(mine[patterned].detail, /matches/);
+    const internal = all.find((r) => r.topic === "__consumer_offsets");
     assert.deepEqual(
-      all.find((r) => r.topic === "__consumer_offsets"),
-      { topic: "__consumer_offsets", archived: false, reason: "internal", detail: "Kafka internal topic" },
+      [internal.archived, internal.reason, internal.detail],
+      [false, "internal", "Kafka internal topic"],
     );
     const table = await runInProcess(["topics", "--veto", veto], archiveEnv());
-    assert.match(table.stdout, new RegExp(`^${kept.replaceAll(".", "\\.")}\\s+yes$`, "m"));
     assert.match(
       table.stdout,
-      new RegExp(`^${named.replaceAll(".", "\\.")}\\s+no\\s+vetoed: listed in`, "m"),
+      new RegExp(`^${kept.replaceAll(".", "\\.")}\\s+yes\\s+no\\s+no\\s+static\\s`, "m"),
+    );
+    assert.match(
+      table.stdout,
+      new RegExp(`^${named.replaceAll(".", "\\.")}\\s+no\\s+no\\s+no\\s+static\\s+vetoed: listed in`, "m"),
     );
     assert.equal((await runInProcess(["topics", "--veto", `${dir}/missing.yaml`], archiveEnv())).code, 1);
+  });
+});
+
+Deno.test("topics --hopauth-url: each topic's decision from hopauth's flags, with its source", async () => {
+  await withArchiveScenario("topics-hopauth", { topics: ["arch", "off", "vetoed"] }, async (s) => {
+    const [arch, off, vetoed] = s.topics as [string, string, string];
+    const gone = s.topic("not-in-kafka");
+    const hopauth = startHopAuthStandIn({
+      users: { lister: "lister-pw" },
+      permissions: {},
+      topics: {
+        [arch]: { archivable: true, publicly_readable: true, index_archived_text: false },
+        [off]: { archivable: false, publicly_readable: false },
+        [vetoed]: { archivable: true },
+        [gone]: { archivable: true },
+      },
+    });
+    try {
+      const veto = `${s.dir}/veto.yaml`;
+      await Deno.writeTextFile(veto, `topics: [${vetoed}]\n`);
+      const env = { ...archiveEnv(), HOPAUTH_USERNAME: "lister", HOPAUTH_PASSWORD: "lister-pw" };
+      const run = await runInProcess(["topics", "--json", "--veto", veto, "--hopauth-url", hopauth.url], env);
+      assert.equal(run.code, 0, run.stderr + run.logs.join("\n"));
+      const all = run.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      const mine = Object.fromEntries(all.filter((r) => r.topic.startsWith(s.id)).map((r) => [r.topic, r]));
+      const row = (t: string) => {
+        const r = mine[t];
+        return [r.readable, r.archived, r.public, r.index_text, r.source, r.reason];
+      };
+      assert.deepEqual(row(arch), [true, true, true, false, "hopauth", null]);
+      assert.deepEqual(
+        row(off),
+        [true, false, false, true, "hopauth", "not_archivable"],
+        "scimma-admin's default",
+      );
+      assert.deepEqual(row(vetoed), [true, false, false, true, "hopauth", "vetoed"]);
+      assert.deepEqual(row(gone), [false, false, false, true, "hopauth", "unreadable"]);
+      const table = await runInProcess(["topics", "--veto", veto, "--hopauth-url", hopauth.url], env);
+      assert.match(table.stdout, /policy: hopauth, fetched \d+ s ago\n$/);
+      assert.match(
+        table.stdout,
+        new RegExp(
+          `^${
+            off.replaceAll(".", "\\.")
+          }\\s+no\\s+no\\s+yes\\s+hopauth\\s+not_archivable: not archivable in hopauth$`,
+          "m",
+        ),
+      );
+      const wrong = await runInProcess(["topics", "--hopauth-url", hopauth.url], {
+        ...env,
+        HOPAUTH_PASSWORD: "wrong",
+      });
+      assert.equal(wrong.code, 1);
+      const said = wrong.logs.join("\n");
+      assert.match(said, /SCRAM authentication failed/);
+      assert.ok(!said.includes("lister-pw") && !said.includes('"wrong"'), said);
+    } finally {
+      await hopauth.close();
+    }
   });
 });

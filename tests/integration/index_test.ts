@@ -151,6 +151,7 @@ const CASES: Case[] = [
         "messages_timestamp_idx",
         "messages_timestamp_id_idx",
         "message_ts_idx",
+        "message_ts_uuid_idx",
         "messages_quarantined_idx",
       ];
       for (const name of expected) {
@@ -521,6 +522,99 @@ const CASES: Case[] = [
         ["lvk.alert", 1n, 1n],
         ["only.receipts", 0n, 1n],
       ]);
+    },
+  },
+  {
+    name: "claim writes a row's message_ts text in the same statement, once, only for rows it inserts",
+    async run(sql) {
+      const index = createIndex(sql);
+      await index.migrate();
+      const text = (t: string, fullyIndexed = true) => ({ text: t, fullyIndexed });
+      // Row 3 is given twice with different texts in one claim (a record delivered twice): the first text counts.
+      const won = await index.claim([
+        row(1, { text: text("GRB 221009A afterglow") }),
+        row(2),
+        row(3, { text: text("first text") }),
+        row(3, { text: text("second text") }),
+        row(4, { text: text("", false) }),
+      ]);
+      assert.deepEqual(won, [true, true, true, false, true]);
+      const stored = async () =>
+        (await sql<{ uuid: string; text_data: string; text_fully_indexed: boolean }[]>`
+          select uuid::text as uuid, text_data::text as text_data, text_fully_indexed from message_ts
+          order by uuid`).map((r) => ({ ...r }));
+      const expected = [
+        { uuid: uuidFor(1), text_data: "'221009a':2 'afterglow':3 'grb':1", text_fully_indexed: true },
+        { uuid: uuidFor(3), text_data: "'first':1 'text':2", text_fully_indexed: true },
+        // archive-core stores an empty text too: the message was considered, it has no words.
+        { uuid: uuidFor(4), text_data: "", text_fully_indexed: false },
+      ];
+      assert.deepEqual(await stored(), expected);
+      // Claimed again (a replay): nothing inserted, no second text.
+      assert.deepEqual(
+        await index.claim([row(1, { text: text("other words") }), row(2, { text: text("x") })]),
+        [
+          false,
+          false,
+        ],
+      );
+      assert.deepEqual(await stored(), expected);
+      // Text that PostgreSQL cannot hold as it is (a lone surrogate from JSON) still goes in, and with it the row.
+      assert.deepEqual(await index.claim([row(5, { text: text("lone \ud800 surrogate") })]), [true]);
+      assert.equal((await stored()).length, 4);
+    },
+  },
+  {
+    name: "search: websearch_to_tsquery over message_ts, ranked, filtered, counted",
+    async run(sql) {
+      const index = createIndex(sql);
+      await index.migrate();
+      const text = (t: string) => ({ text: t, fullyIndexed: true });
+      await index.claim([
+        row(1, { text: text("GRB 221009A: the brightest gamma-ray burst, GRB GRB") }),
+        row(2, { text: text("GRB 230410A afterglows observed by Swift") }),
+        row(3, { topic: "icecube", text: text("IceCube neutrino track near GRB 221009A") }),
+        row(4, { text: null }),
+        row(5, { text: text("a circular with no burst in it") }),
+      ]);
+      const uuids = (hits: { uuid: string }[]) => hits.map((h) => h.uuid);
+      // Most mentions of GRB first (ts_rank), ties newest first.
+      assert.deepEqual(uuids(await index.search("GRB", {}, 10)), [uuidFor(1), uuidFor(3), uuidFor(2)]);
+      assert.deepEqual(uuids(await index.search('"GRB 221009A"', {}, 10)).sort(), [uuidFor(1), uuidFor(3)]);
+      assert.deepEqual(uuids(await index.search("GRB -221009A", {}, 10)), [uuidFor(2)]);
+      assert.deepEqual(
+        uuids(await index.search("afterglow", {}, 10)),
+        [uuidFor(2)],
+        "stemmed as archive-core",
+      );
+      assert.deepEqual(uuids(await index.search("neutrino or afterglow", {}, 10)).sort(), [
+        uuidFor(2),
+        uuidFor(3),
+      ]);
+      assert.deepEqual(uuids(await index.search("GRB", { topics: ["icecube"] }, 10)), [uuidFor(3)]);
+      assert.deepEqual(
+        uuids(await index.search("GRB", { since: 1_674_000_000_002n, until: 1_674_000_000_003n }, 10)),
+        [uuidFor(2)],
+      );
+      assert.deepEqual(uuids(await index.search("GRB", {}, 1)), [uuidFor(1)]);
+      assert.equal(await index.countSearch("GRB", {}), 3n);
+      assert.equal(await index.countSearch("GRB", { topics: ["gcn.circular"] }), 2n);
+      assert.equal(await index.countSearch("GRB", {}, 1), 2n, "counting stops after atMost + 1");
+      // Nothing to find: stop words only, punctuation only, empty.
+      assert.deepEqual(await index.search("the", {}, 10), []);
+      assert.deepEqual(await index.search("", {}, 10), []);
+      assert.deepEqual(await index.search("\"'():&|!", {}, 10), []);
+      const [hit] = await index.search("Swift", {}, 10);
+      assert.equal(hit?.topic, "gcn.circular");
+      assert.ok(hit !== undefined && hit.rank > 0);
+      // archive-core's search_message_text (its SQLAlchemy statement, public messages of any topic) finds ours.
+      await sql`update messages set public = true where uuid = ${uuidFor(2)}::uuid`;
+      const theirs = await sql<{ uuid: string }[]>`
+        select messages.uuid::text as uuid from messages join message_ts on messages.uuid = message_ts.uuid
+        where message_ts.text_data @@ websearch_to_tsquery(${"afterglows"}) and messages.public = true
+        order by messages.timestamp, messages.id`;
+      assert.deepEqual(theirs.map((r) => r.uuid), [uuidFor(2)]);
+      await assert.rejects(index.search("GRB", {}, 0), hasCode("INDEX_QUERY_INVALID"));
     },
   },
 ];

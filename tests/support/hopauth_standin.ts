@@ -2,6 +2,8 @@
 // /v1/multi with the sub-requests they send. Authentication is real HTTP SCRAM-SHA-512 (RFC 7804 over RFC 5802):
 // salted, iterated password verification of the client's proof, and a server signature that hop-client's own
 // SCRAM client checks. Permissions come from a table, and a credential without Read or Write is refused.
+// GET /v1/topics answers the topic table with scimma-admin's field names (KafkaTopicAdminSerializer), as
+// archive-core reads it for its topic policy; a test switches the flags while a client runs (setTopic).
 import { Buffer } from "node:buffer";
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
 
@@ -14,12 +16,25 @@ export interface StandInOptions {
   root?: string;
   /** username -> groups the user is an Owner of (every topic here is owned by the group "tests"). */
   owners?: Record<string, string[]>;
+  /** Topic name -> its flags (scimma-admin's defaults for those not given), for GET /v1/topics. */
+  topics?: Record<string, Partial<TopicFlags>>;
+}
+
+/** scimma-admin's KafkaTopic flags that archive-core reads. */
+export interface TopicFlags {
+  archivable: boolean;
+  publicly_readable: boolean;
+  index_archived_text: boolean;
 }
 
 export interface StandIn {
   url: string;
-  /** Every /v1/multi call: the SCRAM phase seen and the outcome. */
+  /** Every /v1/multi and /v1/topics call: the SCRAM phase seen and the outcome. */
   calls: { phase: "none" | "first" | "final" | "other"; status: number; user?: string }[];
+  /** Sets a topic's flags (creating it with scimma-admin's defaults): takes effect on the next GET /v1/topics. */
+  setTopic(name: string, flags: Partial<TopicFlags>): void;
+  /** Answered GET /v1/topics requests that passed SCRAM. */
+  readonly topicListings: number;
   close(): Promise<void>;
 }
 
@@ -70,6 +85,40 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
   >();
   const calls: StandIn["calls"] = [];
   const knownTopics = new Set(Object.values(options.permissions).flatMap((t) => Object.keys(t)));
+  // scimma-admin's model defaults: not archivable, not public, text indexed.
+  const defaults: TopicFlags = { archivable: false, publicly_readable: false, index_archived_text: true };
+  const topics = new Map<string, TopicFlags>();
+  const setTopic = (name: string, flags: Partial<TopicFlags>) => {
+    topics.set(name, { ...defaults, ...topics.get(name), ...flags });
+    knownTopics.add(name);
+  };
+  for (const [name, flags] of Object.entries(options.topics ?? {})) setTopic(name, flags);
+  let topicListings = 0;
+
+  // A topic only named in `permissions`: archived, not public, not indexed.
+  const permissionOnly: TopicFlags = {
+    archivable: true,
+    publicly_readable: false,
+    index_archived_text: false,
+  };
+
+  /** One topic as scimma-admin's v1 KafkaTopicAdminSerializer writes it (every topic owned by "tests"). */
+  function topicJson(name: string, id: number) {
+    const f = topics.get(name) ?? permissionOnly;
+    return {
+      id,
+      owning_group: "tests",
+      name,
+      publicly_readable: f.publicly_readable,
+      description: "",
+      archivable: f.archivable,
+      index_archived_text: f.index_archived_text,
+      n_partitions: 2,
+      max_message_bytes: 1000012,
+      retention_ms: 2422800000,
+      retention_bytes: -1,
+    };
+  }
 
   function challenge(extra = ""): Response {
     return new Response(JSON.stringify({ detail: "Authentication credentials were not provided." }), {
@@ -132,7 +181,7 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
     if (m) {
       const topic = decodeURIComponent(m[1]!);
       return knownTopics.has(topic)
-        ? { status: 200, body: { name: topic, owning_group: "tests", publicly_readable: false } }
+        ? { status: 200, body: topicJson(topic, 1) }
         : { status: 404, body: { detail: "Not found." } };
     }
     if (rel === "/v1/current_user") {
@@ -189,19 +238,14 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
     return Response.json(answers, { headers: { "authentication-info": verified.info } });
   }
 
-  // What archive-core's Decider reads (GET /v1/topics with the archiver's own credential): no topic public, none
-  // text-indexed.
+  // What archive-core reads (GET /v1/topics with the archiver's own credential; in production it is staff and sees
+  // every topic): the topics given flags, and those only named in `permissions`.
   function topicList(req: Request): Response {
     const verified = authenticate(req);
     if (verified instanceof Response) return verified;
-    const list = [...knownTopics].map((name) => ({
-      name,
-      owning_group: "tests",
-      publicly_readable: false,
-      archivable: true,
-      index_archived_text: false,
-    }));
-    return Response.json(list, { headers: { "authentication-info": verified.info } });
+    topicListings++;
+    const body = [...knownTopics].map((name, i) => topicJson(name, i + 1));
+    return Response.json(body, { headers: { "authentication-info": verified.info } });
   }
 
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
@@ -214,6 +258,10 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
   return {
     url: `http://127.0.0.1:${server.addr.port}${root}`,
     calls,
+    setTopic,
+    get topicListings() {
+      return topicListings;
+    },
     close: () => server.shutdown(),
   };
 }

@@ -11,7 +11,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["runtime", "(root)"],
   ["format"],
   ["store", "index", "kafka"],
-  ["topics"],
+  ["topics", "text"],
   ["cli"],
   ["archive", "mock"],
   ["serve", "restore", "verify"],

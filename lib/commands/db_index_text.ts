@@ -1,0 +1,168 @@
+// `db index-text`: message_ts for rows archived while their topic's text was not indexed (or by an archiver that
+// never indexed), read back from the objects. Pages by id through the rows still without text, so a run that
+// stops (or fails) is resumed by running it again; memory holds one page of texts and `concurrency` objects. Kept
+// apart from db.ts, whose other actions only touch the schema: this one reads the object store as well.
+import type { CommandContext } from "../cli/command.ts";
+import type { ParsedArgs, ResolvedSettings } from "../cli/config.ts";
+import { positiveInt, usageError } from "../cli/flags.ts";
+import type { OptionTable } from "../cli/options.ts";
+import { toJson } from "../cli/output.ts";
+import { commandProgress, type Progress } from "../cli/progress.ts";
+import { connectServices, requireCurrentSchema, topicListSetting } from "../cli/services.ts";
+import { decodeArchiveObject } from "../format/record.ts";
+import type { Index, RowText } from "../index/types.ts";
+import { errorMessage } from "../runtime/errors.ts";
+import type { Logger } from "../runtime/log.ts";
+import { createLimiter, settleAll, withRetry } from "../runtime/retry.ts";
+import type { BlobStore } from "../store/types.ts";
+import { indexableText } from "../text/extract.ts";
+import type { TopicList } from "../topics/public_topics.ts";
+
+export const INDEX_TEXT_OPTIONS = {
+  topic: { type: "string", multiple: true, arg: "NAME", help: "(index-text) only this topic (repeatable)" },
+  batch: { type: "string", arg: "N", default: 500, help: "(index-text) rows per page" },
+  concurrency: { type: "string", arg: "N", default: 8, help: "(index-text) objects read at once" },
+  quiet: { type: "boolean", help: "(index-text) no progress on stderr" },
+} as const satisfies OptionTable;
+
+export interface IndexTextOptions {
+  /** The --index-text list (unset: nothing to index). */
+  list: TopicList;
+  topics: string[] | undefined;
+  batch: number;
+  concurrency: number;
+  quiet: boolean;
+}
+
+/** Pure: the index-text part of `db`'s flags. `required`: the action is index-text, so the list must be set. */
+export function parseIndexTextArgs(
+  values: ParsedArgs["values"],
+  settings: ResolvedSettings,
+  required: boolean,
+): IndexTextOptions {
+  const list = topicListSetting("db", settings, "index-text");
+  if (required && list.entries.length === 0) {
+    throw usageError(
+      "db",
+      "which topics? set --index-text (or HOUSEKEEPING_INDEX_TEXT) as for `archive`, e.g. --index-text '*'",
+    );
+  }
+  const topics = values.topic as string[] | undefined;
+  return {
+    list,
+    topics: topics?.map(String),
+    batch: positiveInt({ command: "db", flag: "batch" }, values.batch as string | undefined, 500),
+    concurrency: positiveInt(
+      { command: "db", flag: "concurrency" },
+      values.concurrency as string | undefined,
+      8,
+    ),
+    quiet: values.quiet === true,
+  };
+}
+
+export async function runIndexText(
+  settings: ResolvedSettings,
+  options: IndexTextOptions,
+  ctx: CommandContext,
+): Promise<number> {
+  const services = await connectServices(settings, ctx, { clientId: "housekeeping-db", migrate: false });
+  try {
+    await requireCurrentSchema(services.index);
+    const result = await backfillText({
+      index: services.index,
+      store: services.store,
+      isIndexed: options.list.has,
+      ...(options.topics !== undefined ? { topics: options.topics } : {}),
+      batch: options.batch,
+      concurrency: options.concurrency,
+      signal: ctx.shutdown,
+      log: services.log,
+      progress: (total) => commandProgress(ctx, { label: "index-text", total, quiet: options.quiet }),
+    });
+    ctx.stdout(
+      toJson({
+        topics: result.topics,
+        indexed: result.indexed,
+        failed: result.failed,
+        last_id: result.lastId?.toString() ?? null,
+        interrupted: result.interrupted,
+      }) + "\n",
+    );
+    return result.failed === 0 && !result.interrupted ? 0 : 1;
+  } finally {
+    await services.close();
+  }
+}
+
+export interface BackfillOptions {
+  index: Pick<Index, "topicStats" | "withoutText" | "countWithoutText" | "addText">;
+  store: Pick<BlobStore, "get" | "url">;
+  /** Topics whose text is to be indexed (--index-text). */
+  isIndexed: (topic: string) => boolean;
+  /** Narrows to these topics (--topic). */
+  topics?: string[];
+  /** Rows per page. */
+  batch: number;
+  /** Objects read at once. */
+  concurrency: number;
+  signal: AbortSignal;
+  log: Logger;
+  /** Told the total once known; ticked per row. */
+  progress: (total: number) => Progress;
+}
+
+export interface BackfillResult {
+  topics: string[];
+  indexed: number;
+  /** Rows whose object is missing or unreadable: left without text (`verify` reports them). */
+  failed: number;
+  lastId: bigint | null;
+  interrupted: boolean;
+}
+
+export async function backfillText(o: BackfillOptions): Promise<BackfillResult> {
+  const archived = (await o.index.topicStats()).map((s) => s.topic).filter(o.isIndexed);
+  const topics = o.topics === undefined ? archived : archived.filter((t) => o.topics!.includes(t));
+  const result: BackfillResult = { topics, indexed: 0, failed: 0, lastId: null, interrupted: false };
+  if (topics.length === 0) return result;
+  const bar = o.progress(Number(await o.index.countWithoutText(topics)));
+  const slots = createLimiter(o.concurrency);
+  let after: bigint | undefined;
+  while (!o.signal.aborted) {
+    const rows = await o.index.withoutText(topics, after, o.batch);
+    if (rows.length === 0) break;
+    const texts: { uuid: string; text: RowText }[] = [];
+    await settleAll(rows.map((row) =>
+      slots.run(1, async () => {
+        if (o.signal.aborted) return;
+        try {
+          const bytes = await withRetry(() => o.store.get(row.key), {
+            what: `GET ${row.key}`,
+            signal: o.signal,
+            log: o.log,
+          });
+          if (bytes === null) throw new Error(`the object is missing from ${o.store.url}`);
+          const d = decodeArchiveObject(bytes);
+          texts.push({ uuid: row.uuid, text: indexableText(d.headers, d.value) });
+        } catch (e) {
+          if (o.signal.aborted) return;
+          result.failed++;
+          o.log.warn("cannot index the text of a message; run `housekeeping verify`", {
+            uuid: row.uuid,
+            key: row.key,
+            error: errorMessage(e),
+          });
+        }
+      })
+    ));
+    result.indexed += await o.index.addText(texts);
+    bar.tick(rows.length);
+    // Rows left without text (failed or interrupted) are found again by the next run.
+    after = rows.at(-1)!.id;
+    result.lastId = after;
+  }
+  result.interrupted = o.signal.aborted;
+  bar.done({ indexed: result.indexed, failed: result.failed });
+  return result;
+}
