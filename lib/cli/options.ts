@@ -37,8 +37,8 @@ export interface OptionDef {
   /** The value's name in --help (`--limit N`); none for booleans. */
   arg?: string;
   /**
-   * The environment variable read when the flag is absent (empty counts as unset). --help appends it to the last
-   * help line, or puts it there alone when that line is "".
+   * The environment variable read when the flag is absent (empty counts as unset). --help shows it where the help
+   * says `{env}`, else appends it to the last help line, or puts it there alone when that line is "".
    */
   env?: string;
   /**
@@ -146,17 +146,19 @@ export function optionsHelp(
   return Object.entries(table).filter(([, d]) => d.group === group).map(([flag, d]) => {
     const name = `--${flag}${d.short ? `, -${d.short}` : ""}${d.arg ? ` ${d.arg}` : ""}`;
     const lines = typeof d.help === "string" ? [d.help] : [...d.help];
-    const inline = lines.some((l) => l.includes("{default}"));
-    const filled = lines.map((l) => l.replaceAll("{default}", String(d.default)));
-    if (d.default !== undefined && !inline) filled[0] += ` (default ${d.default})`;
-    if (d.env !== undefined) {
+    const inline = (field: string) => lines.some((l) => l.includes(field));
+    const filled = lines.map((l) =>
+      l.replaceAll("{default}", String(d.default)).replaceAll("{env}", d.env ?? "")
+    );
+    if (d.default !== undefined && !inline("{default}")) filled[0] += ` (default ${d.default})`;
+    if (d.env !== undefined && !inline("{env}")) {
       const env = `[env ${d.env}${d.type === "boolean" ? "=true|false" : ""}]`;
       const last = filled.length - 1;
       filled[last] = filled[last] === "" ? env : `${filled[last]} ${env}`;
     }
     const [first, ...more] = filled;
-    // A name that fills the column keeps two spaces before its help, so the two still read apart.
-    const padded = name.length >= column - 3 ? `${name} ` : name.padEnd(column - 3);
+    // A name wider than the column keeps two spaces before its help, so the two still read apart.
+    const padded = name.length > column - 3 ? `${name} ` : name.padEnd(column - 3);
     return [`  ${padded} ${first}`, ...more.map((l) => `${" ".repeat(column)}${l}`)].join("\n");
   }).join("\n");
 }

@@ -91,7 +91,13 @@ const READ = {
     help: "windows",
     parse: (texts: string[]) => texts.flatMap((t) => t.split(",")),
   },
-  "hopauth-url": { type: "string", arg: "URL", env: "HOPAUTH_API_URL", help: "permissions", secret: true },
+  "hopauth-url": {
+    type: "string",
+    arg: "URL",
+    env: "HOPAUTH_API_URL",
+    help: "permissions [env {env}, an http(s) URL]",
+    secret: true,
+  },
   dir: { type: "string", arg: "DIR", default: "/tmp", help: "where", group: "target" },
 } as const satisfies OptionTable;
 
@@ -169,7 +175,7 @@ Deno.test("options: --help shows the default once, where {default} says or after
       "                       [env UPLOAD_TIMEOUT_SECONDS]",
       "  --quiet              no progress output",
       "  --window W           windows (default 1h,all)",
-      "  --hopauth-url URL    permissions [env HOPAUTH_API_URL]",
+      "  --hopauth-url URL    permissions [env HOPAUTH_API_URL, an http(s) URL]",
     ].join("\n"),
   );
   assert.equal(
