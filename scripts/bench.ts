@@ -17,22 +17,27 @@
 // start-up and connecting are reported separately (`*_startup_s`), and so is the wall time from spawn to exit.
 // `*_cpu_ms_per_record` is the CPU time of the measured process (the command, or this one for a ceiling) per
 // record: the cost of the work itself, which other load disturbs far less than the rates.
+// With BENCH_PARTS including `native` (the default), each round also runs the native ceilings of
+// scripts/bench/native.ts: Kafka's own ConsumerPerformance and ProducerPerformance, and a minio-go client PUTting and
+// GETting the same objects at the same concurrency; every ratio is printed against them too (`*_vs_native_*`), and
+// so is what our own clients reach of them (`put_ceiling_*_vs_native_put`, `get_ceiling_*_vs_native_get`, ...).
 // Last, `archive_idle_cpu_ms_per_s`: the CPU an archiver uses per second while caught up and waiting, and
 // `archive_20k_headers_s`: the seconds to archive one batch holding a record with 20 000 headers
 // (scripts/bench/headers.ts).
 //
 // Environment: the services' variables (`eval "$(scripts/services.sh env)"`); BENCH_SCALE multiplies the record
 // counts (default 1); BENCH_SIZES=1KiB,64KiB selects sizes; BENCH_ROUNDS; BENCH_KEEP=1 keeps the topics, bucket
-// and schemas; BENCH_PARTS=sizes,idle,serve,original,burst,s3latency,headers,text picks parts (`serve`:
-// scripts/bench/serve.ts, `original`: scripts/bench/original.ts, `text`: scripts/bench/text.ts); BENCH_SCALE_ROWS=
-// 10000000 runs the scale figures instead (scripts/bench/scale.ts). stdout: `name: value` lines only; progress goes
-// to stderr.
+// and schemas; BENCH_PARTS=sizes,native,idle,serve,original,burst,s3latency,headers,text,peers picks parts
+// (`serve`: scripts/bench/serve.ts, `original`: scripts/bench/original.ts, `text`: scripts/bench/text.ts,
+// `peers`: kafka-backup side by side, scripts/bench/peers.ts, not in the default set: its first build keeps cargo
+// busy for many minutes); BENCH_SCALE_ROWS=10000000 runs the scale figures instead (scripts/bench/scale.ts).
+// stdout: `name: value` lines only; progress goes to stderr.
 import { parseArchiveArgs } from "../lib/commands/archive.ts";
 import { parseRestoreArgs } from "../lib/restore/args.ts";
 import { sleep } from "../lib/runtime/retry.ts";
 import { archiveEnv, spawnLogged, vetoAllBut, waitFor } from "../tests/support/archive_helpers.ts";
 import { consumeCeiling, getCeiling, putCeiling } from "./bench/ceilings.ts";
-import { type ChildRun, runChild } from "./bench/child.ts";
+import type { ChildRun } from "./bench/child.ts";
 import { cpuSeconds, withPeerCpu } from "./bench/proc.ts";
 import {
   figure,
@@ -43,15 +48,24 @@ import {
   rateFigures,
   recordsPerSecond,
 } from "./bench/report.ts";
-import { archivedCount, freePort, runArchive } from "./bench/commands.ts";
+import { archivedCount, freePort, runArchive, runRestore } from "./bench/commands.ts";
 import { manyHeadersFigure } from "./bench/headers.ts";
 import { benchS3Latency } from "./bench/latency.ts";
 import { benchScaleRows } from "./bench/scale.ts";
 import { textFigures } from "./bench/text.ts";
 import { archivedObjects, type Bench, closeBench, openBench } from "./bench/services.ts";
 import { originalFigures } from "./bench/original.ts";
+import { peerFigures } from "./bench/peers.ts";
 import { serveFigures } from "./bench/serve.ts";
 import { createTopics, produce, type Size, SIZES } from "./bench/workload.ts";
+import {
+  nativeConsumeCeiling,
+  nativeFigures,
+  nativeGetCeiling,
+  nativeProduceCeiling,
+  nativePutCeiling,
+  type NativeRates,
+} from "./bench/native.ts";
 
 const scale = Number(Deno.env.get("BENCH_SCALE") ?? "1");
 if (!Number.isFinite(scale) || scale <= 0) throw new Error("BENCH_SCALE must be a positive number");
@@ -70,8 +84,8 @@ if (scaleRows !== undefined && !(Number.isInteger(scaleRows) && scaleRows > 0)) 
 // (scripts/bench/original.ts: needs the original, see there); default: every part. `burst`: an archiver meeting
 // 16 MiB records (burstPeak); `s3latency`: S3 behind 20 ms of latency (scripts/bench/latency.ts); `headers`: one
 // record with 20 000 headers (scripts/bench/headers.ts); `text`: the archiver with text indexing on vs off
-// (scripts/bench/text.ts).
-const ALL_PARTS = "sizes,idle,serve,original,burst,s3latency,headers,text";
+// (scripts/bench/text.ts); `native`: the native ceilings (scripts/bench/native.ts).
+const ALL_PARTS = "sizes,native,idle,serve,original,burst,s3latency,headers,text";
 const parts = (Deno.env.get("BENCH_PARTS") ?? ALL_PARTS).split(",").map((s) => s.trim());
 
 // The commands' settings as the children will resolve them (they inherit this environment), so that the ceilings
@@ -88,37 +102,6 @@ const workRate = (run: ChildRun, count: number, size: Size): Rate => ({
   seconds: run.workSeconds,
   cpuSeconds: run.workCpuSeconds,
 });
-
-async function runRestore(
-  b: Bench,
-  schema: string,
-  source: string,
-  target: string,
-  count: number,
-): Promise<ChildRun> {
-  const admin = b.kafka.admin();
-  await admin.connect();
-  try {
-    const args = ["restore", "--topic", source, "--rename", `${source}=${target}`, "--progress", "none"];
-    // BENCH_RESTORE_ARGS: extra restore options to compare settings (e.g. "--max-inflight-mib 32").
-    args.push(...(Deno.env.get("BENCH_RESTORE_ARGS") ?? "").split(" ").filter((a) => a !== ""));
-    return await runChild(
-      [...args, "--bucket", b.bucket, "--db-schema", schema],
-      // The target is on the veto list (it does not start with the source prefix): no archive loop.
-      archiveEnv({ VETO_FILE: vetoAllBut(`${b.id}-src-`), LOG_LEVEL: "info" }),
-      {
-        startMarker: /"msg":"restoring"/,
-        done: async () => {
-          const offsets = await admin.fetchTopicOffsets(target);
-          return offsets.reduce((n, p) => n + Number(p.high), 0) >= count;
-        },
-        timeoutSeconds: PHASE_TIMEOUT_S,
-      },
-    );
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 /** A command's run and the rate it achieved. */
 interface CommandRun {
@@ -164,6 +147,9 @@ async function benchSize(b: Bench, size: Size): Promise<void> {
   let restore: CommandRun | undefined;
   let restoreFailed = false;
   let archivePeak = 0;
+  // With BENCH_PARTS including `native`: the same phases by the native tools (scripts/bench/native.ts).
+  const withNative = parts.includes("native");
+  const native: NativeRates = {};
   const self = (r: Rate) => r;
   const ofRun = (r: CommandRun) => r.rate;
   for (let round = 1; round <= rounds; round++) {
@@ -180,6 +166,23 @@ async function benchSize(b: Bench, size: Size): Promise<void> {
       PHASE_TIMEOUT_S,
     );
     consume = faster(consume, consumed, self);
+    if (withNative) {
+      b.groups.push(`${group}-native`);
+      native.consume = faster(
+        native.consume,
+        await nativeConsumeCeiling(source, `${group}-native`, count, size),
+        self,
+      );
+      const produceTopic = `${b.id}-native-produce-${s}-${round}`;
+      await createTopics(b.kafka, [produceTopic]);
+      native.produce = faster(native.produce, await nativeProduceCeiling(produceTopic, count, size), self);
+      const nativeKeys = `${b.id}-native-put-${s}-${round}`;
+      native.put = faster(
+        native.put,
+        await measured(() => nativePutCeiling(b.bucket, nativeKeys, size, count, limits.archive)),
+        self,
+      );
+    }
     put = faster(
       put,
       await measured(() => putCeiling(b.store, `${b.id}-put-${s}-${round}`, size, count, limits.archive)),
@@ -202,12 +205,23 @@ async function benchSize(b: Bench, size: Size): Promise<void> {
       throw new Error(`the index has ${objects.length} rows for ${source}, not ${count}`);
     }
     get = faster(get, await measured(() => getCeiling(b.store, objects, size, limits.restore)), self);
+    if (withNative) {
+      native.get = faster(
+        native.get,
+        await measured(() => nativeGetCeiling(b.bucket, objects, size, limits.restore)),
+        self,
+      );
+    }
 
     if (restoreFailed) continue;
     const target = `${b.id}-dst-${s}-${round}`;
     await createTopics(b.kafka, [target]);
     try {
-      const restored = await measuredRun(() => runRestore(b, schema, source, target, count), count, size);
+      const restored = await measuredRun(
+        () => runRestore(b, schema, source, target, count, PHASE_TIMEOUT_S),
+        count,
+        size,
+      );
       restore = faster(restore, restored, ofRun);
     } catch (e) {
       // restore is measured when it works; its failure must not hide the archive figures.
@@ -230,6 +244,9 @@ async function benchSize(b: Bench, size: Size): Promise<void> {
   figure(`archive_${s}_wall_s`, archive!.run.wallSeconds);
   figure(`archive_${s}_peak_rss_MiB`, archivePeak / MiB, 0);
   rateFigures(`get_ceiling_${s}`, get!);
+  if (withNative) {
+    nativeFigures(s, native, { consume, put, get, archive: archive!.rate, restore: restore?.rate });
+  }
   if (restore === undefined) return;
   rateFigures(`restore_${s}`, restore.rate);
   figure(`restore_${s}_vs_get_ceiling`, ratio(restore.rate, get!));
@@ -312,12 +329,24 @@ try {
   else {
     if (parts.includes("sizes")) { for (const size of sizes) await benchSize(bench, size); }
     if (parts.includes("idle")) figure("archive_idle_cpu_ms_per_s", await idleCpuPerSecond(bench), 1);
-    if (parts.includes("serve")) await serveFigures(bench, { scale, rounds });
+    if (parts.includes("serve")) {
+      await serveFigures(bench, { scale, rounds, native: parts.includes("native") });
+    }
     if (parts.includes("original")) {
       await originalFigures(bench, {
         scale,
         timeoutSeconds: PHASE_TIMEOUT_S,
         runArchive: (topic, schema, count) => runArchive(bench, topic, schema, count, PHASE_TIMEOUT_S),
+      });
+    }
+    if (parts.includes("peers")) {
+      await peerFigures(bench, {
+        scale,
+        rounds,
+        sizes,
+        runArchive: (topic, schema, count) => runArchive(bench, topic, schema, count, PHASE_TIMEOUT_S),
+        runRestore: (schema, source, target, count) =>
+          runRestore(bench, schema, source, target, count, PHASE_TIMEOUT_S),
       });
     }
     if (parts.includes("burst")) await burstPeak(bench);

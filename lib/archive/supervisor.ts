@@ -13,7 +13,7 @@ import { VERSION } from "../version.ts";
 import { startConsumer, stopConsumer } from "./consumer.ts";
 import type { PublicTopics, TopicList } from "../topics/public_topics.ts";
 import { createIngest } from "./ingest.ts";
-import type { HopauthSettings } from "../hopauth/settings.ts";
+import type { HopauthSettings } from "../cli/hopauth_settings.ts";
 import { createStaticPolicy, type TopicPolicy } from "../topics/policy.ts";
 import { createHopauthPolicy, isHopauthPolicy } from "../topics/policy_hopauth.ts";
 import { observingIngest } from "./policy_ingest.ts";
@@ -47,8 +47,11 @@ export async function runArchiver(
   const { log, kafka, groupId } = services;
   // /metrics is anyone's who reaches the port: private topics' names stay out (lib/runtime/metrics.ts). Public is
   // the policy's word (hopauth's publicly_readable with --hopauth-url), asked when /metrics is rendered.
-  let shown: TopicPolicy | undefined;
-  const metrics = createMetrics(undefined, { showTopic: (topic) => shown?.decide(topic).public ?? false });
+  // The policy needs the metrics to exist first; /metrics asks it only once it is set.
+  const shown: { policy?: TopicPolicy } = {};
+  const metrics = createMetrics(undefined, {
+    showTopic: (topic) => shown.policy?.decide(topic).public ?? false,
+  });
   const state: RunState = { healthy: false, fatal: undefined, consumerCrashed: false };
   const stop = new AbortController();
   const onShutdown = () => stop.abort();
@@ -58,7 +61,7 @@ export async function runArchiver(
     : serveHttp(options.httpPort, metrics, () => state.healthy, log);
 
   const policy = createPolicy(options, services, metrics, log);
-  shown = policy;
+  shown.policy = policy;
   const ingest = observingIngest(
     createIngest({
       store: services.store,

@@ -14,7 +14,7 @@ import {
 } from "../cli/services.ts";
 import { errorMessage, hkError, isHkError } from "../runtime/errors.ts";
 import { surviveStrayConnectionErrors } from "../runtime/stray_errors.ts";
-import { HOPAUTH_OPTIONS, hopauthSettings } from "../hopauth/settings.ts";
+import { HOPAUTH_OPTIONS, hopauthSettings } from "../cli/hopauth_settings.ts";
 import { DEFAULT_POLICY_REFRESH_SECONDS } from "../topics/policy_hopauth.ts";
 import {
   optionsHelp,

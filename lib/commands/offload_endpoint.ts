@@ -4,7 +4,7 @@ import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp, settingValue } from
 import { usageError } from "../cli/flags.ts";
 import { type CommandSettings, commandSettings, openKafka, printConfig } from "../cli/services.ts";
 import { isArchiveTopic } from "../topics/names.ts";
-import { readbackGroup } from "../restore/landed.ts";
+import { readbackGroup, readSpans } from "../restore/landed.ts";
 import { checkEndpointUrl, METADATA_TOPIC, publishOffloadEndpoint } from "../serve/offload_endpoint.ts";
 
 const OPTIONS = { ...CONNECTION_OPTIONS, "metadata-topic": { type: "string" as const } };
@@ -65,6 +65,7 @@ Example:
       topic: options.topic,
       groupId: readbackGroup(settingValue(options.settings, "username")),
       log,
+      readSpans,
     });
     ctx.stdout(`${outcome}: ${options.topic} says {"LargeMessageUploadEndpoint": "${options.url}"}\n`);
     return 0;

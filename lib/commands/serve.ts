@@ -28,7 +28,7 @@ import { createMetrics } from "../runtime/metrics.ts";
 import { createHopAuth, type HopAuth, textResponse } from "../serve/hopauth.ts";
 import type { PublicTopics } from "../topics/public_topics.ts";
 import { publicTopicsSetting } from "../cli/services.ts";
-import { credentialFromEnv, policyRefreshMs } from "../hopauth/settings.ts";
+import { credentialFromEnv, policyRefreshMs } from "../cli/hopauth_settings.ts";
 import type { ScramCredential } from "../hopauth/scram.ts";
 import { observingIngest } from "../archive/policy_ingest.ts";
 import {

@@ -12,7 +12,7 @@ import {
 } from "../cli/services.ts";
 import { renderTable, toJson } from "../cli/output.ts";
 import { optionsHelp, optionSpec, type OptionTable, readOptions } from "../cli/options.ts";
-import { HOPAUTH_OPTIONS, type HopauthSettings, hopauthSettings } from "../hopauth/settings.ts";
+import { HOPAUTH_OPTIONS, type HopauthSettings, hopauthSettings } from "../cli/hopauth_settings.ts";
 import { hkError } from "../runtime/errors.ts";
 import type { Logger } from "../runtime/log.ts";
 import { createStaticPolicy, type PolicyStatus, type TopicPolicy } from "../topics/policy.ts";

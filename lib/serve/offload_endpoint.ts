@@ -6,7 +6,6 @@ import { Buffer } from "node:buffer";
 import type { Admin, Kafka } from "kafkajs";
 import { hkError } from "../runtime/errors.ts";
 import type { Logger } from "../runtime/log.ts";
-import { readSpans } from "../restore/landed.ts";
 
 export const METADATA_TOPIC = "sys.metadata";
 const KEY = "LargeMessageUploadEndpoint";
@@ -50,8 +49,26 @@ async function ensureTopic(admin: Admin, topic: string): Promise<boolean> {
   return true;
 }
 
+/**
+ * Reads the records of offsets [from, to) of one partition back: restore's reader, handed in by the command so that
+ * serve and restore (one layer) stay apart.
+ */
+export type ReadSpans = (
+  kafka: Kafka,
+  admin: Admin,
+  spans: { topic: string; partition: number; from: bigint; to: bigint }[],
+  groupId: string,
+  log: Logger,
+) => Promise<ReadonlyMap<string, ReadonlyMap<number, readonly { value: Uint8Array | null }[]>>>;
+
 /** The last message's value on partition 0 of `topic`, or null when it has none. */
-async function lastValue(kafka: Kafka, admin: Admin, topic: string, groupId: string, log: Logger) {
+async function lastValue(
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  options: { groupId: string; log: Logger; readSpans: ReadSpans },
+) {
+  const { groupId, log, readSpans } = options;
   const offsets = await admin.fetchTopicOffsets(topic);
   const p0 = offsets.find((p) => p.partition === 0);
   if (p0 === undefined || BigInt(p0.high) <= BigInt(p0.low)) return null;
@@ -67,7 +84,7 @@ async function lastValue(kafka: Kafka, admin: Admin, topic: string, groupId: str
 export async function publishOffloadEndpoint(
   kafka: Kafka,
   url: string,
-  options: { topic?: string; groupId: string; log: Logger },
+  options: { topic?: string; groupId: string; log: Logger; readSpans: ReadSpans },
 ): Promise<"published" | "unchanged"> {
   const topic = options.topic ?? METADATA_TOPIC;
   const value = endpointMessage(checkEndpointUrl(url));
@@ -76,7 +93,7 @@ export async function publishOffloadEndpoint(
   try {
     const created = await ensureTopic(admin, topic);
     if (!created) {
-      const last = await lastValue(kafka, admin, topic, options.groupId, options.log);
+      const last = await lastValue(kafka, admin, topic, options);
       if (last !== null && Buffer.from(last).equals(Buffer.from(value))) return "unchanged";
     }
     const producer = kafka.producer({ allowAutoTopicCreation: false });

@@ -141,12 +141,15 @@ export function refuseBody(req: Request, resp: Response): Response {
   return resp;
 }
 
-/** The request body, or why not: larger than `max` bytes, or not complete within `timeoutMs`. */
+/**
+ * The request body, or why not: larger than `max` bytes, not complete within `timeoutMs`, or not a body at all
+ * (broken chunked framing, a connection cut mid-body: the HTTP server's read fails).
+ */
 export async function readLimited(
   req: Request,
   max: number,
   timeoutMs: number,
-): Promise<Uint8Array | "too_large" | "timeout"> {
+): Promise<Uint8Array | "too_large" | "timeout" | "malformed"> {
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > max) {
     await req.body?.cancel();
@@ -163,7 +166,15 @@ export async function readLimited(
   }, timeoutMs);
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch {
+        if (timedOut) return "timeout";
+        reader.cancel().catch(() => {});
+        return "malformed";
+      }
+      const { done, value } = next;
       if (timedOut) return "timeout";
       if (done) break;
       total += value.length;
@@ -299,6 +310,14 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
       return textResponse(
         408,
         `Message not received within ${uploadTimeoutMs / 1000} s`,
+        auth.headers,
+      );
+    }
+    if (body === "malformed") {
+      metrics.inc("offloads_total", { outcome: "malformed" });
+      return textResponse(
+        400,
+        "Request body malformed (check its Content-Length or chunked framing)",
         auth.headers,
       );
     }

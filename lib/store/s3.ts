@@ -13,6 +13,7 @@ import http from "node:http";
 import https from "node:https";
 import { hkError, type HousekeepingError, networkErrorCode } from "../runtime/errors.ts";
 import { diagnoseTlsError, readCaFile, tlsError } from "../runtime/tls.ts";
+import { createObjectPath } from "./s3_objects.ts";
 import { type BlobStore, checkCrc32, checkKey } from "./types.ts";
 
 export interface S3StoreOptions {
@@ -36,6 +37,11 @@ export interface S3StoreOptions {
   connectionTimeoutMs?: number;
   /** A request on which nothing moves for this many ms fails and its socket is destroyed. Default STORE_TIMEOUTS. */
   socketTimeoutMs?: number;
+  /**
+   * Who sends object GET, PUT and HEAD: "lean" (default), aws4fetch's SigV4 over Deno's fetch
+   * (lib/store/s3_objects.ts); "sdk", the SDK's own commands as before (the bench compares the two).
+   */
+  objectPath?: "lean" | "sdk";
 }
 
 const DEFAULT_MAX_SOCKETS = 64;
@@ -234,7 +240,18 @@ export async function createS3Store(options: S3StoreOptions): Promise<BlobStore>
     },
   });
   unsignedPayloadWithCrc32(client);
+  const lean = options.objectPath === "sdk" ? undefined : createObjectPath({
+    client,
+    bucket,
+    endpoint,
+    forcePathStyle: options.forcePathStyle ?? endpoint !== undefined,
+    ca,
+    maxSockets: agentOptions.maxSockets,
+    socketTimeoutMs: options.socketTimeoutMs ?? STORE_TIMEOUTS.socketMs,
+    toError: (e, action) => s3Error(e, action, bucket, where),
+  });
   const close = () => {
+    lean?.close();
     client.destroy();
     httpAgent.destroy();
     httpsAgent.destroy();
@@ -277,6 +294,7 @@ export async function createS3Store(options: S3StoreOptions): Promise<BlobStore>
     async put(key, body, crc32) {
       checkKey(key);
       checkCrc32(crc32);
+      if (lean !== undefined) return await lean.put(key, body, crc32Base64(crc32));
       await call(`PUT ${key}`, () =>
         client.send(
           new PutObjectCommand({
@@ -293,6 +311,7 @@ export async function createS3Store(options: S3StoreOptions): Promise<BlobStore>
     },
     async get(key) {
       checkKey(key);
+      if (lean !== undefined) return await lean.get(key);
       try {
         const out = await client.send(
           new GetObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }),
@@ -306,6 +325,7 @@ export async function createS3Store(options: S3StoreOptions): Promise<BlobStore>
     },
     async getStream(key) {
       checkKey(key);
+      if (lean !== undefined) return await lean.getStream(key);
       try {
         // ChecksumMode makes the SDK check the object's stored checksum (CRC-32, or the SHA-256 of objects written
         // before) as the stream ends and error it on a mismatch.
@@ -321,6 +341,7 @@ export async function createS3Store(options: S3StoreOptions): Promise<BlobStore>
     },
     async head(key) {
       checkKey(key);
+      if (lean !== undefined) return await lean.head(key);
       try {
         const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
         return { size: out.ContentLength ?? 0 };

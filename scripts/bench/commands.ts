@@ -1,5 +1,5 @@
 // The archive command as the benchmark runs it: a child with its own /metrics port, done once its counter reached
-// the records it was given.
+// the records it was given; and restore, done once the target topic holds them.
 import { archiveEnv, vetoAllBut } from "../../tests/support/archive_helpers.ts";
 import { type ChildRun, runChild } from "./child.ts";
 import type { Bench } from "./services.ts";
@@ -39,4 +39,37 @@ export async function runArchive(
       timeoutSeconds,
     },
   );
+}
+
+/** `main.ts restore` of `source` (as archived in `schema`) into `target`, done once `count` records landed. */
+export async function runRestore(
+  b: Bench,
+  schema: string,
+  source: string,
+  target: string,
+  count: number,
+  timeoutSeconds: number,
+): Promise<ChildRun> {
+  const admin = b.kafka.admin();
+  await admin.connect();
+  try {
+    const args = ["restore", "--topic", source, "--rename", `${source}=${target}`, "--progress", "none"];
+    // BENCH_RESTORE_ARGS: extra restore options to compare settings (e.g. "--max-inflight-mib 32").
+    args.push(...(Deno.env.get("BENCH_RESTORE_ARGS") ?? "").split(" ").filter((a) => a !== ""));
+    return await runChild(
+      [...args, "--bucket", b.bucket, "--db-schema", schema],
+      // The target is on the veto list (it does not start with the source prefix): no archive loop.
+      archiveEnv({ VETO_FILE: vetoAllBut(`${b.id}-src-`), LOG_LEVEL: "info" }),
+      {
+        startMarker: /"msg":"restoring"/,
+        done: async () => {
+          const offsets = await admin.fetchTopicOffsets(target);
+          return offsets.reduce((n, p) => n + Number(p.high), 0) >= count;
+        },
+        timeoutSeconds,
+      },
+    );
+  } finally {
+    await admin.disconnect();
+  }
 }

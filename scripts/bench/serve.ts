@@ -3,7 +3,8 @@
 // at the same concurrency). Each request costs serve one index lookup (PostgreSQL) on top of the store GET, and its
 // response crosses one more HTTP hop, so the ratio says what the service adds to reading the bucket directly.
 // Figures: serve_get_1KiB_per_s, serve_get_ceiling_1KiB_per_s, serve_get_1KiB_vs_get_ceiling, the p50/p99
-// latency seen by the clients, and serve's own CPU per request.
+// latency seen by the clients, and serve's own CPU per request; with the native ceiling (BENCH_PARTS including
+// `native`, scripts/bench/native.ts): serve_get_1KiB_vs_native_get, the same objects read by minio-go.
 import { createIngest } from "../../lib/archive/ingest.ts";
 import { connectIndex } from "../../lib/index/database.ts";
 import { createIndex } from "../../lib/index/postgres.ts";
@@ -12,6 +13,7 @@ import { createMetrics } from "../../lib/runtime/metrics.ts";
 import { archiveEnv, spawnLogged, waitFor } from "../../tests/support/archive_helpers.ts";
 import { serviceEnv } from "../../tests/support/helpers.ts";
 import { getCeiling } from "./ceilings.ts";
+import { nativeGetCeiling } from "./native.ts";
 import { cpuSeconds } from "./proc.ts";
 import { figure, note, type Rate, recordsPerSecond } from "./report.ts";
 import type { Bench } from "./services.ts";
@@ -89,7 +91,10 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-export async function serveFigures(b: Bench, options: { scale: number; rounds: number }): Promise<void> {
+export async function serveFigures(
+  b: Bench,
+  options: { scale: number; rounds: number; native?: boolean },
+): Promise<void> {
   const topic = `${b.id}-serve`;
   const schema = `${b.schema}_serve`;
   b.schemas.push(schema);
@@ -109,12 +114,19 @@ export async function serveFigures(b: Bench, options: { scale: number; rounds: n
     await load(base, uuids, child.child.pid, CLIENTS * 4); // warm: connections, JIT, the index's cache
     let best: ServeRound | undefined;
     let ceiling: Rate | undefined;
+    let native: Rate | undefined;
+    const withNative = options.native ?? true;
     const requests = Math.max(CLIENTS, Math.round(6_000 * options.scale));
     const ceilingObjects = Array.from({ length: requests }, (_, i) => objects[i % objects.length]!);
     for (let round = 1; round <= options.rounds; round++) {
       note(`serve round ${round} of ${options.rounds}`);
       const got = await getCeiling(b.store, ceilingObjects, SIZE, { slots: CLIENTS, inflightBytes: 2 ** 40 });
       if (ceiling === undefined || recordsPerSecond(got) > recordsPerSecond(ceiling)) ceiling = got;
+      if (withNative) {
+        const limits = { slots: CLIENTS, inflightBytes: 2 ** 40 };
+        const nat = await nativeGetCeiling(b.bucket, ceilingObjects, SIZE, limits);
+        if (native === undefined || recordsPerSecond(nat) > recordsPerSecond(native)) native = nat;
+      }
       const served = await load(base, uuids, child.child.pid, requests);
       if (best === undefined || recordsPerSecond(served.rate) > recordsPerSecond(best.rate)) best = served;
     }
@@ -122,6 +134,11 @@ export async function serveFigures(b: Bench, options: { scale: number; rounds: n
     figure("serve_get_1KiB_per_s", recordsPerSecond(best!.rate), 0);
     figure("serve_get_ceiling_1KiB_per_s", recordsPerSecond(ceiling!), 0);
     figure("serve_get_1KiB_vs_get_ceiling", recordsPerSecond(best!.rate) / recordsPerSecond(ceiling!));
+    if (native !== undefined) {
+      figure("serve_get_native_1KiB_per_s", recordsPerSecond(native), 0);
+      figure("serve_get_1KiB_vs_native_get", recordsPerSecond(best!.rate) / recordsPerSecond(native));
+      figure("serve_get_ceiling_1KiB_vs_native_get", recordsPerSecond(ceiling!) / recordsPerSecond(native));
+    }
     figure("serve_get_1KiB_p50_ms", percentile(sorted, 50), 1);
     figure("serve_get_1KiB_p99_ms", percentile(sorted, 99), 1);
     figure("serve_get_1KiB_cpu_ms_per_request", (best!.rate.cpuSeconds * 1000) / best!.rate.records, 3);

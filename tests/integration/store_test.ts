@@ -277,6 +277,44 @@ Deno.test("s3: a request dropped as the server shuts down (MinIO's 499, with or 
   }
 });
 
+Deno.test("s3: a GET whose body differs from the CRC-32 S3 stored fails, on both object paths", async () => {
+  // What MinIO never does on its own: answer an object whose bytes changed after its checksum was kept. A loopback
+  // server stands in for it; the lean path must check as the SDK's ChecksumMode did, for get and getStream alike.
+  const body = bytes("the bytes as stored");
+  const wrong = btoa(String.fromCharCode(0, 0, 0, 1));
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    if (req.method === "HEAD" && new URL(req.url).pathname.split("/").length === 2) {
+      return new Response(null, { status: 200 }); // HeadBucket
+    }
+    return new Response(body.slice(), {
+      status: 200,
+      headers: { "content-length": String(body.length), "x-amz-checksum-crc32": wrong },
+    });
+  });
+  try {
+    for (const objectPath of ["lean", "sdk"] as const) {
+      const store = await createS3Store({
+        bucket: s3Bucket(),
+        endpoint: `http://127.0.0.1:${server.addr.port}`,
+        objectPath,
+      });
+      try {
+        await assert.rejects(store.get("k"), /checksum|CRC-32/i, `${objectPath}: get`);
+        const stream = await store.getStream("k");
+        await assert.rejects(
+          new Response(stream!.body).arrayBuffer(),
+          /checksum|CRC-32/i,
+          `${objectPath}: stream`,
+        );
+      } finally {
+        store.close();
+      }
+    }
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("s3: wrong credentials are STORE_ACCESS_DENIED and the secret is not in the message", async () => {
   const saved = { id: Deno.env.get("AWS_ACCESS_KEY_ID"), secret: Deno.env.get("AWS_SECRET_ACCESS_KEY") };
   const secret = "not-the-real-secret-0123456789";

@@ -10,7 +10,7 @@ const ROOT = new URL("../..", import.meta.url).pathname;
 export const LAYERS: readonly (readonly string[])[] = [
   ["runtime", "(root)"],
   ["format"],
-  ["store", "index", "kafka"],
+  ["store", "index", "kafka", "hopauth"],
   ["topics", "text"],
   ["cli"],
   ["archive", "mock"],

@@ -162,4 +162,14 @@ Deno.test("upload bodies: whole, too large, or cut off when the client stalls", 
   assert.equal(await readLimited(post([part(3, 1), part(3, 2)]), 5, 10_000), "too_large");
   assert.equal(await readLimited(post([], { length: 6 }), 5, 10_000), "too_large", "declared too large");
   assert.equal(await readLimited(post([part(3, 1)], { stall: true }), 5, 50), "timeout");
+  // What Deno's server gives for broken chunked framing: the body stream errors mid-read.
+  const broken = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      controller.error(new TypeError("error reading a body from connection"));
+    },
+  });
+  assert.equal(
+    await readLimited(new Request("http://x/topic/t", { method: "POST", body: broken }), 5, 10_000),
+    "malformed",
+  );
 });

@@ -1,10 +1,10 @@
 // The hopauth settings `archive` and `topics` share: the API root (the same --hopauth-url / HOPAUTH_API_URL as
 // `serve`), and the credential archive-core reads, HOPAUTH_USERNAME and HOPAUTH_PASSWORD. The password comes only
 // from the environment: a flag would show it in `ps`.
-import { badValue, flagOrEnv, intInRange, LIMITS, usageError } from "../cli/flags.ts";
-import type { OptionTable } from "../cli/options.ts";
+import { badValue, flagOrEnv, intInRange, LIMITS, usageError } from "./flags.ts";
+import type { OptionTable } from "./options.ts";
 import { hkError } from "../runtime/errors.ts";
-import type { ScramCredential } from "./scram.ts";
+import type { ScramCredential } from "../hopauth/scram.ts";
 
 /** The options `archive` and `topics` share, in their option tables (lib/cli/options.ts). */
 export const HOPAUTH_OPTIONS = {
