@@ -63,4 +63,6 @@ Try next (the same settings: HOUSEKEEPING_DATA_DIR=$DEMO_DIR):
   HOUSEKEEPING_DATA_DIR=$DEMO_DIR scripts/deno.sh run -A main.ts inspect ${uuid:-<uuid>}
   HOUSEKEEPING_DATA_DIR=$DEMO_DIR KAFKA_BROKERS=$brokers KAFKA_SECURITY_PROTOCOL=PLAINTEXT \\
     scripts/deno.sh run -A main.ts restore --dry-run --topic ${PREFIX}gcn.circular --to-prefix restored.
+  HOUSEKEEPING_DATA_DIR=$DEMO_DIR PUBLIC_TOPICS='${PREFIX//./\\.}.*' scripts/deno.sh run -A main.ts serve \\
+    --http-port 8080   # then open http://localhost:8080/ in a browser: topics, messages, search, downloads
 EOF

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Real test services on loopback: Apache Kafka (KRaft, from Maven Central), MinIO (built from the Go module proxy),
-# PostgreSQL (Debian) in a private cluster, plus a Python venv with hop-client and confluent-kafka as real peers.
+# PostgreSQL (Debian) in a private cluster, a Python venv with hop-client and confluent-kafka as real peers, and
+# Debian's Chromium for the web pages' browser tests.
 # Every wire also has a TLS variant, as production has: Kafka SASL_SSL, MinIO over HTTPS (a second instance), and
 # PostgreSQL with ssl = on, all with server certificates of a throwaway test CA made here with openssl.
 #
-#   scripts/services.sh up [kafka|minio|postgres|python ...]   install what is missing, start, wait until ready
+#   scripts/services.sh up [kafka|minio|postgres|python|chromium ...]  install what is missing, start, wait until ready
 #   scripts/services.sh down [service ...]                      stop only what `up` started
 #   scripts/services.sh status                                  one line per service
 #   scripts/services.sh env                                     `export` lines for tests and tools
@@ -401,6 +402,13 @@ python_up() {
   echo "$want" >"$venv/.complete"
 }
 
+# ------------------------------------------------------------------------------------------------------ Chromium
+# Debian's browser for the web pages' tests (tests/integration/web_browser_test.ts), driven by puppeteer-core; a
+# browser build of puppeteer's own cannot be downloaded here.
+chromium_up() {
+  command -v chromium >/dev/null || apt_install chromium
+}
+
 # ---------------------------------------------------------------------------------------------------- dispatcher
 stop_pidfile() {
   local name=$1 pidfile=$2
@@ -424,7 +432,8 @@ service_up() {
   minio) minio_up ;;
   postgres) pg_up ;;
   python) python_up ;;
-  *) die "unknown service '$1' (kafka, minio, postgres, python)" ;;
+  chromium) chromium_up ;;
+  *) die "unknown service '$1' (kafka, minio, postgres, python, chromium)" ;;
   esac
 }
 
@@ -436,8 +445,8 @@ service_down() {
     stop_pidfile minio-tls "$STATE/minio-tls/pid"
     ;;
   postgres) pg_down ;;
-  python) ;;
-  *) die "unknown service '$1' (kafka, minio, postgres, python)" ;;
+  python | chromium) ;;
+  *) die "unknown service '$1' (kafka, minio, postgres, python, chromium)" ;;
   esac
 }
 
@@ -459,6 +468,7 @@ export AWS_CA_BUNDLE=$TLS_DIR/ca.crt
 export DATABASE_SSL_URL=postgres://$PG_USER:$PG_PASS@127.0.0.1:$PG_PORT/$PG_DB?sslmode=verify-full
 export PGSSLROOTCERT=$TLS_DIR/ca.crt
 export HOUSEKEEPING_PYTHON=$CACHE/venv/bin/python
+export HOUSEKEEPING_CHROMIUM=$(command -v chromium || echo /usr/bin/chromium)
 EOF
 }
 
@@ -476,9 +486,10 @@ status() {
     echo "postgres: stopped"
   fi
   [ -f "$CACHE/venv/.complete" ] && echo "python: ready ($CACHE/venv)" || echo "python: missing"
+  command -v chromium >/dev/null && echo "chromium: ready ($(command -v chromium))" || echo "chromium: missing"
 }
 
-ALL=(python postgres minio kafka)
+ALL=(python chromium postgres minio kafka)
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 mkdir -p "$CACHE" "$STATE"
@@ -502,7 +513,7 @@ toxiproxy)
   toxiproxy_bin
   ;;
 *)
-  sed -n '2,14p' "$0" >&2
+  sed -n '2,15p' "$0" >&2
   exit 2
   ;;
 esac

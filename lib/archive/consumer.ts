@@ -3,6 +3,7 @@
 import type { Consumer, EachBatchPayload, KafkaMessage } from "kafkajs";
 import type { Services } from "../cli/services.ts";
 import { messageTimestampType } from "../kafka/client.ts";
+import { messageOffset, messageTimestamp } from "../kafka/consumed.ts";
 import { wireHeaders } from "../kafka/wire_headers.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
@@ -18,8 +19,8 @@ export function toKafkaRecord(topic: string, partition: number, m: KafkaMessage)
   return {
     topic,
     partition,
-    offset: BigInt(m.offset),
-    timestamp: BigInt(m.timestamp),
+    offset: messageOffset(m),
+    timestamp: messageTimestamp(m),
     ...(type ? { timestampType: type } : {}),
     key: m.key ? new Uint8Array(m.key.buffer, m.key.byteOffset, m.key.byteLength) : null,
     value: m.value ? new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.byteLength) : null,

@@ -298,8 +298,8 @@ ${settingsHelp()}
 Manifest lines (JSON): seq, topic, partition, offset, timestamp (decimal strings for int64), case, compression,
 uuid, uuid_source ("client": the record's _id; "archive": supplied by the archive from topic, timestamp and
 content; "clash": its _id already named other content), duplicate_of (null or the {topic, partition, offset} the
-archive keeps; this record is a receipt), clash_of, vetoed (heartbeat), lossy (sent with a non-UTF-8 header key,
-which no consumer receives intact), content_sha256 (the archive's con_content_sha256), value_sha256, value_size,
+archive keeps; this record is a receipt), clash_of, vetoed (heartbeat), lossy (always false: the archive
+keeps a non-UTF-8 header key exactly), content_sha256 (the archive's con_content_sha256), value_sha256, value_size,
 key_sha256, headers_sha256 (lib/mock/manifest.ts headersSha256). The identities assume an archive that has not
 seen these records before.
 

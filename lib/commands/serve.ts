@@ -2,6 +2,9 @@
 // UUID, their raw values, topic listings, and the offload endpoint hop-client posts oversized messages to.
 import type { Command } from "../cli/command.ts";
 import { INDEX_SILENCE_SECONDS } from "../index/database.ts";
+import { createBrowse } from "../index/browse.ts";
+import { createWebPages } from "../web/handler.ts";
+import { indexTextSearch } from "../web/search.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp, settingValue } from "../cli/config.ts";
 import {
   commandLogger,
@@ -229,6 +232,7 @@ export const command: Command = {
 
 Serves the archive over HTTP in scimma/archive-api's dialect, which hop-client (>= 0.11) and archive-api's users
 speak. Objects are sent exactly as stored, values without re-encoding, streamed and checked against the index.
+People open / in a browser: topics, messages, search and downloads (sign in with a hop token at /web/signin).
 
   GET  /msg/{uuid}                     the BSON object (ETag, Content-Length; If-None-Match answers 304)
   GET  /msg/{uuid}/raw_file/{name}     the value bytes, as a download named {name}
@@ -316,7 +320,17 @@ Examples:
         }),
         policy,
       );
+      const web = createWebPages({
+        index: idx.index,
+        browse: createBrowse(idx.sql),
+        textSearch: indexTextSearch(idx.index),
+        store,
+        hopAuth,
+        publicTopics,
+        log,
+      });
       const server = await startServer({
+        web,
         index: idx.index,
         store,
         ingest,

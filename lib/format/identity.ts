@@ -1,7 +1,7 @@
 // Identity rules (docs/archive-format.md §2): which UUID names a record, and what "the same content" means.
 import { hex, sha1, sha256Of } from "./checksum.ts";
 import { hkError } from "../runtime/errors.ts";
-import type { WireHeader } from "./types.ts";
+import { headerKeyBytes, type WireHeader } from "./types.ts";
 
 /**
  * Namespace of every name-based UUID this project derives. Generated once at random (uuid4) for
@@ -83,19 +83,19 @@ function nullableField(bytes: Uint8Array | null): Uint8Array[] {
 }
 
 /**
- * SHA-256 naming a record's content: key, value and headers in wire order. Every field is length-prefixed
- * and null is marked apart from empty, so no two different records share an encoding. Topic and
- * timestamp stay out: a re-publish of the same message is the same content.
+ * SHA-256 naming a record's content: key, value and headers in wire order, names as their wire bytes. Every field
+ * is length-prefixed and null is marked apart from empty, so no two different records share an encoding. Topic
+ * and timestamp stay out: a re-publish of the same message is the same content.
  */
 export function contentDigest(
   r: { key: Uint8Array | null; value: Uint8Array | null; headers: readonly WireHeader[] },
 ): Uint8Array {
-  const encoder = new TextEncoder();
   const chunks: Uint8Array[] = [CONTENT_TAG, ...nullableField(r.key), ...nullableField(r.value)];
   chunks.push(lengthPrefix(r.headers.length));
-  for (const { key, value } of r.headers) {
-    const keyBytes = encoder.encode(key);
-    chunks.push(lengthPrefix(keyBytes.length), keyBytes, ...nullableField(value));
+  for (const header of r.headers) {
+    // A name's wire bytes: two names that are not UTF-8 may decode to the same text (U+FFFD) and still differ.
+    const keyBytes = headerKeyBytes(header);
+    chunks.push(lengthPrefix(keyBytes.length), keyBytes, ...nullableField(header.value));
   }
   // Four chunks per header: a record with 50 000 headers would overflow the stack as sha256(...chunks).
   return sha256Of(chunks);

@@ -1,7 +1,7 @@
 // The stored object (docs/archive-format.md §1): one BSON document per Kafka record, and the readers for it and for the
 // original housekeeping layout.
 import { Binary, deserialize, Int32, Long } from "bson";
-import { Buffer } from "node:buffer";
+import { Buffer, isUtf8 } from "node:buffer";
 import {
   bsonArray,
   bsonBinary,
@@ -79,6 +79,7 @@ export interface DecodedArchiveObject {
 }
 
 const TIMESTAMP_TYPES: readonly TimestampType[] = ["CreateTime", "LogAppendTime"];
+const lossyUtf8 = new TextDecoder("utf-8");
 
 function recordError(problem: string): Error {
   return hkError("ARCHIVE_RECORD_INVALID", `cannot archive record: ${problem}`);
@@ -97,7 +98,8 @@ function bytesOrNull(bytes: Uint8Array | null): BsonValue {
  *               + archived_at: int64 ms, + archiver_version: string },
  *   annotations: { con_text_uuid: string, con_is_client_uuid: bool, con_message_crc32: int64 (0 for null value),
  *                  + con_content_sha256: hex of identity.contentDigest,
- *                  + con_uuid_clash_of: string (only for a record whose client _id was already taken) } }
+ *                  + con_uuid_clash_of: string (only for a record whose client _id was already taken),
+ *                  + con_header_keys: [[int32, binary], ...] (only when a header name is not UTF-8) } }
  * ```
  * The bytes depend on the arguments only, so re-archiving a record after a crash rewrites the same object.
  * `digest` is the record's contentDigest, for a caller that has it already (it is computed otherwise).
@@ -161,12 +163,32 @@ function archiveFields(
     ["con_content_sha256", bsonString(hex(digest))],
   ];
   if (ann.clashOf !== undefined) annotations.push(["con_uuid_clash_of", bsonString(ann.clashOf)]);
+  const exactKeys = headerKeyPairs(rec.headers);
+  if (exactKeys.length > 0) annotations.push(["con_header_keys", bsonArray(exactKeys)]);
 
   return [
     ["message", bytesOrNull(rec.value)],
     ["metadata", bsonDocument(metadata)],
     ["annotations", bsonDocument(annotations)],
   ];
+}
+
+/**
+ * con_header_keys (docs/archive-format.md §1.1): [index int32, binary] for each header whose name is not UTF-8,
+ * which metadata.headers can hold only as text with U+FFFD (hop-client requires a string there).
+ */
+function headerKeyPairs(headers: readonly WireHeader[]): BsonValue[] {
+  const pairs: BsonValue[] = [];
+  headers.forEach((h, i) => {
+    if (h.keyBytes === undefined) return;
+    if (isUtf8(h.keyBytes) || lossyUtf8.decode(h.keyBytes) !== h.key) {
+      throw recordError(
+        `header ${i}: keyBytes must be a name that is not UTF-8, and key its text with U+FFFD`,
+      );
+    }
+    pairs.push(bsonArray([bsonInt32(i), bsonBinary(h.keyBytes)]));
+  });
+  return pairs;
 }
 
 // ---- reading ----
@@ -251,6 +273,35 @@ function readHeaders(value: unknown, path: string): WireHeader[] {
   return value.map((header, i) => readHeader(header, `${path}[${i}]`));
 }
 
+/**
+ * Puts con_header_keys's exact names on `headers`. Each must name a header in order, hold bytes that are not UTF-8,
+ * and be what that header's text was decoded from: anything else is a corrupt (or forged) object.
+ */
+function readHeaderKeys(value: unknown, path: string, headers: WireHeader[]): WireHeader[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw wrongType(path, "non-empty array of [index, bytes]", value);
+  }
+  let last = -1;
+  for (const [n, pair] of value.entries()) {
+    const at = `${path}[${n}]`;
+    if (!Array.isArray(pair) || pair.length !== 2) throw wrongType(at, "[index, bytes] pair", pair);
+    const index = readInt(pair[0], `${at}[0]`);
+    if (index <= BigInt(last) || index >= BigInt(headers.length)) {
+      throw objectError(`${at}[0]`, `${index} is not the index of a later header (of ${headers.length})`);
+    }
+    last = Number(index);
+    const keyBytes = readBytes(pair[1], `${at}[1]`);
+    if (isUtf8(keyBytes) || lossyUtf8.decode(keyBytes) !== headers[last]!.key) {
+      throw objectError(
+        `${at}[1]`,
+        `not the non-UTF-8 name of header ${last} (${JSON.stringify(headers[last]!.key)})`,
+      );
+    }
+    headers[last] = { ...headers[last]!, keyBytes };
+  }
+  return headers;
+}
+
 function readPartition(value: unknown, path: string): number {
   const partition = readInt(value, path);
   if (partition < -0x80000000n || partition > 0x7fffffffn) {
@@ -302,6 +353,7 @@ export function decodeArchiveObject(bytes: Uint8Array): DecodedArchiveObject {
   const annotations = root["annotations"] === undefined ? {} : readDoc(root["annotations"], "annotations");
   const meta = optionalFields(metadata, "metadata");
   const note = optionalFields(annotations, "annotations");
+  const headers = readHeaders(metadata["headers"], "metadata.headers");
   return {
     ...readMessage(root["message"]),
     topic: readString(metadata["topic"], "metadata.topic"),
@@ -310,7 +362,9 @@ export function decodeArchiveObject(bytes: Uint8Array): DecodedArchiveObject {
     offset: meta("offset", readInt),
     timestampType: meta("timestamp_type", readTimestampType),
     key: meta("key", readKey),
-    headers: readHeaders(metadata["headers"], "metadata.headers"),
+    headers: annotations["con_header_keys"] === undefined
+      ? headers
+      : readHeaderKeys(annotations["con_header_keys"], "annotations.con_header_keys", headers),
     uuid: note("con_text_uuid", readString),
     isClientUuid: note("con_is_client_uuid", readBool),
     messageCrc32: note("con_message_crc32", readInt),
@@ -347,7 +401,10 @@ export function toArchiveJson(d: DecodedArchiveObject): Json {
     timestamp: d.timestamp.toString(),
     timestampType: d.timestampType,
     key: bytesToJson(d.key),
-    headers: d.headers.map((h) => [h.key, bytesToJson(h.value)]),
+    // A name that is not UTF-8 as {base64}, like any other bytes.
+    headers: d.headers.map((
+      h,
+    ) => [h.keyBytes === undefined ? h.key : bytesToJson(h.keyBytes), bytesToJson(h.value)]),
     value: bytesToJson(d.value),
     legacyFormat: d.legacyFormat,
     uuid: d.uuid,

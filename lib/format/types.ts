@@ -2,8 +2,22 @@
 
 /** One Kafka record header as on the wire: order and duplicates matter, and null differs from empty. */
 export interface WireHeader {
+  /** The name as text: the wire bytes decoded as UTF-8, with U+FFFD for what is not UTF-8 (as every client does). */
   key: string;
   value: Uint8Array | null;
+  /**
+   * The name's exact wire bytes, present only when they are not valid UTF-8 (`key` then differs from them): the
+   * archive keeps them (docs/archive-format.md §1.1, `con_header_keys`) and restore sends them. Read with
+   * headerKeyBytes.
+   */
+  keyBytes?: Uint8Array;
+}
+
+const utf8 = new TextEncoder();
+
+/** The exact wire bytes of a header's name. */
+export function headerKeyBytes(h: WireHeader): Uint8Array {
+  return h.keyBytes ?? utf8.encode(h.key);
 }
 
 /**

@@ -193,7 +193,34 @@ export const MIGRATIONS: readonly Migration[] = [
     // read the whole table each time.
     up: (tx) => run(tx, [`CREATE INDEX IF NOT EXISTS message_ts_uuid_idx ON message_ts (uuid)`]),
   },
+  {
+    version: 7,
+    name: "topic_days recount of the first and last day an int64 timestamp holds",
+    up: (tx) => run(tx, [TOPIC_DAYS_RECOUNT]),
+  },
 ];
+
+// A record's timestamp is any int64 (docs/archive-format.md §1.1). Migration 4's recount bounded a day by
+// day * 86400000 and (day + 1) * 86400000, which leave int8 for the days of -2^63 and 2^63-1: updating or deleting
+// such a row (verify releasing it from quarantine, a deletion) failed with "bigint out of range". The bounds of
+// those two days are the ends of int8 instead; every other day's bounds are the same rows as before, and still
+// ranges on messages.timestamp (int8 against int8, so its index serves them).
+const TOPIC_DAYS_RECOUNT =
+  `CREATE OR REPLACE FUNCTION topic_days_recount(days TEXT[], day_numbers BIGINT[]) RETURNS void
+    LANGUAGE sql SET search_path FROM CURRENT AS $$
+    DELETE FROM topic_days d USING unnest(days, day_numbers) AS t(topic, day)
+      WHERE d.topic = t.topic AND d.day = t.day;
+    INSERT INTO topic_days (topic, day, messages, bytes, earliest, latest, last_archived)
+      SELECT m.topic, t.day, count(*), coalesce(sum(m.size), 0), min(m.timestamp), max(m.timestamp),
+        max(m.archived_at)
+      FROM unnest(days, day_numbers) AS t(topic, day)
+      JOIN messages m ON m.topic = t.topic
+        AND m.timestamp >= CASE WHEN t.day <= -106751991168 THEN '-9223372036854775808'::int8
+          ELSE t.day * 86400000 END
+        AND m.timestamp <= CASE WHEN t.day >= 106751991167 THEN '9223372036854775807'::int8
+          ELSE (t.day + 1) * 86400000 - 1 END
+      GROUP BY m.topic, t.day
+    $$`;
 
 // A record whose row PostgreSQL refuses for what it holds (lib/archive/ingest.ts) is archived with a row that
 // leaves out what came from its headers, marked here with PostgreSQL's reason. A constant default adds the columns

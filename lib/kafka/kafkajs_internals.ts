@@ -2,7 +2,7 @@
 // behind one entry point (installKafkajsPatches, which createKafka calls). Each patch depends on the internals
 // of exactly the kafkajs version below, so the version kafkajs reports is checked before anything is patched,
 // and each patch checks that what it replaces is where it expects it.
-import { Buffer } from "node:buffer";
+import { Buffer, isUtf8 } from "node:buffer";
 import { CompressionCodecs } from "kafkajs";
 import kafkajsPackage from "kafkajs/package.json" with { type: "json" };
 import type { Kafka, Logger as KafkajsLogger } from "kafkajs";
@@ -118,9 +118,9 @@ export function installKafkajsPatches(): void {
 /** kafkajs's record decoder (src/protocol/recordBatch/record/v0/decoder.js). */
 type DecodeRecord = (decoder: unknown, batchContext: object) => { headers?: unknown };
 
-// A record body (after its length) with the headers a="1", a=null: attributes 0, timestamp and offset deltas 0,
-// key and value null (zigzag -1), 2 headers (zigzag 4), each a zigzag length and bytes (null: -1).
-const PROBE_RECORD = [0, 0, 0, 1, 1, 4, 2, 0x61, 2, 0x31, 2, 0x61, 1];
+// A record body (after its length) with the headers a="1", a=null, <ff>=empty: attributes 0, timestamp and offset
+// deltas 0, key and value null (zigzag -1), 3 headers (zigzag 6), each a zigzag length and bytes (null: -1).
+const PROBE_RECORD = [0, 0, 0, 1, 1, 6, 2, 0x61, 2, 0x31, 2, 0x61, 1, 2, 0xff, 0];
 
 /** What is wrong with how `decodeRecord` folds PROBE_RECORD's headers, or null if it went through the hook. */
 function headerFoldProblem(decodeRecord: DecodeRecord): string | null {
@@ -129,10 +129,12 @@ function headerFoldProblem(decodeRecord: DecodeRecord): string | null {
       firstOffset: "0",
       firstTimestamp: "0",
     });
-    const [first, second] = wireHeaders({ headers: record.headers, magicByte: 2 });
+    const [first, second, third] = wireHeaders({ headers: record.headers, magicByte: 2 });
     const folded = (record.headers as { a?: unknown }).a;
-    const exact = first?.key === "a" && first.value?.[0] === 0x31 && second?.key === "a" &&
-      second.value === null;
+    const exact = first?.key === "a" && first.value?.[0] === 0x31 && first.keyBytes === undefined &&
+      second?.key === "a" && second.value === null && third?.key === "\ufffd" &&
+      third.keyBytes?.length === 1 &&
+      third.keyBytes[0] === 0xff && third.value?.length === 0;
     return exact && Array.isArray(folded) && folded.length === 2
       ? null
       : "the probe record's headers came out wrong";
@@ -189,6 +191,27 @@ function linearReduce(
   return headers;
 }
 
+/** What readExactHeader needs of kafkajs's Decoder (src/protocol/decoder.js). */
+interface HeaderSource {
+  readVarIntBytes(): Buffer | null;
+}
+
+/**
+ * kafkajs's header decoder (src/protocol/recordBatch/header/v0/decoder.js), which reads the name with
+ * `readVarIntString` (bytes decoded as UTF-8, U+FFFD for what is not), plus the name's exact bytes when they are not
+ * UTF-8, so that such a name is archived and restored unchanged. The same string as kafkajs's for every name; the
+ * bytes are a view of the record, not a copy, and only a name that decoded to a U+FFFD is checked.
+ */
+function readExactHeader(decoder: unknown): DecodedHeader {
+  const source = decoder as HeaderSource;
+  const name = source.readVarIntBytes();
+  const value = source.readVarIntBytes();
+  // A null name (length -1: Java's brokers refuse it) stays kafkajs's null.
+  if (name === null) return { key: null as unknown as string, value };
+  const key = name.toString("utf8");
+  return key.includes("\ufffd") && !isUtf8(name) ? { key, value, keyBytes: name } : { key, value };
+}
+
 /**
  * Makes kafkajs fold record headers in linear time and keep every record's wire header list (read it with
  * `wireHeaders`). Idempotent.
@@ -201,8 +224,8 @@ function installWireHeaders(): void {
   }
   if (original[PATCHED]) return;
   const patched: ReadVarIntArray = function (this: unknown, reader: Reader) {
-    const list = original.call(this, reader);
-    if (reader !== HeaderDecoder) return list;
+    if (reader !== HeaderDecoder) return original.call(this, reader);
+    const list = original.call(this, readExactHeader);
     // Configurable so that tests can watch what kafkajs calls it with (tests/unit/kafka_headers_test.ts).
     Object.defineProperty(list, "reduce", { value: linearReduce, configurable: true });
     return list;

@@ -60,7 +60,7 @@ const utf8 = new TextEncoder();
 interface PlannedRecord {
   record: WireRecord;
   timestampDelta: number | bigint;
-  /** Header keys as sent (UTF-8 of a string key). */
+  /** Header keys as sent (a string key's keyBytes if it has them, else its UTF-8). */
   headerKeys: Uint8Array[];
   /** Bytes after the record's length prefix. */
   bodySize: number;
@@ -68,7 +68,13 @@ interface PlannedRecord {
 
 function planRecord(record: WireRecord, offsetDelta: number, firstTimestamp: bigint): PlannedRecord {
   const timestampDelta = zigzagDelta(record.timestamp - firstTimestamp);
-  const headerKeys = record.headers.map((h) => (typeof h.key === "string" ? utf8.encode(h.key) : h.key));
+  const headerKeys = record.headers.map((h) =>
+    typeof h.key !== "string"
+      ? h.key
+      : "keyBytes" in h && h.keyBytes !== undefined
+      ? h.keyBytes
+      : utf8.encode(h.key)
+  );
   let bodySize = 1 + varlongSize(timestampDelta) + varintSize(zigzag(offsetDelta)) + bytesSize(record.key) +
     bytesSize(record.value) + varintSize(zigzag(record.headers.length));
   for (let i = 0; i < headerKeys.length; i++) {

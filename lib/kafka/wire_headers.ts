@@ -14,10 +14,14 @@ import { Buffer } from "node:buffer";
 import { hkError } from "../runtime/errors.ts";
 import type { WireHeader } from "../format/types.ts";
 
-/** One header as kafkajs's header decoder reads it (a Buffer value, or null). */
+/**
+ * One header as kafkajs's header decoder reads it (a Buffer value, or null), with the name's exact bytes when they
+ * are not UTF-8 (kafkajs_internals.ts reads them).
+ */
 export interface DecodedHeader {
   key: string;
   value: Uint8Array | null;
+  keyBytes?: Uint8Array;
 }
 
 const WIRE = Symbol.for("housekeeping.kafka.wireHeaders");
@@ -30,7 +34,13 @@ function toView(value: Uint8Array | null): Uint8Array | null {
 /** Hangs `list`, the record's decoded header list, on `headers`: the object kafkajs folds it into. */
 export function keepWireList(headers: object, list: readonly DecodedHeader[]): void {
   const wire: readonly WireHeader[] = Object.freeze(
-    list.map(({ key, value }) => Object.freeze({ key, value: toView(value) })),
+    list.map(({ key, value, keyBytes }) =>
+      Object.freeze(
+        keyBytes === undefined
+          ? { key, value: toView(value) }
+          : { key, value: toView(value), keyBytes: toView(keyBytes)! },
+      )
+    ),
   );
   Object.defineProperty(headers, WIRE, { value: wire, enumerable: false });
 }
@@ -42,9 +52,10 @@ export interface ConsumedMessage {
 }
 
 /**
- * The record's headers exactly as on the wire: order, duplicates, null (distinct from empty) values kept.
- * Values are views of kafkajs's buffers (entries are frozen). Throws KAFKA_WIRE_HEADERS_MISSING rather than guess from the
- * object form if the message was decoded without the hook.
+ * The record's headers exactly as on the wire: order, duplicates, null (distinct from empty) values kept, and a
+ * name that is not UTF-8 as its bytes too (`keyBytes`). Values are views of kafkajs's buffers (entries are
+ * frozen). Throws KAFKA_WIRE_HEADERS_MISSING rather than guess from the object form if the message was decoded
+ * without the hook.
  */
 export function wireHeaders(message: ConsumedMessage): WireHeader[] {
   const headers = message.headers;
@@ -81,7 +92,7 @@ export interface WireRecord {
   value: Uint8Array | null;
   /**
    * Sent in this order; duplicates kept; a null value is sent as null (length -1), distinct from empty. A string
-   * key is sent as UTF-8, a byte key as is.
+   * key is sent as UTF-8 (a WireHeader's `keyBytes` when it has them), a byte key as is.
    */
   headers: ReadonlyArray<WireHeader | RawWireHeader>;
   /** Milliseconds, sent exactly (0 stays 0; -1 is Kafka's "no timestamp"). */

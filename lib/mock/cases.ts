@@ -99,6 +99,41 @@ function poisonText(ctx: CaseContext, field: TextHeader): Uint8Array {
   return ctx.prng.pick(kinds)();
 }
 
+/** Markup that runs script if a page ever shows it unescaped: in element content, in an attribute, in a URL. */
+export const HOSTILE_MARKUP = [
+  `<script>alert("hk-xss")</script>`,
+  `"><img src=x onerror=alert("hk-xss")>`,
+  `'><svg onload=alert("hk-xss")>`,
+  `</pre></textarea></title><script>alert("hk-xss")</script>`,
+  `javascript:alert("hk-xss")`,
+  `<a href="javascript:alert('hk-xss')">x</a>\u0000\u202egnp.exe\u202c`,
+  `<style>*{display:none}</style><iframe src="javascript:alert('hk-xss')">`,
+] as const;
+
+/** Records whose key, title, user headers and value are hostile markup (and NUL, RTL overrides, a DTD). */
+function markupDrafts(ctx: CaseContext, name: string): Draft[] {
+  const markup = () => utf8(ctx.prng.pick(HOSTILE_MARKUP));
+  const all = HOSTILE_MARKUP.join(" ");
+  const user = [
+    header("title", utf8(`${HOSTILE_MARKUP[0]} \u0000 \u202eevil\u202c`)),
+    header("originator", markup()),
+    header("file_name", utf8(`\u202etxt.exe${HOSTILE_MARKUP[1]}`)),
+    header(`<b onmouseover=alert("hk-xss")>`, markup()),
+  ];
+  const json = hopMessage(ctx, name, { format: "json", user, key: utf8(`${HOSTILE_MARKUP[3]}\u0000`) });
+  const xml = utf8(
+    `<?xml version="1.0"?><!DOCTYPE v [<!ENTITY xxe SYSTEM "file:///etc/passwd"><!ENTITY b "${
+      HOSTILE_MARKUP[0]
+    }">]><voe:VOEvent xmlns:voe="http://www.ivoa.net/xml/VOEvent/v2.0"><Who><Author>&xxe;&b;</Author>` +
+      `<Description><![CDATA[${all}]]></Description></Who></voe:VOEvent>`,
+  );
+  return [
+    { ...json, value: utf8(JSON.stringify({ markup: HOSTILE_MARKUP, nul: "a\u0000b", rtl: "\u202eabc" })) },
+    { ...hopMessage(ctx, name, { format: "voevent", user: [header("title", markup())] }), value: xml },
+    { ...hopMessage(ctx, name, { format: "blob", key: markup() }), value: utf8(`${all}\u0000${all}`) },
+  ];
+}
+
 /** `size` bytes of printable text no compressor shrinks. */
 function base64Text(ctx: CaseContext, size: number): Uint8Array {
   const alphabet = utf8("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
@@ -284,7 +319,7 @@ export const CASES: readonly CaseDef[] = [
     "header-key-binary",
     "adversarial",
     0,
-    "a non-UTF-8 header KEY: consumers decode it lossily (opt-in only)",
+    "a non-UTF-8 header KEY: text with U+FFFD to clients, archived byte for byte (opt-in only)",
     (ctx, name) => {
       const draft = hopMessage(ctx, name);
       return [{
@@ -334,6 +369,14 @@ export const CASES: readonly CaseDef[] = [
     1.5,
     "NUL, invalid UTF-8, control bytes or an RTL override in `_format`, `title`, `_sender`, `originator`, `file_name`",
     (ctx, name) => [withTextHeaders(ctx, name, (field) => poisonText(ctx, field))],
+  ),
+  build(
+    "markup-hostile",
+    "adversarial",
+    0,
+    "HTML and script (<script>, event handlers, javascript: URLs, a DTD with entities) in keys, titles, " +
+      "user headers and values, for the web pages (opt-in only)",
+    markupDrafts,
   ),
   build(
     "header-text-huge",

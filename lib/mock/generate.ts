@@ -1,6 +1,7 @@
 // Pure generation: seed + options + samples -> the stream of records, each with the identity the archive must give
 // it. No I/O and no wall clock (unless --realtime supplies one), so the same inputs give the same records, byte for
 // byte; record i does not depend on how many records follow, so a shorter run is a prefix of a longer one.
+import { isUtf8 } from "node:buffer";
 import { hex } from "../format/checksum.ts";
 import { hkError } from "../runtime/errors.ts";
 import { clashUuid, clientUuid, contentDigest, legacyUuid } from "../format/identity.ts";
@@ -41,20 +42,16 @@ const FIRST_RUN_MAX = 8;
 const RUN_MAX = 32;
 
 const lossyUtf8 = new TextDecoder("utf-8");
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** The headers as a Kafka consumer sees them: keys are strings, so a non-UTF-8 key arrives with U+FFFD. */
-export function receivedHeaders(headers: readonly MockHeader[]): { headers: WireHeader[]; lossy: boolean } {
-  let lossy = false;
-  const out = headers.map((h) => {
-    try {
-      return { key: strictUtf8.decode(h.key), value: h.value };
-    } catch {
-      lossy = true;
-      return { key: lossyUtf8.decode(h.key), value: h.value };
-    }
+/**
+ * The headers as the archive receives them: a name is text, and a name that is not UTF-8 is that text with
+ * U+FFFD plus its exact bytes (WireHeader.keyBytes), which the archive keeps.
+ */
+export function receivedHeaders(headers: readonly MockHeader[]): WireHeader[] {
+  return headers.map((h) => {
+    const key = lossyUtf8.decode(h.key);
+    return isUtf8(h.key) ? { key, value: h.value } : { key, value: h.value, keyBytes: h.key };
   });
-  return { headers: out, lossy };
 }
 
 /** A Map that forgets its oldest entries beyond `limit` (insertion order). */
@@ -95,9 +92,9 @@ function createIdentities() {
 
   return (draft: Draft, topic: string, vetoed: boolean): Resolved => {
     const received = receivedHeaders(draft.headers);
-    const digestBytes = contentDigest({ key: draft.key, value: draft.value, headers: received.headers });
+    const digestBytes = contentDigest({ key: draft.key, value: draft.value, headers: received });
     const digest = hex(digestBytes);
-    const client = clientUuid(received.headers);
+    const client = clientUuid(received);
     const resolved = (
       uuid: string,
       source: Expectation["source"],
@@ -113,7 +110,6 @@ function createIdentities() {
           clashOf: extra.clashOf ?? null,
           vetoed,
           contentSha256: digest,
-          lossy: received.lossy,
         },
         after: earlier?.record ?? extra.owner ?? null,
         claim: table === null || earlier !== undefined
@@ -222,7 +218,10 @@ export function createGenerator(options: GeneratorOptions, samples: SampleSet): 
 
   const remember = (record: MockRecord) => {
     const { expect } = record;
-    if (expect.vetoed || expect.lossy || expect.duplicateOf !== null || expect.source === "clash") return;
+    if (expect.vetoed || expect.duplicateOf !== null || expect.source === "clash") return;
+    // Records with a header key that is not UTF-8 were once lossy and so never copied: they still are not, so that
+    // every seed names the traffic it always named.
+    if (record.headers.some((h) => !isUtf8(h.key))) return;
     const list = history[expect.source === "client" ? "client" : "legacy"];
     list.push(record);
     if (list.length > HISTORY) list.shift();

@@ -31,7 +31,10 @@ export interface ManifestLine extends ManifestCoordinates {
   clash_of: string | null;
   /** A heartbeat: the archive's veto list should exclude its topic, so it is never archived. */
   vetoed: boolean;
-  /** A consumer cannot receive this record as sent (non-UTF-8 header key): its archive copy differs. */
+  /**
+   * Always false now: the archive keeps a header name that is not UTF-8 byte for byte (con_header_keys). True in
+   * manifests of mock-hop before that, for records with such a name, whose headers `verify` does not compare.
+   */
   lossy: boolean;
   /** identity.contentDigest of the record as received (the archive's con_content_sha256). */
   content_sha256: string;
@@ -53,15 +56,15 @@ function u64(n: number): Uint8Array {
 
 /**
  * SHA-256 naming a header list: the tag "housekeeping mock headers v1\0", the count (u64 big-endian), then per
- * header its key (u64 length + bytes; a string key is taken as UTF-8) and its value (0x00 for null, else 0x01,
+ * header its key (u64 length + bytes; a string key is taken as its keyBytes if any, else UTF-8) and its value (0x00 for null, else 0x01,
  * u64 length, bytes). Order and duplicates count; null and empty differ.
  */
 export function headersSha256(
-  headers: ReadonlyArray<{ key: Uint8Array | string; value: Uint8Array | null }>,
+  headers: ReadonlyArray<{ key: Uint8Array | string; value: Uint8Array | null; keyBytes?: Uint8Array }>,
 ): string {
   const chunks: Uint8Array[] = [TAG, u64(headers.length)];
-  for (const { key, value } of headers) {
-    const keyBytes = typeof key === "string" ? encoder.encode(key) : key;
+  for (const { key, value, keyBytes: exact } of headers) {
+    const keyBytes = typeof key === "string" ? exact ?? encoder.encode(key) : key;
     chunks.push(u64(keyBytes.length), keyBytes);
     chunks.push(...(value === null ? [Uint8Array.of(0)] : [Uint8Array.of(1), u64(value.length), value]));
   }
@@ -97,7 +100,7 @@ export function manifestLine(
     duplicate_of: expect.duplicateOf === null ? null : coordinates(expect.duplicateOf),
     clash_of: expect.clashOf,
     vetoed: expect.vetoed,
-    lossy: expect.lossy,
+    lossy: false,
     content_sha256: expect.contentSha256,
     value_sha256: hashOrNull(record.value),
     value_size: record.value?.length ?? null,

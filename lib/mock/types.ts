@@ -37,8 +37,6 @@ export interface Expectation {
   vetoed: boolean;
   /** Hex of identity.contentDigest over what a Kafka consumer receives (the archive's con_content_sha256). */
   contentSha256: string;
-  /** True when a consumer cannot receive the record as sent (a non-UTF-8 header key is decoded lossily). */
-  lossy: boolean;
 }
 
 export interface MockRecord extends Omit<Draft, "topic"> {

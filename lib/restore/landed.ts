@@ -10,9 +10,10 @@
 // stepped over; once one of our records is not found, nothing after it in that partition can have landed.
 import type { Admin, Kafka, KafkaMessage } from "kafkajs";
 import { hkError } from "../runtime/errors.ts";
+import { messageOffset, messageTimestamp } from "../kafka/consumed.ts";
 import { type RawWireHeader, wireHeaders } from "../kafka/wire_headers.ts";
 import type { Logger } from "../runtime/log.ts";
-import type { WireHeader } from "../format/types.ts";
+import { headerKeyBytes, type WireHeader } from "../format/types.ts";
 import { sleep } from "../runtime/retry.ts";
 
 /** topic -> partition -> end offset (decimal string, as Kafka's admin API gives offsets). */
@@ -25,8 +26,6 @@ export interface LandedRecord {
   timestamp: bigint;
 }
 
-const utf8 = new TextDecoder();
-
 function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
   if (a === null || b === null) return a === b;
   if (a.length !== b.length) return false;
@@ -34,8 +33,10 @@ function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
   return true;
 }
 
-// kafkajs reads header keys as UTF-8 strings; a restored record may carry a key as bytes.
-const headerKey = (key: string | Uint8Array) => typeof key === "string" ? key : utf8.decode(key);
+// The name's wire bytes: a restored record may carry a key as bytes, one read back as text (with keyBytes when it
+// is not UTF-8).
+const headerKey = (h: WireHeader | RawWireHeader) =>
+  typeof h.key === "string" ? headerKeyBytes(h as WireHeader) : h.key;
 
 /** The same record as Kafka stores it: timestamp, key, value and the header list in order. */
 export function sameRecord(a: LandedRecord, b: LandedRecord): boolean {
@@ -43,7 +44,7 @@ export function sameRecord(a: LandedRecord, b: LandedRecord): boolean {
   if (!sameBytes(a.key, b.key) || !sameBytes(a.value, b.value)) return false;
   return a.headers.every((h, i) => {
     const other = b.headers[i]!;
-    return headerKey(h.key) === headerKey(other.key) && sameBytes(h.value, other.value);
+    return sameBytes(headerKey(h), headerKey(other)) && sameBytes(h.value, other.value);
   });
 }
 
@@ -248,7 +249,7 @@ function collect(
   const records = byPartition.get(span.partition) ?? [];
   byPartition.set(span.partition, records);
   for (const m of messages) {
-    const offset = BigInt(m.offset);
+    const offset = messageOffset(m);
     // A batch fetched again after a rebalance would repeat what was read.
     if (offset < (next.get(span) ?? span.from) || offset >= span.to) continue;
     next.set(span, offset + 1n);
@@ -256,7 +257,7 @@ function collect(
       key: m.key === null ? null : new Uint8Array(m.key),
       value: m.value === null ? null : new Uint8Array(m.value),
       headers: wireHeaders(m),
-      timestamp: BigInt(m.timestamp),
+      timestamp: messageTimestamp(m),
     });
   }
 }

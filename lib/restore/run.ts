@@ -14,6 +14,7 @@ import { wireMessage } from "../kafka/wire_headers.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Progress } from "../cli/progress.ts";
 import type { DecodedArchiveObject } from "../format/record.ts";
+import { headerKeyBytes } from "../format/types.ts";
 import { verifyObject } from "../format/object_check.ts";
 import { sleep, withRetry } from "../runtime/retry.ts";
 import type { BlobStore } from "../store/types.ts";
@@ -32,12 +33,10 @@ import {
 
 type Row = StoredRow & { id: bigint };
 
-const utf8 = new TextEncoder();
-
 /** Bytes a record carries (key, value, header keys and values): what --max-bytes-rate meters. */
 export function recordBytes(r: Pick<DecodedArchiveObject, "key" | "value" | "headers">): number {
   let n = (r.key?.length ?? 0) + (r.value?.length ?? 0);
-  for (const h of r.headers) n += utf8.encode(h.key).length + (h.value?.length ?? 0);
+  for (const h of r.headers) n += headerKeyBytes(h).length + (h.value?.length ?? 0);
   return n;
 }
 

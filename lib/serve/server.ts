@@ -51,6 +51,11 @@ export interface ServeDeps {
   /** Bound on each call to the index, the store, the permissions service; default SERVE_DEADLINE_MS. */
   deadlineMs?: number;
   now?: () => bigint;
+  /**
+   * Pages for people (lib/web/) under paths no API route uses: a Response, or null for a path they do not own.
+   * `api` is this handler, for a page that serves an API answer (a download) with the visitor's credentials.
+   */
+  web?: (req: Request, url: URL, api: (req: Request) => Promise<Response>) => Promise<Response | null>;
 }
 
 /** A client that stalls or trickles its upload holds a connection and up to maxUploadBytes of memory. */
@@ -359,6 +364,9 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
 
   async function route(req: Request, url: URL): Promise<[string, Response]> {
     const path = url.pathname;
+    // The pages for people own `/` and `/web/...`, which no archive-api route uses.
+    const page = deps.web === undefined ? null : await deps.web(req, url, handle);
+    if (page !== null) return ["web", page];
     // archive-api's framework answers 404 and 405 (with Allow) before any route runs.
     const refused = unrouted(req.method, path);
     if (refused !== null) return ["other", refuseBody(req, refused)];
@@ -450,7 +458,7 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
     return refuseBody(req, textResponse(500, "Internal Error", safeHeaders(authHeaders.get(req) ?? {})));
   }
 
-  return withCors(deps.cors ?? { origins: [], regex: null }, async (req: Request) => {
+  const handle = withCors(deps.cors ?? { origins: [], regex: null }, async (req: Request) => {
     const started = performance.now();
     let name = "other";
     let resp: Response;
@@ -466,6 +474,7 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
     if (length > 0) metrics.inc("http_bytes_sent_total", { route: name }, length);
     return resp;
   });
+  return handle;
 }
 
 export interface ListenOptions {

@@ -74,6 +74,9 @@ Deno.test("an archive run over mock-hop traffic matches the manifest exactly", a
       await run(["archive", "--until-end", ...flags, "--veto", veto], 180_000);
 
       await assertArchiveMatchesManifest(manifest, { sql, schema, store: await openStore(storeUrl) });
+      // verify --manifest agrees, header names that are not UTF-8 (header-key-binary) compared byte for byte.
+      assert.ok(manifest.some((l) => l.case === "header-key-binary" && !l.lossy && !l.vetoed));
+      await run(["verify", "--manifest", manifestPath, "--grace", "0", ...flags], 120_000);
       // The poison cases are indexable in full on a UTF-8 database: cleaned, not quarantined.
       const [quarantined] = await sql`select count(*)::int as n from ${
         sql(schema)

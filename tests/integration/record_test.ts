@@ -73,6 +73,17 @@ const CASES: [string, KafkaRecord, ArchiveAnnotations][] = [
     ANN,
   ],
   ["unicode header key", record({ headers: [{ key: "ключ-🔑-鍵", value: utf8("v") }] }), ANN],
+  [
+    "header keys that are not UTF-8 (con_header_keys), among others",
+    record({
+      headers: [
+        { key: "x\ufffd\ufffd", keyBytes: bytes(0x78, 0xff, 0xfe), value: utf8("1") },
+        { key: "\ufffd", value: utf8("a real U+FFFD, which is UTF-8") },
+        { key: "\x04\ufffdM", keyBytes: bytes(0x04, 0x9d, 0x4d), value: new Uint8Array(0) },
+      ],
+    }),
+    ANN,
+  ],
   ["timestamp -1, no timestamp type", withoutTimestampType(record({ timestamp: -1n })), ANN],
   ["timestamp 0, LogAppendTime", record({ timestamp: 0n, timestampType: "LogAppendTime" }), ANN],
   ["timestamp 2^62, offset near 2^63", record({ timestamp: 2n ** 62n, offset: 2n ** 63n - 1n }), ANN],
@@ -111,6 +122,10 @@ function jsBsonEncoding(rec: KafkaRecord, ann: ArchiveAnnotations): Uint8Array {
     con_content_sha256: hex(contentDigest(rec)),
   };
   if (ann.clashOf !== undefined) annotations["con_uuid_clash_of"] = ann.clashOf;
+  const exact = rec.headers.flatMap((h, i) =>
+    h.keyBytes === undefined ? [] : [[new Int32(i), bin(h.keyBytes)]]
+  );
+  if (exact.length > 0) annotations["con_header_keys"] = exact;
   // js-bson returns a Buffer; compare as a plain Uint8Array.
   return Uint8Array.from(serialize({ message: bin(rec.value), metadata, annotations }));
 }
@@ -292,6 +307,32 @@ Deno.test("an object as archive-core's Python writer lays it out decodes", () =>
   assert.equal(d.partition, null);
 });
 
+/** Objects whose con_header_keys does not hold the exact name of a header that is not UTF-8, in order. */
+function headerKeyCases(good: { metadata: object }): [Uint8Array, RegExp][] {
+  const headers = [["x\ufffd", new Binary(utf8("1"))], ["ok", null], ["\ufffd", null]];
+  const withKeys = (keys: unknown) =>
+    serialize({
+      message: new Binary(utf8("v")),
+      metadata: { ...good.metadata, headers },
+      annotations: { con_header_keys: keys },
+    });
+  const pair = (i: number, ...b: number[]) => [new Int32(i), new Binary(bytes(...b))];
+  return [
+    [withKeys("x"), /con_header_keys: expected non-empty array/],
+    [withKeys([]), /con_header_keys: expected non-empty array/],
+    [withKeys([[new Int32(0)]]), /con_header_keys\[0\]: expected \[index, bytes\] pair/],
+    [withKeys([pair(3, 0xff)]), /con_header_keys\[0\]\[0\]: 3 is not the index of a later header/],
+    [withKeys([pair(-1, 0xff)]), /con_header_keys\[0\]\[0\]/],
+    [withKeys([pair(0, 0x78, 0xff), pair(0, 0x78, 0xfe)]), /con_header_keys\[1\]\[0\]/],
+    [withKeys([pair(2, 0xff), pair(0, 0x78, 0xff)]), /con_header_keys\[1\]\[0\]/],
+    [withKeys([[new Int32(0), "x\ufffd"]]), /con_header_keys\[0\]\[1\]: expected binary/],
+    // Bytes that are UTF-8 (the text would be exact without them), or not what the header's text came from.
+    [withKeys([pair(1, 0x6f, 0x6b)]), /con_header_keys\[0\]\[1\]: not the non-UTF-8 name of header 1/],
+    [withKeys([pair(2, 0xef, 0xbf, 0xbd)]), /con_header_keys\[0\]\[1\]/],
+    [withKeys([pair(0, 0x79, 0xff)]), /con_header_keys\[0\]\[1\]: not the non-UTF-8 name of header 0/],
+  ];
+}
+
 Deno.test("malformed objects throw ARCHIVE_OBJECT_INVALID naming the field", () => {
   const good = {
     message: new Binary(utf8("v")),
@@ -318,6 +359,7 @@ Deno.test("malformed objects throw ARCHIVE_OBJECT_INVALID naming the field", () 
     ],
     [serialize({ ...good, annotations: { con_is_client_uuid: "yes" } }), /annotations\.con_is_client_uuid/],
     [serialize({ ...good, message: { format: "json" } }), /message\.content/],
+    ...headerKeyCases(good),
   ];
   for (const [raw, message] of cases) {
     assert.throws(() => decodeArchiveObject(raw), (e: Error & { code?: string }) => {
@@ -345,6 +387,28 @@ Deno.test("toArchiveJson: text as utf8, other bytes as base64, int64 as strings"
   assert.equal(round.offset, "42");
   assert.equal(round.uuid, UUID);
   assert.deepEqual(bytesToJson(new Uint8Array(0)), { utf8: "" });
+  // A header name that is not UTF-8 is shown as its bytes, like any other bytes.
+  const exact = record({ headers: [{ key: "x\ufffd", keyBytes: bytes(0x78, 0xff), value: null }] });
+  const shown = JSON.parse(
+    JSON.stringify(toArchiveJson(decodeArchiveObject(encodeArchiveObject(exact, ANN, STAMP)))),
+  );
+  assert.deepEqual(shown.headers, [[{ base64: "eP8=" }, null]]);
+});
+
+Deno.test("a header's keyBytes must be a name that is not UTF-8, and its key that name's text", () => {
+  for (
+    const header of [
+      { key: "ok", keyBytes: utf8("ok"), value: null },
+      { key: "\ufffd", keyBytes: bytes(0xef, 0xbf, 0xbd), value: null },
+      { key: "y\ufffd", keyBytes: bytes(0x78, 0xff), value: null },
+    ]
+  ) {
+    assert.throws(
+      () => encodeArchiveObject(record({ headers: [header] }), ANN, STAMP),
+      (e: Error & { code?: string }) =>
+        e.code === "ARCHIVE_RECORD_INVALID" && /header 0: keyBytes/.test(e.message),
+    );
+  }
 });
 
 // ---- cross-check with hop-client's own BSON codec ----
@@ -416,7 +480,12 @@ Deno.test("hop-client's BSON codec reads what we write, field by field", async (
       const m = view.metadata;
       assert.deepEqual(view.message, pyBytes(rec.value), name);
       assert.deepEqual(m.key, pyBytes(rec.key), name);
+      // A name that is not UTF-8 is text with U+FFFD here (hop-client requires a string); its bytes are annotated.
       assert.deepEqual(m.headers, rec.headers.map((h) => [h.key, pyBytes(h.value)]), name);
+      const exact = rec.headers.flatMap((h, j) =>
+        h.keyBytes === undefined ? [] : [[pyInt(j), pyBytes(h.keyBytes)]]
+      );
+      assert.deepEqual(view.annotations["con_header_keys"], exact.length > 0 ? exact : undefined, name);
       assert.equal(m.topic, rec.topic, name);
       assert.deepEqual(m.timestamp, pyInt(rec.timestamp), name);
       assert.deepEqual(m.partition, pyInt(rec.partition), name);

@@ -336,7 +336,10 @@ Deno.test("checkpoint: atomic replace, round trip, and refusal to resume another
 });
 
 Deno.test("landed records: found in order per partition, other producers' stepped over", () => {
-  const rec = (n: number, headers: { key: string; value: Uint8Array | null }[] = []) => ({
+  const rec = (
+    n: number,
+    headers: { key: string; value: Uint8Array | null; keyBytes?: Uint8Array }[] = [],
+  ) => ({
     key: null,
     value: new Uint8Array([n]),
     headers,
@@ -376,6 +379,13 @@ Deno.test("landed records: found in order per partition, other producers' steppe
     ),
     true,
     "a header key sent as bytes is the string kafkajs reads back",
+  );
+  // Keys that are not UTF-8 compare as bytes: ff and fe read as the same text (U+FFFD), and are not the same.
+  const raw = (b: number) => ({ key: "\ufffd", keyBytes: Uint8Array.of(b), value: null });
+  assert.equal(sameRecord(rec(1, [raw(0xff)]), rec(1, [raw(0xfe)])), false, "ff is not fe");
+  assert.equal(
+    sameRecord(rec(1, [raw(0xff)]), { ...rec(1), headers: [{ key: Uint8Array.of(0xff), value: null }] }),
+    true,
   );
   assert.deepEqual(
     spansBeyond({ t: { "0": "3", "1": "5" }, gone: { "0": "1" } }, { t: { "0": "3", "1": "9", "2": "4" } }),
@@ -473,6 +483,15 @@ Deno.test("verifyObject: accepts both layouts, names every kind of damage", () =
   assert.equal(
     recordBytes({ key: utf8("k"), value: null, headers: [{ key: "ключ", value: utf8("v") }] }),
     10,
+  );
+  // A key that is not UTF-8 counts its wire bytes (1), not its text's (3 for U+FFFD).
+  assert.equal(
+    recordBytes({
+      key: null,
+      value: null,
+      headers: [{ key: "\ufffd", keyBytes: Uint8Array.of(0xff), value: null }],
+    }),
+    1,
   );
 });
 

@@ -16,6 +16,8 @@ export interface StandInOptions {
   root?: string;
   /** username -> groups the user is an Owner of (every topic here is owned by the group "tests"). */
   owners?: Record<string, string[]>;
+  /** REST tokens (`Authorization: Token <token>`, scimma-admin's rest_authtoken): token -> username. */
+  tokens?: Record<string, string>;
   /** Topic name -> its flags (scimma-admin's defaults for those not given), for GET /v1/topics. */
   topics?: Record<string, Partial<TopicFlags>>;
 }
@@ -206,11 +208,19 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
   }
 
   /** The SCRAM-verified user and the Authentication-Info header, or the answer to send instead. */
-  function authenticate(req: Request): { user: string; info: string } | Response {
+  /** The verified user and the Authentication-Info header (none for a token), or the answer to send instead. */
+  function authenticate(req: Request): { user: string; info: string | null } | Response {
     const header = req.headers.get("authorization");
     if (header === null) {
       calls.push({ phase: "none", status: 401 });
       return challenge();
+    }
+    const token = /^Token\s+(\S+)$/.exec(header);
+    if (token) {
+      const tokens = options.tokens ?? {};
+      const user = Object.hasOwn(tokens, token[1]!) ? tokens[token[1]!]! : undefined;
+      calls.push({ phase: "other", status: user === undefined ? 401 : 200, ...(user ? { user } : {}) });
+      return user === undefined ? challenge() : { user, info: null };
     }
     const m = /^SCRAM-SHA-512\s+(.*)$/i.exec(header);
     if (!m) {
@@ -228,6 +238,9 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
     return verified;
   }
 
+  const infoHeader = (info: string | null): Record<string, string> =>
+    info === null ? {} : { "authentication-info": info };
+
   async function multi(req: Request): Promise<Response> {
     const verified = authenticate(req);
     if (verified instanceof Response) return verified;
@@ -235,7 +248,7 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
     const answers = Object.fromEntries(
       Object.entries(requests).map(([name, sub]) => [name, subAnswer(verified.user, sub.path)]),
     );
-    return Response.json(answers, { headers: { "authentication-info": verified.info } });
+    return Response.json(answers, { headers: infoHeader(verified.info) });
   }
 
   // What archive-core reads (GET /v1/topics with the archiver's own credential; in production it is staff and sees
@@ -245,7 +258,7 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
     if (verified instanceof Response) return verified;
     topicListings++;
     const body = [...knownTopics].map((name, i) => topicJson(name, i + 1));
-    return Response.json(body, { headers: { "authentication-info": verified.info } });
+    return Response.json(body, { headers: infoHeader(verified.info) });
   }
 
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {

@@ -94,7 +94,8 @@ function assertObject(line: ManifestLine, bytes: Uint8Array | undefined, where: 
   assert.equal(object.timestamp.toString(), line.timestamp, where);
   assert.equal(object.value === null ? null : sha256Hex(object.value), line.value_sha256, where);
   assert.equal(object.key === null ? null : sha256Hex(object.key), line.key_sha256, where);
-  // A non-UTF-8 header key never reaches a consumer intact (opt-in case header-key-binary).
-  if (!line.lossy) assert.equal(headersSha256(object.headers), line.headers_sha256, where);
+  // Every header exactly, a name that is not UTF-8 too (opt-in case header-key-binary; con_header_keys).
+  assert.equal(line.lossy, false, where);
+  assert.equal(headersSha256(object.headers), line.headers_sha256, where);
   assert.equal(object.contentSha256, line.content_sha256, where);
 }

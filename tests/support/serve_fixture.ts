@@ -3,6 +3,9 @@
 import { createIngest, type Ingest } from "../../lib/archive/ingest.ts";
 import { connectIndex, type IndexSql } from "../../lib/index/database.ts";
 import { createIndex } from "../../lib/index/postgres.ts";
+import { createBrowse } from "../../lib/index/browse.ts";
+import { createWebPages } from "../../lib/web/handler.ts";
+import { indexTextSearch } from "../../lib/web/search.ts";
 import type { Index } from "../../lib/index/types.ts";
 import { createMetrics, type Metrics } from "../../lib/runtime/metrics.ts";
 import { type Logger, silentLogger } from "../../lib/runtime/log.ts";
@@ -61,6 +64,8 @@ export interface ServeTweaks {
   /** serve's logger (default: silent). */
   log?: Logger;
   cors?: CorsPolicy;
+  /** Serve the web pages (lib/web/) too, as `housekeeping serve` does. */
+  web?: boolean;
 }
 
 function withAddress(url: string, address: string | undefined): string {
@@ -110,16 +115,30 @@ export async function withServe(
     directUpload: true, // as lib/commands/serve.ts
   });
   const hopauth = startHopAuthStandIn(options.auth);
+  const hopAuth = createHopAuth({
+    url: tweaks.hopAuthUrl ?? hopauth.url,
+    realm: "tests",
+    log: tweaks.log ?? silentLogger,
+    ...(tweaks.hopAuthTimeoutMs !== undefined ? { timeoutMs: tweaks.hopAuthTimeoutMs } : {}),
+  });
+  const log = tweaks.log ?? silentLogger;
+  const web = tweaks.web
+    ? createWebPages({
+      index,
+      browse: createBrowse(sql),
+      textSearch: indexTextSearch(index),
+      store,
+      hopAuth,
+      publicTopics,
+      log,
+    })
+    : null;
   const server = await startServer({
+    ...(web !== null ? { web } : {}),
     index,
     store,
     ingest,
-    hopAuth: createHopAuth({
-      url: tweaks.hopAuthUrl ?? hopauth.url,
-      realm: "tests",
-      log: tweaks.log ?? silentLogger,
-      ...(tweaks.hopAuthTimeoutMs !== undefined ? { timeoutMs: tweaks.hopAuthTimeoutMs } : {}),
-    }),
+    hopAuth,
     listing: createListing(sql),
     multi: createHopAuthMulti({
       url: tweaks.hopAuthUrl ?? hopauth.url,

@@ -15,6 +15,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["cli"],
   ["archive", "mock"],
   ["serve", "restore", "verify"],
+  ["web"],
   ["commands"],
   ["main.ts"],
 ];

@@ -3,7 +3,7 @@
 // README.md and docs/ must reach an existing file and heading, and every repository path they name must exist
 // (a file moved without its documents fails here). No services needed.
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type SettingDef, SETTINGS } from "../../lib/cli/config.ts";
@@ -167,7 +167,9 @@ export function missingPaths(file: string, markdown: string, exists: (path: stri
     .map((path) => `${file}: names ${path}, which does not exist`);
 }
 
-const readRepo = (path: string) => existsSync(join(ROOT, path)) ? read(path) : null;
+// A link to a folder (docs/screenshots/) resolves when the folder exists; it has no headings to check.
+const readRepo = (path: string) =>
+  !existsSync(join(ROOT, path)) ? null : statSync(join(ROOT, path)).isDirectory() ? "" : read(path);
 const documents = [
   "README.md",
   ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`),

@@ -10,7 +10,7 @@ import {
 } from "../../lib/kafka/kafkajs_internals.ts";
 import { wireHeaders, wireMessage } from "../../lib/kafka/wire_headers.ts";
 import { installCodecs } from "../../lib/kafka/codecs.ts";
-import type { WireHeader } from "../../lib/format/types.ts";
+import { headerKeyBytes, type WireHeader } from "../../lib/format/types.ts";
 
 type KafkajsDecoder = { readVarIntArray(reader: (d: unknown) => unknown): unknown[] };
 const Decoder = kafkajsModules.Decoder as { new (buffer: Buffer): KafkajsDecoder; prototype: KafkajsDecoder };
@@ -44,7 +44,7 @@ function recordBytes(headers: WireHeader[], headerCount = headers.length): Buffe
     ...bytesField(utf8("k")),
     ...bytesField(utf8("v")),
     ...zigzag(headerCount),
-    ...headers.flatMap((h) => [...bytesField(utf8(h.key)), ...bytesField(h.value)]),
+    ...headers.flatMap((h) => [...bytesField(headerKeyBytes(h)), ...bytesField(h.value)]),
   ];
   return Buffer.from(body);
 }
@@ -75,6 +75,45 @@ Deno.test("the wire list keeps order, duplicates, nulls and empties exactly", ()
   assert.equal(wire[2]!.value?.length, 0, "empty stays empty");
   assert.equal(wire[3]!.value, null, "null stays null");
   assert.ok(!Buffer.isBuffer(wire[0]!.value), "values are plain Uint8Array views");
+});
+
+// Names that are not UTF-8 (kafkajs reads "x\ufffd\ufffd", "\x04\ufffdM", ...), and UTF-8 ones that look alike.
+const RAW_NAMES: WireHeader[] = [
+  { key: "x\ufffd\ufffd", keyBytes: Uint8Array.of(0x78, 0xff, 0xfe), value: utf8("1") },
+  { key: "\ufffd", value: utf8("a real U+FFFD, which is UTF-8: no keyBytes") },
+  { key: "\x04\ufffdM", keyBytes: Uint8Array.of(0x04, 0x9d, 0x4d), value: null },
+  // An encoded surrogate: three U+FFFD, one per byte, as every WHATWG decoder reads it.
+  { key: "\ufffd\ufffd\ufffd", keyBytes: Uint8Array.of(0xed, 0xa0, 0x80), value: new Uint8Array(0) },
+  { key: "_id", value: new Uint8Array(16) },
+  { key: "\ufffd", keyBytes: Uint8Array.of(0xff), value: null },
+];
+
+Deno.test("a header name that is not UTF-8 keeps its wire bytes; kafkajs's text of it is unchanged", () => {
+  const record = decode(RAW_NAMES);
+  const wire = wireHeaders(record);
+  assert.deepEqual(wire, RAW_NAMES);
+  assert.ok(wire.every((h) => h.keyBytes === undefined || !Buffer.isBuffer(h.keyBytes)), "plain views");
+  // kafkajs's object form is the one it always made, from its own text of each name.
+  assert.deepEqual(Object.keys(record.headers), [
+    "x\ufffd\ufffd",
+    "\ufffd",
+    "\x04\ufffdM",
+    "\ufffd\ufffd\ufffd",
+    "_id",
+  ]);
+  assert.equal((record.headers["\ufffd"] as unknown[]).length, 2);
+});
+
+Deno.test("50 000 names that are not UTF-8 decode with a bounded amount of work per header, exactly", () => {
+  const count = 50_000;
+  const headers: WireHeader[] = Array.from({ length: count }, (_, i) => {
+    const keyBytes = Uint8Array.of(0x68, 0xff, i & 0x7f, (i >> 7) & 0x7f, i >> 14);
+    return { key: new TextDecoder().decode(keyBytes), keyBytes, value: i % 3 === 0 ? null : utf8(String(i)) };
+  });
+  const watched = decodeWatched(headers, { refuseFold: true });
+  assert.equal(watched.folds, 0);
+  assert.ok(watched.objectOps <= 3 * count + 10, `${watched.objectOps} operations for ${count} headers`);
+  assert.deepEqual(wireHeaders(watched.record), headers);
 });
 
 Deno.test("kafkajs's own object form is unchanged by the hook", () => {
@@ -353,6 +392,20 @@ Deno.test("Produce requests: byte header keys are sent as is, even when not UTF-
     ...bytesField(utf8("2")),
   ]);
   assert.ok(encoded.includes(expected), "the header list, byte keys unchanged, in order");
+});
+
+Deno.test("Produce requests: a consumed name that is not UTF-8 is sent as its bytes, and reads back so", async () => {
+  const message = wireMessage({ key: null, value: utf8("v"), headers: RAW_NAMES, timestamp: 0n }, 0);
+  const request = (await Produce.protocol({ version: 7 })(produceArgs([message])).request.encode()).buffer;
+  const expected = Buffer.from(
+    RAW_NAMES.flatMap((h) => [...bytesField(headerKeyBytes(h)), ...bytesField(h.value)]),
+  );
+  assert.ok(request.includes(expected), "the names' wire bytes, not their text");
+  const decodeBatch = kafkajsModules.decodeRecordBatch as (
+    decoder: unknown,
+  ) => Promise<{ records: object[] }>;
+  const { records } = await decodeBatch(new Decoder(request.subarray(2 + 2 + 4 + 4 + 3 + 4 + 4 + 4)));
+  assert.deepEqual(wireHeaders(records[0]!), RAW_NAMES);
 });
 
 Deno.test("Produce requests: the bytes equal kafkajs's own encoding of the same records, for every codec", async () => {
