@@ -5,13 +5,7 @@ import { INDEX_SILENCE_SECONDS } from "../index/database.ts";
 import { createBrowse } from "../index/browse.ts";
 import { createWebPages } from "../web/handler.ts";
 import { indexTextSearch } from "../web/search.ts";
-import {
-  CONNECTION_OPTIONS,
-  type OptionSpec,
-  parseCommandArgs,
-  settingsHelp,
-  settingValue,
-} from "../cli/config.ts";
+import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp, settingValue } from "../cli/config.ts";
 import {
   commandLogger,
   type CommandSettings,
@@ -21,7 +15,15 @@ import {
   printConfig,
   requireCurrentSchema,
 } from "../cli/services.ts";
-import { badValue, booleanFlagOrEnv, flagOrEnv, intInRange, LIMITS } from "../cli/flags.ts";
+import { badValue, LIMITS, type ValueSource } from "../cli/flags.ts";
+import {
+  optionsHelp,
+  optionSpec,
+  type OptionTable,
+  type OptionValues,
+  printableOptions,
+  readOptions,
+} from "../cli/options.ts";
 import { createIngest } from "../archive/ingest.ts";
 import { parseKeyLayout } from "../format/keys.ts";
 import { isListenFailure, listenError } from "../runtime/http.ts";
@@ -46,19 +48,98 @@ import { createHopAuthMulti } from "../serve/hopauth_multi.ts";
 import { type CorsPolicy, corsPolicy } from "../serve/manners.ts";
 import { VERSION } from "../version.ts";
 
-const OPTIONS: Record<string, OptionSpec> = {
-  ...CONNECTION_OPTIONS,
-  "http-port": { type: "string" },
-  "http-host": { type: "string" },
-  "hopauth-url": { type: "string" },
-  "max-upload-mib": { type: "string" },
-  "upload-timeout": { type: "string" },
-  "read-only": { type: "boolean" },
-  "cors-origins": { type: "string" },
-  "cors-origin-regex": { type: "string" },
-};
+// An upload is held whole while it is checked and stored (about three times its size at the peak, and the ingest
+// core admits two at once), and one S3 PUT carries it: past 1 GiB a single request is the wrong tool, and a typo
+// (65536 for 64) would let one client take the machine's memory.
+const UPLOAD_MIB = { min: 1, max: 1024 };
+
+export const SERVE_OPTIONS = {
+  "http-port": {
+    type: "string",
+    arg: "PORT",
+    env: "HTTP_PORT",
+    default: 8080,
+    help: "port to listen on (default {default}; 0: any free port, logged)",
+    parse: { int: { min: 0, max: LIMITS.port.max } },
+  },
+  "http-host": {
+    type: "string",
+    arg: "HOST",
+    env: "HTTP_HOST",
+    default: "0.0.0.0",
+    help: "address to bind",
+    parse: (host: string, source: ValueSource) => {
+      if (host === "") throw badValue(source, "--http-host must name an address to bind");
+      return host;
+    },
+  },
+  "hopauth-url": {
+    type: "string",
+    arg: "URL",
+    env: "HOPAUTH_API_URL",
+    help: [
+      "hopauth REST API, e.g. https://admin.hop.scimma.org/hopauth/api; unset: only public",
+      "topics can be read and nothing written [env {env}]; with env HOPAUTH_USERNAME",
+      "and HOPAUTH_PASSWORD (as `archive`), hopauth's topic flags decide which topics are public",
+      "(anonymous reads, uploads' public column) and text-indexed, refreshed every",
+      `POLICY_REFRESH_SECONDS (default ${DEFAULT_POLICY_REFRESH_SECONDS}) instead of --public-topics`,
+    ],
+    parse: (url: string | undefined, source: ValueSource) => {
+      if (url !== undefined && !/^https?:\/\//.test(url)) {
+        throw badValue(
+          source,
+          `--hopauth-url must be an http(s) URL such as https://host/hopauth/api, got "${url}"`,
+        );
+      }
+      return url;
+    },
+  },
+  "max-upload-mib": {
+    type: "string",
+    arg: "N",
+    env: "MAX_UPLOAD_MIB",
+    default: 64,
+    help:
+      `largest accepted POST body, ${UPLOAD_MIB.min} to ${UPLOAD_MIB.max} (default {default}; larger: 413)`,
+    parse: { int: UPLOAD_MIB },
+  },
+  "upload-timeout": {
+    type: "string",
+    arg: "SECONDS",
+    env: "UPLOAD_TIMEOUT_SECONDS",
+    default: UPLOAD_TIMEOUT_MS / 1000,
+    help: ["time a POST body may take to arrive (default {default}; slower: 408)", ""],
+    parse: { int: "timeoutSeconds" },
+  },
+  "read-only": {
+    type: "boolean",
+    env: "READ_ONLY",
+    help: "refuse every write (uploads, retractions) with 501",
+  },
+  // archive-api's settings and spelling: origins separated by white space, a regular expression matched whole.
+  "cors-origins": {
+    type: "string",
+    arg: "'O1 O2'",
+    env: "CORS_ORIGINS",
+    help: [
+      "origins (https://host[:port]) whose browser pages may call the API, with",
+      "credentials [env {env}, white-space separated, as archive-api's]",
+    ],
+    parse: (text: string | undefined) => (text ?? "").split(/[\s,]+/).filter((o) => o !== ""),
+  },
+  "cors-origin-regex": {
+    type: "string",
+    arg: "RE",
+    env: "CORS_ORIGIN_REGEX",
+    help: "origins matching RE (whole) may too",
+  },
+} as const satisfies OptionTable;
+
+const OPTIONS = { ...CONNECTION_OPTIONS, ...optionSpec(SERVE_OPTIONS) };
 
 export interface ServeOptions extends CommandSettings {
+  /** The options as the table reads them, for --print-config. */
+  own: OptionValues<typeof SERVE_OPTIONS>;
   httpPort: number;
   httpHost: string;
   hopAuthUrl: string | undefined;
@@ -72,11 +153,6 @@ export interface ServeOptions extends CommandSettings {
   cors: CorsPolicy;
 }
 
-// An upload is held whole while it is checked and stored (about three times its size at the peak, and the ingest
-// core admits two at once), and one S3 PUT carries it: past 1 GiB a single request is the wrong tool, and a typo
-// (65536 for 64) would let one client take the machine's memory.
-const UPLOAD_MIB = { min: 1, max: 1024 };
-
 /** Pure: argv + environment (+ config file text) -> options. */
 export function parseServeArgs(
   argv: string[],
@@ -84,37 +160,24 @@ export function parseServeArgs(
   readConfig: (path: string) => string = Deno.readTextFileSync,
 ): ServeOptions {
   const { values } = parseCommandArgs("serve", argv, OPTIONS);
-  const given = (flag: string, envName: string) => flagOrEnv("serve", flag, values, env, envName);
-  // 0: any free port.
-  const httpPort = intInRange(...given("http-port", "HTTP_PORT"), { min: 0, max: 65535 }, 8080);
-  const [hopAuthSource, hopAuthUrl] = given("hopauth-url", "HOPAUTH_API_URL");
-  if (hopAuthUrl !== undefined && !/^https?:\/\//.test(hopAuthUrl)) {
-    throw badValue(
-      hopAuthSource,
-      `--hopauth-url must be an http(s) URL such as https://host/hopauth/api, got "${hopAuthUrl}"`,
-    );
-  }
+  const own = readOptions("serve", SERVE_OPTIONS, values, env);
   const settings = commandSettings(values, env, readConfig);
+  const hopAuthUrl = own["hopauth-url"];
   return {
     ...settings,
-    httpPort,
-    httpHost: given("http-host", "HTTP_HOST")[1] || "0.0.0.0",
+    own,
+    httpPort: own["http-port"],
+    httpHost: own["http-host"],
     hopAuthUrl,
     publicTopics: publicTopicsSetting("serve", settings.settings),
-    maxUploadBytes: intInRange(...given("max-upload-mib", "MAX_UPLOAD_MIB"), UPLOAD_MIB, 64) * 2 ** 20,
-    uploadTimeoutMs: intInRange(
-      ...given("upload-timeout", "UPLOAD_TIMEOUT_SECONDS"),
-      LIMITS.timeoutSeconds,
-      UPLOAD_TIMEOUT_MS / 1000,
-    ) *
-      1000,
-    readOnly: booleanFlagOrEnv("serve", "read-only", values, env, "READ_ONLY"),
+    maxUploadBytes: own["max-upload-mib"] * 2 ** 20,
+    uploadTimeoutMs: own["upload-timeout"] * 1000,
+    readOnly: own["read-only"],
     ...withCredential(hopAuthUrl === undefined ? undefined : credentialFromEnv(env)),
     policyRefreshMs: policyRefreshMs("serve", values, env, DEFAULT_POLICY_REFRESH_SECONDS),
-    // archive-api's settings and spelling: origins separated by white space, a regular expression matched whole.
     cors: corsPolicy(
-      (given("cors-origins", "CORS_ORIGINS")[1] ?? "").split(/[\s,]+/).filter((o) => o !== ""),
-      given("cors-origin-regex", "CORS_ORIGIN_REGEX")[1],
+      own["cors-origins"],
+      own["cors-origin-regex"],
       "--cors-origin-regex (CORS_ORIGIN_REGEX)",
     ),
   };
@@ -197,20 +260,7 @@ permissions of {topic}. Answers: 400 bad UUID or request, 401 with WWW-Authentic
 next SCRAM round), 403 not permitted, 404 unknown message.
 
 Options:
-  --http-port PORT         port to listen on (default 8080; 0: any free port, logged) [env HTTP_PORT]
-  --http-host HOST         address to bind (default 0.0.0.0) [env HTTP_HOST]
-  --hopauth-url URL        hopauth REST API, e.g. https://admin.hop.scimma.org/hopauth/api; unset: only public
-                           topics can be read and nothing written [env HOPAUTH_API_URL]; with env HOPAUTH_USERNAME
-                           and HOPAUTH_PASSWORD (as \`archive\`), hopauth's topic flags decide which topics are public
-                           (anonymous reads, uploads' public column) and text-indexed, refreshed every
-                           POLICY_REFRESH_SECONDS (default 300) instead of --public-topics
-  --max-upload-mib N       largest accepted POST body, 1 to 1024 (default 64; larger: 413) [env MAX_UPLOAD_MIB]
-  --upload-timeout SECONDS  time a POST body may take to arrive (default 120; slower: 408)
-                           [env UPLOAD_TIMEOUT_SECONDS]
-  --read-only              refuse every write (uploads, retractions) with 501 [env READ_ONLY=true|false]
-  --cors-origins 'O1 O2'   origins (https://host[:port]) whose browser pages may call the API, with
-                           credentials [env CORS_ORIGINS, white-space separated, as archive-api's]
-  --cors-origin-regex RE   origins matching RE (whole) may too [env CORS_ORIGIN_REGEX]
+${optionsHelp(SERVE_OPTIONS, { column: 27 })}
 ${settingsHelp()}
 
 The index must exist at the current schema (\`housekeeping db migrate\`, or start \`archive\` once).
@@ -224,14 +274,8 @@ Examples:
     const options = parseServeArgs(argv, ctx.env);
     if (options.printConfig) {
       return printConfig(ctx, options.settings, {
-        "http-port": options.httpPort,
-        "http-host": options.httpHost,
-        "hopauth-url": options.hopAuthUrl ?? null,
+        ...printableOptions(SERVE_OPTIONS, options.own),
         "public-topics": options.publicTopics.entries,
-        "max-upload-mib": options.maxUploadBytes / 2 ** 20,
-        "upload-timeout": options.uploadTimeoutMs / 1000,
-        "read-only": options.readOnly,
-        "cors-origins": options.cors.origins,
         "cors-origin-regex": options.cors.regex?.source ?? null,
       });
     }
