@@ -1,6 +1,8 @@
 // `serve`: the archive as an HTTP service in scimma/archive-api's dialect (see lib/serve/server.ts): messages by
 // UUID, their raw values, topic listings, and the offload endpoint hop-client posts oversized messages to.
-import type { Command } from "../cli/command.ts";
+import type { Command, CommandContext } from "../cli/command.ts";
+import type { BlobStore } from "../store/types.ts";
+import type { Index } from "../index/types.ts";
 import { INDEX_SILENCE_SECONDS } from "../index/database.ts";
 import { createBrowse } from "../index/browse.ts";
 import { createWebPages } from "../web/handler.ts";
@@ -224,6 +226,53 @@ function readOnly(auth: HopAuth): HopAuth {
   };
 }
 
+/** The ingest behind uploads: archive-api's direct_upload, public and text-indexed as their topic. */
+function uploadIngest(
+  options: ServeOptions,
+  deps: {
+    store: BlobStore;
+    index: Index;
+    log: Logger;
+    metrics: Metrics;
+    publicTopics: PublicTopics;
+    policy: ReturnType<typeof uploadPolicy>;
+  },
+  ctx: CommandContext,
+) {
+  const { store, index, log, metrics, publicTopics, policy } = deps;
+  return observingIngest(
+    createIngest({
+      store,
+      index,
+      keyLayout: parseKeyLayout(settingValue(options.settings, "key-layout") ?? "daily"),
+      archiverVersion: VERSION,
+      log,
+      metrics,
+      signal: ctx.shutdown,
+      putConcurrency: 16,
+      maxInflightBytes: 2 * options.maxUploadBytes,
+      // A +oversized pseudo-topic is public as its topic.
+      isPublic: (topic) => publicTopics.isPublic(topic),
+      ...(policy === undefined ? {} : { indexText: (topic: string) => policy.decide(topic).indexText }),
+      directUpload: true,
+    }),
+    policy,
+  );
+}
+
+/** The pages for people under / and /web/ (lib/web/), on the same index, store and permissions as the API. */
+function webPages(
+  idx: { index: Index; sql: Parameters<typeof createBrowse>[0] },
+  deps: { store: BlobStore; hopAuth: HopAuth; publicTopics: PublicTopics; log: Logger },
+) {
+  return createWebPages({
+    index: idx.index,
+    browse: createBrowse(idx.sql),
+    textSearch: indexTextSearch(idx.index),
+    ...deps,
+  });
+}
+
 export const command: Command = {
   name: "serve",
   summary:
@@ -302,35 +351,13 @@ Examples:
       const hopAuth = options.hopAuthUrl === undefined
         ? noPermissionsService()
         : createHopAuth({ url: options.hopAuthUrl, realm: new URL(options.hopAuthUrl).host, log });
-      const ingest = observingIngest(
-        createIngest({
-          store,
-          index: idx.index,
-          keyLayout: parseKeyLayout(settingValue(options.settings, "key-layout") ?? "daily"),
-          archiverVersion: VERSION,
-          log,
-          metrics,
-          signal: ctx.shutdown,
-          putConcurrency: 16,
-          maxInflightBytes: 2 * options.maxUploadBytes,
-          // archive-api's uploads: direct_upload, public as their topic (a +oversized pseudo-topic as its topic).
-          isPublic: (topic) => publicTopics.isPublic(topic),
-          ...(policy === undefined ? {} : { indexText: (topic: string) => policy.decide(topic).indexText }),
-          directUpload: true,
-        }),
-        policy,
+      const ingest = uploadIngest(
+        options,
+        { store, index: idx.index, log, metrics, publicTopics, policy },
+        ctx,
       );
-      const web = createWebPages({
-        index: idx.index,
-        browse: createBrowse(idx.sql),
-        textSearch: indexTextSearch(idx.index),
-        store,
-        hopAuth,
-        publicTopics,
-        log,
-      });
       const server = await startServer({
-        web,
+        web: webPages(idx, { store, hopAuth, publicTopics, log }),
         index: idx.index,
         store,
         ingest,
