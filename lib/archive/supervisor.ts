@@ -12,7 +12,7 @@ import { archivedTopics, endOffsets, partitionsBehind } from "../topics/topics.t
 import { VERSION } from "../version.ts";
 import { startConsumer, stopConsumer } from "./consumer.ts";
 import type { PublicTopics, TopicList } from "../topics/public_topics.ts";
-import { createIngest } from "./ingest.ts";
+import { createIngest, type Ingest } from "./ingest.ts";
 import type { HopauthSettings } from "../cli/hopauth_settings.ts";
 import { createStaticPolicy, type TopicPolicy } from "../topics/policy.ts";
 import { createHopauthPolicy, isHopauthPolicy } from "../topics/policy_hopauth.ts";
@@ -44,7 +44,7 @@ export async function runArchiver(
   services: Services,
   ctx: CommandContext,
 ): Promise<number> {
-  const { log, kafka, groupId } = services;
+  const { log, kafka } = services;
   // /metrics is anyone's who reaches the port: private topics' names stay out (lib/runtime/metrics.ts). Public is
   // the policy's word (hopauth's publicly_readable with --hopauth-url), asked when /metrics is rendered.
   // The policy needs the metrics to exist first; /metrics asks it only once it is set.
@@ -62,22 +62,7 @@ export async function runArchiver(
 
   const policy = createPolicy(options, services, metrics, log);
   shown.policy = policy;
-  const ingest = observingIngest(
-    createIngest({
-      store: services.store,
-      index: services.index,
-      keyLayout: services.keyLayout,
-      archiverVersion: VERSION,
-      log,
-      metrics,
-      signal: stop.signal,
-      putConcurrency: options.putConcurrency,
-      maxInflightBytes: options.maxInflightBytes,
-      isPublic: (topic) => policy.decide(topic).public,
-      indexText: (topic) => policy.decide(topic).indexText,
-    }),
-    policy,
-  );
+  const ingest = archiverIngest(options, services, policy, metrics, stop.signal);
 
   const admin = kafka.admin();
   await admin.connect();
@@ -88,57 +73,16 @@ export async function runArchiver(
       await policy.initial(stop.signal);
       policyLoop = policy.run(stop.signal);
     }
-    let topics = await judge.archived();
-    const targets = options.untilEnd ? await endOffsets(admin, topics) : new Map<string, bigint>();
-    log.info("archiving", {
-      topics,
-      groupId,
-      store: services.store.url,
-      untilEnd: options.untilEnd,
-      policy: policyDescription(options),
-      memory: memorySettings,
+    return await consumeTopics({
+      options,
+      services,
+      admin,
+      judge,
+      ingest,
+      metrics,
+      state,
+      signal: stop.signal,
     });
-    while (!stop.signal.aborted) {
-      const running = topics.length > 0
-        ? await startConsumer(
-          kafka,
-          {
-            groupId,
-            topics,
-            sessionTimeoutMs: options.sessionTimeoutMs,
-            partitionsConcurrency: options.partitionsConcurrency,
-          },
-          ingest,
-          metrics,
-          log,
-          state,
-        )
-        : undefined;
-      state.healthy = true;
-      const next = await waitForChange(
-        admin,
-        services,
-        judge,
-        options,
-        topics,
-        targets,
-        stop.signal,
-        state,
-        log,
-      );
-      state.healthy = false;
-      if (running) await stopConsumer(running, log);
-      if (state.fatal !== undefined) throw state.fatal;
-      if (next === "done") {
-        log.info("reached the end offsets that existed at start", { partitions: targets.size });
-        return 0;
-      }
-      if (next === "stop") break;
-      topics = next;
-      log.info("topic set changed; resubscribing", { topics });
-    }
-    log.info("stopped");
-    return 0;
   } finally {
     ctx.shutdown.removeEventListener("abort", onShutdown);
     stop.abort(); // ends the policy's refresh loop
@@ -146,6 +90,100 @@ export async function runArchiver(
     await admin.disconnect().catch(() => {});
     await http?.shutdown();
   }
+}
+
+/** Ingest that takes each topic's public and index-text columns from the policy as it stands. */
+function archiverIngest(
+  options: ArchiverOptions,
+  services: Services,
+  policy: TopicPolicy,
+  metrics: Metrics,
+  signal: AbortSignal,
+): Ingest {
+  return observingIngest(
+    createIngest({
+      store: services.store,
+      index: services.index,
+      keyLayout: services.keyLayout,
+      archiverVersion: VERSION,
+      log: services.log,
+      metrics,
+      signal,
+      putConcurrency: options.putConcurrency,
+      maxInflightBytes: options.maxInflightBytes,
+      isPublic: (topic) => policy.decide(topic).public,
+      indexText: (topic) => policy.decide(topic).indexText,
+    }),
+    policy,
+  );
+}
+
+interface ArchiverRun {
+  options: ArchiverOptions;
+  services: Services;
+  admin: Admin;
+  judge: TopicJudge;
+  ingest: Ingest;
+  metrics: Metrics;
+  state: RunState;
+  signal: AbortSignal;
+}
+
+/** One consumer after another, each over the topic set of its time, until stopped, done (--until-end) or fatal. */
+async function consumeTopics(run: ArchiverRun): Promise<number> {
+  const { options, services, admin, judge, ingest, metrics, state, signal } = run;
+  const { log, kafka, groupId } = services;
+  let topics = await judge.archived();
+  const targets = options.untilEnd ? await endOffsets(admin, topics) : new Map<string, bigint>();
+  log.info("archiving", {
+    topics,
+    groupId,
+    store: services.store.url,
+    untilEnd: options.untilEnd,
+    policy: policyDescription(options),
+    memory: memorySettings,
+  });
+  while (!signal.aborted) {
+    const running = topics.length > 0
+      ? await startConsumer(
+        kafka,
+        {
+          groupId,
+          topics,
+          sessionTimeoutMs: options.sessionTimeoutMs,
+          partitionsConcurrency: options.partitionsConcurrency,
+        },
+        ingest,
+        metrics,
+        log,
+        state,
+      )
+      : undefined;
+    state.healthy = true;
+    const next = await waitForChange(
+      admin,
+      services,
+      judge,
+      options,
+      topics,
+      targets,
+      signal,
+      state,
+      log,
+    );
+    state.healthy = false;
+    if (running) await stopConsumer(running, log);
+    if (state.fatal !== undefined) throw state.fatal;
+    if (next === "done") {
+      log.info("reached the end offsets that existed at start", { partitions: targets.size });
+      return 0;
+    }
+    if (next === "stop") break;
+    topics = next;
+    log.info("topic set changed; resubscribing", { topics });
+  }
+  log.info("stopped");
+  return 0;
 }
 
 async function waitForChange(

@@ -2,11 +2,11 @@
 // `serve`), and the credential archive-core reads, HOPAUTH_USERNAME and HOPAUTH_PASSWORD. The password comes only
 // from the environment: a flag would show it in `ps`.
 import { badValue, flagOrEnv, intInRange, LIMITS, usageError } from "./flags.ts";
-import { optionsHelp, type OptionTable } from "./options.ts";
+import type { OptionTable } from "./options.ts";
 import { hkError } from "../runtime/errors.ts";
 import type { ScramCredential } from "../hopauth/scram.ts";
 
-/** The options `archive` and `topics` share (lib/cli/options.ts: their parser spec and --help come from here). */
+/** The options `archive` and `topics` share, in their option tables (lib/cli/options.ts). */
 export const HOPAUTH_OPTIONS = {
   "hopauth-url": {
     type: "string",
@@ -16,13 +16,15 @@ export const HOPAUTH_OPTIONS = {
       "https://admin.hop.scimma.org/hopauth/api) as archive-core does: a topic is archived only",
       "when hopauth marks it archivable (and it is readable and not vetoed), public when",
       "publicly_readable, its text indexed when index_archived_text; --public-topics and",
-      "--index-text are then ignored [env HOPAUTH_API_URL]",
+      "--index-text are then ignored",
     ],
+    env: "HOPAUTH_API_URL",
   },
   "hopauth-username": {
     type: "string",
     arg: "NAME",
-    help: ["hopauth credential; its password only from env HOPAUTH_PASSWORD", "[env HOPAUTH_USERNAME]"],
+    help: ["hopauth credential; its password only from env HOPAUTH_PASSWORD", ""],
+    env: "HOPAUTH_USERNAME",
   },
 } as const satisfies OptionTable;
 
@@ -31,16 +33,13 @@ export interface HopauthSettings {
   credential: ScramCredential;
 }
 
-/** The options' --help lines, starting at `column` as the command's own options do. */
-export const hopauthHelp = (column?: number) => optionsHelp(HOPAUTH_OPTIONS, column);
-
 /** The hopauth settings of `command`, or undefined without --hopauth-url (the static policy). */
 export function hopauthSettings(
   command: string,
   values: Record<string, unknown>,
   env: Record<string, string | undefined>,
 ): HopauthSettings | undefined {
-  const [urlSource, url] = flagOrEnv(command, "hopauth-url", values, env, "HOPAUTH_API_URL");
+  const [urlSource, url] = flagOrEnv(command, "hopauth-url", values, env, HOPAUTH_OPTIONS["hopauth-url"].env);
   if (url === undefined) return undefined;
   let parsed: URL | undefined;
   try {
@@ -52,7 +51,13 @@ export function hopauthSettings(
       `--hopauth-url must be an http(s) URL without a user or password, such as https://host/hopauth/api`,
     );
   }
-  const [, username] = flagOrEnv(command, "hopauth-username", values, env, "HOPAUTH_USERNAME");
+  const [, username] = flagOrEnv(
+    command,
+    "hopauth-username",
+    values,
+    env,
+    HOPAUTH_OPTIONS["hopauth-username"].env,
+  );
   const password = env.HOPAUTH_PASSWORD;
   if (username === undefined) {
     throw usageError(

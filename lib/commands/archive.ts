@@ -12,28 +12,94 @@ import {
   publicTopicsSetting,
   topicListSetting,
 } from "../cli/services.ts";
-import { flagOrEnv, intInRange, LIMITS } from "../cli/flags.ts";
 import { errorMessage, hkError, isHkError } from "../runtime/errors.ts";
 import { surviveStrayConnectionErrors } from "../runtime/stray_errors.ts";
-import { HOPAUTH_OPTIONS, hopauthHelp, hopauthSettings, policyRefreshMs } from "../cli/hopauth_settings.ts";
+import { HOPAUTH_OPTIONS, hopauthSettings } from "../cli/hopauth_settings.ts";
 import { DEFAULT_POLICY_REFRESH_SECONDS } from "../topics/policy_hopauth.ts";
-import { optionSpec } from "../cli/options.ts";
+import {
+  optionsHelp,
+  optionSpec,
+  type OptionTable,
+  type OptionValues,
+  printableOptions,
+  readOptions,
+} from "../cli/options.ts";
 
-const OPTIONS = {
-  ...CONNECTION_OPTIONS,
-  "until-end": { type: "boolean" },
-  "topic-refresh": { type: "string" },
-  "put-concurrency": { type: "string" },
-  "max-inflight-mib": { type: "string" },
-  "partitions-concurrency": { type: "string" },
-  "session-timeout": { type: "string" },
-  "http-port": { type: "string" },
-  ...optionSpec(HOPAUTH_OPTIONS),
-  "policy-refresh": { type: "string" },
-} as const;
+const ARCHIVE_OPTIONS = {
+  "until-end": { type: "boolean", help: "archive up to the end offsets that existed at start, then exit 0" },
+  "topic-refresh": {
+    type: "string",
+    arg: "SECONDS",
+    env: "TOPIC_REFRESH_SECONDS",
+    default: 60,
+    help: "how often to re-list topics",
+    parse: { int: "topicRefreshSeconds" },
+  },
+  "put-concurrency": {
+    type: "string",
+    arg: "N",
+    env: "PUT_CONCURRENCY",
+    default: 64,
+    help: "concurrent object writes",
+    parse: { int: "concurrency" },
+  },
+  "max-inflight-mib": {
+    type: "string",
+    arg: "N",
+    env: "MAX_INFLIGHT_MIB",
+    default: 64,
+    help: "MiB of objects being written at once",
+    parse: { int: "inflightMib" },
+  },
+  "partitions-concurrency": {
+    type: "string",
+    arg: "N",
+    env: "PARTITIONS_CONCURRENCY",
+    default: 4,
+    help: "partitions processed at once",
+    parse: { int: "concurrency" },
+  },
+  "session-timeout": {
+    type: "string",
+    arg: "SECONDS",
+    env: "SESSION_TIMEOUT_SECONDS",
+    default: 45,
+    help: [
+      "how long the consumer group waits for a silent (crashed, killed) archiver before",
+      "giving its partitions to the others, or to its restarted self (default {default}; brokers",
+      "accept 6 to 1800 by default)",
+    ],
+    parse: { int: "sessionTimeoutSeconds" },
+  },
+  "http-port": {
+    type: "string",
+    arg: "PORT",
+    env: "HTTP_PORT",
+    help: "serve /healthz and /metrics on this port (off by default)",
+    parse: { int: "port" },
+  },
+  // Read and checked by hopauthSettings (shared with `topics`).
+  ...HOPAUTH_OPTIONS,
+  "policy-refresh": {
+    type: "string",
+    arg: "SECONDS",
+    env: "POLICY_REFRESH_SECONDS",
+    default: DEFAULT_POLICY_REFRESH_SECONDS,
+    help: [
+      "how often to fetch hopauth's topic flags again (default {default}, as",
+      "archive-core); also at once for a record of a topic hopauth did not list",
+      "",
+    ],
+    parse: { int: "topicRefreshSeconds" },
+  },
+} as const satisfies OptionTable;
+
+const OPTIONS = { ...CONNECTION_OPTIONS, ...optionSpec(ARCHIVE_OPTIONS) };
 
 export interface ArchiveOptions extends ArchiverOptions {
   settings: ResolvedSettings;
+  /** The options as the table reads them, for --print-config. */
+  own: OptionValues<typeof ARCHIVE_OPTIONS>;
   configPath: string | undefined;
   printConfig: boolean;
 }
@@ -47,25 +113,23 @@ export function parseArchiveArgs(
   const { values } = parseCommandArgs("archive", argv, OPTIONS);
   const configPath = values.config as string | undefined;
   const settings = loadSettings(values, env, configPath, readConfig);
-  const int = (flag: string, envName: string, range: { min: number; max: number }, fallback: number) =>
-    intInRange(...flagOrEnv("archive", flag, values, env, envName), range, fallback);
-  const [portSource, portText] = flagOrEnv("archive", "http-port", values, env, "HTTP_PORT");
+  const own = readOptions("archive", ARCHIVE_OPTIONS, values, env);
   return {
     settings,
+    own,
     configPath,
     printConfig: values["print-config"] === true,
-    untilEnd: values["until-end"] === true,
-    topicRefreshMs: int("topic-refresh", "TOPIC_REFRESH_SECONDS", LIMITS.topicRefreshSeconds, 60) * 1000,
-    putConcurrency: int("put-concurrency", "PUT_CONCURRENCY", LIMITS.concurrency, 64),
-    maxInflightBytes: int("max-inflight-mib", "MAX_INFLIGHT_MIB", LIMITS.inflightMib, 64) * 2 ** 20,
-    partitionsConcurrency: int("partitions-concurrency", "PARTITIONS_CONCURRENCY", LIMITS.concurrency, 4),
-    sessionTimeoutMs: int("session-timeout", "SESSION_TIMEOUT_SECONDS", LIMITS.sessionTimeoutSeconds, 45) *
-      1000,
-    httpPort: portText === undefined ? undefined : intInRange(portSource, portText, LIMITS.port, 0),
+    untilEnd: own["until-end"],
+    topicRefreshMs: own["topic-refresh"] * 1000,
+    putConcurrency: own["put-concurrency"],
+    maxInflightBytes: own["max-inflight-mib"] * 2 ** 20,
+    partitionsConcurrency: own["partitions-concurrency"],
+    sessionTimeoutMs: own["session-timeout"] * 1000,
+    httpPort: own["http-port"],
     publicTopics: publicTopicsSetting("archive", settings),
     indexText: topicListSetting("archive", settings, "index-text"),
     ...withHopauth(hopauthSettings("archive", values, env)),
-    policyRefreshMs: policyRefreshMs("archive", values, env, DEFAULT_POLICY_REFRESH_SECONDS),
+    policyRefreshMs: own["policy-refresh"] * 1000,
   };
 }
 
@@ -81,19 +145,7 @@ With --hopauth-url, hopauth's per-topic flags decide what is archived, public an
 apply within one --policy-refresh period, with no restart (\`housekeeping topics\` shows each decision).
 
 Options:
-  --until-end              archive up to the end offsets that existed at start, then exit 0
-  --topic-refresh SECONDS  how often to re-list topics (default 60) [env TOPIC_REFRESH_SECONDS]
-  --put-concurrency N      concurrent object writes (default 64) [env PUT_CONCURRENCY]
-  --max-inflight-mib N     MiB of objects being written at once (default 64) [env MAX_INFLIGHT_MIB]
-  --partitions-concurrency N  partitions processed at once (default 4) [env PARTITIONS_CONCURRENCY]
-  --session-timeout SECONDS  how long the consumer group waits for a silent (crashed, killed) archiver before
-                           giving its partitions to the others, or to its restarted self (default 45; brokers
-                           accept 6 to 1800 by default) [env SESSION_TIMEOUT_SECONDS]
-  --http-port PORT         serve /healthz and /metrics on this port (off by default) [env HTTP_PORT]
-${hopauthHelp(27)}
-  --policy-refresh SECONDS how often to fetch hopauth's topic flags again (default ${DEFAULT_POLICY_REFRESH_SECONDS}, as
-                           archive-core); also at once for a record of a topic hopauth did not list
-                           [env POLICY_REFRESH_SECONDS]
+${optionsHelp(ARCHIVE_OPTIONS, { column: 27 })}
 ${settingsHelp()}
 
 Examples:
@@ -132,17 +184,11 @@ function withHopauth(hopauth: ArchiveOptions["hopauth"]): Pick<ArchiveOptions, "
   return hopauth === undefined ? {} : { hopauth };
 }
 
+/** --print-config's options: as the table reads them, hopauth's as hopauthSettings checked them. */
 function archiveExtras(o: ArchiveOptions): Record<string, unknown> {
   return {
-    "until-end": o.untilEnd,
-    "topic-refresh": o.topicRefreshMs / 1000,
-    "put-concurrency": o.putConcurrency,
-    "max-inflight-mib": o.maxInflightBytes / 2 ** 20,
-    "partitions-concurrency": o.partitionsConcurrency,
-    "session-timeout": o.sessionTimeoutMs / 1000,
-    "http-port": o.httpPort ?? null,
+    ...printableOptions(ARCHIVE_OPTIONS, o.own),
     "hopauth-url": o.hopauth?.url ?? null,
     "hopauth-username": o.hopauth?.credential.username ?? null,
-    "policy-refresh": o.policyRefreshMs / 1000,
   };
 }

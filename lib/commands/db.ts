@@ -17,7 +17,7 @@ import {
   printConfig,
 } from "../cli/services.ts";
 import { usageError } from "../cli/flags.ts";
-import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
+import { optionsHelp, optionSpec, type OptionTable, readOptions } from "../cli/options.ts";
 import { toJson } from "../cli/output.ts";
 import { MIGRATIONS } from "../index/migrations.ts";
 import {
@@ -62,7 +62,8 @@ export function parseDbArgs(
     throw usageError("db", `unknown action "${action}": use migrate, status or index-text`);
   }
   if (extra.length > 0) throw usageError("db", `unexpected argument "${extra[0]}"`);
-  if (values.check === true && action !== "status") throw usageError("db", "--check belongs to `db status`");
+  const { json, check } = readOptions("db", { json: DB_OPTIONS.json, check: DB_OPTIONS.check }, values, env);
+  if (check && action !== "status") throw usageError("db", "--check belongs to `db status`");
   const own = Object.keys(INDEX_TEXT_OPTIONS).find((f) => values[f] !== undefined);
   if (own !== undefined && action !== "index-text") {
     throw usageError("db", `--${own} belongs to \`db index-text\``);
@@ -71,8 +72,8 @@ export function parseDbArgs(
   return {
     ...settings,
     action: action as DbAction,
-    json: values.json === true,
-    check: values.check === true,
+    json,
+    check,
     indexText: parseIndexTextArgs(values, settings.settings, action === "index-text"),
   };
 }

@@ -4,8 +4,8 @@
 // apart from db.ts, whose other actions only touch the schema: this one reads the object store as well.
 import type { CommandContext } from "../cli/command.ts";
 import type { ParsedArgs, ResolvedSettings } from "../cli/config.ts";
-import { positiveInt, usageError } from "../cli/flags.ts";
-import type { OptionTable } from "../cli/options.ts";
+import { positiveInt, usageError, type ValueSource } from "../cli/flags.ts";
+import { type OptionTable, readOptions } from "../cli/options.ts";
 import { toJson } from "../cli/output.ts";
 import { commandProgress, type Progress } from "../cli/progress.ts";
 import { connectServices, requireCurrentSchema, topicListSetting } from "../cli/services.ts";
@@ -20,8 +20,20 @@ import type { TopicList } from "../topics/public_topics.ts";
 
 export const INDEX_TEXT_OPTIONS = {
   topic: { type: "string", multiple: true, arg: "NAME", help: "(index-text) only this topic (repeatable)" },
-  batch: { type: "string", arg: "N", default: 500, help: "(index-text) rows per page" },
-  concurrency: { type: "string", arg: "N", default: 8, help: "(index-text) objects read at once" },
+  batch: {
+    type: "string",
+    arg: "N",
+    default: 500,
+    help: "(index-text) rows per page",
+    parse: (text: string, source: ValueSource) => positiveInt(source, text)!,
+  },
+  concurrency: {
+    type: "string",
+    arg: "N",
+    default: 8,
+    help: "(index-text) objects read at once",
+    parse: (text: string, source: ValueSource) => positiveInt(source, text)!,
+  },
   quiet: { type: "boolean", help: "(index-text) no progress on stderr" },
 } as const satisfies OptionTable;
 
@@ -47,18 +59,8 @@ export function parseIndexTextArgs(
       "which topics? set --index-text (or HOUSEKEEPING_INDEX_TEXT) as for `archive`, e.g. --index-text '*'",
     );
   }
-  const topics = values.topic as string[] | undefined;
-  return {
-    list,
-    topics: topics?.map(String),
-    batch: positiveInt({ command: "db", flag: "batch" }, values.batch as string | undefined, 500),
-    concurrency: positiveInt(
-      { command: "db", flag: "concurrency" },
-      values.concurrency as string | undefined,
-      8,
-    ),
-    quiet: values.quiet === true,
-  };
+  const own = readOptions("db", INDEX_TEXT_OPTIONS, values, {});
+  return { list, topics: own.topic, batch: own.batch, concurrency: own.concurrency, quiet: own.quiet };
 }
 
 export async function runIndexText(

@@ -15,8 +15,8 @@ import { sha256Hex } from "../format/checksum.ts";
 import { parseCommandArgs, settingsHelp } from "../cli/config.ts";
 import { printConfig, type Services } from "../cli/services.ts";
 import { errorMessage, hkError } from "../runtime/errors.ts";
-import { intInRange, LIMITS, positiveInt, usageError } from "../cli/flags.ts";
-import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
+import { positiveInt, usageError, type ValueSource } from "../cli/flags.ts";
+import { optionsHelp, optionSpec, type OptionTable, printableOptions, readOptions } from "../cli/options.ts";
 import { rowToJson, toJson } from "../cli/output.ts";
 import type { StoredRow } from "../index/types.ts";
 import { commandProgress, type Progress } from "../cli/progress.ts";
@@ -26,17 +26,40 @@ import { describeSelection, SELECTION_HELP } from "../cli/selection.ts";
 
 const EXPORT_OPTIONS = {
   dir: { type: "string", arg: "DIR", help: "target directory (created if missing)" },
-  limit: { type: "string", arg: "N", help: "at most N messages" },
+  limit: {
+    type: "string",
+    arg: "N",
+    help: "at most N messages",
+    parse: (text: string | undefined, source: ValueSource) => positiveInt(source, text),
+  },
   after: {
     type: "string",
     arg: "ID",
     help: "only rows after the index row with this id (continue an export)",
+    parse: (text: string | undefined) => afterId(text),
+    print: (id: bigint | undefined) => id?.toString(),
   },
-  concurrency: { type: "string", arg: "N", default: 16, help: "objects read at once" },
+  concurrency: {
+    type: "string",
+    arg: "N",
+    default: 16,
+    help: "objects read at once",
+    parse: { int: "concurrency" },
+  },
   quiet: { type: "boolean", help: "no progress output" },
 } as const satisfies OptionTable;
 
 const OPTIONS = { ...SELECTION_COMMAND_OPTIONS, ...optionSpec(EXPORT_OPTIONS) };
+
+function afterId(text: string | undefined): bigint | undefined {
+  if (text !== undefined && !/^\d+$/.test(text)) {
+    throw usageError(
+      "export",
+      `--after takes the "id" of the last row already exported, got ${JSON.stringify(text)}`,
+    );
+  }
+  return text === undefined ? undefined : BigInt(text);
+}
 
 export interface ExportOptions extends SelectionCommandOptions {
   dir: string;
@@ -55,31 +78,13 @@ export function parseExportArgs(
 ): ExportOptions {
   const { values, positionals } = parseCommandArgs("export", argv, OPTIONS, true);
   if (positionals.length > 1) throw usageError("export", `one directory, got ${positionals.join(" ")}`);
-  const dir = (values.dir as string | undefined) ?? positionals[0];
-  if (positionals.length === 1 && values.dir !== undefined) {
+  const own = readOptions("export", EXPORT_OPTIONS, values, env);
+  const dir = own.dir ?? positionals[0];
+  if (positionals.length === 1 && own.dir !== undefined) {
     throw usageError("export", "give the directory once (DIR or --dir)");
   }
   if (dir === undefined || dir === "") throw usageError("export", "where to? give a directory (--dir DIR)");
-  const after = values.after as string | undefined;
-  if (after !== undefined && !/^\d+$/.test(after)) {
-    throw usageError(
-      "export",
-      `--after takes the "id" of the last row already exported, got ${JSON.stringify(after)}`,
-    );
-  }
-  return {
-    ...selectionCommandOptions("export", values, env, now, readConfig),
-    dir,
-    limit: positiveInt({ command: "export", flag: "limit" }, values.limit as string | undefined),
-    after: after === undefined ? undefined : BigInt(after),
-    concurrency: intInRange(
-      { command: "export", flag: "concurrency" },
-      values.concurrency as string | undefined,
-      LIMITS.concurrency,
-      EXPORT_OPTIONS.concurrency.default,
-    ),
-    quiet: values.quiet === true,
-  };
+  return { ...selectionCommandOptions("export", values, env, now, readConfig), ...own, dir };
 }
 
 export const command: Command = {
@@ -115,10 +120,7 @@ Examples:
     if (options.printConfig) {
       return printConfig(ctx, options.settings, {
         selection: describeSelection(options.filter),
-        dir: options.dir,
-        limit: options.limit ?? null,
-        after: options.after?.toString() ?? null,
-        concurrency: options.concurrency,
+        ...printableOptions(EXPORT_OPTIONS, options),
       });
     }
     return await withReadOnlyServices(

@@ -3,7 +3,7 @@
 import type { Command } from "../cli/command.ts";
 import { parseCommandArgs } from "../cli/config.ts";
 import { intInRange, LIMITS, usageError } from "../cli/flags.ts";
-import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
+import { optionsHelp, optionSpec, type OptionTable, readOptions } from "../cli/options.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import { maskSecrets } from "../runtime/secrets.ts";
 
@@ -13,7 +13,13 @@ const HEALTHZ_OPTIONS = {
     arg: "URL",
     help: "endpoint to ask (default http://127.0.0.1:$HTTP_PORT/healthz) [env HTTP_PORT, as for archive]",
   },
-  timeout: { type: "string", arg: "SECONDS", default: 5, help: "give up after this long" },
+  timeout: {
+    type: "string",
+    arg: "SECONDS",
+    default: 5,
+    help: "give up after this long",
+    parse: { int: "timeoutSeconds" },
+  },
 } as const satisfies OptionTable;
 
 const OPTIONS = optionSpec(HEALTHZ_OPTIONS);
@@ -26,13 +32,8 @@ export interface HealthzOptions {
 /** Pure: argv + environment -> the URL to ask and how long to wait. */
 export function parseHealthzArgs(argv: string[], env: Record<string, string | undefined>): HealthzOptions {
   const { values } = parseCommandArgs("healthz", argv, OPTIONS);
-  const timeoutMs = intInRange(
-    { command: "healthz", flag: "timeout" },
-    values.timeout as string | undefined,
-    LIMITS.timeoutSeconds,
-    HEALTHZ_OPTIONS.timeout.default,
-  ) * 1000;
-  const url = values.url as string | undefined;
+  const { url, timeout } = readOptions("healthz", HEALTHZ_OPTIONS, values, env);
+  const timeoutMs = timeout * 1000;
   if (url !== undefined) {
     if (!URL.canParse(url)) {
       throw usageError("healthz", `--url "${url}" is not a URL`);
@@ -61,7 +62,7 @@ Asks a running \`housekeeping archive\` for GET /healthz and exits 0 when it ans
 image, whose HEALTHCHECK runs \`/housekeeping healthz\`.
 
 Options:
-${optionsHelp(HEALTHZ_OPTIONS, 21)}
+${optionsHelp(HEALTHZ_OPTIONS, { column: 21 })}
 
 Examples:
   HTTP_PORT=8080 housekeeping healthz

@@ -5,7 +5,7 @@ import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../cli/confi
 import { type CommandSettings, commandSettings, printConfig, type Services } from "../cli/services.ts";
 import { errorMessage, hkError } from "../runtime/errors.ts";
 import { usageError } from "../cli/flags.ts";
-import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
+import { optionsHelp, optionSpec, type OptionTable, printableOptions, readOptions } from "../cli/options.ts";
 import { rowToJson, toJson } from "../cli/output.ts";
 import { isUuidText } from "../format/identity.ts";
 import type { StoredRow } from "../index/types.ts";
@@ -47,7 +47,8 @@ export function parseInspectArgs(
   readConfig: (path: string) => string = Deno.readTextFileSync,
 ): InspectOptions {
   const { values, positionals } = parseCommandArgs("inspect", argv, OPTIONS, true);
-  const key = values.key as string | undefined;
+  const own = readOptions("inspect", INSPECT_OPTIONS, values, env);
+  const key = own.key;
   if (positionals.length > 1) throw usageError("inspect", `one UUID at a time, got ${positionals.length}`);
   const [given] = positionals;
   if (given !== undefined && key !== undefined) throw usageError("inspect", "give a UUID or --key, not both");
@@ -60,9 +61,7 @@ export function parseInspectArgs(
   return {
     ...commandSettings(values, env, readConfig),
     uuid: given?.toLowerCase(),
-    key,
-    raw: values.raw === true,
-    output: values.output as string | undefined,
+    ...own,
   };
 }
 
@@ -96,9 +95,7 @@ Examples:
     if (options.printConfig) {
       return printConfig(ctx, options.settings, {
         uuid: options.uuid ?? null,
-        key: options.key ?? null,
-        raw: options.raw,
-        output: options.output ?? null,
+        ...printableOptions(INSPECT_OPTIONS, options),
       });
     }
     return await withReadOnlyServices(

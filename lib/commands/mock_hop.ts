@@ -10,7 +10,15 @@ import {
   printConfig,
 } from "../cli/services.ts";
 import { hkError } from "../runtime/errors.ts";
-import { intInRange, positiveNumber, usageError } from "../cli/flags.ts";
+import { positiveNumber, usageError, type ValueSource } from "../cli/flags.ts";
+import {
+  optionsHelp,
+  optionSpec,
+  type OptionTable,
+  type OptionValues,
+  printableOptions,
+  readOptions,
+} from "../cli/options.ts";
 import { createKafka } from "../kafka/client.ts";
 import { resolveCases } from "../mock/cases.ts";
 import { FORMAT_TOPICS, HEARTBEAT_TOPIC } from "../mock/messages.ts";
@@ -23,40 +31,140 @@ import { type Compression, COMPRESSIONS, type MockRecord } from "../mock/types.t
 import { commandProgress } from "../cli/progress.ts";
 import { sleep } from "../runtime/retry.ts";
 
-const OPTIONS = {
-  ...CONNECTION_OPTIONS,
-  seed: { type: "string" },
-  count: { type: "string" },
-  duration: { type: "string" },
-  rate: { type: "string" },
-  cases: { type: "string" },
-  "list-cases": { type: "boolean" },
-  "topic-prefix": { type: "string" },
-  partitions: { type: "string" },
-  manifest: { type: "string" },
-  "base-time": { type: "string" },
-  "time-step": { type: "string" },
-  realtime: { type: "boolean" },
-  "max-value-mib": { type: "string" },
-  compression: { type: "string" },
-  "batch-size": { type: "string" },
-  sender: { type: "string" },
-  testdata: { type: "string" },
-} as const;
+const MIB = 1024 * 1024;
+const MAX_VALUE_MIB = 30; // below the 32 MiB a broker can be configured to take per batch without trouble
+const TOPIC_CHARS = /^[a-zA-Z0-9._-]*$/;
+const ANY_COUNT = { min: 1, max: Number.MAX_SAFE_INTEGER };
 
-export const DEFAULTS = {
-  seed: 1,
-  count: 1000,
-  topicPrefix: "mock.",
-  partitions: 2,
-  baseTime: "2026-01-01T00:00:00Z",
-  timeStepMs: 1000,
-  maxValueMib: 4,
-  batchSize: 500,
-  sender: "mock-hop",
-} as const;
+const MOCK_HOP_OPTIONS = {
+  seed: {
+    type: "string",
+    arg: "N",
+    default: 1,
+    help: "PRNG seed",
+    parse: { int: { min: 0, max: Number.MAX_SAFE_INTEGER } },
+  },
+  count: {
+    type: "string",
+    arg: "N",
+    default: 1000,
+    help: "records to send (default {default}; with --duration: whichever ends first)",
+    parse: { int: ANY_COUNT },
+  },
+  duration: {
+    type: "string",
+    arg: "SECONDS",
+    help: "send for this long (alone: no record limit)",
+    parse: (text: string | undefined, source: ValueSource) => positiveNumber(source, text),
+  },
+  rate: {
+    type: "string",
+    arg: "N",
+    help: "records per second (default: as fast as the broker takes them)",
+    parse: (text: string | undefined, source: ValueSource) => positiveNumber(source, text),
+  },
+  cases: {
+    type: "string",
+    arg: "LIST",
+    default: "default",
+    help: [
+      "comma-separated case names or groups (current, legacy, duplicate, heartbeat,",
+      'adversarial), "default" (the mix) or "all" (with opt-in cases); default: {default}',
+    ],
+    parse: (text: string) => resolveCases(list(text) ?? []),
+  },
+  "list-cases": { type: "boolean", help: "print the cases and exit", print: false },
+  "topic-prefix": {
+    type: "string",
+    arg: "P",
+    default: "mock.",
+    help: 'prefix of every topic (default "{default}")',
+    parse: (prefix: string) => {
+      if (!TOPIC_CHARS.test(prefix) || prefix.length > 200) {
+        throw usageError(
+          "mock-hop",
+          `--topic-prefix may hold only letters, digits, ".", "_" and "-" (at most 200), got "${prefix}"`,
+        );
+      }
+      return prefix;
+    },
+  },
+  partitions: {
+    type: "string",
+    arg: "N",
+    default: 2,
+    help: "partitions of created topics, and records spread over 0..N-1",
+    parse: { int: { min: 1, max: 10_000 } },
+  },
+  manifest: {
+    type: "string",
+    arg: "FILE",
+    help: "write one JSON line per record sent (see below)",
+    parse: (file: string | undefined) => {
+      if (file === "") throw usageError("mock-hop", "--manifest needs a file name");
+      return file;
+    },
+  },
+  "base-time": {
+    type: "string",
+    arg: "T",
+    default: "2026-01-01T00:00:00Z",
+    help: "timestamp of the first record: ISO-8601 or ms",
+    parse: (text: string) => parseBaseTime(text),
+    print: (ms: bigint) => new Date(Number(ms)).toISOString(),
+  },
+  "time-step": {
+    type: "string",
+    arg: "MS",
+    default: 1000,
+    help: "ms between consecutive records' timestamps",
+    parse: { int: { min: 1, max: 86_400_000 } },
+  },
+  realtime: { type: "boolean", help: "timestamps from the wall clock instead (NOT reproducible)" },
+  "max-value-mib": {
+    type: "string",
+    arg: "N",
+    default: 4,
+    help: `size cap of the multi-MiB case (default {default}, at most ${MAX_VALUE_MIB})`,
+    parse: (text: string, source: ValueSource) => positiveNumber(source, text, MAX_VALUE_MIB)!,
+  },
+  compression: {
+    type: "string",
+    arg: "LIST",
+    help: `codecs to use, from ${COMPRESSIONS.join(", ")} (default all)`,
+    parse: (text: string | undefined) => compressionsOf(text),
+  },
+  "batch-size": {
+    type: "string",
+    arg: "N",
+    default: 500,
+    help: "records per produce request at most",
+    parse: { int: { min: 1, max: 100_000 } },
+  },
+  sender: {
+    type: "string",
+    arg: "NAME",
+    default: "mock-hop",
+    help: "_sender of hop-client messages",
+    parse: (sender: string) => {
+      if (sender === "") throw usageError("mock-hop", "--sender must not be empty");
+      return sender;
+    },
+  },
+  testdata: {
+    type: "string",
+    arg: "DIR",
+    env: "HOUSEKEEPING_TESTDATA",
+    help: "sample payloads (default: the built-in testdata/samples)",
+    parse: (dir: string | undefined) => dir ?? defaultTestdataDir(),
+  },
+} as const satisfies OptionTable;
+
+const OPTIONS = { ...CONNECTION_OPTIONS, ...optionSpec(MOCK_HOP_OPTIONS) };
 
 export interface MockHopOptions extends CommandSettings {
+  /** The options as the table reads them, for --print-config. */
+  own: OptionValues<typeof MOCK_HOP_OPTIONS>;
   listCases: boolean;
   seed: number;
   /** Stop after this many records (null: no limit, --duration alone). */
@@ -77,10 +185,6 @@ export interface MockHopOptions extends CommandSettings {
   sender: string;
   testdata: string;
 }
-
-const MIB = 1024 * 1024;
-const MAX_VALUE_MIB = 30; // below the 32 MiB a broker can be configured to take per batch without trouble
-const TOPIC_CHARS = /^[a-zA-Z0-9._-]*$/;
 
 /** ISO-8601 with a zone (2026-01-01T00:00:00Z) or integer milliseconds since the epoch. */
 export function parseBaseTime(text: string): bigint {
@@ -116,70 +220,36 @@ export function parseMockHopArgs(
   readConfig: (path: string) => string = Deno.readTextFileSync,
 ): MockHopOptions {
   const { values } = parseCommandArgs("mock-hop", argv, OPTIONS);
-  const str = (name: string) => values[name] as string | undefined;
-  const flag = (name: string) => ({ command: "mock-hop", flag: name });
   const settings = commandSettings(values, env, readConfig);
-  const realtime = values.realtime === true;
-  if (realtime && str("base-time") !== undefined) {
+  const own = readOptions("mock-hop", MOCK_HOP_OPTIONS, values, env);
+  if (own.realtime && values["base-time"] !== undefined) {
     throw usageError(
       "mock-hop",
       "--realtime takes timestamps from the wall clock: drop --base-time (or --realtime)",
     );
   }
-  const duration = positiveNumber(flag("duration"), str("duration")) ?? null;
-  const countGiven = str("count") !== undefined;
-  const count = intInRange(
-    flag("count"),
-    str("count"),
-    { min: 1, max: Number.MAX_SAFE_INTEGER },
-    DEFAULTS.count,
-  );
-  const topicPrefix = str("topic-prefix") ?? DEFAULTS.topicPrefix;
-  if (!TOPIC_CHARS.test(topicPrefix) || topicPrefix.length > 200) {
-    throw usageError(
-      "mock-hop",
-      `--topic-prefix may hold only letters, digits, ".", "_" and "-" (at most 200), got "${topicPrefix}"`,
-    );
-  }
-  const sender = str("sender") ?? DEFAULTS.sender;
-  if (sender === "") throw usageError("mock-hop", "--sender must not be empty");
-  const manifest = str("manifest");
-  if (manifest === "") throw usageError("mock-hop", "--manifest needs a file name");
+  const duration = own.duration ?? null;
   return {
     ...settings,
-    listCases: values["list-cases"] === true,
-    seed: intInRange(flag("seed"), str("seed"), { min: 0, max: Number.MAX_SAFE_INTEGER }, DEFAULTS.seed),
+    own,
+    listCases: own["list-cases"],
+    seed: own.seed,
     // --duration alone runs for that long; --count with it stops at whichever comes first.
-    count: duration !== null && !countGiven ? null : count,
+    count: duration !== null && values.count === undefined ? null : own.count,
     durationMs: duration === null ? null : Math.round(duration * 1000),
-    rate: positiveNumber(flag("rate"), str("rate")) ?? null,
-    cases: resolveCases(list(str("cases")) ?? ["default"]),
-    topicPrefix,
-    partitions: intInRange(
-      flag("partitions"),
-      str("partitions"),
-      { min: 1, max: 10_000 },
-      DEFAULTS.partitions,
-    ),
-    manifest: manifest ?? null,
-    baseTime: parseBaseTime(str("base-time") ?? DEFAULTS.baseTime),
-    timeStepMs: BigInt(
-      intInRange(flag("time-step"), str("time-step"), { min: 1, max: 86_400_000 }, DEFAULTS.timeStepMs),
-    ),
-    realtime,
-    maxValueBytes: Math.round(
-      (positiveNumber(flag("max-value-mib"), str("max-value-mib"), MAX_VALUE_MIB) ?? DEFAULTS.maxValueMib) *
-        MIB,
-    ),
-    compressions: compressionsOf(str("compression")),
-    batchSize: intInRange(
-      flag("batch-size"),
-      str("batch-size"),
-      { min: 1, max: 100_000 },
-      DEFAULTS.batchSize,
-    ),
-    sender,
-    testdata: str("testdata") ?? env.HOUSEKEEPING_TESTDATA ?? defaultTestdataDir(),
+    rate: own.rate ?? null,
+    cases: own.cases,
+    topicPrefix: own["topic-prefix"],
+    partitions: own.partitions,
+    manifest: own.manifest ?? null,
+    baseTime: own["base-time"],
+    timeStepMs: BigInt(own["time-step"]),
+    realtime: own.realtime,
+    maxValueBytes: Math.round(own["max-value-mib"] * MIB),
+    compressions: own.compression,
+    batchSize: own["batch-size"],
+    sender: own.sender,
+    testdata: own.testdata,
   };
 }
 
@@ -222,24 +292,7 @@ created when missing with --partitions partitions, any timestamp allowed and max
 archive's choice of which one is the original, certain.
 
 Options:
-  --seed N              PRNG seed (default ${DEFAULTS.seed})
-  --count N             records to send (default ${DEFAULTS.count}; with --duration: whichever ends first)
-  --duration SECONDS    send for this long (alone: no record limit)
-  --rate N              records per second (default: as fast as the broker takes them)
-  --cases LIST          comma-separated case names or groups (current, legacy, duplicate, heartbeat,
-                        adversarial), "default" (the mix) or "all" (with opt-in cases); default: default
-  --list-cases          print the cases and exit
-  --topic-prefix P      prefix of every topic (default "${DEFAULTS.topicPrefix}")
-  --partitions N        partitions of created topics, and records spread over 0..N-1 (default ${DEFAULTS.partitions})
-  --manifest FILE       write one JSON line per record sent (see below)
-  --base-time T         timestamp of the first record: ISO-8601 or ms (default ${DEFAULTS.baseTime})
-  --time-step MS        ms between consecutive records' timestamps (default ${DEFAULTS.timeStepMs})
-  --realtime            timestamps from the wall clock instead (NOT reproducible)
-  --max-value-mib N     size cap of the multi-MiB case (default ${DEFAULTS.maxValueMib}, at most ${MAX_VALUE_MIB})
-  --compression LIST    codecs to use, from ${COMPRESSIONS.join(", ")} (default all)
-  --batch-size N        records per produce request at most (default ${DEFAULTS.batchSize})
-  --sender NAME         _sender of hop-client messages (default ${DEFAULTS.sender})
-  --testdata DIR        sample payloads (default: the built-in testdata/samples) [env HOUSEKEEPING_TESTDATA]
+${optionsHelp(MOCK_HOP_OPTIONS, { column: 24 })}
 ${settingsHelp()}
 
 Manifest lines (JSON): seq, topic, partition, offset, timestamp (decimal strings for int64), case, compression,
@@ -272,24 +325,12 @@ export const command: Command = {
   },
 };
 
+/** --print-config's options: as the table reads them, but for what other options change. */
 function extras(o: MockHopOptions): Record<string, unknown> {
   return {
-    seed: o.seed,
+    ...printableOptions(MOCK_HOP_OPTIONS, o.own),
     count: o.count,
-    duration: o.durationMs === null ? null : o.durationMs / 1000,
-    rate: o.rate,
-    cases: o.cases,
-    "topic-prefix": o.topicPrefix,
-    partitions: o.partitions,
-    manifest: o.manifest,
-    "base-time": o.realtime ? null : new Date(Number(o.baseTime)).toISOString(),
-    "time-step": Number(o.timeStepMs),
-    realtime: o.realtime,
-    "max-value-mib": o.maxValueBytes / MIB,
-    compression: o.compressions,
-    "batch-size": o.batchSize,
-    sender: o.sender,
-    testdata: o.testdata,
+    ...(o.realtime ? { "base-time": null } : {}),
   };
 }
 

@@ -11,14 +11,35 @@ import { commandLogger, printConfig } from "../cli/services.ts";
 import { hkError } from "../runtime/errors.ts";
 import { rowToJson, toJson } from "../cli/output.ts";
 import type { Index } from "../index/types.ts";
-import { positiveInt } from "../cli/flags.ts";
-import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
+import { positiveInt, type ValueSource } from "../cli/flags.ts";
+import { optionsHelp, optionSpec, type OptionTable, printableOptions, readOptions } from "../cli/options.ts";
 import { describeSelection, SELECTION_HELP } from "../cli/selection.ts";
 
 const QUERY_OPTIONS = {
-  limit: { type: "string", arg: "N", help: "at most N rows (default: all)" },
-  after: { type: "string", arg: "ID", help: "only rows after the row with this id (keyset paging)" },
+  limit: {
+    type: "string",
+    arg: "N",
+    help: "at most N rows (default: all)",
+    parse: (text: string | undefined, source: ValueSource) => positiveInt(source, text),
+  },
+  after: {
+    type: "string",
+    arg: "ID",
+    help: "only rows after the row with this id (keyset paging)",
+    parse: (text: string | undefined) => afterId(text),
+    print: (id: bigint | undefined) => id?.toString(),
+  },
 } as const satisfies OptionTable;
+
+function afterId(text: string | undefined): bigint | undefined {
+  if (text !== undefined && !/^\d+$/.test(text)) {
+    throw hkError(
+      "USAGE",
+      `--after takes the "id" of the last row already seen, got ${JSON.stringify(text)}`,
+    );
+  }
+  return text === undefined ? undefined : BigInt(text);
+}
 
 const OPTIONS = { ...SELECTION_COMMAND_OPTIONS, ...optionSpec(QUERY_OPTIONS) };
 
@@ -35,17 +56,9 @@ export function parseQueryArgs(
   readConfig: (path: string) => string = Deno.readTextFileSync,
 ): QueryOptions {
   const { values } = parseCommandArgs("query", argv, OPTIONS);
-  const after = values.after as string | undefined;
-  if (after !== undefined && !/^\d+$/.test(after)) {
-    throw hkError(
-      "USAGE",
-      `--after takes the "id" of the last row already seen, got ${JSON.stringify(after)}`,
-    );
-  }
   return {
     ...selectionCommandOptions("query", values, env, now, readConfig),
-    limit: positiveInt({ command: "query", flag: "limit" }, values.limit as string | undefined),
-    after: after === undefined ? undefined : BigInt(after),
+    ...readOptions("query", QUERY_OPTIONS, values, env),
   };
 }
 
@@ -115,8 +128,7 @@ function queryCommand(name: "query" | "list"): Command {
       if (options.printConfig) {
         return printConfig(ctx, options.settings, {
           selection: describeSelection(options.filter),
-          limit: options.limit ?? null,
-          after: options.after?.toString() ?? null,
+          ...printableOptions(QUERY_OPTIONS, options),
         });
       }
       const log = commandLogger(options.settings, ctx);

@@ -4,8 +4,39 @@ import type { Command } from "../cli/command.ts";
 import { settingsHelp } from "../cli/config.ts";
 import { SELECTION_HELP } from "../cli/selection.ts";
 import { connectServices, printConfig } from "../cli/services.ts";
-import { parseRestoreArgs, restoreExtras } from "../restore/args.ts";
+import { optionsHelp } from "../cli/options.ts";
+import { parseRestoreArgs, RESTORE_OPTIONS, restoreExtras, TARGET_SETTINGS } from "../restore/args.ts";
 import { restore } from "../restore/restore.ts";
+
+/** Where the help of the target and operation options starts: their names are longer. */
+const COLUMN = 27;
+
+/** The --target-X options, one row for all: they take the values of the options without "target-". */
+function targetConnectionHelp(): string {
+  const flags = TARGET_SETTINGS.map((s) => `--target-${s.flag}`).join(", ");
+  const envs = TARGET_SETTINGS.map((s) => s.env).join(", ");
+  return [
+    wrap(flags, "  "),
+    wrap(
+      `the target cluster's connection, like the options without "target-" [env ${envs}]; each defaults to ` +
+        "the archive's (source) setting",
+      " ".repeat(COLUMN),
+    ),
+  ].join("\n");
+}
+
+/** Words in lines of at most 116 characters (as the rest of the help), each starting with `indent`. */
+function wrap(text: string, indent: string): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && indent.length + line.length + 1 + word.length > 116) {
+      lines.push(indent + line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  return [...lines, indent + line].join("\n");
+}
 
 export const command: Command = {
   name: "restore",
@@ -19,25 +50,13 @@ is checked against its index row (size, CRC-32, record identity, value CRC-32) b
 object layouts are read, including the original housekeeping's.
 
 ${SELECTION_HELP}
-  --topic-regex RE     source topics matching a PostgreSQL regular expression ('.*': everything)
-  --uuid-file FILE     UUIDs, one per line ('#' comments allowed); UUIDs may also be given as arguments
-  --from-offset N      source offset >= N
-  --to-offset N        source offset < N
+${optionsHelp(RESTORE_OPTIONS)}
   A selection needs at least a topic, a topic regex or UUIDs. With --checkpoint, give absolute times: an age
   (--since 24h) is another range on the next run, and the checkpoint would refuse it.
 
 Target:
-  --rename FROM=TO         publish topic FROM as TO (repeatable)
-  --to-prefix P            publish every other topic as P<topic>
-  --create-topics          create missing target topics with the source topic's partition count (the source
-                           cluster's when it can be asked, else the index's highest partition + 1)
-  --allow-loop             allow a target topic that the archiver itself archives (see below)
-  --target-brokers, --target-username, --target-password, --target-sasl-mechanism, --target-security-protocol,
-  --target-ca-file, --target-hop-auth
-                           the target cluster's connection, like the options without "target-" [env
-                           RESTORE_KAFKA_BROKERS, RESTORE_KAFKA_USERNAME, RESTORE_KAFKA_PASSWORD,
-                           RESTORE_KAFKA_SASL_MECHANISM, RESTORE_KAFKA_SECURITY_PROTOCOL, RESTORE_KAFKA_CA_FILE,
-                           RESTORE_HOP_AUTH_FILE]; each defaults to the archive's (source) setting
+${optionsHelp(RESTORE_OPTIONS, { group: "target", column: COLUMN })}
+${targetConnectionHelp()}
 
 Partitions: a record goes to its own partition number when the target topic has it. Otherwise (fallback) it goes
 to partition (number mod target partition count), so each source partition still lands, in order, in one target
@@ -49,20 +68,7 @@ same cluster (same broker address or cluster id) that is not vetoed would be arc
 (RESTORE_LOOP) unless --allow-loop is given. Restore into renamed topics on the veto list, or another cluster.
 
 Operation:
-  --dry-run                print what would be sent (records, stored bytes, time span per topic and partition),
-                           and send nothing
-  --max-rate N             at most N records per second (0.001 to 1e9)
-  --max-bytes-rate N       at most N bytes (key + value + headers) per second (1024 to 1e12)
-  --checkpoint FILE        record progress in FILE (JSON, replaced atomically after every acknowledged request);
-                           an interrupted restore re-run with the same FILE and selection continues after the last
-                           acknowledged record; records a hard kill left unrecorded are found in the target (it
-                           reads back what lies beyond the end offsets FILE holds) and not sent twice
-  --on-bad-object MODE     stop (default): a missing or damaged object stops the restore before it;
-                           skip: report it (log and summary) and go on
-  --fetch-concurrency N    objects fetched at once (default 16)
-  --max-inflight-mib N     MiB of objects held at once (default 64)
-  --progress MODE          auto (default: a bar when stderr is a terminal, else JSON lines every 10 s), bar,
-                           json or none
+${optionsHelp(RESTORE_OPTIONS, { group: "operation", column: COLUMN })}
 Records are sent by an idempotent producer, up to 5 produce requests in flight per broker, in order; the
 summary (JSON) goes to stdout.
 

@@ -1,17 +1,13 @@
 // `serve`: the archive as an HTTP service in scimma/archive-api's dialect (see lib/serve/server.ts): messages by
 // UUID, their raw values, topic listings, and the offload endpoint hop-client posts oversized messages to.
-import type { Command } from "../cli/command.ts";
+import type { Command, CommandContext } from "../cli/command.ts";
+import type { BlobStore } from "../store/types.ts";
+import type { Index } from "../index/types.ts";
 import { INDEX_SILENCE_SECONDS } from "../index/database.ts";
 import { createBrowse } from "../index/browse.ts";
 import { createWebPages } from "../web/handler.ts";
 import { indexTextSearch } from "../web/search.ts";
-import {
-  CONNECTION_OPTIONS,
-  type OptionSpec,
-  parseCommandArgs,
-  settingsHelp,
-  settingValue,
-} from "../cli/config.ts";
+import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp, settingValue } from "../cli/config.ts";
 import {
   commandLogger,
   type CommandSettings,
@@ -21,7 +17,15 @@ import {
   printConfig,
   requireCurrentSchema,
 } from "../cli/services.ts";
-import { badValue, booleanFlagOrEnv, flagOrEnv, intInRange, LIMITS } from "../cli/flags.ts";
+import { badValue, LIMITS, type ValueSource } from "../cli/flags.ts";
+import {
+  optionsHelp,
+  optionSpec,
+  type OptionTable,
+  type OptionValues,
+  printableOptions,
+  readOptions,
+} from "../cli/options.ts";
 import { createIngest } from "../archive/ingest.ts";
 import { parseKeyLayout } from "../format/keys.ts";
 import { isListenFailure, listenError } from "../runtime/http.ts";
@@ -46,19 +50,98 @@ import { createHopAuthMulti } from "../serve/hopauth_multi.ts";
 import { type CorsPolicy, corsPolicy } from "../serve/manners.ts";
 import { VERSION } from "../version.ts";
 
-const OPTIONS: Record<string, OptionSpec> = {
-  ...CONNECTION_OPTIONS,
-  "http-port": { type: "string" },
-  "http-host": { type: "string" },
-  "hopauth-url": { type: "string" },
-  "max-upload-mib": { type: "string" },
-  "upload-timeout": { type: "string" },
-  "read-only": { type: "boolean" },
-  "cors-origins": { type: "string" },
-  "cors-origin-regex": { type: "string" },
-};
+// An upload is held whole while it is checked and stored (about three times its size at the peak, and the ingest
+// core admits two at once), and one S3 PUT carries it: past 1 GiB a single request is the wrong tool, and a typo
+// (65536 for 64) would let one client take the machine's memory.
+const UPLOAD_MIB = { min: 1, max: 1024 };
+
+export const SERVE_OPTIONS = {
+  "http-port": {
+    type: "string",
+    arg: "PORT",
+    env: "HTTP_PORT",
+    default: 8080,
+    help: "port to listen on (default {default}; 0: any free port, logged)",
+    parse: { int: { min: 0, max: LIMITS.port.max } },
+  },
+  "http-host": {
+    type: "string",
+    arg: "HOST",
+    env: "HTTP_HOST",
+    default: "0.0.0.0",
+    help: "address to bind",
+    parse: (host: string, source: ValueSource) => {
+      if (host === "") throw badValue(source, "--http-host must name an address to bind");
+      return host;
+    },
+  },
+  "hopauth-url": {
+    type: "string",
+    arg: "URL",
+    env: "HOPAUTH_API_URL",
+    help: [
+      "hopauth REST API, e.g. https://admin.hop.scimma.org/hopauth/api; unset: only public",
+      "topics can be read and nothing written [env {env}]; with env HOPAUTH_USERNAME",
+      "and HOPAUTH_PASSWORD (as `archive`), hopauth's topic flags decide which topics are public",
+      "(anonymous reads, uploads' public column) and text-indexed, refreshed every",
+      `POLICY_REFRESH_SECONDS (default ${DEFAULT_POLICY_REFRESH_SECONDS}) instead of --public-topics`,
+    ],
+    parse: (url: string | undefined, source: ValueSource) => {
+      if (url !== undefined && !/^https?:\/\//.test(url)) {
+        throw badValue(
+          source,
+          `--hopauth-url must be an http(s) URL such as https://host/hopauth/api, got "${url}"`,
+        );
+      }
+      return url;
+    },
+  },
+  "max-upload-mib": {
+    type: "string",
+    arg: "N",
+    env: "MAX_UPLOAD_MIB",
+    default: 64,
+    help:
+      `largest accepted POST body, ${UPLOAD_MIB.min} to ${UPLOAD_MIB.max} (default {default}; larger: 413)`,
+    parse: { int: UPLOAD_MIB },
+  },
+  "upload-timeout": {
+    type: "string",
+    arg: "SECONDS",
+    env: "UPLOAD_TIMEOUT_SECONDS",
+    default: UPLOAD_TIMEOUT_MS / 1000,
+    help: ["time a POST body may take to arrive (default {default}; slower: 408)", ""],
+    parse: { int: "timeoutSeconds" },
+  },
+  "read-only": {
+    type: "boolean",
+    env: "READ_ONLY",
+    help: "refuse every write (uploads, retractions) with 501",
+  },
+  // archive-api's settings and spelling: origins separated by white space, a regular expression matched whole.
+  "cors-origins": {
+    type: "string",
+    arg: "'O1 O2'",
+    env: "CORS_ORIGINS",
+    help: [
+      "origins (https://host[:port]) whose browser pages may call the API, with",
+      "credentials [env {env}, white-space separated, as archive-api's]",
+    ],
+    parse: (text: string | undefined) => (text ?? "").split(/[\s,]+/).filter((o) => o !== ""),
+  },
+  "cors-origin-regex": {
+    type: "string",
+    arg: "RE",
+    env: "CORS_ORIGIN_REGEX",
+    help: "origins matching RE (whole) may too",
+  },
+} as const satisfies OptionTable;
+
+const OPTIONS = { ...CONNECTION_OPTIONS, ...optionSpec(SERVE_OPTIONS) };
 
 export interface ServeOptions extends CommandSettings {
+  /** The options as the table reads them, for --print-config. */
+  own: OptionValues<typeof SERVE_OPTIONS>;
   httpPort: number;
   httpHost: string;
   hopAuthUrl: string | undefined;
@@ -72,11 +155,6 @@ export interface ServeOptions extends CommandSettings {
   cors: CorsPolicy;
 }
 
-// An upload is held whole while it is checked and stored (about three times its size at the peak, and the ingest
-// core admits two at once), and one S3 PUT carries it: past 1 GiB a single request is the wrong tool, and a typo
-// (65536 for 64) would let one client take the machine's memory.
-const UPLOAD_MIB = { min: 1, max: 1024 };
-
 /** Pure: argv + environment (+ config file text) -> options. */
 export function parseServeArgs(
   argv: string[],
@@ -84,37 +162,24 @@ export function parseServeArgs(
   readConfig: (path: string) => string = Deno.readTextFileSync,
 ): ServeOptions {
   const { values } = parseCommandArgs("serve", argv, OPTIONS);
-  const given = (flag: string, envName: string) => flagOrEnv("serve", flag, values, env, envName);
-  // 0: any free port.
-  const httpPort = intInRange(...given("http-port", "HTTP_PORT"), { min: 0, max: 65535 }, 8080);
-  const [hopAuthSource, hopAuthUrl] = given("hopauth-url", "HOPAUTH_API_URL");
-  if (hopAuthUrl !== undefined && !/^https?:\/\//.test(hopAuthUrl)) {
-    throw badValue(
-      hopAuthSource,
-      `--hopauth-url must be an http(s) URL such as https://host/hopauth/api, got "${hopAuthUrl}"`,
-    );
-  }
+  const own = readOptions("serve", SERVE_OPTIONS, values, env);
   const settings = commandSettings(values, env, readConfig);
+  const hopAuthUrl = own["hopauth-url"];
   return {
     ...settings,
-    httpPort,
-    httpHost: given("http-host", "HTTP_HOST")[1] || "0.0.0.0",
+    own,
+    httpPort: own["http-port"],
+    httpHost: own["http-host"],
     hopAuthUrl,
     publicTopics: publicTopicsSetting("serve", settings.settings),
-    maxUploadBytes: intInRange(...given("max-upload-mib", "MAX_UPLOAD_MIB"), UPLOAD_MIB, 64) * 2 ** 20,
-    uploadTimeoutMs: intInRange(
-      ...given("upload-timeout", "UPLOAD_TIMEOUT_SECONDS"),
-      LIMITS.timeoutSeconds,
-      UPLOAD_TIMEOUT_MS / 1000,
-    ) *
-      1000,
-    readOnly: booleanFlagOrEnv("serve", "read-only", values, env, "READ_ONLY"),
+    maxUploadBytes: own["max-upload-mib"] * 2 ** 20,
+    uploadTimeoutMs: own["upload-timeout"] * 1000,
+    readOnly: own["read-only"],
     ...withCredential(hopAuthUrl === undefined ? undefined : credentialFromEnv(env)),
     policyRefreshMs: policyRefreshMs("serve", values, env, DEFAULT_POLICY_REFRESH_SECONDS),
-    // archive-api's settings and spelling: origins separated by white space, a regular expression matched whole.
     cors: corsPolicy(
-      (given("cors-origins", "CORS_ORIGINS")[1] ?? "").split(/[\s,]+/).filter((o) => o !== ""),
-      given("cors-origin-regex", "CORS_ORIGIN_REGEX")[1],
+      own["cors-origins"],
+      own["cors-origin-regex"],
       "--cors-origin-regex (CORS_ORIGIN_REGEX)",
     ),
   };
@@ -161,6 +226,53 @@ function readOnly(auth: HopAuth): HopAuth {
   };
 }
 
+/** The ingest behind uploads: archive-api's direct_upload, public and text-indexed as their topic. */
+function uploadIngest(
+  options: ServeOptions,
+  deps: {
+    store: BlobStore;
+    index: Index;
+    log: Logger;
+    metrics: Metrics;
+    publicTopics: PublicTopics;
+    policy: ReturnType<typeof uploadPolicy>;
+  },
+  ctx: CommandContext,
+) {
+  const { store, index, log, metrics, publicTopics, policy } = deps;
+  return observingIngest(
+    createIngest({
+      store,
+      index,
+      keyLayout: parseKeyLayout(settingValue(options.settings, "key-layout") ?? "daily"),
+      archiverVersion: VERSION,
+      log,
+      metrics,
+      signal: ctx.shutdown,
+      putConcurrency: 16,
+      maxInflightBytes: 2 * options.maxUploadBytes,
+      // A +oversized pseudo-topic is public as its topic.
+      isPublic: (topic) => publicTopics.isPublic(topic),
+      ...(policy === undefined ? {} : { indexText: (topic: string) => policy.decide(topic).indexText }),
+      directUpload: true,
+    }),
+    policy,
+  );
+}
+
+/** The pages for people under / and /web/ (lib/web/), on the same index, store and permissions as the API. */
+function webPages(
+  idx: { index: Index; sql: Parameters<typeof createBrowse>[0] },
+  deps: { store: BlobStore; hopAuth: HopAuth; publicTopics: PublicTopics; log: Logger },
+) {
+  return createWebPages({
+    index: idx.index,
+    browse: createBrowse(idx.sql),
+    textSearch: indexTextSearch(idx.index),
+    ...deps,
+  });
+}
+
 export const command: Command = {
   name: "serve",
   summary:
@@ -197,20 +309,7 @@ permissions of {topic}. Answers: 400 bad UUID or request, 401 with WWW-Authentic
 next SCRAM round), 403 not permitted, 404 unknown message.
 
 Options:
-  --http-port PORT         port to listen on (default 8080; 0: any free port, logged) [env HTTP_PORT]
-  --http-host HOST         address to bind (default 0.0.0.0) [env HTTP_HOST]
-  --hopauth-url URL        hopauth REST API, e.g. https://admin.hop.scimma.org/hopauth/api; unset: only public
-                           topics can be read and nothing written [env HOPAUTH_API_URL]; with env HOPAUTH_USERNAME
-                           and HOPAUTH_PASSWORD (as \`archive\`), hopauth's topic flags decide which topics are public
-                           (anonymous reads, uploads' public column) and text-indexed, refreshed every
-                           POLICY_REFRESH_SECONDS (default 300) instead of --public-topics
-  --max-upload-mib N       largest accepted POST body, 1 to 1024 (default 64; larger: 413) [env MAX_UPLOAD_MIB]
-  --upload-timeout SECONDS  time a POST body may take to arrive (default 120; slower: 408)
-                           [env UPLOAD_TIMEOUT_SECONDS]
-  --read-only              refuse every write (uploads, retractions) with 501 [env READ_ONLY=true|false]
-  --cors-origins 'O1 O2'   origins (https://host[:port]) whose browser pages may call the API, with
-                           credentials [env CORS_ORIGINS, white-space separated, as archive-api's]
-  --cors-origin-regex RE   origins matching RE (whole) may too [env CORS_ORIGIN_REGEX]
+${optionsHelp(SERVE_OPTIONS, { column: 27 })}
 ${settingsHelp()}
 
 The index must exist at the current schema (\`housekeeping db migrate\`, or start \`archive\` once).
@@ -224,14 +323,8 @@ Examples:
     const options = parseServeArgs(argv, ctx.env);
     if (options.printConfig) {
       return printConfig(ctx, options.settings, {
-        "http-port": options.httpPort,
-        "http-host": options.httpHost,
-        "hopauth-url": options.hopAuthUrl ?? null,
+        ...printableOptions(SERVE_OPTIONS, options.own),
         "public-topics": options.publicTopics.entries,
-        "max-upload-mib": options.maxUploadBytes / 2 ** 20,
-        "upload-timeout": options.uploadTimeoutMs / 1000,
-        "read-only": options.readOnly,
-        "cors-origins": options.cors.origins,
         "cors-origin-regex": options.cors.regex?.source ?? null,
       });
     }
@@ -258,35 +351,13 @@ Examples:
       const hopAuth = options.hopAuthUrl === undefined
         ? noPermissionsService()
         : createHopAuth({ url: options.hopAuthUrl, realm: new URL(options.hopAuthUrl).host, log });
-      const ingest = observingIngest(
-        createIngest({
-          store,
-          index: idx.index,
-          keyLayout: parseKeyLayout(settingValue(options.settings, "key-layout") ?? "daily"),
-          archiverVersion: VERSION,
-          log,
-          metrics,
-          signal: ctx.shutdown,
-          putConcurrency: 16,
-          maxInflightBytes: 2 * options.maxUploadBytes,
-          // archive-api's uploads: direct_upload, public as their topic (a +oversized pseudo-topic as its topic).
-          isPublic: (topic) => publicTopics.isPublic(topic),
-          ...(policy === undefined ? {} : { indexText: (topic: string) => policy.decide(topic).indexText }),
-          directUpload: true,
-        }),
-        policy,
+      const ingest = uploadIngest(
+        options,
+        { store, index: idx.index, log, metrics, publicTopics, policy },
+        ctx,
       );
-      const web = createWebPages({
-        index: idx.index,
-        browse: createBrowse(idx.sql),
-        textSearch: indexTextSearch(idx.index),
-        store,
-        hopAuth,
-        publicTopics,
-        log,
-      });
       const server = await startServer({
-        web,
+        web: webPages(idx, { store, hopAuth, publicTopics, log }),
         index: idx.index,
         store,
         ingest,

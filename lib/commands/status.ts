@@ -8,6 +8,14 @@ import { type CommandSettings, commandSettings, openKafka, printConfig } from ".
 import { errorMessage } from "../runtime/errors.ts";
 import { usageError } from "../cli/flags.ts";
 import {
+  optionsHelp,
+  optionSpec,
+  type OptionTable,
+  type OptionValues,
+  printableOptions,
+  readOptions,
+} from "../cli/options.ts";
+import {
   type Column,
   formatBytes,
   formatCount,
@@ -19,13 +27,25 @@ import type { TopicStats } from "../index/types.ts";
 import type { Logger } from "../runtime/log.ts";
 import { surveyTopics } from "../topics/topics.ts";
 
-const OPTIONS = {
-  ...CONNECTION_OPTIONS,
-  topic: { type: "string", multiple: true },
-  window: { type: "string", multiple: true },
-  "skip-lag": { type: "boolean" },
-  json: { type: "boolean" },
-} as const;
+const STATUS_OPTIONS = {
+  window: {
+    type: "string",
+    multiple: true,
+    arg: "W",
+    default: "1h,24h,all",
+    help: "windows to show, comma separated or repeated: 30m, 1h, 24h, 7d, 2w, all",
+    parse: (texts: string[]) => parseWindows(texts),
+    print: (windows: StatusWindow[]) => windows.map((w) => w.name),
+  },
+  topic: { type: "string", multiple: true, arg: "NAME", help: "only this topic (repeatable)" },
+  "skip-lag": { type: "boolean", help: "do not ask Kafka for the consumer-group lag (the index alone)" },
+  json: {
+    type: "boolean",
+    help: "one JSON object (int64 as decimal strings, times in ms) instead of tables",
+  },
+} as const satisfies OptionTable;
+
+const OPTIONS = { ...CONNECTION_OPTIONS, ...optionSpec(STATUS_OPTIONS) };
 
 /** A window of record time ending now; `ms` null is all time. */
 export interface StatusWindow {
@@ -34,6 +54,8 @@ export interface StatusWindow {
 }
 
 export interface StatusOptions extends CommandSettings {
+  /** The options as the table reads them, for --print-config. */
+  own: OptionValues<typeof STATUS_OPTIONS>;
   topics: string[] | undefined;
   windows: StatusWindow[];
   lag: boolean;
@@ -72,13 +94,14 @@ export function parseStatusArgs(
   readConfig: (path: string) => string = Deno.readTextFileSync,
 ): StatusOptions {
   const { values } = parseCommandArgs("status", argv, OPTIONS);
-  const windows = values.window as string[] | undefined;
+  const own = readOptions("status", STATUS_OPTIONS, values, env);
   return {
     ...commandSettings(values, env, readConfig),
-    topics: values.topic as string[] | undefined,
-    windows: parseWindows(windows ?? ["1h,24h,all"]),
-    lag: values["skip-lag"] !== true,
-    json: values.json === true,
+    own,
+    topics: own.topic,
+    windows: own.window,
+    lag: !own["skip-lag"],
+    json: own.json,
   };
 }
 
@@ -182,10 +205,7 @@ twice). From Kafka, for every topic \`archive\` would archive: per partition the
 the end offset and the lag (records not yet archived).
 
 Options:
-  --window W           windows to show, comma separated or repeated: 30m, 1h, 24h, 7d, 2w, all (default 1h,24h,all)
-  --topic NAME         only this topic (repeatable)
-  --skip-lag           do not ask Kafka for the consumer-group lag (the index alone)
-  --json               one JSON object (int64 as decimal strings, times in ms) instead of tables
+${optionsHelp(STATUS_OPTIONS)}
 ${settingsHelp()}
 
 Exit status: 0 on success; 1 on errors, including Kafka being unreachable for the lag (the index part is still
@@ -199,11 +219,7 @@ Examples:
   async run(argv, ctx) {
     const options = parseStatusArgs(argv, ctx.env);
     if (options.printConfig) {
-      return printConfig(ctx, options.settings, {
-        topics: options.topics ?? null,
-        windows: options.windows.map((w) => w.name),
-        lag: options.lag,
-      });
+      return printConfig(ctx, options.settings, printableOptions(STATUS_OPTIONS, options.own));
     }
     const now = BigInt(Date.now());
     const { log, kafka, veto, groupId } = await openKafka(options.settings, ctx, "housekeeping-status");

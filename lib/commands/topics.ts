@@ -11,7 +11,7 @@ import {
   topicListSetting,
 } from "../cli/services.ts";
 import { renderTable, toJson } from "../cli/output.ts";
-import { optionsHelp, optionSpec, type OptionTable } from "../cli/options.ts";
+import { optionsHelp, optionSpec, type OptionTable, readOptions } from "../cli/options.ts";
 import { HOPAUTH_OPTIONS, type HopauthSettings, hopauthSettings } from "../cli/hopauth_settings.ts";
 import { hkError } from "../runtime/errors.ts";
 import type { Logger } from "../runtime/log.ts";
@@ -53,7 +53,7 @@ export function parseTopicsArgs(
   const hopauth = hopauthSettings("topics", values, env);
   return {
     ...settings,
-    json: values.json === true,
+    json: readOptions("topics", TOPICS_OPTIONS, values, env).json,
     ...(hopauth === undefined ? {} : { hopauth }),
     publicTopics: publicTopicsSetting("topics", settings.settings),
     indexText: topicListSetting("topics", settings.settings, "index-text"),

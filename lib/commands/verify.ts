@@ -15,25 +15,72 @@ import { toJson } from "../cli/output.ts";
 import type { SelectFilter } from "../index/types.ts";
 import { type ManifestLine, parseManifest } from "../mock/manifest.ts";
 import { commandProgress } from "../cli/progress.ts";
-import { intInRange, LIMITS, positiveInt } from "../cli/flags.ts";
+import { positiveInt, type ValueSource } from "../cli/flags.ts";
+import {
+  optionsHelp,
+  optionSpec,
+  type OptionTable,
+  type OptionValues,
+  printableOptions,
+  readOptions,
+} from "../cli/options.ts";
 import { describeSelection, SELECTION_HELP } from "../cli/selection.ts";
 import { type Problem, verifyArchive, type VerifySummary } from "../verify/check.ts";
 import { checkManifest, type ManifestSummary, validateManifest } from "../verify/manifest.ts";
 
-const OPTIONS = {
-  ...SELECTION_COMMAND_OPTIONS,
-  sample: { type: "string" },
-  repair: { type: "boolean" },
-  manifest: { type: "string" },
-  quick: { type: "boolean" },
-  "skip-orphans": { type: "boolean" },
-  concurrency: { type: "string" },
-  grace: { type: "string" },
-  json: { type: "boolean" },
-  quiet: { type: "boolean" },
-} as const;
+const VERIFY_OPTIONS = {
+  sample: {
+    type: "string",
+    arg: "N",
+    help: [
+      "check N random index rows instead of all of them (from an index of 100 000 rows or more,",
+      "drawn from random blocks of it; the store is still listed for orphans unless --skip-orphans)",
+    ],
+    parse: (text: string | undefined, source: ValueSource) => positiveInt(source, text),
+  },
+  repair: {
+    type: "boolean",
+    help: [
+      "index valid orphans from the objects themselves (uuid, topic, time, coordinates and checksums",
+      "as the object states them); orphans whose uuid the object does not confirm are only reported.",
+      "Also re-derives each quarantined row's header columns from its object: rows the index now",
+      "accepts in full leave the quarantine",
+    ],
+  },
+  manifest: {
+    type: "string",
+    arg: "FILE",
+    help: [
+      "also check the archive against a manifest written by `housekeeping mock-hop --manifest`",
+      "(without --topic, the check is limited to the manifest's topics)",
+    ],
+  },
+  quick: { type: "boolean", help: "HEAD objects (existence and size) instead of reading them" },
+  "skip-orphans": { type: "boolean", help: "do not list the store for orphans" },
+  concurrency: {
+    type: "string",
+    arg: "N",
+    default: 16,
+    help: "objects read at once",
+    parse: { int: "concurrency" },
+  },
+  grace: {
+    type: "string",
+    arg: "SECONDS",
+    default: 300,
+    help: 'rows younger than this with a missing object are "possibly in flight"',
+    // 0 is allowed: every missing object is then a problem.
+    parse: (text: string, source: ValueSource) => text === "0" ? 0 : positiveInt(source, text)!,
+  },
+  json: { type: "boolean", help: 'JSON lines (one per problem, then {"summary": ...}) instead of text' },
+  quiet: { type: "boolean", help: "no progress output" },
+} as const satisfies OptionTable;
+
+const OPTIONS = { ...SELECTION_COMMAND_OPTIONS, ...optionSpec(VERIFY_OPTIONS) };
 
 export interface VerifyOptions extends SelectionCommandOptions {
+  /** The options as the table reads them, for --print-config. */
+  own: OptionValues<typeof VERIFY_OPTIONS>;
   sample: number | undefined;
   repair: boolean;
   manifest: string | undefined;
@@ -53,40 +100,32 @@ export function parseVerifyArgs(
   readConfig: (path: string) => string = Deno.readTextFileSync,
 ): VerifyOptions {
   const { values } = parseCommandArgs("verify", argv, OPTIONS);
-  const repair = values.repair === true;
-  const quick = values.quick === true;
-  const orphans = values["skip-orphans"] !== true;
-  if (repair && !orphans) {
+  const own = readOptions("verify", VERIFY_OPTIONS, values, env);
+  const orphans = !own["skip-orphans"];
+  if (own.repair && !orphans) {
     throw hkError(
       "USAGE",
       "--repair indexes orphans, which --skip-orphans does not look for; drop one of them",
     );
   }
-  if (quick && values.manifest !== undefined) {
+  if (own.quick && own.manifest !== undefined) {
     throw hkError(
       "USAGE",
       "--manifest compares object contents, which --quick does not read; drop one of them",
     );
   }
-  const grace = values.grace as string | undefined;
   return {
     ...selectionCommandOptions("verify", values, env, now, readConfig),
-    sample: positiveInt({ command: "verify", flag: "sample" }, values.sample as string | undefined),
-    repair,
-    manifest: values.manifest as string | undefined,
-    quick,
+    own,
+    sample: own.sample,
+    repair: own.repair,
+    manifest: own.manifest,
+    quick: own.quick,
     orphans,
-    concurrency: intInRange(
-      { command: "verify", flag: "concurrency" },
-      values.concurrency as string | undefined,
-      LIMITS.concurrency,
-      16,
-    ),
-    graceMs: grace === "0"
-      ? 0n
-      : BigInt(positiveInt({ command: "verify", flag: "grace" }, grace, 300)) * 1000n,
-    json: values.json === true,
-    quiet: values.quiet === true,
+    concurrency: own.concurrency,
+    graceMs: BigInt(own.grace) * 1000n,
+    json: own.json,
+    quiet: own.quiet,
   };
 }
 
@@ -110,20 +149,7 @@ manifest_content, manifest_vetoed_archived and manifest_unexpected (see README).
 Problems go to stdout as they are found, then a summary; progress goes to stderr. Nothing is ever deleted.
 
 Options:
-  --sample N           check N random index rows instead of all of them (from an index of 100 000 rows or more,
-                       drawn from random blocks of it; the store is still listed for orphans unless --skip-orphans)
-  --repair             index valid orphans from the objects themselves (uuid, topic, time, coordinates and checksums
-                       as the object states them); orphans whose uuid the object does not confirm are only reported.
-                       Also re-derives each quarantined row's header columns from its object: rows the index now
-                       accepts in full leave the quarantine
-  --manifest FILE      also check the archive against a manifest written by \`housekeeping mock-hop --manifest\`
-                       (without --topic, the check is limited to the manifest's topics)
-  --quick              HEAD objects (existence and size) instead of reading them
-  --skip-orphans       do not list the store for orphans
-  --concurrency N      objects read at once (default 16)
-  --grace SECONDS      rows younger than this with a missing object are "possibly in flight" (default 300)
-  --json               JSON lines (one per problem, then {"summary": ...}) instead of text
-  --quiet              no progress output
+${optionsHelp(VERIFY_OPTIONS)}
 ${SELECTION_HELP}
 ${settingsHelp()}
 
@@ -151,16 +177,7 @@ Examples:
 };
 
 function verifyExtras(o: VerifyOptions): Record<string, unknown> {
-  return {
-    selection: describeSelection(o.filter),
-    sample: o.sample ?? null,
-    repair: o.repair,
-    manifest: o.manifest ?? null,
-    quick: o.quick,
-    orphans: o.orphans,
-    concurrency: o.concurrency,
-    grace: Number(o.graceMs / 1000n),
-  };
+  return { selection: describeSelection(o.filter), ...printableOptions(VERIFY_OPTIONS, o.own) };
 }
 
 async function readManifest(path: string): Promise<ManifestLine[]> {

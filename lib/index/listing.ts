@@ -102,6 +102,9 @@ function toRow(r: DbRow): ListingRow {
   };
 }
 
+/** More named topics than this are listed by the general query: each one is a scan of its own. */
+const PER_TOPIC_SCANS = 32;
+
 const place = (r: ListingRow): Place => ({ timestamp: r.timestamp, id: r.id });
 
 /**
@@ -145,10 +148,31 @@ export function createListing(sql: IndexSql) {
       : pub !== null && full !== null
       ? sql`(${pub} or ${full})`
       : pub ?? full ?? sql`true`;
-    return sql`${topics}
-      ${f.since !== undefined ? sql`and m.timestamp >= ${f.since}` : sql``}
+    return sql`${topics} ${window(f)}`;
+  }
+
+  function window(f: ListingFilter) {
+    return sql`${f.since !== undefined ? sql`and m.timestamp >= ${f.since}` : sql``}
       ${f.until !== undefined ? sql`and m.timestamp < ${f.until}` : sql``}
       ${f.includeRetracted ? sql`` : sql`and not m.retracted`}`;
+  }
+
+  // A few named topics and no text search: one scan per topic in page order (messages_topic_timestamp_id_idx, or
+  // messages_public_topic_idx for public rows only), merged, where PostgreSQL would walk every topic's rows in
+  // time order and filter (0.46 s for two quiet topics of a 10 M-row index). Same rows as where(f); null when the
+  // general query is the one to run.
+  function perTopicScans(f: ListingFilter): { topic: string; publicOnly: boolean }[] | null {
+    if (f.search !== undefined || (f.topicsPublic === null && f.topicsFull === null)) return null;
+    const full = new Set(f.topicsFull ?? []);
+    const scans = [
+      ...[...full].map((topic) => ({ topic, publicOnly: false })),
+      // A topic read in full already has its public rows.
+      ...[...new Set(f.topicsPublic ?? [])].filter((t) => !full.has(t)).map((topic) => ({
+        topic,
+        publicOnly: true,
+      })),
+    ];
+    return scans.length > 0 && scans.length <= PER_TOPIC_SCANS ? scans : null;
   }
 
   function source(f: ListingFilter) {
@@ -169,15 +193,23 @@ export function createListing(sql: IndexSql) {
       : scanAscending
       ? sql`and (m.timestamp, m.id) > (${bookmark.timestamp}, ${bookmark.id})`
       : sql`and (m.timestamp, m.id) < (${bookmark.timestamp}, ${bookmark.id})`;
+    const columns = sql`m.id, m.topic, m.timestamp, m.uuid::text as uuid, m.size, m.key, m.bucket, m.crc32,
+      m.is_client_uuid, m.public, m.direct_upload, m.message_crc32, m.title, m.sender, m.media_type,
+      m.file_name, m.originator, m.retracted`;
+    const order = scanAscending ? sql`m.timestamp, m.id` : sql`m.timestamp desc, m.id desc`;
+    const scans = perTopicScans(f);
     try {
-      const rows = await sql<DbRow[]>`
-        select m.id, m.topic, m.timestamp, m.uuid::text as uuid, m.size, m.key, m.bucket, m.crc32,
-          m.is_client_uuid, m.public, m.direct_upload, m.message_crc32, m.title, m.sender, m.media_type,
-          m.file_name, m.originator, m.retracted
-        from ${source(f)}
-        where ${where(f)} ${after}
-        order by ${scanAscending ? sql`m.timestamp, m.id` : sql`m.timestamp desc, m.id desc`}
-        limit ${limit + 1}`;
+      const rows = scans === null
+        ? await sql<DbRow[]>`
+          select ${columns} from ${source(f)} where ${where(f)} ${after} order by ${order} limit ${limit + 1}`
+        : await sql<DbRow[]>`
+          select * from (${
+          scans.map((s) =>
+            sql`(select ${columns} from messages m
+              where m.topic = ${s.topic} ${s.publicOnly ? sql`and m.public` : sql``} ${window(f)} ${after}
+              order by ${order} limit ${limit + 1})`
+          ).reduce((a, b) => sql`${a} union all ${b}`)
+        }) m order by ${order} limit ${limit + 1}`;
       return pageOf(rows.map(toRow), limit, bookmark);
     } catch (e) {
       throw indexError(e, "listing messages");
@@ -196,9 +228,15 @@ export function createListing(sql: IndexSql) {
   /** Topics with at least one public row (archive-core's get_topics_with_public_messages). */
   async function topicsWithPublicMessages(): Promise<string[]> {
     try {
-      const rows = await sql<
-        { topic: string }[]
-      >`select distinct topic from messages where public order by topic`;
+      // A skip scan of messages_public_topic_idx (topic first): the next topic after the last one found, one probe each, rather
+      // than every public row (archive-core's `select distinct`, which gives the same list).
+      const rows = await sql<{ topic: string }[]>`
+        with recursive found (topic) as (
+          (select topic from messages where public order by topic limit 1)
+          union all
+          select (select m.topic from messages m where m.public and m.topic > f.topic order by m.topic limit 1)
+          from found f where f.topic is not null)
+        select topic from found where topic is not null order by topic`;
       return rows.map((r) => r.topic);
     } catch (e) {
       throw indexError(e, "listing topics");

@@ -1,5 +1,5 @@
 // restore's command line: the selection, the target and its connection, and how to run, parsed purely into
-// RestoreOptions (the flags' help text is in lib/commands/restore.ts).
+// RestoreOptions by one table, RESTORE_OPTIONS, which lib/commands/restore.ts's help shows.
 import {
   CONNECTION_OPTIONS,
   parseCommandArgs,
@@ -10,7 +10,14 @@ import {
   settingValue,
 } from "../cli/config.ts";
 import { errorMessage } from "../runtime/errors.ts";
-import { intInRange, LIMITS, nonNegativeBigInt, numberInRange, oneOf, usageError } from "../cli/flags.ts";
+import { nonNegativeBigInt, usageError, type ValueSource } from "../cli/flags.ts";
+import {
+  optionSpec,
+  type OptionTable,
+  type OptionValues,
+  printableOptions,
+  readOptions,
+} from "../cli/options.ts";
 import type { SelectFilter } from "../index/types.ts";
 import { describeSelection, parseSelection, SELECTION_OPTIONS } from "../cli/selection.ts";
 import { loadSettings } from "../cli/services.ts";
@@ -27,30 +34,155 @@ export const TARGET_SETTINGS = [
   { flag: "hop-auth", env: "RESTORE_HOP_AUTH_FILE" },
 ] as const satisfies readonly { flag: SettingName; env: string }[];
 
+/**
+ * Restore's own options: its selection flags (listed after the shared ones), the target (group "target") and how
+ * to run (group "operation"); lib/commands/restore.ts shows them.
+ */
 export const RESTORE_OPTIONS = {
+  "topic-regex": {
+    type: "string",
+    arg: "RE",
+    help: "source topics matching a PostgreSQL regular expression ('.*': everything)",
+    print: false, // in "selection"
+  },
+  "uuid-file": {
+    type: "string",
+    arg: "FILE",
+    help: "UUIDs, one per line ('#' comments allowed); UUIDs may also be given as arguments",
+    print: false,
+  },
+  "from-offset": {
+    type: "string",
+    arg: "N",
+    help: "source offset >= N",
+    parse: (text: string | undefined, source: ValueSource) => nonNegativeBigInt(source, text),
+    print: false,
+  },
+  "to-offset": {
+    type: "string",
+    arg: "N",
+    help: "source offset < N",
+    parse: (text: string | undefined, source: ValueSource) => nonNegativeBigInt(source, text),
+    print: false,
+  },
+  rename: {
+    type: "string",
+    multiple: true,
+    arg: "FROM=TO",
+    help: "publish topic FROM as TO (repeatable)",
+    group: "target",
+    parse: (texts: string[] | undefined) => renamesOf(texts ?? []),
+    print: (renames: Map<string, string>) => Object.fromEntries(renames),
+  },
+  "to-prefix": {
+    type: "string",
+    arg: "P",
+    help: "publish every other topic as P<topic>",
+    group: "target",
+    parse: (prefix: string | undefined) => {
+      if (prefix !== undefined) checkTopicName(`${prefix}x`, "--to-prefix");
+      return prefix;
+    },
+  },
+  "create-topics": {
+    type: "boolean",
+    help: [
+      "create missing target topics with the source topic's partition count (the source",
+      "cluster's when it can be asked, else the index's highest partition + 1)",
+    ],
+    group: "target",
+  },
+  "allow-loop": {
+    type: "boolean",
+    help: "allow a target topic that the archiver itself archives (see below)",
+    group: "target",
+  },
+  "dry-run": {
+    type: "boolean",
+    help: [
+      "print what would be sent (records, stored bytes, time span per topic and partition),",
+      "and send nothing",
+    ],
+    group: "operation",
+  },
+  "max-rate": {
+    type: "string",
+    arg: "N",
+    help: "at most N records per second (0.001 to 1e9)",
+    group: "operation",
+    parse: { number: "recordsPerSecond" },
+  },
+  "max-bytes-rate": {
+    type: "string",
+    arg: "N",
+    help: "at most N bytes (key + value + headers) per second (1024 to 1e12)",
+    group: "operation",
+    parse: { number: "bytesPerSecond" },
+  },
+  checkpoint: {
+    type: "string",
+    arg: "FILE",
+    help: [
+      "record progress in FILE (JSON, replaced atomically after every acknowledged request);",
+      "an interrupted restore re-run with the same FILE and selection continues after the last",
+      "acknowledged record; records a hard kill left unrecorded are found in the target (it",
+      "reads back what lies beyond the end offsets FILE holds) and not sent twice",
+    ],
+    group: "operation",
+  },
+  "on-bad-object": {
+    type: "string",
+    arg: "MODE",
+    default: "stop",
+    help: [
+      "{default} (default): a missing or damaged object stops the restore before it;",
+      "skip: report it (log and summary) and go on",
+    ],
+    group: "operation",
+    parse: { oneOf: ["stop", "skip"] },
+  },
+  "fetch-concurrency": {
+    type: "string",
+    arg: "N",
+    default: 16,
+    help: "objects fetched at once",
+    group: "operation",
+    parse: { int: "concurrency" },
+  },
+  "max-inflight-mib": {
+    type: "string",
+    arg: "N",
+    default: 64,
+    help: "MiB of objects held at once",
+    group: "operation",
+    parse: { int: "inflightMib" },
+  },
+  progress: {
+    type: "string",
+    arg: "MODE",
+    default: "auto",
+    help: [
+      "{default} (default: a bar when stderr is a terminal, else JSON lines every 10 s), bar,",
+      "json or none",
+    ],
+    group: "operation",
+    parse: { oneOf: ["auto", "bar", "json", "none"] },
+  },
+} as const satisfies OptionTable;
+
+type RestoreValues = OptionValues<typeof RESTORE_OPTIONS>;
+
+const OPTIONS = {
   ...CONNECTION_OPTIONS,
   ...SELECTION_OPTIONS,
-  "topic-regex": { type: "string" },
-  "uuid-file": { type: "string" },
-  "from-offset": { type: "string" },
-  "to-offset": { type: "string" },
-  rename: { type: "string", multiple: true },
-  "to-prefix": { type: "string" },
-  "create-topics": { type: "boolean" },
-  "allow-loop": { type: "boolean" },
-  "dry-run": { type: "boolean" },
-  "max-rate": { type: "string" },
-  "max-bytes-rate": { type: "string" },
-  checkpoint: { type: "string" },
-  "on-bad-object": { type: "string" },
-  "fetch-concurrency": { type: "string" },
-  "max-inflight-mib": { type: "string" },
-  progress: { type: "string" },
+  ...optionSpec(RESTORE_OPTIONS),
   ...Object.fromEntries(TARGET_SETTINGS.map((s) => [`target-${s.flag}`, { type: "string" }] as const)),
-} as const;
+};
 
 export interface RestoreOptions {
   settings: ResolvedSettings;
+  /** The options as RESTORE_OPTIONS reads them, for --print-config. */
+  own: RestoreValues;
   /** The target cluster's connection settings (the rest of `settings` unchanged). */
   target: ResolvedSettings;
   configPath: string | undefined;
@@ -81,37 +213,30 @@ export function parseRestoreArgs(
   readFile: (path: string) => string = Deno.readTextFileSync,
   now: bigint = BigInt(Date.now()),
 ): RestoreOptions {
-  const { values, positionals } = parseCommandArgs("restore", argv, RESTORE_OPTIONS, true);
+  const { values, positionals } = parseCommandArgs("restore", argv, OPTIONS, true);
   const configPath = values.config as string | undefined;
   const settings = loadSettings(values, env, configPath, readFile);
-  const str = (name: string) => values[name] as string | undefined;
-  const maxInflightMib = intInRange(
-    flag("max-inflight-mib"),
-    str("max-inflight-mib"),
-    LIMITS.inflightMib,
-    64,
-  );
+  const own = readOptions("restore", RESTORE_OPTIONS, values, env);
   return {
     settings,
+    own,
     target: targetSettings(settings, values, env),
     configPath,
     printConfig: values["print-config"] === true,
-    filter: restoreFilter(values, positionals, readFile, now),
-    naming: targetNaming(values),
-    dryRun: values["dry-run"] === true,
-    createTopics: values["create-topics"] === true,
-    allowLoop: values["allow-loop"] === true,
-    onBadObject: oneOf(flag("on-bad-object"), str("on-bad-object"), ["stop", "skip"] as const, "stop"),
-    maxRate: numberInRange(flag("max-rate"), str("max-rate"), LIMITS.recordsPerSecond),
-    maxBytesRate: numberInRange(flag("max-bytes-rate"), str("max-bytes-rate"), LIMITS.bytesPerSecond),
-    checkpoint: str("checkpoint"),
-    fetchConcurrency: intInRange(flag("fetch-concurrency"), str("fetch-concurrency"), LIMITS.concurrency, 16),
-    maxInflightBytes: maxInflightMib * 2 ** 20,
-    progress: oneOf(flag("progress"), str("progress"), ["auto", "bar", "json", "none"] as const, "auto"),
+    filter: restoreFilter(values, own, positionals, readFile, now),
+    naming: { renames: own.rename, prefix: own["to-prefix"] },
+    dryRun: own["dry-run"],
+    createTopics: own["create-topics"],
+    allowLoop: own["allow-loop"],
+    onBadObject: own["on-bad-object"],
+    maxRate: own["max-rate"],
+    maxBytesRate: own["max-bytes-rate"],
+    checkpoint: own.checkpoint,
+    fetchConcurrency: own["fetch-concurrency"],
+    maxInflightBytes: own["max-inflight-mib"] * 2 ** 20,
+    progress: own.progress,
   };
 }
-
-const flag = (name: string) => ({ command: "restore", flag: name });
 
 /**
  * The selection flags every command shares (topic, time, uuid, sender, format, partition), plus restore's own:
@@ -119,20 +244,20 @@ const flag = (name: string) => ({ command: "restore", flag: name });
  */
 function restoreFilter(
   values: Values,
+  own: RestoreValues,
   positionals: string[],
   readFile: (path: string) => string,
   now: bigint,
 ): SelectFilter {
-  const str = (name: string) => values[name] as string | undefined;
   const selection = parseSelection("restore", values, now);
   const topics = selection.topics ?? [];
   for (const t of topics) checkTopicName(t, "--topic", { archive: true });
-  const topicRegex = str("topic-regex");
+  const topicRegex = own["topic-regex"];
   if (topicRegex === "") {
     throw usageError("restore", "--topic-regex must not be empty (use '.*' for every topic)");
   }
   const uuids = [...(selection.uuids ?? []), ...positionals.map((u) => parseUuid(u, "argument"))];
-  const uuidFile = str("uuid-file");
+  const uuidFile = own["uuid-file"];
   if (uuidFile !== undefined) uuids.push(...readUuidFile(uuidFile, readFile));
   if (topics.length === 0 && topicRegex === undefined && uuids.length === 0) {
     throw usageError(
@@ -141,8 +266,8 @@ function restoreFilter(
         "use --topic-regex '.*' to restore everything",
     );
   }
-  const fromOffset = nonNegativeBigInt(flag("from-offset"), str("from-offset"));
-  const toOffset = nonNegativeBigInt(flag("to-offset"), str("to-offset"));
+  const fromOffset = own["from-offset"];
+  const toOffset = own["to-offset"];
   if (fromOffset !== undefined && toOffset !== undefined && fromOffset >= toOffset) {
     throw usageError(
       "restore",
@@ -172,19 +297,17 @@ function readUuidFile(path: string, readFile: (path: string) => string): string[
   return uuids;
 }
 
-/** --rename (repeatable, one target per topic) and --to-prefix. */
-function targetNaming(values: Values): TargetNaming {
+/** --rename FROM=TO (repeatable): one target per topic. */
+function renamesOf(texts: string[]): Map<string, string> {
   const renames = new Map<string, string>();
-  for (const text of (values["rename"] as string[] | undefined) ?? []) {
+  for (const text of texts) {
     const [from, to] = parseRename(text);
     if (renames.has(from) && renames.get(from) !== to) {
       throw usageError("restore", `--rename gives topic ${from} two targets: ${renames.get(from)} and ${to}`);
     }
     renames.set(from, to);
   }
-  const prefix = values["to-prefix"] as string | undefined;
-  if (prefix !== undefined) checkTopicName(`${prefix}x`, "--to-prefix");
-  return { renames, prefix };
+  return renames;
 }
 
 /** The target's settings: each Kafka setting from --target-X, else RESTORE_*, else the source's value. */
@@ -223,18 +346,7 @@ export function restoreExtras(o: RestoreOptions): Record<string, unknown> {
   const target = printableSettings(o.target);
   return {
     selection: describeSelection(o.filter),
-    rename: Object.fromEntries(o.naming.renames),
-    "to-prefix": o.naming.prefix ?? null,
+    ...printableOptions(RESTORE_OPTIONS, o.own),
     target: Object.fromEntries(TARGET_SETTINGS.map(({ flag }) => [flag, target[flag]])),
-    "dry-run": o.dryRun,
-    "create-topics": o.createTopics,
-    "allow-loop": o.allowLoop,
-    "on-bad-object": o.onBadObject,
-    "max-rate": o.maxRate ?? null,
-    "max-bytes-rate": o.maxBytesRate ?? null,
-    checkpoint: o.checkpoint ?? null,
-    "fetch-concurrency": o.fetchConcurrency,
-    "max-inflight-mib": o.maxInflightBytes / 2 ** 20,
-    progress: o.progress,
   };
 }

@@ -29,21 +29,26 @@ export interface AnswerFraming {
   readonly started: boolean;
   /** The final answer's last byte has been seen. */
   readonly complete: boolean;
+  /** The final head says `connection: close`, or the body runs until the connection closes. */
+  readonly closes: boolean;
 }
 
 /** `headRequest`: the request was HEAD, so the answer has no body whatever its head says. */
 export function answerFraming(headRequest: boolean): AnswerFraming {
   let state: State = { at: "head", buf: new Uint8Array(0) };
   let started = false;
+  let closes = false;
 
   function afterHead(head: string): State {
     const status = Number(head.slice(9, 12));
     if (status >= 100 && status < 200) return { at: "head", buf: new Uint8Array(0) };
     started = true;
+    closes = /\r\nconnection:[^\r]*\bclose\b/i.test(head);
     if (headRequest || status === 204 || status === 304) return { at: "done" };
     if (/\r\ntransfer-encoding:[^\r]*chunked/i.test(head)) return { at: "size", line: "" };
     const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
     if (length) return Number(length[1]) === 0 ? { at: "done" } : { at: "length", left: Number(length[1]) };
+    closes = true;
     return { at: "until-close" };
   }
 
@@ -106,6 +111,9 @@ export function answerFraming(headRequest: boolean): AnswerFraming {
     },
     get complete() {
       return state.at === "done";
+    },
+    get closes() {
+      return closes;
     },
   };
 }

@@ -4,8 +4,10 @@
 // state: a SCRAM challenge (401 + WWW-Authenticate) is relayed to the client, and the server's final message
 // (Authentication-Info) is relayed on the eventual answer, which the client checks.
 import { offloadedFrom } from "../topics/names.ts";
-import { errorMessage } from "../runtime/errors.ts";
 import type { Logger } from "../runtime/log.ts";
+import { createHopAuthMulti, type SubAnswer, textResponse } from "./hopauth_multi.ts";
+
+export { textResponse };
 
 export type Operation = "Read" | "Write";
 
@@ -24,15 +26,6 @@ export interface HopAuthOptions {
   fetch?: typeof fetch;
 }
 
-export function textResponse(status: number, text: string, headers: Record<string, string> = {}): Response {
-  return new Response(text, { status, headers: { "content-type": "text/plain; charset=utf-8", ...headers } });
-}
-
-interface SubAnswer {
-  status?: unknown;
-  body?: unknown;
-}
-
 function record(value: unknown): Record<string, unknown> | null {
   return value !== null && typeof value === "object" && !Array.isArray(value)
     ? value as Record<string, unknown>
@@ -45,43 +38,16 @@ function stringField(answer: SubAnswer | undefined, field: string): string | nul
   return typeof v === "string" ? v : null;
 }
 
-// An answer of the permissions service is small (a few permission lists); a larger one is not read.
-const MAX_ANSWER_BYTES = 1 << 20;
-
-async function boundedBody(resp: Response): Promise<Uint8Array<ArrayBuffer> | null> {
-  const declared = Number(resp.headers.get("content-length") ?? "0");
-  if (declared > MAX_ANSWER_BYTES || resp.body === null) {
-    await resp.body?.cancel();
-    return resp.body === null ? new Uint8Array(0) : null;
-  }
-  const reader = resp.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > MAX_ANSWER_BYTES) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
 export function createHopAuth(options: HopAuthOptions) {
   const base = options.url.replace(/\/+$/, "");
-  const root = new URL(base).pathname.replace(/\/+$/, "");
   const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const { log } = options;
+  const multi = createHopAuthMulti(options);
+  const shown = (() => {
+    const u = new URL(base);
+    return `${u.origin}${u.pathname}`;
+  })();
 
   function challenge(): Response {
     return new Response(JSON.stringify({ message: "Authentication required" }), {
@@ -93,95 +59,36 @@ export function createHopAuth(options: HopAuthOptions) {
     });
   }
 
-  // Its URL as logged: user info (a secret, perhaps) left out.
-  const shown = (() => {
-    const u = new URL(base);
-    return `${u.origin}${u.pathname}`;
-  })();
-
-  function unavailable(headers: Record<string, string> = {}): Response {
-    return textResponse(503, "Permissions service unreachable; try again later", {
-      ...headers,
-      "retry-after": "5",
+  function malformed(headers: Record<string, string>): AuthOutcome {
+    log.warn("permissions service failed", {
+      code: "HOPAUTH_FAILED",
+      url: shown,
+      status: 200,
+      why: "malformed answer",
     });
-  }
-
-  // The permissions service answered something this archive cannot act on: the caller is told the service failed
-  // (502, or 503 when it says it is busy), and the log says what it answered.
-  function failed(status: number, why: string, headers: Record<string, string> = {}): Response {
-    log.warn("permissions service failed", { code: "HOPAUTH_FAILED", url: shown, status, why });
-    if (status === 429 || status === 503) return unavailable(headers);
-    return textResponse(502, "Bad Gateway: the permissions service failed; try again later", headers);
-  }
-
-  function subRequest(path: string) {
-    return { method: "get", path: `${root}${path}`, headers: { Authorization: "Inherit" } };
-  }
-
-  // The answer to the client when the service did not answer 200: its SCRAM challenge relayed, a 403, or a
-  // mapped failure; null for a 200.
-  async function refusal(resp: Response): Promise<Response | null> {
-    const wwwAuthenticate = resp.headers.get("www-authenticate");
-    if (resp.status === 401 && wwwAuthenticate !== null) {
-      // The SCRAM challenge, relayed; its body is small (bounded all the same) and read under the fetch's timeout.
-      const body = await boundedBody(resp);
-      if (body === null) return failed(resp.status, "challenge unreadable");
-      return new Response(body, { status: 401, headers: { "www-authenticate": wwwAuthenticate } });
-    }
-    if (resp.status === 200) return null;
-    await resp.body?.cancel();
-    return resp.status === 403 ? textResponse(403, "Forbidden") : failed(resp.status, "unexpected status");
+    return {
+      ok: false,
+      response: textResponse(502, "Bad Gateway: the permissions service failed; try again later", headers),
+    };
   }
 
   async function authorize(authorization: string | null, topic: string, op: Operation): Promise<AuthOutcome> {
     if (authorization === null) return { ok: false, response: challenge() };
     // The pseudo-topic hop-client posts oversized messages to has the permissions of the topic it extends.
     const name = encodeURIComponent(offloadedFrom(topic));
-    const requests: Record<string, ReturnType<typeof subRequest>> = {
-      ops: subRequest(`/v1/current_credential/permissions/topic/${name}`),
-      whoami: subRequest("/v1/current_user"),
+    const paths: Record<string, string> = {
+      ops: `/v1/current_credential/permissions/topic/${name}`,
+      whoami: "/v1/current_user",
     };
     if (op === "Write") {
-      requests.topic = subRequest(`/v1/topics/${name}`);
-      requests.cred = subRequest("/v1/current_credential");
+      paths.topic = `/v1/topics/${name}`;
+      paths.cred = "/v1/current_credential";
     }
-    let resp: Response;
-    try {
-      resp = await doFetch(`${base}/v1/multi`, {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization },
-        body: JSON.stringify(requests),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (e) {
-      log.warn("permissions service unreachable", {
-        code: "HOPAUTH_FAILED",
-        url: shown,
-        error: errorMessage(e),
-      });
-      return { ok: false, response: unavailable() };
-    }
-    const refused = await refusal(resp);
-    if (refused !== null) return { ok: false, response: refused };
-    // From here on the client may be waiting for the SCRAM server-final message: every answer carries it.
-    const headers: Record<string, string> = {};
-    const info = resp.headers.get("authentication-info");
-    if (info !== null) headers["authentication-info"] = info;
-    let answers: Record<string, unknown> | null;
-    try {
-      const body = await boundedBody(resp);
-      answers = body === null ? null : record(JSON.parse(new TextDecoder().decode(body)));
-    } catch {
-      answers = null;
-    }
-    const malformed = () => ({ ok: false as const, response: failed(200, "malformed answer", headers) });
-    if (answers === null) return malformed();
-    const sub = (key: string) => record(answers![key]) as SubAnswer | null;
-    const ops = sub("ops");
-    if (ops === null || typeof ops.status !== "number") return malformed();
+    const got = await multi(authorization, paths);
+    if (!got.ok) return got;
+    const { headers, answers } = got;
     for (const key of op === "Write" ? ["ops", "topic"] : ["ops"]) {
-      const status = sub(key)?.status;
-      if (typeof status !== "number") return malformed();
+      const status = answers[key]!.status;
       if (status === 200) continue;
       if (status >= 400 && status <= 499) {
         return {
@@ -193,18 +100,32 @@ export function createHopAuth(options: HopAuthOptions) {
           ),
         };
       }
-      return { ok: false, response: failed(status, `${key} sub-request failed`, headers) };
+      log.warn("permissions service failed", {
+        code: "HOPAUTH_FAILED",
+        url: shown,
+        status,
+        why: `${key} sub-request failed`,
+      });
+      return {
+        ok: false,
+        response: status === 429 || status === 503
+          ? textResponse(503, "Permissions service unreachable; try again later", {
+            ...headers,
+            "retry-after": "5",
+          })
+          : textResponse(502, "Bad Gateway: the permissions service failed; try again later", headers),
+      };
     }
-    const allowed = record(ops.body)?.allowed_operations;
-    if (!Array.isArray(allowed)) return malformed();
+    const allowed = record(answers.ops!.body)?.allowed_operations;
+    if (!Array.isArray(allowed)) return malformed(headers);
     if (!allowed.includes(op) && !allowed.includes("All")) {
       return { ok: false, response: textResponse(403, "Operation not permitted", headers) };
     }
     return {
       ok: true,
       headers,
-      user: stringField(sub("whoami") ?? undefined, "username"),
-      credential: stringField(sub("cred") ?? undefined, "username"),
+      user: stringField(answers.whoami, "username"),
+      credential: stringField(answers.cred, "username"),
     };
   }
 

@@ -2,12 +2,17 @@
 // nothing, or half a request head, holds its connection for good, and a body nobody asked for (after a 401, a 413)
 // is read to its end. So we accept TCP ourselves and enforce the deadlines before and while handing the bytes on
 // to Deno.serve, which listens on a Unix socket in a private directory:
-// - the request head must be complete within `headerTimeoutMs` of the connection opening;
-// - afterwards, a connection on which no byte moves either way for `idleTimeoutMs` is closed;
-// - one request per connection: once the final answer starts, what the client still sends is dropped (at most
-//   DISCARD_BYTES), and the connection closes when the answer is sent (every answer says `connection: close`).
+// - each request head must be complete within `headerTimeoutMs` of the connection opening, or of the previous
+//   answer's end;
+// - while a request is under way, a connection on which no byte moves either way for `idleTimeoutMs` is closed;
+// - requests are framed here (lib/serve/request_framing.ts; ambiguous framing is a 400 and the connection
+//   closes), one at a time, each on a fresh connection to Deno, so that the client may send the next request on
+//   the same connection (keep-alive) and no byte of one request can be read as part of another;
+// - once the final answer starts, what the client still sends of an unfinished body is dropped (at most
+//   DISCARD_BYTES), and the connection closes when the answer is sent.
 import type { Logger } from "../runtime/log.ts";
 import { type AnswerFraming, answerFraming } from "./framing.ts";
+import { type BodyFraming, requestFraming } from "./request_framing.ts";
 
 export interface ListenerLimits {
   /** From accepting a connection to the end of its request head. */
@@ -19,7 +24,7 @@ export interface ListenerLimits {
 export const LISTENER_LIMITS: ListenerLimits = { headerTimeoutMs: 30_000, idleTimeoutMs: 120_000 };
 
 const HEAD_END = new Uint8Array([13, 10, 13, 10]);
-// Past this the head is Deno's to refuse (431); we only wait for its end.
+// A longer head is refused (431).
 const MAX_HEAD_SCAN = 64 * 1024;
 const CHUNK = 64 * 1024;
 
@@ -38,18 +43,31 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Reads until the end of the request head (or MAX_HEAD_SCAN bytes); null when the client closes first. */
-async function readHead(conn: Deno.Conn): Promise<Uint8Array | null> {
-  let buf: Uint8Array = new Uint8Array(0);
-  const chunk = new Uint8Array(CHUNK);
-  while (buf.length < MAX_HEAD_SCAN) {
+/** The head (through its blank line) and the bytes read past it; null when the client closes first. */
+async function readHead(
+  conn: Deno.Conn,
+  pending: Uint8Array,
+  chunk: Uint8Array,
+): Promise<{ head: Uint8Array; rest: Uint8Array } | "too_large" | null> {
+  let buf: Uint8Array = pending;
+  let end = indexOfHeadEnd(buf, 0);
+  while (end < 0) {
+    if (buf.length >= MAX_HEAD_SCAN) return "too_large";
     const n = await conn.read(chunk);
     if (n === null) return null;
     const from = buf.length;
     buf = concat(buf, chunk.subarray(0, n));
-    if (indexOfHeadEnd(buf, from) >= 0) break;
+    end = indexOfHeadEnd(buf, from);
   }
-  return buf;
+  return { head: buf.subarray(0, end), rest: buf.slice(end) };
+}
+
+function refusal(status: string, why: string): Uint8Array {
+  const body = `${status}: ${why}\n`;
+  return new TextEncoder().encode(
+    `HTTP/1.1 ${status}\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n` +
+      `content-length: ${body.length}\r\n\r\n${body}`,
+  );
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
@@ -89,27 +107,49 @@ function relay(client: Deno.Conn, target: Inner, limits: ListenerLimits): Relay 
     clearTimeout(timer);
     timer = setTimeout(close, limits.idleTimeoutMs);
   };
-  let framing: AnswerFraming | null = null;
+  // Bytes the client sent past the current request: the start of its next one, held until this one is answered.
+  let pending: Uint8Array = new Uint8Array(0);
+  let busy = false;
+  // One buffer each way for the connection's life, not two per request.
+  const fromClient = new Uint8Array(CHUNK);
+  const fromDeno = new Uint8Array(CHUNK);
 
-  // The request's bytes to Deno until the answer starts; after that, dropped (a refused body), within a budget.
-  async function upstream(conn: Deno.Conn, head: Uint8Array): Promise<void> {
-    await writeAll(conn, head);
-    const chunk = new Uint8Array(CHUNK);
-    let dropped = 0;
-    while (dropped <= DISCARD_BYTES) {
+  // The request's body to Deno, as far as its framing says and no further. Once the final answer starts on an
+  // unfinished body, the rest is dropped (a refused body), within a budget. True when the whole body went.
+  async function upstream(
+    conn: Deno.Conn,
+    body: BodyFraming,
+    rest: Uint8Array,
+    answer: AnswerFraming,
+  ): Promise<boolean> {
+    const chunk = fromClient;
+    let buf = rest;
+    for (;;) {
+      if (buf.length > 0) {
+        const end = body.feed(buf, 0);
+        if (body.broken) return false;
+        await writeAll(conn, buf.subarray(0, end));
+        if (body.complete) {
+          pending = buf.slice(end);
+          return true;
+        }
+      } else if (body.complete) return true;
+      if (answer.started) break;
       const n = await client.read(chunk);
-      if (n === null) return;
-      if (framing?.started) {
-        dropped += n;
-        continue;
-      }
+      if (n === null) return false;
       touch();
-      await writeAll(conn, chunk.subarray(0, n));
+      buf = chunk.subarray(0, n);
     }
+    for (let dropped = 0; dropped <= DISCARD_BYTES;) {
+      const n = await client.read(chunk);
+      if (n === null) break;
+      dropped += n;
+    }
+    return false;
   }
 
   async function downstream(conn: Deno.Conn, answer: AnswerFraming): Promise<void> {
-    const chunk = new Uint8Array(CHUNK);
+    const chunk = fromDeno;
     while (!answer.complete) {
       const n = await conn.read(chunk);
       if (n === null) return;
@@ -119,20 +159,50 @@ function relay(client: Deno.Conn, target: Inner, limits: ListenerLimits): Relay 
     }
   }
 
-  let busy = false;
+  // One request and its answer; true when the connection may carry the next request.
+  async function exchange(head: Uint8Array, rest: Uint8Array): Promise<boolean> {
+    const request = requestFraming(head);
+    if (!request.ok) {
+      await writeAll(client, refusal("400 Bad Request", request.reason));
+      return false;
+    }
+    const answer = answerFraming(request.head);
+    inner = await target.connect();
+    await writeAll(inner, head);
+    let sent = false;
+    const up = upstream(inner, request.body, rest, answer).then((whole) => sent = whole, () => {});
+    await downstream(inner, answer);
+    if (sent && answer.complete && request.keepAlive && !answer.closes) {
+      inner.close();
+      inner = null;
+      return true;
+    }
+    await client.closeWrite();
+    clearTimeout(timer);
+    await Promise.race([up, new Promise((r) => timer = setTimeout(r, LINGER_MS))]);
+    return false;
+  }
+
   const done = (async () => {
     try {
-      const head = await readHead(client);
-      if (head === null || closed) return;
-      busy = true;
-      touch();
-      framing = answerFraming(/^HEAD /.test(new TextDecoder().decode(head.subarray(0, 5))));
-      inner = await target.connect();
-      const up = upstream(inner, head).catch(() => {});
-      await downstream(inner, framing);
-      await client.closeWrite();
-      clearTimeout(timer);
-      await Promise.race([up, new Promise((r) => timer = setTimeout(r, LINGER_MS))]);
+      for (;;) {
+        const got = await readHead(client, pending, fromClient);
+        pending = new Uint8Array(0); // now in got.rest
+        if (got === null || closed) return;
+        busy = true;
+        touch();
+        if (got === "too_large") {
+          await writeAll(
+            client,
+            refusal("431 Request Header Fields Too Large", "the request head is too long"),
+          );
+          return;
+        }
+        if (!await exchange(got.head, got.rest)) return;
+        busy = false;
+        clearTimeout(timer);
+        timer = setTimeout(close, limits.headerTimeoutMs);
+      }
     } catch {
       // A reset or a closed peer: nothing to answer.
     } finally {
@@ -156,20 +226,13 @@ export async function listen(
   const limits = options.limits ?? LISTENER_LIMITS;
   // First, so that a port in use fails before anything else is set up (lib/runtime/http.ts's listenError).
   const socket = Deno.listen({ hostname: options.hostname, port: options.port });
-  const closing = async (req: Request) => {
-    const resp = await handler(req);
-    try {
-      resp.headers.set("connection", "close"); // so that clients do not count on reusing it
-    } catch { /* immutable headers: the close tells them anyway */ }
-    return resp;
-  };
   // A Unix socket in a private directory: nobody else can reach Deno.serve around the deadlines. Where no directory
   // can be made (a read-only file system), loopback TCP on a free port.
   const dir = await Deno.makeTempDir({ prefix: "housekeeping-serve-" }).catch(() => null);
   const path = dir === null ? null : `${dir}/http.sock`;
   const inner = path !== null
-    ? Deno.serve({ path, onListen: () => {} }, closing)
-    : Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, closing);
+    ? Deno.serve({ path, onListen: () => {} }, handler)
+    : Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
   const target: Inner = path !== null
     ? { connect: () => Deno.connect({ transport: "unix", path }) }
     : { connect: () => Deno.connect({ hostname: "127.0.0.1", port: (inner.addr as Deno.NetAddr).port }) };

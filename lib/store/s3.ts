@@ -101,7 +101,20 @@ function s3Error(e: unknown, action: string, bucket: string, where: string): Hou
   if (!(e instanceof Error)) return hkError("STORE_FAILED", `${action} failed: ${String(e)}`);
   const err = e as SdkError;
   const status = err.$metadata?.httpStatusCode;
-  const opts = { cause: e };
+  return refusalError(err, status, action, bucket, where) ??
+    transportError(err, status, action, where) ??
+    otherError(err, status, action, where);
+}
+
+/** The server refused the request for a reason the operator can fix: checksum, bucket, credentials, region. */
+function refusalError(
+  err: SdkError,
+  status: number | undefined,
+  action: string,
+  bucket: string,
+  where: string,
+): HousekeepingError | undefined {
+  const opts = { cause: err };
   if (CHECKSUM_ERRORS.has(err.name)) {
     // The server computed a different checksum than the one sent: the bytes changed on the way. Sending them again
     // can succeed; a caller whose own digest is wrong gets the same answer every time and should stop retrying.
@@ -143,7 +156,18 @@ function s3Error(e: unknown, action: string, bucket: string, where: string): Hou
       opts,
     );
   }
-  const tls = status === undefined && tlsError(e, "STORE_TLS_FAILED", {
+  return undefined;
+}
+
+/** The request never had a proper answer: TLS, a scheme the endpoint does not speak, or no connection at all. */
+function transportError(
+  err: SdkError,
+  status: number | undefined,
+  action: string,
+  where: string,
+): HousekeepingError | undefined {
+  const opts = { cause: err };
+  const tls = status === undefined && tlsError(err, "STORE_TLS_FAILED", {
     peer: where,
     caSetting: "AWS_CA_BUNDLE",
     protocolHint: "check that S3_ENDPOINT's scheme (https:// or http://) is what the endpoint speaks",
@@ -170,12 +194,22 @@ function s3Error(e: unknown, action: string, bucket: string, where: string): Hou
       { ...opts, retriable: true },
     );
   }
+  return undefined;
+}
+
+/** Any other failure: retriable when the server may answer differently next time. */
+function otherError(
+  err: SdkError,
+  status: number | undefined,
+  action: string,
+  where: string,
+): HousekeepingError {
   // 499: the server dropped the request unfinished; MinIO answers it to requests in flight while it shuts down
   // (ClientDisconnected, often with a body the SDK cannot parse: "Unknown: UnknownError"). Nothing was stored.
   const transient = status === undefined || status >= 500 || status === 429 || status === 499 ||
     err.name === "SlowDown";
   return hkError("STORE_FAILED", `${action} at ${where} failed: ${brief(err)}`, {
-    ...opts,
+    cause: err,
     retriable: transient,
   });
 }

@@ -152,6 +152,18 @@ export async function checkManifest(
     summary.problems++;
     report(p);
   };
+  const { groups, vetoed } = groupLines(lines);
+  summary.messages = groups.size;
+  summary.vetoed = vetoed.length;
+  summary.receipts = await checkGroups(deps, groups, emit, progress);
+  await checkVetoed(deps, vetoed, emit, progress);
+  await checkUnexpected(deps, lines, groups, emit);
+  progress.done({ messages: summary.messages, problems: summary.problems });
+  return summary;
+}
+
+/** The lines of archived topics grouped by UUID, in the order sent, and apart from them the vetoed lines. */
+function groupLines(lines: ManifestLine[]): { groups: Map<string, ManifestLine[]>; vetoed: ManifestLine[] } {
   const vetoed = lines.filter((l) => l.vetoed);
   const groups = new Map<string, ManifestLine[]>();
   for (const l of lines) {
@@ -160,9 +172,17 @@ export async function checkManifest(
     if (group) group.push(l);
     else groups.set(l.uuid, [l]);
   }
-  summary.messages = groups.size;
-  summary.vetoed = vetoed.length;
+  return { groups, vetoed };
+}
 
+/** Checks every group's row, receipts and stored object, a batch of UUIDs at a time; returns the receipts expected. */
+async function checkGroups(
+  deps: ManifestDeps,
+  groups: Map<string, ManifestLine[]>,
+  emit: (p: Problem) => void,
+  progress: Progress,
+): Promise<number> {
+  let expectedReceipts = 0;
   const uuids = [...groups.keys()];
   for (let i = 0; i < uuids.length; i += BATCH) {
     const part = uuids.slice(i, i + BATCH);
@@ -176,7 +196,7 @@ export async function checkManifest(
     for (const uuid of part) {
       const group = groups.get(uuid)!;
       const row = rows.get(uuid);
-      summary.receipts += new Set(group.map(coordinates)).size - 1;
+      expectedReceipts += new Set(group.map(coordinates)).size - 1;
       checkGroup(uuid, group, row, receipts.get(uuid) ?? []).forEach(emit);
       if (row !== undefined) {
         const line = group.find((l) => coordinates(l) === coordinates(row)) ?? group[0]!;
@@ -185,8 +205,16 @@ export async function checkManifest(
       progress.tick(group.length);
     }
   }
+  return expectedReceipts;
+}
 
-  // Vetoed records (heartbeats) must not be archived at all.
+/** Vetoed records (heartbeats) must not be archived at all. */
+async function checkVetoed(
+  deps: ManifestDeps,
+  vetoed: ManifestLine[],
+  emit: (p: Problem) => void,
+  progress: Progress,
+): Promise<void> {
   for (let i = 0; i < vetoed.length; i += BATCH) {
     const part = vetoed.slice(i, i + BATCH);
     const rows = await deps.index.lookup(part.map((l) => l.uuid));
@@ -204,8 +232,15 @@ export async function checkManifest(
       progress.tick(1);
     }
   }
+}
 
-  // Rows in the manifest's topics that no line accounts for (e.g. a record archived under a wrong UUID).
+/** Rows in the manifest's topics that no line accounts for (e.g. a record archived under a wrong UUID). */
+async function checkUnexpected(
+  deps: ManifestDeps,
+  lines: ManifestLine[],
+  groups: Map<string, ManifestLine[]>,
+  emit: (p: Problem) => void,
+): Promise<void> {
   const topics = [...new Set(lines.filter((l) => !l.vetoed).map((l) => l.topic))];
   let after: bigint | undefined;
   while (topics.length > 0) {
@@ -227,6 +262,4 @@ export async function checkManifest(
     }
     after = rows[rows.length - 1]!.id;
   }
-  progress.done({ messages: summary.messages, problems: summary.problems });
-  return summary;
 }

@@ -15,13 +15,16 @@
 //   search_<N>_ms_p50/_p99      `search` (Index.search, best 20 by rank) over message_ts filled for one row in
 //                               five with a GCN-circular-sized text (300 words), 100 queries: 50 of one word, 50
 //                               of two (an event name "GRB 2xxxxxA" or two words), words drawn as often as they
-//                               occur in the texts (a few common, most rare).
+//                               occur in the texts (a few common, most rare);
+//   serve_*_<N>_*               archive-api's listing and search routes of `serve` (scripts/bench/serve_scale.ts).
+// Even topics' rows are public (archive-core's `public` column), so that anonymous listings have rows to show.
 // <N> is 10M for 10 million rows, else the row count. The schemas are dropped at the end unless BENCH_KEEP=1.
 import type postgres from "postgres";
 import { createIndex } from "../../lib/index/postgres.ts";
 import { createPrng } from "../../lib/mock/prng.ts";
 import { archiveEnv, schemaSql, spawnLogged, vetoAllBut } from "../../tests/support/archive_helpers.ts";
 import { runArchive } from "./commands.ts";
+import { serveScaleFigures } from "./serve_scale.ts";
 import { deadline } from "./child.ts";
 import { figure, note, type Rate, recordsPerSecond } from "./report.ts";
 import type { Bench } from "./services.ts";
@@ -53,7 +56,14 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
  * gets a share proportional to 1/(i+1) (Zipf-like: a few busy topics, many quiet ones); time grows with the row
  * number, so ids, offsets and timestamps rise together as in a real archive.
  */
-async function fill(schema: string, sampleSchema: string, topicPrefix: string, rows: number, endMs: number) {
+export async function fill(
+  schema: string,
+  sampleSchema: string,
+  topicPrefix: string,
+  rows: number,
+  endMs: number,
+  startRow = 0,
+) {
   const pool = schemaSql(schema);
   await pool`create schema if not exists ${pool(schema)}`;
   // One connection: the temporary tables below live in it.
@@ -74,15 +84,22 @@ async function fill(schema: string, sampleSchema: string, topicPrefix: string, r
       TOPICS - 1
     }) s) as w
         from generate_series(0, ${TOPICS - 1}) t) x`;
-    for (let from = 0; from < rows; from += CHUNK_ROWS) {
+    // Rows go in without the secondary indexes, which are built once at the end: maintaining them row by row made
+    // the fill several times slower (~5 min per million rows on a busy machine).
+    const indexes = await sql<{ name: string; definition: string }[]>`
+      select indexname as name, indexdef as definition from pg_indexes
+      where schemaname = ${schema} and tablename = 'messages'
+        and indexname not in (select conname from pg_constraint where conrelid = 'messages'::regclass)`;
+    for (const { name } of indexes) await sql`drop index ${sql(name)}`;
+    for (let from = startRow; from < rows; from += CHUNK_ROWS) {
       const to = Math.min(rows, from + CHUNK_ROWS) - 1;
       const [, ms] = await timed(() =>
         sql`insert into messages (topic, timestamp, uuid, size, key, bucket, crc32, is_client_uuid, message_crc32,
-            partition, "offset", archived_at, archiver_version, content_sha256, value_size, sender, format)
+            partition, "offset", archived_at, archiver_version, content_sha256, value_size, sender, format, public)
           select ${topicPrefix} || lpad(b.t::text, 2, '0'), g.ts, gen_random_uuid(), s.size, s.key, s.bucket,
             s.crc32, true, s.message_crc32, (g.i % 4)::int, g.i, to_timestamp(g.ts / 1000.0) + interval '2 s',
             'bench-filler', md5(g.i::text) || md5((g.i + 1)::text), s.value_size, 'sender' || (g.i % 7),
-            (array['voevent', 'json', 'avro', 'blob'])[1 + g.i % 4]
+            (array['voevent', 'json', 'avro', 'blob'])[1 + g.i % 4], b.t % 2 = 0
           from (select i, (${startMs}::int8 + (i::float8 / ${rows} * ${endMs - startMs})::int8) as ts,
               (i * 0.6180339887498949) - floor(i * 0.6180339887498949) as u
             from generate_series(${from}::int8, ${to}::int8) i) g
@@ -91,6 +108,11 @@ async function fill(schema: string, sampleSchema: string, topicPrefix: string, r
       );
       note(`scale: ${to + 1} of ${rows} rows (${(ms / 1000).toFixed(0)} s for the last ${to + 1 - from})`);
     }
+    const [, indexMs] = await timed(async () => {
+      await sql`set maintenance_work_mem = '256MB'`;
+      for (const { definition } of indexes) await sql.unsafe(definition);
+    });
+    note(`scale: ${indexes.length} indexes built in ${(indexMs / 1000).toFixed(0)} s`);
     await fillText(sql, rows);
     await sql`analyze messages`;
     await sql`analyze topic_days`;
@@ -288,6 +310,7 @@ export async function benchScaleRows(b: Bench, rows: number): Promise<void> {
     await sql.end();
   }
 
+  await serveScaleFigures(b, { schema: full, topicPrefix, label: n });
   figure(`restore_first_record_${n}_s`, await restoreFirstRecord(b, full, topic, nowMs - DAY_MS / 2), 2);
   figure(`verify_sample_10k_of_${n}_s`, await verifySample(b, full), 2);
 }

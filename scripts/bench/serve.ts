@@ -4,7 +4,9 @@
 // response crosses one more HTTP hop, so the ratio says what the service adds to reading the bucket directly.
 // Figures: serve_get_1KiB_per_s, serve_get_ceiling_1KiB_per_s, serve_get_1KiB_vs_get_ceiling, the p50/p99
 // latency seen by the clients, and serve's own CPU per request; with the native ceiling (BENCH_PARTS including
-// `native`, scripts/bench/native.ts): serve_get_1KiB_vs_native_get, the same objects read by minio-go.
+// `native`, scripts/bench/native.ts): serve_get_1KiB_vs_native_get, the same objects read by minio-go; then
+// serve_list_64x1MiB_ms_p50 and serve_list_64x1MiB_peak_rss_MiB: 4 clients at once reading full listings of 64
+// messages of 1 MiB, and serve's peak RSS over the whole run.
 import { createIngest } from "../../lib/archive/ingest.ts";
 import { connectIndex } from "../../lib/index/database.ts";
 import { createIndex } from "../../lib/index/postgres.ts";
@@ -14,16 +16,16 @@ import { archiveEnv, spawnLogged, waitFor } from "../../tests/support/archive_he
 import { serviceEnv } from "../../tests/support/helpers.ts";
 import { getCeiling } from "./ceilings.ts";
 import { nativeGetCeiling } from "./native.ts";
-import { cpuSeconds } from "./proc.ts";
-import { figure, note, type Rate, recordsPerSecond } from "./report.ts";
+import { cpuSeconds, residentPeak } from "./proc.ts";
+import { figure, MiB, note, type Rate, recordsPerSecond } from "./report.ts";
 import type { Bench } from "./services.ts";
 import { baseValue, sampleRecord, SIZES } from "./workload.ts";
 
 const CLIENTS = 64;
 const SIZE = SIZES[0]!; // 1 KiB
 
-/** Archives `count` 1 KiB records into the bench bucket and a schema of its own; returns their UUIDs and keys. */
-async function fill(b: Bench, topic: string, schema: string, count: number) {
+/** Archives `count` records of `size` into the bench bucket and a schema of its own; their UUIDs and keys. */
+async function fill(b: Bench, topic: string, schema: string, count: number, size = SIZE) {
   const sql = await connectIndex(serviceEnv("DATABASE_URL"), { searchPath: schema });
   try {
     const index = createIndex(sql);
@@ -39,7 +41,7 @@ async function fill(b: Bench, topic: string, schema: string, count: number) {
       putConcurrency: 64,
       maxInflightBytes: 64 * 2 ** 20,
     });
-    const base = baseValue(SIZE);
+    const base = baseValue(size);
     for (let at = 0; at < count; at += 1000) {
       const records = Array.from(
         { length: Math.min(1000, count - at) },
@@ -87,6 +89,28 @@ async function load(base: string, uuids: string[], pid: number, requests: number
   };
 }
 
+// Full listings of 64 messages of 1 MiB (GET /topic/{t}, archive-api's largest page), LISTING_CLIENTS at once:
+// serve streams each object from the store as it passes, so its memory must not grow with the page.
+const LISTING_CLIENTS = 4;
+async function largeListing(b: Bench, base: string, topic: string, schema: string, pid: number) {
+  await fill(b, topic, schema, 64, SIZES[2]!);
+  const before = residentPeak(pid);
+  const times: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    await Promise.all(Array.from({ length: LISTING_CLIENTS }, async () => {
+      const started = performance.now();
+      const resp = await fetch(`${base}/topic/${topic}?limit=64`);
+      const body = await resp.arrayBuffer();
+      if (resp.status !== 200 || body.byteLength < 64 * MiB) throw new Error(`listing: ${resp.status}`);
+      times.push(performance.now() - started);
+    }));
+  }
+  times.sort((x, y) => x - y);
+  note(`serve: peak RSS ${(before / MiB).toFixed(0)} MiB before the 1 MiB listings`);
+  figure("serve_list_64x1MiB_ms_p50", percentile(times, 50), 0);
+  figure("serve_list_64x1MiB_peak_rss_MiB", residentPeak(pid) / MiB, 0);
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
@@ -102,7 +126,7 @@ export async function serveFigures(
   note(`serve: ${objects.length} objects of 1 KiB archived`);
   const child = spawnLogged(
     ["serve", "--http-port", "0", "--http-host", "127.0.0.1", "--bucket", b.bucket, "--db-schema", schema],
-    archiveEnv({ PUBLIC_TOPICS: topic, LOG_LEVEL: "info" }),
+    archiveEnv({ PUBLIC_TOPICS: `${topic},${topic}-1MiB`, LOG_LEVEL: "info" }),
   );
   try {
     const port = await waitFor("serve to listen", () => {
@@ -142,6 +166,7 @@ export async function serveFigures(
     figure("serve_get_1KiB_p50_ms", percentile(sorted, 50), 1);
     figure("serve_get_1KiB_p99_ms", percentile(sorted, 99), 1);
     figure("serve_get_1KiB_cpu_ms_per_request", (best!.rate.cpuSeconds * 1000) / best!.rate.records, 3);
+    await largeListing(b, base, `${topic}-1MiB`, schema, child.child.pid);
   } finally {
     child.kill("SIGTERM");
     await child.done;

@@ -5,6 +5,7 @@ import { connectIndex, indexError, type IndexSql } from "../../lib/index/databas
 import { startEmbeddedIndex } from "../../lib/index/embedded.ts";
 import { NO_CATALOG } from "../../lib/index/catalog.ts";
 import { MIGRATIONS } from "../../lib/index/migrations.ts";
+import { createListing } from "../../lib/index/listing.ts";
 import { createIndex, SAMPLE_BLOCKS_FROM_ROWS } from "../../lib/index/postgres.ts";
 import type { IndexRow, Receipt } from "../../lib/index/types.ts";
 import { hasCode, serviceEnv, uniqueName } from "../support/helpers.ts";
@@ -147,7 +148,8 @@ const CASES: Case[] = [
       const names = indexes.map((i) => i.indexname);
       const expected = [
         "messages_uuid_key",
-        "messages_topic_timestamp_idx",
+        "messages_topic_timestamp_id_idx",
+        "messages_public_topic_idx",
         "messages_timestamp_idx",
         "messages_timestamp_id_idx",
         "message_ts_idx",
@@ -293,6 +295,32 @@ const CASES: Case[] = [
       const clash = row(9, { clashOf: uuidFor(1), sender: "bob\u00e9", format: null });
       assert.deepEqual(await index.claim([clash]), [true]);
       assert.deepStrictEqual(await index.byUuid(uuidFor(9)), clash);
+    },
+  },
+  {
+    // /topics reads messages_public_topic_idx one topic at a time (lib/index/listing.ts): the same list as
+    // archive-core's `select distinct`, whatever mix of public and private rows, names and collation order.
+    name: "topics with public rows: the skip scan lists what select distinct lists",
+    async run(sql) {
+      const index = createIndex(sql);
+      await index.migrate();
+      const topics = ["a", "b.private", "B", "c_all", "a.b", "zz", "a-1", "\u00e9t\u00e9"];
+      // row(n) is public when n % 3 === 0: each topic gets a different mix; "b.private" none.
+      const rows = Array.from({ length: 120 }, (_, n) => {
+        const topic = topics[n % topics.length]!;
+        const r = row(n, { topic });
+        return topic === "b.private" ? { ...r, catalog: { ...r.catalog!, public: false } } : r;
+      });
+      await index.claim(rows);
+      const listing = createListing(sql);
+      const expected = async () =>
+        (await sql<{ topic: string }[]>`select distinct topic from messages where public order by topic`)
+          .map((r) => r.topic);
+      assert.ok((await expected()).length >= 4);
+      assert.deepEqual(await listing.topicsWithPublicMessages(), await expected());
+      assert.ok(!(await listing.topicsWithPublicMessages()).includes("b.private"));
+      await sql`update messages set public = false`;
+      assert.deepEqual(await listing.topicsWithPublicMessages(), []);
     },
   },
   {

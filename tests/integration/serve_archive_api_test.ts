@@ -62,6 +62,34 @@ Deno.test("serve: hostile listing, search and retraction requests are refused or
       assert.equal(f.hopauth.calls.length, calls, "no round trip to the permissions service");
     });
 
+    // archive-api (Starlette behind uvicorn) decodes a path twice, so `%252B` reaches it as `+`; `serve` decodes
+    // once, as RFC 3986 means: `%2B` is the `+` of `{topic}+oversized`, and `%252B` names `{topic}%2Boversized`,
+    // which no topic can be. Decoding twice would let a second layer of escapes slip past whatever checked the
+    // first (a proxy's path rules, say).
+    await t.step(
+      "a topic name encoded twice is decoded once: refused, never the topic it hides",
+      async () => {
+        const calls = f.hopauth.calls.length;
+        const once = await get(`${f.url}/topic/${topic}%2Boversized?meta=true`);
+        assert.equal(once.status, 200, once.text);
+        assert.deepEqual(BSON.deserialize(once.body).messages, []);
+        for (const method of ["GET", "POST"]) {
+          const init: RequestInit = { method, headers: { authorization: "SCRAM-SHA-512 data=eA==" } };
+          if (method === "POST") {
+            init.body = Uint8Array.from(BSON.serialize({ message: new Uint8Array(1), headers: [] }));
+          }
+          const twice = await get(`${f.url}/topic/${topic}%252Boversized?meta=true`, init);
+          assert.equal(twice.status, 400, `${method}: ${twice.text}`);
+          assert.match(twice.text, /Invalid topic name/);
+        }
+        const listed = await get(`${f.url}/messages?meta=true&topic=${topic}%252Boversized`);
+        assert.equal(listed.status, 200);
+        assert.deepEqual(BSON.deserialize(listed.body).messages, []);
+        assert.equal(f.hopauth.calls.length, calls, "no round trip to the permissions service");
+        assert.equal(await rows(), 1);
+      },
+    );
+
     await t.step("search text and topic names reach PostgreSQL as values, not as SQL", async () => {
       for (const q of ["'); drop table messages; --", "\\", "a & | ! :* <->", "\u0000", "ü \ud83d\ude00"]) {
         const resp = await get(

@@ -7,6 +7,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type SettingDef, SETTINGS } from "../../lib/cli/config.ts";
+import type { OptionTable } from "../../lib/cli/options.ts";
+import { SERVE_OPTIONS } from "../../lib/commands/serve.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const read = (path: string) => readFileSync(join(ROOT, path), "utf8");
@@ -72,6 +74,39 @@ export function configTableProblems(readme: string, settings: readonly SettingDe
     if (!seen.has(setting.flag)) {
       problems.push(`--${setting.flag} (${setting.env}) is missing from README.md`);
     }
+  }
+  return problems;
+}
+
+/**
+ * What differs between a command's settings table in its document (flag, environment, default) and its option
+ * table: every option has a row naming its variable, and an option's default is the default cell's first code span.
+ * A row may also name a shared setting of SETTINGS (serve's --public-topics), checked the same way.
+ */
+export function optionsTableProblems(markdown: string, heading: string, table: OptionTable): string[] {
+  const problems: string[] = [];
+  const rows = tableUnder(markdown, heading);
+  if (rows.length === 0) return [`no table under "${heading}"`];
+  const seen = new Set<string>();
+  for (const [flagCell = "", envCell = "", defaultCell = ""] of rows) {
+    const flag = firstCode(flagCell)?.replace(/^--/, "") ?? "";
+    const shared = (SETTINGS as readonly SettingDef[]).find((s) => s.flag === flag);
+    const def = table[flag] ?? (shared && { env: shared.env, default: shared.default });
+    if (def === undefined) {
+      problems.push(`row ${flagCell} names no option of the table`);
+      continue;
+    }
+    seen.add(flag);
+    // `READ_ONLY=true` names READ_ONLY.
+    if (firstCode(envCell)?.split("=")[0] !== def.env) {
+      problems.push(`--${flag}: the document says environment ${envCell}, the table says ${def.env}`);
+    }
+    if (def.default !== undefined && firstCode(defaultCell) !== String(def.default)) {
+      problems.push(`--${flag}: the document says default ${defaultCell}, the table says \`${def.default}\``);
+    }
+  }
+  for (const flag of Object.keys(table)) {
+    if (!seen.has(flag)) problems.push(`--${flag} is missing from the document's table`);
   }
   return problems;
 }
@@ -158,6 +193,24 @@ Deno.test("the configuration check fails on a missing row, a wrong name and a wr
   );
   const extra = [...SETTINGS, { flag: "new-one", env: "NEW_ONE", file: "new_one", help: "" }];
   assertEquals(configTableProblems(readme, extra), ["--new-one (NEW_ONE) is missing from README.md"]);
+});
+
+Deno.test("docs/serve.md's settings table and serve's option table agree, row for row", () => {
+  const doc = read("docs/serve.md");
+  assertEquals(optionsTableProblems(doc, "## Settings", SERVE_OPTIONS), []);
+  // It can fail: a row dropped, a variable renamed, a default changed.
+  const row = doc.split("\n").find((line) => line.startsWith("| `--http-host`"));
+  if (row === undefined) throw new Error("docs/serve.md has no --http-host row");
+  assertEquals(optionsTableProblems(doc.replace(row + "\n", ""), "## Settings", SERVE_OPTIONS), [
+    "--http-host is missing from the document's table",
+  ]);
+  assertEquals(
+    optionsTableProblems(doc.replace("`MAX_UPLOAD_MIB`", "`UPLOAD_MIB`"), "## Settings", SERVE_OPTIONS),
+    [
+      "--max-upload-mib: the document says environment `UPLOAD_MIB`, the table says MAX_UPLOAD_MIB",
+    ],
+  );
+  assertEquals(optionsTableProblems(doc.replace("`8080`", "`8000`"), "## Settings", SERVE_OPTIONS).length, 1);
 });
 
 Deno.test("every relative link in README.md and docs/ reaches a file and heading", () => {
