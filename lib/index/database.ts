@@ -54,13 +54,13 @@ function silenceBoundSockets(seconds: number) {
         Object.assign(new Error(`PostgreSQL sent nothing for ${seconds} s`), { code: "ETIMEDOUT" }),
       );
     });
-    return new Promise((resolve, reject) => {
-      socket.once("connect", () => {
-        socket.removeListener("error", reject);
-        resolve(socket);
-      });
-      socket.once("error", reject);
-    });
+    // Handed over while still connecting (writes wait for the connection), never as a rejection: postgres.js
+    // treats a socket factory that fails as a lost query but never closes that connection slot, so each refused
+    // connect during a PostgreSQL restart would leak a slot until the pool had none and the archive stalled for
+    // good. A connect that fails now reaches postgres.js as its own socket's 'error' and 'close'.
+    // Until postgres.js attaches its own listener on the next turn, an early error must not go unhandled.
+    socket.on("error", () => {});
+    return Promise.resolve(socket);
   };
 }
 

@@ -785,6 +785,69 @@ Deno.test("connectIndex: a server gone silent fails its statements with INDEX_UN
   }
 });
 
+Deno.test("connectIndex: connections refused while PostgreSQL is down do not use up the pool", async () => {
+  const url = new URL(serviceEnv("DATABASE_URL"));
+  const target = { hostname: url.hostname, port: Number(url.port || 5432) };
+  // A relay that can be taken down (its port refuses, its connections are cut) and brought up on the same port.
+  let port = 0;
+  let listener: Deno.Listener | undefined;
+  const conns = new Set<Deno.Conn>();
+  const up = () => {
+    listener = Deno.listen({ hostname: "127.0.0.1", port });
+    port = (listener.addr as Deno.NetAddr).port;
+    (async () => {
+      for await (const client of listener!) {
+        const server = await Deno.connect(target);
+        conns.add(client).add(server);
+        client.readable.pipeTo(server.writable).catch(() => {});
+        server.readable.pipeTo(client.writable).catch(() => {});
+      }
+    })().catch(() => {});
+  };
+  const down = () => {
+    listener?.close();
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    conns.clear();
+  };
+  up();
+  const through = new URL(url.href);
+  through.host = `127.0.0.1:${port}`;
+  const sql = await connectIndex(through.href, {
+    max: 1,
+    silenceTimeoutSeconds: 5,
+    connectTimeoutSeconds: 5,
+  });
+  try {
+    const probe = () =>
+      sql`select 1 as one`.then(([r]) => r?.one, (e) => Promise.reject(indexError(e, "probing")));
+    assert.equal(await probe(), 1);
+    down();
+    // More refused connects than the pool has slots: each must give its slot back.
+    for (let i = 0; i < 3; i++) await assert.rejects(probe());
+    up();
+    // Before the fix the pool's one slot was lost for good and this waited forever; the bound only ends a hang.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hang = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error("the pool never connected again: a refused connect leaked its slot")),
+        60_000,
+      );
+    });
+    try {
+      assert.equal(await Promise.race([probe(), hang]), 1);
+    } finally {
+      clearTimeout(timer);
+    }
+  } finally {
+    await sql.end({ timeout: 1 });
+    down();
+  }
+});
+
 Deno.test("connectIndex: without a URL it reads DATABASE_URL, else the PG* variables", async () => {
   const url = new URL(serviceEnv("DATABASE_URL"));
   const names = ["DATABASE_URL", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"];
