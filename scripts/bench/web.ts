@@ -80,7 +80,10 @@ try {
     index,
     browse,
     store,
-    hopAuth: { authorize: () => Promise.reject(new Error("every topic is public here")) },
+    hopAuth: {
+      authorize: () => Promise.reject(new Error("every topic is public here")),
+      authorizeReads: () => Promise.reject(new Error("every topic is public here")),
+    },
     publicTopics: parsePublicTopics(".*"),
     log: silentLogger,
   });

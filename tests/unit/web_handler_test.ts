@@ -9,6 +9,11 @@ import type { AuthOutcome } from "../../lib/serve/hopauth.ts";
 
 const BASE = "http://archive.test";
 
+const outcome = (status: number): AuthOutcome =>
+  status === 200
+    ? { ok: true, headers: {}, user: "u", credential: null }
+    : { ok: false, response: new Response("no", { status }) };
+
 function pages(answer: (authorization: string, topic: string) => number) {
   const asked: string[] = [];
   const browse: Browse = {
@@ -24,12 +29,11 @@ function pages(answer: (authorization: string, topic: string) => number) {
     hopAuth: {
       authorize: (authorization, topic): Promise<AuthOutcome> => {
         asked.push(`${authorization} ${topic}`);
-        const status = answer(authorization!, topic);
-        return Promise.resolve(
-          status === 200
-            ? { ok: true, headers: {}, user: "u", credential: null }
-            : { ok: false, response: new Response("no", { status }) },
-        );
+        return Promise.resolve(outcome(answer(authorization!, topic)));
+      },
+      authorizeReads: (authorization, topics) => {
+        asked.push(`${authorization} ${topics.join(",")}`);
+        return Promise.resolve(new Map(topics.map((t) => [t, outcome(answer(authorization!, t))])));
       },
     },
     publicTopics: parsePublicTopics("pub"),
