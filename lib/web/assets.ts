@@ -62,7 +62,7 @@ figure.chart figcaption { font-size: 0.85rem; color: var(--muted); }
 .snippet { position: relative; }
 tr.hit td { border-bottom: none; }
 tr.excerpt td { padding-top: 0; color: var(--muted); font-size: 0.88rem; }
-tr.excerpt p { margin: 0; max-width: 110ch; overflow-wrap: anywhere; }
+tr.excerpt p { margin: 0; max-width: min(110ch, calc(100vw - 48px)); overflow-wrap: anywhere; }
 mark { background: var(--mark-bg); color: var(--fg); border-radius: 2px; padding: 0 1px; }
 .truncated { max-width: 60ch; overflow-wrap: anywhere; }
 @media (max-width: 640px) {
