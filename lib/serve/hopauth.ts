@@ -144,7 +144,8 @@ export function createHopAuth(options: HopAuthOptions) {
 
   /**
    * Read access to many topics in one call to hopauth (one /v1/multi, one permissions sub-request per topic, the
-   * one `authorize` sends): each topic's outcome is the one `authorize(authorization, topic, "Read")` gives.
+   * one `authorize` sends): each topic's outcome is the one `authorize(authorization, topic, "Read")` gives, but
+   * for `user`, which is not asked for (null).
    * Topics are asked for in calls of at most READS_PER_CALL.
    */
   async function authorizeReads(
@@ -166,7 +167,7 @@ export function createHopAuth(options: HopAuthOptions) {
   }
 
   async function readsOnce(authorization: string, topics: string[], into: Map<string, AuthOutcome>) {
-    const paths: Record<string, string> = { whoami: "/v1/current_user" };
+    const paths: Record<string, string> = {};
     topics.forEach((t, i) => {
       paths[`ops${i}`] = `/v1/current_credential/permissions/topic/${encodeURIComponent(offloadedFrom(t))}`;
     });
@@ -186,7 +187,7 @@ export function createHopAuth(options: HopAuthOptions) {
         refused ?? (allowed === null ? malformed(headers) : !allowed ? forbidden(headers) : {
           ok: true,
           headers,
-          user: stringField(answers.whoami, "username"),
+          user: null, // not asked: a page needs only the decision
           credential: null,
         }),
       );
