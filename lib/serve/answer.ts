@@ -3,16 +3,12 @@
 // strict: a declared Content-Length is what the client gets, never a byte more; a body that fails (a CRC-32
 // mismatch, the store cut off) or comes out short ends the connection without the answer's end, so the client
 // sees a broken answer, never a complete wrong one; a client that goes away cancels the body (and with it the S3
-// stream under it). As Deno.serve did: a `date` header, and gzip for compressible types when the client takes it.
+// stream under it). As Deno.serve 2.9 does: a `date` header, and no compression.
 import { STATUS_CODES } from "node:http";
 
 const enc = new TextEncoder();
 /** A body with no declared length is held up to this much, so that a small one is sent with a Content-Length. */
 const HOLD_BYTES = 64 * 1024;
-// Below this, compressing costs more than it saves (Deno.serve's threshold).
-const MIN_GZIP_BYTES = 64;
-const COMPRESSIBLE =
-  /^(text\/|application\/(json|javascript|xml|x-javascript|[^;]*\+(json|xml))|image\/svg\+xml)/i;
 
 let dateSecond = 0;
 let dateText = "";
@@ -32,31 +28,10 @@ export interface AnswerTarget {
 export interface AnswerOptions {
   /** The request was HEAD: the head only, whatever the body. */
   head: boolean;
-  /** The request's Accept-Encoding (null: none). */
-  acceptEncoding: string | null;
 }
 
 /** Why the connection cannot carry another request after this answer; null when it can. */
 export type AnswerEnd = null | "closes" | "broken";
-
-function acceptsGzip(acceptEncoding: string | null): boolean {
-  if (acceptEncoding === null) return false;
-  return acceptEncoding.split(",").some((part) => {
-    const [coding, ...params] = part.trim().toLowerCase().split(";").map((p) => p.trim());
-    if (coding !== "gzip" && coding !== "*") return false;
-    const q = params.find((p) => p.startsWith("q="));
-    return q === undefined || Number(q.slice(2)) > 0;
-  });
-}
-
-function compressible(resp: Response, headers: Headers, acceptEncoding: string | null): boolean {
-  if (resp.body === null || !acceptsGzip(acceptEncoding)) return false;
-  if (headers.has("content-encoding") || headers.has("content-range")) return false;
-  if (/\bno-transform\b/i.test(headers.get("cache-control") ?? "")) return false;
-  const length = headers.get("content-length");
-  if (length !== null && Number(length) < MIN_GZIP_BYTES) return false;
-  return COMPRESSIBLE.test(headers.get("content-type") ?? "");
-}
 
 function headBytes(status: number, headers: Headers, framing: string, closes: boolean): Uint8Array {
   let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Unknown"}\r\n`;
@@ -119,8 +94,14 @@ export async function writeAnswer(
   const end: AnswerEnd = closing ? "closes" : null;
   const status = resp.status;
   if (options.head || status === 204 || status === 304 || resp.body === null) {
+    let declared = headers.get("content-length");
+    // A HEAD answer built from a body says that body's length, as Deno.serve did, when the body is small.
+    if (options.head && declared === null && resp.body !== null) {
+      const reader = resp.body.getReader();
+      const held = await hold(reader).catch(() => null);
+      if (held?.ended) declared = String(held.total);
+    }
     await resp.body?.cancel().catch(() => {});
-    const declared = headers.get("content-length");
     // A HEAD answer keeps the length the GET would have; an empty body says 0 (not for 204 and 304).
     const framing = options.head
       ? (declared !== null ? `content-length: ${declared}\r\n` : "")
@@ -129,16 +110,6 @@ export async function writeAnswer(
       : "content-length: 0\r\n";
     await to.write(headBytes(status, headers, framing, closing));
     return end;
-  }
-  if (compressible(resp, headers, options.acceptEncoding)) {
-    const zipped = new Headers(headers);
-    zipped.set("content-encoding", "gzip");
-    zipped.append("vary", "Accept-Encoding");
-    const etag = zipped.get("etag");
-    if (etag !== null && !etag.startsWith("W/")) zipped.set("etag", `W/${etag}`);
-    zipped.delete("content-length");
-    const body = resp.body.pipeThrough(new CompressionStream("gzip"));
-    return await writeBody(to, status, zipped, body, null, closing);
   }
   const declared = headers.get("content-length");
   const length = declared !== null && /^\d{1,15}$/.test(declared) ? Number(declared) : null;

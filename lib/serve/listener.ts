@@ -241,7 +241,7 @@ function relay(
         touch();
       },
     };
-    const options = { head: request.head, acceptEncoding: req.headers.get("accept-encoding") };
+    const options = { head: request.head };
     let end: AnswerEnd;
     try {
       end = await writeAnswer(sink, resp, options, !request.keepAlive);

@@ -30,7 +30,6 @@ const PARTS: [string, (url: string, fn: string) => boolean][] = [
   ["hopauth, authorisation", (u) => /serve\/hopauth/.test(u)],
   ["metrics, log", (u) => /runtime\/(metrics|log)\.ts/.test(u)],
   ["handler (route, CRC check, headers)", (u) => /lib\/serve\//.test(u)],
-  ["Deno.serve / fetch internals", (u) => /ext:deno_(http|fetch|web|net)/.test(u)],
   ["profiler", (u) => u.endsWith("profiler_preload.ts")],
 ];
 
@@ -58,7 +57,8 @@ function summarize(profile: Profile, requests: number): void {
       ? "(idle)"
       : functionName === "(garbage collector)"
       ? "GC"
-      : partOf(id) || "other";
+      : partOf(id) ||
+        (url.startsWith("ext:") || url === "" ? "runtime (streams, ops; no caller of ours)" : "other");
     parts.set(name, (parts.get(name) ?? 0) + us);
     const fn = `${functionName || "(anonymous)"} ${url.replace(/^.*\//, "")}:${lineNumber + 1} [${name}]`;
     self.set(fn, (self.get(fn) ?? 0) + us);
