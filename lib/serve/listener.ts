@@ -158,6 +158,8 @@ function relay(
   // Bytes the client sent past the current request: the start of its next one, held until this one is answered.
   let pending: Uint8Array = new Uint8Array(0);
   let busy = false;
+  // Shutting down: the request under way is answered, then the connection closes.
+  let draining = false;
   // One buffer each way for the connection's life, not two per request.
   const fromClient = new Uint8Array(CHUNK);
   const fromDeno = new Uint8Array(CHUNK);
@@ -293,7 +295,7 @@ function relay(
           );
           return;
         }
-        if (!await exchange(got.head, got.rest)) return;
+        if (!await exchange(got.head, got.rest) || draining) return;
         busy = false;
         clearTimeout(timer);
         timer = setTimeout(close, limits.headerTimeoutMs);
@@ -304,7 +306,13 @@ function relay(
       close();
     }
   })();
-  return { done, closeIfIdle: () => busy || close() };
+  return {
+    done,
+    closeIfIdle: () => {
+      draining = true;
+      if (!busy) close();
+    },
+  };
 }
 
 export interface Listener {
