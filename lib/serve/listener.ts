@@ -118,7 +118,7 @@ function toRequest(request: Framed, ownHost: string): Request | null {
   }
 }
 
-/** Answered here rather than by Deno.serve: nothing follows the head, and the Request constructor keeps the method. */
+/** Answered here, not by Deno.serve: nothing follows the head, and `new Request` keeps the method as sent. */
 function direct(request: Framed): boolean {
   return request.bodyless && request.http11 && (request.method === "GET" || request.method === "HEAD");
 }
@@ -321,7 +321,7 @@ export interface Listener {
   shutdown(): Promise<void>;
 }
 
-/** The handler behind the deadlines above (bodiless reads here, the rest through Deno.serve), on `hostname:port` (0: any free port). */
+/** `handler` behind the deadlines above, on `hostname:port` (0: any free port). */
 export async function listen(
   options: { hostname: string; port: number; signal?: AbortSignal; limits?: ListenerLimits; log: Logger },
   handler: Handler,
