@@ -128,7 +128,7 @@ export function parseArchiveArgs(
     httpPort: own["http-port"],
     publicTopics: publicTopicsSetting("archive", settings),
     indexText: topicListSetting("archive", settings, "index-text"),
-    ...withHopauth(hopauthSettings("archive", values, env)),
+    ...withHopauth(hopauthSettings("archive", values, env, settings)),
     policyRefreshMs: own["policy-refresh"] * 1000,
   };
 }
@@ -190,5 +190,6 @@ function archiveExtras(o: ArchiveOptions): Record<string, unknown> {
     ...printableOptions(ARCHIVE_OPTIONS, o.own),
     "hopauth-url": o.hopauth?.url ?? null,
     "hopauth-username": o.hopauth?.credential.username ?? null,
+    "hopauth-credential": o.hopauth?.credentialSource ?? null,
   };
 }

@@ -16,7 +16,12 @@ import type { Logger } from "../runtime/log.ts";
 import { createLimiter, settleAll, withRetry } from "../runtime/retry.ts";
 import type { BlobStore } from "../store/types.ts";
 import { indexableText } from "../text/extract.ts";
-import type { TopicList } from "../topics/public_topics.ts";
+import type { PublicTopics, TopicList } from "../topics/public_topics.ts";
+import { HOPAUTH_OPTIONS, type HopauthSettings, hopauthSettings } from "../cli/hopauth_settings.ts";
+import { fetchTopicPolicy } from "../cli/topic_policy.ts";
+
+/** Text indexing does not depend on `public`: the backfill's policy needs no --public-topics. */
+const NO_PUBLIC_TOPICS: PublicTopics = { entries: [], isPublic: () => false };
 
 export const INDEX_TEXT_OPTIONS = {
   topic: { type: "string", multiple: true, arg: "NAME", help: "(index-text) only this topic (repeatable)" },
@@ -35,11 +40,15 @@ export const INDEX_TEXT_OPTIONS = {
     parse: (text: string, source: ValueSource) => positiveInt(source, text)!,
   },
   quiet: { type: "boolean", help: "(index-text) no progress on stderr" },
+  // (index-text) as for `archive`: with --hopauth-url, hopauth's index_archived_text decides, not --index-text.
+  ...HOPAUTH_OPTIONS,
 } as const satisfies OptionTable;
 
 export interface IndexTextOptions {
-  /** The --index-text list (unset: nothing to index). */
+  /** The --index-text list (unset: nothing to index); ignored with `hopauth`. */
   list: TopicList;
+  /** --hopauth-url: the topics are those hopauth marks index_archived_text, as `archive` decides. */
+  hopauth?: HopauthSettings;
   topics: string[] | undefined;
   batch: number;
   concurrency: number;
@@ -49,18 +58,28 @@ export interface IndexTextOptions {
 /** Pure: the index-text part of `db`'s flags. `required`: the action is index-text, so the list must be set. */
 export function parseIndexTextArgs(
   values: ParsedArgs["values"],
+  env: Record<string, string | undefined>,
   settings: ResolvedSettings,
   required: boolean,
 ): IndexTextOptions {
   const list = topicListSetting("db", settings, "index-text");
-  if (required && list.entries.length === 0) {
+  const hopauth = required ? hopauthSettings("db", values, env, settings) : undefined;
+  if (required && hopauth === undefined && list.entries.length === 0) {
     throw usageError(
       "db",
-      "which topics? set --index-text (or HOUSEKEEPING_INDEX_TEXT) as for `archive`, e.g. --index-text '*'",
+      "which topics? set --index-text (or HOUSEKEEPING_INDEX_TEXT) as for `archive`, e.g. --index-text '*', " +
+        "or --hopauth-url to index the topics hopauth marks index_archived_text",
     );
   }
   const own = readOptions("db", INDEX_TEXT_OPTIONS, values, {});
-  return { list, topics: own.topic, batch: own.batch, concurrency: own.concurrency, quiet: own.quiet };
+  return {
+    list,
+    ...(hopauth === undefined ? {} : { hopauth }),
+    topics: own.topic,
+    batch: own.batch,
+    concurrency: own.concurrency,
+    quiet: own.quiet,
+  };
 }
 
 export async function runIndexText(
@@ -71,10 +90,16 @@ export async function runIndexText(
   const services = await connectServices(settings, ctx, { clientId: "housekeeping-db", migrate: false });
   try {
     await requireCurrentSchema(services.index);
+    // The archive's own decision (lib/cli/topic_policy.ts), so that the backfill indexes what it would have.
+    const policy = await fetchTopicPolicy(
+      { hopauth: options.hopauth, publicTopics: NO_PUBLIC_TOPICS, indexText: options.list },
+      services.veto,
+      services.log,
+    );
     const result = await backfillText({
       index: services.index,
       store: services.store,
-      isIndexed: options.list.has,
+      isIndexed: (topic) => policy.decide(topic).indexText,
       ...(options.topics !== undefined ? { topics: options.topics } : {}),
       batch: options.batch,
       concurrency: options.concurrency,
@@ -84,6 +109,7 @@ export async function runIndexText(
     });
     ctx.stdout(
       toJson({
+        policy: policy.source,
         topics: result.topics,
         indexed: result.indexed,
         failed: result.failed,

@@ -13,13 +13,10 @@ import {
 import { renderTable, toJson } from "../cli/output.ts";
 import { optionsHelp, optionSpec, type OptionTable, readOptions } from "../cli/options.ts";
 import { HOPAUTH_OPTIONS, type HopauthSettings, hopauthSettings } from "../cli/hopauth_settings.ts";
-import { hkError } from "../runtime/errors.ts";
-import type { Logger } from "../runtime/log.ts";
-import { createStaticPolicy, type PolicyStatus, type TopicPolicy } from "../topics/policy.ts";
-import { createHopauthPolicy } from "../topics/policy_hopauth.ts";
+import type { PolicyStatus } from "../topics/policy.ts";
+import { fetchTopicPolicy } from "../cli/topic_policy.ts";
 import type { PublicTopics, TopicList } from "../topics/public_topics.ts";
 import { judgeTopics, type PolicyReport } from "../topics/topics.ts";
-import type { VetoList } from "../topics/veto.ts";
 
 const TOPICS_OPTIONS = {
   json: {
@@ -50,7 +47,7 @@ export function parseTopicsArgs(
 ): TopicsOptions {
   const { values } = parseCommandArgs("topics", argv, OPTIONS);
   const settings = commandSettings(values, env, readConfig);
-  const hopauth = hopauthSettings("topics", values, env);
+  const hopauth = hopauthSettings("topics", values, env, settings.settings);
   return {
     ...settings,
     json: readOptions("topics", TOPICS_OPTIONS, values, env).json,
@@ -107,22 +104,6 @@ export function topicsTable(reports: PolicyReport[], status: PolicyStatus): stri
   ) + `\n${archived} of ${readable} readable topics are archived; ${policyLine(status)}\n`;
 }
 
-/** The policy `archive` would use, fetched once. */
-async function loadPolicy(options: TopicsOptions, veto: VetoList, log: Logger): Promise<TopicPolicy> {
-  if (options.hopauth === undefined) {
-    return createStaticPolicy({ veto, publicTopics: options.publicTopics, indexText: options.indexText });
-  }
-  const policy = createHopauthPolicy({ ...options.hopauth, veto, refreshMs: 1000, log });
-  const outcome = await policy.refresh();
-  if (outcome !== "ok") {
-    throw hkError(
-      outcome === "auth_failed" ? "HOPAUTH_AUTH" : "HOPAUTH_FAILED",
-      `cannot fetch the topic policy: ${policy.status().lastError}`,
-    );
-  }
-  return policy;
-}
-
 export const command: Command = {
   name: "topics",
   summary: "which topics would be archived now (readable minus veto list) and why the others are not",
@@ -153,10 +134,11 @@ Examples:
       return printConfig(ctx, options.settings, {
         json: options.json,
         "hopauth-url": options.hopauth?.url ?? null,
+        "hopauth-credential": options.hopauth?.credentialSource ?? null,
       });
     }
     const { kafka, veto, log } = await openKafka(options.settings, ctx, "housekeeping-topics");
-    const policy = await loadPolicy(options, veto, log);
+    const policy = await fetchTopicPolicy(options, veto, log);
     const admin = kafka.admin();
     await admin.connect();
     try {
