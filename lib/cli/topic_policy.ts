@@ -8,17 +8,34 @@ import { createStaticPolicy, type TopicPolicy } from "../topics/policy.ts";
 import { createHopauthPolicy, DEFAULT_POLICY_REFRESH_SECONDS } from "../topics/policy_hopauth.ts";
 import type { PublicTopics, TopicList } from "../topics/public_topics.ts";
 import type { VetoList } from "../topics/veto.ts";
-import type { HopauthSettings } from "./hopauth_settings.ts";
+import type { ResolvedSettings } from "./config.ts";
+import { type HopauthSettings, hopauthSettings } from "./hopauth_settings.ts";
+import { publicTopicsSetting, topicListSetting } from "./services.ts";
 
 export interface PolicySettings {
   /** hopauth's API and credential (--hopauth-url): the policy comes from there instead of the lists below. */
-  hopauth?: HopauthSettings | undefined;
+  hopauth?: HopauthSettings;
   /** --public-topics: the static policy's `public`. */
   publicTopics: PublicTopics;
   /** --index-text: the static policy's text indexing. */
   indexText: TopicList;
   /** How often hopauth is asked again (--policy-refresh); one-shot commands fetch once. */
   policyRefreshMs?: number;
+}
+
+/** A command's policy settings: --hopauth-url and its credential, else --public-topics and --index-text. */
+export function policySettings(
+  command: string,
+  values: Record<string, unknown>,
+  env: Record<string, string | undefined>,
+  settings: ResolvedSettings,
+): PolicySettings {
+  const hopauth = hopauthSettings(command, values, env, settings);
+  return {
+    ...(hopauth === undefined ? {} : { hopauth }),
+    publicTopics: publicTopicsSetting(command, settings),
+    indexText: topicListSetting(command, settings, "index-text"),
+  };
 }
 
 /** The policy of `settings`, not yet fetched: hopauth's says nothing until its first refresh. */

@@ -16,12 +16,8 @@ import type { Logger } from "../runtime/log.ts";
 import { createLimiter, settleAll, withRetry } from "../runtime/retry.ts";
 import type { BlobStore } from "../store/types.ts";
 import { indexableText } from "../text/extract.ts";
-import type { PublicTopics, TopicList } from "../topics/public_topics.ts";
-import { HOPAUTH_OPTIONS, type HopauthSettings, hopauthSettings } from "../cli/hopauth_settings.ts";
-import { fetchTopicPolicy } from "../cli/topic_policy.ts";
-
-/** Text indexing does not depend on `public`: the backfill's policy needs no --public-topics. */
-const NO_PUBLIC_TOPICS: PublicTopics = { entries: [], isPublic: () => false };
+import { HOPAUTH_OPTIONS } from "../cli/hopauth_settings.ts";
+import { fetchTopicPolicy, type PolicySettings, policySettings } from "../cli/topic_policy.ts";
 
 export const INDEX_TEXT_OPTIONS = {
   topic: { type: "string", multiple: true, arg: "NAME", help: "(index-text) only this topic (repeatable)" },
@@ -45,10 +41,11 @@ export const INDEX_TEXT_OPTIONS = {
 } as const satisfies OptionTable;
 
 export interface IndexTextOptions {
-  /** The --index-text list (unset: nothing to index); ignored with `hopauth`. */
-  list: TopicList;
-  /** --hopauth-url: the topics are those hopauth marks index_archived_text, as `archive` decides. */
-  hopauth?: HopauthSettings;
+  /**
+   * Which topics' text to index, as `archive` decides: with --hopauth-url those hopauth marks
+   * index_archived_text, else the --index-text list (unset: nothing to index).
+   */
+  policy: PolicySettings;
   topics: string[] | undefined;
   batch: number;
   concurrency: number;
@@ -62,9 +59,12 @@ export function parseIndexTextArgs(
   settings: ResolvedSettings,
   required: boolean,
 ): IndexTextOptions {
-  const list = topicListSetting("db", settings, "index-text");
-  const hopauth = required ? hopauthSettings("db", values, env, settings) : undefined;
-  if (required && hopauth === undefined && list.entries.length === 0) {
+  // Only index-text needs the policy (and hopauth's credential): `db status` works without them.
+  const policy: PolicySettings = required ? policySettings("db", values, env, settings) : {
+    publicTopics: { entries: [], isPublic: () => false },
+    indexText: topicListSetting("db", settings, "index-text"),
+  };
+  if (required && policy.hopauth === undefined && policy.indexText.entries.length === 0) {
     throw usageError(
       "db",
       "which topics? set --index-text (or HOUSEKEEPING_INDEX_TEXT) as for `archive`, e.g. --index-text '*', " +
@@ -73,8 +73,7 @@ export function parseIndexTextArgs(
   }
   const own = readOptions("db", INDEX_TEXT_OPTIONS, values, {});
   return {
-    list,
-    ...(hopauth === undefined ? {} : { hopauth }),
+    policy,
     topics: own.topic,
     batch: own.batch,
     concurrency: own.concurrency,
@@ -91,11 +90,7 @@ export async function runIndexText(
   try {
     await requireCurrentSchema(services.index);
     // The archive's own decision (lib/cli/topic_policy.ts), so that the backfill indexes what it would have.
-    const policy = await fetchTopicPolicy(
-      { hopauth: options.hopauth, publicTopics: NO_PUBLIC_TOPICS, indexText: options.list },
-      services.veto,
-      services.log,
-    );
+    const policy = await fetchTopicPolicy(options.policy, services.veto, services.log);
     const result = await backfillText({
       index: services.index,
       store: services.store,

@@ -4,16 +4,9 @@ import type { Admin } from "kafkajs";
 import type { Command } from "../cli/command.ts";
 import { withReadOnlyIndex } from "../cli/read_commands.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../cli/config.ts";
-import {
-  type CommandSettings,
-  commandSettings,
-  openKafka,
-  printConfig,
-  publicTopicsSetting,
-  topicListSetting,
-} from "../cli/services.ts";
-import { HOPAUTH_OPTIONS, hopauthSettings } from "../cli/hopauth_settings.ts";
-import { fetchTopicPolicy, type PolicySettings } from "../cli/topic_policy.ts";
+import { type CommandSettings, commandSettings, openKafka, printConfig } from "../cli/services.ts";
+import { HOPAUTH_OPTIONS } from "../cli/hopauth_settings.ts";
+import { fetchTopicPolicy, type PolicySettings, policySettings } from "../cli/topic_policy.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import { usageError } from "../cli/flags.ts";
 import {
@@ -65,8 +58,8 @@ export interface StatusWindow {
 }
 
 export interface StatusOptions extends CommandSettings {
-  /** Which topics the lag counts: those the archive's policy archives. */
-  policy: PolicySettings;
+  /** Which topics the lag counts: those the archive's policy archives (null with --skip-lag). */
+  policy: PolicySettings | null;
   /** The options as the table reads them, for --print-config. */
   own: OptionValues<typeof STATUS_OPTIONS>;
   topics: string[] | undefined;
@@ -109,14 +102,10 @@ export function parseStatusArgs(
   const { values } = parseCommandArgs("status", argv, OPTIONS);
   const own = readOptions("status", STATUS_OPTIONS, values, env);
   const settings = commandSettings(values, env, readConfig);
-  const hopauth = own["skip-lag"] ? undefined : hopauthSettings("status", values, env, settings.settings);
   return {
     ...settings,
-    policy: {
-      ...(hopauth === undefined ? {} : { hopauth }),
-      publicTopics: publicTopicsSetting("status", settings.settings),
-      indexText: topicListSetting("status", settings.settings, "index-text"),
-    },
+    // Only the lag needs the policy: --skip-lag works without hopauth's credential.
+    policy: own["skip-lag"] ? null : policySettings("status", values, env, settings.settings),
     own,
     topics: own.topic,
     windows: own.window,
@@ -280,7 +269,7 @@ Examples:
       }
       return reports;
     });
-    const lag = options.lag
+    const lag = options.policy !== null
       ? await lagReport(kafka, options.policy, veto, groupId, options.topics, log)
       : null;
     if (options.json) {

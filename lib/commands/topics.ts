@@ -2,20 +2,12 @@
 // why, with the policy that decides: the settings (veto list, --public-topics, --index-text) or hopauth's flags.
 import type { Command } from "../cli/command.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../cli/config.ts";
-import {
-  type CommandSettings,
-  commandSettings,
-  openKafka,
-  printConfig,
-  publicTopicsSetting,
-  topicListSetting,
-} from "../cli/services.ts";
+import { type CommandSettings, commandSettings, openKafka, printConfig } from "../cli/services.ts";
 import { renderTable, toJson } from "../cli/output.ts";
 import { optionsHelp, optionSpec, type OptionTable, readOptions } from "../cli/options.ts";
-import { HOPAUTH_OPTIONS, type HopauthSettings, hopauthSettings } from "../cli/hopauth_settings.ts";
+import { HOPAUTH_OPTIONS } from "../cli/hopauth_settings.ts";
 import type { PolicyStatus } from "../topics/policy.ts";
-import { fetchTopicPolicy } from "../cli/topic_policy.ts";
-import type { PublicTopics, TopicList } from "../topics/public_topics.ts";
+import { fetchTopicPolicy, type PolicySettings, policySettings } from "../cli/topic_policy.ts";
 import { judgeTopics, type PolicyReport } from "../topics/topics.ts";
 
 const TOPICS_OPTIONS = {
@@ -32,11 +24,8 @@ const TOPICS_OPTIONS = {
 
 const OPTIONS = { ...CONNECTION_OPTIONS, ...optionSpec(TOPICS_OPTIONS) };
 
-export interface TopicsOptions extends CommandSettings {
+export interface TopicsOptions extends CommandSettings, PolicySettings {
   json: boolean;
-  hopauth?: HopauthSettings;
-  publicTopics: PublicTopics;
-  indexText: TopicList;
 }
 
 /** Pure: argv + environment (+ config file text) -> options. */
@@ -47,13 +36,10 @@ export function parseTopicsArgs(
 ): TopicsOptions {
   const { values } = parseCommandArgs("topics", argv, OPTIONS);
   const settings = commandSettings(values, env, readConfig);
-  const hopauth = hopauthSettings("topics", values, env, settings.settings);
   return {
     ...settings,
     json: readOptions("topics", TOPICS_OPTIONS, values, env).json,
-    ...(hopauth === undefined ? {} : { hopauth }),
-    publicTopics: publicTopicsSetting("topics", settings.settings),
-    indexText: topicListSetting("topics", settings.settings, "index-text"),
+    ...policySettings("topics", values, env, settings.settings),
   };
 }
 

@@ -43,7 +43,7 @@ Deno.test("hopauth credential: the auth.toml entry hop-client uses for the broke
   assert.equal(chosen.hopauth?.credential.password, "fixture-pw-any");
   // `db index-text` and `serve` read the same setting.
   const db = parseDbArgs(["index-text"], env({ KAFKA_BROKERS: "127.0.0.1:9092" }), () => "");
-  assert.equal(db.indexText.hopauth?.credential.username, "kafka-user");
+  assert.equal(db.indexText.policy.hopauth?.credential.username, "kafka-user");
   const serve = parseServeArgs([], env({ KAFKA_BROKERS: "127.0.0.1:9092" }), () => "");
   assert.equal(serve.hopauthCredential?.username, "kafka-user");
 });
