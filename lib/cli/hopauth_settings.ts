@@ -52,6 +52,8 @@ export interface HopauthSettings {
   credential: ScramCredential;
   /** Where the credential came from, for --print-config and logs: never the password. */
   credentialSource: string;
+  /** What to tell the operator about the auth.toml (loose permissions), logged when the policy is made. */
+  warnings?: string[];
 }
 
 /** hopauth speaks SCRAM-SHA-512 only (hop-client's SCRAMAuth sends the entry's mechanism). */
@@ -146,7 +148,7 @@ function authTomlCredential(
     reader,
   });
   if (hop === null) return undefined;
-  const { entry, path } = hop;
+  const { entry, path, warnings } = hop;
   if (entry.mechanism !== HOPAUTH_MECHANISM) {
     throw hkError(
       "HOP_AUTH_INVALID",
@@ -157,6 +159,7 @@ function authTomlCredential(
   return {
     credential: { username: entry.username, password: entry.password },
     credentialSource: `${path} (username "${entry.username}")`,
+    ...(warnings.length > 0 ? { warnings } : {}),
   };
 }
 

@@ -47,6 +47,7 @@ export function createTopicPolicy(
 ): TopicPolicy & { refresh?: () => Promise<string> } {
   const { hopauth, publicTopics, indexText } = settings;
   if (hopauth === undefined) return createStaticPolicy({ veto, publicTopics, indexText });
+  for (const warning of hopauth.warnings ?? []) log.warn(warning);
   const ignored = [
     ...(publicTopics.entries.length > 0 ? ["--public-topics"] : []),
     ...(indexText.entries.length > 0 ? ["--index-text"] : []),

@@ -59,10 +59,17 @@ Deno.test("hopauth credential: serve reads an auth.toml only when told to", () =
   try {
     Deno.mkdirSync(`${home}/hop`);
     Deno.copyFileSync(FIXTURE, `${home}/hop/auth.toml`);
+    Deno.chmodSync(`${home}/hop/auth.toml`, 0o600); // git checks files out 0644
     const base = { HOPAUTH_API_URL: API, XDG_CONFIG_HOME: home, KAFKA_BROKERS: "127.0.0.1:9092" };
     assert.equal(parseServeArgs([], base, () => "").hopauthCredential, undefined);
     // archive needs a credential with --hopauth-url: hop's default location is read, as hop-client reads it.
-    assert.equal(parseArchiveArgs([], base, () => "").hopauth?.credential.username, "kafka-user");
+    const archive = parseArchiveArgs([], base, () => "");
+    assert.equal(archive.hopauth?.credential.username, "kafka-user");
+    assert.equal(archive.hopauth?.warnings, undefined, "a 0600 file raises no warning");
+    // hop-client refuses a file others can read; like the Kafka credential's, this one is used with a warning.
+    Deno.chmodSync(`${home}/hop/auth.toml`, 0o644);
+    const loose = parseArchiveArgs([], base, () => "").hopauth?.warnings ?? [];
+    assert.match(loose.join("\n"), /has mode 0644: other users may read the password in it; run `chmod 600/);
   } finally {
     Deno.removeSync(home, { recursive: true });
   }
