@@ -30,6 +30,7 @@ import {
 } from "./pages.ts";
 import { createSessions, sameText, type Session, type Sessions } from "./session.ts";
 import { searchPage, type TextSearch } from "./search.ts";
+import { createTextCache, SNIPPET_CACHE_CHARS } from "./snippets.ts";
 
 export interface WebDeps {
   index: Pick<Index, "byUuid" | "topicStats">;
@@ -133,6 +134,7 @@ function dayRange(q: URLSearchParams, lastDay: bigint): { from: bigint; to: bigi
 
 export function createWebPages(deps: WebDeps): WebPages {
   const sessions = deps.sessions ?? createSessions();
+  const snippetTexts = createTextCache(SNIPPET_CACHE_CHARS);
   const now = deps.now ?? Date.now;
   const today = () => BigInt(now()) / DAY_MS;
   // Default charts end on the last day with messages: an archive read back later, or the demo's fixed-clock
@@ -364,7 +366,7 @@ ${object === null ? html`<p class="muted">Download it.</p>` : valueBlock(object.
       return await download(req, part(2) ?? "", parts[3]!, session, api);
     }
     if (path === "/web/search") {
-      return await searchPage(deps, url, session, frame, accessFor(deps, session));
+      return await searchPage(deps, url, session, frame, accessFor(deps, session), snippetTexts);
     }
     return problem(session, 404, "Not found", html`No page here. <a href="/">See the topics</a>.`);
   };

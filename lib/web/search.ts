@@ -7,7 +7,7 @@ import { isArchiveTopic } from "../topics/names.ts";
 import { DAY_MS, dayText, parseDay } from "./chart.ts";
 import { normaliseUuid } from "../serve/server.ts";
 import { html, type Safe } from "./escape.ts";
-import { snippets } from "./snippets.ts";
+import { snippets, type TextCache } from "./snippets.ts";
 import { type Frame, htmlResponse, page } from "./layout.ts";
 import { messageHref, messagesTable } from "./pages.ts";
 import type { Session } from "./session.ts";
@@ -49,6 +49,7 @@ export async function searchPage(
   session: Session | null,
   frame: (session: Session | null, title: string, query?: string) => Frame,
   may: AccessCheck,
+  texts?: TextCache,
 ): Promise<Response> {
   const q = url.searchParams;
   const query = (q.get("q") ?? "").trim().slice(0, MAX_QUERY);
@@ -100,6 +101,7 @@ export async function searchPage(
       store: deps.store,
       headlines: deps.headlines,
       log: deps.log,
+      ...(texts !== undefined ? { cache: texts } : {}),
       ...(deps.snippetBudgetMs !== undefined ? { budgetMs: deps.snippetBudgetMs } : {}),
     },
     hits,

@@ -32,8 +32,44 @@ export interface SnippetHit {
   size: number;
 }
 
+/**
+ * Indexed texts already read, by object key (objects never change), newest use last: the newest messages are the
+ * hits of most searches. Bounded by the characters held.
+ */
+export function createTextCache(maxChars: number) {
+  const texts = new Map<string, string>();
+  let chars = 0;
+  return {
+    get(key: string): string | undefined {
+      const text = texts.get(key);
+      if (text !== undefined) { // used: now the newest
+        texts.delete(key);
+        texts.set(key, text);
+      }
+      return text;
+    },
+    set(key: string, text: string): void {
+      if (text.length > maxChars || texts.has(key)) return;
+      texts.set(key, text);
+      chars += text.length;
+      for (const [oldest, old] of texts) {
+        if (chars <= maxChars) break;
+        texts.delete(oldest);
+        chars -= old.length;
+      }
+    },
+  };
+}
+
+export type TextCache = ReturnType<typeof createTextCache>;
+
+/** Characters of indexed text a server keeps for snippets (archive-core's texts are at most 16 384 each). */
+export const SNIPPET_CACHE_CHARS = 8 * 1024 * 1024;
+
 export interface SnippetDeps {
   store: Pick<BlobStore, "get">;
+  /** Texts read before (default: none kept). */
+  cache?: TextCache;
   headlines: Headlines;
   log: Logger;
   /** Default SNIPPET_BUDGET_MS (tests). */
@@ -91,8 +127,10 @@ export async function snippets(
   async function worker() {
     for (let hit = queue.shift(); hit !== undefined && Date.now() < fetched; hit = queue.shift()) {
       try {
-        const bytes = await before(deps.store.get(hit.key), fetched);
-        const text = bytes === null ? null : snippetSource(bytes);
+        const known = deps.cache?.get(hit.key);
+        const bytes = known !== undefined ? null : await before(deps.store.get(hit.key), fetched);
+        const text = known ?? (bytes === null ? null : snippetSource(bytes));
+        if (text !== null && known === undefined) deps.cache?.set(hit.key, text);
         if (text !== null && text.trim() !== "") sources.set(hit.uuid, text);
       } catch (e) {
         deps.log.debug("no snippet for a search hit", { uuid: hit.uuid, error: errorMessage(e) });

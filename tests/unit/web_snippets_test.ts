@@ -5,7 +5,14 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "../../lib/runtime/log.ts";
 import type { Headlines } from "../../lib/index/headline.ts";
-import { markHeadline, snippets, snippetSource, START, STOP } from "../../lib/web/snippets.ts";
+import {
+  createTextCache,
+  markHeadline,
+  snippets,
+  snippetSource,
+  START,
+  STOP,
+} from "../../lib/web/snippets.ts";
 import { encodeArchiveObject } from "../../lib/format/record.ts";
 
 const enc = new TextEncoder();
@@ -87,4 +94,27 @@ Deno.test("snippets: a failing store, object or headline leaves the hit without 
     size: 2 ** 21,
   }], "x");
   assert.equal(fetched, 0);
+});
+
+Deno.test("snippets: texts read once are kept (bounded by characters), oldest use dropped first", async () => {
+  const cache = createTextCache(10);
+  cache.set("a", "aaaa");
+  cache.set("b", "bbbb");
+  assert.equal(cache.get("a"), "aaaa"); // a is now the newest
+  cache.set("c", "cccc"); // 12 > 10: b, the oldest use, goes
+  assert.equal(cache.get("b"), undefined);
+  assert.equal(cache.get("a"), "aaaa");
+  cache.set("huge", "x".repeat(11));
+  assert.equal(cache.get("huge"), undefined, "a text over the bound is not kept");
+
+  let gets = 0;
+  const good = object(JSON.stringify({ text: "optical afterglow" }));
+  const store = { get: () => (gets++, Promise.resolve(good)) };
+  const headlines: Headlines = (texts) => Promise.resolve(texts);
+  const texts = createTextCache(1 << 20);
+  const hits = [{ uuid: "u", key: "k", size: 100 }];
+  await snippets({ store, headlines, log: silentLogger, cache: texts }, hits, "x");
+  const again = await snippets({ store, headlines, log: silentLogger, cache: texts }, hits, "x");
+  assert.equal(gets, 1, "the second page reads no object");
+  assert.match(again.get("u")!.__safe, /optical afterglow/);
 });
