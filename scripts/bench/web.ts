@@ -18,7 +18,7 @@
 //                                each query once, BENCH_WEB_SEARCHES of them (default 100);
 //   web_search_page_less_index_<N>_ms  the same pages' time less Index.search's (access, snippets, rendering);
 //   web_search_sender_page_<N>_ms      a sender's newest messages (what a search finds when no text matches).
-// BENCH_WEB_PARTS=topics,topic,message,search chooses the pages measured (default all).
+// BENCH_WEB_PARTS=topics,topic,message,search,sender chooses the pages measured (default all).
 //   scripts/deno.sh run -A --frozen scripts/bench/web.ts   (after eval "$(scripts/services.sh env)")
 import { createIngest } from "../../lib/archive/ingest.ts";
 import { createBrowse } from "../../lib/index/browse.ts";
@@ -37,8 +37,8 @@ import { serviceEnv } from "../../tests/support/helpers.ts";
 import { figure, note } from "./report.ts";
 
 const KEPT = Deno.env.get("BENCH_WEB_SCHEMA");
-/** Which pages to measure (default all): topics, topic, message, search. */
-const PARTS = new Set((Deno.env.get("BENCH_WEB_PARTS") ?? "topics,topic,message,search").split(","));
+/** Which pages to measure (default all): topics, topic, message, search, sender. */
+const PARTS = new Set((Deno.env.get("BENCH_WEB_PARTS") ?? "topics,topic,message,search,sender").split(","));
 /** Text searches measured (default ROUNDS): fewer when the index's search takes seconds. */
 const SEARCHES = Number(Deno.env.get("BENCH_WEB_SEARCHES") ?? "100");
 const ROWS = Number(Deno.env.get("BENCH_WEB_ROWS") ?? "10000000");
@@ -222,6 +222,8 @@ try {
     note(`web bench: ${SEARCHES} searches, ${hits} hits shown, ${excerpts} with a snippet`);
     report(`web_search_page_${label}`, pages);
     report(`web_search_page_less_index_${label}`, own);
+  }
+  if (PARTS.has("sender")) {
     await measure(`web_search_sender_page_${label}`, (i) => `/web/search?q=sender${i % 7}`);
   }
 } finally {
