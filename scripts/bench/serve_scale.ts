@@ -125,7 +125,7 @@ export async function serveScaleFigures(
   const sql = schemaSql(schema);
   const child = spawnLogged(
     ["serve", "--http-port", "0", "--http-host", "127.0.0.1", "--bucket", b.bucket, "--db-schema", schema],
-    archiveEnv({ PUBLIC_TOPICS: `${topicPrefix}[0-9]+`, LOG_LEVEL: "warn" }),
+    archiveEnv({ PUBLIC_TOPICS: `${topicPrefix}[0-9]+`, LOG_LEVEL: "info" }),
   );
   try {
     await fillTexts(sql);
