@@ -71,6 +71,12 @@ export async function runIndexText(
   const services = await connectServices(settings, ctx, { clientId: "housekeeping-db", migrate: false });
   try {
     await requireCurrentSchema(services.index);
+    const ordered = await backfillTextOrder({
+      index: services.index,
+      batch: options.batch,
+      signal: ctx.shutdown,
+      progress: (total) => commandProgress(ctx, { label: "text order", total, quiet: options.quiet }),
+    });
     const result = await backfillText({
       index: services.index,
       store: services.store,
@@ -86,6 +92,7 @@ export async function runIndexText(
       toJson({
         topics: result.topics,
         indexed: result.indexed,
+        ordered,
         failed: result.failed,
         last_id: result.lastId?.toString() ?? null,
         interrupted: result.interrupted,
@@ -95,6 +102,30 @@ export async function runIndexText(
   } finally {
     await services.close();
   }
+}
+
+/**
+ * Gives texts indexed before migration 9 the copies of their row that search orders by, a committed batch at a
+ * time (a stopped run is resumed by running again); search joins messages, slowly, until none is left.
+ */
+export async function backfillTextOrder(o: {
+  index: Pick<Index, "countUnordered" | "orderText">;
+  batch: number;
+  signal: AbortSignal;
+  progress: (total: number) => Progress;
+}): Promise<number> {
+  const total = Number(await o.index.countUnordered());
+  if (total === 0) return 0;
+  const bar = o.progress(total);
+  let ordered = 0;
+  while (!o.signal.aborted) {
+    const n = await o.index.orderText(o.batch);
+    if (n === 0) break;
+    ordered += n;
+    bar.tick(n);
+  }
+  bar.done({ ordered });
+  return ordered;
 }
 
 export interface BackfillOptions {

@@ -218,4 +218,8 @@ export interface Index {
   countWithoutText(topics: string[]): Promise<bigint>;
   /** Adds the texts of rows that still exist and still have none; returns how many were added. */
   addText(texts: { uuid: string; text: RowText }[]): Promise<number>;
+  /** message_ts rows that still lack the copies of their row search orders by (migration 9). */
+  countUnordered(): Promise<bigint>;
+  /** Fills those copies for up to `batch` rows, committed; returns how many (0: none left). */
+  orderText(batch: number): Promise<number>;
 }

@@ -133,6 +133,10 @@ const CASES: Case[] = [
         uuid: "uuid",
         text_data: "tsvector",
         text_fully_indexed: "boolean",
+        m_id: "bigint",
+        m_timestamp: "bigint",
+        m_topic: "text",
+        m_public: "boolean",
       });
       assert.deepEqual(await columns(sql, schema, "receipts"), {
         id: "bigint",
@@ -154,6 +158,9 @@ const CASES: Case[] = [
         "messages_timestamp_id_idx",
         "message_ts_idx",
         "message_ts_uuid_idx",
+        "message_ts_order_idx",
+        "message_ts_unordered_idx",
+        "messages_retracted_idx",
         "messages_quarantined_idx",
       ];
       for (const name of expected) {
