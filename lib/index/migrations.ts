@@ -236,6 +236,7 @@ const TEXT_IN_PAGE_ORDER = [
         FROM messages WHERE uuid = NEW.uuid;
       RETURN NEW;
     END $$`,
+  `DROP TRIGGER IF EXISTS message_ts_ordered ON message_ts`,
   `CREATE TRIGGER message_ts_ordered BEFORE INSERT OR UPDATE OF uuid ON message_ts
     FOR EACH ROW WHEN (NEW.m_id IS NULL) EXECUTE FUNCTION housekeeping_message_ts_ordered()`,
   `CREATE OR REPLACE FUNCTION housekeeping_message_ts_reordered() RETURNS trigger
@@ -245,6 +246,7 @@ const TEXT_IN_PAGE_ORDER = [
         WHERE uuid = NEW.uuid;
       RETURN NULL;
     END $$`,
+  `DROP TRIGGER IF EXISTS message_ts_reordered ON messages`,
   `CREATE TRIGGER message_ts_reordered AFTER UPDATE OF id, timestamp, topic, public ON messages
     FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id OR OLD.timestamp IS DISTINCT FROM NEW.timestamp
       OR OLD.topic IS DISTINCT FROM NEW.topic OR OLD.public IS DISTINCT FROM NEW.public)

@@ -10,7 +10,7 @@ import type { RowText, SearchFilter, SearchHit, StoredRow } from "./types.ts";
 type Guard = <T>(action: string, fn: () => Promise<T>) => Promise<T>;
 
 /** Matches ranked: the newest this many (or `limit`, if more), see search. */
-export const RECENT = 200;
+export const RECENT = 100;
 /** Up to this many matches, all are ranked (only while message_ts lacks its copies, see search). */
 export const RANK_ALL = 2000;
 

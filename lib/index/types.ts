@@ -200,7 +200,8 @@ export interface Index {
   /**
    * Rows whose message_ts text matches `query` with archive-core's semantics (websearch_to_tsquery over the
    * database's default text search configuration, as its search_message_text): the best ts_rank first, then
-   * newest; of all matches when there are at most 2000, else of the newest 200 (or `limit`, if more).
+   * newest; among the newest 100 matches (or `limit`, if more). While texts indexed before migration 9 lack
+   * their copies (`db index-text` fills them), as before: all matches when there are at most 2000.
    */
   search(query: string, filter: SearchFilter, limit: number): Promise<SearchHit[]>;
   /**
