@@ -118,11 +118,13 @@ export async function backfillTextOrder(o: {
   if (total === 0) return 0;
   const bar = o.progress(total);
   let ordered = 0;
+  let after: string | undefined;
   while (!o.signal.aborted) {
-    const n = await o.index.orderText(o.batch);
-    if (n === 0) break;
-    ordered += n;
-    bar.tick(n);
+    const { filled, last } = await o.index.orderText(o.batch, after);
+    ordered += filled;
+    bar.tick(filled);
+    if (last === undefined) break;
+    after = last;
   }
   bar.done({ ordered });
   return ordered;

@@ -221,6 +221,9 @@ export interface Index {
   addText(texts: { uuid: string; text: RowText }[]): Promise<number>;
   /** message_ts rows that still lack the copies of their row search orders by (migration 9). */
   countUnordered(): Promise<bigint>;
-  /** Fills those copies for up to `batch` rows, committed; returns how many (0: none left). */
-  orderText(batch: number): Promise<number>;
+  /**
+   * Fills those copies among the next `batch` texts in uuid order after `after` (undefined: from the first one
+   * without), committed; `last` is where the next batch starts, undefined when no text is left.
+   */
+  orderText(batch: number, after?: string): Promise<{ filled: number; last: string | undefined }>;
 }
