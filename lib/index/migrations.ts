@@ -260,6 +260,8 @@ const TEXT_IN_PAGE_ORDER = [
     END IF;
   END $$`,
   `CREATE INDEX IF NOT EXISTS message_ts_order_idx ON message_ts (m_timestamp, m_id)`,
+  // A search narrowed to a topic walks that topic's texts in time order for a common word.
+  `CREATE INDEX IF NOT EXISTS message_ts_topic_order_idx ON message_ts (m_topic, m_timestamp, m_id)`,
   `CREATE INDEX IF NOT EXISTS message_ts_unordered_idx ON message_ts (uuid) WHERE m_id IS NULL`,
   // Counts and pages leave retracted rows out by this (few rows) rather than by reading each match's row.
   `CREATE INDEX IF NOT EXISTS messages_retracted_idx ON messages (id) WHERE retracted`,

@@ -159,6 +159,7 @@ const CASES: Case[] = [
         "message_ts_idx",
         "message_ts_uuid_idx",
         "message_ts_order_idx",
+        "message_ts_topic_order_idx",
         "message_ts_unordered_idx",
         "messages_retracted_idx",
         "messages_quarantined_idx",
