@@ -121,20 +121,30 @@ export function createHttp1Client(o: Http1Options) {
     }
   }
 
+  /** The answer's head (status line, header lines), decoded in one piece once its empty line has arrived. */
+  async function headLines(s: Socket): Promise<string[]> {
+    for (let searched = 0;;) {
+      const end = headEnd(s.buf, s.start + Math.max(0, searched - 2), s.end);
+      if (end !== null) {
+        const text = latin1.decode(s.buf.subarray(s.start, end.head));
+        s.start = end.next;
+        return text.split(/\r?\n/);
+      }
+      searched = s.end - s.start;
+      if (searched > MAX_HEAD_BYTES) throw protocolError(`a head longer than ${MAX_HEAD_BYTES} bytes`);
+      if (!await fill(s)) throw protocolError("the connection closed within the answer's head");
+    }
+  }
+
   async function readHead(
     s: Socket,
   ): Promise<{ status: number; headers: Map<string, string>; http10: boolean }> {
     for (;;) {
-      const statusLine = await line(s);
-      const m = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(statusLine);
-      if (m === null) throw protocolError(`status line ${JSON.stringify(statusLine.slice(0, 80))}`);
+      const [statusLine, ...lines] = await headLines(s);
+      const m = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(statusLine!);
+      if (m === null) throw protocolError(`status line ${JSON.stringify(statusLine!.slice(0, 80))}`);
       const headers = new Map<string, string>();
-      let bytes = statusLine.length;
-      for (;;) {
-        const text = await line(s);
-        bytes += text.length + 2;
-        if (bytes > MAX_HEAD_BYTES) throw protocolError(`a head longer than ${MAX_HEAD_BYTES} bytes`);
-        if (text === "") break;
+      for (const text of lines) {
         const colon = text.indexOf(":");
         if (colon <= 0) throw protocolError(`header line ${JSON.stringify(text.slice(0, 80))}`);
         headers.set(text.slice(0, colon).trim().toLowerCase(), text.slice(colon + 1).trim());
@@ -352,6 +362,21 @@ function timeoutError(what: string, ms: number): Error {
   const error = new Error(`${what} within ${ms} ms`);
   error.name = "TimeoutError";
   return error;
+}
+
+/**
+ * Where the head in buf[from, to) ends: `head`, the end of its last line (before that line's CRLF), and `next`, the
+ * first byte after the empty line. A bare LF is taken for a CRLF, as RFC 9112 allows. Null until the empty line.
+ */
+function headEnd(buf: Uint8Array, from: number, to: number): { head: number; next: number } | null {
+  for (let i = buf.subarray(from, to).indexOf(0x0a); i >= 0; i = buf.subarray(from, to).indexOf(0x0a)) {
+    const lf = from + i;
+    const after = buf[lf + 1] === 0x0d ? lf + 2 : lf + 1;
+    if (after >= to) return null;
+    if (buf[after] === 0x0a) return { head: buf[lf - 1] === 0x0d ? lf - 1 : lf, next: after + 1 };
+    from = lf + 1;
+  }
+  return null;
 }
 
 function join(pieces: readonly Uint8Array[], length: number): Uint8Array {

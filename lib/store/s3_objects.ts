@@ -60,6 +60,8 @@ interface Base {
   raw: Http1Client | undefined;
 }
 
+const CREDENTIALS_MARGIN_MS = 5 * 60_000;
+
 const PROXY_VARIABLES = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
 
 /** rawRequest's failure shaped as httpError's. */
@@ -150,6 +152,17 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
       return { url: `${url.origin}${prefix}`, host: url.host, prefix, region, raw };
     })();
 
+  // The SDK's chain, asked again only when what it gave expires within five minutes (a role's credentials do;
+  // static ones never): asking it per request cost a chain of promises per object.
+  let credentials: Awaited<ReturnType<typeof o.client.config.credentials>> | undefined;
+  async function currentCredentials() {
+    const expiration = credentials?.expiration?.getTime() ?? Infinity;
+    if (credentials === undefined || expiration - Date.now() < CREDENTIALS_MARGIN_MS) {
+      credentials = await o.client.config.credentials();
+    }
+    return credentials;
+  }
+
   /** One request on our own HTTP/1.1 client, signed; non-2xx answers other than a GET's or HEAD's 404 throw. */
   async function rawRequest(
     b: Base & { raw: Http1Client },
@@ -158,7 +171,7 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
     headers: Record<string, string>,
     body?: readonly Uint8Array[],
   ): Promise<Http1Response> {
-    const credentials = await o.client.config.credentials();
+    const credentials = await currentCredentials();
     const path = `${b.prefix}/${encodeS3Path(key)}`;
     const lines = sign({ method, host: b.host, path, headers, region: b.region }, credentials);
     const response = await b.raw.request({ method, target: path, headers: lines, ...(body ? { body } : {}) })

@@ -29,8 +29,17 @@ export function encodeS3Path(path: string): string {
   ).join("/");
 }
 
-export function amzDate(now = new Date()): string {
-  return now.toISOString().replace(/[:-]|\.\d{3}/g, "");
+let lastSecond = -1;
+let lastDate = "";
+
+/** SigV4's "YYYYMMDDTHHMMSSZ" of now (computed once a second: every request asks for it). */
+export function amzDate(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastDate = new Date(second * 1000).toISOString().replace(/[:-]|\.\d{3}/g, "");
+  }
+  return lastDate;
 }
 
 /**
