@@ -14,8 +14,9 @@ import { startConsumer, stopConsumer } from "./consumer.ts";
 import type { PublicTopics, TopicList } from "../topics/public_topics.ts";
 import { createIngest, type Ingest } from "./ingest.ts";
 import type { HopauthSettings } from "../cli/hopauth_settings.ts";
-import { createStaticPolicy, type TopicPolicy } from "../topics/policy.ts";
-import { createHopauthPolicy, isHopauthPolicy } from "../topics/policy_hopauth.ts";
+import type { TopicPolicy } from "../topics/policy.ts";
+import { isHopauthPolicy } from "../topics/policy_hopauth.ts";
+import { createTopicPolicy } from "../cli/topic_policy.ts";
 import { observingIngest } from "./policy_ingest.ts";
 import type { Metrics } from "../runtime/metrics.ts";
 import { memorySettings } from "../runtime/memory.ts";
@@ -60,7 +61,7 @@ export async function runArchiver(
     ? undefined
     : serveHttp(options.httpPort, metrics, () => state.healthy, log);
 
-  const policy = createPolicy(options, services, metrics, log);
+  const policy = createTopicPolicy(options, services.veto, log, metrics);
   shown.policy = policy;
   const ingest = archiverIngest(options, services, policy, metrics, stop.signal);
 
@@ -256,37 +257,6 @@ function topicJudge(admin: Admin, policy: TopicPolicy) {
 }
 
 type TopicJudge = ReturnType<typeof topicJudge>;
-
-/** The topic policy: hopauth's with --hopauth-url, else the static one of the settings. */
-function createPolicy(
-  options: ArchiverOptions,
-  services: Services,
-  metrics: Metrics,
-  log: Logger,
-): TopicPolicy {
-  if (options.hopauth === undefined) {
-    return createStaticPolicy({
-      veto: services.veto,
-      publicTopics: options.publicTopics,
-      indexText: options.indexText,
-    });
-  }
-  const ignored = [
-    ...(options.publicTopics.entries.length > 0 ? ["--public-topics"] : []),
-    ...(options.indexText.entries.length > 0 ? ["--index-text"] : []),
-  ];
-  if (ignored.length > 0) {
-    log.warn("ignored: hopauth's topic flags decide instead (--hopauth-url)", { ignored });
-  }
-  return createHopauthPolicy({
-    url: options.hopauth.url,
-    credential: options.hopauth.credential,
-    veto: services.veto,
-    refreshMs: options.policyRefreshMs,
-    log,
-    metrics,
-  });
-}
 
 function policyDescription(options: ArchiverOptions): Record<string, unknown> {
   return options.hopauth === undefined

@@ -5,16 +5,11 @@ import { requestTimeoutFor } from "../archive/consumer.ts";
 import { type ArchiverOptions, runArchiver } from "../archive/supervisor.ts";
 import type { Command } from "../cli/command.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, type ResolvedSettings, settingsHelp } from "../cli/config.ts";
-import {
-  connectServices,
-  loadSettings,
-  printConfig,
-  publicTopicsSetting,
-  topicListSetting,
-} from "../cli/services.ts";
+import { connectServices, loadSettings, printConfig } from "../cli/services.ts";
 import { errorMessage, hkError, isHkError } from "../runtime/errors.ts";
 import { surviveStrayConnectionErrors } from "../runtime/stray_errors.ts";
-import { HOPAUTH_OPTIONS, hopauthSettings } from "../cli/hopauth_settings.ts";
+import { HOPAUTH_OPTIONS } from "../cli/hopauth_settings.ts";
+import { policySettings } from "../cli/topic_policy.ts";
 import { DEFAULT_POLICY_REFRESH_SECONDS } from "../topics/policy_hopauth.ts";
 import {
   optionsHelp,
@@ -78,7 +73,7 @@ const ARCHIVE_OPTIONS = {
     help: "serve /healthz and /metrics on this port (off by default)",
     parse: { int: "port" },
   },
-  // Read and checked by hopauthSettings (shared with `topics`).
+  // Read and checked by policySettings (lib/cli/topic_policy.ts, shared with `topics`, `status`, `db`).
   ...HOPAUTH_OPTIONS,
   "policy-refresh": {
     type: "string",
@@ -126,9 +121,7 @@ export function parseArchiveArgs(
     partitionsConcurrency: own["partitions-concurrency"],
     sessionTimeoutMs: own["session-timeout"] * 1000,
     httpPort: own["http-port"],
-    publicTopics: publicTopicsSetting("archive", settings),
-    indexText: topicListSetting("archive", settings, "index-text"),
-    ...withHopauth(hopauthSettings("archive", values, env)),
+    ...policySettings("archive", values, env, settings),
     policyRefreshMs: own["policy-refresh"] * 1000,
   };
 }
@@ -179,16 +172,12 @@ Examples:
   },
 };
 
-/** exactOptionalPropertyTypes: no `hopauth: undefined`. */
-function withHopauth(hopauth: ArchiveOptions["hopauth"]): Pick<ArchiveOptions, "hopauth"> {
-  return hopauth === undefined ? {} : { hopauth };
-}
-
 /** --print-config's options: as the table reads them, hopauth's as hopauthSettings checked them. */
 function archiveExtras(o: ArchiveOptions): Record<string, unknown> {
   return {
     ...printableOptions(ARCHIVE_OPTIONS, o.own),
     "hopauth-url": o.hopauth?.url ?? null,
     "hopauth-username": o.hopauth?.credential.username ?? null,
+    "hopauth-credential": o.hopauth?.credentialSource ?? null,
   };
 }

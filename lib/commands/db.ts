@@ -74,7 +74,7 @@ export function parseDbArgs(
     action: action as DbAction,
     json,
     check,
-    indexText: parseIndexTextArgs(values, settings.settings, action === "index-text"),
+    indexText: parseIndexTextArgs(values, env, settings.settings, action === "index-text"),
   };
 }
 
@@ -83,7 +83,8 @@ export const command: Command = {
   summary: "index schema: `db status` (version, pending migrations), `db migrate` (upgrade), `db index-text`",
   help: `Usage: housekeeping db status [--json] [--check] [options]
        housekeeping db migrate [--json] [options]
-       housekeeping db index-text --index-text LIST [--topic NAME] [--batch N] [--concurrency N] [options]
+       housekeeping db index-text (--index-text LIST | --hopauth-url URL) [--topic NAME] [--batch N]
+                                  [--concurrency N] [options]
 
 status   prints the index schema's version, the newest version this housekeeping knows and the migrations
          still to apply. With --check, exits 1 when any is pending (for deployment scripts).
@@ -91,9 +92,10 @@ migrate  applies the pending migrations, each in its own transaction under an ad
          running archivers; a database of the original housekeeping (version 1) is upgraded in place. \`archive\`
          also migrates when it starts; the read-only commands (status, verify, query, ...) never do.
 index-text  fills message_ts (the text archive-core's search and \`housekeeping search\` read) for the messages
-         of the --index-text topics archived without it, reading each message from the object store. Resumable:
-         a second run goes on with the rows still without text. Prints a JSON summary; exit 1 when an object is
-         missing or unreadable (its row stays without text until a later run).
+         archived without it, of the topics \`archive\` indexes (with --hopauth-url those hopauth marks
+         index_archived_text, fetched once; else the --index-text topics), reading each message from the
+         object store. Resumable: a second run goes on with the rows still without text. Prints a JSON
+         summary; exit 1 when an object is missing or unreadable (its row stays without text until a later run).
 
 Options:
 ${optionsHelp(DB_OPTIONS)}
@@ -106,6 +108,8 @@ Examples:
   DATABASE_URL=postgres://archive@db/hop housekeeping db migrate --db-schema housekeeping
   housekeeping db status --check --json
   housekeeping db index-text --index-text 'gcn\\..*'
+  HOPAUTH_USERNAME=archiver HOPAUTH_PASSWORD=... housekeeping db index-text \\
+    --hopauth-url https://admin.hop.scimma.org/hopauth/api
 `,
   async run(argv, ctx) {
     const options = parseDbArgs(argv, ctx.env);

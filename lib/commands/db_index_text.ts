@@ -16,7 +16,8 @@ import type { Logger } from "../runtime/log.ts";
 import { createLimiter, settleAll, withRetry } from "../runtime/retry.ts";
 import type { BlobStore } from "../store/types.ts";
 import { indexableText } from "../text/extract.ts";
-import type { TopicList } from "../topics/public_topics.ts";
+import { HOPAUTH_OPTIONS } from "../cli/hopauth_settings.ts";
+import { fetchTopicPolicy, type PolicySettings, policySettings } from "../cli/topic_policy.ts";
 
 export const INDEX_TEXT_OPTIONS = {
   topic: { type: "string", multiple: true, arg: "NAME", help: "(index-text) only this topic (repeatable)" },
@@ -35,11 +36,16 @@ export const INDEX_TEXT_OPTIONS = {
     parse: (text: string, source: ValueSource) => positiveInt(source, text)!,
   },
   quiet: { type: "boolean", help: "(index-text) no progress on stderr" },
+  // (index-text) as for `archive`: with --hopauth-url, hopauth's index_archived_text decides, not --index-text.
+  ...HOPAUTH_OPTIONS,
 } as const satisfies OptionTable;
 
 export interface IndexTextOptions {
-  /** The --index-text list (unset: nothing to index). */
-  list: TopicList;
+  /**
+   * Which topics' text to index, as `archive` decides: with --hopauth-url those hopauth marks
+   * index_archived_text, else the --index-text list (unset: nothing to index).
+   */
+  policy: PolicySettings;
   topics: string[] | undefined;
   batch: number;
   concurrency: number;
@@ -49,18 +55,30 @@ export interface IndexTextOptions {
 /** Pure: the index-text part of `db`'s flags. `required`: the action is index-text, so the list must be set. */
 export function parseIndexTextArgs(
   values: ParsedArgs["values"],
+  env: Record<string, string | undefined>,
   settings: ResolvedSettings,
   required: boolean,
 ): IndexTextOptions {
-  const list = topicListSetting("db", settings, "index-text");
-  if (required && list.entries.length === 0) {
+  // Only index-text needs the policy (and hopauth's credential): `db status` works without them.
+  const policy: PolicySettings = required ? policySettings("db", values, env, settings) : {
+    publicTopics: { entries: [], isPublic: () => false },
+    indexText: topicListSetting("db", settings, "index-text"),
+  };
+  if (required && policy.hopauth === undefined && policy.indexText.entries.length === 0) {
     throw usageError(
       "db",
-      "which topics? set --index-text (or HOUSEKEEPING_INDEX_TEXT) as for `archive`, e.g. --index-text '*'",
+      "which topics? set --index-text (or HOUSEKEEPING_INDEX_TEXT) as for `archive`, e.g. --index-text '*', " +
+        "or --hopauth-url to index the topics hopauth marks index_archived_text",
     );
   }
   const own = readOptions("db", INDEX_TEXT_OPTIONS, values, {});
-  return { list, topics: own.topic, batch: own.batch, concurrency: own.concurrency, quiet: own.quiet };
+  return {
+    policy,
+    topics: own.topic,
+    batch: own.batch,
+    concurrency: own.concurrency,
+    quiet: own.quiet,
+  };
 }
 
 export async function runIndexText(
@@ -71,10 +89,12 @@ export async function runIndexText(
   const services = await connectServices(settings, ctx, { clientId: "housekeeping-db", migrate: false });
   try {
     await requireCurrentSchema(services.index);
+    // The archive's own decision (lib/cli/topic_policy.ts), so that the backfill indexes what it would have.
+    const policy = await fetchTopicPolicy(options.policy, services.veto, services.log);
     const result = await backfillText({
       index: services.index,
       store: services.store,
-      isIndexed: options.list.has,
+      isIndexed: (topic) => policy.decide(topic).indexText,
       ...(options.topics !== undefined ? { topics: options.topics } : {}),
       batch: options.batch,
       concurrency: options.concurrency,
@@ -84,6 +104,7 @@ export async function runIndexText(
     });
     ctx.stdout(
       toJson({
+        policy: policy.source,
         topics: result.topics,
         indexed: result.indexed,
         failed: result.failed,

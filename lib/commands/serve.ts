@@ -33,7 +33,7 @@ import { createMetrics } from "../runtime/metrics.ts";
 import { createHopAuth, type HopAuth, textResponse } from "../serve/hopauth.ts";
 import type { PublicTopics } from "../topics/public_topics.ts";
 import { publicTopicsSetting } from "../cli/services.ts";
-import { credentialFromEnv, policyRefreshMs } from "../cli/hopauth_settings.ts";
+import { HOPAUTH_OPTIONS, hopauthCredential, policyRefreshMs } from "../cli/hopauth_settings.ts";
 import type { ScramCredential } from "../hopauth/scram.ts";
 import { observingIngest } from "../archive/policy_ingest.ts";
 import {
@@ -85,6 +85,7 @@ export const SERVE_OPTIONS = {
       "and HOPAUTH_PASSWORD (as `archive`), hopauth's topic flags decide which topics are public",
       "(anonymous reads, uploads' public column) and text-indexed, refreshed every",
       `POLICY_REFRESH_SECONDS (default ${DEFAULT_POLICY_REFRESH_SECONDS}) instead of --public-topics`,
+      "(or the credential from --hopauth-auth's auth.toml)",
     ],
     parse: (url: string | undefined, source: ValueSource) => {
       if (url !== undefined && !/^https?:\/\//.test(url)) {
@@ -96,6 +97,7 @@ export const SERVE_OPTIONS = {
       return url;
     },
   },
+  "hopauth-auth": { ...HOPAUTH_OPTIONS["hopauth-auth"], help: HOPAUTH_OPTIONS["hopauth-auth"].help[0] },
   "max-upload-mib": {
     type: "string",
     arg: "N",
@@ -175,7 +177,11 @@ export function parseServeArgs(
     maxUploadBytes: own["max-upload-mib"] * 2 ** 20,
     uploadTimeoutMs: own["upload-timeout"] * 1000,
     readOnly: own["read-only"],
-    ...withCredential(hopAuthUrl === undefined ? undefined : credentialFromEnv(env)),
+    ...withCredential(
+      hopAuthUrl === undefined
+        ? undefined
+        : hopauthCredential("serve", values, env, settings.settings, false)?.credential,
+    ),
     policyRefreshMs: policyRefreshMs("serve", values, env, DEFAULT_POLICY_REFRESH_SECONDS),
     cors: corsPolicy(
       own["cors-origins"],

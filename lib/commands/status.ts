@@ -5,6 +5,8 @@ import type { Command } from "../cli/command.ts";
 import { withReadOnlyIndex } from "../cli/read_commands.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../cli/config.ts";
 import { type CommandSettings, commandSettings, openKafka, printConfig } from "../cli/services.ts";
+import { HOPAUTH_OPTIONS } from "../cli/hopauth_settings.ts";
+import { fetchTopicPolicy, type PolicySettings, policySettings } from "../cli/topic_policy.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import { usageError } from "../cli/flags.ts";
 import {
@@ -25,7 +27,7 @@ import {
 } from "../cli/output.ts";
 import type { TopicStats } from "../index/types.ts";
 import type { Logger } from "../runtime/log.ts";
-import { surveyTopics } from "../topics/topics.ts";
+import { judgeTopics } from "../topics/topics.ts";
 
 const STATUS_OPTIONS = {
   window: {
@@ -43,6 +45,8 @@ const STATUS_OPTIONS = {
     type: "boolean",
     help: "one JSON object (int64 as decimal strings, times in ms) instead of tables",
   },
+  // The lag counts the topics `archive` archives: with --hopauth-url, by hopauth's flags, as `topics` shows.
+  ...HOPAUTH_OPTIONS,
 } as const satisfies OptionTable;
 
 const OPTIONS = { ...CONNECTION_OPTIONS, ...optionSpec(STATUS_OPTIONS) };
@@ -54,6 +58,8 @@ export interface StatusWindow {
 }
 
 export interface StatusOptions extends CommandSettings {
+  /** Which topics the lag counts: those the archive's policy archives (null with --skip-lag). */
+  policy: PolicySettings | null;
   /** The options as the table reads them, for --print-config. */
   own: OptionValues<typeof STATUS_OPTIONS>;
   topics: string[] | undefined;
@@ -95,8 +101,11 @@ export function parseStatusArgs(
 ): StatusOptions {
   const { values } = parseCommandArgs("status", argv, OPTIONS);
   const own = readOptions("status", STATUS_OPTIONS, values, env);
+  const settings = commandSettings(values, env, readConfig);
   return {
-    ...commandSettings(values, env, readConfig),
+    ...settings,
+    // Only the lag needs the policy: --skip-lag works without hopauth's credential.
+    policy: own["skip-lag"] ? null : policySettings("status", values, env, settings.settings),
     own,
     topics: own.topic,
     windows: own.window,
@@ -129,8 +138,26 @@ export interface PartitionLag {
   lag: bigint;
 }
 
+/** A readable topic the policy does not archive: no lag is counted for it. */
+export interface ExcludedTopic {
+  topic: string;
+  /** The stable word of `topics --json` (vetoed, not_archivable, not_listed, ...). */
+  reason: string;
+  detail: string;
+}
+
 export type LagReport =
-  | { group: string; partitions: PartitionLag[]; total: bigint }
+  | {
+    group: string;
+    /** The policy that chose the topics: "static", "hopauth". */
+    policy: string;
+    partitions: PartitionLag[];
+    total: bigint;
+    /** Readable topics the policy excludes (internal ones aside), all of them counted... */
+    excludedCount: number;
+    /** ...and, listed with the reason, those --topic named. */
+    excluded: ExcludedTopic[];
+  }
   | { group: string; error: string }
   | null;
 
@@ -202,7 +229,9 @@ From the index, per topic and in total, for each window of record time ending no
 hours, all time): messages, bytes stored (BSON objects), earliest and latest record timestamp, last archive time
 (when the newest of those messages was archived) and duplicate receipts (records received again and not stored
 twice). From Kafka, for every topic \`archive\` would archive: per partition the archiver group's committed offset,
-the end offset and the lag (records not yet archived).
+the end offset and the lag (records not yet archived). Which topics those are is the archive's own decision, as
+\`topics\` shows it: the veto list, or with --hopauth-url hopauth's archivable flag; a topic it does not archive
+has no lag (a --topic it excludes is listed with the reason).
 
 Options:
 ${optionsHelp(STATUS_OPTIONS)}
@@ -240,7 +269,9 @@ Examples:
       }
       return reports;
     });
-    const lag = options.lag ? await lagReport(kafka, veto, groupId, options.topics, log) : null;
+    const lag = options.policy !== null
+      ? await lagReport(kafka, options.policy, veto, groupId, options.topics, log)
+      : null;
     if (options.json) {
       ctx.stdout(toJson({ generatedAt: now, group: groupId, windows, quarantined, lag }, 2) + "\n");
     } else ctx.stdout(renderStatus(windows, lag, quarantined));
@@ -250,6 +281,7 @@ Examples:
 
 async function lagReport(
   kafka: Awaited<ReturnType<typeof openKafka>>["kafka"],
+  policySettings: PolicySettings,
   veto: Awaited<ReturnType<typeof openKafka>>["veto"],
   groupId: string,
   only: string[] | undefined,
@@ -257,11 +289,26 @@ async function lagReport(
 ): Promise<LagReport> {
   const admin = kafka.admin();
   try {
+    // The archive's own decision (lib/cli/topic_policy.ts): a topic it does not archive has no lag to catch up.
+    const policy = await fetchTopicPolicy(policySettings, veto, log);
     await admin.connect();
-    const archivable = (await surveyTopics(admin, veto)).filter((r) => r.verdict.archive).map((r) => r.topic);
-    const topics = only === undefined ? archivable : archivable.filter((t) => only.includes(t));
+    const judged = judgeTopics(await admin.listTopics(), policy).filter((r) => r.readable);
+    const wanted = (topic: string) => only === undefined || only.includes(topic);
+    const topics = judged.filter((r) => r.decision.archive && wanted(r.topic)).map((r) => r.topic);
+    const excluded = judged.filter((r) => !r.decision.archive && r.decision.category !== "internal");
     const partitions = await fetchLag(admin, groupId, topics);
-    return { group: groupId, partitions, total: partitions.reduce((a, p) => a + p.lag, 0n) };
+    return {
+      group: groupId,
+      policy: policy.source,
+      partitions,
+      total: partitions.reduce((a, p) => a + p.lag, 0n),
+      excludedCount: excluded.length,
+      excluded: only === undefined ? [] : excluded.filter((r) => wanted(r.topic)).map((r) => ({
+        topic: r.topic,
+        reason: r.decision.category,
+        detail: r.decision.reason,
+      })),
+    };
   } catch (e) {
     log.warn("cannot read the consumer-group lag from Kafka", { error: e });
     return { group: groupId, error: errorMessage(e) };
@@ -335,6 +382,12 @@ export function renderStatus(
         formatCount(p.lag),
       ]);
       rows.push(["TOTAL", "", "", "", formatCount(lag.total)]);
+      for (const x of lag.excluded) rows.push([x.topic, "-", "-", "-", `not archived: ${x.reason}`]);
+      const others = lag.excludedCount - lag.excluded.length;
+      const note = others === 0
+        ? ""
+        : `${others} readable topic${others === 1 ? " is" : "s are"} not archived ` +
+          `by the ${lag.policy} policy and not counted (\`housekeeping topics\` says why)\n`;
       out.push(
         `== consumer group "${lag.group}": lag per partition\n` +
           renderTable([
@@ -343,7 +396,7 @@ export function renderStatus(
             { title: "COMMITTED", align: "right" },
             { title: "END", align: "right" },
             { title: "LAG", align: "right" },
-          ], rows),
+          ], rows) + note,
       );
     }
   }

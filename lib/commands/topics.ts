@@ -2,24 +2,13 @@
 // why, with the policy that decides: the settings (veto list, --public-topics, --index-text) or hopauth's flags.
 import type { Command } from "../cli/command.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp } from "../cli/config.ts";
-import {
-  type CommandSettings,
-  commandSettings,
-  openKafka,
-  printConfig,
-  publicTopicsSetting,
-  topicListSetting,
-} from "../cli/services.ts";
+import { type CommandSettings, commandSettings, openKafka, printConfig } from "../cli/services.ts";
 import { renderTable, toJson } from "../cli/output.ts";
 import { optionsHelp, optionSpec, type OptionTable, readOptions } from "../cli/options.ts";
-import { HOPAUTH_OPTIONS, type HopauthSettings, hopauthSettings } from "../cli/hopauth_settings.ts";
-import { hkError } from "../runtime/errors.ts";
-import type { Logger } from "../runtime/log.ts";
-import { createStaticPolicy, type PolicyStatus, type TopicPolicy } from "../topics/policy.ts";
-import { createHopauthPolicy } from "../topics/policy_hopauth.ts";
-import type { PublicTopics, TopicList } from "../topics/public_topics.ts";
+import { HOPAUTH_OPTIONS } from "../cli/hopauth_settings.ts";
+import type { PolicyStatus } from "../topics/policy.ts";
+import { fetchTopicPolicy, type PolicySettings, policySettings } from "../cli/topic_policy.ts";
 import { judgeTopics, type PolicyReport } from "../topics/topics.ts";
-import type { VetoList } from "../topics/veto.ts";
 
 const TOPICS_OPTIONS = {
   json: {
@@ -35,11 +24,8 @@ const TOPICS_OPTIONS = {
 
 const OPTIONS = { ...CONNECTION_OPTIONS, ...optionSpec(TOPICS_OPTIONS) };
 
-export interface TopicsOptions extends CommandSettings {
+export interface TopicsOptions extends CommandSettings, PolicySettings {
   json: boolean;
-  hopauth?: HopauthSettings;
-  publicTopics: PublicTopics;
-  indexText: TopicList;
 }
 
 /** Pure: argv + environment (+ config file text) -> options. */
@@ -50,13 +36,10 @@ export function parseTopicsArgs(
 ): TopicsOptions {
   const { values } = parseCommandArgs("topics", argv, OPTIONS);
   const settings = commandSettings(values, env, readConfig);
-  const hopauth = hopauthSettings("topics", values, env);
   return {
     ...settings,
     json: readOptions("topics", TOPICS_OPTIONS, values, env).json,
-    ...(hopauth === undefined ? {} : { hopauth }),
-    publicTopics: publicTopicsSetting("topics", settings.settings),
-    indexText: topicListSetting("topics", settings.settings, "index-text"),
+    ...policySettings("topics", values, env, settings.settings),
   };
 }
 
@@ -107,22 +90,6 @@ export function topicsTable(reports: PolicyReport[], status: PolicyStatus): stri
   ) + `\n${archived} of ${readable} readable topics are archived; ${policyLine(status)}\n`;
 }
 
-/** The policy `archive` would use, fetched once. */
-async function loadPolicy(options: TopicsOptions, veto: VetoList, log: Logger): Promise<TopicPolicy> {
-  if (options.hopauth === undefined) {
-    return createStaticPolicy({ veto, publicTopics: options.publicTopics, indexText: options.indexText });
-  }
-  const policy = createHopauthPolicy({ ...options.hopauth, veto, refreshMs: 1000, log });
-  const outcome = await policy.refresh();
-  if (outcome !== "ok") {
-    throw hkError(
-      outcome === "auth_failed" ? "HOPAUTH_AUTH" : "HOPAUTH_FAILED",
-      `cannot fetch the topic policy: ${policy.status().lastError}`,
-    );
-  }
-  return policy;
-}
-
 export const command: Command = {
   name: "topics",
   summary: "which topics would be archived now (readable minus veto list) and why the others are not",
@@ -153,10 +120,11 @@ Examples:
       return printConfig(ctx, options.settings, {
         json: options.json,
         "hopauth-url": options.hopauth?.url ?? null,
+        "hopauth-credential": options.hopauth?.credentialSource ?? null,
       });
     }
     const { kafka, veto, log } = await openKafka(options.settings, ctx, "housekeeping-topics");
-    const policy = await loadPolicy(options, veto, log);
+    const policy = await fetchTopicPolicy(options, veto, log);
     const admin = kafka.admin();
     await admin.connect();
     try {

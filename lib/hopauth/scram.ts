@@ -56,27 +56,81 @@ function decodeBase64(url: string, text: string | undefined, what: string): stri
 }
 
 /**
- * `fetch` with SCRAM-SHA-512 for `credential`: the answer to the authenticated request, whose server signature was
- * verified. Salted passwords are cached per (salt, iterations): hopauth keeps them fixed per credential.
+ * PBKDF2 of `password` per (salt, iterations), remembered: hopauth keeps them fixed per credential, and each costs
+ * thousands of HMACs.
  */
-export function scramFetcher(credential: ScramCredential, doFetch: typeof fetch = fetch) {
+export function saltedPasswords(password: string): (salt: string, iterations: number) => Buffer {
   const salted = new Map<string, Buffer>();
-  const saltedPassword = (salt: string, iterations: number) => {
+  return (salt, iterations) => {
     const key = `${salt}:${iterations}`;
     let s = salted.get(key);
     if (s === undefined) {
-      s = pbkdf2Sync(credential.password, Buffer.from(salt, "base64"), iterations, 64, "sha512");
+      s = pbkdf2Sync(password, Buffer.from(salt, "base64"), iterations, 64, "sha512");
       salted.clear(); // one credential, one salt: nothing to keep but the latest
       salted.set(key, s);
     }
     return s;
   };
+}
 
+export interface ScramExchange {
+  /** The Authorization value of the first request: the client-first message. */
+  first: string;
+  /**
+   * For hopauth's challenge (the 401's WWW-Authenticate): the Authorization value that carries the proof, and the
+   * server signature the answer's Authentication-Info must carry. A challenge that cannot be trusted throws.
+   */
+  final(url: string, challenge: string | null): { authorization: string; serverSignature: Buffer };
+}
+
+/** One SCRAM-SHA-512 exchange for `credential`, each message as hop-client's SCRAMAuth(shortcut=True) sends it. */
+export function scramExchange(
+  credential: ScramCredential,
+  saltedPassword = saltedPasswords(credential.password),
+): ScramExchange {
+  const nonce = b64(randomBytes(24));
+  const clientFirstBare = `n=${saslName(credential.username)},r=${nonce}`;
+  const gs2 = "n,,";
+  return {
+    first: `${MECHANISM} data=${btoa(gs2 + clientFirstBare)}`,
+    final(url, challenge) {
+      if (challenge === null || !challenge.toUpperCase().startsWith(MECHANISM)) {
+        throw scramError(url, "no SCRAM-SHA-512 challenge");
+      }
+      const params = authParams(challenge.slice(MECHANISM.length));
+      const serverFirst = decodeBase64(url, params.data, "server-first message");
+      const sf = authParams(serverFirst);
+      const iterations = Number(sf.i);
+      if (
+        sf.r === undefined || !sf.r.startsWith(nonce) || sf.r.length <= nonce.length || sf.s === undefined ||
+        !Number.isSafeInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS ||
+        params.sid === undefined
+      ) {
+        throw scramError(url, "malformed server-first message");
+      }
+      const salt = saltedPassword(sf.s, iterations);
+      const clientKey = hmac(salt, "Client Key");
+      const withoutProof = `c=${btoa(gs2)},r=${sf.r}`;
+      const authMessage = `${clientFirstBare},${serverFirst},${withoutProof}`;
+      const signature = hmac(sha512(clientKey), authMessage);
+      const proof = Buffer.from(clientKey.map((b, i) => b ^ signature[i]!));
+      return {
+        authorization: `${MECHANISM} sid=${params.sid}, data=${btoa(`${withoutProof},p=${b64(proof)}`)}`,
+        serverSignature: hmac(hmac(salt, "Server Key"), authMessage),
+      };
+    },
+  };
+}
+
+/**
+ * `fetch` with SCRAM-SHA-512 for `credential`: the answer to the authenticated request, whose server signature was
+ * verified.
+ */
+export function scramFetcher(credential: ScramCredential, doFetch: typeof fetch = fetch) {
+  const saltedPassword = saltedPasswords(credential.password);
   return async function scramFetch(url: string, init: RequestInit = {}): Promise<Response> {
-    const nonce = b64(randomBytes(24));
-    const clientFirstBare = `n=${saslName(credential.username)},r=${nonce}`;
-    const gs2 = "n,,";
-    const first = await doFetch(url, withAuth(init, `${MECHANISM} data=${btoa(gs2 + clientFirstBare)}`));
+    const exchange = scramExchange(credential, saltedPassword);
+    const first = await doFetch(url, withAuth(init, exchange.first));
     const challenge = first.headers.get("www-authenticate");
     await first.body?.cancel();
     if (first.status !== 401) {
@@ -86,35 +140,15 @@ export function scramFetcher(credential: ScramCredential, doFetch: typeof fetch 
         retriable: true,
       });
     }
-    if (challenge === null || !challenge.toUpperCase().startsWith(MECHANISM)) {
-      throw scramError(url, "no SCRAM-SHA-512 challenge");
-    }
-    const params = authParams(challenge.slice(MECHANISM.length));
-    const serverFirst = decodeBase64(url, params.data, "server-first message");
-    const sf = authParams(serverFirst);
-    const iterations = Number(sf.i);
-    if (
-      sf.r === undefined || !sf.r.startsWith(nonce) || sf.r.length <= nonce.length || sf.s === undefined ||
-      !Number.isSafeInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS ||
-      params.sid === undefined
-    ) {
-      throw scramError(url, "malformed server-first message");
-    }
-    const salt = saltedPassword(sf.s, iterations);
-    const clientKey = hmac(salt, "Client Key");
-    const withoutProof = `c=${btoa(gs2)},r=${sf.r}`;
-    const authMessage = `${clientFirstBare},${serverFirst},${withoutProof}`;
-    const signature = hmac(sha512(clientKey), authMessage);
-    const proof = Buffer.from(clientKey.map((b, i) => b ^ signature[i]!));
-    const final = `${MECHANISM} sid=${params.sid}, data=${btoa(`${withoutProof},p=${b64(proof)}`)}`;
-    const answer = await doFetch(url, withAuth(init, final));
+    const { authorization, serverSignature } = exchange.final(url, challenge);
+    const answer = await doFetch(url, withAuth(init, authorization));
     if (answer.status === 401 || answer.status === 403) {
       await answer.body?.cancel();
-      throw scramError(url, `status ${answer.status}: check HOPAUTH_USERNAME and HOPAUTH_PASSWORD`);
+      throw scramError(url, `status ${answer.status}: check the hopauth credential`);
     }
     if (!answer.ok) return answer;
     try {
-      verifyServer(url, answer, hmac(hmac(salt, "Server Key"), authMessage));
+      verifyServer(url, answer, serverSignature);
     } catch (e) {
       await answer.body?.cancel();
       throw e;

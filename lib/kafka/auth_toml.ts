@@ -25,7 +25,20 @@ export interface HopAuthOptions {
   brokers: string[];
   /** Pick among several matching entries by username (hop-client: kafka://user@host/...). */
   username?: string | undefined;
+  /** Who reads the file, for messages: the setting that names it and what else gives a credential. */
+  reader?: HopAuthReader;
 }
+
+/** How messages about a file tell the operator to fix it: which setting names it, what else gives a credential. */
+export interface HopAuthReader {
+  fileSetting: string;
+  otherwise: string;
+}
+
+const KAFKA_READER: HopAuthReader = {
+  fileSetting: "--hop-auth (HOP_AUTH_FILE)",
+  otherwise: "set KAFKA_USERNAME/KAFKA_PASSWORD",
+};
 
 export interface HopAuth {
   entry: HopAuthEntry;
@@ -44,10 +57,10 @@ const MECHANISMS: Record<string, SaslMechanism> = {
   "PLAIN": "PLAIN",
 };
 
-function invalid(path: string, problem: string): Error {
+function invalidFile(path: string, problem: string, reader = KAFKA_READER): Error {
   return hkError(
     "HOP_AUTH_INVALID",
-    `${path}: ${problem}; fix the file (see \`hop auth add\`) or pass another one with --hop-auth`,
+    `${path}: ${problem}; fix the file (see \`hop auth add\`) or name another one with ${reader.fileSetting}`,
   );
 }
 
@@ -62,15 +75,15 @@ export function defaultHopAuthPath(env: Record<string, string | undefined>): str
   return dir === undefined ? undefined : `${dir}/auth.toml`;
 }
 
-function stringField(entry: Record<string, unknown>, field: string, where: string, path: string) {
-  const value = entry[field];
-  if (value === undefined) return undefined;
-  // Name the field, never its value: it could be the password.
-  if (typeof value !== "string") throw invalid(path, `${where}: "${field}" must be a string`);
-  return value;
-}
-
-function interpretEntry(raw: unknown, index: number, path: string): HopAuthEntry {
+function interpretEntry(raw: unknown, index: number, path: string, reader: HopAuthReader): HopAuthEntry {
+  const invalid = (path: string, problem: string) => invalidFile(path, problem, reader);
+  const stringField = (entry: Record<string, unknown>, field: string, where: string, path: string) => {
+    const value = entry[field];
+    if (value === undefined) return undefined;
+    // Name the field, never its value: it could be the password.
+    if (typeof value !== "string") throw invalid(path, `${where}: "${field}" must be a string`);
+    return value;
+  };
   const where = `credential #${index + 1}`;
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw invalid(path, `${where} is not a table`);
@@ -115,7 +128,13 @@ function interpretEntry(raw: unknown, index: number, path: string): HopAuthEntry
  * The credentials of an auth.toml text: `[[auth]]` entries or one old-style `[auth]` table. `path` only
  * names the file in errors (HOP_AUTH_INVALID). Returns [] when `allowMissingSection` and there is no auth.
  */
-export function parseHopAuth(text: string, path: string, allowMissingSection = false): HopAuthEntry[] {
+export function parseHopAuth(
+  text: string,
+  path: string,
+  allowMissingSection = false,
+  reader = KAFKA_READER,
+): HopAuthEntry[] {
+  const invalid = (path: string, problem: string) => invalidFile(path, problem, reader);
   let document: Record<string, unknown>;
   try {
     document = parse(text);
@@ -133,7 +152,7 @@ export function parseHopAuth(text: string, path: string, allowMissingSection = f
     throw invalid(path, "no [[auth]] (or [auth]) section");
   }
   const list = Array.isArray(auth) ? auth : [auth];
-  return list.map((raw, i) => interpretEntry(raw, i, path));
+  return list.map((raw, i) => interpretEntry(raw, i, path, reader));
 }
 
 function splitHostPort(text: string): [string, string | undefined] {
@@ -167,6 +186,7 @@ export function selectHopAuth(
   broker: string,
   path: string,
   username?: string,
+  reader = KAFKA_READER,
 ): HopAuthEntry {
   const candidates = entries
     .map((entry) => ({ entry, match: hostMatch(entry, broker) }))
@@ -178,7 +198,7 @@ export function selectHopAuth(
     throw hkError(
       "HOP_AUTH_NOT_FOUND",
       `no credential in ${path} is for ${forWhom} (it has: ${entries.map(describe).join(", ") || "none"}); ` +
-        `add one with \`hop auth add\` (hostname "${broker}" or empty), or set KAFKA_USERNAME/KAFKA_PASSWORD`,
+        `add one with \`hop auth add\` (hostname "${broker}" or empty), or ${reader.otherwise}`,
     );
   }
   if (chosen.length > 1) {
@@ -191,10 +211,10 @@ export function selectHopAuth(
   return chosen[0]!;
 }
 
-async function readIfPresent(path: string): Promise<{ text: string; mode: number | null } | null> {
+function readIfPresent(path: string): { text: string; mode: number | null } | null {
   try {
-    const info = await Deno.stat(path);
-    return { text: await Deno.readTextFile(path), mode: info.mode };
+    const info = Deno.statSync(path);
+    return { text: Deno.readTextFileSync(path), mode: info.mode };
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return null;
     throw hkError("HOP_AUTH_INVALID", `cannot read ${path}: ${errorMessage(error)}; check its permissions`, {
@@ -217,28 +237,34 @@ function permissionWarnings(path: string, mode: number | null): string[] {
  * default location is optional: null when neither auth.toml nor an old-style [auth] in hop's config.toml
  * exists. Errors: HOP_AUTH_NOT_FOUND, HOP_AUTH_INVALID, HOP_AUTH_AMBIGUOUS.
  */
-export async function loadHopAuth(options: HopAuthOptions): Promise<HopAuth | null> {
+export function loadHopAuth(options: HopAuthOptions): Promise<HopAuth | null> {
+  return new Promise((resolve) => resolve(loadHopAuthSync(options)));
+}
+
+/** loadHopAuth for option parsers, which read their files synchronously (as the --config file is read). */
+export function loadHopAuthSync(options: HopAuthOptions): HopAuth | null {
+  const reader = options.reader ?? KAFKA_READER;
   const broker = options.brokers[0];
   if (broker === undefined) throw hkError("HOP_AUTH_NOT_FOUND", "no broker to select a hop credential for");
   let path = options.path ?? defaultHopAuthPath(options.env);
   if (path === undefined) return null;
-  let file = await readIfPresent(path);
+  let file = readIfPresent(path);
   let entries: HopAuthEntry[] | undefined;
   if (file === null && options.path !== undefined) {
     throw hkError(
       "HOP_AUTH_NOT_FOUND",
-      `the hop credentials file ${path} does not exist; fix --hop-auth (HOP_AUTH_FILE) or create it with \`hop auth add\``,
+      `the hop credentials file ${path} does not exist; fix ${reader.fileSetting} or create it with \`hop auth add\``,
     );
   }
   if (file === null) {
     // hop-client's fallback: credentials kept in the general config.toml by old versions.
     path = `${configDir(options.env)}/config.toml`;
-    file = await readIfPresent(path);
+    file = readIfPresent(path);
     if (file === null) return null;
-    entries = parseHopAuth(file.text, path, true);
+    entries = parseHopAuth(file.text, path, true, reader);
     if (entries.length === 0) return null;
   }
-  entries ??= parseHopAuth(file.text, path);
-  const entry = selectHopAuth(entries, broker, path, options.username);
+  entries ??= parseHopAuth(file.text, path, false, reader);
+  const entry = selectHopAuth(entries, broker, path, options.username, reader);
   return { entry, path, warnings: permissionWarnings(path, file.mode) };
 }

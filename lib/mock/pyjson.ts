@@ -1,150 +1,46 @@
 // JSON exactly as hop-client's Python writes it: `json.dumps(json.loads(text))` with Python's defaults. The payload
 // of a hop-client `json` or `circular` message is that text, and mock-hop must send the same bytes, so JavaScript's
 // JSON.stringify (other separators, no ASCII escaping, other number forms, no int/float distinction) cannot be used.
+// json.loads is archive-core's, lib/text/json.ts: one parser and one escape table for both directions.
 import { hkError } from "../runtime/errors.ts";
-import { pyFloatRepr } from "../text/python.ts";
+import { JSON_ESCAPES, parsePythonJson, PyJsonError } from "../text/json.ts";
+import { OPAQUE, type PyDict, type PyNumber, type PyValue } from "../text/values.ts";
 
-export { pyFloatRepr };
+export type { PyValue };
+export type PyObject = PyDict;
 
-/** A number keeps its JSON token, because Python tells 1 (int) from 1.0 (float) and JavaScript cannot. */
-export interface PyNumber {
-  token: string;
-}
-export type PyObject = Map<string, PyValue>;
-export type PyValue = null | boolean | string | PyNumber | PyValue[] | PyObject;
-
-function syntaxError(text: string, at: number, problem: string): Error {
+function syntaxError(text: string, error: PyJsonError): Error {
   return hkError(
     "MOCK_SAMPLE_INVALID",
-    `invalid JSON sample at character ${at}: ${problem} (near ${JSON.stringify(text.slice(at, at + 20))}); ` +
+    `invalid JSON sample: ${error.message} (near ${JSON.stringify(text.slice(error.at, error.at + 20))}); ` +
       "fix or remove the file in the testdata directory",
+    { cause: error },
   );
 }
 
-const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-const WHITESPACE = /[ \t\n\r]*/y;
-const ESCAPES: Record<string, string> = {
-  '"': '"',
-  "\\": "\\",
-  "/": "/",
-  b: "\b",
-  f: "\f",
-  n: "\n",
-  r: "\r",
-  t: "\t",
-};
-
-/** `json.loads`: strict JSON; a repeated object key keeps its first position and its last value, like a dict. */
+/** `json.loads`: a repeated object key keeps its first position and its last value, like a dict. */
 export function parsePyJson(text: string): PyValue {
-  let at = 0;
-  const skip = () => {
-    WHITESPACE.lastIndex = at;
-    WHITESPACE.exec(text);
-    at = WHITESPACE.lastIndex;
-  };
-  const expect = (char: string) => {
-    if (text[at] !== char) throw syntaxError(text, at, `expected ${JSON.stringify(char)}`);
-    at++;
-  };
-  const string = (): string => {
-    expect('"');
-    let out = "";
-    for (;;) {
-      const char = text[at];
-      if (char === undefined) throw syntaxError(text, at, "unterminated string");
-      at++;
-      if (char === '"') return out;
-      if (char < " ") throw syntaxError(text, at - 1, "control character in string");
-      if (char !== "\\") {
-        out += char;
-        continue;
-      }
-      const escape = text[at++] ?? "";
-      if (escape === "u") {
-        const hex = text.slice(at, at + 4);
-        if (!/^[0-9a-fA-F]{4}$/.test(hex)) throw syntaxError(text, at, "bad \\u escape");
-        out += String.fromCharCode(parseInt(hex, 16));
-        at += 4;
-      } else if (escape in ESCAPES) out += ESCAPES[escape];
-      else throw syntaxError(text, at - 1, "bad escape");
-    }
-  };
-  const value = (): PyValue => {
-    skip();
-    const char = text[at];
-    if (char === "{") {
-      at++;
-      const object: PyObject = new Map();
-      skip();
-      if (text[at] === "}") {
-        at++;
-        return object;
-      }
-      for (;;) {
-        skip();
-        const key = string();
-        skip();
-        expect(":");
-        object.set(key, value());
-        skip();
-        if (text[at] === "}") {
-          at++;
-          return object;
-        }
-        expect(",");
-      }
-    }
-    if (char === "[") {
-      at++;
-      const array: PyValue[] = [];
-      skip();
-      if (text[at] === "]") {
-        at++;
-        return array;
-      }
-      for (;;) {
-        array.push(value());
-        skip();
-        if (text[at] === "]") {
-          at++;
-          return array;
-        }
-        expect(",");
-      }
-    }
-    if (char === '"') return string();
-    for (const [word, result] of [["true", true], ["false", false], ["null", null]] as const) {
-      if (text.startsWith(word, at)) {
-        at += word.length;
-        return result;
-      }
-    }
-    NUMBER.lastIndex = at;
-    const match = NUMBER.exec(text);
-    if (match === null) throw syntaxError(text, at, "unexpected character");
-    at = NUMBER.lastIndex;
-    return { token: match[0] };
-  };
-  const result = value();
-  skip();
-  if (at !== text.length) throw syntaxError(text, at, "extra data after the JSON value");
-  return result;
+  try {
+    return parsePythonJson(text);
+  } catch (e) {
+    throw e instanceof PyJsonError ? syntaxError(text, e) : e;
+  }
 }
 
-function numberText(token: string): string {
-  if (/^-?\d+$/.test(token)) return token === "-0" ? "0" : token; // a Python int prints as itself
-  return pyFloatRepr(Number(token));
+// str() of a float is its repr, which json.dumps writes, but for the three it spells as JavaScript does.
+const FLOAT_WORDS: Readonly<Record<string, string>> = { nan: "NaN", inf: "Infinity", "-inf": "-Infinity" };
+
+/** A number as json.dumps writes it: an int as its digits, a float as its repr. */
+function numberText(n: PyNumber): string {
+  return FLOAT_WORDS[n.pyStr] ?? n.pyStr;
 }
 
-const SHORT_ESCAPES: Record<string, string> = {
-  '"': '\\"',
-  "\\": "\\\\",
-  "\n": "\\n",
-  "\r": "\\r",
-  "\t": "\\t",
-  "\b": "\\b",
-  "\f": "\\f",
-};
+// json.dumps writes the one-character escapes JSON reads, but for "\/": a solidus goes out as it is.
+const SHORT_ESCAPES: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(JSON_ESCAPES).filter(([escape]) => escape !== "/").map((
+    [escape, char],
+  ) => [char, `\\${escape}`]),
+);
 
 /** `json.dumps` with ensure_ascii: every UTF-16 unit outside space..tilde is escaped, as \uXXXX (lowercase). */
 function stringText(text: string): string {
@@ -169,7 +65,9 @@ export function pyDumps(value: PyValue): string {
   if (value instanceof Map) {
     return `{${[...value].map(([k, v]) => `${stringText(k)}: ${pyDumps(v)}`).join(", ")}}`;
   }
-  return numberText(value.token);
+  // Only extractors meet opaque values (bytes, datetimes); json.loads never makes one.
+  if (value === OPAQUE) throw new TypeError("json.dumps of a value JSON cannot hold");
+  return numberText(value);
 }
 
 /** A Python dict literal in the given key order. */

@@ -79,7 +79,7 @@ function field(tree: PyValue, name: string): PyValue | undefined {
 
 function plain(value: PyValue | undefined): string {
   if (typeof value === "string") return value;
-  if (value !== null && typeof value === "object" && "token" in value) return value.token;
+  if (value !== null && typeof value === "object" && "pyStr" in value) return value.pyStr;
   return "";
 }
 

@@ -1,16 +1,25 @@
 // Python's `json.loads(data.decode("utf-8"))`, as hop-client's JSONBlob runs it, over hostile bytes: the same
 // accepted inputs (NaN and Infinity too, no BOM), the same objects (dict order: first position, last value; ints of
 // any size as their digits; at most 4300 digits, Python's int limit), with no recursion and bounded depth.
+// mock-hop's json.dumps (lib/mock/pyjson.ts) reads its samples with this parser and escapes with its table.
 import { pyFloatStr, pyIntStr } from "./python.ts";
 import { MAX_DEPTH, type PyDict, pyNumber, type PyValue } from "./values.ts";
 
-export class PyJsonError extends Error {}
+export class PyJsonError extends Error {
+  /** Where the text stopped making sense (a UTF-16 index), for messages that quote it. */
+  readonly at: number;
+  constructor(problem: string, at: number) {
+    super(`${problem} at character ${at}`);
+    this.at = at;
+  }
+}
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const NUMBER = /(-?(?:0|[1-9]\d*))(\.\d+)?([eE][-+]?\d+)?/y;
 // deno-lint-ignore no-control-regex -- a raw control character ends a run: Python refuses it in a string
 const PLAIN = /[^"\\\x00-\x1f]*/y;
-const ESCAPES: Record<string, string> = {
+/** JSON's one-character escapes: `\n` stands for a line feed... (json.dumps writes all but `\/`). */
+export const JSON_ESCAPES: Readonly<Record<string, string>> = {
   '"': '"',
   "\\": "\\",
   "/": "/",
@@ -40,7 +49,7 @@ interface Frame {
 export function parsePythonJson(text: string): PyValue {
   let at = 0;
   const fail = (what: string): never => {
-    throw new PyJsonError(`${what} at character ${at}`);
+    throw new PyJsonError(what, at);
   };
   const skip = () => {
     while (at < text.length) {
@@ -83,7 +92,7 @@ export function parsePythonJson(text: string): PyValue {
           at = save;
         }
         parts.push(String.fromCharCode(unit));
-      } else if (e !== undefined && e in ESCAPES) parts.push(ESCAPES[e]!);
+      } else if (e !== undefined && e in JSON_ESCAPES) parts.push(JSON_ESCAPES[e]!);
       else fail("invalid escape");
     }
   };

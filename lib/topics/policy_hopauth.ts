@@ -246,7 +246,10 @@ export function createHopauthPolicy(options: HopauthPolicyOptions): HopauthPolic
         if (outcome === "ok") return;
         // Refused credentials are a configuration error: waiting would not fix them.
         if (outcome === "auth_failed") {
-          throw hkError("HOPAUTH_AUTH", `${lastError} (--hopauth-url, HOPAUTH_USERNAME, HOPAUTH_PASSWORD)`);
+          throw hkError(
+            "HOPAUTH_AUTH",
+            `${lastError} (--hopauth-url; HOPAUTH_USERNAME and HOPAUTH_PASSWORD, or the auth.toml entry)`,
+          );
         }
         await sleep(Math.min(wait, options.refreshMs), signal);
       }

@@ -44,3 +44,10 @@ export function rateFigures(name: string, r: Rate): void {
     figure(`${name}_machine_cpu_ms_per_record`, machineCpuMsPerRecord(r), 3);
   }
 }
+
+/** The middle value of `values` (the mean of the two middle ones for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}

@@ -16,7 +16,8 @@ import { FORMAT_TOPICS, HEARTBEAT_TOPIC } from "../../lib/mock/messages.ts";
 import { generateRecords, type GeneratorOptions } from "../../lib/mock/generate.ts";
 import { headersSha256, type ManifestLine, parseManifest } from "../../lib/mock/manifest.ts";
 import { createPrng } from "../../lib/mock/prng.ts";
-import { parsePyJson, pyDumps, pyFloatRepr } from "../../lib/mock/pyjson.ts";
+import { parsePyJson, pyDumps } from "../../lib/mock/pyjson.ts";
+import { pyFloatRepr } from "../../lib/text/python.ts";
 import {
   defaultTestdataDir,
   emailFromCircularJson,

@@ -4,8 +4,9 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { parseSearchArgs } from "../../lib/commands/search.ts";
 import { indexableText } from "../../lib/text/extract.ts";
-import { hopHeaders, hopUuid, withArchive } from "../support/admin_fixture.ts";
+import { hopHeaders, hopUuid, runInProcess, withArchive } from "../support/admin_fixture.ts";
 import { runMain } from "../support/archive_helpers.ts";
+import { startHopAuthStandIn } from "../support/hopauth_standin.ts";
 
 interface Fixture {
   name: string;
@@ -156,5 +157,69 @@ Deno.test("db index-text fills message_ts of an archive made with indexing off; 
     assert.equal(same?.same, true);
     const usage = await a.run(["db", "index-text"]);
     assert.equal(usage.code, 2);
+  });
+});
+
+Deno.test("db index-text --hopauth-url: only the topics hopauth marks index_archived_text, as archive decides", async () => {
+  await withArchive("backfill-hopauth", { backend: "fs", topics: ["circulars", "other"] }, async (a) => {
+    const [circulars, other] = a.topics as [string, string];
+    const grb = fixture("circular: gcn-notices/circulars.example.json");
+    for (const [i, topic] of [circulars, other].entries()) {
+      await a.produce(topic, [{
+        value: bytes(grb.value),
+        headers: hopHeaders(10 + i, "alice", "c"),
+        timestamp: T0,
+      }]);
+    }
+    await a.archive(); // no --index-text
+    // archivable everywhere, text indexed only for `circulars`: hopauth's flag decides, --index-text is ignored.
+    const hopauth = startHopAuthStandIn({
+      users: { archiver: "hopauth-pw" },
+      permissions: {},
+      topics: {
+        [circulars]: { archivable: true, index_archived_text: true },
+        [other]: { archivable: true, index_archived_text: false },
+      },
+    });
+    // The credential comes from a hop auth.toml, as hop-client keeps it (no HOPAUTH_PASSWORD).
+    const auth = `${a.tmp}/auth.toml`;
+    await Deno.writeTextFile(
+      auth,
+      '[[auth]]\nusername = "archiver"\npassword = "hopauth-pw"\nprotocol = "SASL_SSL"\nmechanism = "SCRAM-SHA-512"\n',
+      { mode: 0o600 },
+    );
+    try {
+      const argv = [
+        "db",
+        "index-text",
+        "--hopauth-url",
+        hopauth.url,
+        "--hopauth-auth",
+        auth,
+        "--index-text",
+        other,
+      ];
+      const r = await runInProcess([...argv, ...a.flags], a.env);
+      assert.equal(r.code, 0, r.stderr + r.logs.join("\n"));
+      const summary = JSON.parse(r.stdout.trim());
+      assert.deepEqual([summary.policy, summary.topics, summary.indexed], ["hopauth", [circulars], 1]);
+      assert.ok(hopauth.topicListings >= 1, "the policy came from hopauth over SCRAM");
+      assert.ok(
+        ![...r.logs, r.stderr, r.stdout].some((l) => l.includes("hopauth-pw")),
+        "no password in logs",
+      );
+      const indexed = await a.sql<{ topic: string }[]>`
+        select m.topic from message_ts t join messages m using (uuid) order by m.topic`;
+      assert.deepEqual(indexed.map((row) => row.topic), [circulars]);
+      // A refused credential is a coded error, never an empty policy that indexes nothing.
+      const bad = await runInProcess([...argv, ...a.flags], {
+        ...a.env,
+        HOPAUTH_USERNAME: "archiver",
+        HOPAUTH_PASSWORD: "wrong",
+      });
+      assert.equal(bad.code, 1, "a wrong password stops the backfill (HOPAUTH_AUTH)");
+    } finally {
+      await hopauth.close();
+    }
   });
 });

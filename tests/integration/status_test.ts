@@ -8,7 +8,15 @@ import {
   totalsOf,
   type WindowReport,
 } from "../../lib/commands/status.ts";
-import { hopHeaders, hopUuid, text, withArchive } from "../support/admin_fixture.ts";
+import { startHopAuthStandIn } from "../support/hopauth_standin.ts";
+import {
+  type AdminArchive,
+  hopHeaders,
+  hopUuid,
+  runInProcess,
+  text,
+  withArchive,
+} from "../support/admin_fixture.ts";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -157,6 +165,7 @@ Deno.test("status: per-topic windows, duplicates and consumer-group lag of a rea
     const one = JSON.parse((await a.run(["status", "--json", "--topic", notice, "--window", "all"])).stdout);
     assert.deepEqual(one.windows[0].topics.map((t: { topic: string }) => t.topic), [notice]);
     assert.deepEqual(one.lag.partitions.map((p: { topic: string }) => p.topic), [notice, notice]);
+    await lagFollowsHopauth(a, circular, notice);
     const noLag = JSON.parse((await a.run(["status", "--json", "--skip-lag"])).stdout);
     assert.equal(noLag.lag, null);
 
@@ -168,3 +177,42 @@ Deno.test("status: per-topic windows, duplicates and consumer-group lag of a rea
     assert.ok(typeof partial.lag.error === "string" && partial.lag.error.length > 0);
   });
 });
+
+/** With --hopauth-url the lag counts what hopauth lets the archive archive: `notice`, not archivable, is no lag. */
+async function lagFollowsHopauth(a: AdminArchive, circular: string, notice: string): Promise<void> {
+  const hopauth = startHopAuthStandIn({
+    users: { archiver: "pw" },
+    permissions: {},
+    topics: { [circular]: { archivable: true }, [notice]: { archivable: false } },
+  });
+  try {
+    const env = {
+      ...a.env,
+      HOPAUTH_API_URL: hopauth.url,
+      HOPAUTH_USERNAME: "archiver",
+      HOPAUTH_PASSWORD: "pw",
+    };
+    const run = await runInProcess(["status", "--json", "--window", "all", ...a.flags], env);
+    assert.equal(run.code, 0, run.stdout);
+    const lag = JSON.parse(run.stdout).lag;
+    assert.equal(lag.policy, "hopauth");
+    assert.deepEqual(lag.partitions.map((p: { topic: string }) => p.topic), [circular, circular]);
+    assert.equal(lag.total, "0", "the notice records hopauth does not let the archive take are no lag");
+    assert.ok(lag.excludedCount >= 1);
+    assert.deepEqual(lag.excluded, [], "listed only when --topic names them");
+    const named = await runInProcess(["status", "--json", "--topic", notice, ...a.flags], env);
+    assert.deepEqual(JSON.parse(named.stdout).lag.excluded, [{
+      topic: notice,
+      reason: "not_archivable",
+      detail: "not archivable in hopauth",
+    }]);
+    const table = (await runInProcess(["status", "--topic", notice, ...a.flags], env)).stdout;
+    assert.match(
+      table,
+      new RegExp(`^${notice.replaceAll(".", "\\.")}\\s+-\\s+-\\s+-\\s+not archived: not_archivable$`, "m"),
+    );
+    assert.match(table, /readable topics? (is|are) not archived by the hopauth policy/);
+  } finally {
+    await hopauth.close();
+  }
+}

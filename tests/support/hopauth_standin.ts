@@ -6,6 +6,8 @@
 // archive-core reads it for its topic policy; a test switches the flags while a client runs (setTopic).
 import { Buffer } from "node:buffer";
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
+// RFC 7804 auth-params, parsed as the client library parses them.
+import { authParams } from "../../lib/hopauth/scram.ts";
 
 export interface StandInOptions {
   /** username -> password */
@@ -44,16 +46,6 @@ const ITERATIONS = 4096;
 const b64 = (b: Uint8Array | Buffer) => Buffer.from(b).toString("base64");
 const hmac = (key: Uint8Array, text: string) => createHmac("sha512", key).update(text).digest();
 const h = (b: Uint8Array) => createHash("sha512").update(b).digest();
-
-/** "k=v, k=v" with values that may contain '=' (base64). */
-function fields(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of text.split(",")) {
-    const at = part.indexOf("=");
-    if (at > 0) out[part.slice(0, at).trim()] = part.slice(at + 1).trim().replace(/^"(.*)"$/, "$1");
-  }
-  return out;
-}
 
 /** A client's base64, or null when it is not base64: a real hopauth refuses that, it does not fail (500). */
 function fromBase64(data: string): string | null {
@@ -132,7 +124,7 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
   function scramFirst(data: string): Response {
     const clientFirst = fromBase64(data) ?? "";
     const m = /^([ny]),(a=[^,]*)?,(.*)$/.exec(clientFirst);
-    const bare = m ? fields(m[3]!) : {};
+    const bare = m ? authParams(m[3]!) : {};
     const user = bare.n === undefined ? undefined : unescapeName(bare.n);
     const secret = user === undefined ? undefined : secrets.get(user);
     if (!m || secret === undefined || bare.r === undefined) {
@@ -156,8 +148,8 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
     const at = clientFinal.lastIndexOf(",p=");
     if (at < 0) return null;
     const withoutProof = clientFinal.slice(0, at);
-    const f = fields(withoutProof);
-    const nonce = fields(ex.serverFirst).r;
+    const f = authParams(withoutProof);
+    const nonce = authParams(ex.serverFirst).r;
     if (f.r !== nonce || f.c !== btoa(ex.gs2)) return null;
     const secret = secrets.get(ex.user)!;
     const authMessage = `${ex.clientFirstBare},${ex.serverFirst},${withoutProof}`;
@@ -227,7 +219,7 @@ export function startHopAuthStandIn(options: StandInOptions): StandIn {
       calls.push({ phase: "other", status: 401 });
       return challenge();
     }
-    const auth = fields(m[1]!);
+    const auth = authParams(m[1]!);
     if (auth.sid === undefined) return scramFirst(auth.data ?? "");
     const verified = scramFinal(auth.sid, auth.data ?? "");
     if (verified === null) {

@@ -13,7 +13,11 @@ Deno.test("archive: without --hopauth-url the static policy; with it, the creden
   assert.equal(plain.policyRefreshMs, 300_000);
   const env = { HOPAUTH_API_URL: `${URL}/`, HOPAUTH_USERNAME: "archiver", HOPAUTH_PASSWORD: "pw" };
   const o = parseArchiveArgs(["--policy-refresh", "2"], env, () => "");
-  assert.deepEqual(o.hopauth, { url: URL, credential: { username: "archiver", password: "pw" } });
+  assert.deepEqual(o.hopauth, {
+    url: URL,
+    credential: { username: "archiver", password: "pw" },
+    credentialSource: "HOPAUTH_USERNAME and HOPAUTH_PASSWORD",
+  });
   assert.equal(o.policyRefreshMs, 2000);
   const flagged = parseArchiveArgs(["--hopauth-url", URL, "--hopauth-username", "other"], env, () => "");
   assert.equal(flagged.hopauth?.credential.username, "other");
