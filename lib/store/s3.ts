@@ -39,8 +39,8 @@ export interface S3StoreOptions {
   /** A request on which nothing moves for this many ms fails and its socket is destroyed. Default STORE_TIMEOUTS. */
   socketTimeoutMs?: number;
   /**
-   * Who sends object GET, PUT and HEAD: "lean" (default), aws4fetch's SigV4 over Deno's fetch
-   * (lib/store/s3_objects.ts); "sdk", the SDK's own commands as before (the bench compares the two).
+   * Who sends object GET, PUT and HEAD: "lean" (default), SigV4 over our own HTTP/1.1 client (or over Deno's fetch
+   * when a proxy is configured; lib/store/s3_objects.ts); "sdk", the SDK's own commands as before.
    */
   objectPath?: "lean" | "sdk";
 }

@@ -1,9 +1,11 @@
-// The object path of the S3 store: GET, PUT and HEAD of one object, signed with SigV4 by aws4fetch and sent with
-// Deno's own HTTP client. Through @aws-sdk/client-s3 each of these cost ~0.5 ms of CPU in its middleware stack
-// (serialisers, retry and checksum plugins, node:http emulation), more than the request itself, and the bench put
-// restore and serve at a third of what MinIO serves small objects at (issue 26). The SDK keeps what it does well:
-// the credential chain (environment, profiles, ECS/EKS and instance roles) and region, bucket operations, listing.
-// Failures are shaped as the SDK's (name = S3 error code, $metadata.httpStatusCode) so that s3.ts maps both alike.
+// The object path of the S3 store: GET, PUT and HEAD of one object, signed with SigV4 (lib/store/sigv4.ts) and
+// sent over our own HTTP/1.1 client (lib/store/http1.ts); Deno's fetch, signed by aws4fetch's signer, serves
+// streamed GETs, and everything when a proxy is configured. Through @aws-sdk/client-s3 each of these cost ~0.5 ms
+// of CPU in its middleware stack (serialisers, retry and checksum plugins, node:http emulation), more than the
+// request itself, and the bench put restore and serve at a third of what MinIO serves small objects at (issue 26).
+// The SDK keeps what it does well: the credential chain (environment, profiles, ECS/EKS and instance roles) and
+// region, bucket operations, listing. Failures are shaped as the SDK's (name = S3 error code,
+// $metadata.httpStatusCode) so that s3.ts maps both alike.
 import type { S3Client } from "@aws-sdk/client-s3";
 import { AwsV4Signer } from "aws4fetch";
 import { createHash, createHmac } from "node:crypto";
