@@ -1,18 +1,24 @@
 // serve's public socket. Deno.serve (2.9) has no header-read or idle timeout: a client that connects and sends
 // nothing, or half a request head, holds its connection for good, and a body nobody asked for (after a 401, a 413)
-// is read to its end. So we accept TCP ourselves and enforce the deadlines before and while handing the bytes on
-// to Deno.serve, which listens on a Unix socket in a private directory:
+// is read to its end. So we accept TCP ourselves and enforce the deadlines:
 // - each request head must be complete within `headerTimeoutMs` of the connection opening, or of the previous
 //   answer's end;
 // - while a request is under way, a connection on which no byte moves either way for `idleTimeoutMs` is closed;
 // - requests are framed here (lib/serve/request_framing.ts; ambiguous framing is a 400 and the connection
-//   closes), one at a time, each on a fresh connection to Deno, so that the client may send the next request on
-//   the same connection (keep-alive) and no byte of one request can be read as part of another;
-// - once the final answer starts, what the client still sends of an unfinished body is dropped (at most
-//   DISCARD_BYTES), and the connection closes when the answer is sent.
+//   closes) and handled one at a time, in the order they came, so that the client may send the next request on the
+//   same connection (keep-alive, pipelining) and no byte of one request can be read as part of another;
+// - a bodiless HTTP/1.1 GET or HEAD (every read: messages, listings, pages) is answered here directly: the handler
+//   gets a Request built from the framed head and its Response is written with our own framing
+//   (lib/serve/answer.ts). A second hop through Deno.serve cost more than the index lookup and the store GET
+//   together;
+// - anything else (a request with a body, HTTP/1.0, another method) goes to Deno.serve, which listens on a Unix
+//   socket in a private directory, over a fresh connection per request; once its final answer starts, what the
+//   client still sends of an unfinished body is dropped (at most DISCARD_BYTES), and the connection closes when
+//   the answer is sent.
 import type { Logger } from "../runtime/log.ts";
 import { type AnswerFraming, answerFraming } from "./framing.ts";
-import { type BodyFraming, requestFraming } from "./request_framing.ts";
+import { type BodyFraming, type RequestFraming, requestFraming } from "./request_framing.ts";
+import { type AnswerEnd, writeAnswer } from "./answer.ts";
 
 export interface ListenerLimits {
   /** From accepting a connection to the end of its request head. */
@@ -87,8 +93,50 @@ interface Relay {
 }
 
 type Inner = { connect(): Promise<Deno.Conn> };
+type Handler = (req: Request) => Response | Promise<Response>;
+type Framed = Extract<RequestFraming, { ok: true }>;
 
-function relay(client: Deno.Conn, target: Inner, limits: ListenerLimits): Relay {
+// A Host a URL can carry as its authority and nothing else: no `/`, `@`, `?` or `#` that would move the path.
+const HOST =
+  /^(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*(?::\d{0,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{0,5})?$/;
+
+/** The Request the handler gets for a framed head, as Deno.serve would build it; null: not a valid target. */
+function toRequest(request: Framed, ownHost: string): Request | null {
+  const host = request.fields.find(([name]) => name.length === 4 && name.toLowerCase() === "host")?.[1];
+  if (host !== undefined && !HOST.test(host)) return null;
+  const target = request.target;
+  const url = target.startsWith("/")
+    ? `http://${host ?? ownHost}${target}`
+    : /^https?:\/\//i.test(target)
+    ? target
+    : null;
+  if (url === null) return null;
+  try {
+    return new Request(url, { method: request.method, headers: request.fields });
+  } catch {
+    return null;
+  }
+}
+
+/** Answered here, not by Deno.serve: nothing follows the head, and `new Request` keeps the method as sent. */
+function direct(request: Framed): boolean {
+  return request.bodyless && request.http11 && (request.method === "GET" || request.method === "HEAD");
+}
+
+function serverError(): Response {
+  return new Response("Internal Server Error\n", {
+    status: 500,
+    headers: { "content-type": "text/plain; charset=utf-8", connection: "close" },
+  });
+}
+
+function relay(
+  client: Deno.Conn,
+  target: Inner,
+  limits: ListenerLimits,
+  handler: Handler,
+  ownHost: string,
+): Relay {
   let inner: Deno.Conn | null = null;
   let closed = false;
   const close = () => {
@@ -110,6 +158,8 @@ function relay(client: Deno.Conn, target: Inner, limits: ListenerLimits): Relay 
   // Bytes the client sent past the current request: the start of its next one, held until this one is answered.
   let pending: Uint8Array = new Uint8Array(0);
   let busy = false;
+  // Shutting down: the request under way is answered, then the connection closes.
+  let draining = false;
   // One buffer each way for the connection's life, not two per request.
   const fromClient = new Uint8Array(CHUNK);
   const fromDeno = new Uint8Array(CHUNK);
@@ -159,6 +209,52 @@ function relay(client: Deno.Conn, target: Inner, limits: ListenerLimits): Relay 
     }
   }
 
+  // Reads and drops what the client still sends, for a moment and up to DISCARD_BYTES, after our side closed.
+  async function linger(): Promise<void> {
+    await client.closeWrite();
+    clearTimeout(timer);
+    const drop = (async () => {
+      for (let dropped = 0; dropped <= DISCARD_BYTES;) {
+        const n = await client.read(fromClient);
+        if (n === null) return;
+        dropped += n;
+      }
+    })().catch(() => {});
+    await Promise.race([drop, new Promise((r) => timer = setTimeout(r, LINGER_MS))]);
+  }
+
+  // A bodiless request answered here; what the client sent past its head is the next request. True: keep going.
+  async function answerHere(request: Framed, rest: Uint8Array): Promise<boolean> {
+    pending = rest;
+    const req = toRequest(request, ownHost);
+    if (req === null) {
+      await writeAll(client, refusal("400 Bad Request", "malformed request target or Host"));
+      return false;
+    }
+    let resp: Response;
+    try {
+      resp = await handler(req);
+    } catch {
+      resp = serverError();
+    }
+    const sink = {
+      write: async (bytes: Uint8Array) => {
+        await writeAll(client, bytes);
+        touch();
+      },
+    };
+    const options = { head: request.head };
+    let end: AnswerEnd;
+    try {
+      end = await writeAnswer(sink, resp, options, !request.keepAlive);
+    } catch {
+      return false; // the client went away
+    }
+    if (end === null) return true;
+    if (end === "closes") await linger();
+    return false;
+  }
+
   // One request and its answer; true when the connection may carry the next request.
   async function exchange(head: Uint8Array, rest: Uint8Array): Promise<boolean> {
     const request = requestFraming(head);
@@ -166,6 +262,7 @@ function relay(client: Deno.Conn, target: Inner, limits: ListenerLimits): Relay 
       await writeAll(client, refusal("400 Bad Request", request.reason));
       return false;
     }
+    if (direct(request)) return await answerHere(request, rest);
     const answer = answerFraming(request.head);
     inner = await target.connect();
     await writeAll(inner, head);
@@ -198,7 +295,7 @@ function relay(client: Deno.Conn, target: Inner, limits: ListenerLimits): Relay 
           );
           return;
         }
-        if (!await exchange(got.head, got.rest)) return;
+        if (!await exchange(got.head, got.rest) || draining) return;
         busy = false;
         clearTimeout(timer);
         timer = setTimeout(close, limits.headerTimeoutMs);
@@ -209,7 +306,13 @@ function relay(client: Deno.Conn, target: Inner, limits: ListenerLimits): Relay 
       close();
     }
   })();
-  return { done, closeIfIdle: () => busy || close() };
+  return {
+    done,
+    closeIfIdle: () => {
+      draining = true;
+      if (!busy) close();
+    },
+  };
 }
 
 export interface Listener {
@@ -218,10 +321,10 @@ export interface Listener {
   shutdown(): Promise<void>;
 }
 
-/** Deno.serve behind the deadlines above, on `hostname:port` (0: any free port). */
+/** `handler` behind the deadlines above, on `hostname:port` (0: any free port). */
 export async function listen(
   options: { hostname: string; port: number; signal?: AbortSignal; limits?: ListenerLimits; log: Logger },
-  handler: (req: Request) => Response | Promise<Response>,
+  handler: Handler,
 ): Promise<Listener> {
   const limits = options.limits ?? LISTENER_LIMITS;
   // First, so that a port in use fails before anything else is set up (lib/runtime/http.ts's listenError).
@@ -237,6 +340,8 @@ export async function listen(
     ? { connect: () => Deno.connect({ transport: "unix", path }) }
     : { connect: () => Deno.connect({ hostname: "127.0.0.1", port: (inner.addr as Deno.NetAddr).port }) };
   const open = new Set<Relay>();
+  // Deno.serve's choice for a request without a Host (HTTP/1.1 requires one).
+  const ownHost = `localhost:${(socket.addr as Deno.NetAddr).port}`;
   const accepting = (async () => {
     for (;;) {
       let conn: Deno.Conn;
@@ -245,7 +350,8 @@ export async function listen(
       } catch {
         return; // closed: shutting down
       }
-      const r = relay(conn, target, limits);
+      (conn as Deno.TcpConn).setNoDelay(true);
+      const r = relay(conn, target, limits, handler, ownHost);
       open.add(r);
       r.done.finally(() => open.delete(r));
     }

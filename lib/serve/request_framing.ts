@@ -19,7 +19,20 @@ export interface BodyFraming {
 }
 
 export type RequestFraming =
-  | { ok: true; body: BodyFraming; keepAlive: boolean; head: boolean }
+  | {
+    ok: true;
+    body: BodyFraming;
+    keepAlive: boolean;
+    head: boolean;
+    method: string;
+    target: string;
+    /** HTTP/1.1 (not 1.0). */
+    http11: boolean;
+    /** Header fields as sent (Latin-1, one character per byte), values without surrounding white space. */
+    fields: [string, string][];
+    /** No Content-Length above 0 and no Transfer-Encoding: nothing follows the head. */
+    bodyless: boolean;
+  }
   | { ok: false; reason: string };
 
 function lengthBody(length: number): BodyFraming {
@@ -115,12 +128,18 @@ function chunkedBody(): BodyFraming {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// A field value's bytes (RFC 9110 §5.5): tab, space, visible ASCII and obs-text; no other control byte.
+// deno-lint-ignore no-control-regex -- the control bytes a field value may not hold
+const BAD_VALUE_BYTE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) [!-~]+ HTTP\/1\.([01])$/;
 
 /** The framing of a request from its head (the bytes up to and including the blank line). */
 export function requestFraming(head: Uint8Array): RequestFraming {
   // Latin-1: one character per byte, so that no byte is lost or merged before the checks below.
-  const text = Array.from(head, (b) => String.fromCharCode(b)).join("");
+  let text = "";
+  for (let at = 0; at < head.length; at += 8192) {
+    text += String.fromCharCode.apply(null, head.subarray(at, at + 8192) as unknown as number[]);
+  }
   if (!text.endsWith("\r\n\r\n")) return { ok: false, reason: "request head not ended by CRLF CRLF" };
   const lines = text.slice(0, -4).split("\r\n");
   if (lines.some((l) => l.includes("\r") || l.includes("\n"))) return { ok: false, reason: "bare CR or LF" };
@@ -129,13 +148,18 @@ export function requestFraming(head: Uint8Array): RequestFraming {
   let lengths: string[] = [];
   let codings: string[] = [];
   let connection = "";
+  let hosts = 0;
+  const fields: [string, string][] = [];
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(":");
     const name = colon < 0 ? "" : line.slice(0, colon);
     // No name, a space before the colon, or a folded line (leading space): parsers disagree on these.
     if (!TOKEN.test(name)) return { ok: false, reason: "malformed header line" };
     const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+    if (BAD_VALUE_BYTE.test(value)) return { ok: false, reason: "control byte in a header value" };
+    fields.push([name, value]);
     const lower = name.toLowerCase();
+    if (lower === "host" && ++hosts > 1) return { ok: false, reason: "more than one Host" };
     if (lower === "content-length") lengths = [...lengths, value];
     else if (lower === "transfer-encoding") codings = [...codings, ...value.split(",").map((v) => v.trim())];
     else if (lower === "connection") connection += `,${value.toLowerCase()}`;
@@ -143,19 +167,28 @@ export function requestFraming(head: Uint8Array): RequestFraming {
   if (codings.length > 0 && lengths.length > 0) {
     return { ok: false, reason: "both Transfer-Encoding and Content-Length" };
   }
-  const keepAlive = request[2] === "1" && !connection.split(",").some((t) => t.trim() === "close");
-  const isHead = request[1] === "HEAD";
+  const http11 = request[2] === "1";
+  const keepAlive = http11 && !connection.split(",").some((t) => t.trim() === "close");
+  const method = request[1]!;
+  const common = {
+    keepAlive,
+    head: method === "HEAD",
+    method,
+    target: lines[0]!.split(" ")[1]!,
+    http11,
+    fields,
+  };
   if (codings.length > 0) {
     if (codings.length !== 1 || codings[0]!.toLowerCase() !== "chunked") {
       return { ok: false, reason: "a transfer coding other than chunked alone" };
     }
-    return { ok: true, body: chunkedBody(), keepAlive, head: isHead };
+    return { ok: true, body: chunkedBody(), bodyless: false, ...common };
   }
   if (lengths.length > 1) return { ok: false, reason: "more than one Content-Length" };
   if (lengths.length === 1) {
     const length = /^\d{1,15}$/.test(lengths[0]!) ? Number(lengths[0]) : NaN;
     if (!Number.isSafeInteger(length)) return { ok: false, reason: "malformed Content-Length" };
-    return { ok: true, body: lengthBody(length), keepAlive, head: isHead };
+    return { ok: true, body: lengthBody(length), bodyless: length === 0, ...common };
   }
-  return { ok: true, body: lengthBody(0), keepAlive, head: isHead };
+  return { ok: true, body: lengthBody(0), bodyless: true, ...common };
 }

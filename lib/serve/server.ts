@@ -81,39 +81,55 @@ function hex32(n: number): string {
 
 /**
  * Passes bytes through, then fails the stream (aborting the response) unless length and CRC-32 match. The last
- * chunk is held back until the check, so a client never receives all Content-Length bytes of a bad object.
+ * chunk is held back until the check, so a client never receives all Content-Length bytes of a bad object. A
+ * pulling stream, not a TransformStream: pipeThrough's pipe cost more per request than the rest of the handler.
  */
 function checked(
   body: ReadableStream<Uint8Array>,
   expect: { size: number; crc32: number },
   onMismatch: (why: string) => void,
 ): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
   let crc = 0;
   let size = 0;
   let held: Uint8Array | null = null;
-  return body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        crc = zlibCrc32(chunk, crc);
-        size += chunk.length;
-        if (held !== null) controller.enqueue(held);
-        held = chunk;
-      },
-      flush(controller) {
-        const why = size !== expect.size
-          ? `${size} bytes instead of ${expect.size}`
-          : (crc >>> 0) !== expect.crc32
-          ? "CRC-32 differs from the index"
-          : null;
-        if (why !== null) {
-          onMismatch(why);
-          controller.error(new Error(`stored bytes failed their check: ${why}`));
-        } else if (held !== null) {
-          controller.enqueue(held);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      for (;;) {
+        let next: ReadableStreamReadResult<Uint8Array>;
+        try {
+          next = await reader.read();
+        } catch (e) {
+          reader.cancel().catch(() => {});
+          throw e;
         }
-      },
-    }),
-  );
+        if (next.done) {
+          const why = size !== expect.size
+            ? `${size} bytes instead of ${expect.size}`
+            : (crc >>> 0) !== expect.crc32
+            ? "CRC-32 differs from the index"
+            : null;
+          if (why !== null) {
+            onMismatch(why);
+            controller.error(new Error(`stored bytes failed their check: ${why}`));
+            return;
+          }
+          if (held !== null) controller.enqueue(held);
+          controller.close();
+          return;
+        }
+        crc = zlibCrc32(next.value, crc);
+        size += next.value.length;
+        const out = held;
+        held = next.value;
+        if (out !== null) {
+          controller.enqueue(out);
+          return;
+        }
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
 }
 
 /** A response streaming `body`; when none can be built, `body` is cancelled (its connection freed) and the error thrown. */

@@ -25,7 +25,7 @@ const CLIENTS = 64;
 const SIZE = SIZES[0]!; // 1 KiB
 
 /** Archives `count` records of `size` into the bench bucket and a schema of its own; their UUIDs and keys. */
-async function fill(b: Bench, topic: string, schema: string, count: number, size = SIZE) {
+export async function fill(b: Bench, topic: string, schema: string, count: number, size = SIZE) {
   const sql = await connectIndex(serviceEnv("DATABASE_URL"), { searchPath: schema });
   try {
     const index = createIndex(sql);

@@ -1,0 +1,172 @@
+// `deno run -A scripts/bench/serve_profile.ts` (services' environment set): where `serve` spends its CPU on
+// GET /msg/{uuid} of 1 KiB records by 64 concurrent keep-alive clients, as scripts/bench/serve.ts loads it. The
+// real `main.ts serve` child runs under V8's sampling profiler (scripts/bench/profiler_preload.ts), started after
+// a warm-up and stopped after BENCH_SERVE_REQUESTS requests (default 4000). Printed (stdout): requests/s, the CPU
+// per request of serve, MinIO and PostgreSQL from /proc, and serve's JS thread split by what the work is for.
+import { archiveEnv, textLines, waitFor } from "../../tests/support/archive_helpers.ts";
+import { cpuSeconds, peerCpu } from "./proc.ts";
+import { fill } from "./serve.ts";
+import { closeBench, openBench } from "./services.ts";
+
+const REQUESTS = Number(Deno.env.get("BENCH_SERVE_REQUESTS") ?? "4000");
+const CLIENTS = 64;
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+// The nearest frame on a sample's stack that says what the work is for (first match walking up).
+const PARTS: [string, (url: string, fn: string) => boolean][] = [
+  ["listener (TCP, framing)", (u) => /serve\/(listener|request_framing|framing)\.ts/.test(u)],
+  ["index lookup (postgres.js)", (u) => /\/postgres\//.test(u) || u.includes("/lib/index/")],
+  ["store GET (aws4fetch, fetch)", (u) => u.endsWith("store/s3_objects.ts") || /aws4fetch/.test(u)],
+  ["hopauth, authorisation", (u) => /serve\/hopauth/.test(u)],
+  ["metrics, log", (u) => /runtime\/(metrics|log)\.ts/.test(u)],
+  ["handler (route, CRC check, headers)", (u) => /lib\/serve\//.test(u)],
+  ["profiler", (u) => u.endsWith("profiler_preload.ts")],
+];
+
+function summarize(profile: Profile, requests: number): void {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parentOf = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+  const memo = new Map<number, string>();
+  const partOf = (id: number): string => {
+    const known = memo.get(id);
+    if (known !== undefined) return known;
+    const { url, functionName } = byId.get(id)!.callFrame;
+    const own = PARTS.find(([, test]) => test(url, functionName))?.[0];
+    const up = parentOf.get(id);
+    const name = own ?? (up !== undefined ? partOf(up) : "");
+    memo.set(id, name);
+    return name;
+  };
+  const parts = new Map<string, number>();
+  const self = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+    const us = profile.timeDeltas[i] ?? 0;
+    const name = functionName === "(idle)"
+      ? "(idle)"
+      : functionName === "(garbage collector)"
+      ? "GC"
+      : partOf(id) ||
+        (url.startsWith("ext:") || url === "" ? "runtime (streams, ops; no caller of ours)" : "other");
+    parts.set(name, (parts.get(name) ?? 0) + us);
+    const fn = `${functionName || "(anonymous)"} ${url.replace(/^.*\//, "")}:${lineNumber + 1} [${name}]`;
+    self.set(fn, (self.get(fn) ?? 0) + us);
+  });
+  const ms = (us: number) => (us / 1000 / requests).toFixed(3).padStart(7);
+  console.log("serve's JS thread, ms/request:");
+  for (const [name, us] of [...parts].sort((a, b) => b[1] - a[1])) console.log(`  ${ms(us)}  ${name}`);
+  console.log("top 25 functions by self time, ms/request:");
+  for (const [fn, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+    console.log(`  ${ms(us)}  ${fn}`);
+  }
+}
+
+/** `main.ts <args>` under scripts/bench/profiler_preload.ts, its stderr lines kept as they come. */
+function spawnProfiled(args: string[], env: Record<string, string>) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--preload",
+      new URL("./profiler_preload.ts", import.meta.url).pathname,
+      new URL("../../main.ts", import.meta.url).pathname,
+      ...args,
+    ],
+    env,
+    clearEnv: true,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  const drained = (async () => {
+    for await (const line of textLines(child.stderr)) if (lines.length < 5000) lines.push(line);
+  })();
+  return {
+    child,
+    lines,
+    kill: (signal: Deno.Signal) => {
+      try {
+        child.kill(signal);
+      } catch { /* exited */ }
+    },
+    done: Promise.all([child.status, drained]),
+  };
+}
+
+const bench = await openBench();
+try {
+  const topic = `${bench.id}-serve`;
+  const schema = `${bench.schema}_serve`;
+  bench.schemas.push(schema);
+  const objects = await fill(bench, topic, schema, 2000);
+  const out = Deno.makeTempFileSync({ prefix: "hk-serve-", suffix: ".cpuprofile" });
+  const child = spawnProfiled(
+    [
+      "serve",
+      "--http-port",
+      "0",
+      "--http-host",
+      "127.0.0.1",
+      "--bucket",
+      bench.bucket,
+      "--db-schema",
+      schema,
+    ],
+    archiveEnv({ PUBLIC_TOPICS: topic, LOG_LEVEL: "info", HK_CPU_PROFILE: out, HK_CPU_PROFILE_US: "250" }),
+  );
+  try {
+    const port = await waitFor("serve to listen", () => {
+      const line = child.lines.find((l) => l.includes("serve listening"));
+      return Promise.resolve(line === undefined ? undefined : JSON.parse(line).port as number);
+    });
+    const run = async (requests: number) => {
+      let next = 0;
+      await Promise.all(Array.from({ length: CLIENTS }, async () => {
+        while (next < requests) {
+          const uuid = objects[next++ % objects.length]!.uuid;
+          const resp = await fetch(`http://127.0.0.1:${port}/msg/${uuid}`);
+          await resp.arrayBuffer();
+          if (resp.status !== 200) throw new Error(`GET ${uuid}: ${resp.status}`);
+        }
+      }));
+    };
+    await run(CLIENTS * 8);
+    child.kill("SIGUSR2");
+    const cpu = cpuSeconds(child.child.pid)!;
+    const peers = peerCpu();
+    const self = cpuSeconds("self")!;
+    const started = performance.now();
+    await run(REQUESTS);
+    const seconds = (performance.now() - started) / 1000;
+    const ms = (s: number) => (s * 1000 / REQUESTS).toFixed(3);
+    console.log(
+      `== ${REQUESTS} GET /msg of 1 KiB by ${CLIENTS} clients: ${(REQUESTS / seconds).toFixed(0)}/s`,
+    );
+    console.log(`cpu ms/request: serve ${ms(cpuSeconds(child.child.pid)! - cpu)} (under the profiler)`);
+    console.log(`cpu ms/request: clients (this process) ${ms(cpuSeconds("self")! - self)}`);
+    for (const [name, end] of peerCpu()) {
+      console.log(`cpu ms/request: ${name} ${ms(end - (peers.get(name) ?? 0))}`);
+    }
+    child.kill("SIGUSR2");
+    await waitFor("the profile", async () => (await Deno.stat(out)).size > 0 ? true : undefined);
+    await new Promise((r) => setTimeout(r, 500));
+    summarize(JSON.parse(await Deno.readTextFile(out)) as Profile, REQUESTS);
+    await Deno.remove(out);
+  } finally {
+    child.kill("SIGTERM");
+    await child.done;
+  }
+} finally {
+  await closeBench(bench);
+}
