@@ -24,8 +24,8 @@ export interface Http1Response {
   /** Lower-case names; a repeated header keeps its last value (S3 repeats none that we read). */
   headers: Map<string, string>;
   body: Uint8Array;
-  /** CRC-32 of `body`, computed as it arrived in chunks (only when asked). */
-  crc32?: number;
+  /** A streamed GET's body (Http1Request.stream), in place of `body`; whoever gets it must read or cancel it. */
+  stream?: ReadableStream<Uint8Array>;
 }
 
 export interface Http1Request {
@@ -35,11 +35,14 @@ export interface Http1Request {
   /** Header lines, each "name: value", without the Host header. */
   headers: readonly string[];
   body?: readonly Uint8Array[];
+  /** A successful answer with a declared length is handed over as a stream rather than read whole. */
+  stream?: boolean;
 }
 
 const MAX_HEAD_BYTES = 64 * 1024;
 const READ_CHUNK = 16 * 1024;
 const COALESCE_BELOW = 16 * 1024;
+const STREAM_CHUNK = 64 * 1024;
 // Chunked answers come from S3 for errors only; a body of this size in chunks is not an S3 answer.
 const MAX_CHUNKED_BYTES = 16 * 1024 * 1024;
 const encoder = new TextEncoder();
@@ -265,11 +268,70 @@ export function createHttp1Client(o: Http1Options) {
   async function exchange(s: Socket, req: Http1Request): Promise<Http1Response> {
     await send(s, req);
     const { status, headers, http10 } = await readHead(s);
+    const keep = () => !http10 && !/close/i.test(headers.get("connection") ?? "");
+    const length = headers.get("content-length");
+    if (
+      req.stream && status >= 200 && status < 300 && length !== undefined && /^\d{1,15}$/.test(length) &&
+      !/chunked/i.test(headers.get("transfer-encoding") ?? "")
+    ) {
+      return { status, headers, body: new Uint8Array(0), stream: bodyStream(s, Number(length), keep()) };
+    }
     const { body, reusable } = await readBody(s, req, status, headers);
-    const keep = reusable && !http10 && !/close/i.test(headers.get("connection") ?? "") && s.start === s.end;
-    if (keep && !closed && idle.length < o.maxIdle) idle.push(s);
-    else s.conn.close();
+    release(s, reusable && keep() && s.start === s.end);
     return { status, headers, body };
+  }
+
+  function release(s: Socket, reusable: boolean): void {
+    if (reusable && !closed && idle.length < o.maxIdle) idle.push(s);
+    else s.conn.close();
+  }
+
+  /**
+   * The next `length` bytes of `s` as a stream, in chunks of at most STREAM_CHUNK: the socket is the stream's
+   * until its last byte (then pooled again) or until it is cancelled or fails (then closed). Its reader bounds the
+   * waits (lib/store/s3_objects.ts's `checked`).
+   */
+  function bodyStream(s: Socket, length: number, reusable: boolean): ReadableStream<Uint8Array> {
+    let left = length;
+    let done = false;
+    const finish = (pooled: boolean) => {
+      if (done) return;
+      done = true;
+      if (pooled) release(s, reusable && s.start === s.end);
+      else {
+        try {
+          s.conn.close();
+        } catch { /* closed already */ }
+      }
+    };
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          if (left > 0 && s.end > s.start) {
+            const n = Math.min(left, s.end - s.start);
+            controller.enqueue(s.buf.slice(s.start, s.start + n));
+            s.start += n;
+            left -= n;
+          } else if (left > 0) {
+            const chunk = new Uint8Array(Math.min(left, STREAM_CHUNK));
+            const got = await s.conn.read(chunk);
+            if (got === null) {
+              throw protocolError(`the connection closed ${left} bytes before the body's end`);
+            }
+            left -= got;
+            controller.enqueue(got === chunk.length ? chunk : chunk.subarray(0, got));
+          }
+          if (left === 0) {
+            finish(true);
+            controller.close();
+          }
+        } catch (e) {
+          finish(false);
+          throw e;
+        }
+      },
+      cancel: () => finish(false),
+    });
   }
 
   /** Runs `work` on `s`, failing it when nothing moves on the socket for `idleMs` (the socket is closed then). */

@@ -63,6 +63,8 @@ interface Base {
 }
 
 const CREDENTIALS_MARGIN_MS = 5 * 60_000;
+// A GET asks S3 for the object's stored checksum, which the body is then checked against.
+const CHECKSUM_MODE = { "x-amz-checksum-mode": "ENABLED" };
 
 const PROXY_VARIABLES = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
 
@@ -172,11 +174,13 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
     key: string,
     headers: Record<string, string>,
     body?: readonly Uint8Array[],
+    stream = false,
   ): Promise<Http1Response> {
     const credentials = await currentCredentials();
     const path = `${b.prefix}/${encodeS3Path(key)}`;
     const lines = sign({ method, host: b.host, path, headers, region: b.region }, credentials);
-    const response = await b.raw.request({ method, target: path, headers: lines, ...(body ? { body } : {}) })
+    const response = await b.raw
+      .request({ method, target: path, headers: lines, ...(body ? { body } : {}), stream })
       .catch((e) => {
         throw e instanceof Error && e.name !== "TimeoutError" ? socketFailure(e) : e;
       });
@@ -227,7 +231,16 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
   }
 
   async function open(key: string) {
-    const response = await send("GET", key, { "x-amz-checksum-mode": "ENABLED" });
+    const b = await resolveBase();
+    if (b.raw !== undefined) {
+      const response = await rawRequest({ ...b, raw: b.raw }, "GET", key, CHECKSUM_MODE, undefined, true);
+      if (response.status === 404) return null;
+      const header = (name: string) => response.headers.get(name) ?? null;
+      const size = Number(header("content-length") ?? response.body.length);
+      const body = response.stream ?? new Blob([response.body as Uint8Array<ArrayBuffer>]).stream();
+      return { size, body: checked(body, header, key, o.socketTimeoutMs) };
+    }
+    const response = await send("GET", key, CHECKSUM_MODE);
     if (response.status === 404) {
       const error = await httpError(response);
       if (error.name === "NoSuchKey" || error.name === "NotFound") return null;
@@ -236,7 +249,7 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
     if (!response.ok) throw await httpError(response);
     const size = Number(response.headers.get("content-length") ?? 0);
     const body = response.body ?? new Blob([]).stream();
-    return { size, body: checked(body, response.headers, key, o.socketTimeoutMs) };
+    return { size, body: checked(body, (name) => response.headers.get(name), key, o.socketTimeoutMs) };
   }
 
   /** `attempt` up to MAX_ATTEMPTS times while its failure is retriable; the last failure as a coded error. */
@@ -275,7 +288,7 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
       const object = await open(key);
       return object === null ? null : new Uint8Array(await new Response(object.body).arrayBuffer());
     }
-    const response = await rawRequest({ ...b, raw: b.raw }, "GET", key, { "x-amz-checksum-mode": "ENABLED" });
+    const response = await rawRequest({ ...b, raw: b.raw }, "GET", key, CHECKSUM_MODE);
     if (response.status === 404) return null;
     const check = bodyCheck((name) => response.headers.get(name) ?? null);
     check?.update(response.body);
@@ -352,11 +365,11 @@ function timeoutError(what: string, ms: number): Error {
  */
 function checked(
   body: ReadableStream<Uint8Array>,
-  headers: Headers,
+  header: (name: string) => string | null,
   key: string,
   idleMs: number,
 ): ReadableStream<Uint8Array> {
-  const check = bodyCheck((name) => headers.get(name));
+  const check = bodyCheck(header);
   const reader = body.getReader();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {

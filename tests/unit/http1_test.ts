@@ -205,3 +205,35 @@ Deno.test("a silent server is a TimeoutError; a too long head and bad framing ar
     server.close();
   }
 });
+
+Deno.test("a streamed body is handed over as it arrives; read to its end the socket is reused, cancelled it is not", async () => {
+  const server = serve({
+    async answer(conn, head) {
+      const target = head.split(" ")[1]!;
+      const body = target === "/big" ? "x".repeat(200_000) : `streamed ${target}`;
+      await write(conn, `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+      await write(conn, body, target !== "/big");
+      return true;
+    },
+  });
+  const client = server.client();
+  try {
+    const first = await client.request({ method: "GET", target: "/a", headers: [], stream: true });
+    equal(first.body.length, 0);
+    equal(await new Response(first.stream).text(), "streamed /a");
+    const second = await client.request({ method: "GET", target: "/b", headers: [], stream: true });
+    equal(await new Response(second.stream).text(), "streamed /b");
+    equal(server.accepted(), 1);
+    const big = await client.request({ method: "GET", target: "/big", headers: [], stream: true });
+    const reader = big.stream!.getReader();
+    const { value } = await reader.read();
+    equal(value!.length > 0, true);
+    await reader.cancel();
+    const after = await client.request({ method: "GET", target: "/c", headers: [], stream: true });
+    equal(await new Response(after.stream).text(), "streamed /c");
+    equal(server.accepted(), 2);
+  } finally {
+    client.close();
+    server.close();
+  }
+});
