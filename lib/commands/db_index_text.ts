@@ -89,6 +89,12 @@ export async function runIndexText(
   const services = await connectServices(settings, ctx, { clientId: "housekeeping-db", migrate: false });
   try {
     await requireCurrentSchema(services.index);
+    const ordered = await backfillTextOrder({
+      index: services.index,
+      batch: options.batch,
+      signal: ctx.shutdown,
+      progress: (total) => commandProgress(ctx, { label: "text order", total, quiet: options.quiet }),
+    });
     // The archive's own decision (lib/cli/topic_policy.ts), so that the backfill indexes what it would have.
     const policy = await fetchTopicPolicy(options.policy, services.veto, services.log);
     const result = await backfillText({
@@ -107,6 +113,7 @@ export async function runIndexText(
         policy: policy.source,
         topics: result.topics,
         indexed: result.indexed,
+        ordered,
         failed: result.failed,
         last_id: result.lastId?.toString() ?? null,
         interrupted: result.interrupted,
@@ -116,6 +123,32 @@ export async function runIndexText(
   } finally {
     await services.close();
   }
+}
+
+/**
+ * Gives texts indexed before migration 9 the copies of their row that search orders by, a committed batch at a
+ * time (a stopped run is resumed by running again); search joins messages, slowly, until none is left.
+ */
+export async function backfillTextOrder(o: {
+  index: Pick<Index, "countUnordered" | "orderText">;
+  batch: number;
+  signal: AbortSignal;
+  progress: (total: number) => Progress;
+}): Promise<number> {
+  const total = Number(await o.index.countUnordered());
+  if (total === 0) return 0;
+  const bar = o.progress(total);
+  let ordered = 0;
+  let after: string | undefined;
+  while (!o.signal.aborted) {
+    const { filled, last } = await o.index.orderText(o.batch, after);
+    ordered += filled;
+    bar.tick(filled);
+    if (last === undefined) break;
+    after = last;
+  }
+  bar.done({ ordered });
+  return ordered;
 }
 
 export interface BackfillOptions {

@@ -4,10 +4,11 @@
 // parameter; topic lists are bounded by the caller.
 import { indexError, type IndexSql } from "./database.ts";
 import { CATALOGUE_FITS } from "./migrations.ts";
+import { orderedMatches, unordered } from "./text_order.ts";
 
 /**
  * One row as a listing shows it: archive-core's MessageRecord without what only reading the object needs, plus the
- * web pages' format and value size. All of it is in messages_topic_catalogue_idx (migration 9), so a topic's page
+ * web pages' format and value size. All of it is in messages_topic_catalogue_idx (migration 10), so a topic's page
  * is read from the index alone.
  */
 export interface ListingRow {
@@ -180,7 +181,7 @@ export function createListing(sql: IndexSql) {
 
   // A few named topics and no text search: one scan per topic in page order, merged, where PostgreSQL would walk
   // every topic's rows in time order and filter (0.46 s for two quiet topics of a 10 M-row index). A topic read in
-  // full is two scans of migration 9's partial indexes, the rows whose catalogue fits an index entry (read from the
+  // full is two scans of migration 10's partial indexes, the rows whose catalogue fits an index entry (read from the
   // index alone) and the others (none, in practice); public rows only are one scan of messages_public_topic_idx.
   // Same rows as where(f); null when the general query is the one to run.
   function perTopicScans(f: ListingFilter) {
@@ -197,6 +198,46 @@ export function createListing(sql: IndexSql) {
       ]),
       ...publicOnly.map((topic) => sql`m.topic = ${topic} and m.public`),
     ];
+  }
+
+  // where(f) on message_ts's copies of the row (migration 9), for text search: the rows of a page are found in
+  // message_ts alone (text_order.ts); retracted rows, few, are left out through their partial index.
+  function textWhere(f: ListingFilter) {
+    const pub = f.topicsPublic !== null && f.topicsPublic.length > 0
+      ? sql`(t.m_public and t.m_topic in ${sql(f.topicsPublic)})`
+      : null;
+    const full = f.topicsFull !== null && f.topicsFull.length > 0
+      ? sql`t.m_topic in ${sql(f.topicsFull)}`
+      : null;
+    const topics = f.topicsPublic === null && f.topicsFull === null
+      ? sql`t.m_public`
+      : pub !== null && full !== null
+      ? sql`(${pub} or ${full})`
+      : pub ?? full ?? sql`true`;
+    return f.includeRetracted
+      ? topics
+      : sql`${topics} and not exists (select 1 from messages r where r.id = t.m_id and r.retracted)`;
+  }
+
+  async function searchPage(
+    f: ListingFilter & { search: string },
+    scan: { ascending: boolean; limit: number; bookmark?: Bookmark },
+    columns: ReturnType<typeof listingColumns>,
+  ): Promise<ListingDbRow[]> {
+    const matches = await orderedMatches(sql, {
+      query: f.search,
+      where: textWhere(f),
+      ascending: scan.ascending,
+      ...(scan.bookmark !== undefined ? { after: scan.bookmark } : {}),
+      ...(f.since !== undefined ? { since: f.since } : {}),
+      ...(f.until !== undefined ? { until: f.until } : {}),
+      limit: scan.limit,
+    });
+    if (matches.length === 0) return [];
+    return await sql<ListingDbRow[]>`
+      select ${columns}
+      from unnest(${matches.map((r) => String(r.id))}::int8[]) with ordinality as p(id, n)
+      join messages m on m.id = p.id order by p.n`;
   }
 
   function source(f: ListingFilter) {
@@ -221,7 +262,13 @@ export function createListing(sql: IndexSql) {
     const order = scanAscending ? sql`m.timestamp, m.id` : sql`m.timestamp desc, m.id desc`;
     const scans = perTopicScans(f);
     try {
-      const rows = scans === null
+      const rows = f.search !== undefined && !(await unordered(sql))
+        ? await searchPage({ ...f, search: f.search }, {
+          ascending: scanAscending,
+          limit: limit + 1,
+          ...(bookmark !== undefined ? { bookmark } : {}),
+        }, columns)
+        : scans === null
         ? await sql<ListingDbRow[]>`
           select ${columns} from ${source(f)} where ${where(f)} ${after} order by ${order} limit ${limit + 1}`
         : await sql<ListingDbRow[]>`
@@ -247,7 +294,13 @@ export function createListing(sql: IndexSql) {
 
   async function count(f: ListingFilter): Promise<bigint> {
     try {
-      const [row] = await sql<{ n: bigint }[]>`select count(*) as n from ${source(f)} where ${where(f)}`;
+      const [row] = f.search !== undefined && !(await unordered(sql))
+        ? await sql<{ n: bigint }[]>`
+          select count(*) as n from message_ts t
+          where t.text_data @@ websearch_to_tsquery(${f.search}) and ${textWhere(f)}
+            ${f.since !== undefined ? sql`and t.m_timestamp >= ${f.since}` : sql``}
+            ${f.until !== undefined ? sql`and t.m_timestamp < ${f.until}` : sql``}`
+        : await sql<{ n: bigint }[]>`select count(*) as n from ${source(f)} where ${where(f)}`;
       return row?.n ?? 0n;
     } catch (e) {
       throw indexError(e, "counting messages");

@@ -205,9 +205,71 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 9,
+    name: "text search in page order: message_ts copies its message's id, time, topic and public flag",
+    up: (tx) => run(tx, TEXT_IN_PAGE_ORDER),
+  },
+  {
+    version: 10,
     name: "listing pages from the index alone: a topic's rows with their catalogue columns",
     up: (tx) => run(tx, LISTING_FROM_INDEX),
   },
+];
+
+/** Rows of message_ts a migration gives their copies at once; a larger backlog is left to `db index-text`. */
+export const TEXT_ORDER_INLINE = 100_000;
+
+// Text search at scale (docs/benchmarks.md, "text search at 10 M rows"): archive-api lists matches in (timestamp,
+// id) order, but the GIN index is on message_ts and the order on messages, so PostgreSQL either fetched every match
+// to sort it (6 s for a word in 2 % of 2 M texts) or walked messages in page order and probed each for text. With
+// the order's columns copied into message_ts (m_*, NULL until filled), a search reads a window of the newest texts
+// (message_ts_order_idx) AND the GIN index's matches, and only the rows in both. The copies never change: a
+// message's id, time, topic and public flag are set when it is archived; the trigger on messages keeps them right
+// should anything update those. Texts written by another archiver (archive-core inserts message_ts without them)
+// get them from the row by the BEFORE trigger; ours are written in the same statement (postgres.ts, text.ts).
+// message_ts_unordered_idx finds the rows still without copies (`db index-text` fills them in batches; search
+// answers by the slow join while any is left), and is empty afterwards.
+const TEXT_IN_PAGE_ORDER = [
+  `ALTER TABLE message_ts
+    ADD COLUMN IF NOT EXISTS m_id BIGINT,
+    ADD COLUMN IF NOT EXISTS m_timestamp BIGINT,
+    ADD COLUMN IF NOT EXISTS m_topic TEXT,
+    ADD COLUMN IF NOT EXISTS m_public BOOLEAN`,
+  `CREATE OR REPLACE FUNCTION housekeeping_message_ts_ordered() RETURNS trigger
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    BEGIN
+      SELECT id, timestamp, topic, public INTO NEW.m_id, NEW.m_timestamp, NEW.m_topic, NEW.m_public
+        FROM messages WHERE uuid = NEW.uuid;
+      RETURN NEW;
+    END $$`,
+  `DROP TRIGGER IF EXISTS message_ts_ordered ON message_ts`,
+  `CREATE TRIGGER message_ts_ordered BEFORE INSERT OR UPDATE OF uuid ON message_ts
+    FOR EACH ROW WHEN (NEW.m_id IS NULL) EXECUTE FUNCTION housekeeping_message_ts_ordered()`,
+  `CREATE OR REPLACE FUNCTION housekeeping_message_ts_reordered() RETURNS trigger
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    BEGIN
+      UPDATE message_ts SET m_id = NEW.id, m_timestamp = NEW.timestamp, m_topic = NEW.topic, m_public = NEW.public
+        WHERE uuid = NEW.uuid;
+      RETURN NULL;
+    END $$`,
+  `DROP TRIGGER IF EXISTS message_ts_reordered ON messages`,
+  `CREATE TRIGGER message_ts_reordered AFTER UPDATE OF id, timestamp, topic, public ON messages
+    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id OR OLD.timestamp IS DISTINCT FROM NEW.timestamp
+      OR OLD.topic IS DISTINCT FROM NEW.topic OR OLD.public IS DISTINCT FROM NEW.public)
+    EXECUTE FUNCTION housekeeping_message_ts_reordered()`,
+  // A small backlog is filled here; each filled row is a new row version (and GIN entries), ~0.5 ms a row.
+  `DO $$ BEGIN
+    IF (SELECT count(*) FROM (SELECT 1 FROM message_ts LIMIT ${TEXT_ORDER_INLINE + 1}) backlog)
+        <= ${TEXT_ORDER_INLINE} THEN
+      UPDATE message_ts t SET m_id = m.id, m_timestamp = m.timestamp, m_topic = m.topic, m_public = m.public
+        FROM messages m WHERE m.uuid = t.uuid;
+    END IF;
+  END $$`,
+  `CREATE INDEX IF NOT EXISTS message_ts_order_idx ON message_ts (m_timestamp, m_id)`,
+  // A search narrowed to a topic walks that topic's texts in time order for a common word.
+  `CREATE INDEX IF NOT EXISTS message_ts_topic_order_idx ON message_ts (m_topic, m_timestamp, m_id)`,
+  `CREATE INDEX IF NOT EXISTS message_ts_unordered_idx ON message_ts (uuid) WHERE m_id IS NULL`,
+  // Counts and pages leave retracted rows out by this (few rows) rather than by reading each match's row.
+  `CREATE INDEX IF NOT EXISTS messages_retracted_idx ON messages (id) WHERE retracted`,
 ];
 
 // archive-api's listings on a large index (docs/benchmarks.md, serve at 10 M rows):

@@ -143,6 +143,10 @@ const CASES: Case[] = [
         uuid: "uuid",
         text_data: "tsvector",
         text_fully_indexed: "boolean",
+        m_id: "bigint",
+        m_timestamp: "bigint",
+        m_topic: "text",
+        m_public: "boolean",
       });
       assert.deepEqual(await columns(sql, schema, "receipts"), {
         id: "bigint",
@@ -164,6 +168,10 @@ const CASES: Case[] = [
         "messages_timestamp_id_idx",
         "message_ts_idx",
         "message_ts_uuid_idx",
+        "message_ts_order_idx",
+        "message_ts_topic_order_idx",
+        "message_ts_unordered_idx",
+        "messages_retracted_idx",
         "messages_quarantined_idx",
       ];
       for (const name of expected) {
@@ -334,7 +342,7 @@ const CASES: Case[] = [
     },
   },
   {
-    // Migration 9: a topic's page is read from messages_topic_catalogue_idx alone, which holds the rows whose
+    // Migration 10: a topic's page is read from messages_topic_catalogue_idx alone, which holds the rows whose
     // catalogue text fits a btree entry; the others (hostile headers, other archivers) are merged in from their own
     // index. A row at the bound must be accepted by the covering index, and every row listed, in order, as stored.
     name: "a topic's pages: rows too long for the covering index are listed among the others, in order",
@@ -419,7 +427,7 @@ const CASES: Case[] = [
     },
   },
   {
-    // What migration 9 is for: the listing's query of a topic's page can be answered by an index-only scan (the
+    // What migration 10 is for: the listing's query of a topic's page can be answered by an index-only scan (the
     // covering index holds every column it reads, and the query names the partial index's rows). Whether the scan
     // then skips the heap depends on VACUUM and on transactions open elsewhere in the database, which a test on a
     // shared server does not control: the other ways to read the page are taken away instead.
@@ -456,7 +464,7 @@ const CASES: Case[] = [
       };
       try {
         // From a point in time, with nothing switched off: the rows that do not fit are looked for in their own
-        // (empty) index. Without the statistics of migration 9 PostgreSQL expected a third of the rows there and
+        // (empty) index. Without the statistics of migration 10 PostgreSQL expected a third of the rows there and
         // walked messages_timestamp_idx instead, through every row after that time.
         await createListing(spy as unknown as IndexSql).page(
           { topicsPublic: null, topicsFull: ["t.a"], includeRetracted: true, since: 1_674_000_001_000n },
