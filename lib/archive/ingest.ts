@@ -27,7 +27,6 @@ import { type ArchiveStamp, encodeArchivePieces, type KafkaRecord } from "../for
 import { createLimiter, withRetry } from "../runtime/retry.ts";
 import { indexableText } from "../text/extract.ts";
 import type { BlobStore } from "../store/types.ts";
-import { concat } from "../runtime/bytes.ts";
 
 export interface IngestIndex {
   claim(rows: IndexRow[]): Promise<boolean[]>;
@@ -82,8 +81,8 @@ interface Prepared {
   candidate: Candidate;
   row: IndexRow;
   /**
-   * The object's bytes as pieces (the record's large fields are views of the record, not copies): the object is
-   * assembled only when it is written, so that objects waiting for a PUT slot cost no memory of their own.
+   * The object's bytes as pieces (the record's large fields are views of the record, not copies), written as they
+   * are: objects waiting for a PUT slot, or being sent, cost no memory of their own.
    */
   pieces: Uint8Array[];
 }
@@ -182,13 +181,10 @@ export function createIngest(options: IngestOptions) {
     await inflightBytes.run(p.row.size, () =>
       putSlots.run(1, async () => {
         const started = performance.now();
-        const bytes = concat(p.pieces);
-        // The object's CRC-32 in the index, computed over the pieces before they were joined: S3 checking it
-        // covers the join as well as the wire.
-        await retry(`PUT ${p.row.key}`, () => store.put(p.row.key, bytes, p.row.crc32));
-        // The joined copy is ours alone (one piece would be the record's own bytes): detaching it frees it now
-        // rather than at V8's next full collection, which large records make the peak of the archiver's RSS.
-        if (bytes !== p.pieces[0]) (bytes.buffer as ArrayBuffer).transfer(0);
+        // The pieces go out as they are (the store sends them one after the other), the value as the record's own
+        // bytes: no joined copy of the object. The object's CRC-32 in the index was computed over the pieces, so
+        // S3 checking it covers the wire and the order of the pieces.
+        await retry(`PUT ${p.row.key}`, () => store.put(p.row.key, p.pieces, p.row.crc32));
         metrics.observe("put_seconds", (performance.now() - started) / 1000);
       }));
   }

@@ -36,6 +36,11 @@ export const INDEX_TEXT_OPTIONS = {
     parse: (text: string, source: ValueSource) => positiveInt(source, text)!,
   },
   quiet: { type: "boolean", help: "(index-text) no progress on stderr" },
+  "order-only": {
+    type: "boolean",
+    help:
+      "(index-text) only give texts indexed before migration 9 the copies search orders by; no policy needed",
+  },
   // (index-text) as for `archive`: with --hopauth-url, hopauth's index_archived_text decides, not --index-text.
   ...HOPAUTH_OPTIONS,
 } as const satisfies OptionTable;
@@ -50,6 +55,8 @@ export interface IndexTextOptions {
   batch: number;
   concurrency: number;
   quiet: boolean;
+  /** Only the copies of migration 9 (backfillTextOrder), no text indexed: needs no policy. */
+  orderOnly: boolean;
 }
 
 /** Pure: the index-text part of `db`'s flags. `required`: the action is index-text, so the list must be set. */
@@ -59,7 +66,9 @@ export function parseIndexTextArgs(
   settings: ResolvedSettings,
   required: boolean,
 ): IndexTextOptions {
-  // Only index-text needs the policy (and hopauth's credential): `db status` works without them.
+  const own = readOptions("db", INDEX_TEXT_OPTIONS, values, {});
+  // Only index-text needs the policy (and hopauth's credential): `db status` and --order-only work without them.
+  required &&= !own["order-only"];
   const policy: PolicySettings = required ? policySettings("db", values, env, settings) : {
     publicTopics: { entries: [], isPublic: () => false },
     indexText: topicListSetting("db", settings, "index-text"),
@@ -71,13 +80,13 @@ export function parseIndexTextArgs(
         "or --hopauth-url to index the topics hopauth marks index_archived_text",
     );
   }
-  const own = readOptions("db", INDEX_TEXT_OPTIONS, values, {});
   return {
     policy,
     topics: own.topic,
     batch: own.batch,
     concurrency: own.concurrency,
     quiet: own.quiet,
+    orderOnly: own["order-only"],
   };
 }
 
@@ -89,6 +98,16 @@ export async function runIndexText(
   const services = await connectServices(settings, ctx, { clientId: "housekeeping-db", migrate: false });
   try {
     await requireCurrentSchema(services.index);
+    const ordered = await backfillTextOrder({
+      index: services.index,
+      batch: options.batch,
+      signal: ctx.shutdown,
+      progress: (total) => commandProgress(ctx, { label: "text order", total, quiet: options.quiet }),
+    });
+    if (options.orderOnly) {
+      ctx.stdout(toJson({ ordered }) + "\n");
+      return 0;
+    }
     // The archive's own decision (lib/cli/topic_policy.ts), so that the backfill indexes what it would have.
     const policy = await fetchTopicPolicy(options.policy, services.veto, services.log);
     const result = await backfillText({
@@ -107,6 +126,7 @@ export async function runIndexText(
         policy: policy.source,
         topics: result.topics,
         indexed: result.indexed,
+        ordered,
         failed: result.failed,
         last_id: result.lastId?.toString() ?? null,
         interrupted: result.interrupted,
@@ -116,6 +136,32 @@ export async function runIndexText(
   } finally {
     await services.close();
   }
+}
+
+/**
+ * Gives texts indexed before migration 9 the copies of their row that search orders by, a committed batch at a
+ * time (a stopped run is resumed by running again); search joins messages, slowly, until none is left.
+ */
+export async function backfillTextOrder(o: {
+  index: Pick<Index, "countUnordered" | "orderText">;
+  batch: number;
+  signal: AbortSignal;
+  progress: (total: number) => Progress;
+}): Promise<number> {
+  const total = Number(await o.index.countUnordered());
+  if (total === 0) return 0;
+  const bar = o.progress(total);
+  let ordered = 0;
+  let after: string | undefined;
+  while (!o.signal.aborted) {
+    const { filled, last } = await o.index.orderText(o.batch, after);
+    ordered += filled;
+    bar.tick(filled);
+    if (last === undefined) break;
+    after = last;
+  }
+  bar.done({ ordered });
+  return ordered;
 }
 
 export interface BackfillOptions {

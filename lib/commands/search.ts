@@ -100,9 +100,9 @@ const HELP = `Usage: housekeeping search WORDS [options]
 Finds archived messages by their text, best match first, with archive-core's query language (PostgreSQL's
 websearch_to_tsquery over message_ts): words must all appear (stemmed: "afterglows" finds "afterglow"),
 "quoted words" must appear in that order, "or" between words accepts either, -word excludes. Only messages of
-topics archived with --index-text (or indexed by archive-core) have text to find. Up to 2000 matches are all
-ranked; a query with more is ranked among its newest 200 (or --limit, if more), so that a word found in millions
-of messages is answered from the recent ones.
+topics archived with --index-text (or indexed by archive-core) have text to find. The newest 100 matches (or
+--limit, if more) are ranked, so that a word found in millions of messages is answered from the recent ones in
+milliseconds; narrow with --topic, --since or more words to rank older ones.
 
 Prints a table, then how many messages match in all; with --json, one JSON object per message (the fields of
 \`housekeeping query\`, plus "rank"), best first. Fetch a message with \`housekeeping inspect UUID\`.

@@ -14,9 +14,29 @@ export function crc32(...chunks: Uint8Array[]): number {
   return crc >>> 0;
 }
 
+// Chunks shorter than this are gathered into one update: each update is a call into native code, and a record's
+// content digest is two dozen small chunks (length prefixes, header names and values) around its value.
+const GATHER_BELOW = 1024;
+const scratch = new Uint8Array(16 * 1024);
+
 function digest(algorithm: "sha1" | "sha256", chunks: readonly Uint8Array[]): Uint8Array {
   const hash = createHash(algorithm);
-  for (const chunk of chunks) hash.update(chunk);
+  let gathered = 0;
+  for (const chunk of chunks) {
+    if (chunk.length >= GATHER_BELOW) {
+      if (gathered > 0) hash.update(scratch.subarray(0, gathered));
+      gathered = 0;
+      hash.update(chunk);
+      continue;
+    }
+    if (gathered + chunk.length > scratch.length) {
+      hash.update(scratch.subarray(0, gathered));
+      gathered = 0;
+    }
+    scratch.set(chunk, gathered);
+    gathered += chunk.length;
+  }
+  if (gathered > 0) hash.update(scratch.subarray(0, gathered));
   // A plain Uint8Array (not a Buffer) so callers can compare results with deepStrictEqual.
   return Uint8Array.from(hash.digest());
 }

@@ -203,6 +203,73 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "archive-api's listings at scale: a topic's rows in page order, topics with public rows",
     up: (tx) => run(tx, LISTING_AT_SCALE),
   },
+  {
+    version: 9,
+    name: "text search in page order: message_ts copies its message's id, time, topic and public flag",
+    up: (tx) => run(tx, TEXT_IN_PAGE_ORDER),
+  },
+  {
+    version: 10,
+    name: "listing pages from the index alone: a topic's rows with their catalogue columns",
+    up: (tx) => run(tx, LISTING_FROM_INDEX),
+  },
+];
+
+/** Rows of message_ts a migration gives their copies at once; a larger backlog is left to `db index-text`. */
+export const TEXT_ORDER_INLINE = 100_000;
+
+// Text search at scale (docs/benchmarks.md, "text search at 10 M rows"): archive-api lists matches in (timestamp,
+// id) order, but the GIN index is on message_ts and the order on messages, so PostgreSQL either fetched every match
+// to sort it (6 s for a word in 2 % of 2 M texts) or walked messages in page order and probed each for text. With
+// the order's columns copied into message_ts (m_*, NULL until filled), a search reads a window of the newest texts
+// (message_ts_order_idx) AND the GIN index's matches, and only the rows in both. The copies never change: a
+// message's id, time, topic and public flag are set when it is archived; the trigger on messages keeps them right
+// should anything update those. Texts written by another archiver (archive-core inserts message_ts without them)
+// get them from the row by the BEFORE trigger; ours are written in the same statement (postgres.ts, text.ts).
+// message_ts_unordered_idx finds the rows still without copies (`db index-text` fills them in batches; search
+// answers by the slow join while any is left), and is empty afterwards.
+const TEXT_IN_PAGE_ORDER = [
+  `ALTER TABLE message_ts
+    ADD COLUMN IF NOT EXISTS m_id BIGINT,
+    ADD COLUMN IF NOT EXISTS m_timestamp BIGINT,
+    ADD COLUMN IF NOT EXISTS m_topic TEXT,
+    ADD COLUMN IF NOT EXISTS m_public BOOLEAN`,
+  `CREATE OR REPLACE FUNCTION housekeeping_message_ts_ordered() RETURNS trigger
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    BEGIN
+      SELECT id, timestamp, topic, public INTO NEW.m_id, NEW.m_timestamp, NEW.m_topic, NEW.m_public
+        FROM messages WHERE uuid = NEW.uuid;
+      RETURN NEW;
+    END $$`,
+  `DROP TRIGGER IF EXISTS message_ts_ordered ON message_ts`,
+  `CREATE TRIGGER message_ts_ordered BEFORE INSERT OR UPDATE OF uuid ON message_ts
+    FOR EACH ROW WHEN (NEW.m_id IS NULL) EXECUTE FUNCTION housekeeping_message_ts_ordered()`,
+  `CREATE OR REPLACE FUNCTION housekeeping_message_ts_reordered() RETURNS trigger
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    BEGIN
+      UPDATE message_ts SET m_id = NEW.id, m_timestamp = NEW.timestamp, m_topic = NEW.topic, m_public = NEW.public
+        WHERE uuid = NEW.uuid;
+      RETURN NULL;
+    END $$`,
+  `DROP TRIGGER IF EXISTS message_ts_reordered ON messages`,
+  `CREATE TRIGGER message_ts_reordered AFTER UPDATE OF id, timestamp, topic, public ON messages
+    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id OR OLD.timestamp IS DISTINCT FROM NEW.timestamp
+      OR OLD.topic IS DISTINCT FROM NEW.topic OR OLD.public IS DISTINCT FROM NEW.public)
+    EXECUTE FUNCTION housekeeping_message_ts_reordered()`,
+  // A small backlog is filled here; each filled row is a new row version (and GIN entries), ~0.5 ms a row.
+  `DO $$ BEGIN
+    IF (SELECT count(*) FROM (SELECT 1 FROM message_ts LIMIT ${TEXT_ORDER_INLINE + 1}) backlog)
+        <= ${TEXT_ORDER_INLINE} THEN
+      UPDATE message_ts t SET m_id = m.id, m_timestamp = m.timestamp, m_topic = m.topic, m_public = m.public
+        FROM messages m WHERE m.uuid = t.uuid;
+    END IF;
+  END $$`,
+  `CREATE INDEX IF NOT EXISTS message_ts_order_idx ON message_ts (m_timestamp, m_id)`,
+  // A search narrowed to a topic walks that topic's texts in time order for a common word.
+  `CREATE INDEX IF NOT EXISTS message_ts_topic_order_idx ON message_ts (m_topic, m_timestamp, m_id)`,
+  `CREATE INDEX IF NOT EXISTS message_ts_unordered_idx ON message_ts (uuid) WHERE m_id IS NULL`,
+  // Counts and pages leave retracted rows out by this (few rows) rather than by reading each match's row.
+  `CREATE INDEX IF NOT EXISTS messages_retracted_idx ON messages (id) WHERE retracted`,
 ];
 
 // archive-api's listings on a large index (docs/benchmarks.md, serve at 10 M rows):
@@ -217,6 +284,50 @@ const LISTING_AT_SCALE = [
   `CREATE INDEX IF NOT EXISTS messages_topic_timestamp_id_idx ON messages (topic, timestamp, id)`,
   `DROP INDEX IF EXISTS messages_topic_timestamp_idx`,
   `CREATE INDEX IF NOT EXISTS messages_public_topic_idx ON messages (topic, timestamp, id) WHERE public`,
+];
+
+/**
+ * The rows whose catalogue text fits a btree entry: PostgreSQL refuses an index entry above ~2700 bytes
+ * (BTMaxItemSize of an 8 KiB page), and each header-derived column may hold 1024 bytes (lib/index/catalog.ts), or
+ * anything when another archiver wrote the row. 2300 bytes of text plus the fixed columns, their headers and
+ * alignment (under 200 bytes) stay below it. lib/index/listing.ts names the partial indexes' rows by this same
+ * text, which is how PostgreSQL proves a query may read them.
+ */
+const CATALOGUE_TEXT = `octet_length(topic) + octet_length(title) + octet_length(sender)
+  + octet_length(media_type) + octet_length(file_name) + octet_length(originator)
+  + coalesce(octet_length(format), 0)`;
+export const CATALOGUE_FITS = `${CATALOGUE_TEXT} <= 2300`;
+
+// A topic's listing page (archive-api's meta=true, the web pages) from the index alone: an index-only scan reads the
+// page's ~1025 entries from a few consecutive leaf pages, where the heap holds them on ~1025 different pages (rows
+// of all topics are interleaved in arrival order): 1025 random reads, 0.8 s on a cold 10 M-row index.
+// - The covering index has the catalogue columns (what meta=true and the web pages show) as INCLUDE columns, for
+//   the rows whose text fits an index entry; the rest (hostile headers, other archivers' rows) are in a partial
+//   index of their own, empty in practice, and a page merges the two scans. One index for all rows would refuse
+//   such a row's insert (the archiver would quarantine it; archive-core's insert would fail).
+// - Index-only scans skip the heap only for pages the visibility map marks all-visible, which VACUUM sets. An
+//   archive only inserts, and autovacuum's default waits for 20 % of the table in new rows before it vacuums for
+//   inserts (2 M rows at 10 M): the newest pages, which newest-first pages read, would stay heap reads for weeks.
+//   Every 20 000 inserted rows instead: such a VACUUM visits only the pages not yet all-visible (a few MB) and,
+//   with no dead rows, skips the indexes. An update (a retraction) clears its page's bit until the next VACUUM;
+//   until then the scan reads that page from the heap, so answers are always current, only slower.
+// - (topic, timestamp, id) without INCLUDE stays: restore's order, topic_days' recounts and public-only scans
+//   read it for every row, which no partial index can answer.
+// Building them reads the table and blocks writes meanwhile (a few minutes per 10 M rows on a busy machine).
+const LISTING_FROM_INDEX = [
+  `CREATE INDEX IF NOT EXISTS messages_topic_catalogue_idx ON messages (topic, timestamp, id)
+    INCLUDE (crc32, uuid, size, value_size, public, retracted, title, sender, media_type, file_name, originator,
+      format)
+    WHERE ${CATALOGUE_FITS}`,
+  `CREATE INDEX IF NOT EXISTS messages_topic_long_catalogue_idx ON messages (topic, timestamp, id)
+    WHERE NOT (${CATALOGUE_FITS})`,
+  // Without statistics of the text's length PostgreSQL guesses that a third of a topic's rows are long: for a page
+  // from a point in time it then looked for them along messages_timestamp_idx, reading half the table (minutes at
+  // 10 M rows) to find none. With them it knows how few there are and reads their index.
+  `CREATE STATISTICS IF NOT EXISTS messages_catalogue_text_stats ON (${CATALOGUE_TEXT}) FROM messages`,
+  `ANALYZE messages`,
+  `ALTER TABLE messages SET (autovacuum_vacuum_insert_threshold = 20000,
+    autovacuum_vacuum_insert_scale_factor = 0)`,
 ];
 
 // A record's timestamp is any int64 (docs/archive-format.md §1.1). Migration 4's recount bounded a day by

@@ -129,7 +129,8 @@ export function createIndex(sql: IndexSql): Index {
   // The message_ts row (archive-core's text search) of each row this statement inserts, in the same statement: a
   // row and its text are committed together or not at all. to_tsvector with one argument, as archive-core, so that
   // its websearch_to_tsquery (the database's default configuration) finds what we index. Texts are matched to the
-  // rows that won by their claim identity; of one record given twice, the first text counts.
+  // rows that won by their claim identity; of one record given twice, the first text counts. The row's id, time,
+  // topic and public flag go with its text: search lists matches in that order (migration 9).
   function claimWithText(
     q: IndexSql | postgres.TransactionSql<{ bigint: bigint }>,
     part: (ReturnType<typeof toDb> & { text: RowText | null })[],
@@ -144,7 +145,7 @@ export function createIndex(sql: IndexSql): Index {
     return q<Claimed[]>`
       with claimed as (
         insert into messages ${q(part, ...MESSAGE_COLUMNS)} on conflict (uuid) do nothing
-        returning uuid, topic, partition, "offset", timestamp
+        returning id, uuid, topic, partition, "offset", timestamp, public
       ), texts as (
         select * from unnest(${column((r) => r.uuid)}::text[], ${column((r) => r.topic)}::text[],
           ${column((r) => r.partition)}::text[], ${column((r) => r.offset)}::text[],
@@ -152,8 +153,9 @@ export function createIndex(sql: IndexSql): Index {
           ${column((r) => r.text!.fullyIndexed)}::text[], ${column((r) => r.ord)}::text[])
           as t(uuid, topic, partition, "offset", timestamp, text, fully_indexed, ord)
       ), indexed as (
-        insert into message_ts (uuid, text_data, text_fully_indexed)
-        select distinct on (c.uuid) c.uuid, to_tsvector(t.text), t.fully_indexed::bool
+        insert into message_ts (uuid, text_data, text_fully_indexed, m_id, m_timestamp, m_topic, m_public)
+        select distinct on (c.uuid) c.uuid, to_tsvector(t.text), t.fully_indexed::bool, c.id, c.timestamp, c.topic,
+          c.public
         from claimed c join texts t on t.uuid::uuid = c.uuid and t.topic = c.topic
           and t.timestamp::int8 = c.timestamp and t.partition::int4 is not distinct from c.partition
           and t."offset"::int8 is not distinct from c."offset"

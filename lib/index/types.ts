@@ -200,7 +200,8 @@ export interface Index {
   /**
    * Rows whose message_ts text matches `query` with archive-core's semantics (websearch_to_tsquery over the
    * database's default text search configuration, as its search_message_text): the best ts_rank first, then
-   * newest; of all matches when there are at most 2000, else of the newest 200 (or `limit`, if more).
+   * newest; among the newest 100 matches (or `limit`, if more). While texts indexed before migration 9 lack
+   * their copies (`db index-text` fills them), as before: all matches when there are at most 2000.
    */
   search(query: string, filter: SearchFilter, limit: number): Promise<SearchHit[]>;
   /**
@@ -218,4 +219,11 @@ export interface Index {
   countWithoutText(topics: string[]): Promise<bigint>;
   /** Adds the texts of rows that still exist and still have none; returns how many were added. */
   addText(texts: { uuid: string; text: RowText }[]): Promise<number>;
+  /** message_ts rows that still lack the copies of their row search orders by (migration 9). */
+  countUnordered(): Promise<bigint>;
+  /**
+   * Fills those copies among the next `batch` texts in uuid order after `after` (undefined: from the first one
+   * without), committed; `last` is where the next batch starts, undefined when no text is left.
+   */
+  orderText(batch: number, after?: string): Promise<{ filled: number; last: string | undefined }>;
 }

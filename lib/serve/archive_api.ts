@@ -3,7 +3,7 @@
 // Same parameters, defaults, caps, permission rules and body shapes (BSON); where archive-api fails on bad input
 // (500 for a garbage bookmark or a topic without rows) or grants what it should not (its topic listing lets a
 // credential without Read see private rows), `serve` answers as the README's "deliberate differences" say.
-import type { Listing, ListingFilter, ListingPage, ListingRow } from "../index/listing.ts";
+import type { ListedObject, Listing, ListingFilter, ListingPage } from "../index/listing.ts";
 import type { Index } from "../index/types.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
@@ -128,15 +128,23 @@ export function createArchiveApi(deps: ArchiveApiDeps) {
     };
   }
 
-  function answer(page: ListingPage, meta: boolean, headers: Record<string, string>): Response {
-    const next = page.next === null ? null : formatBookmark(page.next);
-    const prev = page.prev === null ? null : formatBookmark(page.prev);
-    if (meta) return bson(metaDocument(page.rows, next, prev), headers);
-    const mismatch = (row: ListingRow, why: string) => {
+  const marks = (page: ListingPage) => ({
+    next: page.next === null ? null : formatBookmark(page.next),
+    prev: page.prev === null ? null : formatBookmark(page.prev),
+  });
+
+  function metaAnswer(page: ListingPage, headers: Record<string, string>): Response {
+    const { next, prev } = marks(page);
+    return bson(metaDocument(page.rows, next, prev), headers);
+  }
+
+  function fullAnswer(page: ListingPage<ListedObject>, headers: Record<string, string>): Response {
+    const { next, prev } = marks(page);
+    const mismatch = (row: ListedObject, why: string) => {
       log.error("stored object failed its check while being listed", { uuid: row.uuid, key: row.key, why });
       metrics.inc("errors_total", { op: "serve_check" });
     };
-    const open = async (row: ListingRow) => (await deps.store.getStream(row.key))?.body ?? null;
+    const open = async (row: ListedObject) => (await deps.store.getStream(row.key))?.body ?? null;
     const doc = fullDocument(page.rows, next, prev, open, mismatch);
     return new Response(doc.body, {
       headers: { ...headers, "content-type": "application/bson", "content-length": String(doc.length) },
@@ -182,8 +190,10 @@ export function createArchiveApi(deps: ArchiveApiDeps) {
       ...(until !== undefined ? { until } : {}),
       ...(search !== undefined ? { search } : {}),
     };
-    const page = await listing.page(filter, { ascending, limit: size, ...(bookmark ? { bookmark } : {}) });
-    return answer(page, meta, access.headers);
+    const options = { ascending, limit: size, ...(bookmark ? { bookmark } : {}) };
+    return meta
+      ? metaAnswer(await listing.page(filter, options), access.headers)
+      : fullAnswer(await listing.pageWithObjects(filter, options), access.headers);
   }
 
   async function count(req: Request, params: URLSearchParams): Promise<Response> {

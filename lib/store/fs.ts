@@ -4,6 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { crc32 as checksum } from "../format/checksum.ts";
 import { hkError, type HousekeepingError } from "../runtime/errors.ts";
+import { concat } from "../runtime/bytes.ts";
 import { type BlobStore, checkCrc32, checkKey, compareKeys } from "./types.ts";
 
 // Uploads in progress live here, never under their final name, so a crash leaves no half-written object behind.
@@ -103,8 +104,9 @@ export async function createFsStore(dir: string): Promise<BlobStore> {
     });
   }
 
-  async function put(key: string, body: Uint8Array, crc32: number): Promise<void> {
+  async function put(key: string, pieces: Uint8Array | readonly Uint8Array[], crc32: number): Promise<void> {
     const target = pathOf(key);
+    const body = pieces instanceof Uint8Array ? pieces : concat(pieces);
     checkCrc32(crc32);
     // Same bytes, same answer: retrying cannot help, unlike a mismatch on disk below.
     if (checksum(body) !== crc32) throw mismatch(key, "the body", false);

@@ -11,6 +11,7 @@ import {
 } from "@aws-sdk/client-s3";
 import http from "node:http";
 import https from "node:https";
+import { concat } from "../runtime/bytes.ts";
 import { hkError, type HousekeepingError, networkErrorCode } from "../runtime/errors.ts";
 import { diagnoseTlsError, readCaFile, tlsError } from "../runtime/tls.ts";
 import { createObjectPath } from "./s3_objects.ts";
@@ -38,8 +39,8 @@ export interface S3StoreOptions {
   /** A request on which nothing moves for this many ms fails and its socket is destroyed. Default STORE_TIMEOUTS. */
   socketTimeoutMs?: number;
   /**
-   * Who sends object GET, PUT and HEAD: "lean" (default), aws4fetch's SigV4 over Deno's fetch
-   * (lib/store/s3_objects.ts); "sdk", the SDK's own commands as before (the bench compares the two).
+   * Who sends object GET, PUT and HEAD: "lean" (default), SigV4 over our own HTTP/1.1 client (or over Deno's fetch
+   * when a proxy is configured; lib/store/s3_objects.ts); "sdk", the SDK's own commands as before.
    */
   objectPath?: "lean" | "sdk";
 }
@@ -329,13 +330,14 @@ export async function createS3Store(options: S3StoreOptions): Promise<BlobStore>
       checkKey(key);
       checkCrc32(crc32);
       if (lean !== undefined) return await lean.put(key, body, crc32Base64(crc32));
+      const bytes = body instanceof Uint8Array ? body : concat(body);
       await call(`PUT ${key}`, () =>
         client.send(
           new PutObjectCommand({
             Bucket: bucket,
             Key: key,
-            Body: body,
-            ContentLength: body.byteLength,
+            Body: bytes,
+            ContentLength: bytes.byteLength,
             // With this header present the SDK computes no checksum of its own, and S3 refuses to store a body
             // whose CRC-32 differs: a corrupted upload fails instead of landing. S3 keeps it with the object, and
             // GETs with ChecksumMode check it (objects written before with a SHA-256 are checked against that).

@@ -1,15 +1,20 @@
-// The object path of the S3 store: GET, PUT and HEAD of one object, signed with SigV4 by aws4fetch and sent with
-// Deno's own HTTP client. Through @aws-sdk/client-s3 each of these cost ~0.5 ms of CPU in its middleware stack
-// (serialisers, retry and checksum plugins, node:http emulation), more than the request itself, and the bench put
-// restore and serve at a third of what MinIO serves small objects at (issue 26). The SDK keeps what it does well:
-// the credential chain (environment, profiles, ECS/EKS and instance roles) and region, bucket operations, listing.
-// Failures are shaped as the SDK's (name = S3 error code, $metadata.httpStatusCode) so that s3.ts maps both alike.
+// The object path of the S3 store: GET, PUT and HEAD of one object, signed with SigV4 (lib/store/sigv4.ts) and
+// sent over our own HTTP/1.1 client (lib/store/http1.ts); Deno's fetch, signed by aws4fetch's signer, serves
+// streamed GETs, and everything when a proxy is configured. Through @aws-sdk/client-s3 each of these cost ~0.5 ms
+// of CPU in its middleware stack (serialisers, retry and checksum plugins, node:http emulation), more than the
+// request itself, and the bench put restore and serve at a third of what MinIO serves small objects at (issue 26).
+// The SDK keeps what it does well: the credential chain (environment, profiles, ECS/EKS and instance roles) and
+// region, bucket operations, listing. Failures are shaped as the SDK's (name = S3 error code,
+// $metadata.httpStatusCode) so that s3.ts maps both alike.
 import type { S3Client } from "@aws-sdk/client-s3";
 import { AwsV4Signer } from "aws4fetch";
 import { createHash, createHmac } from "node:crypto";
 import { crc32 as zlibCrc32 } from "node:zlib";
+import { concat } from "../runtime/bytes.ts";
 import type { HousekeepingError } from "../runtime/errors.ts";
 import { sleep } from "../runtime/retry.ts";
+import { createHttp1Client, type Http1Response } from "./http1.ts";
+import { createSigV4, encodeS3Path } from "./sigv4.ts";
 
 export interface ObjectPathOptions {
   client: S3Client;
@@ -27,7 +32,8 @@ export interface ObjectPathOptions {
 }
 
 export interface ObjectPath {
-  put(key: string, body: Uint8Array, crc32Base64: string): Promise<void>;
+  /** `body` may be pieces, sent one after the other: an object is never joined into one array to be sent. */
+  put(key: string, body: Uint8Array | readonly Uint8Array[], crc32Base64: string): Promise<void>;
   /** The object's bytes, checksum checked (a failure while reading them is retried too); null when missing. */
   get(key: string): Promise<Uint8Array | null>;
   /** The object as a stream whose checksum is checked as it ends; null for a missing object. */
@@ -42,16 +48,46 @@ const BACKOFF_BASE_MS = 100;
 
 type SdkShapedError = Error & { $metadata: { httpStatusCode: number } };
 
+type Http1Client = ReturnType<typeof createHttp1Client>;
+
+interface Base {
+  /** Where fetch sends: origin and, path-style, the bucket. */
+  url: string;
+  /** The Host header's value. */
+  host: string;
+  /** The encoded path before the key: "/bucket" path-style, "" otherwise. */
+  prefix: string;
+  region: string;
+  /** Our own HTTP/1.1 client; undefined when a proxy is configured, which only fetch honours. */
+  raw: Http1Client | undefined;
+}
+
+const CREDENTIALS_MARGIN_MS = 5 * 60_000;
+// A GET asks S3 for the object's stored checksum, which the body is then checked against.
+const CHECKSUM_MODE = { "x-amz-checksum-mode": "ENABLED" };
+
+const PROXY_VARIABLES = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
+
+/** rawRequest's failure shaped as httpError's. */
+function rawHttpError(response: Http1Response): SdkShapedError {
+  const text = new TextDecoder().decode(response.body.subarray(0, 64 * 1024));
+  return shapedError(response.status, text);
+}
+
 /** A failure as the SDK would have thrown it: its name is S3's error code from the XML body, or the status's. */
 async function httpError(response: Response): Promise<SdkShapedError> {
   const text = response.body === null ? "" : await response.text().catch(() => "");
+  return shapedError(response.status, text);
+}
+
+function shapedError(status: number, text: string): SdkShapedError {
   const code = /<Code>([^<]{1,100})<\/Code>/.exec(text)?.[1];
   const message = /<Message>([^<]{0,300})<\/Message>/.exec(text)?.[1];
   const name = code ??
-    (response.status === 404 ? "NotFound" : response.status === 403 ? "Forbidden" : "Unknown");
-  const error = new Error(message ?? `HTTP ${response.status}`) as SdkShapedError;
+    (status === 404 ? "NotFound" : status === 403 ? "Forbidden" : "Unknown");
+  const error = new Error(message ?? `HTTP ${status}`) as SdkShapedError;
   error.name = name;
-  error.$metadata = { httpStatusCode: response.status };
+  error.$metadata = { httpStatusCode: status };
   return error;
 }
 
@@ -89,13 +125,6 @@ export class SyncSigner extends AwsV4Signer {
   }
 }
 
-// S3's URI encoding of a key: every byte but unreserved characters and '/', percent-encoded.
-function encodeKey(key: string): string {
-  return key.split("/").map((segment) =>
-    encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-  ).join("/");
-}
-
 export function createObjectPath(o: ObjectPathOptions): ObjectPath {
   const http = Deno.createHttpClient({
     ...(o.ca !== undefined ? { caCerts: [o.ca] } : {}),
@@ -103,16 +132,66 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
   });
   let closed = false;
   const signingKeys = new Map<string, ArrayBuffer>();
-  let base: Promise<{ url: string; region: string }> | undefined;
+  const sign = createSigV4();
+  let base: Promise<Base> | undefined;
   const resolveBase = () =>
     base ??= (async () => {
       const region = await o.client.config.region();
       const endpoint = o.endpoint?.replace(/\/+$/, "") ?? `https://s3.${region}.amazonaws.com`;
-      if (o.forcePathStyle) return { url: `${endpoint}/${encodeURIComponent(o.bucket)}`, region };
       const url = new URL(endpoint);
-      url.hostname = `${o.bucket}.${url.hostname}`;
-      return { url: url.origin, region };
+      if (!o.forcePathStyle) url.hostname = `${o.bucket}.${url.hostname}`;
+      const prefix = o.forcePathStyle ? `${url.pathname.replace(/\/+$/, "")}/${encodeS3Path(o.bucket)}` : "";
+      // A proxy in the environment is honoured by fetch only: then every request takes fetch.
+      const raw = PROXY_VARIABLES.some((name) => (Deno.env.get(name) ?? "") !== "")
+        ? undefined
+        : createHttp1Client({
+          protocol: url.protocol,
+          hostname: url.hostname,
+          port: Number(url.port || (url.protocol === "https:" ? 443 : 80)),
+          ca: o.ca,
+          maxIdle: o.maxSockets,
+          idleMs: o.socketTimeoutMs,
+        });
+      if (closed) raw?.close();
+      return { url: `${url.origin}${prefix}`, host: url.host, prefix, region, raw };
     })();
+
+  // The SDK's chain, asked again only when what it gave expires within five minutes (a role's credentials do;
+  // static ones never): asking it per request cost a chain of promises per object.
+  let credentials: Awaited<ReturnType<typeof o.client.config.credentials>> | undefined;
+  async function currentCredentials() {
+    const expiration = credentials?.expiration?.getTime() ?? Infinity;
+    if (credentials === undefined || expiration - Date.now() < CREDENTIALS_MARGIN_MS) {
+      credentials = await o.client.config.credentials();
+    }
+    return credentials;
+  }
+
+  /** One request on our own HTTP/1.1 client, signed; non-2xx answers other than a GET's or HEAD's 404 throw. */
+  async function rawRequest(
+    b: Base & { raw: Http1Client },
+    method: "GET" | "PUT" | "HEAD",
+    key: string,
+    headers: Record<string, string>,
+    body?: readonly Uint8Array[],
+    stream = false,
+  ): Promise<Http1Response> {
+    const credentials = await currentCredentials();
+    const path = `${b.prefix}/${encodeS3Path(key)}`;
+    const lines = sign({ method, host: b.host, path, headers, region: b.region }, credentials);
+    const response = await b.raw
+      .request({ method, target: path, headers: lines, ...(body ? { body } : {}), stream })
+      .catch((e) => {
+        throw e instanceof Error && e.name !== "TimeoutError" ? socketFailure(e) : e;
+      });
+    if (response.status >= 200 && response.status < 300) return response;
+    if (response.status === 404 && method !== "PUT") {
+      const error = rawHttpError(response);
+      if (error.name === "NoSuchKey" || error.name === "NotFound") return response;
+      throw error;
+    }
+    throw rawHttpError(response);
+  }
 
   /** One signed request, aborted when its answer does not begin within the idle bound. */
   async function send(method: string, key: string, headers: Record<string, string>, body?: Uint8Array) {
@@ -120,7 +199,7 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
     const credentials = await o.client.config.credentials();
     const signed = await new SyncSigner({
       method,
-      url: `${url}/${encodeKey(key)}`,
+      url: `${url}/${encodeS3Path(key)}`,
       // The payload is not hashed (UNSIGNED-PAYLOAD, aws4fetch's default for s3): a PUT carries its CRC-32 in a
       // signed header instead, which S3 checks (see unsignedPayloadWithCrc32 in s3.ts).
       headers,
@@ -152,7 +231,16 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
   }
 
   async function open(key: string) {
-    const response = await send("GET", key, { "x-amz-checksum-mode": "ENABLED" });
+    const b = await resolveBase();
+    if (b.raw !== undefined) {
+      const response = await rawRequest({ ...b, raw: b.raw }, "GET", key, CHECKSUM_MODE, undefined, true);
+      if (response.status === 404) return null;
+      const header = (name: string) => response.headers.get(name) ?? null;
+      const size = Number(header("content-length") ?? response.body.length);
+      const body = response.stream ?? new Blob([response.body as Uint8Array<ArrayBuffer>]).stream();
+      return { size, body: checked(body, header, key, o.socketTimeoutMs) };
+    }
+    const response = await send("GET", key, CHECKSUM_MODE);
     if (response.status === 404) {
       const error = await httpError(response);
       if (error.name === "NoSuchKey" || error.name === "NotFound") return null;
@@ -161,7 +249,7 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
     if (!response.ok) throw await httpError(response);
     const size = Number(response.headers.get("content-length") ?? 0);
     const body = response.body ?? new Blob([]).stream();
-    return { size, body: checked(body, response.headers, key, o.socketTimeoutMs) };
+    return { size, body: checked(body, (name) => response.headers.get(name), key, o.socketTimeoutMs) };
   }
 
   /** `attempt` up to MAX_ATTEMPTS times while its failure is retriable; the last failure as a coded error. */
@@ -177,35 +265,62 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
     }
   }
 
+  async function put(key: string, body: readonly Uint8Array[], crc32Base64: string): Promise<void> {
+    const length = body.reduce((n, piece) => n + piece.byteLength, 0);
+    const headers = {
+      "content-length": String(length),
+      "x-amz-checksum-crc32": crc32Base64,
+      "x-amz-sdk-checksum-algorithm": "CRC32",
+    };
+    const b = await resolveBase();
+    if (b.raw !== undefined) {
+      await rawRequest({ ...b, raw: b.raw }, "PUT", key, headers, body);
+      return;
+    }
+    const response = await send("PUT", key, headers, concat(body));
+    if (!response.ok) throw await httpError(response);
+    await response.body?.cancel();
+  }
+
+  async function get(key: string): Promise<Uint8Array | null> {
+    const b = await resolveBase();
+    if (b.raw === undefined) {
+      const object = await open(key);
+      return object === null ? null : new Uint8Array(await new Response(object.body).arrayBuffer());
+    }
+    const response = await rawRequest({ ...b, raw: b.raw }, "GET", key, CHECKSUM_MODE);
+    if (response.status === 404) return null;
+    const check = bodyCheck((name) => response.headers.get(name) ?? null);
+    check?.update(response.body);
+    const problem = check?.finish();
+    if (problem) throw checksumError(key, problem);
+    return response.body;
+  }
+
+  async function head(key: string): Promise<{ size: number } | null> {
+    const b = await resolveBase();
+    if (b.raw !== undefined) {
+      const response = await rawRequest({ ...b, raw: b.raw }, "HEAD", key, {});
+      return response.status === 404 ? null : { size: Number(response.headers.get("content-length") ?? 0) };
+    }
+    const response = await send("HEAD", key, {});
+    if (response.status === 404) return null;
+    if (!response.ok) throw await httpError(response);
+    return { size: Number(response.headers.get("content-length") ?? 0) };
+  }
+
   return {
     put: (key, body, crc32Base64) =>
-      withRetries(`PUT ${key}`, async () => {
-        const response = await send("PUT", key, {
-          "content-length": String(body.byteLength),
-          "x-amz-checksum-crc32": crc32Base64,
-          "x-amz-sdk-checksum-algorithm": "CRC32",
-        }, body);
-        if (!response.ok) throw await httpError(response);
-        await response.body?.cancel();
-      }),
-    get: (key) =>
-      withRetries(`GET ${key}`, async () => {
-        const object = await open(key);
-        return object === null ? null : new Uint8Array(await new Response(object.body).arrayBuffer());
-      }),
+      withRetries(`PUT ${key}`, () => put(key, body instanceof Uint8Array ? [body] : body, crc32Base64)),
+    get: (key) => withRetries(`GET ${key}`, () => get(key)),
     getStream: (key) => withRetries(`GET ${key}`, () => open(key)),
-    head: (key) =>
-      withRetries(`HEAD ${key}`, async () => {
-        const response = await send("HEAD", key, {});
-        if (response.status === 404) return null;
-        if (!response.ok) throw await httpError(response);
-        return { size: Number(response.headers.get("content-length") ?? 0) };
-      }),
+    head: (key) => withRetries(`HEAD ${key}`, () => head(key)),
     close: () => {
       // Closing twice (a store closed by its owner and again on shutdown) must not throw.
       if (closed) return;
       closed = true;
       http.close();
+      base?.then((b) => b.raw?.close(), () => {});
     },
   };
 }
@@ -221,7 +336,13 @@ const FETCH_FAILURES: [RegExp, string][] = [
   [/connection reset|broken pipe|connection closed|IncompleteMessage|unexpected eof/i, "ECONNRESET"],
 ];
 
-function fetchFailure(e: TypeError): Error {
+/** A failure of our own HTTP/1.1 client's socket, with the code fetchFailure would give (TLS words included). */
+function socketFailure(e: Error): Error {
+  if (typeof (e as { code?: unknown }).code === "string") return e;
+  return fetchFailure(e);
+}
+
+function fetchFailure(e: Error): Error {
   const code = FETCH_FAILURES.find(([pattern]) => pattern.test(e.message))?.[1];
   // A plain-HTTP server answering our ClientHello: rustls says "corrupt message", which is a failed handshake.
   const tls = /corrupt message|InvalidContentType/i.test(e.message) ? " (TLS handshake failed)" : "";
@@ -244,11 +365,11 @@ function timeoutError(what: string, ms: number): Error {
  */
 function checked(
   body: ReadableStream<Uint8Array>,
-  headers: Headers,
+  header: (name: string) => string | null,
   key: string,
   idleMs: number,
 ): ReadableStream<Uint8Array> {
-  const check = bodyCheck(headers);
+  const check = bodyCheck(header);
   const reader = body.getReader();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -278,9 +399,9 @@ function checked(
 }
 
 /** The running check of the stored checksum the response names, if any: update per chunk, finish at the end. */
-function bodyCheck(headers: Headers) {
-  const crcWanted = headers.get("x-amz-checksum-crc32");
-  const shaWanted = headers.get("x-amz-checksum-sha256");
+function bodyCheck(header: (name: string) => string | null) {
+  const crcWanted = header("x-amz-checksum-crc32");
+  const shaWanted = header("x-amz-checksum-sha256");
   if (crcWanted !== null && !crcWanted.includes("-")) {
     let crc = 0;
     return {

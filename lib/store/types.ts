@@ -11,8 +11,10 @@ export interface BlobStore {
    * Writes `body` under `key`, or fails without leaving a partial object under that key. The backend checks the
    * bytes against `crc32`, the unsigned CRC-32 of `body` (S3: the server does, and keeps it for GETs to check),
    * and fails with STORE_CHECKSUM_MISMATCH when they differ. Writing the same bytes again succeeds (idempotent).
+   * `body` may be given as pieces, the object being their concatenation: S3 sends them one after the other, so an
+   * object encoded around a record's value (lib/format/record.ts) is never joined into a copy to be written.
    */
-  put(key: string, body: Uint8Array, crc32: number): Promise<void>;
+  put(key: string, body: Uint8Array | readonly Uint8Array[], crc32: number): Promise<void>;
   /** The object's bytes, or null when there is no object under `key`. */
   get(key: string): Promise<Uint8Array | null>;
   /**

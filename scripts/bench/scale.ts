@@ -139,11 +139,11 @@ const skewed = (u: number) => Math.floor(VOCABULARY * u ** 3);
 async function fillText(sql: postgres.ReservedSql<{ bigint: bigint }>, rows: number) {
   for (let from = 0; from < rows; from += CHUNK_ROWS) {
     const [, ms] = await timed(() =>
-      sql`insert into message_ts (uuid, text_data, text_fully_indexed)
+      sql`insert into message_ts (uuid, text_data, text_fully_indexed, m_id, m_timestamp, m_topic, m_public)
         select m.uuid, to_tsvector('GRB ' || (200000 + m.id % 90000)::text || 'A ' || (
           select string_agg('term' || floor(${VOCABULARY} *
             power((abs(hashint8(m.id * ${TEXT_WORDS} + k)) % 1000003) / 1000003.0, 3))::int::text, ' ')
-          from generate_series(1, ${TEXT_WORDS}) k)), true
+          from generate_series(1, ${TEXT_WORDS}) k)), true, m.id, m.timestamp, m.topic, m.public
         from messages m where m.id % ${TEXT_SHARE} = 0 and m.id > ${from} and m.id <= ${from + CHUNK_ROWS}`
     );
     note(`scale: texts for rows up to ${Math.min(rows, from + CHUNK_ROWS)} (${(ms / 1000).toFixed(0)} s)`);

@@ -47,8 +47,9 @@ async function fillTexts(sql: Sql): Promise<void> {
           power((abs(hashint8(k * ${TEXT_WORDS} + w)) % 1000003) / 1000003.0, 3))::int::text, ' ')) as tsv
       from generate_series(0, ${TEXTS - 1}) k, generate_series(1, ${TEXT_WORDS}) w group by k`;
     await reserved`drop index if exists message_ts_idx`;
-    await reserved`insert into message_ts (uuid, text_data, text_fully_indexed)
-      select m.uuid, x.tsv || to_tsvector('GRB ' || (200000 + m.id % 90000)::text || 'A'), true
+    await reserved`insert into message_ts (uuid, text_data, text_fully_indexed, m_id, m_timestamp, m_topic, m_public)
+      select m.uuid, x.tsv || to_tsvector('GRB ' || (200000 + m.id % 90000)::text || 'A'), true, m.id, m.timestamp,
+        m.topic, m.public
       from messages m join texts x on x.k = (m.id / ${TEXT_SHARE}) % ${TEXTS}
       where m.id % ${TEXT_SHARE} = 0`;
     await reserved`create index if not exists message_ts_idx on message_ts using gin (text_data)`;
@@ -125,7 +126,7 @@ export async function serveScaleFigures(
   const sql = schemaSql(schema);
   const child = spawnLogged(
     ["serve", "--http-port", "0", "--http-host", "127.0.0.1", "--bucket", b.bucket, "--db-schema", schema],
-    archiveEnv({ PUBLIC_TOPICS: `${topicPrefix}[0-9]+`, LOG_LEVEL: "warn" }),
+    archiveEnv({ PUBLIC_TOPICS: `${topicPrefix}[0-9]+`, LOG_LEVEL: "info" }),
   );
   try {
     await fillTexts(sql);

@@ -20,6 +20,26 @@ Deno.test("sha256 and sha1 hash the concatenation of their chunks", () => {
   assert.equal(hex(sha1(utf8("ab"), utf8("c"))), "a9993e364706816aba3e25717850c26c9cd0d89d");
 });
 
+Deno.test("sha256 of many small and large chunks equals the hash of their concatenation", async () => {
+  // Small chunks are gathered into one update (up to a scratch buffer's size), large ones pass through: every mix
+  // and order must hash the same bytes in the same order.
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) >>> 0);
+  for (
+    const sizes of [[1, 2, 3], [5000, 1, 20_000, 3], Array.from({ length: 60 }, () => next() % 1500), [
+      1023,
+      1024,
+      1025,
+    ]]
+  ) {
+    const chunks = sizes.map((n) => Uint8Array.from({ length: n }, () => next() & 0xff));
+    const whole = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
+    chunks.reduce((at, c) => (whole.set(c, at), at + c.length), 0);
+    const expected = new Uint8Array(await crypto.subtle.digest("SHA-256", whole));
+    assert.deepEqual(sha256(...chunks), expected, `sizes ${sizes.slice(0, 5)}...`);
+  }
+});
+
 Deno.test("hex is lowercase and zero-padded", () => {
   assert.equal(hex(Uint8Array.of(0, 0x0a, 0xff)), "000aff");
 });

@@ -1,0 +1,239 @@
+// The store's own HTTP/1.1 client against a loopback server that answers exactly the bytes each test scripts:
+// framing (length, chunked, close-delimited, HEAD), answers cut into single bytes, keep-alive reuse, a socket the
+// server closed while idle, a silent server, and heads that are too long.
+import { deepEqual, equal, rejects } from "node:assert/strict";
+import { createHttp1Client } from "../../lib/store/http1.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+interface Script {
+  /** Called for each request with its raw head and body; writes the answer. Returns false to close the socket. */
+  answer(conn: Deno.Conn, head: string, body: Uint8Array): Promise<boolean>;
+}
+
+/** A server reading requests framed by content-length (as the client sends them) and running `script` per request. */
+function serve(script: Script) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  let accepted = 0;
+  (async () => {
+    for await (const conn of listener) {
+      accepted++;
+      conns.push(conn);
+      handle(conn).catch(() => {}).finally(() => {
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      });
+    }
+  })().catch(() => {});
+  async function handle(conn: Deno.Conn) {
+    let buf = new Uint8Array(0);
+    const more = async () => {
+      const chunk = new Uint8Array(65536);
+      const n = await conn.read(chunk);
+      if (n === null) return false;
+      const next = new Uint8Array(buf.length + n);
+      next.set(buf);
+      next.set(chunk.subarray(0, n), buf.length);
+      buf = next;
+      return true;
+    };
+    for (;;) {
+      let end: number;
+      while ((end = decoder.decode(buf).indexOf("\r\n\r\n")) < 0) if (!await more()) return;
+      const head = decoder.decode(buf.subarray(0, end));
+      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+      while (buf.length < end + 4 + length) if (!await more()) return;
+      const body = buf.slice(end + 4, end + 4 + length);
+      buf = buf.slice(end + 4 + length);
+      if (!await script.answer(conn, head, body)) return;
+    }
+  }
+  const port = (listener.addr as Deno.NetAddr).port;
+  return {
+    client: (idleMs = 10_000) =>
+      createHttp1Client({
+        protocol: "http:",
+        hostname: "127.0.0.1",
+        port,
+        ca: undefined,
+        maxIdle: 4,
+        idleMs,
+      }),
+    accepted: () => accepted,
+    close() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+    },
+  };
+}
+
+async function write(conn: Deno.Conn, text: string | Uint8Array, byteByByte = false) {
+  const bytes = typeof text === "string" ? encoder.encode(text) : text;
+  if (!byteByByte) {
+    for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+    return;
+  }
+  for (let i = 0; i < bytes.length; i++) await conn.write(bytes.subarray(i, i + 1));
+}
+
+Deno.test("answers cut into single bytes are read whole, and the socket is reused for the next request", async () => {
+  const server = serve({
+    async answer(conn, head) {
+      if (!/^(GET|HEAD|PUT) \//.test(head)) throw new Error(`not a request: ${JSON.stringify(head)}`);
+      const body = head.startsWith("HEAD") ? "" : `body of ${head.split(" ")[1]}`;
+      await write(
+        conn,
+        `HTTP/1.1 200 OK\r\nContent-Length: ${body.length || 99}\r\nX-A: 1\r\n\r\n${body}`,
+        true,
+      );
+      return true;
+    },
+  });
+  const client = server.client();
+  try {
+    for (const target of ["/a", "/b", "/c"]) {
+      const r = await client.request({ method: "GET", target, headers: [] });
+      equal(r.status, 200);
+      equal(decoder.decode(r.body), `body of ${target}`);
+      equal(r.headers.get("x-a"), "1");
+    }
+    // HEAD: a content-length but no body; the socket stays usable.
+    const head = await client.request({ method: "HEAD", target: "/h", headers: [] });
+    equal(head.body.length, 0);
+    equal(head.headers.get("content-length"), "99");
+    const after = await client.request({ method: "GET", target: "/d", headers: [] });
+    equal(decoder.decode(after.body), "body of /d");
+    equal(server.accepted(), 1);
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+Deno.test("a PUT's pieces arrive in order with their total length; chunked and close-delimited answers parse", async () => {
+  const received: Uint8Array[] = [];
+  let n = 0;
+  const server = serve({
+    async answer(conn, _head, body) {
+      received.push(body);
+      n++;
+      if (n === 1) {
+        await write(
+          conn,
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nT: 1\r\n\r\n",
+        );
+        return true;
+      }
+      await write(conn, "HTTP/1.1 500 Oops\r\nConnection: close\r\n\r\n<Error>closed</Error>");
+      return false;
+    },
+  });
+  const client = server.client();
+  try {
+    const big = new Uint8Array(100_000).map((_, i) => i * 7);
+    const pieces = [encoder.encode("pre"), big, encoder.encode("post")];
+    const r = await client.request({
+      method: "PUT",
+      target: "/k",
+      headers: [`content-length: ${3 + big.length + 4}`],
+      body: pieces,
+    });
+    equal(decoder.decode(r.body), "hello world");
+    deepEqual(received[0], new Uint8Array([...pieces[0]!, ...big, ...pieces[2]!]));
+    const closed = await client.request({ method: "GET", target: "/e", headers: [] });
+    equal(closed.status, 500);
+    equal(decoder.decode(closed.body), "<Error>closed</Error>");
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+Deno.test("a socket the server closed while idle costs one more connection, not a failure", async () => {
+  const server = serve({
+    async answer(conn) {
+      await write(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      return false; // keep-alive announced, then closed: what a server's idle timeout does
+    },
+  });
+  const client = server.client();
+  try {
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      equal(decoder.decode((await client.request({ method: "GET", target: "/", headers: [] })).body), "ok");
+    }
+    equal(server.accepted(), 3);
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+Deno.test("a silent server is a TimeoutError; a too long head and bad framing are errors, not hangs", async () => {
+  const answers: Record<string, string> = {
+    "/silent": "",
+    "/long": `HTTP/1.1 200 OK\r\nX: ${"a".repeat(70_000)}\r\n\r\n`,
+    "/status": "HTTP/2 200\r\n\r\n",
+    "/length": "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+    "/short": "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+  };
+  const server = serve({
+    async answer(conn, head) {
+      const target = head.split(" ")[1]!;
+      if (answers[target] === "") return true;
+      await write(conn, answers[target]!);
+      return target !== "/short";
+    },
+  });
+  const client = server.client(200);
+  try {
+    await rejects(client.request({ method: "GET", target: "/silent", headers: [] }), {
+      name: "TimeoutError",
+    });
+    for (const target of ["/long", "/status", "/length", "/short"]) {
+      await rejects(client.request({ method: "GET", target, headers: [] }), /malformed HTTP answer/, target);
+    }
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+Deno.test("a streamed body is handed over as it arrives; read to its end the socket is reused, cancelled it is not", async () => {
+  const server = serve({
+    async answer(conn, head) {
+      const target = head.split(" ")[1]!;
+      const body = target === "/big" ? "x".repeat(200_000) : `streamed ${target}`;
+      await write(conn, `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+      await write(conn, body, target !== "/big");
+      return true;
+    },
+  });
+  const client = server.client();
+  try {
+    const first = await client.request({ method: "GET", target: "/a", headers: [], stream: true });
+    equal(first.body.length, 0);
+    equal(await new Response(first.stream).text(), "streamed /a");
+    const second = await client.request({ method: "GET", target: "/b", headers: [], stream: true });
+    equal(await new Response(second.stream).text(), "streamed /b");
+    equal(server.accepted(), 1);
+    const big = await client.request({ method: "GET", target: "/big", headers: [], stream: true });
+    const reader = big.stream!.getReader();
+    const { value } = await reader.read();
+    equal(value!.length > 0, true);
+    await reader.cancel();
+    const after = await client.request({ method: "GET", target: "/c", headers: [], stream: true });
+    equal(await new Response(after.stream).text(), "streamed /c");
+    equal(server.accepted(), 2);
+  } finally {
+    client.close();
+    server.close();
+  }
+});
