@@ -46,6 +46,7 @@ import { parseVeto } from "../topics/veto.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Metrics } from "../runtime/metrics.ts";
 import { startServer, UPLOAD_TIMEOUT_MS } from "../serve/server.ts";
+import { bounded, SERVE_DEADLINE_MS, within } from "../serve/deadline.ts";
 import { createListing } from "../index/listing.ts";
 import { createHopAuthMulti } from "../serve/hopauth_multi.ts";
 import { type CorsPolicy, corsPolicy } from "../serve/manners.ts";
@@ -271,16 +272,28 @@ function uploadIngest(
 }
 
 /** The pages for people under / and /web/ (lib/web/), on the same index, store and permissions as the API. */
-function webPages(
+export function webPages(
   idx: { index: Index; sql: Parameters<typeof createBrowse>[0] },
-  deps: { store: BlobStore; hopAuth: HopAuth; publicTopics: PublicTopics; log: Logger },
+  deps: {
+    store: BlobStore;
+    hopAuth: HopAuth;
+    publicTopics: PublicTopics;
+    log: Logger;
+    snippetBudgetMs?: number;
+  },
+  deadlineMs = SERVE_DEADLINE_MS,
 ) {
+  // The same bound as the API routes' calls: a slow query or a silent service costs a page at most 30 s.
+  const index = bounded(idx.index, deadlineMs, "the index");
+  const headlines = createHeadlines(idx.sql);
   return createWebPages({
-    index: idx.index,
-    browse: createBrowse(idx.sql),
-    textSearch: indexTextSearch(idx.index),
-    headlines: createHeadlines(idx.sql),
     ...deps,
+    index,
+    browse: bounded(createBrowse(idx.sql), deadlineMs, "the index"),
+    textSearch: indexTextSearch(index),
+    headlines: (texts, query, o) => within(headlines(texts, query, o), deadlineMs, "the index (headlines)"),
+    store: bounded(deps.store, deadlineMs, "the object store"),
+    hopAuth: bounded(deps.hopAuth, deadlineMs, "the permissions service"),
   });
 }
 

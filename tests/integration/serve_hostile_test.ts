@@ -201,6 +201,7 @@ Deno.test("serve: a silent PostgreSQL or S3 costs a bounded 503/504, then serve 
         indexSilenceSeconds: 2,
         storeSocketTimeoutMs: 1_000,
         log,
+        web: true,
       },
     }, async (f) => {
       const [uuid] = await f.archive([record(topic, 0, enc.encode("value"))]);
@@ -213,6 +214,9 @@ Deno.test("serve: a silent PostgreSQL or S3 costs a bounded 503/504, then serve 
         );
         for (const a of answers) assert.ok(a.status === 503 || a.status === 504, `${a.status} ${a.text}`);
         assert.equal((await get(`${f.url}/healthz`)).status, 503);
+        // The pages for people wait no longer than the API does.
+        const page = await get(`${f.url}/web/message/${uuid}`);
+        assert.ok(page.status === 503 || page.status === 504, `${page.status} ${page.text.slice(0, 200)}`);
         proxy.thaw();
         const again = await waitForAnswer(`${f.url}/msg/${uuid}/raw_file/v`);
         assert.equal(again, "value", "serve answers again once the service does");

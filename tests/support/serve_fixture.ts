@@ -3,10 +3,6 @@
 import { createIngest, type Ingest } from "../../lib/archive/ingest.ts";
 import { connectIndex, type IndexSql } from "../../lib/index/database.ts";
 import { createIndex } from "../../lib/index/postgres.ts";
-import { createBrowse } from "../../lib/index/browse.ts";
-import { createHeadlines } from "../../lib/index/headline.ts";
-import { createWebPages } from "../../lib/web/handler.ts";
-import { indexTextSearch } from "../../lib/web/search.ts";
 import type { Index } from "../../lib/index/types.ts";
 import { createMetrics, type Metrics } from "../../lib/runtime/metrics.ts";
 import { type Logger, silentLogger } from "../../lib/runtime/log.ts";
@@ -15,6 +11,7 @@ import type { WireHeader } from "../../lib/format/types.ts";
 import { createHopAuth } from "../../lib/serve/hopauth.ts";
 import { parsePublicTopics } from "../../lib/topics/public_topics.ts";
 import { startServer } from "../../lib/serve/server.ts";
+import { webPages } from "../../lib/commands/serve.ts";
 import { createListing } from "../../lib/index/listing.ts";
 import { createHopAuthMulti } from "../../lib/serve/hopauth_multi.ts";
 import type { CorsPolicy } from "../../lib/serve/manners.ts";
@@ -123,19 +120,14 @@ export async function withServe(
     ...(tweaks.hopAuthTimeoutMs !== undefined ? { timeoutMs: tweaks.hopAuthTimeoutMs } : {}),
   });
   const log = tweaks.log ?? silentLogger;
+  // Wired as `housekeeping serve` wires them, deadlines included.
   const web = tweaks.web
-    ? createWebPages({
-      index,
-      browse: createBrowse(sql),
-      textSearch: indexTextSearch(index),
-      headlines: createHeadlines(sql),
+    ? webPages(
+      { index, sql },
       // Snippets are dropped after their time budget; a test on a loaded machine must not see that by chance.
-      snippetBudgetMs: 60_000,
-      store,
-      hopAuth,
-      publicTopics,
-      log,
-    })
+      { store, hopAuth, publicTopics, log, snippetBudgetMs: 60_000 },
+      tweaks.deadlineMs,
+    )
     : null;
   const server = await startServer({
     ...(web !== null ? { web } : {}),
