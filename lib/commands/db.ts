@@ -85,6 +85,7 @@ export const command: Command = {
        housekeeping db migrate [--json] [options]
        housekeeping db index-text (--index-text LIST | --hopauth-url URL) [--topic NAME] [--batch N]
                                   [--concurrency N] [options]
+       housekeeping db index-text --order-only [--batch N] [options]
 
 status   prints the index schema's version, the newest version this housekeeping knows and the migrations
          still to apply. With --check, exits 1 when any is pending (for deployment scripts).
@@ -96,6 +97,8 @@ index-text  fills message_ts (the text archive-core's search and \`housekeeping 
          index_archived_text, fetched once; else the --index-text topics), reading each message from the
          object store. Resumable: a second run goes on with the rows still without text. Prints a JSON
          summary; exit 1 when an object is missing or unreadable (its row stays without text until a later run).
+         Each run first gives texts indexed before migration 9 the copies of their row that search orders by
+         (migration 9 does that itself for up to 100 000 texts); --order-only does only that, resumably.
 
 Options:
 ${optionsHelp(DB_OPTIONS)}

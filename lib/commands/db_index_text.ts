@@ -36,6 +36,11 @@ export const INDEX_TEXT_OPTIONS = {
     parse: (text: string, source: ValueSource) => positiveInt(source, text)!,
   },
   quiet: { type: "boolean", help: "(index-text) no progress on stderr" },
+  "order-only": {
+    type: "boolean",
+    help:
+      "(index-text) only give texts indexed before migration 9 the copies search orders by; no policy needed",
+  },
   // (index-text) as for `archive`: with --hopauth-url, hopauth's index_archived_text decides, not --index-text.
   ...HOPAUTH_OPTIONS,
 } as const satisfies OptionTable;
@@ -50,6 +55,8 @@ export interface IndexTextOptions {
   batch: number;
   concurrency: number;
   quiet: boolean;
+  /** Only the copies of migration 9 (backfillTextOrder), no text indexed: needs no policy. */
+  orderOnly: boolean;
 }
 
 /** Pure: the index-text part of `db`'s flags. `required`: the action is index-text, so the list must be set. */
@@ -59,7 +66,9 @@ export function parseIndexTextArgs(
   settings: ResolvedSettings,
   required: boolean,
 ): IndexTextOptions {
-  // Only index-text needs the policy (and hopauth's credential): `db status` works without them.
+  const own = readOptions("db", INDEX_TEXT_OPTIONS, values, {});
+  // Only index-text needs the policy (and hopauth's credential): `db status` and --order-only work without them.
+  required &&= !own["order-only"];
   const policy: PolicySettings = required ? policySettings("db", values, env, settings) : {
     publicTopics: { entries: [], isPublic: () => false },
     indexText: topicListSetting("db", settings, "index-text"),
@@ -71,13 +80,13 @@ export function parseIndexTextArgs(
         "or --hopauth-url to index the topics hopauth marks index_archived_text",
     );
   }
-  const own = readOptions("db", INDEX_TEXT_OPTIONS, values, {});
   return {
     policy,
     topics: own.topic,
     batch: own.batch,
     concurrency: own.concurrency,
     quiet: own.quiet,
+    orderOnly: own["order-only"],
   };
 }
 
@@ -95,6 +104,10 @@ export async function runIndexText(
       signal: ctx.shutdown,
       progress: (total) => commandProgress(ctx, { label: "text order", total, quiet: options.quiet }),
     });
+    if (options.orderOnly) {
+      ctx.stdout(toJson({ ordered }) + "\n");
+      return 0;
+    }
     // The archive's own decision (lib/cli/topic_policy.ts), so that the backfill indexes what it would have.
     const policy = await fetchTopicPolicy(options.policy, services.veto, services.log);
     const result = await backfillText({

@@ -6,6 +6,7 @@ import type { Index } from "../index/types.ts";
 import { INDEX_SILENCE_SECONDS } from "../index/database.ts";
 import { createBrowse } from "../index/browse.ts";
 import { createWebPages } from "../web/handler.ts";
+import { createHeadlines } from "../index/headline.ts";
 import { indexTextSearch } from "../web/search.ts";
 import { CONNECTION_OPTIONS, parseCommandArgs, settingsHelp, settingValue } from "../cli/config.ts";
 import {
@@ -217,6 +218,8 @@ function noPermissionsService(): HopAuth {
     textResponse(403, "Operation not permitted: this archive has no permissions service (--hopauth-url)");
   return {
     authorize: () => Promise.resolve({ ok: false, response: refuse() }),
+    authorizeReads: (_, topics) =>
+      Promise.resolve(new Map(topics.map((t) => [t, { ok: false, response: refuse() }]))),
     reachable: () => Promise.resolve(false),
   };
 }
@@ -225,6 +228,7 @@ function noPermissionsService(): HopAuth {
 function readOnly(auth: HopAuth): HopAuth {
   return {
     reachable: auth.reachable,
+    authorizeReads: auth.authorizeReads,
     authorize: (header, topic, op) =>
       op === "Write"
         ? Promise.resolve({ ok: false, response: textResponse(501, "Server is configured as read-only") })
@@ -275,6 +279,7 @@ function webPages(
     index: idx.index,
     browse: createBrowse(idx.sql),
     textSearch: indexTextSearch(idx.index),
+    headlines: createHeadlines(idx.sql),
     ...deps,
   });
 }

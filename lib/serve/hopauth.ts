@@ -11,6 +11,9 @@ export { textResponse };
 
 export type Operation = "Read" | "Write";
 
+/** Topics asked about in one call to hopauth by authorizeReads. */
+export const READS_PER_CALL = 100;
+
 /** Either the caller may go on (with headers every later answer must carry), or the answer to send instead. */
 export type AuthOutcome =
   | { ok: true; headers: Record<string, string>; user: string | null; credential: string | null }
@@ -72,6 +75,43 @@ export function createHopAuth(options: HopAuthOptions) {
     };
   }
 
+  /** A sub-request's answer that stops the caller (as the answer to send), or null: it succeeded. */
+  function refusal(key: string, status: number, headers: Record<string, string>): AuthOutcome | null {
+    if (status === 200) return null;
+    if (status >= 400 && status <= 499) {
+      return {
+        ok: false,
+        response: textResponse(status, `permissions service ${key} sub-request failed (${status})`, headers),
+      };
+    }
+    log.warn("permissions service failed", {
+      code: "HOPAUTH_FAILED",
+      url: shown,
+      status,
+      why: `${key} sub-request failed`,
+    });
+    return {
+      ok: false,
+      response: status === 429 || status === 503
+        ? textResponse(503, "Permissions service unreachable; try again later", {
+          ...headers,
+          "retry-after": "5",
+        })
+        : textResponse(502, "Bad Gateway: the permissions service failed; try again later", headers),
+    };
+  }
+
+  /** Whether a permissions answer (CurrentCredentialPermissionsForTopic) allows `op`; null: malformed. */
+  function allows(body: unknown, op: Operation): boolean | null {
+    const allowed = record(body)?.allowed_operations;
+    if (!Array.isArray(allowed)) return null;
+    return allowed.includes(op) || allowed.includes("All");
+  }
+
+  function forbidden(headers: Record<string, string>): AuthOutcome {
+    return { ok: false, response: textResponse(403, "Operation not permitted", headers) };
+  }
+
   async function authorize(authorization: string | null, topic: string, op: Operation): Promise<AuthOutcome> {
     if (authorization === null) return { ok: false, response: challenge() };
     // The pseudo-topic hop-client posts oversized messages to has the permissions of the topic it extends.
@@ -88,45 +128,71 @@ export function createHopAuth(options: HopAuthOptions) {
     if (!got.ok) return got;
     const { headers, answers } = got;
     for (const key of op === "Write" ? ["ops", "topic"] : ["ops"]) {
-      const status = answers[key]!.status;
-      if (status === 200) continue;
-      if (status >= 400 && status <= 499) {
-        return {
-          ok: false,
-          response: textResponse(
-            status,
-            `permissions service ${key} sub-request failed (${status})`,
-            headers,
-          ),
-        };
-      }
-      log.warn("permissions service failed", {
-        code: "HOPAUTH_FAILED",
-        url: shown,
-        status,
-        why: `${key} sub-request failed`,
-      });
-      return {
-        ok: false,
-        response: status === 429 || status === 503
-          ? textResponse(503, "Permissions service unreachable; try again later", {
-            ...headers,
-            "retry-after": "5",
-          })
-          : textResponse(502, "Bad Gateway: the permissions service failed; try again later", headers),
-      };
+      const refused = refusal(key, answers[key]!.status, headers);
+      if (refused !== null) return refused;
     }
-    const allowed = record(answers.ops!.body)?.allowed_operations;
-    if (!Array.isArray(allowed)) return malformed(headers);
-    if (!allowed.includes(op) && !allowed.includes("All")) {
-      return { ok: false, response: textResponse(403, "Operation not permitted", headers) };
-    }
+    const allowed = allows(answers.ops!.body, op);
+    if (allowed === null) return malformed(headers);
+    if (!allowed) return forbidden(headers);
     return {
       ok: true,
       headers,
       user: stringField(answers.whoami, "username"),
       credential: stringField(answers.cred, "username"),
     };
+  }
+
+  /**
+   * Read access to many topics in one call to hopauth (one /v1/multi, one permissions sub-request per topic, the
+   * one `authorize` sends): each topic's outcome is the one `authorize(authorization, topic, "Read")` gives, but
+   * for `user`, which is not asked for (null).
+   * Topics are asked for in calls of at most READS_PER_CALL.
+   */
+  async function authorizeReads(
+    authorization: string | null,
+    topics: string[],
+  ): Promise<Map<string, AuthOutcome>> {
+    const unique = [...new Set(topics)];
+    const outcomes = new Map<string, AuthOutcome>();
+    if (authorization === null) {
+      for (const t of unique) outcomes.set(t, { ok: false, response: challenge() });
+      return outcomes;
+    }
+    const calls: Promise<void>[] = [];
+    for (let at = 0; at < unique.length; at += READS_PER_CALL) {
+      calls.push(readsOnce(authorization, unique.slice(at, at + READS_PER_CALL), outcomes));
+    }
+    await Promise.all(calls);
+    return outcomes;
+  }
+
+  async function readsOnce(authorization: string, topics: string[], into: Map<string, AuthOutcome>) {
+    const paths: Record<string, string> = {};
+    topics.forEach((t, i) => {
+      paths[`ops${i}`] = `/v1/current_credential/permissions/topic/${encodeURIComponent(offloadedFrom(t))}`;
+    });
+    const got = await multi(authorization, paths);
+    topics.forEach((topic, i) => {
+      if (!got.ok) {
+        // One answer for every topic; each gets its own copy (a body is read once).
+        into.set(topic, { ok: false, response: got.response.clone() });
+        return;
+      }
+      const { headers, answers } = got;
+      const answer = answers[`ops${i}`]!;
+      const refused = refusal("ops", answer.status, headers);
+      const allowed = refused === null ? allows(answer.body, "Read") : null;
+      into.set(
+        topic,
+        refused ?? (allowed === null ? malformed(headers) : !allowed ? forbidden(headers) : {
+          ok: true,
+          headers,
+          user: null, // not asked: a page needs only the decision
+          credential: null,
+        }),
+      );
+    });
+    if (!got.ok) await got.response.body?.cancel().catch(() => {});
   }
 
   /** For /health_check: whether the API answers at all. */
@@ -140,7 +206,7 @@ export function createHopAuth(options: HopAuthOptions) {
     }
   }
 
-  return { authorize, reachable };
+  return { authorize, authorizeReads, reachable };
 }
 
 export type HopAuth = ReturnType<typeof createHopAuth>;

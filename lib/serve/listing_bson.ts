@@ -105,8 +105,17 @@ function markElement(name: string, mark: string | null): Uint8Array {
 export type OpenObject<R extends ListingRow> = (row: R) => Promise<ReadableStream<Uint8Array> | null>;
 
 /**
+ * Objects opened at once for one full page (the one being written and those after it). A page is 64 objects and
+ * each GET waits a round trip to the store for its head: opened one after another, those waits were most of a
+ * page's time (issue 23). An opened object holds only its connection's buffers until it is read, so memory stays
+ * bounded by this window, not by the page.
+ */
+export const OPEN_AHEAD = 12;
+
+/**
  * The full listing document and its length. Element names are the array indexes BSON specifies ("0", "1", ...;
- * archive-api names every element "0", which decoders read the same).
+ * archive-api names every element "0", which decoders read the same). Objects are opened up to `ahead` at a time
+ * but written in page order; an object's failure is reported when its turn comes, as if read one by one.
  */
 export function fullDocument<R extends ListingRow>(
   rows: R[],
@@ -114,6 +123,7 @@ export function fullDocument<R extends ListingRow>(
   prev: string | null,
   open: OpenObject<R>,
   onMismatch: (row: R, why: string) => void,
+  ahead = OPEN_AHEAD,
 ): { length: number; body: ReadableStream<Uint8Array> } {
   const names = rows.map((_, i) => enc.encode(String(i)));
   const arraySize = 5 + rows.reduce((n, row, i) => n + 2 + names[i]!.length + row.size, 0);
@@ -126,10 +136,15 @@ export function fullDocument<R extends ListingRow>(
     enc.encode("messages\0"),
     int32(arraySize),
   ]);
+  const opens = createOpenWindow(rows, open, Math.max(1, ahead));
   let index = 0;
   let current: ReadableStreamDefaultReader<Uint8Array> | null = null;
   let seen = { size: 0, crc: 0 };
   let headSent = false;
+  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, message: string) => {
+    opens.abandon();
+    controller.error(new Error(message));
+  };
   return {
     length,
     body: new ReadableStream<Uint8Array>({
@@ -137,59 +152,113 @@ export function fullDocument<R extends ListingRow>(
       async pull(controller) {
         if (!headSent) {
           headSent = true;
+          opens.fill(0);
           controller.enqueue(head);
           return;
         }
-        for (;;) {
-          if (current === null) {
-            if (index === rows.length) {
-              controller.enqueue(Uint8Array.of(0, 0));
-              controller.close();
-              return;
-            }
-            const row = rows[index]!;
-            const object = await open(row);
-            if (object === null) {
-              onMismatch(row, "object missing from the store");
-              controller.error(new Error(`object of ${row.uuid} missing from the store`));
-              return;
-            }
-            current = object.getReader();
-            seen = { size: 0, crc: 0 };
-            controller.enqueue(concat([Uint8Array.of(0x03), names[index]!, Uint8Array.of(0)]));
-            return;
-          }
-          const row = rows[index]!;
-          const { done, value } = await current.read();
-          if (!done) {
-            seen.size += value.length;
-            seen.crc = zlibCrc32(value, seen.crc);
-            if (seen.size > row.size) {
-              onMismatch(row, `more than ${row.size} bytes`);
-              await current.cancel();
-              controller.error(new Error(`object of ${row.uuid} is longer than the index says`));
-              return;
-            }
-            controller.enqueue(value);
-            return;
-          }
-          current = null;
-          index++;
-          const why = seen.size !== row.size
-            ? `${seen.size} bytes instead of ${row.size}`
-            : BigInt(seen.crc >>> 0) !== row.crc32
-            ? "CRC-32 differs from the index"
-            : null;
-          if (why !== null) {
-            onMismatch(row, why);
-            controller.error(new Error(`stored bytes of ${row.uuid} failed their check: ${why}`));
-            return;
-          }
+        try {
+          await step(controller);
+        } catch (e) {
+          // An object that failed to open or to read ends the answer: the others opened ahead are let go.
+          opens.abandon();
+          throw e;
         }
       },
       async cancel(reason) {
+        opens.abandon();
         await current?.cancel(reason);
       },
     }),
+  };
+
+  async function step(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    for (;;) {
+      if (current === null) {
+        if (index === rows.length) {
+          controller.enqueue(Uint8Array.of(0, 0));
+          controller.close();
+          return;
+        }
+        const row = rows[index]!;
+        const object = await opens.take(index);
+        if (opens.abandoned()) {
+          // The client went away while this object opened: cancel cleared the window, this one is ours to free.
+          await object?.cancel().catch(() => {});
+          return;
+        }
+        if (object === null) {
+          onMismatch(row, "object missing from the store");
+          return fail(controller, `object of ${row.uuid} missing from the store`);
+        }
+        current = object.getReader();
+        seen = { size: 0, crc: 0 };
+        controller.enqueue(concat([Uint8Array.of(0x03), names[index]!, Uint8Array.of(0)]));
+        return;
+      }
+      const row = rows[index]!;
+      const { done, value } = await current.read();
+      // Cancelled while reading (the client went away): the cut-short object is no mismatch to report.
+      if (opens.abandoned()) return;
+      if (!done) {
+        seen.size += value.length;
+        seen.crc = zlibCrc32(value, seen.crc);
+        if (seen.size > row.size) {
+          onMismatch(row, `more than ${row.size} bytes`);
+          await current.cancel();
+          return fail(controller, `object of ${row.uuid} is longer than the index says`);
+        }
+        controller.enqueue(value);
+        return;
+      }
+      current = null;
+      index++;
+      opens.fill(index);
+      const why = seen.size !== row.size
+        ? `${seen.size} bytes instead of ${row.size}`
+        : BigInt(seen.crc >>> 0) !== row.crc32
+        ? "CRC-32 differs from the index"
+        : null;
+      if (why !== null) {
+        onMismatch(row, why);
+        return fail(controller, `stored bytes of ${row.uuid} failed their check: ${why}`);
+      }
+    }
+  }
+}
+
+/**
+ * The opens of a page's objects, at most `ahead` from the one being written: started in page order, taken in page
+ * order. Once abandoned (the answer ended early), what was opened and not taken is cancelled, even if it opens
+ * later, so no store connection stays taken.
+ */
+function createOpenWindow<R extends ListingRow>(rows: R[], open: OpenObject<R>, ahead: number) {
+  const pending = new Map<number, Promise<ReadableStream<Uint8Array> | null>>();
+  let started = 0;
+  let abandoned = false;
+  const release = (p: Promise<ReadableStream<Uint8Array> | null>) =>
+    p.then((s) => s?.cancel().catch(() => {}), () => {});
+  return {
+    /** Opens up to `ahead` objects from `from` on. */
+    fill(from: number): void {
+      while (!abandoned && started < rows.length && started < from + ahead) {
+        const p = open(rows[started]!);
+        // A failure is reported when its turn comes (take), or never if the answer ends first.
+        p.catch(() => {});
+        pending.set(started++, p);
+      }
+    },
+    /** The object at `i`: opened now if it was not yet. */
+    take(i: number): Promise<ReadableStream<Uint8Array> | null> {
+      if (!pending.has(i)) this.fill(i);
+      const p = pending.get(i) ?? open(rows[i]!);
+      pending.delete(i);
+      return p;
+    },
+    abandoned: () => abandoned,
+    abandon(): void {
+      abandoned = true;
+      for (const p of pending.values()) release(p);
+      pending.clear();
+    },
   };
 }

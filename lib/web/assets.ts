@@ -3,10 +3,11 @@
 
 export const STYLE_CSS =
   `:root { color-scheme: light dark; --bg: #fdfdfc; --fg: #1b1f24; --muted: #5b6470; --line: #d8dde3;
-  --accent: #0b5cad; --bar: #2f7bc4; --soft: #eef2f6; --warn: #9a3412; --ctl-bg: #fde68a; --ctl-fg: #5b3a00; }
+  --accent: #0b5cad; --bar: #2f7bc4; --soft: #eef2f6; --warn: #9a3412; --ctl-bg: #fde68a; --ctl-fg: #5b3a00;
+  --mark-bg: #fff0a0; }
 @media (prefers-color-scheme: dark) {
   :root { --bg: #14171b; --fg: #e6e9ed; --muted: #9aa4b1; --line: #323a44; --accent: #7cb8ff; --bar: #5aa0e6;
-    --soft: #1e242b; --warn: #fdba74; --ctl-bg: #713f12; --ctl-fg: #fde68a; }
+    --soft: #1e242b; --warn: #fdba74; --ctl-bg: #713f12; --ctl-fg: #fde68a; --mark-bg: #6b5a00; }
 }
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--bg); color: var(--fg); font: 16px/1.5 system-ui, -apple-system, "Segoe UI",
@@ -59,6 +60,10 @@ figure.chart figcaption { font-size: 0.85rem; color: var(--muted); }
 .tick { fill: var(--muted); font-size: 11px; }
 .downloads { display: flex; flex-wrap: wrap; gap: 12px; }
 .snippet { position: relative; }
+tr.hit td { border-bottom: none; }
+tr.excerpt td { padding-top: 0; color: var(--muted); font-size: 0.88rem; }
+tr.excerpt p { margin: 0; max-width: min(110ch, calc(100vw - 48px)); overflow-wrap: anywhere; }
+mark { background: var(--mark-bg); color: var(--fg); border-radius: 2px; padding: 0 1px; }
 .truncated { max-width: 60ch; overflow-wrap: anywhere; }
 @media (max-width: 640px) {
   body { font-size: 15px; }

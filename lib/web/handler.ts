@@ -3,12 +3,13 @@
 // through hopauth on every request, as the API checks its callers.
 import { decodeArchiveObject, type DecodedArchiveObject } from "../format/record.ts";
 import type { Browse, Place } from "../index/browse.ts";
+import type { Headlines } from "../index/headline.ts";
 import type { Index, StoredRow } from "../index/types.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { BlobStore } from "../store/types.ts";
 import type { PublicTopics } from "../topics/public_topics.ts";
 import { isArchiveTopic } from "../topics/names.ts";
-import type { HopAuth } from "../serve/hopauth.ts";
+import type { AuthOutcome, HopAuth } from "../serve/hopauth.ts";
 import { normaliseUuid, readLimited } from "../serve/server.ts";
 import { APP_JS, ICON_SVG, STYLE_CSS } from "./assets.ts";
 import { DAY_MS, dayChart, parseDay } from "./chart.ts";
@@ -29,16 +30,21 @@ import {
 } from "./pages.ts";
 import { createSessions, sameText, type Session, type Sessions } from "./session.ts";
 import { searchPage, type TextSearch } from "./search.ts";
+import { createTextCache, SNIPPET_CACHE_CHARS } from "./snippets.ts";
 
 export interface WebDeps {
   index: Pick<Index, "byUuid" | "topicStats">;
   browse: Browse;
   store: Pick<BlobStore, "get">;
-  hopAuth: Pick<HopAuth, "authorize">;
+  hopAuth: Pick<HopAuth, "authorize" | "authorizeReads">;
   publicTopics: PublicTopics;
   log: Logger;
   /** The index's text search, once it has one; absent: search by UUID and sender. */
   textSearch?: TextSearch;
+  /** ts_headline over the hits' indexed text (lib/index/headline.ts); absent: results without snippets. */
+  headlines?: Headlines;
+  /** Time the snippets of a search page may take (default SNIPPET_BUDGET_MS; tests on a loaded machine: more). */
+  snippetBudgetMs?: number;
   sessions?: Sessions;
   /** ms since the epoch (tests). */
   now?: () => number;
@@ -58,23 +64,52 @@ const DEFAULT_DAYS = 30n;
 
 export type Access = "ok" | "signin" | "forbidden" | "unavailable";
 
-/** What a request may read, asked of hopauth at most once per topic per request. */
-function accessFor(deps: WebDeps, session: Session | null) {
+/** What a request may read: `one` topic, or `all` of many (hopauth asked once for them, not once each). */
+export interface AccessCheck {
+  one(topic: string): Promise<Access>;
+  all(topics: string[]): Promise<Access[]>;
+}
+
+function accessOf(outcome: AuthOutcome | undefined): Access {
+  if (outcome === undefined) return "unavailable";
+  if (outcome.ok) return "ok";
+  void outcome.response.body?.cancel().catch(() => {});
+  const status = outcome.response.status;
+  // Another 4xx is a sub-request hopauth refused for this credential (a topic it does not know: 404).
+  return status === 401 ? "signin" : status < 500 ? "forbidden" : "unavailable";
+}
+
+/**
+ * What a request may read, decided as the API decides it (hopauth's permissions for the topic, per request), with
+ * the private topics of a page asked for together (one call to hopauth per READS_PER_CALL topics) and each topic at
+ * most once per request.
+ */
+export function accessFor(
+  deps: Pick<WebDeps, "hopAuth" | "publicTopics">,
+  session: Session | null,
+): AccessCheck {
   const known = new Map<string, Promise<Access>>();
-  async function ask(topic: string): Promise<Access> {
-    if (deps.publicTopics.isPublic(topic)) return "ok";
-    if (session === null) return "signin";
-    const outcome = await deps.hopAuth.authorize(session.authorization, topic, "Read");
-    if (outcome.ok) return "ok";
-    await outcome.response.body?.cancel().catch(() => {});
-    const status = outcome.response.status;
-    // Another 4xx is a sub-request hopauth refused for this credential (a topic it does not know: 404).
-    return status === 401 ? "signin" : status < 500 ? "forbidden" : "unavailable";
+  function ask(topics: string[]): void {
+    const asked = [...new Set(topics)].filter((t) => !known.has(t));
+    const hidden: string[] = [];
+    for (const t of asked) {
+      if (deps.publicTopics.isPublic(t)) known.set(t, Promise.resolve("ok"));
+      else if (session === null) known.set(t, Promise.resolve("signin"));
+      else hidden.push(t);
+    }
+    if (hidden.length === 0 || session === null) return;
+    const answers = deps.hopAuth.authorizeReads(session.authorization, hidden);
+    for (const t of hidden) known.set(t, answers.then((m) => accessOf(m.get(t)), () => "unavailable"));
   }
-  return (topic: string): Promise<Access> => {
-    let answer = known.get(topic);
-    if (answer === undefined) known.set(topic, answer = ask(topic));
-    return answer;
+  return {
+    one: (topic) => {
+      ask([topic]);
+      return known.get(topic)!;
+    },
+    all: (topics) => {
+      ask(topics);
+      return Promise.all(topics.map((t) => known.get(t)!));
+    },
   };
 }
 
@@ -99,6 +134,7 @@ function dayRange(q: URLSearchParams, lastDay: bigint): { from: bigint; to: bigi
 
 export function createWebPages(deps: WebDeps): WebPages {
   const sessions = deps.sessions ?? createSessions();
+  const snippetTexts = createTextCache(SNIPPET_CACHE_CHARS);
   const now = deps.now ?? Date.now;
   const today = () => BigInt(now()) / DAY_MS;
   // Default charts end on the last day with messages: an archive read back later, or the demo's fixed-clock
@@ -143,9 +179,8 @@ export function createWebPages(deps: WebDeps): WebPages {
   }
 
   async function topicsPage(req: Request, url: URL, session: Session | null): Promise<Response> {
-    const may = accessFor(deps, session);
     const all = await deps.index.topicStats();
-    const decisions = await Promise.all(all.map((s) => may(s.topic)));
+    const decisions = await accessFor(deps, session).all(all.map((s) => s.topic));
     const stats = all.filter((_, i) => decisions[i] === "ok");
     const range = dayRange(url.searchParams, await lastDay(stats.map((s) => s.topic)));
     if (range === null) {
@@ -184,7 +219,7 @@ ${
     if (!isArchiveTopic(topic)) {
       return problem(session, 400, "Invalid topic name", "Topic names are 1 to 249 of A-Z a-z 0-9 . _ -.");
     }
-    const access = await accessFor(deps, session)(topic);
+    const access = await accessFor(deps, session).one(topic);
     if (access !== "ok") return refused(session, access, `The topic ${topic}`);
     const q = url.searchParams;
     const windowGiven = (q.get("from") ?? "") !== "" || (q.get("to") ?? "") !== "";
@@ -227,7 +262,7 @@ ${pagingLinks(keep, href, listing)}`;
     if (row === null) {
       return problem(session, 404, "Message not found", `No archived message has the UUID ${uuid}.`);
     }
-    const access = await accessFor(deps, session)(row.topic);
+    const access = await accessFor(deps, session).one(row.topic);
     if (access !== "ok") return refused(session, access, `The topic ${row.topic}`);
     let object: DecodedArchiveObject | null = null;
     if (row.size <= MAX_SHOWN_OBJECT_BYTES) {
@@ -266,7 +301,7 @@ ${messageFacts(row, object, titleText)}
 <p class="downloads"><a href="${raw}" download="${name}">Raw value (${name})</a>
 <a href="${bson}" download="${row.uuid}.bson">Archived BSON object</a></p>
 <h2>Fetch it with hop-client</h2>
-${copyable("snippet", hopSnippet(`${origin}${rawPath}`, name, isPublic))}
+${copyable("snippet", hopSnippet(`${origin}/msg/${row.uuid}`, name, isPublic))}
 <h2>Headers, in wire order</h2>
 ${
       object === null
@@ -331,7 +366,7 @@ ${object === null ? html`<p class="muted">Download it.</p>` : valueBlock(object.
       return await download(req, part(2) ?? "", parts[3]!, session, api);
     }
     if (path === "/web/search") {
-      return await searchPage(deps, url, session, frame, accessFor(deps, session));
+      return await searchPage(deps, url, session, frame, accessFor(deps, session), snippetTexts);
     }
     return problem(session, 404, "Not found", html`No page here. <a href="/">See the topics</a>.`);
   };

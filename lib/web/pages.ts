@@ -61,10 +61,18 @@ export function rangeForm(action: string, from: bigint, to: bigint, label: strin
   `;
 }
 
-export function messagesTable(rows: BrowseRow[], showTopic: boolean): Safe {
+/** Messages, one a row; a search's hits with their snippet (markup made by lib/web/snippets.ts) below each. */
+export function messagesTable(rows: BrowseRow[], showTopic: boolean, snippets?: Map<string, Safe>): Safe {
   if (rows.length === 0) return html`<p class="muted">No messages here.</p>`;
+  const columns = showTopic ? 7 : 6;
   const body = rows.map((r) =>
-    html`<tr><td class="num">${formatTimeShort(r.timestamp)}</td>${
+    html`<tr${
+      snippets?.has(r.uuid)
+        ? html`
+          class="hit"
+        `
+        : ""
+    }><td class="num">${formatTimeShort(r.timestamp)}</td>${
       showTopic ? html`<td class="text"><a href="${topicHref(r.topic)}">${r.topic}</a></td>` : ""
     }<td class="text">${r.sender ?? ""}</td><td class="text">${r.title}</td><td class="wide">${
       r.format ?? ""
@@ -76,7 +84,17 @@ export function messagesTable(rows: BrowseRow[], showTopic: boolean): Safe {
           <span class="badge retracted">retracted</span>
         `
         : ""
-    }</td></tr>`
+    }</td></tr>${
+      snippets?.has(r.uuid)
+        ? html`
+          <tr class="excerpt">
+            <td colspan="${columns}">
+              <p>${snippets.get(r.uuid)}</p>
+            </td>
+          </tr>
+        `
+        : ""
+    }`
   );
   return html`
     <div class="scroll">
@@ -244,15 +262,40 @@ export function copyable(id: string, text: string): Safe {
 <pre id="${id}" tabindex="0">${text}</pre></div>`;
 }
 
-/** Python fetching the raw value with hop-client's HTTP SCRAM (or without credentials for a public topic). */
+/**
+ * Python that fetches the message with hop-client. hop-client (0.13) has no call that fetches an archived message
+ * by UUID; its consumer fetches a message offloaded to an archive with a GET of the archive's /msg/{uuid} (hop-client's
+ * SCRAM for the credential `hop auth add` stored), then its own BSON decoder and Deserializer: this does the same, and
+ * yields the object `hop subscribe` would have (JSONBlob, GCNCircular, VOEvent, AvroBlob, Blob...). `url` is the
+ * message's /msg/{uuid}; the raw value is written to `name`, byte for byte.
+ */
 export function hopSnippet(url: string, name: string, isPublic: boolean): string {
-  const lines = ["import requests"];
+  const lines = [
+    "# hop-client has no archive call: fetch the archived record as hop-client's consumer fetches an offloaded one",
+    "import requests",
+    "from hop import bson, io",
+  ];
   if (!isPublic) {
-    lines.push("from hop.auth import load_auth", "from hop.http_scram import SCRAMAuth", "");
-    lines.push("auth = SCRAMAuth(load_auth()[0], shortcut=True)  # the credential `hop auth add` stored");
-  } else lines.push("");
-  lines.push(`resp = requests.get(${JSON.stringify(url)}${isPublic ? "" : ", auth=auth"})`);
-  lines.push("resp.raise_for_status()");
-  lines.push(`with open(${JSON.stringify(name)}, "wb") as f:`, "    f.write(resp.content)");
+    lines.push("from hop.auth import load_auth", "from hop.http_scram import SCRAMAuth");
+  }
+  lines.push("", `url = ${JSON.stringify(url)}`);
+  if (!isPublic) {
+    lines.push(
+      "auth = SCRAMAuth(load_auth()[0], shortcut=True)  # the first credential `hop auth add` stored",
+    );
+  }
+  lines.push(
+    `resp = requests.get(url${isPublic ? "" : ", auth=auth"})`,
+    "resp.raise_for_status()",
+    "archived = bson.loads(resp.content)",
+    'meta = archived["metadata"]',
+    "record = io.Consumer.ExternalMessage(",
+    '    archived["message"], meta["headers"], meta["topic"], meta.get("partition", 0), meta.get("offset", 0),',
+    '    meta["timestamp"], meta.get("key"))',
+    "message = io.Deserializer.deserialize(record)  # what `hop subscribe` would have read",
+    "print(type(message).__name__, message)",
+    `with open(${JSON.stringify(name)}, "wb") as f:`,
+    '    f.write(archived["message"] or b"")  # the raw value, byte for byte',
+  );
   return lines.join("\n");
 }

@@ -6,14 +6,18 @@ import type { Index, SearchFilter } from "../index/types.ts";
 import { isArchiveTopic } from "../topics/names.ts";
 import { DAY_MS, dayText, parseDay } from "./chart.ts";
 import { normaliseUuid } from "../serve/server.ts";
-import { html } from "./escape.ts";
+import { html, type Safe } from "./escape.ts";
+import { snippets, type TextCache } from "./snippets.ts";
 import { type Frame, htmlResponse, page } from "./layout.ts";
 import { messageHref, messagesTable } from "./pages.ts";
 import type { Session } from "./session.ts";
-import type { Access, WebDeps } from "./handler.ts";
+import type { AccessCheck, WebDeps } from "./handler.ts";
+
+/** A text search's hit: a listing row, and where its object is (for its snippet). */
+export type TextHit = BrowseRow & { key: string };
 
 /** The index's text search (websearch_to_tsquery over message_ts), when it has one. */
-export type TextSearch = (query: string, filter: SearchFilter, limit: number) => Promise<BrowseRow[]>;
+export type TextSearch = (query: string, filter: SearchFilter, limit: number) => Promise<TextHit[]>;
 
 export const SEARCH_ROWS = 50;
 
@@ -26,6 +30,7 @@ export function indexTextSearch(index: Pick<Index, "search">): TextSearch {
     (await index.search(query, filter, limit)).map((r) => ({
       id: r.id,
       uuid: r.uuid,
+      key: r.key,
       topic: r.topic,
       timestamp: r.timestamp,
       size: r.size,
@@ -43,7 +48,8 @@ export async function searchPage(
   url: URL,
   session: Session | null,
   frame: (session: Session | null, title: string, query?: string) => Frame,
-  may: (topic: string) => Promise<Access>,
+  may: AccessCheck,
+  texts?: TextCache,
 ): Promise<Response> {
   const q = url.searchParams;
   const query = (q.get("q") ?? "").trim().slice(0, MAX_QUERY);
@@ -76,18 +82,31 @@ export async function searchPage(
   const uuid = normaliseUuid(query);
   if (uuid !== null) {
     const row = await deps.index.byUuid(uuid);
-    if (row !== null && await may(row.topic) === "ok") {
+    if (row !== null && await may.one(row.topic) === "ok") {
       return new Response(null, { status: 303, headers: { location: messageHref(row.uuid) } });
     }
   }
-  const visible = async (found: BrowseRow[]) => {
-    const allowed = await Promise.all(found.map((r) => may(r.topic)));
+  const visible = async <T extends BrowseRow>(found: T[]) => {
+    const allowed = await may.all(found.map((r) => r.topic));
     return found.filter((_, i) => allowed[i] === "ok");
   };
-  let rows = deps.textSearch === undefined
+  const hits = deps.textSearch === undefined
     ? []
     : await visible(await deps.textSearch(query, filter, SEARCH_ROWS));
+  let rows: BrowseRow[] = hits;
   let how = "text";
+  // Only the hits shown, and only those the visitor may read, have their objects read for a snippet.
+  const shown = hits.length === 0 || deps.headlines === undefined ? new Map<string, Safe>() : await snippets(
+    {
+      store: deps.store,
+      headlines: deps.headlines,
+      log: deps.log,
+      ...(texts !== undefined ? { cache: texts } : {}),
+      ...(deps.snippetBudgetMs !== undefined ? { budgetMs: deps.snippetBudgetMs } : {}),
+    },
+    hits,
+    query,
+  );
   if (rows.length === 0) {
     const inWindow = (r: BrowseRow) =>
       (filter.since === undefined || r.timestamp >= filter.since) &&
@@ -102,5 +121,5 @@ export async function searchPage(
     rows.length === SEARCH_ROWS ? `, the first ${SEARCH_ROWS}` : ""
   }.</p>
 ${form}
-${messagesTable(rows, true)}`);
+${messagesTable(rows, true, shown)}`);
 }

@@ -10,6 +10,7 @@ import { generateRecords } from "../../lib/mock/generate.ts";
 import { FORMAT_TOPICS } from "../../lib/mock/messages.ts";
 import { defaultTestdataDir, loadSamples } from "../../lib/mock/samples.ts";
 import { COMPRESSIONS } from "../../lib/mock/types.ts";
+import { indexableText } from "../../lib/text/extract.ts";
 import { idHeader, type ServeFixture, withServe } from "../support/serve_fixture.ts";
 import { schemaSql } from "../support/archive_helpers.ts";
 import { watch, type Watched, withBrowser } from "../support/browser.ts";
@@ -231,7 +232,6 @@ Deno.test("web: topics, a topic, a message, its raw value downloaded byte for by
       await Promise.all([w.page.waitForNavigation({ timeout: GUARD_MS }), w.page.keyboard.press("Enter")]);
       await assertClean(w, "search");
       assert.ok((await links(w.page, "td.uuid a")).length > 0, "the sender's messages are found");
-      await shoot(w, "search");
       // Text search (websearch_to_tsquery over message_ts, as archive-api): the text of one message indexed here.
       const sql = schemaSql(f.schema);
       try {
@@ -246,6 +246,19 @@ Deno.test("web: topics, a topic, a message, its raw value downloaded byte for by
       await assertClean(w, "text search");
       assert.deepEqual((await links(w.page, "td.uuid a")).map((h) => h.split("/").pop()), [uuid]);
       assert.match(await text(w.page), /1 message whose text matches/);
+      // Every message's own text indexed (as `archive --index-text` does): hits with snippets, words marked.
+      await indexTexts(f, a, [...a.records.keys()]);
+      await w.page.click("#q", { count: 3 });
+      await w.page.type("#q", "Fermi GBM");
+      await Promise.all([w.page.waitForNavigation({ timeout: GUARD_MS }), w.page.keyboard.press("Enter")]);
+      await assertClean(w, "search with snippets");
+      assert.ok((await w.page.$$("tr.excerpt")).length > 0, "hits have snippets");
+      const marked = await w.page.$$eval(
+        "tr.excerpt mark",
+        (m) => m.map((e) => e.textContent!.toLowerCase()),
+      );
+      assert.ok(marked.length > 0 && marked.every((m) => m === "fermi" || m === "gbm"), marked.join(","));
+      await shoot(w, "search");
       // Narrowed to another topic, the same words find nothing (and the sender fallback neither).
       await w.page.type("form.range input[name=topic]", "some.other.topic");
       await Promise.all([w.page.waitForNavigation({ timeout: GUARD_MS }), w.page.keyboard.press("Enter")]);
@@ -281,6 +294,11 @@ Deno.test("web: hostile markup in keys, titles, headers and values is shown as t
       const topic = a.records.get(a.hostile[0]!)!.topic;
       await open(w, `${f.url}/web/topic/${encodeURIComponent(topic)}`);
       await open(w, `${f.url}/web/search?q=${encodeURIComponent(`<script>alert("hk-xss")</script>`)}`);
+      // Their texts indexed: hostile markup in the snippets of a search is text too.
+      await indexTexts(f, a, a.hostile);
+      await open(w, `${f.url}/web/search?q=${encodeURIComponent("alert hk-xss")}`);
+      assert.ok((await w.page.$$("tr.excerpt")).length > 0, "the hostile messages' snippets are shown");
+      assert.equal(await w.page.$$eval("tr.excerpt *:not(mark, span.ctl, p, td)", (e) => e.length), 0);
       await open(w, `${f.url}/web/topic/${encodeURIComponent(`<script>`)}`, 400);
     });
   });
@@ -354,6 +372,14 @@ Deno.test("web: a private topic needs a token; sign-in keeps it server-side; sig
     });
   });
 });
+
+/** The messages' text indexed as `archive --index-text` would (rows that have text already are left as they are). */
+async function indexTexts(f: ServeFixture, a: Archive, uuids: string[]): Promise<void> {
+  await f.index.addText(uuids.map((uuid) => {
+    const r = a.records.get(uuid)!;
+    return { uuid, text: indexableText(r.headers, r.value) };
+  }));
+}
 
 async function setRetracted(f: ServeFixture, uuid: string): Promise<void> {
   const sql = schemaSql(f.schema);

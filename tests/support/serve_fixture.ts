@@ -4,6 +4,7 @@ import { createIngest, type Ingest } from "../../lib/archive/ingest.ts";
 import { connectIndex, type IndexSql } from "../../lib/index/database.ts";
 import { createIndex } from "../../lib/index/postgres.ts";
 import { createBrowse } from "../../lib/index/browse.ts";
+import { createHeadlines } from "../../lib/index/headline.ts";
 import { createWebPages } from "../../lib/web/handler.ts";
 import { indexTextSearch } from "../../lib/web/search.ts";
 import type { Index } from "../../lib/index/types.ts";
@@ -127,6 +128,9 @@ export async function withServe(
       index,
       browse: createBrowse(sql),
       textSearch: indexTextSearch(index),
+      headlines: createHeadlines(sql),
+      // Snippets are dropped after their time budget; a test on a loaded machine must not see that by chance.
+      snippetBudgetMs: 60_000,
       store,
       hopAuth,
       publicTopics,

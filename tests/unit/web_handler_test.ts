@@ -1,7 +1,7 @@
 // The web pages' access rules and forms, against stand-ins for the index and hopauth: what a visitor without a
 // token, with an unknown one and with a known one gets; CSRF refusals; sign-out ending the session.
 import assert from "node:assert/strict";
-import type { Browse } from "../../lib/index/browse.ts";
+import type { Browse, BrowseRow } from "../../lib/index/browse.ts";
 import { silentLogger } from "../../lib/runtime/log.ts";
 import { parsePublicTopics } from "../../lib/topics/public_topics.ts";
 import { createWebPages } from "../../lib/web/handler.ts";
@@ -9,7 +9,12 @@ import type { AuthOutcome } from "../../lib/serve/hopauth.ts";
 
 const BASE = "http://archive.test";
 
-function pages(answer: (authorization: string, topic: string) => number) {
+const outcome = (status: number): AuthOutcome =>
+  status === 200
+    ? { ok: true, headers: {}, user: "u", credential: null }
+    : { ok: false, response: new Response("no", { status }) };
+
+function pages(answer: (authorization: string, topic: string) => number, hits: BrowseRow[] = []) {
   const asked: string[] = [];
   const browse: Browse = {
     days: () => Promise.resolve([]),
@@ -24,16 +29,16 @@ function pages(answer: (authorization: string, topic: string) => number) {
     hopAuth: {
       authorize: (authorization, topic): Promise<AuthOutcome> => {
         asked.push(`${authorization} ${topic}`);
-        const status = answer(authorization!, topic);
-        return Promise.resolve(
-          status === 200
-            ? { ok: true, headers: {}, user: "u", credential: null }
-            : { ok: false, response: new Response("no", { status }) },
-        );
+        return Promise.resolve(outcome(answer(authorization!, topic)));
+      },
+      authorizeReads: (authorization, topics) => {
+        asked.push(`${authorization} ${topics.join(",")}`);
+        return Promise.resolve(new Map(topics.map((t) => [t, outcome(answer(authorization!, t))])));
       },
     },
     publicTopics: parsePublicTopics("pub"),
     log: silentLogger,
+    textSearch: () => Promise.resolve(hits.map((h) => ({ ...h, key: `k/${h.uuid}` }))),
   });
   const call = async (path: string, init: RequestInit = {}) => {
     const req = new Request(`${BASE}${path}`, {
@@ -67,6 +72,33 @@ Deno.test("web: a private topic needs a token; a known one reads what hopauth al
   assert.equal((await p.call("/web/topic/mine", { headers: { cookie } })).status, 200);
   assert.equal((await p.call("/web/topic/theirs", { headers: { cookie } })).status, 403);
   assert.ok(p.asked.every((a) => a.startsWith("Token ")), "hopauth sees the token as REST auth");
+});
+
+Deno.test("web: search results from many private topics: hopauth asked once, unreadable hits left out", async () => {
+  const hit = (topic: string, i: number): BrowseRow => ({
+    id: BigInt(i),
+    uuid: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+    topic,
+    timestamp: 0n,
+    size: 10,
+    valueSize: 10,
+    sender: "s",
+    format: "json",
+    title: `hit ${i}`,
+    retracted: false,
+  });
+  const topics = ["pub", "a", "b", "c", "a", "b", "secret"];
+  const p = pages((_, topic) => topic === "secret" ? 403 : 200, topics.map(hit));
+  const cookie = cookieOf(await p.signIn("good"));
+  const before = p.asked.length;
+  const page = await (await p.call("/web/search?q=word", { headers: { cookie } })).text();
+  assert.deepEqual(
+    p.asked.slice(before),
+    ["Token good a,b,c,secret"],
+    "one question for every private topic",
+  );
+  assert.match(page, /6 messages whose text matches/);
+  assert.doesNotMatch(page, /hit 6/);
 });
 
 Deno.test("web: forms of another site are refused; sign-out needs the page's CSRF token", async () => {

@@ -117,8 +117,9 @@ Deno.test("pages: hostile headers, titles and senders are text", () => {
   }], true).__safe;
   assert.doesNotMatch(rows, /<script|<svg/);
   assert.match(rows, /retracted/);
-  const snippet = hopSnippet(`http://h/msg/u/raw_file/"x`, `"x`, true);
-  assert.match(snippet, /requests\.get\("http:\/\/h\/msg\/u\/raw_file\/\\"x"\)/);
+  const snippet = hopSnippet(`http://h"\n/msg/u`, `"x`, true);
+  assert.ok(snippet.includes(`url = "http://h\\"\\n/msg/u"`), snippet);
+  assert.ok(snippet.includes(`with open("\\"x", "wb")`), snippet);
 });
 
 Deno.test("layout: the page links its own style sheet and script; no inline script or style", () => {
