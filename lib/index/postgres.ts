@@ -3,6 +3,7 @@
 // parameters per statement.
 import type postgres from "postgres";
 import { hkError } from "../runtime/errors.ts";
+import { coalesced } from "./coalesce.ts";
 import { indexError, type IndexSql } from "./database.ts";
 import { migrate, schemaVersion } from "./migrations.ts";
 import { findOriginals } from "./original.ts";
@@ -196,10 +197,11 @@ export function createIndex(sql: IndexSql): Index {
     return inserted.length;
   }
 
+  // Two statements at once: with 64 clients GETting /msg, 4 slots gave 3.4 keys per statement and 1 slot 7 (the
+  // lookup's JS cost per request 0.16 -> 0.13 ms); two keep one slow statement from holding every lookup.
+  const oneByUuid = coalesced(lookup, { slots: 2, maxKeys: 64 });
   async function byUuid(uuid: string): Promise<StoredRow | null> {
-    const wanted = canonicalUuid(uuid);
-    const [row] = await guard(`looking up ${wanted}`, () => selectRows(sql`uuid = ${wanted}::uuid`, sql``));
-    return row === undefined ? null : withoutId(fromDb(row));
+    return await oneByUuid(canonicalUuid(uuid));
   }
 
   // One WHERE clause for select and count, so a progress total always matches what is paged through.

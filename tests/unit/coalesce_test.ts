@@ -1,0 +1,48 @@
+// Lookups asked for while statements are in flight go together in one; each caller gets its own key's answer
+// (null when not found), and a failed statement fails every caller waiting on it, never another batch's.
+import { deepEqual, equal, rejects } from "node:assert/strict";
+import { coalesced } from "../../lib/index/coalesce.ts";
+
+function controlled() {
+  const calls: { keys: string[]; answer(found: Map<string, number> | Error): void }[] = [];
+  const many = (keys: string[]) =>
+    new Promise<Map<string, number>>((resolve, reject) => {
+      calls.push({ keys, answer: (f) => f instanceof Error ? reject(f) : resolve(f) });
+    });
+  return { calls, many };
+}
+
+Deno.test("keys asked for while the slots are taken go together in one statement", async () => {
+  const { calls, many } = controlled();
+  const one = coalesced(many, { slots: 1, maxKeys: 64 });
+  const first = one("a");
+  const later = [one("b"), one("c"), one("b")];
+  deepEqual(calls.map((c) => c.keys), [["a"]]);
+  calls[0]!.answer(new Map([["a", 1]]));
+  equal(await first, 1);
+  await Promise.resolve();
+  deepEqual(calls.map((c) => c.keys), [["a"], ["b", "c"]]);
+  calls[1]!.answer(new Map([["b", 2]]));
+  deepEqual(await Promise.all(later), [2, null, 2]);
+});
+
+Deno.test("a failed statement fails its own callers only; at most maxKeys keys per statement", async () => {
+  const { calls, many } = controlled();
+  const one = coalesced(many, { slots: 2, maxKeys: 2 });
+  const a = one("a");
+  const b = one("b");
+  const rest = [one("c"), one("d"), one("e")];
+  deepEqual(calls.map((c) => c.keys), [["a"], ["b"]]);
+  calls[0]!.answer(new Error("lost connection"));
+  await rejects(a, /lost connection/);
+  await Promise.resolve();
+  deepEqual(calls.map((c) => c.keys), [["a"], ["b"], ["c", "d"]]);
+  calls[1]!.answer(new Map([["b", 2]]));
+  equal(await b, 2);
+  calls[2]!.answer(new Error("refused"));
+  await Promise.resolve();
+  deepEqual(calls[3]?.keys, ["e"]);
+  calls[3]!.answer(new Map([["e", 5]]));
+  const settled = await Promise.allSettled(rest);
+  deepEqual(settled.map((s) => s.status), ["rejected", "rejected", "fulfilled"]);
+});
