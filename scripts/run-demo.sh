@@ -37,7 +37,8 @@ LOG_LEVEL=warn hk mock-hop --count "${DEMO_COUNT:-500}" --seed "${DEMO_SEED:-1}"
 echo
 echo "== archive --until-end (its log: $DEMO_DIR/archive.log) =="
 # The log is JSON lines for machines; mock-hop's clashes and malformed records show up in it as warnings, by design.
-if ! hk archive --until-end 2>"$DEMO_DIR/archive.log"; then
+# Text indexed for every demo topic, so that the search page finds words and shows snippets.
+if ! hk archive --until-end --index-text "${PREFIX//./\\.}.*" 2>"$DEMO_DIR/archive.log"; then
   tail -n 40 "$DEMO_DIR/archive.log" >&2
   echo "run-demo: archive failed; its whole log is $DEMO_DIR/archive.log" >&2
   exit 1

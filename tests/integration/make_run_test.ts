@@ -115,6 +115,24 @@ Deno.test("make run on a fresh copy with nothing beside it: the embedded default
       second.stdout,
       new RegExp(`checked ${expected} index rows, listed ${expected} objects\\nOK`),
     );
+    // The demo's texts are indexed, so the search page it points at finds words (and shows snippets).
+    const search = await sh(
+      repo,
+      { ...base, HOUSEKEEPING_DATA_DIR: demo },
+      "scripts/deno.sh",
+      "run",
+      "-A",
+      "--frozen",
+      "main.ts",
+      "search",
+      "GRB",
+      "--json",
+    );
+    assert.equal(search.code, 0, search.stderr);
+    assert.ok(
+      search.stdout.split("\n").filter(Boolean).length > 0,
+      "a word of the demo's circulars is found",
+    );
   } finally {
     const started = await Deno.stat(`${repo}/scripts/services.sh`).then(() => true, () => false);
     const down = started ? await sh(repo, base, "scripts/services.sh", "down") : null;
