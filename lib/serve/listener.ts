@@ -15,6 +15,7 @@
 //   socket in a private directory, over a fresh connection per request; once its final answer starts, what the
 //   client still sends of an unfinished body is dropped (at most DISCARD_BYTES), and the connection closes when
 //   the answer is sent.
+import { concat } from "../runtime/bytes.ts";
 import type { Logger } from "../runtime/log.ts";
 import { type AnswerFraming, answerFraming } from "./framing.ts";
 import { type BodyFraming, type RequestFraming, requestFraming } from "./request_framing.ts";
@@ -42,13 +43,6 @@ function indexOfHeadEnd(buf: Uint8Array, from: number): number {
   return -1;
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
 /** The head (through its blank line) and the bytes read past it; null when the client closes first. */
 async function readHead(
   conn: Deno.Conn,
@@ -62,7 +56,7 @@ async function readHead(
     const n = await conn.read(chunk);
     if (n === null) return null;
     const from = buf.length;
-    buf = concat(buf, chunk.subarray(0, n));
+    buf = concat([buf, chunk.subarray(0, n)]);
     end = indexOfHeadEnd(buf, from);
   }
   return { head: buf.subarray(0, end), rest: buf.slice(end) };

@@ -8,6 +8,7 @@ import { Int32, Long } from "bson";
 import { type BsonBuilder, createBsonBuilder } from "../format/bson_builder.ts";
 import { uuidBytes } from "../format/identity.ts";
 import type { ListingRow } from "../index/listing.ts";
+import { concat } from "../runtime/bytes.ts";
 
 const INT32_MIN = -(2n ** 31n);
 const INT32_MAX = 2n ** 31n - 1n;
@@ -77,16 +78,6 @@ function int32(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setInt32(0, n, true);
   return b;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 function markElement(name: string, mark: string | null): Uint8Array {

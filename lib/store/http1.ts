@@ -6,6 +6,8 @@
 // array the caller gets. Keep-alive sockets are pooled; a request that finds its idle socket closed by the server
 // is sent again once on a new one (GET, PUT and HEAD of an object are idempotent). Every byte of an answer is
 // bounded: a head of at most MAX_HEAD_BYTES, a declared length or chunked framing that parses strictly.
+import { concat } from "../runtime/bytes.ts";
+
 export interface Http1Options {
   /** "http:" or "https:". */
   protocol: string;
@@ -189,13 +191,7 @@ export function createHttp1Client(o: Http1Options) {
       if (await line(s) !== "") throw protocolError("a chunk not followed by CRLF");
     }
     while (await line(s) !== ""); // trailers
-    const body = new Uint8Array(total);
-    let at = 0;
-    for (const c of chunks) {
-      body.set(c, at);
-      at += c.length;
-    }
-    return body;
+    return concat(chunks);
   }
 
   async function readBody(s: Socket, req: Http1Request, status: number, headers: Map<string, string>) {
@@ -219,9 +215,7 @@ export function createHttp1Client(o: Http1Options) {
         chunks.push(s.buf.slice(s.start, s.end));
         s.start = s.end;
       }
-      const body = new Uint8Array(total);
-      chunks.reduce((at, c) => (body.set(c, at), at + c.length), 0);
-      return { body, reusable: false };
+      return { body: concat(chunks), reusable: false };
     }
     if (!/^\d{1,15}$/.test(length)) {
       throw protocolError(`content-length ${JSON.stringify(length.slice(0, 40))}`);
@@ -238,12 +232,10 @@ export function createHttp1Client(o: Http1Options) {
     // Small pieces ride with the head or with each other (one write, one op, one packet); large ones go out as
     // they are, never copied.
     let pending: Uint8Array[] = [head];
-    let pendingBytes = head.length;
     const flush = async () => {
       if (pending.length === 0) return;
-      await writeAll(s, pending.length === 1 ? pending[0]! : join(pending, pendingBytes));
+      await writeAll(s, concat(pending));
       pending = [];
-      pendingBytes = 0;
     };
     for (const piece of req.body ?? []) {
       if (piece.length >= COALESCE_BELOW) {
@@ -251,7 +243,6 @@ export function createHttp1Client(o: Http1Options) {
         await writeAll(s, piece);
       } else {
         pending.push(piece);
-        pendingBytes += piece.length;
       }
     }
     await flush();
@@ -439,14 +430,4 @@ function headEnd(buf: Uint8Array, from: number, to: number): { head: number; nex
     from = lf + 1;
   }
   return null;
-}
-
-function join(pieces: readonly Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
