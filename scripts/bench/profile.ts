@@ -13,6 +13,7 @@ import type { Kafka } from "kafkajs";
 import { putCeiling } from "./ceilings.ts";
 import { archivedCount, freePort } from "./commands.ts";
 import { cpuSeconds, peerCpu } from "./proc.ts";
+import { frameName, type Part, partNamer, type Profile } from "./profile_parts.ts";
 import { note } from "./report.ts";
 import { closeBench, openBench } from "./services.ts";
 import { createTopics, produce, SIZES } from "./workload.ts";
@@ -24,21 +25,6 @@ const count = Math.max(1, Math.round(size.count * Number(Deno.env.get("BENCH_SCA
 // Microseconds between samples: fine enough for ~10 s of work, coarse enough not to slow it down noticeably.
 const SAMPLING_US = 250;
 const TOP = 30;
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-function frameName(f: { functionName: string; url: string; lineNumber: number }): string {
-  return `${f.functionName || "(anonymous)"} ${f.url.replace(/^.*\//, "")}:${f.lineNumber + 1}`;
-}
 
 /** Which package or part of the runtime a profile frame belongs to. */
 function packageOf(url: string, functionName: string): string {
@@ -56,7 +42,7 @@ function packageOf(url: string, functionName: string): string {
 
 // Where each sample's time goes, by the nearest frame on its stack that says (first match of the list, walking up
 // from the sampled function): the table of docs/benchmarks.md, "Where each millisecond goes".
-const PARTS: [string, (url: string, fn: string) => boolean][] = [
+const PARTS: Part[] = [
   ["SHA-256 (content digest)", (u, f) => u.endsWith("format/checksum.ts") && /^(digest|sha256)/.test(f)],
   ["CRC-32 (value, object)", (u, f) => u.endsWith("format/checksum.ts") && f === "crc32"],
   ["CRC-32C (Kafka batches)", (u) => u.endsWith("kafka/crc32c.ts")],
@@ -73,24 +59,10 @@ const PARTS: [string, (url: string, fn: string) => boolean][] = [
 ];
 
 function split(profile: Profile, records: number): void {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parentOf = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
-  const part = new Map<number, string>();
-  const partOf = (id: number): string => {
-    const known = part.get(id);
-    if (known !== undefined) return known;
-    const { url, functionName } = byId.get(id)!.callFrame;
-    const own = PARTS.find(([, test]) => test(url, functionName))?.[0];
-    const up = parentOf.get(id);
-    const name = own ?? (up !== undefined ? partOf(up) : "");
-    part.set(id, name);
-    return name;
-  };
+  const partOf = partNamer(profile, PARTS);
   const sums = new Map<string, number>();
   profile.samples.forEach((id, i) => {
-    const fn = byId.get(id)!.callFrame.functionName;
-    const name = fn === "(idle)" ? "(idle)" : fn === "(garbage collector)" ? "GC" : partOf(id) || "other";
+    const name = partOf(id) || "other";
     sums.set(name, (sums.get(name) ?? 0) + (profile.timeDeltas[i] ?? 0));
   });
   console.log("where the JS thread's time goes, ms/record:");

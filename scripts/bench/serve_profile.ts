@@ -5,25 +5,15 @@
 // per request of serve, MinIO and PostgreSQL from /proc, and serve's JS thread split by what the work is for.
 import { archiveEnv, textLines, waitFor } from "../../tests/support/archive_helpers.ts";
 import { cpuSeconds, peerCpu } from "./proc.ts";
+import { frameName, type Part, partNamer, type Profile } from "./profile_parts.ts";
 import { fill } from "./serve.ts";
 import { closeBench, openBench } from "./services.ts";
 
 const REQUESTS = Number(Deno.env.get("BENCH_SERVE_REQUESTS") ?? "4000");
 const CLIENTS = 64;
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
 // The nearest frame on a sample's stack that says what the work is for (first match walking up).
-const PARTS: [string, (url: string, fn: string) => boolean][] = [
+const PARTS: Part[] = [
   ["listener (TCP, framing)", (u) => /serve\/(listener|request_framing|framing)\.ts/.test(u)],
   ["index lookup (postgres.js)", (u) => /\/postgres\//.test(u) || u.includes("/lib/index/")],
   ["store GET (aws4fetch, fetch)", (u) => u.endsWith("store/s3_objects.ts") || /aws4fetch/.test(u)],
@@ -35,32 +25,16 @@ const PARTS: [string, (url: string, fn: string) => boolean][] = [
 
 function summarize(profile: Profile, requests: number): void {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parentOf = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
-  const memo = new Map<number, string>();
-  const partOf = (id: number): string => {
-    const known = memo.get(id);
-    if (known !== undefined) return known;
-    const { url, functionName } = byId.get(id)!.callFrame;
-    const own = PARTS.find(([, test]) => test(url, functionName))?.[0];
-    const up = parentOf.get(id);
-    const name = own ?? (up !== undefined ? partOf(up) : "");
-    memo.set(id, name);
-    return name;
-  };
+  const partOf = partNamer(profile, PARTS);
   const parts = new Map<string, number>();
   const self = new Map<string, number>();
   profile.samples.forEach((id, i) => {
     const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
     const us = profile.timeDeltas[i] ?? 0;
-    const name = functionName === "(idle)"
-      ? "(idle)"
-      : functionName === "(garbage collector)"
-      ? "GC"
-      : partOf(id) ||
-        (url.startsWith("ext:") || url === "" ? "runtime (streams, ops; no caller of ours)" : "other");
+    const name = partOf(id) ||
+      (url.startsWith("ext:") || url === "" ? "runtime (streams, ops; no caller of ours)" : "other");
     parts.set(name, (parts.get(name) ?? 0) + us);
-    const fn = `${functionName || "(anonymous)"} ${url.replace(/^.*\//, "")}:${lineNumber + 1} [${name}]`;
+    const fn = `${frameName({ functionName, url, lineNumber })} [${name}]`;
     self.set(fn, (self.get(fn) ?? 0) + us);
   });
   const ms = (us: number) => (us / 1000 / requests).toFixed(3).padStart(7);
