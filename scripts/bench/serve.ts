@@ -2,11 +2,15 @@
 // child, side by side with the GET ceiling (the same objects read straight from the store through lib/store/s3.ts
 // at the same concurrency). Each request costs serve one index lookup (PostgreSQL) on top of the store GET, and its
 // response crosses one more HTTP hop, so the ratio says what the service adds to reading the bucket directly.
+// The clients GET through lib/store/http1.ts, the HTTP/1.1 client the ceiling reads the store with: through fetch
+// each request cost the bench's own process ~0.1 ms more of the two cores it shares with serve and MinIO, which
+// the ratio charged to serve (1 673/s -> 2 117/s, quiet machine, 2026-12-06).
 // Figures: serve_get_1KiB_per_s, serve_get_ceiling_1KiB_per_s, serve_get_1KiB_vs_get_ceiling, the p50/p99
 // latency seen by the clients, and serve's own CPU per request; with the native ceiling (BENCH_PARTS including
 // `native`, scripts/bench/native.ts): serve_get_1KiB_vs_native_get, the same objects read by minio-go; then
 // serve_list_64x1MiB_ms_p50 and serve_list_64x1MiB_peak_rss_MiB: 4 clients at once reading full listings of 64
 // messages of 1 MiB, and serve's peak RSS over the whole run.
+import { createHttp1Client } from "../../lib/store/http1.ts";
 import { createIngest } from "../../lib/archive/ingest.ts";
 import { connectIndex } from "../../lib/index/database.ts";
 import { createIndex } from "../../lib/index/postgres.ts";
@@ -61,23 +65,32 @@ interface ServeRound {
   latenciesMs: number[];
 }
 
-/** `requests` GETs of /msg/{uuid} (cycling through `uuids`) by CLIENTS concurrent loops; every body is read. */
+/** `requests` GETs of /msg/{uuid} (cycling through `uuids`) by CLIENTS keep-alive connections; every body is read. */
 async function load(base: string, uuids: string[], pid: number, requests: number): Promise<ServeRound> {
   const latenciesMs: number[] = [];
   let next = 0;
+  const url = new URL(base);
+  const http = createHttp1Client({
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: Number(url.port),
+    ca: undefined,
+    maxIdle: CLIENTS,
+    idleMs: 30_000,
+  });
   const client = async () => {
     while (next < requests) {
       const uuid = uuids[next++ % uuids.length]!;
       const started = performance.now();
-      const resp = await fetch(`${base}/msg/${uuid}`);
-      const body = await resp.arrayBuffer();
-      if (resp.status !== 200 || body.byteLength === 0) throw new Error(`GET ${uuid}: ${resp.status}`);
+      const resp = await http.request({ method: "GET", target: `/msg/${uuid}`, headers: [] });
+      if (resp.status !== 200 || resp.body.byteLength === 0) throw new Error(`GET ${uuid}: ${resp.status}`);
       latenciesMs.push(performance.now() - started);
     }
   };
   const cpu = cpuSeconds(pid)!;
   const started = performance.now();
   await Promise.all(Array.from({ length: CLIENTS }, client));
+  http.close();
   return {
     rate: {
       records: requests,
