@@ -8,6 +8,7 @@ import { cpuSeconds, peerCpu } from "./proc.ts";
 import { frameName, type Part, partNamer, type Profile } from "./profile_parts.ts";
 import { fill } from "./serve.ts";
 import { closeBench, openBench } from "./services.ts";
+import { createHttp1Client } from "../../lib/store/http1.ts";
 
 const REQUESTS = Number(Deno.env.get("BENCH_SERVE_REQUESTS") ?? "4000");
 const CLIENTS = 64;
@@ -16,7 +17,7 @@ const CLIENTS = 64;
 const PARTS: Part[] = [
   ["listener (TCP, framing)", (u) => /serve\/(listener|request_framing|framing)\.ts/.test(u)],
   ["index lookup (postgres.js)", (u) => /\/postgres\//.test(u) || u.includes("/lib/index/")],
-  ["store GET (aws4fetch, fetch)", (u) => u.endsWith("store/s3_objects.ts") || /aws4fetch/.test(u)],
+  ["store GET (sigv4, http1)", (u) => /store\/(s3_objects|sigv4|http1)\.ts/.test(u) || /aws4fetch/.test(u)],
   ["hopauth, authorisation", (u) => /serve\/hopauth/.test(u)],
   ["metrics, log", (u) => /runtime\/(metrics|log)\.ts/.test(u)],
   ["handler (route, CRC check, headers)", (u) => /lib\/serve\//.test(u)],
@@ -40,8 +41,13 @@ function summarize(profile: Profile, requests: number): void {
   const ms = (us: number) => (us / 1000 / requests).toFixed(3).padStart(7);
   console.log("serve's JS thread, ms/request:");
   for (const [name, us] of [...parts].sort((a, b) => b[1] - a[1])) console.log(`  ${ms(us)}  ${name}`);
-  console.log("top 25 functions by self time, ms/request:");
-  for (const [fn, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+  console.log("top functions by self time, ms/request:");
+  for (
+    const [fn, us] of [...self].sort((a, b) => b[1] - a[1]).slice(
+      0,
+      Number(Deno.env.get("BENCH_PROFILE_TOP") ?? "25"),
+    )
+  ) {
     console.log(`  ${ms(us)}  ${fn}`);
   }
 }
@@ -104,14 +110,25 @@ try {
       const line = child.lines.find((l) => l.includes("serve listening"));
       return Promise.resolve(line === undefined ? undefined : JSON.parse(line).port as number);
     });
+    // As scripts/bench/serve.ts loads it: keep-alive connections of the store's HTTP/1.1 client, not fetch, whose
+    // own CPU would be most of this process's.
+    const http = createHttp1Client({
+      protocol: "http:",
+      hostname: "127.0.0.1",
+      port,
+      ca: undefined,
+      maxIdle: CLIENTS,
+      idleMs: 30_000,
+    });
     const run = async (requests: number) => {
       let next = 0;
       await Promise.all(Array.from({ length: CLIENTS }, async () => {
         while (next < requests) {
           const uuid = objects[next++ % objects.length]!.uuid;
-          const resp = await fetch(`http://127.0.0.1:${port}/msg/${uuid}`);
-          await resp.arrayBuffer();
-          if (resp.status !== 200) throw new Error(`GET ${uuid}: ${resp.status}`);
+          const resp = await http.request({ method: "GET", target: `/msg/${uuid}`, headers: [] });
+          if (resp.status !== 200 || resp.body.byteLength === 0) {
+            throw new Error(`GET ${uuid}: ${resp.status}`);
+          }
         }
       }));
     };
@@ -132,6 +149,7 @@ try {
     for (const [name, end] of peerCpu()) {
       console.log(`cpu ms/request: ${name} ${ms(end - (peers.get(name) ?? 0))}`);
     }
+    http.close();
     child.kill("SIGUSR2");
     await waitFor("the profile", async () => (await Deno.stat(out)).size > 0 ? true : undefined);
     await new Promise((r) => setTimeout(r, 500));
