@@ -84,6 +84,8 @@ interface Relay {
   done: Promise<void>;
   /** Closes the connection unless a request is in progress on it (shutdown: idle ones need not wait). */
   closeIfIdle(): void;
+  /** Closes the connection if its deadline (performance.now()) is past. */
+  sweep(now: number): void;
 }
 
 type Inner = { connect(): Promise<Deno.Conn> };
@@ -136,18 +138,19 @@ function relay(
   const close = () => {
     if (closed) return;
     closed = true;
-    clearTimeout(timer);
+    clearTimeout(lingering);
     for (const c of [client, inner]) {
       try {
         c?.close();
       } catch { /* already closed */ }
     }
   };
-  let timer = setTimeout(close, limits.headerTimeoutMs);
+  // The deadlines are times, checked by the listener's sweep (see `listen`): a timer set and cleared two or three
+  // times per request cost more than the framing. Infinity: none (lingering has its own timer).
+  let deadline = performance.now() + limits.headerTimeoutMs;
+  let lingering: ReturnType<typeof setTimeout> | undefined;
   const touch = () => {
-    if (closed) return;
-    clearTimeout(timer);
-    timer = setTimeout(close, limits.idleTimeoutMs);
+    deadline = performance.now() + limits.idleTimeoutMs;
   };
   // Bytes the client sent past the current request: the start of its next one, held until this one is answered.
   let pending: Uint8Array = new Uint8Array(0);
@@ -206,7 +209,7 @@ function relay(
   // Reads and drops what the client still sends, for a moment and up to DISCARD_BYTES, after our side closed.
   async function linger(): Promise<void> {
     await client.closeWrite();
-    clearTimeout(timer);
+    deadline = Infinity;
     const drop = (async () => {
       for (let dropped = 0; dropped <= DISCARD_BYTES;) {
         const n = await client.read(fromClient);
@@ -214,7 +217,7 @@ function relay(
         dropped += n;
       }
     })().catch(() => {});
-    await Promise.race([drop, new Promise((r) => timer = setTimeout(r, LINGER_MS))]);
+    await Promise.race([drop, new Promise((r) => lingering = setTimeout(r, LINGER_MS))]);
   }
 
   // A bodiless request answered here; what the client sent past its head is the next request. True: keep going.
@@ -269,8 +272,8 @@ function relay(
       return true;
     }
     await client.closeWrite();
-    clearTimeout(timer);
-    await Promise.race([up, new Promise((r) => timer = setTimeout(r, LINGER_MS))]);
+    deadline = Infinity;
+    await Promise.race([up, new Promise((r) => lingering = setTimeout(r, LINGER_MS))]);
     return false;
   }
 
@@ -291,8 +294,7 @@ function relay(
         }
         if (!await exchange(got.head, got.rest) || draining) return;
         busy = false;
-        clearTimeout(timer);
-        timer = setTimeout(close, limits.headerTimeoutMs);
+        deadline = performance.now() + limits.headerTimeoutMs;
       }
     } catch {
       // A reset or a closed peer: nothing to answer.
@@ -305,6 +307,9 @@ function relay(
     closeIfIdle: () => {
       draining = true;
       if (!busy) close();
+    },
+    sweep: (now) => {
+      if (now >= deadline) close();
     },
   };
 }
@@ -334,6 +339,14 @@ export async function listen(
     ? { connect: () => Deno.connect({ transport: "unix", path }) }
     : { connect: () => Deno.connect({ hostname: "127.0.0.1", port: (inner.addr as Deno.NetAddr).port }) };
   const open = new Set<Relay>();
+  // One timer for every connection's deadline while any is open, a twentieth of the shorter limit apart: a
+  // connection is closed at most that late, never early.
+  const tick = Math.max(10, Math.min(limits.headerTimeoutMs, limits.idleTimeoutMs) / 20);
+  let sweeper: ReturnType<typeof setInterval> | undefined;
+  const sweep = () => {
+    const now = performance.now();
+    for (const r of open) r.sweep(now);
+  };
   // Deno.serve's choice for a request without a Host (HTTP/1.1 requires one).
   const ownHost = `localhost:${(socket.addr as Deno.NetAddr).port}`;
   const accepting = (async () => {
@@ -347,7 +360,14 @@ export async function listen(
       (conn as Deno.TcpConn).setNoDelay(true);
       const r = relay(conn, target, limits, handler, ownHost);
       open.add(r);
-      r.done.finally(() => open.delete(r));
+      sweeper ??= setInterval(sweep, tick);
+      r.done.finally(() => {
+        open.delete(r);
+        if (open.size === 0 && sweeper !== undefined) {
+          clearInterval(sweeper);
+          sweeper = undefined;
+        }
+      });
     }
   })();
   let stopping: Promise<void> | null = null;
