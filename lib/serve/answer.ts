@@ -21,6 +21,18 @@ function httpDate(): string {
   return dateText;
 }
 
+// Bodies a handler holds whole (a small object, read and checked before its answer): sent with the head in one
+// write. Deno makes a ReadableStream of a byte body once `.body` is touched, and reading it back cost more per
+// request than the rest of the answer; the Response keeps its body for whoever else sends it (Deno.serve).
+const wholeBodies = new WeakMap<Response, Uint8Array>();
+
+/** `new Response(bytes, init)`, which writeAnswer sends without going through its body stream. */
+export function bytesResponse(bytes: Uint8Array<ArrayBuffer>, init: ResponseInit): Response {
+  const resp = new Response(bytes, init);
+  wholeBodies.set(resp, bytes);
+  return resp;
+}
+
 export interface AnswerTarget {
   write(bytes: Uint8Array): Promise<void>;
 }
@@ -93,6 +105,12 @@ export async function writeAnswer(
   const closing = closes || /\bclose\b/i.test(headers.get("connection") ?? "");
   const end: AnswerEnd = closing ? "closes" : null;
   const status = resp.status;
+  const whole = wholeBodies.get(resp);
+  if (whole !== undefined && !options.head && status !== 204 && status !== 304) {
+    const head = headBytes(status, headers, `content-length: ${whole.length}\r\n`, closing);
+    await to.write(joined(head, whole));
+    return end;
+  }
   if (options.head || status === 204 || status === 304 || resp.body === null) {
     let declared = headers.get("content-length");
     // A HEAD answer built from a body says that body's length, as Deno.serve did, when the body is small.

@@ -43,12 +43,24 @@ function allowedOrigin(policy: CorsPolicy, origin: string): boolean {
 /** A header value echoed back must not be able to split the answer's headers. */
 const safeHeaderValue = (v: string) => /^[\t\x20-\x7e]*$/.test(v) && v.length <= 1024;
 
-function withHeaders(resp: Response, extra: Record<string, string>): Response {
-  const headers = new Headers(resp.headers);
-  for (const [k, v] of Object.entries(extra)) {
-    if (k === "vary" && headers.has("vary")) headers.set("vary", `${headers.get("vary")}, ${v}`);
-    else headers.set(k, v);
+function addHeaders(headers: Headers, extra: Record<string, string>): void {
+  for (const k in extra) {
+    const v = extra[k]!;
+    const vary = k === "vary" ? headers.get("vary") : null;
+    headers.set(k, vary !== null ? `${vary}, ${v}` : v);
   }
+}
+
+/** `resp` with `extra` headers: set in place (copying the answer cost a Headers and a body stream per request). */
+function withHeaders(resp: Response, extra: Record<string, string>): Response {
+  try {
+    addHeaders(resp.headers, extra);
+    return resp;
+  } catch {
+    // Immutable headers (Response.error(), an answer fetched as it is): a copy carries them.
+  }
+  const headers = new Headers(resp.headers);
+  addHeaders(headers, extra);
   return new Response(resp.body, { status: resp.status, statusText: resp.statusText, headers });
 }
 
