@@ -11,16 +11,26 @@ interface Waiter<V> {
 /**
  * `one(key)` resolves to what `many` found for that key, or null. `many` answers a set of distinct keys (at most
  * `maxKeys`); a failure of it fails every key it was asked for, as each one's own statement would have failed.
+ * With `stallMs`, a statement beyond the first goes out only once the oldest in flight has been out that long
+ * (looked at as keys arrive and as statements end): one statement at a time while they answer promptly.
  */
 export function coalesced<V>(
   many: (keys: string[]) => Promise<Map<string, V>>,
-  options: { slots: number; maxKeys: number },
+  options: { slots: number; maxKeys: number; stallMs?: number; now?: () => number },
 ): (key: string) => Promise<V | null> {
   const waiting = new Map<string, Waiter<V>[]>();
-  let inFlight = 0;
+  // Start times of the statements in flight, oldest first.
+  const inFlight = new Set<{ at: number }>();
+  const now = options.now ?? (() => performance.now());
 
   function send(): void {
-    while (waiting.size > 0 && inFlight < options.slots) sendOne();
+    while (waiting.size > 0 && inFlight.size < options.slots) {
+      if (inFlight.size > 0 && options.stallMs !== undefined) {
+        const oldest = inFlight.values().next().value!;
+        if (now() - oldest.at < options.stallMs) return;
+      }
+      sendOne();
+    }
   }
 
   function sendOne(): void {
@@ -30,7 +40,8 @@ export function coalesced<V>(
       batch.set(key, waiters);
       waiting.delete(key);
     }
-    inFlight++;
+    const statement = { at: options.stallMs === undefined ? 0 : now() };
+    inFlight.add(statement);
     many([...batch.keys()]).then(
       (found) => {
         for (const [key, waiters] of batch) for (const w of waiters) w.resolve(found.get(key) ?? null);
@@ -39,7 +50,7 @@ export function coalesced<V>(
         for (const waiters of batch.values()) for (const w of waiters) w.reject(e);
       },
     ).finally(() => {
-      inFlight--;
+      inFlight.delete(statement);
       send();
     });
   }

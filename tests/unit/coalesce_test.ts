@@ -46,3 +46,25 @@ Deno.test("a failed statement fails its own callers only; at most maxKeys keys p
   const settled = await Promise.allSettled(rest);
   deepEqual(settled.map((s) => s.status), ["rejected", "rejected", "fulfilled"]);
 });
+
+Deno.test("with stallMs, a second statement goes out only once the one in flight is that old", async () => {
+  const { calls, many } = controlled();
+  let clock = 0;
+  const one = coalesced(many, { slots: 2, maxKeys: 64, stallMs: 50, now: () => clock });
+  const a = one("a");
+  clock = 10;
+  const b = one("b");
+  deepEqual(calls.map((c) => c.keys), [["a"]], "the first answers promptly: b waits for it");
+  clock = 60;
+  const c = one("c");
+  deepEqual(calls.map((c) => c.keys), [["a"], ["b", "c"]], "the first is stalled: a second goes out");
+  const d = one("d");
+  deepEqual(calls.length, 2, "both slots taken");
+  calls[1]!.answer(new Map([["b", 2], ["c", 3]]));
+  deepEqual(await Promise.all([b, c]), [2, 3]);
+  await Promise.resolve();
+  deepEqual(calls.map((c) => c.keys), [["a"], ["b", "c"], ["d"]], "the stalled one is still the oldest");
+  calls[0]!.answer(new Map([["a", 1]]));
+  calls[2]!.answer(new Map([["d", 4]]));
+  deepEqual(await Promise.all([a, d]), [1, 4]);
+});
