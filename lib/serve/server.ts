@@ -319,18 +319,19 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
   ): Promise<Response> {
     const bytes = await store.get(row.key);
     if (bytes === null) return missingObject(row, headers);
-    const init = {
-      headers: { ...headers, "content-type": "application/bson", "content-length": String(row.size) },
-    };
+    headers["content-type"] = "application/bson";
+    headers["content-length"] = String(row.size);
     const why = bytes.length !== row.size
       ? `${bytes.length} bytes instead of ${row.size}`
       : (zlibCrc32(bytes) >>> 0) !== row.crc32
       ? "CRC-32 differs from the index"
       : null;
-    if (why === null) return bytesResponse(bytes as Uint8Array<ArrayBuffer>, init);
+    if (why === null) return bytesResponse(bytes as Uint8Array<ArrayBuffer>, headers);
     mismatch(why);
     const failed = new Error(`stored bytes failed their check: ${why}`);
-    return await streamed(new ReadableStream({ start: (controller) => controller.error(failed) }), init);
+    return await streamed(new ReadableStream({ start: (controller) => controller.error(failed) }), {
+      headers,
+    });
   }
 
   async function rawValue(
