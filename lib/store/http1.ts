@@ -76,11 +76,17 @@ function socketError(message: string, code: string, cause?: unknown): Error {
  * A declared length the client refuses to read: not retriable, as the same server declares the same length again
  * (an object whose size differs from the index's stays so). Nothing is allocated or read of its body.
  */
-function lengthRefused(req: Http1Request, host: string, declared: number, problem: string): Error {
+function lengthRefused(
+  req: Http1Request,
+  host: string,
+  declared: number,
+  problem: string,
+  fix: string,
+): Error {
   return hkError(
     "STORE_ANSWER_INVALID",
     `${req.method} ${req.target}: ${host} declared a body of ${declared} bytes (Content-Length), ${problem}; ` +
-      "refused unread: check that S3_ENDPOINT is S3 itself and that nothing between rewrites its answers",
+      `refused unread: ${fix}`,
   );
 }
 
@@ -260,13 +266,20 @@ export function createHttp1Client(o: Http1Options) {
         req,
         hostAndPort(o),
         declared,
-        `the object's expected size is ${req.expectedLength}`,
+        `but the index says the object has ${req.expectedLength}`,
+        "the object under this key is not the one indexed; run `housekeeping verify`",
       );
     }
     const limit = ok ? MAX_BODY_BYTES : MAX_CHUNKED_BYTES;
     if (declared > limit) {
       const what = ok ? "the largest object an archive holds" : "any error answer of S3";
-      throw lengthRefused(req, hostAndPort(o), declared, `more than ${what} (${limit} bytes)`);
+      throw lengthRefused(
+        req,
+        hostAndPort(o),
+        declared,
+        `more than ${what} (${limit} bytes)`,
+        "check that S3_ENDPOINT is S3 itself and that nothing between rewrites its answers",
+      );
     }
     return declared;
   }

@@ -274,7 +274,7 @@ Deno.test("a declared length over the largest archive object, or not the expecte
     }
     await rejects(client.request({ method: "GET", target: "/five", headers: [], expectedLength: 4 }), {
       code: "STORE_ANSWER_INVALID",
-      message: /GET \/five: .* declared a body of 5 bytes .*expected size is 4/,
+      message: /GET \/five: .* declared a body of 5 bytes .*index says the object has 4/,
     });
     const right = await client.request({ method: "GET", target: "/five", headers: [], expectedLength: 5 });
     equal(decoder.decode(right.body), "five!");
