@@ -317,7 +317,8 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
     headers: Record<string, string>,
     mismatch: (why: string) => void,
   ): Promise<Response> {
-    const bytes = await store.get(row.key);
+    // The index's size: a store answer declaring another length is refused unread (not read whole into memory).
+    const bytes = await store.get(row.key, row.size);
     if (bytes === null) return missingObject(row, headers);
     headers["content-type"] = "application/bson";
     headers["content-length"] = String(row.size);

@@ -187,6 +187,16 @@ Deno.test("serve: reads are byte-exact, public topics are open, others need SCRA
       await assert.rejects(fetch(`${f.url}/msg/${pubId}`).then((r) => r.arrayBuffer()));
       assert.equal(crc32(stored), pubRow.crc32);
     });
+
+    await t.step("an object longer than the index says is refused unread: a 500, not its bytes", async () => {
+      // Read whole (it is small by the index's size), it must not be read whatever length the store declares.
+      const longer = new Uint8Array(stored.length + 100_000);
+      longer.set(stored);
+      await f.store.put(pubRow.key, longer, crc32(longer));
+      const resp = await fetch(`${f.url}/msg/${pubId}`);
+      assert.equal(resp.status, 500);
+      assert.match(await resp.text(), /^Internal Error/);
+    });
   });
 });
 
