@@ -131,18 +131,18 @@ interface SocketArgs {
  */
 export function framedSocketFactory(maxBytes = MAX_RESPONSE_BYTES) {
   return ({ host, port, ssl, onConnect }: SocketArgs): net.Socket => {
-    let socket: net.Socket | undefined;
+    // The reader's callbacks run only once the socket has bytes, long after `socket` below is assigned.
     const readInPlace = () => {
       const reader = frameReader(
-        (frame) => socket!.emit("data", frame),
-        (error) => socket!.destroy(error),
+        (frame) => socket.emit("data", frame),
+        (error) => socket.destroy(error),
         maxBytes,
       );
       return { buffer: () => reader.next(), callback: (n: number) => reader.filled(n) };
     };
     // TLS sockets keep kafkajs's chunks: with Deno's node:tls, `onread` on a TLS socket failed to decrypt the
     // broker's records once in five tries here (2026-12-06), so only plain TCP reads in place.
-    socket = ssl
+    const socket: net.Socket = ssl
       ? tls.connect(
         Object.assign({ host, port }, !net.isIP(host) ? { servername: host } : {}, ssl === true ? {} : ssl),
         onConnect,
