@@ -316,7 +316,7 @@ export function createHandler(deps: ServeDeps): (req: Request) => Promise<Respon
     }
     if (element.kind === "null") return new Response(new Uint8Array(0), { headers });
     // The original housekeeping layout nests the value in a document: such objects are small, decode them whole.
-    const bytes = await store.get(row.key);
+    const bytes = await store.get(row.key, row.size);
     const value = bytes === null ? null : decodeArchiveObject(bytes).value;
     return new Response(value === null ? null : Uint8Array.from(value), { headers });
   }

@@ -5,8 +5,11 @@
 // sent as it was encoded: prefix, the record's own value bytes, suffix; never joined) and reads straight into the
 // array the caller gets. Keep-alive sockets are pooled; a request that finds its idle socket closed by the server
 // is sent again once on a new one (GET, PUT and HEAD of an object are idempotent). Every byte of an answer is
-// bounded: a head of at most MAX_HEAD_BYTES, a declared length or chunked framing that parses strictly.
+// bounded: a head of at most MAX_HEAD_BYTES, a declared length or chunked framing that parses strictly, and a
+// whole body read into memory of at most the largest object an archive holds (or exactly the caller's expected
+// length): a server that declares more is refused before anything is allocated.
 import { concat } from "../runtime/bytes.ts";
+import { hkError } from "../runtime/errors.ts";
 
 export interface Http1Options {
   /** "http:" or "https:". */
@@ -39,14 +42,26 @@ export interface Http1Request {
   body?: readonly Uint8Array[];
   /** A successful answer with a declared length is handed over as a stream rather than read whole. */
   stream?: boolean;
+  /**
+   * The body's length when the caller knows it (the index's size of an object): a successful answer that declares
+   * another length is refused before its body is read.
+   */
+  expectedLength?: number;
 }
 
 const MAX_HEAD_BYTES = 64 * 1024;
 const READ_CHUNK = 16 * 1024;
 const COALESCE_BELOW = 16 * 1024;
 const STREAM_CHUNK = 64 * 1024;
-// Chunked answers come from S3 for errors only; a body of this size in chunks is not an S3 answer.
+// Chunked answers come from S3 for errors only; a body of this size in chunks is not an S3 answer. Nor is an error
+// answer that declares more.
 const MAX_CHUNKED_BYTES = 16 * 1024 * 1024;
+/**
+ * The most a successful whole-body read allocates: an archive object is one BSON document, whose length is a
+ * signed int32 (lib/format/bson_writer.ts), so no object the archive holds is larger. A declared length above it
+ * is a broken or tampered endpoint, and allocating it (up to 10^15 bytes parse) would fail or take the memory.
+ */
+export const MAX_BODY_BYTES = 2 ** 31 - 1;
 const encoder = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
 
@@ -55,6 +70,24 @@ function socketError(message: string, code: string, cause?: unknown): Error {
   const error = new Error(message, cause === undefined ? undefined : { cause });
   error.name = "FetchError";
   return Object.assign(error, { code });
+}
+
+/**
+ * A declared length the client refuses to read: not retriable, as the same server declares the same length again
+ * (an object whose size differs from the index's stays so). Nothing is allocated or read of its body.
+ */
+function lengthRefused(
+  req: Http1Request,
+  host: string,
+  declared: number,
+  problem: string,
+  fix: string,
+): Error {
+  return hkError(
+    "STORE_ANSWER_INVALID",
+    `${req.method} ${req.target}: ${host} declared a body of ${declared} bytes (Content-Length), ${problem}; ` +
+      `refused unread: ${fix}`,
+  );
 }
 
 function protocolError(problem: string): Error {
@@ -220,9 +253,35 @@ export function createHttp1Client(o: Http1Options) {
     if (!/^\d{1,15}$/.test(length)) {
       throw protocolError(`content-length ${JSON.stringify(length.slice(0, 40))}`);
     }
-    const body = new Uint8Array(Number(length));
+    const body = new Uint8Array(checkedLength(req, status, Number(length)));
     await readInto(s, body, 0, body.length);
     return { body, reusable: true };
+  }
+
+  /** `declared`, unless it is more than a whole-body read may allocate or not the length the caller expects. */
+  function checkedLength(req: Http1Request, status: number, declared: number): number {
+    const ok = status >= 200 && status < 300;
+    if (ok && req.expectedLength !== undefined && declared !== req.expectedLength) {
+      throw lengthRefused(
+        req,
+        hostAndPort(o),
+        declared,
+        `but the index says the object has ${req.expectedLength}`,
+        "the object under this key is not the one indexed; run `housekeeping verify`",
+      );
+    }
+    const limit = ok ? MAX_BODY_BYTES : MAX_CHUNKED_BYTES;
+    if (declared > limit) {
+      const what = ok ? "the largest object an archive holds" : "any error answer of S3";
+      throw lengthRefused(
+        req,
+        hostAndPort(o),
+        declared,
+        `more than ${what} (${limit} bytes)`,
+        "check that S3_ENDPOINT is S3 itself and that nothing between rewrites its answers",
+      );
+    }
+    return declared;
   }
 
   async function send(s: Socket, req: Http1Request): Promise<void> {

@@ -345,9 +345,9 @@ export async function createS3Store(options: S3StoreOptions): Promise<BlobStore>
           }),
         ));
     },
-    async get(key) {
+    async get(key, expectedSize) {
       checkKey(key);
-      if (lean !== undefined) return await lean.get(key);
+      if (lean !== undefined) return await lean.get(key, expectedSize);
       try {
         const out = await client.send(
           new GetObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }),

@@ -11,9 +11,9 @@ import { AwsV4Signer } from "aws4fetch";
 import { createHash, createHmac } from "node:crypto";
 import { crc32 as zlibCrc32 } from "node:zlib";
 import { concat } from "../runtime/bytes.ts";
-import type { HousekeepingError } from "../runtime/errors.ts";
+import { type HousekeepingError, isHkError } from "../runtime/errors.ts";
 import { sleep } from "../runtime/retry.ts";
-import { createHttp1Client, type Http1Response } from "./http1.ts";
+import { createHttp1Client, type Http1Request, type Http1Response } from "./http1.ts";
 import { createSigV4, encodeS3Path } from "./sigv4.ts";
 
 export interface ObjectPathOptions {
@@ -34,8 +34,11 @@ export interface ObjectPathOptions {
 export interface ObjectPath {
   /** `body` may be pieces, sent one after the other: an object is never joined into one array to be sent. */
   put(key: string, body: Uint8Array | readonly Uint8Array[], crc32Base64: string): Promise<void>;
-  /** The object's bytes, checksum checked (a failure while reading them is retried too); null when missing. */
-  get(key: string): Promise<Uint8Array | null>;
+  /**
+   * The object's bytes, checksum checked (a failure while reading them is retried too); null when missing. An
+   * answer declaring more than http1's MAX_BODY_BYTES, or other than `expectedSize` when given, is refused unread.
+   */
+  get(key: string, expectedSize?: number): Promise<Uint8Array | null>;
   /** The object as a stream whose checksum is checked as it ends; null for a missing object. */
   getStream(key: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | null>;
   head(key: string): Promise<{ size: number } | null>;
@@ -173,14 +176,13 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
     method: "GET" | "PUT" | "HEAD",
     key: string,
     headers: Record<string, string>,
-    body?: readonly Uint8Array[],
-    stream = false,
+    extra: Pick<Http1Request, "body" | "stream" | "expectedLength"> = {},
   ): Promise<Http1Response> {
     const credentials = await currentCredentials();
     const path = `${b.prefix}/${encodeS3Path(key)}`;
     const lines = sign({ method, host: b.host, path, headers, region: b.region }, credentials);
     const response = await b.raw
-      .request({ method, target: path, headers: lines, ...(body ? { body } : {}), stream })
+      .request({ method, target: path, headers: lines, ...extra })
       .catch((e) => {
         throw e instanceof Error && e.name !== "TimeoutError" ? socketFailure(e) : e;
       });
@@ -233,7 +235,7 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
   async function open(key: string) {
     const b = await resolveBase();
     if (b.raw !== undefined) {
-      const response = await rawRequest({ ...b, raw: b.raw }, "GET", key, CHECKSUM_MODE, undefined, true);
+      const response = await rawRequest({ ...b, raw: b.raw }, "GET", key, CHECKSUM_MODE, { stream: true });
       if (response.status === 404) return null;
       const header = (name: string) => response.headers.get(name) ?? null;
       const size = Number(header("content-length") ?? response.body.length);
@@ -258,7 +260,8 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
       try {
         return await attempt();
       } catch (e) {
-        const coded = o.toError(e, action);
+        // The HTTP client's own coded refusals (a declared length it will not read) are final as they are.
+        const coded = isHkError(e) ? e : o.toError(e, action);
         if (!coded.retriable || n >= MAX_ATTEMPTS) throw coded;
         await sleep(Math.random() * BACKOFF_BASE_MS * 2 ** n);
       }
@@ -274,7 +277,7 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
     };
     const b = await resolveBase();
     if (b.raw !== undefined) {
-      await rawRequest({ ...b, raw: b.raw }, "PUT", key, headers, body);
+      await rawRequest({ ...b, raw: b.raw }, "PUT", key, headers, { body });
       return;
     }
     const response = await send("PUT", key, headers, concat(body));
@@ -282,13 +285,15 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
     await response.body?.cancel();
   }
 
-  async function get(key: string): Promise<Uint8Array | null> {
+  async function get(key: string, expectedSize: number | undefined): Promise<Uint8Array | null> {
     const b = await resolveBase();
     if (b.raw === undefined) {
       const object = await open(key);
       return object === null ? null : new Uint8Array(await new Response(object.body).arrayBuffer());
     }
-    const response = await rawRequest({ ...b, raw: b.raw }, "GET", key, CHECKSUM_MODE);
+    const response = await rawRequest({ ...b, raw: b.raw }, "GET", key, CHECKSUM_MODE, {
+      ...(expectedSize !== undefined ? { expectedLength: expectedSize } : {}),
+    });
     if (response.status === 404) return null;
     const check = bodyCheck((name) => response.headers.get(name) ?? null);
     check?.update(response.body);
@@ -312,7 +317,7 @@ export function createObjectPath(o: ObjectPathOptions): ObjectPath {
   return {
     put: (key, body, crc32Base64) =>
       withRetries(`PUT ${key}`, () => put(key, body instanceof Uint8Array ? [body] : body, crc32Base64)),
-    get: (key) => withRetries(`GET ${key}`, () => get(key)),
+    get: (key, expectedSize) => withRetries(`GET ${key}`, () => get(key, expectedSize)),
     getStream: (key) => withRetries(`GET ${key}`, () => open(key)),
     head: (key) => withRetries(`HEAD ${key}`, () => head(key)),
     close: () => {

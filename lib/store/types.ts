@@ -15,8 +15,13 @@ export interface BlobStore {
    * object encoded around a record's value (lib/format/record.ts) is never joined into a copy to be written.
    */
   put(key: string, body: Uint8Array | readonly Uint8Array[], crc32: number): Promise<void>;
-  /** The object's bytes, or null when there is no object under `key`. */
-  get(key: string): Promise<Uint8Array | null>;
+  /**
+   * The object's bytes, or null when there is no object under `key`. `expectedSize`, the size the index records,
+   * is for callers that only show or serve the object: S3 then refuses an answer declaring another length before
+   * reading it (STORE_ANSWER_INVALID). Callers that judge objects (verify, restore) leave it out, to report a
+   * wrong size as such; any answer over the largest object an archive holds is refused all the same.
+   */
+  get(key: string, expectedSize?: number): Promise<Uint8Array | null>;
   /**
    * The object's bytes as a stream (bounded memory for `serve`), with its size; null when there is no object. The
    * caller must consume or cancel `body`, or the connection behind it stays open.

@@ -266,7 +266,7 @@ ${pagingLinks(keep, href, listing)}`;
     if (access !== "ok") return refused(session, access, `The topic ${row.topic}`);
     let object: DecodedArchiveObject | null = null;
     if (row.size <= MAX_SHOWN_OBJECT_BYTES) {
-      const bytes = await deps.store.get(row.key);
+      const bytes = await deps.store.get(row.key, row.size);
       if (bytes === null) {
         return problem(
           session,

@@ -128,7 +128,7 @@ export async function snippets(
     for (let hit = queue.shift(); hit !== undefined && Date.now() < fetched; hit = queue.shift()) {
       try {
         const known = deps.cache?.get(hit.key);
-        const bytes = known !== undefined ? null : await before(deps.store.get(hit.key), fetched);
+        const bytes = known !== undefined ? null : await before(deps.store.get(hit.key, hit.size), fetched);
         const text = known ?? (bytes === null ? null : snippetSource(bytes));
         if (text !== null && known === undefined) deps.cache?.set(hit.key, text);
         if (text !== null && text.trim() !== "") sources.set(hit.uuid, text);

@@ -230,6 +230,59 @@ Deno.test("serve: a silent PostgreSQL or S3 costs a bounded 503/504, then serve 
   }
 });
 
+// The test above passes with or without serve's deadline, since the services' own silence bounds (1-2 s) answer
+// first. Here they are far beyond the guard, as a hung peer with no timeout of its own would be: only serve's
+// deadline can answer, so without it (on the API routes or the pages) the requests hang and the guard fails them.
+Deno.test("serve: a stalled S3 or PostgreSQL is answered 504 by the deadline alone, API and pages", async () => {
+  const topic = `pub-${crypto.randomUUID().slice(0, 8)}`;
+  const pg = startSilentProxy(addressOf(serviceEnv("DATABASE_URL").replace(/^postgres(ql)?:/, "http:")));
+  const s3 = startSilentProxy(addressOf(serviceEnv("S3_ENDPOINT")));
+  const { lines, log } = capture();
+  try {
+    await withServe({
+      publicTopics: topic,
+      auth: { users: {}, permissions: {} },
+      tweaks: {
+        databaseAddress: pg.address,
+        s3Address: s3.address,
+        deadlineMs: 1_000,
+        indexSilenceSeconds: 600,
+        storeSocketTimeoutMs: 600_000,
+        log,
+        web: true,
+      },
+    }, async (f) => {
+      const [uuid] = await f.archive([record(topic, 0, enc.encode("value"))]);
+      assert.equal((await get(`${f.url}/web/message/${uuid}`)).status, 200);
+      try {
+        // S3 first (the page's index lookup answers, its object read stalls), then PostgreSQL (the lookup stalls).
+        for (const [name, proxy] of [["S3", s3], ["PostgreSQL", pg]] as const) {
+          proxy.freeze();
+          for (const path of [`/web/message/${uuid}`, `/msg/${uuid}/raw_file/v`]) {
+            const resp = await get(`${f.url}${path}`);
+            assert.equal(
+              resp.status,
+              504,
+              `${name} stalled, ${path}: ${resp.status} ${resp.text.slice(0, 200)}`,
+            );
+          }
+          proxy.thaw();
+        }
+      } finally {
+        // The stalled connections stay silent for good: closing them ends the calls still waiting on them (after a
+        // failure too, so that serve's shutdown does not wait out the services' ten-minute bounds).
+        await Promise.all([pg.close(), s3.close()]);
+      }
+      assert.ok(lines.some((l) => l.code === "SERVE_DEADLINE"), "the 504s are logged with their code");
+      assert.deepEqual(lines.filter((l) => l.level === "error"), []);
+    });
+  } finally {
+    // Closed already unless the test failed first.
+    await pg.close().catch(() => {});
+    await s3.close().catch(() => {});
+  }
+});
+
 /** The body of the first 200 to `url`: the connections the silence took are freed by their own timeouts. */
 async function waitForAnswer(url: string): Promise<string> {
   const signal = guard();

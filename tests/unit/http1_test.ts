@@ -1,8 +1,10 @@
 // The store's own HTTP/1.1 client against a loopback server that answers exactly the bytes each test scripts:
 // framing (length, chunked, close-delimited, HEAD), answers cut into single bytes, keep-alive reuse, a socket the
-// server closed while idle, a silent server, and heads that are too long.
+// server closed while idle, a silent server, and heads that are too long; a declared length no archive object
+// has, refused unread, by the client and by the S3 store that uses it.
 import { deepEqual, equal, rejects } from "node:assert/strict";
-import { createHttp1Client } from "../../lib/store/http1.ts";
+import { createHttp1Client, MAX_BODY_BYTES } from "../../lib/store/http1.ts";
+import { createS3Store } from "../../lib/store/s3.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -62,6 +64,7 @@ function serve(script: Script) {
         maxIdle: 4,
         idleMs,
       }),
+    port,
     accepted: () => accepted,
     close() {
       listener.close();
@@ -235,5 +238,91 @@ Deno.test("a streamed body is handed over as it arrives; read to its end the soc
   } finally {
     client.close();
     server.close();
+  }
+});
+
+// 2^40 bytes: a tampered or broken endpoint's Content-Length. Allocating it would fail (or take the machine's
+// memory); it must be refused before anything is allocated, with a coded error that is not retried.
+const HUGE = 2 ** 40;
+
+Deno.test("a declared length over the largest archive object, or not the expected one, is refused unread", async () => {
+  const answers: Record<string, string> = {
+    "/huge": `HTTP/1.1 200 OK\r\nContent-Length: ${HUGE}\r\n\r\nabc`,
+    "/over": `HTTP/1.1 200 OK\r\nContent-Length: ${MAX_BODY_BYTES + 1}\r\n\r\nabc`,
+    "/error": `HTTP/1.1 404 Not Found\r\nContent-Length: ${HUGE}\r\n\r\nabc`,
+    "/five": "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfive!",
+  };
+  const server = serve({
+    async answer(conn, head) {
+      const target = head.split(" ")[1]!;
+      await write(conn, answers[target]!);
+      return true;
+    },
+  });
+  const client = server.client();
+  try {
+    for (const target of ["/huge", "/over", "/error"]) {
+      const declared = /Content-Length: (\d+)/.exec(answers[target]!)![1]!;
+      await rejects(
+        client.request({ method: "GET", target, headers: [] }),
+        (e: Error & { code?: string }) => {
+          equal(e.code, "STORE_ANSWER_INVALID", `${target}: ${e.message}`);
+          equal(e.message.includes(`a body of ${declared} bytes`), true, e.message);
+          return true;
+        },
+      );
+    }
+    await rejects(client.request({ method: "GET", target: "/five", headers: [], expectedLength: 4 }), {
+      code: "STORE_ANSWER_INVALID",
+      message: /GET \/five: .* declared a body of 5 bytes .*index says the object has 4/,
+    });
+    const right = await client.request({ method: "GET", target: "/five", headers: [], expectedLength: 5 });
+    equal(decoder.decode(right.body), "five!");
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+Deno.test("the S3 store refuses a GET declaring 2^40 bytes at once, coded and not retried; the next GETs still work", async () => {
+  const gets: string[] = [];
+  const server = serve({
+    async answer(conn, head) {
+      const [method, target] = head.split(" ");
+      // HeadBucket as the store opens: the bucket exists.
+      if (method === "HEAD") await write(conn, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+      else {
+        gets.push(target!);
+        const declared = target!.endsWith("/huge") ? HUGE : 5;
+        await write(conn, `HTTP/1.1 200 OK\r\nContent-Length: ${declared}\r\n\r\nsmall`);
+      }
+      return true;
+    },
+  });
+  const endpoint = `http://127.0.0.1:${server.port}`;
+  // The SDK's credential chain reads the environment; this server checks no signature, so any will do.
+  const unset = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].filter((name) => !Deno.env.get(name));
+  for (const name of unset) Deno.env.set(name, "test");
+  const store = await createS3Store({ bucket: "b", endpoint, region: "us-east-1" });
+  try {
+    const refused = (e: Error & { code?: string; retriable?: boolean }) => {
+      equal(e.code, "STORE_ANSWER_INVALID", e.message);
+      equal(e.retriable, false);
+      return true;
+    };
+    await rejects(store.get("huge"), refused);
+    await rejects(
+      store.get("huge"),
+      /GET \/b\/huge: 127\.0\.0\.1:\d+ declared a body of 1099511627776 bytes/,
+    );
+    deepEqual(gets, ["/b/huge", "/b/huge"], "one request per get: a refused length is not retried");
+    // The index's size, when the caller gives it, is what the answer must declare.
+    await rejects(store.get("small", 4), refused);
+    equal(decoder.decode((await store.get("small", 5))!), "small");
+    equal(decoder.decode((await store.get("small"))!), "small");
+  } finally {
+    store.close();
+    server.close();
+    for (const name of unset) Deno.env.delete(name);
   }
 });
