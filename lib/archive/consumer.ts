@@ -42,9 +42,10 @@ export function requestTimeoutFor(sessionTimeoutMs: number): number {
 /** The archiver's kafkajs consumer settings (scripts/bench.ts measures its consume-only ceiling with them too). */
 export const CONSUMER_OPTIONS = {
   allowAutoTopicCreation: false,
-  // Fetch sizes bound memory: kafkajs holds a fetch response about twice over while decoding it (socket chunks,
-  // then the joined buffer the records view), the lanes keep up to two fetches' records in flight, and V8 frees
-  // such buffers late, so with large records the fetch size sets the archiver's peak RSS (docs/benchmarks.md, "Peak RSS").
+  // Fetch sizes bound memory: a fetch response is read into one buffer the records view (over TLS kafkajs holds it
+  // about twice over while decoding it: socket chunks, then the joined buffer; lib/kafka/socket_frames.ts), the lanes
+  // keep up to two fetches' records in flight, and V8 frees such buffers late, so with large records the fetch size
+  // sets the archiver's peak RSS (docs/benchmarks.md, "Peak RSS").
   // Much smaller fetches cost more than they save: a per-partition limit that cuts record batches short has the
   // broker send partial batches, which kafkajs drops and fetches again. The lanes keep the object writes busy
   // across fetches either way.

@@ -41,6 +41,65 @@ function digest(algorithm: "sha1" | "sha256", chunks: readonly Uint8Array[]): Ui
   return Uint8Array.from(hash.digest());
 }
 
+/** An incremental SHA-256 for an encoding of many small fields around a few large ones. */
+export interface FieldHash {
+  /** Appends `bytes`. */
+  bytes(bytes: Uint8Array): void;
+  /** Appends one byte. */
+  byte(value: number): void;
+  /** Appends `n` (0 <= n < 2^53) as 8 bytes, big-endian. */
+  u64(n: number): void;
+  /** The SHA-256 of everything appended; the hash is finished. */
+  digest(): Uint8Array;
+}
+
+// The fields gathered before each update. One hash is built at a time (digest() ends it before anything else
+// runs), so one buffer serves them all.
+const fieldScratch = new Uint8Array(16 * 1024);
+const fieldView = new DataView(fieldScratch.buffer);
+
+/**
+ * SHA-256 over fields appended one by one: small ones gathered into one update, as `digest` does for chunks, but
+ * without an array of chunks or a fresh array per length prefix.
+ */
+export function sha256Fields(): FieldHash {
+  const hash = createHash("sha256");
+  let gathered = 0;
+  const flush = () => {
+    if (gathered > 0) hash.update(fieldScratch.subarray(0, gathered));
+    gathered = 0;
+  };
+  const room = (n: number) => {
+    if (gathered + n > fieldScratch.length) flush();
+  };
+  return {
+    bytes(bytes) {
+      if (bytes.length >= GATHER_BELOW) {
+        flush();
+        hash.update(bytes);
+        return;
+      }
+      room(bytes.length);
+      fieldScratch.set(bytes, gathered);
+      gathered += bytes.length;
+    },
+    byte(value) {
+      room(1);
+      fieldScratch[gathered++] = value;
+    },
+    u64(n) {
+      room(8);
+      fieldView.setUint32(gathered, Math.floor(n / 2 ** 32));
+      fieldView.setUint32(gathered + 4, n >>> 0);
+      gathered += 8;
+    },
+    digest() {
+      flush();
+      return Uint8Array.from(hash.digest());
+    },
+  };
+}
+
 /** SHA-256 of the concatenation of `chunks`, without building the concatenation. */
 export function sha256(...chunks: Uint8Array[]): Uint8Array {
   return digest("sha256", chunks);

@@ -1,5 +1,5 @@
 // Identity rules (docs/archive-format.md §2): which UUID names a record, and what "the same content" means.
-import { hex, sha1, sha256Of } from "./checksum.ts";
+import { type FieldHash, hex, sha1, sha256Fields } from "./checksum.ts";
 import { hkError } from "../runtime/errors.ts";
 import { headerKeyBytes, type WireHeader } from "./types.ts";
 
@@ -19,8 +19,8 @@ const CLASH_TAG = new TextEncoder().encode("housekeeping clash uuid v1\0");
 // Prefix of the content digest. Stored digests depend on it: changing it means a new tag, not an edit.
 const CONTENT_TAG = new TextEncoder().encode("housekeeping content v1\0");
 
-const NULL_MARK = Uint8Array.of(0);
-const BYTES_MARK = Uint8Array.of(1);
+const NULL_MARK = 0;
+const BYTES_MARK = 1;
 
 function uuidError(text: unknown): Error {
   const example = HOUSEKEEPING_NAMESPACE;
@@ -85,8 +85,11 @@ function lengthPrefix(length: number): Uint8Array {
   return out;
 }
 
-function nullableField(bytes: Uint8Array | null): Uint8Array[] {
-  return bytes === null ? [NULL_MARK] : [BYTES_MARK, lengthPrefix(bytes.length), bytes];
+function nullableField(hash: FieldHash, bytes: Uint8Array | null): void {
+  if (bytes === null) return hash.byte(NULL_MARK);
+  hash.byte(BYTES_MARK);
+  hash.u64(bytes.length);
+  hash.bytes(bytes);
 }
 
 /**
@@ -97,15 +100,21 @@ function nullableField(bytes: Uint8Array | null): Uint8Array[] {
 export function contentDigest(
   r: { key: Uint8Array | null; value: Uint8Array | null; headers: readonly WireHeader[] },
 ): Uint8Array {
-  const chunks: Uint8Array[] = [CONTENT_TAG, ...nullableField(r.key), ...nullableField(r.value)];
-  chunks.push(lengthPrefix(r.headers.length));
+  // Each field appended as it is read: no list of chunks, no array per length prefix (hashed per record archived
+  // and restored). The bytes hashed are those of the encoding above, unchanged.
+  const hash = sha256Fields();
+  hash.bytes(CONTENT_TAG);
+  nullableField(hash, r.key);
+  nullableField(hash, r.value);
+  hash.u64(r.headers.length);
   for (const header of r.headers) {
     // A name's wire bytes: two names that are not UTF-8 may decode to the same text (U+FFFD) and still differ.
     const keyBytes = headerKeyBytes(header);
-    chunks.push(lengthPrefix(keyBytes.length), keyBytes, ...nullableField(header.value));
+    hash.u64(keyBytes.length);
+    hash.bytes(keyBytes);
+    nullableField(hash, header.value);
   }
-  // Four chunks per header: a record with 50 000 headers would overflow the stack as sha256(...chunks).
-  return sha256Of(chunks);
+  return hash.digest();
 }
 
 /**

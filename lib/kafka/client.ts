@@ -24,6 +24,7 @@ import type { LogFields, Logger, LogLevel } from "../runtime/log.ts";
 import type { TimestampType } from "../format/record.ts";
 import { installCodecs } from "./codecs.ts";
 import { installKafkajsPatches, retriableProtocolMessages } from "./kafkajs_internals.ts";
+import { framedSocketFactory } from "./socket_frames.ts";
 import { diagnoseTlsError, hostPort, readCaFile, tlsError, verificationOffWarning } from "../runtime/tls.ts";
 
 export type SecurityProtocol = "PLAINTEXT" | "SASL_PLAINTEXT" | "SASL_SSL" | "SSL";
@@ -292,6 +293,8 @@ export function createKafka(settings: KafkaSettings, log: Logger): Kafka {
     brokers: settings.brokers,
     clientId: settings.clientId,
     ssl: tlsOption(settings),
+    // Each response read in place into one buffer, not gathered in chunks and joined (socket_frames.ts).
+    socketFactory: framedSocketFactory() as unknown as NonNullable<KafkaConfig["socketFactory"]>,
     logLevel: KafkaLogLevel.INFO,
     logCreator: logCreator(log, scrub),
     ...(sasl === undefined ? {} : { sasl }),

@@ -6,6 +6,7 @@ import { Buffer, isUtf8 } from "node:buffer";
 import { CompressionCodecs } from "kafkajs";
 import kafkajsPackage from "kafkajs/package.json" with { type: "json" };
 import type { Kafka, Logger as KafkajsLogger } from "kafkajs";
+import ConnectionModule from "kafkajs/src/network/connection.js";
 import RequestQueueModule from "kafkajs/src/network/requestQueue/index.js";
 import createEosManager from "kafkajs/src/producer/eosManager/index.js";
 import compressionModule from "kafkajs/src/protocol/message/compression/index.js";
@@ -53,6 +54,7 @@ export const kafkajsModules = {
   createRequest: CreateRequestModule as unknown,
   crc32c: crc32CModule as unknown,
   RequestQueue: RequestQueueModule as unknown,
+  Connection: ConnectionModule as unknown,
 };
 
 /**
@@ -94,7 +96,8 @@ function checkSameInstance(): void {
 
 /**
  * Installs every kafkajs patch: record headers folded in linear time and their wire list kept on consumed
- * messages, `wireMessage` records encoded exactly on produce, and idle connections that do not poll.
+ * messages, `wireMessage` records encoded exactly on produce, idle connections that do not poll, and responses
+ * that arrive whole taken without a copy.
  * Idempotent; createKafka calls it. Throws KAFKA_INTERNALS_MISMATCH if kafkajs is not the version the patches
  * were written for, its internals are not the module instances kafkajs itself runs (the patches would then
  * silently do nothing), or its record decoder does not fold headers where the fold hook expects.
@@ -105,6 +108,7 @@ export function installKafkajsPatches(): void {
   installWireHeaders();
   installWireHeaderEncoding();
   installIdleRequestQueue();
+  installWholeResponses();
 }
 
 // ---- consuming: kafkajs's record decoder (src/protocol/recordBatch/record/v0/decoder.js) folds the header list
@@ -420,6 +424,39 @@ function installIdleRequestQueue(): void {
   };
   patched[IDLE_PATCHED] = true;
   prototype!.scheduleCheckPendingRequests = patched;
+}
+
+// ---- responses read whole (socket_frames.ts)
+
+// kafkajs's processData keeps what follows a complete response as `chunks = [remainder]`, an empty Buffer when the
+// response ended with the chunk, and joins `chunks` whenever it holds more than one: the next response, even one
+// arriving whole in a single chunk (as socket_frames.ts hands them over), is then copied by Buffer.concat([empty,
+// response]). Dropping the empty leftovers first leaves such a response as it came (no copy, no fresh memory);
+// otherwise kafkajs's framing is untouched.
+
+interface ConnectionState {
+  chunks: Buffer[];
+  bytesBuffered: number;
+}
+type ProcessData = ((this: ConnectionState, data: Buffer) => unknown) & { [WHOLE_PATCHED]?: true };
+
+const WHOLE_PATCHED = Symbol.for("housekeeping.kafka.wholeResponsesPatch");
+const Connection = ConnectionModule as unknown as { prototype: { processData?: ProcessData } };
+
+/** Makes kafkajs take a response that arrives in one chunk without copying it. Idempotent. */
+function installWholeResponses(): void {
+  const prototype = Connection?.prototype;
+  const original = prototype?.processData;
+  if (typeof original !== "function") {
+    throw internalsError("Connection.processData is missing", "the whole-response fix");
+  }
+  if (original[WHOLE_PATCHED]) return;
+  const patched: ProcessData = function (this: ConnectionState, data: Buffer) {
+    if (this.bytesBuffered === 0 && this.chunks.length > 0) this.chunks = [];
+    return original.call(this, data);
+  };
+  patched[WHOLE_PATCHED] = true;
+  prototype!.processData = patched;
 }
 
 // ---- the pipelined producer's cluster (lib/restore/producer.ts)

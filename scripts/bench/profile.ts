@@ -43,7 +43,11 @@ function packageOf(url: string, functionName: string): string {
 // Where each sample's time goes, by the nearest frame on its stack that says (first match of the list, walking up
 // from the sampled function): the table of docs/benchmarks.md, "Where each millisecond goes".
 const PARTS: Part[] = [
-  ["SHA-256 (content digest)", (u, f) => u.endsWith("format/checksum.ts") && /^(digest|sha256)/.test(f)],
+  // sha256Fields's methods (bytes, byte, u64, flush, digest) as well as the chunk digests.
+  [
+    "SHA-256 (content digest)",
+    (u, f) => u.endsWith("format/checksum.ts") && /^(digest|sha256|bytes|byte|u64|flush)/.test(f),
+  ],
   ["CRC-32 (value, object)", (u, f) => u.endsWith("format/checksum.ts") && f === "crc32"],
   ["CRC-32C (Kafka batches)", (u) => u.endsWith("kafka/crc32c.ts")],
   ["BSON encode", (u) => u.endsWith("format/bson_writer.ts")],

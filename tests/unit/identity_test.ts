@@ -10,7 +10,7 @@ import {
   uuidText,
   uuidV5,
 } from "../../lib/format/identity.ts";
-import { hex } from "../../lib/format/checksum.ts";
+import { hex, sha256 } from "../../lib/format/checksum.ts";
 import type { WireHeader } from "../../lib/format/types.ts";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -156,4 +156,41 @@ Deno.test("clashUuid is reproducible and distinct per content and per client UUI
   ];
   assert.equal(new Set(all).size, all.length);
   assert.throws(() => clashUuid("not-a-uuid", DIGEST), hasCode("UUID_INVALID"));
+});
+
+Deno.test("contentDigest hashes exactly the documented encoding, whatever the fields' sizes", () => {
+  // The encoding built as one array, hashed at once: what the field-by-field hash must equal.
+  const u64 = (n: number) => {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt(n));
+    return b;
+  };
+  const field = (b: Uint8Array | null) =>
+    b === null ? [Uint8Array.of(0)] : [Uint8Array.of(1), u64(b.length), b];
+  const reference = (r: { key: Uint8Array | null; value: Uint8Array | null; headers: WireHeader[] }) => {
+    const parts = [
+      utf8("housekeeping content v1\0"),
+      ...field(r.key),
+      ...field(r.value),
+      u64(r.headers.length),
+    ];
+    for (const h of r.headers) {
+      parts.push(u64(h.keyBytes?.length ?? utf8(h.key).length), h.keyBytes ?? utf8(h.key), ...field(h.value));
+    }
+    return hex(sha256(...parts));
+  };
+  let seed = 7;
+  const random = (n: number) => Math.floor(((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * n);
+  const bytes = (n: number) => Uint8Array.from({ length: n }, () => random(256));
+  // Sizes around the gathering threshold (1 KiB) and the gathering buffer (16 KiB), and well past both.
+  const sizes = [0, 1, 1023, 1024, 1025, 16 * 1024 - 9, 16 * 1024, 16 * 1024 + 1, 70_000];
+  for (let i = 0; i < 60; i++) {
+    const pick = () => random(5) === 0 ? null : bytes(sizes[random(sizes.length)]!);
+    const headers: WireHeader[] = Array.from({ length: random(40) }, (_, j) => ({
+      key: j % 7 === 0 ? "_id" : `h${random(1000)}`.repeat(1 + random(3) * random(600)),
+      value: pick(),
+    }));
+    const record = { key: pick(), value: pick(), headers };
+    assert.equal(hex(contentDigest(record)), reference(record), `record ${i}`);
+  }
 });
