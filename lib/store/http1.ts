@@ -26,11 +26,15 @@ export interface Http1Options {
 
 export interface Http1Response {
   status: number;
-  /** Lower-case names; a repeated header keeps its last value (S3 repeats none that we read). */
-  headers: Map<string, string>;
+  /** Looked up by lower-case name; a repeated header gives its last value (S3 repeats none that we read). */
+  headers: HeaderLookup;
   body: Uint8Array;
   /** A streamed GET's body (Http1Request.stream), in place of `body`; whoever gets it must read or cancel it. */
   stream?: ReadableStream<Uint8Array>;
+}
+
+export interface HeaderLookup {
+  get(name: string): string | undefined;
 }
 
 export interface Http1Request {
@@ -100,8 +104,26 @@ interface Socket {
   buf: Uint8Array;
   start: number;
   end: number;
-  /** Set by every read or write that moved bytes; the request's watchdog clears it. */
+  /** Where a request's head and its small body pieces are put together for one write; the socket's own. */
+  out: Uint8Array;
+  /** Set by every read or write that moved bytes; the client's sweep clears it. */
   moved: boolean;
+  /** When the sweep last saw the socket move (or its request began), performance.now(). */
+  quietSince: number;
+  /** Set by the sweep when it closed the socket for its silence. */
+  timedOut: boolean;
+}
+
+/** An answer's head: what framing needs, read from its bytes; its header lines, copied, for `headers`. */
+interface Head {
+  status: number;
+  http10: boolean;
+  /** The last Content-Length: its value, -1 when absent, -2 when not 1-15 digits. */
+  length: number;
+  chunked: boolean;
+  close: boolean;
+  /** Header lines (without the status line), copied out of the socket's buffer for `headers`. */
+  lines: Uint8Array;
 }
 
 export function createHttp1Client(o: Http1Options) {
@@ -117,7 +139,16 @@ export function createHttp1Client(o: Http1Options) {
       : await Deno.connect({ hostname, port: o.port });
     // Head and body go out in separate writes: Nagle's algorithm would hold the last one for a delayed ACK.
     if (!tls) (conn as Deno.TcpConn).setNoDelay(true);
-    return { conn, buf: new Uint8Array(READ_CHUNK), start: 0, end: 0, moved: false };
+    return {
+      conn,
+      buf: new Uint8Array(READ_CHUNK),
+      start: 0,
+      end: 0,
+      out: new Uint8Array(OUT_BYTES),
+      moved: false,
+      quietSince: 0,
+      timedOut: false,
+    };
   }
 
   async function fill(s: Socket): Promise<boolean> {
@@ -159,37 +190,19 @@ export function createHttp1Client(o: Http1Options) {
     }
   }
 
-  /** The answer's head (status line, header lines), decoded in one piece once its empty line has arrived. */
-  async function headLines(s: Socket): Promise<string[]> {
-    for (let searched = 0;;) {
-      const end = headEnd(s.buf, s.start + Math.max(0, searched - 2), s.end);
-      if (end !== null) {
-        const text = latin1.decode(s.buf.subarray(s.start, end.head));
-        s.start = end.next;
-        return text.split(/\r?\n/);
-      }
-      searched = s.end - s.start;
-      if (searched > MAX_HEAD_BYTES) throw protocolError(`a head longer than ${MAX_HEAD_BYTES} bytes`);
-      if (!await fill(s)) throw protocolError("the connection closed within the answer's head");
-    }
-  }
-
-  async function readHead(
-    s: Socket,
-  ): Promise<{ status: number; headers: Map<string, string>; http10: boolean }> {
+  /** The answer's head (1xx answers skipped), read from its bytes once its empty line has arrived. */
+  async function readHead(s: Socket): Promise<Head> {
     for (;;) {
-      const [statusLine, ...lines] = await headLines(s);
-      const m = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(statusLine!);
-      if (m === null) throw protocolError(`status line ${JSON.stringify(statusLine!.slice(0, 80))}`);
-      const headers = new Map<string, string>();
-      for (const text of lines) {
-        const colon = text.indexOf(":");
-        if (colon <= 0) throw protocolError(`header line ${JSON.stringify(text.slice(0, 80))}`);
-        headers.set(text.slice(0, colon).trim().toLowerCase(), text.slice(colon + 1).trim());
+      let next: number;
+      for (let searched = 0; (next = headEnd(s.buf, s.start + Math.max(0, searched - 2), s.end)) < 0;) {
+        searched = s.end - s.start;
+        if (searched > MAX_HEAD_BYTES) throw protocolError(`a head longer than ${MAX_HEAD_BYTES} bytes`);
+        if (!await fill(s)) throw protocolError("the connection closed within the answer's head");
       }
-      const status = Number(m[2]);
+      const head = parseHead(s.buf, s.start);
+      s.start = next;
       // 1xx answers (100 Continue, which we never ask for) precede the real one.
-      if (status >= 200 || status === 101) return { status, headers, http10: m[1] === "0" };
+      if (head.status >= 200 || head.status === 101) return head;
     }
   }
 
@@ -227,15 +240,10 @@ export function createHttp1Client(o: Http1Options) {
     return concat(chunks);
   }
 
-  async function readBody(s: Socket, req: Http1Request, status: number, headers: Map<string, string>) {
-    if (req.method === "HEAD" || status === 204 || status === 304) {
-      return { body: new Uint8Array(0), reusable: true };
-    }
-    if (/chunked/i.test(headers.get("transfer-encoding") ?? "")) {
-      return { body: await readChunked(s), reusable: true };
-    }
-    const length = headers.get("content-length");
-    if (length === undefined) {
+  async function readBody(s: Socket, req: Http1Request, head: Head): Promise<Uint8Array> {
+    if (bodiless(req, head)) return EMPTY;
+    if (head.chunked) return await readChunked(s);
+    if (head.length === -1) {
       // Delimited by the connection's close (HTTP/1.0 style): only error answers do that, so bound it.
       const chunks: Uint8Array[] = [s.buf.slice(s.start, s.end)];
       s.start = s.end;
@@ -248,14 +256,15 @@ export function createHttp1Client(o: Http1Options) {
         chunks.push(s.buf.slice(s.start, s.end));
         s.start = s.end;
       }
-      return { body: concat(chunks), reusable: false };
+      return concat(chunks);
     }
-    if (!/^\d{1,15}$/.test(length)) {
+    if (head.length < 0) {
+      const length = lookup(head.lines).get("content-length") ?? "";
       throw protocolError(`content-length ${JSON.stringify(length.slice(0, 40))}`);
     }
-    const body = new Uint8Array(checkedLength(req, status, Number(length)));
+    const body = new Uint8Array(checkedLength(req, head.status, head.length));
     await readInto(s, body, 0, body.length);
-    return { body, reusable: true };
+    return body;
   }
 
   /** `declared`, unless it is more than a whole-body read may allocate or not the length the caller expects. */
@@ -284,27 +293,37 @@ export function createHttp1Client(o: Http1Options) {
     return declared;
   }
 
+  /**
+   * The request's head, then its body: small pieces ride with the head or with each other in `s.out` (one write,
+   * one op, one packet); large ones go out as they are, never copied.
+   */
   async function send(s: Socket, req: Http1Request): Promise<void> {
-    const head = encoder.encode(
-      `${[`${req.method} ${req.target} HTTP/1.1`, hostHeader, ...req.headers].join("\r\n")}\r\n\r\n`,
-    );
-    // Small pieces ride with the head or with each other (one write, one op, one packet); large ones go out as
-    // they are, never copied.
-    let pending: Uint8Array[] = [head];
-    const flush = async () => {
-      if (pending.length === 0) return;
-      await writeAll(s, concat(pending));
-      pending = [];
-    };
-    for (const piece of req.body ?? []) {
-      if (piece.length >= COALESCE_BELOW) {
-        await flush();
-        await writeAll(s, piece);
-      } else {
-        pending.push(piece);
+    let text = req.method + " " + req.target + " HTTP/1.1\r\n" + hostHeader;
+    for (const header of req.headers) text += "\r\n" + header;
+    text += "\r\n\r\n";
+    let written = encoder.encodeInto(text, s.out).written;
+    if (written < text.length) {
+      // Longer than the socket's buffer (or not ASCII): a head this long is rare enough to get its own array.
+      s.out = new Uint8Array(Math.max(OUT_BYTES, text.length * 3));
+      written = encoder.encodeInto(text, s.out).written;
+    }
+    if (req.body !== undefined) {
+      for (const piece of req.body) {
+        if (piece.length >= COALESCE_BELOW) {
+          if (written > 0) await writeAll(s, s.out.subarray(0, written));
+          written = 0;
+          await writeAll(s, piece);
+          continue;
+        }
+        if (written + piece.length > s.out.length) {
+          await writeAll(s, s.out.subarray(0, written));
+          written = 0;
+        }
+        s.out.set(piece, written);
+        written += piece.length;
       }
     }
-    await flush();
+    if (written > 0) await writeAll(s, s.out.subarray(0, written));
   }
 
   async function writeAll(s: Socket, bytes: Uint8Array): Promise<void> {
@@ -314,21 +333,31 @@ export function createHttp1Client(o: Http1Options) {
     }
   }
 
-  /** One exchange on `s`; `fresh` says whether a failure before any answer may be a stale keep-alive socket. */
+  /** One exchange on `s`, watched until its answer is whole or handed over as a stream. */
   async function exchange(s: Socket, req: Http1Request): Promise<Http1Response> {
-    await send(s, req);
-    const { status, headers, http10 } = await readHead(s);
-    const keep = () => !http10 && !/close/i.test(headers.get("connection") ?? "");
-    const length = headers.get("content-length");
-    if (
-      req.stream && status >= 200 && status < 300 && length !== undefined && /^\d{1,15}$/.test(length) &&
-      !/chunked/i.test(headers.get("transfer-encoding") ?? "")
-    ) {
-      return { status, headers, body: new Uint8Array(0), stream: bodyStream(s, Number(length), keep()) };
+    watch(s);
+    try {
+      await send(s, req);
+      const head = await readHead(s);
+      const keep = !head.http10 && !head.close;
+      if (req.stream && head.status >= 200 && head.status < 300 && head.length >= 0 && !head.chunked) {
+        watching.delete(s);
+        return answer(head, EMPTY, bodyStream(s, head.length, keep));
+      }
+      const body = await readBody(s, req, head);
+      // Unwatched before it is pooled: the next request on it watches it again.
+      watching.delete(s);
+      // A body delimited by the connection's close leaves nothing to reuse.
+      release(s, keep && s.start === s.end && (head.length !== -1 || head.chunked || bodiless(req, head)));
+      return answer(head, body, undefined);
+    } catch (e) {
+      watching.delete(s);
+      try {
+        s.conn.close();
+      } catch { /* closed already */ }
+      if (s.timedOut) throw timeoutError(`${req.method} ${req.target}: no answer`, o.idleMs);
+      throw e;
     }
-    const { body, reusable } = await readBody(s, req, status, headers);
-    release(s, reusable && keep() && s.start === s.end);
-    return { status, headers, body };
   }
 
   function release(s: Socket, reusable: boolean): void {
@@ -384,36 +413,46 @@ export function createHttp1Client(o: Http1Options) {
     });
   }
 
-  /** Runs `work` on `s`, failing it when nothing moves on the socket for `idleMs` (the socket is closed then). */
-  async function watched<T>(s: Socket | null, work: (s: Socket) => Promise<T>, what: string): Promise<T> {
-    let socket = s;
-    let timedOut = false;
-    const timer = setInterval(() => {
-      if (socket === null) return;
-      if (socket.moved) {
-        socket.moved = false;
-        return;
-      }
-      timedOut = true;
-      try {
-        socket.conn.close();
-      } catch { /* closed already */ }
-    }, o.idleMs);
-    try {
-      socket ??= await connectWithin(o.idleMs, what);
-      socket.moved = false;
-      return await work(socket);
-    } catch (e) {
-      if (socket !== null) {
+  // The sockets of requests under way, checked by one sweep every tick (a tenth of idleMs) rather than a timer set
+  // and cleared per request: a socket silent for idleMs since the sweep last saw it move is closed, which fails its
+  // request. The silence is counted from a sweep that saw bytes move, after they did: never early, at most a tick
+  // late. The sweep stops itself once it finds nothing to watch, so sequential requests do not set it again each.
+  const watching = new Set<Socket>();
+  const tick = Math.max(5, o.idleMs / 10);
+  let sweeper: ReturnType<typeof setInterval> | undefined;
+
+  function watch(s: Socket): void {
+    s.moved = false;
+    s.timedOut = false;
+    s.quietSince = performance.now();
+    watching.add(s);
+    if (sweeper === undefined) {
+      sweeper = setInterval(sweep, tick);
+      // A process whose work is done does not wait for the sweep's last tick.
+      Deno.unrefTimer(sweeper);
+    }
+  }
+
+  function sweep(): void {
+    if (watching.size === 0) return stopSweep();
+    const now = performance.now();
+    for (const s of watching) {
+      if (s.moved) {
+        s.moved = false;
+        s.quietSince = now;
+      } else if (now - s.quietSince >= o.idleMs) {
+        s.timedOut = true;
+        watching.delete(s);
         try {
-          socket.conn.close();
+          s.conn.close();
         } catch { /* closed already */ }
       }
-      if (timedOut) throw timeoutError(`${what}: no answer`, o.idleMs);
-      throw e;
-    } finally {
-      clearInterval(timer);
     }
+  }
+
+  function stopSweep(): void {
+    clearInterval(sweeper);
+    sweeper = undefined;
   }
 
   async function connectWithin(ms: number, what: string): Promise<Socket> {
@@ -435,20 +474,20 @@ export function createHttp1Client(o: Http1Options) {
   return {
     async request(req: Http1Request): Promise<Http1Response> {
       if (closed) throw socketError("the store is closed", "ECONNRESET");
-      const what = `${req.method} ${req.target}`;
       const reused = idle.pop();
       if (reused !== undefined) {
         try {
-          return await watched(reused, (s) => exchange(s, req), what);
+          return await exchange(reused, req);
         } catch (e) {
           // The server may have closed the idle socket as we took it: one more try on a new one.
           if (!isStale(e)) throw e;
         }
       }
-      return await watched(null, (s) => exchange(s, req), what);
+      return await exchange(await connectWithin(o.idleMs, `${req.method} ${req.target}`), req);
     },
     close() {
       closed = true;
+      if (sweeper !== undefined) stopSweep();
       for (const s of idle.splice(0)) {
         try {
           s.conn.close();
@@ -456,6 +495,170 @@ export function createHttp1Client(o: Http1Options) {
       }
     },
   };
+}
+
+const EMPTY = new Uint8Array(0);
+/** A socket's own buffer for a request's head and the small body pieces written with it. */
+const OUT_BYTES = 2 * COALESCE_BELOW;
+
+/** Whether an answer has no body whatever its head declares (RFC 9112 section 6.3). */
+function bodiless(req: Http1Request, head: Head): boolean {
+  return req.method === "HEAD" || head.status === 204 || head.status === 304;
+}
+
+function answer(head: Head, body: Uint8Array, stream: ReadableStream<Uint8Array> | undefined): Http1Response {
+  const a: Http1Response = { status: head.status, headers: lookup(head.lines), body };
+  if (stream !== undefined) a.stream = stream;
+  return a;
+}
+
+// A header is looked up in the head's lines (copied out of the socket's buffer) when a caller asks for it, and
+// only its value is made a string: a map of every header cost more than the rest of reading the head, and the
+// callers read two or three headers (a PUT's none).
+const lookupShape = {
+  get(this: { lines: Uint8Array }, name: string): string | undefined {
+    const buf = this.lines;
+    let value: string | undefined;
+    for (let at = 0; at < buf.length;) {
+      let lf = at;
+      while (lf < buf.length && buf[lf] !== 0x0a) lf++;
+      const end = lf > at && buf[lf - 1] === 0x0d ? lf - 1 : lf;
+      if (buf[at + name.length] === 0x3a && named(buf, at, name)) {
+        value = valueOf(buf, at + name.length + 1, end);
+      }
+      at = lf + 1;
+    }
+    return value;
+  },
+};
+
+function lookup(lines: Uint8Array): HeaderLookup {
+  const l = Object.create(lookupShape) as { lines: Uint8Array } & HeaderLookup;
+  l.lines = lines;
+  return l;
+}
+
+/** buf[from, to) without the whitespace String.prototype.trim takes off, as latin1 text. */
+function valueOf(buf: Uint8Array, from: number, to: number): string {
+  while (from < to && isSpace(buf[from]!)) from++;
+  while (to > from && isSpace(buf[to - 1]!)) to--;
+  let text = "";
+  for (let i = from; i < to; i++) {
+    // TextDecoder's latin1 is windows-1252 (0x80-0x9f differ), and long values are cheaper decoded in one piece.
+    if (buf[i]! >= 0x80 || to - from > 64) return latin1.decode(buf.subarray(from, to));
+    text += String.fromCharCode(buf[i]!);
+  }
+  return text;
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
+}
+
+/** RFC 9110's tchar: the bytes a header's name may have (no whitespace before its colon, RFC 9112 section 5.1). */
+const TOKEN = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  TOKEN[c.charCodeAt(0)] = 1;
+}
+
+/**
+ * The head that begins at buf[from] and whose empty line headEnd found: its status line and header lines checked,
+ * and what framing needs read from the bytes (the last Content-Length, Transfer-Encoding and Connection), with no
+ * string made of them.
+ */
+function parseHead(buf: Uint8Array, from: number): Head {
+  let lf = from;
+  while (buf[lf] !== 0x0a) lf++;
+  const status = statusOf(buf, from, lf > from && buf[lf - 1] === 0x0d ? lf - 1 : lf);
+  const head: Head = {
+    status,
+    http10: buf[from + 7] === 0x30,
+    length: -1,
+    chunked: false,
+    close: false,
+    lines: EMPTY,
+  };
+  const first = lf + 1;
+  let last = first;
+  for (let at = first;; at = lf + 1) {
+    lf = at;
+    let colon = -1;
+    for (let c = buf[lf]; c !== 0x0a; c = buf[++lf]) if (c === 0x3a && colon < 0) colon = lf;
+    const end = lf > at && buf[lf - 1] === 0x0d ? lf - 1 : lf;
+    if (end === at) break;
+    if (colon <= at || colon >= end || !token(buf, at, colon)) {
+      throw protocolError(`header line ${JSON.stringify(latin1.decode(buf.subarray(at, end)).slice(0, 80))}`);
+    }
+    let v = colon + 1;
+    let w = end;
+    while (v < w && isSpace(buf[v]!)) v++;
+    while (w > v && isSpace(buf[w - 1]!)) w--;
+    const n = colon - at;
+    if (n === 14 && named(buf, at, "content-length")) head.length = digits(buf, v, w);
+    else if (n === 17 && named(buf, at, "transfer-encoding")) head.chunked = holds(buf, v, w, "chunked");
+    else if (n === 10 && named(buf, at, "connection")) head.close = holds(buf, v, w, "close");
+    last = end;
+  }
+  if (last > first) head.lines = buf.slice(first, last);
+  return head;
+}
+
+/** The status of a line `HTTP/1.x NNN[ reason]`; anything else is a protocol error. */
+function statusOf(buf: Uint8Array, from: number, to: number): number {
+  let cr = from;
+  while (cr < to && buf[cr] !== 0x0d) cr++;
+  const ok = to - from >= 12 && exactly(buf, from, HTTP1) &&
+    (buf[from + 7] === 0x30 || buf[from + 7] === 0x31) && buf[from + 8] === 0x20 && isDigit(buf[from + 9]!) &&
+    isDigit(buf[from + 10]!) && isDigit(buf[from + 11]!) &&
+    // A reason phrase after a space, without a CR of its own (as the line regex of before took it).
+    (to - from === 12 || buf[from + 12] === 0x20) && cr === to;
+  if (!ok) {
+    throw protocolError(`status line ${JSON.stringify(latin1.decode(buf.subarray(from, to)).slice(0, 80))}`);
+  }
+  return (buf[from + 9]! - 0x30) * 100 + (buf[from + 10]! - 0x30) * 10 + buf[from + 11]! - 0x30;
+}
+
+const HTTP1 = "HTTP/1.";
+
+function exactly(buf: Uint8Array, at: number, text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (buf[at + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+function token(buf: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (TOKEN[buf[i]!] === 0) return false;
+  return true;
+}
+
+/** Whether buf[at..] begins with `lower` (ASCII letters, digits and punctuation), letters in either case. */
+function named(buf: Uint8Array, at: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    const c = buf[at + i]!;
+    if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** buf[from, to) as a decimal of 1-15 digits; -2 when it is not one. */
+function digits(buf: Uint8Array, from: number, to: number): number {
+  if (to <= from || to - from > 15) return -2;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = buf[i]!;
+    if (!isDigit(c)) return -2;
+    n = n * 10 + c - 0x30;
+  }
+  return n;
+}
+
+/** Whether buf[from, to) holds `lower` anywhere, in either case. */
+function holds(buf: Uint8Array, from: number, to: number, lower: string): boolean {
+  for (let i = from; i + lower.length <= to; i++) if (named(buf, i, lower)) return true;
+  return false;
 }
 
 function isStale(e: unknown): boolean {
@@ -477,16 +680,15 @@ function timeoutError(what: string, ms: number): Error {
 }
 
 /**
- * Where the head in buf[from, to) ends: `head`, the end of its last line (before that line's CRLF), and `next`, the
- * first byte after the empty line. A bare LF is taken for a CRLF, as RFC 9112 allows. Null until the empty line.
+ * Where the head in buf[from, to) ends: the first byte after its empty line (a bare LF is taken for a CRLF, as
+ * RFC 9112 allows); -1 until the empty line has arrived.
  */
-function headEnd(buf: Uint8Array, from: number, to: number): { head: number; next: number } | null {
-  for (let i = buf.subarray(from, to).indexOf(0x0a); i >= 0; i = buf.subarray(from, to).indexOf(0x0a)) {
-    const lf = from + i;
+function headEnd(buf: Uint8Array, from: number, to: number): number {
+  for (let lf = from; lf < to; lf++) {
+    if (buf[lf] !== 0x0a) continue;
     const after = buf[lf + 1] === 0x0d ? lf + 2 : lf + 1;
-    if (after >= to) return null;
-    if (buf[after] === 0x0a) return { head: buf[lf - 1] === 0x0d ? lf - 1 : lf, next: after + 1 };
-    from = lf + 1;
+    if (after >= to) return -1;
+    if (buf[after] === 0x0a) return after + 1;
   }
-  return null;
+  return -1;
 }

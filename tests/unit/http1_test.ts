@@ -209,6 +209,71 @@ Deno.test("a silent server is a TimeoutError; a too long head and bad framing ar
   }
 });
 
+Deno.test("a header name with whitespace or no colon is malformed; a header is looked up as the map gave it", async () => {
+  const answers: Record<string, string> = {
+    // RFC 9112 section 5.1: whitespace between a field's name and its colon must be rejected, lest two readers
+    // disagree on the framing (here: which Content-Length counts).
+    "/space": "HTTP/1.1 200 OK\r\nContent-Length : 3\r\n\r\nabc",
+    "/fold": "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n x: y\r\n\r\nabc",
+    "/colon": "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-A\r\n\r\nabc",
+    "/reason": "HTTP/1.1 200 O\rK\r\nContent-Length: 3\r\n\r\nabc",
+    "/lower": "http/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+    "/ok": "HTTP/1.1 200 OK\nX-A: 1\r\nx-a:  2 \r\nX-Amz-Checksum-CRC32:\tAAAAAA==\r\nX-B: caf\xe9 \x80\r\n" +
+      "CONTENT-LENGTH: 3\r\nX-Empty:\r\n\nabc",
+  };
+  const server = serve({
+    async answer(conn, head) {
+      const target = head.split(" ")[1]!;
+      await write(conn, Uint8Array.from(answers[target]!, (c) => c.charCodeAt(0)));
+      return true;
+    },
+  });
+  const client = server.client();
+  try {
+    for (const target of ["/space", "/fold", "/colon", "/reason", "/lower"]) {
+      await rejects(client.request({ method: "GET", target, headers: [] }), /malformed HTTP answer/, target);
+    }
+    const r = await client.request({ method: "GET", target: "/ok", headers: [] });
+    equal(decoder.decode(r.body), "abc");
+    equal(r.headers.get("x-a"), "2");
+    equal(r.headers.get("x-amz-checksum-crc32"), "AAAAAA==");
+    equal(r.headers.get("content-length"), "3");
+    // As TextDecoder's latin1 (windows-1252) decodes it.
+    equal(r.headers.get("x-b"), "caf\u00e9 \u20ac");
+    equal(r.headers.get("x-empty"), "");
+    equal(r.headers.get("X-A"), undefined);
+    equal(r.headers.get("x"), undefined);
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+Deno.test("a request whose bytes keep moving outlives idleMs; one whose answer stops midway times out", async () => {
+  const server = serve({
+    async answer(conn, head) {
+      const text = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nhello, world";
+      const stop = head.startsWith("GET /stop") ? 30 : text.length;
+      for (let i = 0; i < stop; i++) {
+        await write(conn, text.slice(i, i + 1));
+        await new Promise((resolve) => setTimeout(resolve, 40));
+      }
+      // Stopped midway, the socket stays open and silent.
+      return true;
+    },
+  });
+  // Each gap is far below idleMs while the whole answer takes several times it: the watchdog counts silence only.
+  const client = server.client(400);
+  try {
+    const r = await client.request({ method: "GET", target: "/slow", headers: [] });
+    equal(decoder.decode(r.body), "hello, world");
+    await rejects(client.request({ method: "GET", target: "/stop", headers: [] }), { name: "TimeoutError" });
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
 Deno.test("a streamed body is handed over as it arrives; read to its end the socket is reused, cancelled it is not", async () => {
   const server = serve({
     async answer(conn, head) {
