@@ -108,7 +108,7 @@ interface Socket {
   out: Uint8Array;
   /** Set by every read or write that moved bytes; the client's sweep clears it. */
   moved: boolean;
-  /** When the sweep last saw the socket move (or its request began), performance.now(). */
+  /** When a sweep last saw the socket move or its request new (performance.now()); -1 until a sweep has. */
   quietSince: number;
   /** Set by the sweep when it closed the socket for its silence. */
   timedOut: boolean;
@@ -220,6 +220,14 @@ export function createHttp1Client(o: Http1Options) {
     }
   }
 
+  /** A body declared by Content-Length that is already in the socket's buffer, whole. */
+  function buffered(s: Socket, req: Http1Request, head: Head): Uint8Array {
+    const body = new Uint8Array(checkedLength(req, head.status, head.length));
+    body.set(s.buf.subarray(s.start, s.start + body.length));
+    s.start += body.length;
+    return body;
+  }
+
   async function readChunked(s: Socket): Promise<Uint8Array> {
     const chunks: Uint8Array[] = [];
     let total = 0;
@@ -323,7 +331,11 @@ export function createHttp1Client(o: Http1Options) {
         written += piece.length;
       }
     }
-    if (written > 0) await writeAll(s, s.out.subarray(0, written));
+    if (written === 0) return;
+    // Most often the only write of the request, and whole at once: no further async frame for it.
+    const sent = await s.conn.write(s.out.subarray(0, written));
+    s.moved = true;
+    if (sent < written) await writeAll(s, s.out.subarray(sent, written));
   }
 
   async function writeAll(s: Socket, bytes: Uint8Array): Promise<void> {
@@ -344,7 +356,10 @@ export function createHttp1Client(o: Http1Options) {
         watching.delete(s);
         return answer(head, EMPTY, bodyStream(s, head.length, keep));
       }
-      const body = await readBody(s, req, head);
+      // A small body has most often arrived with its head: taken without another await.
+      const whole = head.length >= 0 && !head.chunked && !bodiless(req, head) &&
+        s.end - s.start >= head.length;
+      const body = whole ? buffered(s, req, head) : await readBody(s, req, head);
       // Unwatched before it is pooled: the next request on it watches it again.
       watching.delete(s);
       // A body delimited by the connection's close leaves nothing to reuse.
@@ -414,9 +429,10 @@ export function createHttp1Client(o: Http1Options) {
   }
 
   // The sockets of requests under way, checked by one sweep every tick (a tenth of idleMs) rather than a timer set
-  // and cleared per request: a socket silent for idleMs since the sweep last saw it move is closed, which fails its
-  // request. The silence is counted from a sweep that saw bytes move, after they did: never early, at most a tick
-  // late. The sweep stops itself once it finds nothing to watch, so sequential requests do not set it again each.
+  // and cleared per request: a socket silent for idleMs since a sweep last saw it move (or saw its request new) is
+  // closed, which fails its request. The silence is counted from that sweep, after the bytes moved or the request
+  // began: never early, at most two ticks late. The sweep stops itself once it finds nothing to watch, so
+  // sequential requests do not set it again each.
   const watching = new Set<Socket>();
   const tick = Math.max(5, o.idleMs / 10);
   let sweeper: ReturnType<typeof setInterval> | undefined;
@@ -424,7 +440,8 @@ export function createHttp1Client(o: Http1Options) {
   function watch(s: Socket): void {
     s.moved = false;
     s.timedOut = false;
-    s.quietSince = performance.now();
+    // No clock read per request: the first sweep that sees the request counts its silence from then.
+    s.quietSince = -1;
     watching.add(s);
     if (sweeper === undefined) {
       sweeper = setInterval(sweep, tick);
@@ -437,7 +454,7 @@ export function createHttp1Client(o: Http1Options) {
     if (watching.size === 0) return stopSweep();
     const now = performance.now();
     for (const s of watching) {
-      if (s.moved) {
+      if (s.moved || s.quietSince < 0) {
         s.moved = false;
         s.quietSince = now;
       } else if (now - s.quietSince >= o.idleMs) {
