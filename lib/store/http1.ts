@@ -1,9 +1,10 @@
 // A small HTTP/1.1 client over Deno's own sockets, for the store's object GET, PUT and HEAD (lib/store/s3_objects.ts).
 // Through fetch, a request cost ~0.2-0.4 ms of the JS thread's CPU of its own (Request, Headers, abort signals,
 // body streams, a copy of every Uint8Array body) and its copies of 64 KiB bodies were a fifth of the archiver's
-// CPU in GC (issue 26). Here a request is one write of its head, one write per body piece (an archive object is
-// sent as it was encoded: prefix, the record's own value bytes, suffix; never joined) and reads straight into the
-// array the caller gets. Keep-alive sockets are pooled; a request that finds its idle socket closed by the server
+// CPU in GC (issue 26). Here a request is one write of its head with its small body pieces, one write per large
+// piece (an archive object is sent as it was encoded: prefix, the record's own value bytes, suffix; never joined)
+// and reads straight into the array the caller gets; its answer's head is parsed from the bytes, and one sweep per
+// client, not a timer per request, fails a request on which nothing moves. Keep-alive sockets are pooled; a request that finds its idle socket closed by the server
 // is sent again once on a new one (GET, PUT and HEAD of an object are idempotent). Every byte of an answer is
 // bounded: a head of at most MAX_HEAD_BYTES, a declared length or chunked framing that parses strictly, and a
 // whole body read into memory of at most the largest object an archive holds (or exactly the caller's expected
