@@ -185,7 +185,21 @@ Deno.test("serve: the permissions service's odd answers are 502 or 503 with a co
   }
 });
 
-Deno.test("serve: a silent PostgreSQL or S3 costs a bounded 503/504, then serve recovers", async () => {
+type Silent = ReturnType<typeof startSilentProxy>;
+type Fixture = Parameters<Parameters<typeof withServe>[1]>[0];
+
+/**
+ * serve (with the pages) in front of PostgreSQL and S3 through proxies that can go silent; the services' own
+ * silence bounds as given, serve's deadline 1 s. The proxies are closed whatever happens.
+ */
+async function withSilentPeers(
+  bounds: { indexSilenceSeconds: number; storeSocketTimeoutMs: number },
+  body: (
+    f: Fixture,
+    peers: { pg: Silent; s3: Silent; topic: string },
+    lines: ReturnType<typeof capture>["lines"],
+  ) => Promise<void>,
+): Promise<void> {
   const topic = `pub-${crypto.randomUUID().slice(0, 8)}`;
   const pg = startSilentProxy(addressOf(serviceEnv("DATABASE_URL").replace(/^postgres(ql)?:/, "http:")));
   const s3 = startSilentProxy(addressOf(serviceEnv("S3_ENDPOINT")));
@@ -198,89 +212,73 @@ Deno.test("serve: a silent PostgreSQL or S3 costs a bounded 503/504, then serve 
         databaseAddress: pg.address,
         s3Address: s3.address,
         deadlineMs: 1_000,
-        indexSilenceSeconds: 2,
-        storeSocketTimeoutMs: 1_000,
+        ...bounds,
         log,
         web: true,
       },
-    }, async (f) => {
-      const [uuid] = await f.archive([record(topic, 0, enc.encode("value"))]);
-      assert.equal((await get(`${f.url}/msg/${uuid}/raw_file/v`)).text, "value");
-      for (const proxy of [pg, s3]) {
-        proxy.freeze();
-        // More requests than the pool has connections (10) or the store has sockets to give.
-        const answers = await Promise.all(
-          Array.from({ length: 12 }, () => get(`${f.url}/msg/${uuid}/raw_file/v`)),
-        );
-        for (const a of answers) assert.ok(a.status === 503 || a.status === 504, `${a.status} ${a.text}`);
-        assert.equal((await get(`${f.url}/healthz`)).status, 503);
-        // The pages for people wait no longer than the API does.
-        const page = await get(`${f.url}/web/message/${uuid}`);
-        assert.ok(page.status === 503 || page.status === 504, `${page.status} ${page.text.slice(0, 200)}`);
-        proxy.thaw();
-        const again = await waitForAnswer(`${f.url}/msg/${uuid}/raw_file/v`);
-        assert.equal(again, "value", "serve answers again once the service does");
-      }
-      assert.ok(lines.some((l) => l.code === "SERVE_DEADLINE" || l.code === "INDEX_UNREACHABLE"));
-      assert.deepEqual(lines.filter((l) => l.level === "error"), []);
-    });
+    }, (f) => body(f, { pg, s3, topic }, lines));
   } finally {
-    await pg.close();
-    await s3.close();
+    // Closed already unless the test failed first.
+    await pg.close().catch(() => {});
+    await s3.close().catch(() => {});
   }
+}
+
+Deno.test("serve: a silent PostgreSQL or S3 costs a bounded 503/504, then serve recovers", async () => {
+  const bounds = { indexSilenceSeconds: 2, storeSocketTimeoutMs: 1_000 };
+  await withSilentPeers(bounds, async (f, { pg, s3, topic }, lines) => {
+    const [uuid] = await f.archive([record(topic, 0, enc.encode("value"))]);
+    assert.equal((await get(`${f.url}/msg/${uuid}/raw_file/v`)).text, "value");
+    for (const proxy of [pg, s3]) {
+      proxy.freeze();
+      // More requests than the pool has connections (10) or the store has sockets to give.
+      const answers = await Promise.all(
+        Array.from({ length: 12 }, () => get(`${f.url}/msg/${uuid}/raw_file/v`)),
+      );
+      for (const a of answers) assert.ok(a.status === 503 || a.status === 504, `${a.status} ${a.text}`);
+      assert.equal((await get(`${f.url}/healthz`)).status, 503);
+      // The pages for people wait no longer than the API does.
+      const page = await get(`${f.url}/web/message/${uuid}`);
+      assert.ok(page.status === 503 || page.status === 504, `${page.status} ${page.text.slice(0, 200)}`);
+      proxy.thaw();
+      const again = await waitForAnswer(`${f.url}/msg/${uuid}/raw_file/v`);
+      assert.equal(again, "value", "serve answers again once the service does");
+    }
+    assert.ok(lines.some((l) => l.code === "SERVE_DEADLINE" || l.code === "INDEX_UNREACHABLE"));
+    assert.deepEqual(lines.filter((l) => l.level === "error"), []);
+  });
 });
 
 // The test above passes with or without serve's deadline, since the services' own silence bounds (1-2 s) answer
 // first. Here they are far beyond the guard, as a hung peer with no timeout of its own would be: only serve's
 // deadline can answer, so without it (on the API routes or the pages) the requests hang and the guard fails them.
 Deno.test("serve: a stalled S3 or PostgreSQL is answered 504 by the deadline alone, API and pages", async () => {
-  const topic = `pub-${crypto.randomUUID().slice(0, 8)}`;
-  const pg = startSilentProxy(addressOf(serviceEnv("DATABASE_URL").replace(/^postgres(ql)?:/, "http:")));
-  const s3 = startSilentProxy(addressOf(serviceEnv("S3_ENDPOINT")));
-  const { lines, log } = capture();
-  try {
-    await withServe({
-      publicTopics: topic,
-      auth: { users: {}, permissions: {} },
-      tweaks: {
-        databaseAddress: pg.address,
-        s3Address: s3.address,
-        deadlineMs: 1_000,
-        indexSilenceSeconds: 600,
-        storeSocketTimeoutMs: 600_000,
-        log,
-        web: true,
-      },
-    }, async (f) => {
-      const [uuid] = await f.archive([record(topic, 0, enc.encode("value"))]);
-      assert.equal((await get(`${f.url}/web/message/${uuid}`)).status, 200);
-      try {
-        // S3 first (the page's index lookup answers, its object read stalls), then PostgreSQL (the lookup stalls).
-        for (const [name, proxy] of [["S3", s3], ["PostgreSQL", pg]] as const) {
-          proxy.freeze();
-          for (const path of [`/web/message/${uuid}`, `/msg/${uuid}/raw_file/v`]) {
-            const resp = await get(`${f.url}${path}`);
-            assert.equal(
-              resp.status,
-              504,
-              `${name} stalled, ${path}: ${resp.status} ${resp.text.slice(0, 200)}`,
-            );
-          }
-          proxy.thaw();
+  const bounds = { indexSilenceSeconds: 600, storeSocketTimeoutMs: 600_000 };
+  await withSilentPeers(bounds, async (f, { pg, s3, topic }, lines) => {
+    const [uuid] = await f.archive([record(topic, 0, enc.encode("value"))]);
+    assert.equal((await get(`${f.url}/web/message/${uuid}`)).status, 200);
+    try {
+      // S3 first (the page's index lookup answers, its object read stalls), then PostgreSQL (the lookup stalls).
+      for (const [name, proxy] of [["S3", s3], ["PostgreSQL", pg]] as const) {
+        proxy.freeze();
+        for (const path of [`/web/message/${uuid}`, `/msg/${uuid}/raw_file/v`]) {
+          const resp = await get(`${f.url}${path}`);
+          assert.equal(
+            resp.status,
+            504,
+            `${name} stalled, ${path}: ${resp.status} ${resp.text.slice(0, 200)}`,
+          );
         }
-      } finally {
-        // The stalled connections stay silent for good: closing them ends the calls still waiting on them (after a
-        // failure too, so that serve's shutdown does not wait out the services' ten-minute bounds).
-        await Promise.all([pg.close(), s3.close()]);
+        proxy.thaw();
       }
-      assert.ok(lines.some((l) => l.code === "SERVE_DEADLINE"), "the 504s are logged with their code");
-      assert.deepEqual(lines.filter((l) => l.level === "error"), []);
-    });
-  } finally {
-    // Closed already unless the test failed first.
-    await pg.close().catch(() => {});
-    await s3.close().catch(() => {});
-  }
+    } finally {
+      // The stalled connections stay silent for good: closing them ends the calls still waiting on them (after a
+      // failure too, so that serve's shutdown does not wait out the services' ten-minute bounds).
+      await Promise.all([pg.close(), s3.close()]);
+    }
+    assert.ok(lines.some((l) => l.code === "SERVE_DEADLINE"), "the 504s are logged with their code");
+    assert.deepEqual(lines.filter((l) => l.level === "error"), []);
+  });
 });
 
 /** The body of the first 200 to `url`: the connections the silence took are freed by their own timeouts. */
