@@ -310,12 +310,15 @@ export function createHttp1Client(o: Http1Options) {
     let text = req.method + " " + req.target + " HTTP/1.1\r\n" + hostHeader;
     for (const header of req.headers) text += "\r\n" + header;
     text += "\r\n\r\n";
-    let written = encoder.encodeInto(text, s.out).written;
-    if (written < text.length) {
-      // Longer than the socket's buffer (or not ASCII): a head this long is rare enough to get its own array.
+    let encoded = encoder.encodeInto(text, s.out);
+    // Whether all of it went in is told by the characters read: a head with multi-byte characters writes more
+    // bytes than it has characters even when it was cut short.
+    if (encoded.read < text.length) {
+      // Longer than the socket's buffer: a head this long is rare enough to get its own array.
       s.out = new Uint8Array(Math.max(OUT_BYTES, text.length * 3));
-      written = encoder.encodeInto(text, s.out).written;
+      encoded = encoder.encodeInto(text, s.out);
     }
+    let written = encoded.written;
     if (req.body !== undefined) {
       for (const piece of req.body) {
         if (piece.length >= COALESCE_BELOW) {
