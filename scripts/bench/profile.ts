@@ -13,7 +13,7 @@ import type { Kafka } from "kafkajs";
 import { putCeiling } from "./ceilings.ts";
 import { archivedCount, freePort } from "./commands.ts";
 import { cpuSeconds, peerCpu } from "./proc.ts";
-import { frameName, type Part, partNamer, type Profile } from "./profile_parts.ts";
+import { frameName, type Part, partNamer, type Profile, spawnUnderProfiler } from "./profile_parts.ts";
 import { note } from "./report.ts";
 import { closeBench, openBench } from "./services.ts";
 import { createTopics, produce, SIZES } from "./workload.ts";
@@ -132,20 +132,11 @@ async function profiled(
   done: () => Promise<boolean>,
 ): Promise<Profiled> {
   const out = Deno.makeTempFileSync({ prefix: "hk-cpu-", suffix: ".cpuprofile" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--preload",
-      new URL("./profiler_preload.ts", import.meta.url).pathname,
-      new URL("../../main.ts", import.meta.url).pathname,
-      ...args,
-    ],
-    env: { ...env, HK_CPU_PROFILE: out, HK_CPU_PROFILE_US: String(SAMPLING_US) },
-    clearEnv: true,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnUnderProfiler(args, {
+    ...env,
+    HK_CPU_PROFILE: out,
+    HK_CPU_PROFILE_US: String(SAMPLING_US),
+  });
   let started: { at: number; cpu: number; peers: Map<string, number> } | undefined;
   let resolveStart!: () => void;
   const startSeen = new Promise<void>((r) => resolveStart = r);

@@ -48,3 +48,24 @@ export function partNamer(profile: Profile, parts: readonly Part[]): (id: number
     return fn === "(idle)" ? "(idle)" : fn === "(garbage collector)" ? "GC" : partOf(id);
   };
 }
+
+/**
+ * `main.ts <args>` under V8's sampling profiler (scripts/bench/profiler_preload.ts, driven by the env's
+ * HK_CPU_PROFILE variables), with only `env` as its environment and its stderr piped for the caller to read.
+ */
+export function spawnUnderProfiler(args: string[], env: Record<string, string>): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--preload",
+      new URL("./profiler_preload.ts", import.meta.url).pathname,
+      new URL("../../main.ts", import.meta.url).pathname,
+      ...args,
+    ],
+    env,
+    clearEnv: true,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}

@@ -5,7 +5,7 @@
 // per request of serve, MinIO and PostgreSQL from /proc, and serve's JS thread split by what the work is for.
 import { archiveEnv, textLines, waitFor } from "../../tests/support/archive_helpers.ts";
 import { cpuSeconds, peerCpu } from "./proc.ts";
-import { frameName, type Part, partNamer, type Profile } from "./profile_parts.ts";
+import { frameName, type Part, partNamer, type Profile, spawnUnderProfiler } from "./profile_parts.ts";
 import { fill } from "./serve.ts";
 import { closeBench, openBench } from "./services.ts";
 import { createHttp1Client } from "../../lib/store/http1.ts";
@@ -52,22 +52,9 @@ function summarize(profile: Profile, requests: number): void {
   }
 }
 
-/** `main.ts <args>` under scripts/bench/profiler_preload.ts, its stderr lines kept as they come. */
+/** `main.ts <args>` under the profiler (spawnUnderProfiler), its stderr lines kept as they come. */
 function spawnProfiled(args: string[], env: Record<string, string>) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--preload",
-      new URL("./profiler_preload.ts", import.meta.url).pathname,
-      new URL("../../main.ts", import.meta.url).pathname,
-      ...args,
-    ],
-    env,
-    clearEnv: true,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnUnderProfiler(args, env);
   const lines: string[] = [];
   const drained = (async () => {
     for await (const line of textLines(child.stderr)) if (lines.length < 5000) lines.push(line);
