@@ -3,6 +3,7 @@
 // through the join on messages that they replace: every window size, both orders, bookmarks, topics, public,
 // retracted, time windows.
 import assert from "node:assert/strict";
+import { NO_CATALOG } from "../../lib/index/catalog.ts";
 import { connectIndex, type IndexSql } from "../../lib/index/database.ts";
 import { type Bookmark, createListing, type ListingFilter } from "../../lib/index/listing.ts";
 import { MIGRATIONS, TEXT_ORDER_INLINE } from "../../lib/index/migrations.ts";
@@ -39,15 +40,7 @@ function row(n: number): IndexRow {
     format: "json",
     isTest: false,
     clashOf: null,
-    catalog: {
-      public: n % 3 !== 2,
-      directUpload: false,
-      title: "",
-      mediaType: "",
-      fileName: "",
-      originator: "",
-      retracted: false,
-    },
+    catalog: { ...NO_CATALOG, public: n % 3 !== 2 },
     ...(n % 7 === 0
       ? {}
       : { text: { text: `GRB ${230000 + (n % 40)}A ${words.join(" ")}`, fullyIndexed: true } }),
