@@ -158,19 +158,26 @@ export function pageOf<R extends Place>(
 }
 
 export function createListing(sql: IndexSql) {
-  function where(f: ListingFilter) {
+  // The rows of the filter's topics its reader may see, on a table's public flag and topic columns: messages'
+  // own (where) or message_ts's copies of them (textWhere).
+  function visibleTopics(f: ListingFilter, publicColumn: string, topicColumn: string) {
+    const isPublic = sql(publicColumn);
+    const topic = sql(topicColumn);
     const pub = f.topicsPublic !== null && f.topicsPublic.length > 0
-      ? sql`(m.public and m.topic in ${sql(f.topicsPublic)})`
+      ? sql`(${isPublic} and ${topic} in ${sql(f.topicsPublic)})`
       : null;
     const full = f.topicsFull !== null && f.topicsFull.length > 0
-      ? sql`m.topic in ${sql(f.topicsFull)}`
+      ? sql`${topic} in ${sql(f.topicsFull)}`
       : null;
-    const topics = f.topicsPublic === null && f.topicsFull === null
-      ? sql`m.public`
+    return f.topicsPublic === null && f.topicsFull === null
+      ? sql`${isPublic}`
       : pub !== null && full !== null
       ? sql`(${pub} or ${full})`
       : pub ?? full ?? sql`true`;
-    return sql`${topics} ${window(f)}`;
+  }
+
+  function where(f: ListingFilter) {
+    return sql`${visibleTopics(f, "m.public", "m.topic")} ${window(f)}`;
   }
 
   function window(f: ListingFilter) {
@@ -203,17 +210,7 @@ export function createListing(sql: IndexSql) {
   // where(f) on message_ts's copies of the row (migration 9), for text search: the rows of a page are found in
   // message_ts alone (text_order.ts); retracted rows, few, are left out through their partial index.
   function textWhere(f: ListingFilter) {
-    const pub = f.topicsPublic !== null && f.topicsPublic.length > 0
-      ? sql`(t.m_public and t.m_topic in ${sql(f.topicsPublic)})`
-      : null;
-    const full = f.topicsFull !== null && f.topicsFull.length > 0
-      ? sql`t.m_topic in ${sql(f.topicsFull)}`
-      : null;
-    const topics = f.topicsPublic === null && f.topicsFull === null
-      ? sql`t.m_public`
-      : pub !== null && full !== null
-      ? sql`(${pub} or ${full})`
-      : pub ?? full ?? sql`true`;
+    const topics = visibleTopics(f, "t.m_public", "t.m_topic");
     return f.includeRetracted
       ? topics
       : sql`${topics} and not exists (select 1 from messages r where r.id = t.m_id and r.retracted)`;
